@@ -1,0 +1,94 @@
+//! The command line: `dockerbox [-c COMMANDS | SCRIPT] [--color WHEN]`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// An interactive shell where Docker containers are directories.
+///
+/// /containers/NAME/PATH is PATH inside container NAME, running or stopped; everything else is
+/// the host. Builtins: ls, cd, pwd, cat, help, exit; anything else runs on the host.
+#[derive(Debug, Parser)]
+#[command(name = "dockerbox", version, about, long_about = None)]
+pub struct Cli {
+    /// Run COMMANDS (separated by ';') and exit with the last one's status
+    #[arg(short = 'c', value_name = "COMMANDS", conflicts_with = "script")]
+    pub command: Option<String>,
+
+    /// When to use colours: only on a terminal (auto, honours NO_COLOR), always, or never
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+
+    /// Say which backend served each container access
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// A script to run, one command line per line
+    #[arg(value_name = "SCRIPT")]
+    pub script: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Cli {
+    /// Whether to colour stdout, given whether it is a terminal.
+    pub fn color_enabled(&self, stdout_tty: bool) -> bool {
+        match self.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// The completion script for `shell`, as committed under `completions/`.
+#[cfg(test)]
+pub fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "dockerbox", &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap_complete::Shell;
+
+    /// The committed scripts match the CLI. Regenerate with
+    /// `DOCKERBOX_BLESS=1 cargo test completions_are_fresh`.
+    #[test]
+    fn completions_are_fresh() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+        for (shell, file) in [
+            (Shell::Bash, "dockerbox.bash"),
+            (Shell::Zsh, "_dockerbox"),
+            (Shell::Fish, "dockerbox.fish"),
+        ] {
+            let want = completion_script(shell);
+            let path = dir.join(file);
+            if std::env::var_os("DOCKERBOX_BLESS").is_some() {
+                std::fs::create_dir_all(&dir).expect("create completions/");
+                std::fs::write(&path, &want).expect("write completion script");
+            }
+            let have = std::fs::read(&path).unwrap_or_default();
+            assert!(
+                have == want,
+                "{} is stale: run DOCKERBOX_BLESS=1 cargo test completions_are_fresh",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

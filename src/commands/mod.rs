@@ -1,0 +1,78 @@
+//! The builtins: one unit struct per command, each in its own file, all in [`BUILTINS`].
+//!
+//! A command parses its arguments into a plain struct before any I/O, writes results to the
+//! output it is handed, and reports failures through [`Shell::report`] (never printing errors
+//! itself). It returns its exit status.
+
+mod args;
+mod cat;
+mod cd;
+mod exit;
+mod help;
+mod ls;
+mod pwd;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use futures_util::future::LocalBoxFuture;
+
+pub use args::{Args, UsageError};
+
+use crate::shell::Shell;
+
+/// Where a command's standard output goes.
+pub type Out = dyn Write;
+
+/// One builtin command.
+pub trait Builtin: Sync {
+    /// The name typed to run it.
+    fn name(&self) -> &'static str;
+    /// One line for `help`.
+    fn about(&self) -> &'static str;
+    /// The synopsis and options, for `help NAME`.
+    fn usage(&self) -> &'static str;
+    /// Runs with `args` (without the command name); returns the exit status.
+    fn run<'a>(
+        &'a self,
+        sh: &'a mut Shell,
+        args: Vec<OsString>,
+        out: &'a mut Out,
+    ) -> LocalBoxFuture<'a, i32>;
+}
+
+/// Every builtin, in the order `help` lists them.
+pub const BUILTINS: &[&dyn Builtin] = &[
+    &ls::Ls,
+    &cd::Cd,
+    &pwd::Pwd,
+    &cat::Cat,
+    &help::Help,
+    &exit::Exit,
+];
+
+/// The builtin called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static dyn Builtin> {
+    BUILTINS.iter().copied().find(|b| b.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_sound() {
+        let mut names: Vec<_> = BUILTINS.iter().map(|b| b.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), BUILTINS.len(), "builtin names are unique");
+        for b in BUILTINS {
+            assert!(!b.about().is_empty(), "{} has an about line", b.name());
+            assert!(
+                b.usage().starts_with(b.name()),
+                "{}'s usage starts with its name",
+                b.name()
+            );
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! One Docker engine: a lazily negotiated bollard client plus the container table.
+//!
+//! The table is listed once and then kept current by following `GET /events`: a warm
+//! `ls /containers` costs no round trip. Every container event also bumps that container's
+//! generation, which is how the archive backend knows its cached listings went stale.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bollard::models::ContainerSummaryStateEnum;
+use bollard::query_parameters::{EventsOptions, ListContainersOptions};
+use bollard::Docker;
+use futures_util::StreamExt;
+use tokio::sync::OnceCell;
+
+use crate::vfs::FsError;
+
+/// How long to wait for an engine's answer before calling it unreachable.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A container's lifecycle state, as `docker ps -a` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::Running => "running",
+            State::Paused => "paused",
+            State::Restarting => "restarting",
+            State::Removing => "removing",
+            State::Exited => "exited",
+            State::Dead => "dead",
+        }
+    }
+}
+
+/// What the table knows about one container.
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub state: State,
+    /// Seconds since the epoch.
+    pub created: i64,
+}
+
+impl ContainerInfo {
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
+}
+
+type Table = Arc<Vec<Arc<ContainerInfo>>>;
+
+/// One Docker endpoint.
+pub struct Engine {
+    addr: String,
+    docker: Result<Docker, String>,
+    ready: OnceCell<Docker>,
+    /// Bumped by every container event; the cached table is valid while this is unchanged.
+    table_gen: Arc<AtomicU64>,
+    /// False until the event stream answers, and again once it breaks: then nothing is cached.
+    following: Arc<AtomicBool>,
+    table: Mutex<Option<(u64, Table)>>,
+    /// Per-container generation, bumped by that container's events (start, die, cp into it...).
+    container_gen: Arc<Mutex<HashMap<String, u64>>>,
+}
+
+impl Engine {
+    /// An engine at `addr` (`unix://...`, `tcp://...`); nothing is sent until it is first used.
+    pub fn new(addr: &str) -> Engine {
+        let docker = match addr {
+            a if a.starts_with("unix://") => {
+                Docker::connect_with_unix(a, TIMEOUT.as_secs(), bollard::API_DEFAULT_VERSION)
+            }
+            a if a.starts_with("tcp://") || a.starts_with("http://") => {
+                Docker::connect_with_http(a, TIMEOUT.as_secs(), bollard::API_DEFAULT_VERSION)
+            }
+            a => Err(bollard::errors::Error::UnsupportedURISchemeError { uri: a.to_string() }),
+        }
+        .map_err(|e| reason(&e));
+        Engine {
+            addr: addr.to_string(),
+            docker,
+            ready: OnceCell::new(),
+            table_gen: Arc::new(AtomicU64::new(0)),
+            following: Arc::new(AtomicBool::new(false)),
+            table: Mutex::new(None),
+            container_gen: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The engine `DOCKER_HOST` names, or the local socket.
+    pub fn from_env() -> Engine {
+        let addr = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
+        Engine::new(&addr)
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The client, after version negotiation (the engine here speaks API 1.41, older than
+    /// bollard's default) and with the event follower started.
+    pub async fn client(&self) -> Result<&Docker, FsError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let docker = self
+                    .docker
+                    .clone()
+                    .map_err(|reason| self.unreachable(reason))?;
+                let docker = docker
+                    .negotiate_version()
+                    .await
+                    .map_err(|e| self.unreachable(reason(&e)))?;
+                self.follow_events(docker.clone());
+                Ok(docker)
+            })
+            .await
+    }
+
+    fn unreachable(&self, reason: String) -> FsError {
+        FsError::Unreachable {
+            addr: self.addr.clone(),
+            reason,
+        }
+    }
+
+    /// Maps an engine error of a call on this engine to an `FsError`.
+    pub fn error(&self, e: bollard::errors::Error) -> FsError {
+        use bollard::errors::Error as E;
+        match e {
+            E::DockerResponseServerError {
+                status_code: 404, ..
+            } => FsError::NotFound,
+            E::DockerResponseServerError { message, .. } => FsError::Engine(message),
+            e @ (E::RequestTimeoutError | E::HyperResponseError { .. } | E::IOError { .. }) => {
+                self.unreachable(reason(&e))
+            }
+            e => FsError::Engine(e.to_string()),
+        }
+    }
+
+    /// All containers, running or not, as `docker ps -a` lists them, sorted by name.
+    pub async fn containers(&self) -> Result<Table, FsError> {
+        let docker = self.client().await?;
+        let gen = self.table_gen.load(Ordering::SeqCst);
+        if self.following.load(Ordering::SeqCst) {
+            if let Ok(guard) = self.table.lock() {
+                if let Some((g, t)) = guard.as_ref() {
+                    if *g == gen {
+                        return Ok(t.clone());
+                    }
+                }
+            }
+        }
+        let opts = ListContainersOptions {
+            all: true,
+            ..Default::default()
+        };
+        let list = docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut table: Vec<Arc<ContainerInfo>> = list
+            .into_iter()
+            .filter_map(|c| {
+                let id = c.id?;
+                let name = c.names?.first()?.trim_start_matches('/').to_string();
+                Some(Arc::new(ContainerInfo {
+                    name,
+                    image: c.image.unwrap_or_default(),
+                    state: state_of(c.state),
+                    created: c.created.unwrap_or(0),
+                    id,
+                }))
+            })
+            .collect();
+        table.sort_by(|a, b| a.name.cmp(&b.name));
+        let table = Arc::new(table);
+        if let Ok(mut guard) = self.table.lock() {
+            *guard = Some((gen, table.clone()));
+        }
+        Ok(table)
+    }
+
+    /// Finds a container by name or unique ID prefix, as the docker CLI does.
+    pub async fn find(&self, name: &str) -> Result<Arc<ContainerInfo>, FsError> {
+        let table = self.containers().await?;
+        if let Some(c) = table.iter().find(|c| c.name == name) {
+            return Ok(c.clone());
+        }
+        let hex = !name.is_empty() && name.bytes().all(|b| b.is_ascii_hexdigit());
+        let matches: Vec<_> = table
+            .iter()
+            .filter(|c| hex && c.id.starts_with(name))
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(FsError::NoSuchContainer),
+            many => Err(FsError::Ambiguous(
+                many.iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
+        }
+    }
+
+    /// The generation of a container's files: changes whenever an event says they may have.
+    /// `None` while events are not followed, meaning: cache nothing.
+    pub fn generation(&self, id: &str) -> Option<u64> {
+        if !self.following.load(Ordering::SeqCst) {
+            return None;
+        }
+        let map = self.container_gen.lock().ok()?;
+        Some(map.get(id).copied().unwrap_or(0))
+    }
+
+    fn follow_events(&self, docker: Docker) {
+        let table_gen = self.table_gen.clone();
+        let following = self.following.clone();
+        let container_gen = self.container_gen.clone();
+        let mut filters = HashMap::new();
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        let opts = EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        tokio::spawn(async move {
+            let mut stream = Box::pin(docker.events(Some(opts)));
+            // The stream yields nothing until an event arrives; consider it live once the
+            // engine has answered the request, which the first poll drives.
+            following.store(true, Ordering::SeqCst);
+            while let Some(msg) = stream.next().await {
+                let Ok(msg) = msg else { break };
+                let action = msg.action.unwrap_or_default();
+                let id = msg.actor.and_then(|a| a.id).unwrap_or_default();
+                match action.as_str() {
+                    a if a.starts_with("exec_") => continue,
+                    "archive-path" | "attach" | "top" | "resize" | "export" => continue,
+                    "extract-to-dir" => {}
+                    _ => {
+                        table_gen.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                if let Ok(mut map) = container_gen.lock() {
+                    *map.entry(id).or_insert(0) += 1;
+                }
+            }
+            following.store(false, Ordering::SeqCst);
+        });
+    }
+}
+
+fn state_of(s: Option<ContainerSummaryStateEnum>) -> State {
+    use ContainerSummaryStateEnum as S;
+    match s {
+        Some(S::RUNNING) => State::Running,
+        Some(S::PAUSED) => State::Paused,
+        Some(S::RESTARTING) => State::Restarting,
+        Some(S::REMOVING) | Some(S::STOPPING) => State::Removing,
+        Some(S::EXITED) => State::Exited,
+        Some(S::DEAD) => State::Dead,
+        _ => State::Created,
+    }
+}
+
+/// A short, human reason for a connection failure.
+fn reason(e: &bollard::errors::Error) -> String {
+    use bollard::errors::Error as E;
+    match e {
+        E::SocketNotFoundError(_) => "No such file or directory".to_string(),
+        E::RequestTimeoutError => "timed out".to_string(),
+        e => {
+            // hyper nests the OS error; its innermost source is the readable part.
+            let mut src: &dyn std::error::Error = e;
+            while let Some(s) = src.source() {
+                src = s;
+            }
+            let text = src.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}

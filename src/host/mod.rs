@@ -1,0 +1,8 @@
+//! Engine connections: one `Engine` per Docker endpoint, the container table it keeps current
+//! from the engine's event stream, and the errors of talking to it.
+//!
+//! Only this module and the vfs backends touch bollard.
+
+mod engine;
+
+pub use engine::{ContainerInfo, Engine, State};

@@ -1,0 +1,109 @@
+//! dockerbox: a shell where Docker containers are directories.
+//!
+//! This file parses the command line, picks the mode (one-liner, script, piped stdin or the
+//! REPL), runs it, and reports a fatal error once. Everything else lives in the modules below.
+
+mod cli;
+mod commands;
+mod complete;
+mod exit_codes;
+mod host;
+mod interrupt;
+mod output;
+mod parse;
+mod repl;
+mod shell;
+mod vfs;
+
+use std::io::{self, BufRead, IsTerminal};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+
+use cli::Cli;
+use host::Engine;
+use output::Theme;
+use shell::Shell;
+use vfs::Vfs;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from((code & 0xff) as u8),
+        Err(e) => {
+            eprintln!("dockerbox: {e:#}");
+            ExitCode::from(exit_codes::USAGE as u8)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async { interrupt::install() })
+        .context("cannot catch Ctrl-C")?;
+
+    let stdout_tty = io::stdout().is_terminal();
+    let theme = Theme::new(
+        cli.color_enabled(stdout_tty),
+        std::env::var("LS_COLORS").ok().as_deref(),
+    );
+    let vfs = Arc::new(Vfs::new(Arc::new(Engine::from_env())));
+    let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
+    sh.verbose = cli.verbose;
+
+    if let Some(line) = &cli.command {
+        rt.block_on(sh.run_line(line));
+    } else if let Some(path) = &cli.script {
+        let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+        run_lines(&rt, &mut sh, io::BufReader::new(file).lines())?;
+    } else if io::stdin().is_terminal() {
+        repl::run(&rt, &mut sh)?;
+    } else {
+        // Not a locked reader: `cat` with no file reads the rest of this same stdin.
+        run_lines(&rt, &mut sh, StdinLines)?;
+    }
+    Ok(sh.exit.unwrap_or(sh.status))
+}
+
+/// Runs a script line by line until it ends, `exit` runs, or Ctrl-C stops a command.
+fn run_lines(
+    rt: &tokio::runtime::Runtime,
+    sh: &mut Shell,
+    input: impl IntoIterator<Item = io::Result<String>>,
+) -> anyhow::Result<()> {
+    for line in input {
+        let line = line.context("cannot read the script")?;
+        let status = rt.block_on(sh.run_line(&line));
+        if sh.exit.is_some() || status == exit_codes::INTERRUPTED {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Lines of stdin, taking the lock only while reading each one.
+struct StdinLines;
+
+impl Iterator for StdinLines {
+    type Item = io::Result<String>;
+
+    fn next(&mut self) -> Option<io::Result<String>> {
+        let mut line = String::new();
+        match io::stdin().read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => {
+                if line.ends_with('\n') {
+                    line.pop();
+                }
+                Some(Ok(line))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}

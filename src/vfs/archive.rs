@@ -1,0 +1,404 @@
+//! The archive backend: a container's files through `HEAD`/`GET /containers/{id}/archive`.
+//!
+//! It works on every container, running or stopped, without starting it and without anything
+//! inside the container. A listing streams the directory's tar and reads headers only; since the
+//! tar holds the whole subtree, every directory in it is cached at once. The cache is kept only
+//! for containers that are not running (their files change only through the engine, which tells
+//! us by event) and is dropped when the container's generation moves.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bollard::query_parameters::{ContainerArchiveInfoOptions, DownloadFromContainerOptions};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::entry::{from_go_mode, parse_rfc3339, Entry, Kind};
+use super::FsError;
+use crate::host::{ContainerInfo, Engine, State};
+use crate::interrupt;
+
+type Dirs = HashMap<PathBuf, Arc<Vec<Entry>>>;
+
+/// Listings learnt per container id, with the generation they were learnt at.
+#[derive(Default)]
+pub struct ArchiveFs {
+    cache: Mutex<HashMap<String, (u64, Dirs)>>,
+}
+
+impl ArchiveFs {
+    /// `lstat`: what is at `path` itself (a symlink is not followed). Intermediate symlinks are
+    /// resolved by the engine, inside the container's root.
+    pub async fn lstat(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+    ) -> Result<Entry, FsError> {
+        if let Some(e) = self.cached_entry(eng, c, path) {
+            return Ok(e);
+        }
+        let docker = eng.client().await?;
+        let opts = ContainerArchiveInfoOptions {
+            path: path_str(path)?,
+        };
+        let st = interrupt::guard(async {
+            docker
+                .get_container_archive_info(&c.id, Some(opts))
+                .await
+                .map_err(|e| eng.error(e))
+        })
+        .await?;
+        let (kind, perm) = from_go_mode(st.file_mode);
+        let mut e = Entry::new(basename(path), kind);
+        e.perm = perm;
+        e.size = st.size.max(0) as u64;
+        e.mtime = st
+            .modification_time
+            .as_deref()
+            .and_then(parse_rfc3339)
+            .unwrap_or(0);
+        e.blocks_k = if kind == Kind::Symlink {
+            0
+        } else {
+            blocks_k(e.size)
+        };
+        if kind == Kind::Symlink {
+            e.size = st.link_target.len() as u64;
+            e.link_target = Some(PathBuf::from(st.link_target));
+        }
+        Ok(e)
+    }
+
+    /// `lstat` with owner and link count too, which only the tar header carries: reads the first
+    /// header of the path's archive and hangs up.
+    pub async fn lstat_full(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+    ) -> Result<Entry, FsError> {
+        if let Some(e) = self.cached_entry(eng, c, path) {
+            return Ok(e);
+        }
+        let rx = self.download(eng, c, path).await?;
+        let name = basename(path);
+        tokio::task::block_in_place(move || {
+            let mut ar = tar::Archive::new(ChannelReader::new(rx));
+            let mut entries = ar.entries()?;
+            match entries.next() {
+                Some(entry) => Ok(entry_of(&entry?, name)?),
+                None => Err(FsError::NotFound),
+            }
+        })
+    }
+
+    /// The entries of the directory at `dir` (already resolved: not a symlink).
+    pub async fn read_dir(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        dir: &Path,
+    ) -> Result<Arc<Vec<Entry>>, FsError> {
+        let gen = cacheable(eng, c);
+        if let Some(gen) = gen {
+            if let Some(list) = self.cached_dir(&c.id, gen, dir) {
+                return Ok(list);
+            }
+        }
+        let rx = self.download(eng, c, dir).await?;
+        let dirs = tokio::task::block_in_place(|| parse_tree(ChannelReader::new(rx), dir))?;
+        let list = dirs.get(dir).cloned().ok_or(FsError::NotADirectory)?;
+        if let Some(gen) = gen {
+            if let Ok(mut cache) = self.cache.lock() {
+                let slot = cache
+                    .entry(c.id.clone())
+                    .or_insert_with(|| (gen, Dirs::new()));
+                if slot.0 != gen {
+                    *slot = (gen, Dirs::new());
+                }
+                slot.1.extend(dirs);
+            }
+        }
+        Ok(list)
+    }
+
+    /// Streams the regular file at `path` (already resolved) into `out`; returns the bytes copied.
+    pub async fn read(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+        out: &mut dyn Write,
+    ) -> Result<u64, FsError> {
+        let rx = self.download(eng, c, path).await?;
+        tokio::task::block_in_place(move || {
+            let mut ar = tar::Archive::new(ChannelReader::new(rx));
+            let mut entries = ar.entries()?;
+            let mut entry = match entries.next() {
+                Some(e) => e?,
+                None => return Err(FsError::NotFound),
+            };
+            match entry.header().entry_type() {
+                tar::EntryType::Directory => return Err(FsError::IsADirectory),
+                tar::EntryType::Regular
+                | tar::EntryType::Continuous
+                | tar::EntryType::GNUSparse => {}
+                _ => return Ok(0), // devices, fifos: nothing to stream from an archive
+            }
+            let mut buf = vec![0u8; 128 * 1024];
+            let mut total = 0u64;
+            loop {
+                let n = entry.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(total);
+                }
+                out.write_all(&buf[..n]).map_err(FsError::Io)?;
+                total += n as u64;
+            }
+        })
+    }
+
+    /// Starts `GET archive` for `path` and feeds its body into a bounded channel, so that a
+    /// blocking tar reader can consume it while memory stays flat.
+    async fn download(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+    ) -> Result<mpsc::Receiver<io::Result<Bytes>>, FsError> {
+        let docker = eng.client().await?;
+        let opts = DownloadFromContainerOptions {
+            path: path_str(path)?,
+        };
+        let mut stream = Box::pin(docker.download_from_container(&c.id, Some(opts)));
+        // The first chunk tells us whether the path exists; report that as a plain FsError.
+        let first = interrupt::guard(async {
+            match stream.next().await {
+                Some(Ok(b)) => Ok(Some(b)),
+                Some(Err(e)) => Err(eng.error(e)),
+                None => Ok(None),
+            }
+        })
+        .await?;
+        let (tx, rx) = mpsc::channel(8);
+        let addr = eng.addr().to_string();
+        tokio::spawn(async move {
+            if let Some(b) = first {
+                if tx.send(Ok(b)).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let item: Option<io::Result<Bytes>> = tokio::select! {
+                    item = stream.next() => item.map(|r| r.map_err(|e| io::Error::other(format!("{addr}: {e}")))),
+                    _ = interrupt::wait() => Some(Err(io::Error::new(io::ErrorKind::Interrupted, "Interrupted"))),
+                };
+                let Some(item) = item else { return };
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    fn cached_dir(&self, id: &str, gen: u64, dir: &Path) -> Option<Arc<Vec<Entry>>> {
+        let cache = self.cache.lock().ok()?;
+        let (g, dirs) = cache.get(id)?;
+        if *g != gen {
+            return None;
+        }
+        dirs.get(dir).cloned()
+    }
+
+    fn cached_entry(&self, eng: &Engine, c: &ContainerInfo, path: &Path) -> Option<Entry> {
+        let gen = cacheable(eng, c)?;
+        let parent = path.parent()?;
+        let name = path.file_name()?;
+        let list = self.cached_dir(&c.id, gen, parent)?;
+        list.iter().find(|e| e.name == name).cloned()
+    }
+}
+
+/// The generation to cache under, or `None` when this container's files may change unseen.
+fn cacheable(eng: &Engine, c: &ContainerInfo) -> Option<u64> {
+    match c.state {
+        State::Running | State::Paused | State::Restarting => None,
+        _ => eng.generation(&c.id),
+    }
+}
+
+/// The engine takes the path as a query string, so it must be UTF-8 here; the agent takes bytes.
+fn path_str(p: &Path) -> Result<String, FsError> {
+    p.to_str().map(str::to_string).ok_or_else(|| {
+        FsError::Engine("the archive API cannot address a non-UTF-8 path".to_string())
+    })
+}
+
+fn basename(p: &Path) -> OsString {
+    p.file_name()
+        .map(OsString::from)
+        .unwrap_or_else(|| OsString::from("/"))
+}
+
+fn blocks_k(size: u64) -> u64 {
+    size.div_ceil(4096) * 4
+}
+
+/// Builds an Entry from a tar header.
+fn entry_of<R: Read>(entry: &tar::Entry<'_, R>, name: OsString) -> io::Result<Entry> {
+    let h = entry.header();
+    let kind = match h.entry_type() {
+        tar::EntryType::Directory => Kind::Dir,
+        tar::EntryType::Symlink => Kind::Symlink,
+        tar::EntryType::Fifo => Kind::Fifo,
+        tar::EntryType::Char => Kind::CharDevice,
+        tar::EntryType::Block => Kind::BlockDevice,
+        _ => Kind::File,
+    };
+    let mut e = Entry::new(name, kind);
+    e.perm = h.mode()? & 0o7777;
+    e.uid = h.uid()? as u32;
+    e.gid = h.gid()? as u32;
+    e.size = if kind == Kind::File {
+        entry.size()
+    } else {
+        h.size().unwrap_or(0)
+    };
+    e.mtime = h.mtime()? as i64;
+    e.blocks_k = match kind {
+        Kind::Dir => 4,
+        Kind::File => blocks_k(e.size),
+        _ => 0,
+    };
+    if kind == Kind::Symlink {
+        e.link_target = entry.link_name()?.map(|l| l.into_owned());
+        // lstat's size of a symlink is the length of its target.
+        e.size = e
+            .link_target
+            .as_ref()
+            .map_or(0, |t| t.as_os_str().len() as u64);
+    }
+    Ok(e)
+}
+
+/// Reads a directory's tar (headers only) into a listing of every directory in it, keyed by
+/// the absolute path inside the container.
+fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
+    let mut ar = tar::Archive::new(reader);
+    let mut children: HashMap<PathBuf, Vec<Entry>> = HashMap::new();
+    let mut files: HashMap<PathBuf, (PathBuf, usize)> = HashMap::new(); // for hard links
+    let mut base: Option<PathBuf> = None;
+    for entry in ar.entries()? {
+        let entry = entry?;
+        let rel = entry.path()?.into_owned();
+        let rel = PathBuf::from(std::ffi::OsStr::from_bytes(
+            rel.as_os_str()
+                .as_bytes()
+                .strip_suffix(b"/")
+                .unwrap_or(rel.as_os_str().as_bytes()),
+        ));
+        // The first entry is the directory itself; everything else is below it.
+        let Some(b) = &base else {
+            if entry.header().entry_type() != tar::EntryType::Directory {
+                return Err(FsError::NotADirectory);
+            }
+            base = Some(rel);
+            children.insert(dir.to_path_buf(), Vec::new());
+            continue;
+        };
+        let Ok(below) = rel.strip_prefix(b) else {
+            continue;
+        };
+        let abs = dir.join(below);
+        let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
+            continue;
+        };
+        let mut e = entry_of(&entry, name.to_os_string())?;
+        if entry.header().entry_type() == tar::EntryType::Link {
+            // A hard link to a file seen earlier: same attributes, one more link each.
+            let target = entry
+                .link_name()?
+                .map(|l| l.into_owned())
+                .unwrap_or_default();
+            let target_abs = target
+                .strip_prefix(b)
+                .map(|t| dir.join(t))
+                .unwrap_or_default();
+            if let Some((tp, idx)) = files.get(&target_abs).cloned() {
+                if let Some(t) = children.get_mut(&tp).and_then(|v| v.get_mut(idx)) {
+                    t.nlink += 1;
+                    let name = e.name.clone();
+                    e = t.clone();
+                    e.name = name;
+                }
+            }
+        }
+        if e.kind == Kind::Dir {
+            e.nlink = 2;
+            children.entry(abs.clone()).or_default();
+        }
+        let list = children.entry(parent.to_path_buf()).or_default();
+        if e.kind == Kind::File {
+            files.insert(abs.clone(), (parent.to_path_buf(), list.len()));
+        }
+        list.push(e);
+    }
+    // Directory link counts: 2 + number of subdirectories.
+    let subdirs: HashMap<PathBuf, u64> = children
+        .iter()
+        .map(|(p, v)| {
+            (
+                p.clone(),
+                v.iter().filter(|e| e.kind == Kind::Dir).count() as u64,
+            )
+        })
+        .collect();
+    let mut out = Dirs::new();
+    for (p, mut v) in children {
+        for e in v.iter_mut().filter(|e| e.kind == Kind::Dir) {
+            e.nlink = 2 + subdirs.get(&p.join(&e.name)).copied().unwrap_or(0);
+        }
+        out.insert(p, Arc::new(v));
+    }
+    Ok(out)
+}
+
+/// A blocking `Read` over the channel the download task fills. A closed channel without an
+/// error is the end of the body.
+struct ChannelReader {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    chunk: Bytes,
+}
+
+impl ChannelReader {
+    fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> ChannelReader {
+        ChannelReader {
+            rx,
+            chunk: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.chunk = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        let _ = self.chunk.split_to(n);
+        Ok(n)
+    }
+}

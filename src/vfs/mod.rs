@@ -1,0 +1,216 @@
+//! The namespace: one tree made of the host filesystem, `/containers`, and each container's own
+//! filesystem, reached through a backend.
+//!
+//! Commands ask the [`Vfs`] with a [`VPath`]; it picks the backend. Container symlinks are
+//! followed here, confined to the container's root, so no backend can be tricked into the host.
+
+mod archive;
+mod entry;
+mod error;
+mod hostfs;
+pub mod owners;
+pub mod path;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub use entry::{Entry, Kind};
+pub use error::{io_text, FsError};
+pub use path::VPath;
+
+use crate::host::{ContainerInfo, Engine};
+use owners::Owners;
+
+/// How many symlinks one lookup follows before giving up with ELOOP, as Linux does.
+const MAX_LINKS: usize = 40;
+
+/// The whole namespace as commands see it.
+pub struct Vfs {
+    engine: Arc<Engine>,
+    archive: archive::ArchiveFs,
+    owners: Mutex<HashMap<String, Arc<Owners>>>,
+}
+
+impl Vfs {
+    pub fn new(engine: Arc<Engine>) -> Vfs {
+        Vfs {
+            engine,
+            archive: archive::ArchiveFs::default(),
+            owners: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The container a path is in, looked up by name or ID prefix.
+    pub async fn container(&self, name: &str) -> Result<Arc<ContainerInfo>, FsError> {
+        self.engine.find(name).await
+    }
+
+    /// `stat`: follows symlinks.
+    pub async fn stat(&self, p: &VPath) -> Result<Entry, FsError> {
+        match p {
+            VPath::Container { name, path } => {
+                let c = self.container(name).await?;
+                let (_, e) = self.resolve(&c, path).await?;
+                Ok(e)
+            }
+            _ => self.lstat(p).await,
+        }
+    }
+
+    /// `lstat`: what is at the path itself. `full` asks for owner and link count, which cost
+    /// more on the archive backend.
+    pub async fn lstat_with(&self, p: &VPath, full: bool) -> Result<Entry, FsError> {
+        match p {
+            VPath::Host(h) => hostfs::lstat(h, true),
+            VPath::Containers => {
+                let mut e = Entry::new("containers", Kind::Dir);
+                e.perm = 0o555;
+                e.nlink = 2;
+                Ok(e)
+            }
+            VPath::Container { name, path } => {
+                let c = self.container(name).await?;
+                if path == Path::new("/") {
+                    // The root of a container stands for the container in /containers.
+                    let mut e = self.archive.lstat(&self.engine, &c, path).await?;
+                    e.name = name.into();
+                    e.container = Some(c);
+                    return Ok(e);
+                }
+                let r = if full {
+                    self.archive.lstat_full(&self.engine, &c, path).await
+                } else {
+                    self.archive.lstat(&self.engine, &c, path).await
+                };
+                match r {
+                    // The engine answers a bare 500 for a symlink it cannot resolve (a loop);
+                    // the parent's listing still has it as it is.
+                    Err(FsError::Engine(m)) if m.is_empty() => {
+                        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+                            return Err(FsError::Engine(m));
+                        };
+                        let list = self.archive.read_dir(&self.engine, &c, parent).await?;
+                        list.iter()
+                            .find(|e| e.name == name)
+                            .cloned()
+                            .ok_or(FsError::Engine(m))
+                    }
+                    r => r,
+                }
+            }
+        }
+    }
+
+    pub async fn lstat(&self, p: &VPath) -> Result<Entry, FsError> {
+        self.lstat_with(p, false).await
+    }
+
+    /// The entries of a directory (a symlink to one is followed), unsorted, without `.`/`..`.
+    pub async fn read_dir(&self, p: &VPath) -> Result<Arc<Vec<Entry>>, FsError> {
+        match p {
+            VPath::Host(h) => {
+                let mut list = hostfs::read_dir(h)?;
+                // The namespace's root holds /containers whether or not the host has one.
+                if h == Path::new("/") && !list.iter().any(|e| e.name == "containers") {
+                    list.push(self.lstat(&VPath::Containers).await?);
+                }
+                Ok(Arc::new(list))
+            }
+            VPath::Containers => {
+                let table = self.engine.containers().await?;
+                Ok(Arc::new(table.iter().map(container_entry).collect()))
+            }
+            VPath::Container { name, path } => {
+                let c = self.container(name).await?;
+                let (real, e) = self.resolve(&c, path).await?;
+                if !e.is_dir() {
+                    return Err(FsError::NotADirectory);
+                }
+                self.archive.read_dir(&self.engine, &c, &real).await
+            }
+        }
+    }
+
+    /// Streams a file's bytes into `out`.
+    pub async fn read(&self, p: &VPath, out: &mut dyn Write) -> Result<u64, FsError> {
+        match p {
+            VPath::Host(h) => hostfs::read(h, out),
+            VPath::Containers => Err(FsError::IsADirectory),
+            VPath::Container { name, path } => {
+                let c = self.container(name).await?;
+                let (real, e) = self.resolve(&c, path).await?;
+                if e.is_dir() {
+                    return Err(FsError::IsADirectory);
+                }
+                self.archive.read(&self.engine, &c, &real, out).await
+            }
+        }
+    }
+
+    /// Follows symlinks at the end of `path` inside container `c`; returns the real path and
+    /// what is there. Intermediate components are resolved by the engine, inside the root.
+    async fn resolve(&self, c: &ContainerInfo, path: &Path) -> Result<(PathBuf, Entry), FsError> {
+        let mut cur = path.to_path_buf();
+        for _ in 0..MAX_LINKS {
+            let e = match self.archive.lstat(&self.engine, c, &cur).await {
+                Err(FsError::Engine(m)) if m.is_empty() => return Err(FsError::Loop),
+                r => r?,
+            };
+            match (&e.kind, &e.link_target) {
+                (Kind::Symlink, Some(t)) => cur = path::link_target_in_container(&cur, t),
+                _ => return Ok((cur, e)),
+            }
+        }
+        Err(FsError::Loop)
+    }
+
+    /// User and group names for the filesystem `p` is on: the container's own /etc/passwd and
+    /// /etc/group, or the host's.
+    pub async fn owners(&self, p: &VPath) -> Arc<Owners> {
+        let (key, passwd, group) = match p {
+            VPath::Container { name, .. } => match self.container(name).await {
+                Ok(c) => (
+                    c.id.clone(),
+                    VPath::Container {
+                        name: name.clone(),
+                        path: "/etc/passwd".into(),
+                    },
+                    VPath::Container {
+                        name: name.clone(),
+                        path: "/etc/group".into(),
+                    },
+                ),
+                Err(_) => return Arc::new(Owners::default()),
+            },
+            _ => (
+                String::new(),
+                VPath::Host("/etc/passwd".into()),
+                VPath::Host("/etc/group".into()),
+            ),
+        };
+        if let Some(o) = self.owners.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return o;
+        }
+        let mut pw = owners::Limited::new(1 << 20);
+        let mut gr = owners::Limited::new(1 << 20);
+        let _ = self.read(&passwd, &mut pw).await;
+        let _ = self.read(&group, &mut gr).await;
+        let o = Arc::new(Owners::parse(&pw.into_inner(), &gr.into_inner()));
+        if let Ok(mut m) = self.owners.lock() {
+            m.insert(key, o.clone());
+        }
+        o
+    }
+}
+
+/// A container as a directory of `/containers`.
+fn container_entry(c: &Arc<ContainerInfo>) -> Entry {
+    let mut e = Entry::new(c.name.clone(), Kind::Dir);
+    e.perm = 0o755;
+    e.nlink = 2;
+    e.mtime = c.created;
+    e.container = Some(c.clone());
+    e
+}

@@ -1,0 +1,223 @@
+//! The namespace's path model: where an absolute, lexically normalised path points.
+//!
+//! `/containers` is virtual; `/containers/NAME/P` is `P` inside container NAME; everything else
+//! is the host. Paths are bytes (`OsStr` on Unix) so that non-UTF-8 names survive. Parsing is
+//! pure: no engine is asked here, so this is where `..`, `.` and `//` are decided once.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Component, Path, PathBuf};
+
+/// The mount point of the container tree.
+pub const CONTAINERS: &str = "/containers";
+
+/// Where a path points. Always built from an absolute, normalised path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VPath {
+    /// A path on the host's real filesystem.
+    Host(PathBuf),
+    /// `/containers` itself: one directory per container.
+    Containers,
+    /// A path inside one container: `name` as typed (name or ID prefix), `path` absolute inside it.
+    Container { name: String, path: PathBuf },
+}
+
+impl VPath {
+    /// Parses an absolute path; relative input is joined to `/` first.
+    pub fn parse(abs: &Path) -> VPath {
+        let norm = normalize(abs);
+        let mut comps = norm.components();
+        comps.next(); // RootDir
+        match comps.next() {
+            Some(Component::Normal(c)) if c == "containers" => match comps.next() {
+                None => VPath::Containers,
+                Some(name) => {
+                    let inner: PathBuf = Path::new("/").join(comps.as_path());
+                    VPath::Container {
+                        name: name.as_os_str().to_string_lossy().into_owned(),
+                        path: inner,
+                    }
+                }
+            },
+            _ => VPath::Host(norm),
+        }
+    }
+
+    /// Resolves a user-typed path against the current directory (`cwd` is absolute).
+    pub fn resolve(cwd: &Path, arg: &OsStr) -> VPath {
+        VPath::parse(&cwd.join(arg))
+    }
+
+    /// The absolute path a user would type for this location.
+    pub fn to_path(&self) -> PathBuf {
+        match self {
+            VPath::Host(p) => p.clone(),
+            VPath::Containers => PathBuf::from(CONTAINERS),
+            VPath::Container { name, path } => {
+                let mut p = PathBuf::from(CONTAINERS).join(name);
+                let rel = path.strip_prefix("/").unwrap_or(path);
+                if !rel.as_os_str().is_empty() {
+                    p.push(rel);
+                }
+                p
+            }
+        }
+    }
+
+    /// True for everything dockerbox serves itself rather than the host kernel.
+    pub fn is_virtual(&self) -> bool {
+        !matches!(self, VPath::Host(_))
+    }
+}
+
+/// Lexical normalisation of an absolute path: drops `.` and empty components, applies `..`
+/// textually (as `cd -L` does), never climbs above `/`.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out: Vec<&OsStr> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+        }
+    }
+    let mut buf = PathBuf::from("/");
+    for c in out {
+        buf.push(c);
+    }
+    buf
+}
+
+/// Resolves a symlink found at `link` (absolute inside a container) to the absolute path it
+/// names inside the same container. An absolute target is relative to the container's root, and
+/// `..` stops at that root, so no target can leave the container.
+pub fn link_target_in_container(link: &Path, target: &Path) -> PathBuf {
+    let base = if target.is_absolute() {
+        PathBuf::from("/")
+    } else {
+        link.parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| "/".into())
+    };
+    normalize(&base.join(target))
+}
+
+/// Splits a path typed for completion into the directory to list and the name prefix to match:
+/// `"/containers/we"` -> (`"/containers/"`, `"we"`); `"etc/"` -> (`"etc/"`, `""`).
+pub fn split_for_completion(word: &[u8]) -> (&[u8], &[u8]) {
+    match word.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&word[..=i], &word[i + 1..]),
+        None => (&[], word),
+    }
+}
+
+/// Joins raw bytes onto a path (for names read from containers, which may not be UTF-8).
+pub fn join_bytes(dir: &Path, name: &[u8]) -> PathBuf {
+    let mut v = dir.as_os_str().as_bytes().to_vec();
+    if v.last() != Some(&b'/') {
+        v.push(b'/');
+    }
+    v.extend_from_slice(name);
+    PathBuf::from(OsString::from_vec(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(name: &str, path: &str) -> VPath {
+        VPath::Container {
+            name: name.into(),
+            path: path.into(),
+        }
+    }
+
+    #[test]
+    fn parse_table() {
+        let cases: &[(&str, VPath)] = &[
+            ("/", VPath::Host("/".into())),
+            ("/etc/passwd", VPath::Host("/etc/passwd".into())),
+            ("/containers", VPath::Containers),
+            ("/containers/", VPath::Containers),
+            ("//containers//", VPath::Containers),
+            ("/containers/web", c("web", "/")),
+            ("/containers/web/", c("web", "/")),
+            (
+                "/containers/web/etc/../etc/./passwd",
+                c("web", "/etc/passwd"),
+            ),
+            ("/containers/web/..", VPath::Containers),
+            ("/containers/web/../..", VPath::Host("/".into())),
+            ("/containers/web/../../../..", VPath::Host("/".into())),
+            ("/containersx/a", VPath::Host("/containersx/a".into())),
+            ("/tmp/../containers/a/b", c("a", "/b")),
+        ];
+        for (input, want) in cases {
+            assert_eq!(&VPath::parse(Path::new(input)), want, "parse({input})");
+        }
+    }
+
+    #[test]
+    fn resolve_relative_across_the_boundary() {
+        let cwd = Path::new("/containers/web/etc");
+        assert_eq!(VPath::resolve(cwd, OsStr::new("..")), c("web", "/"));
+        assert_eq!(VPath::resolve(cwd, OsStr::new("../..")), VPath::Containers);
+        assert_eq!(VPath::resolve(cwd, OsStr::new("../../db/x")), c("db", "/x"));
+        assert_eq!(
+            VPath::resolve(cwd, OsStr::new("/tmp")),
+            VPath::Host("/tmp".into())
+        );
+        let home = Path::new("/home/u");
+        assert_eq!(
+            VPath::resolve(home, OsStr::new("../../containers")),
+            VPath::Containers
+        );
+    }
+
+    #[test]
+    fn to_path_round_trips() {
+        for p in [
+            "/",
+            "/etc",
+            "/containers",
+            "/containers/web",
+            "/containers/web/etc/x",
+        ] {
+            assert_eq!(VPath::parse(Path::new(p)).to_path(), PathBuf::from(p));
+        }
+    }
+
+    #[test]
+    fn non_utf8_names_survive() {
+        let raw = OsStr::from_bytes(b"/containers/web/tmp/\xff\nname");
+        match VPath::parse(Path::new(raw)) {
+            VPath::Container { path, .. } => {
+                assert_eq!(path.as_os_str().as_bytes(), b"/tmp/\xff\nname")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn symlinks_never_leave_the_container() {
+        let t =
+            |link: &str, target: &str| link_target_in_container(Path::new(link), Path::new(target));
+        assert_eq!(t("/lib", "usr/lib"), PathBuf::from("/usr/lib"));
+        assert_eq!(t("/a/b/l", "../c"), PathBuf::from("/a/c"));
+        assert_eq!(t("/a/l", "/etc/passwd"), PathBuf::from("/etc/passwd"));
+        assert_eq!(t("/a/l", "../../../../etc"), PathBuf::from("/etc"));
+        assert_eq!(t("/l", "/../../host"), PathBuf::from("/host"));
+    }
+
+    #[test]
+    fn completion_split() {
+        assert_eq!(
+            split_for_completion(b"/containers/we"),
+            (&b"/containers/"[..], &b"we"[..])
+        );
+        assert_eq!(split_for_completion(b"etc/"), (&b"etc/"[..], &b""[..]));
+        assert_eq!(split_for_completion(b"et"), (&b""[..], &b"et"[..]));
+    }
+}

@@ -1,0 +1,165 @@
+//! `cat`: byte-exact, several files, stdin, errors, flat memory.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use crate::util::{docker, host_tree, Sandbox, TestShell, BUSYBOX, SCRATCH};
+
+/// Deterministic bytes covering every value, so that any mangling shows.
+fn noise(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545F4914F6CDD1D;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn binary_files_come_back_byte_exact() {
+    let Some(mut sb) = Sandbox::new("catbin") else {
+        return;
+    };
+    let data = noise(3 * 1024 * 1024 + 17);
+    let tree = host_tree(&[("blob", &data, 0o600)]);
+    let run = sb.run("run", BUSYBOX, &[]);
+    let stopped = sb.create("stopped", BUSYBOX);
+    for c in [&run, &stopped] {
+        sb.cp_in(&tree.path().join("blob"), c, "/tmp/blob");
+    }
+    let sh = TestShell::new();
+    for c in [&run, &stopped] {
+        let r = sh.c(&format!("cat /containers/{c}/tmp/blob"));
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        assert!(
+            r.stdout == data,
+            "{c}: {} bytes back, {} sent",
+            r.stdout.len(),
+            data.len()
+        );
+    }
+}
+
+#[test]
+fn the_scratch_binary_reads_back() {
+    let Some(mut sb) = Sandbox::new("catscr") else {
+        return;
+    };
+    let c = sb.run("scr", SCRATCH, &[]);
+    let out = Command::new("docker")
+        .args(["cp", &format!("{c}:/pause"), "-"])
+        .output()
+        .unwrap();
+    let mut ar = tar::Archive::new(&out.stdout[..]);
+    let mut want = Vec::new();
+    ar.entries()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .read_to_end(&mut want)
+        .unwrap();
+    let r = TestShell::new().c(&format!("cat /containers/{c}/pause"));
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout == want && !want.is_empty());
+}
+
+#[test]
+fn several_files_stdin_and_errors() {
+    let Some(mut sb) = Sandbox::new("catmulti") else {
+        return;
+    };
+    let c = sb.create("c", BUSYBOX);
+    let sh = TestShell::new();
+    let base = format!("/containers/{c}/etc");
+    let r = sh.c(&format!(
+        "cat {base}/os-release {base}/nope {base} {base}/os-release"
+    ));
+    assert_eq!(r.out(), "NAME=\"BusyBox\"\nID=busybox\n".repeat(2));
+    assert_eq!(
+        r.stderr,
+        format!("dockerbox: cat: {base}/nope: No such file or directory\ndockerbox: cat: {base}: Is a directory\n")
+    );
+    assert_eq!(r.status, 1);
+    let r = sh.stdin(b"cat\n");
+    assert_eq!(r.ok(), "");
+    let r = sh.c("cat /containers/dbx-ghost/etc/passwd");
+    assert_eq!(
+        r.stderr,
+        "dockerbox: cat: /containers/dbx-ghost/etc/passwd: No such container\n"
+    );
+    assert_eq!(r.status, 1);
+}
+
+#[test]
+fn relative_paths_inside_a_container() {
+    let Some(mut sb) = Sandbox::new("catrel") else {
+        return;
+    };
+    let c = sb.create("c", BUSYBOX);
+    let r = TestShell::new().c(&format!(
+        "cd /containers/{c}/etc; cat os-release ../etc/./os-release"
+    ));
+    assert_eq!(r.ok(), "NAME=\"BusyBox\"\nID=busybox\n".repeat(2));
+}
+
+/// Streams 256 MiB through `cat` and checks the peak RSS stays far below the file size.
+#[test]
+fn memory_stays_flat_for_big_files() {
+    let Some(mut sb) = Sandbox::new("catbig") else {
+        return;
+    };
+    let c = sb.run("c", BUSYBOX, &[]);
+    sb.exec(
+        &c,
+        &[
+            "dd",
+            "if=/dev/zero",
+            "of=/tmp/big",
+            "bs=1048576",
+            "count=256",
+        ],
+    );
+    let sh = TestShell::new();
+    let rss = sh.home.path().join("rss");
+    let mut child = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss)
+        .arg(TestShell::bin())
+        .args(["-c", &format!("cat /containers/{c}/tmp/big")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/time (apt-get install time)");
+    let mut out = child.stdout.take().unwrap();
+    let (mut total, mut nonzero) = (0u64, false);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = out.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        nonzero |= buf[..n].iter().any(|&b| b != 0);
+        total += n as u64;
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(total, 256 << 20);
+    assert!(!nonzero);
+    let kib: u64 = std::fs::read_to_string(&rss)
+        .unwrap()
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        kib < 64 * 1024,
+        "peak RSS {kib} KiB while streaming 256 MiB"
+    );
+    let _ = docker(&["exec", &c, "rm", "/tmp/big"]);
+}

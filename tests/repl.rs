@@ -1,0 +1,145 @@
+//! The REPL in a real terminal (tmux): prompt, Tab completion, colours, Ctrl-C, history.
+
+use crate::util::{Sandbox, TestShell, Tmux, BUSYBOX};
+
+fn tmux_available() -> bool {
+    let ok = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok && std::env::var_os("DOCKERBOX_REQUIRE_DOCKER").is_some_and(|v| v == "1") {
+        panic!("tmux is needed for the REPL tests (apt-get install tmux)");
+    }
+    ok
+}
+
+#[test]
+fn prompt_follows_the_directory() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&["cd /containers", "Enter"]);
+    t.wait_for("new prompt", |s| s.contains("/containers$"));
+    t.keys(&["C-d"]);
+}
+
+#[test]
+fn tab_completes_builtins_containers_and_paths() {
+    let Some(mut sb) = Sandbox::new("tab") else {
+        return;
+    };
+    if !tmux_available() {
+        return;
+    }
+    let c = sb.create("uniq-c", BUSYBOX);
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("$"));
+    t.keys(&["exi", "Tab"]);
+    t.wait_for("exit completed", |s| s.contains("$ exit"));
+    t.keys(&["C-c"]);
+    t.keys(&["ls /containers", "Tab"]);
+    t.wait_for("/containers/", |s| s.contains("$ ls /containers/"));
+    // Container names are unique by their test prefix.
+    t.keys(&[&c[..c.len() - 3], "Tab"]);
+    t.wait_for("container name", |s| {
+        s.contains(&format!("$ ls /containers/{c}/"))
+    });
+    t.keys(&["et", "Tab"]);
+    t.wait_for("etc/", |s| {
+        s.contains(&format!("$ ls /containers/{c}/etc/"))
+    });
+    t.keys(&["os-", "Tab"]);
+    t.wait_for("file", |s| {
+        s.contains(&format!("$ ls /containers/{c}/etc/os-release"))
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("listing", |s| {
+        s.contains(&format!("/containers/{c}/etc/os-release\n"))
+    });
+}
+
+#[test]
+fn listings_are_coloured_on_a_terminal() {
+    let Some(mut sb) = Sandbox::new("replcol") else {
+        return;
+    };
+    if !tmux_available() {
+        return;
+    }
+    let run = sb.run("run", BUSYBOX, &[]);
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("$"));
+    t.keys(&[
+        "ls -d /containers/",
+        &run,
+        "; ls /containers/",
+        &run,
+        "/etc",
+        "Enter",
+    ]);
+    t.wait_for("listing", |s| s.contains("passwd"));
+    let screen = t.screen(true);
+    // tmux re-renders SGR and trims trailing blanks; ; green is 32 whichever way it spells it.
+    assert!(
+        screen.contains(&format!("\x1b[32m/containers/{run}")),
+        "{screen:?}"
+    );
+    // On a terminal the grid puts several names on one line.
+    assert!(t
+        .screen(false)
+        .lines()
+        .any(|l| l.contains("group") && l.contains("passwd")));
+}
+
+#[test]
+fn ctrl_c_abandons_the_line_and_stops_commands_not_the_shell() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("$"));
+    t.keys(&["echo abandoned", "C-c"]);
+    t.keys(&["sleep 30", "Enter"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.keys(&["C-c"]);
+    t.keys(&["cat", "Enter"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.keys(&["C-c"]);
+    t.keys(&["echo still-$((1+1))-alive", "Enter"]);
+    // Fall-through echo prints its argument unexpanded: the shell language comes later.
+    let s = t.wait_for("shell alive", |s| s.contains("\nstill-$((1+1))-alive"));
+    assert!(!s.contains("\nabandoned"), "{s}");
+    assert!(!t.exited());
+}
+
+#[test]
+fn history_is_kept_across_sessions() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    {
+        let t = Tmux::start(&sh, &[]);
+        t.wait_for("prompt", |s| s.contains("$"));
+        t.keys(&["echo remembered-line", "Enter"]);
+        t.wait_for("output", |s| s.contains("\nremembered-line"));
+        t.keys(&["C-d"]);
+        let start = std::time::Instant::now();
+        while !t.exited() && start.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    let hist = sh.home.path().join(".local/state/dockerbox/history");
+    let text = std::fs::read_to_string(&hist).unwrap_or_default();
+    assert!(text.contains("echo remembered-line"), "{text}");
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("$"));
+    t.keys(&["Up"]);
+    t.wait_for("recalled", |s| s.contains("$ echo remembered-line"));
+}

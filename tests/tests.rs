@@ -1,0 +1,15 @@
+//! Integration tests: the built binary against the real Docker engine.
+//!
+//! Each test makes its own containers (labelled `dockerbox.test=1`, `--network none`) and
+//! removes them when it ends. Without an engine the tests skip, unless
+//! `DOCKERBOX_REQUIRE_DOCKER=1` (as in CI) makes that a failure.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod util;
+
+mod cat;
+mod cli;
+mod ls;
+mod nav;
+mod repl;

@@ -1,0 +1,397 @@
+//! The integration tests' environment: containers that clean up after themselves, the built
+//! binary run with a pinned environment, and a terminal (tmux) for the REPL.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Label on everything the tests create, so nothing else is ever touched.
+pub const LABEL: &str = "dockerbox.test=1";
+pub const BUSYBOX: &str = "dockerbox-test/busybox:1";
+pub const DEBIAN: &str = "dockerbox-test/debian:1";
+pub const SCRATCH: &str = "dockerbox-test/scratch:1";
+
+/// Runs `docker ARGS` and returns stdout; panics with stderr on failure.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// Whether an engine answers; without one the tests skip, unless DOCKERBOX_REQUIRE_DOCKER=1.
+fn docker_ready() -> bool {
+    static READY: OnceLock<bool> = OnceLock::new();
+    *READY.get_or_init(|| {
+        let ok = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok && std::env::var_os("DOCKERBOX_REQUIRE_DOCKER").is_some_and(|v| v == "1") {
+            panic!("no Docker engine answers and DOCKERBOX_REQUIRE_DOCKER=1");
+        }
+        if ok {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/images/build.sh");
+            let st = Command::new("bash")
+                .arg(script)
+                .status()
+                .expect("run tests/images/build.sh");
+            assert!(st.success(), "tests/images/build.sh failed");
+        }
+        ok
+    })
+}
+
+/// Containers made for one test, removed (with `docker rm -f`) when it ends, also on failure.
+pub struct Sandbox {
+    prefix: String,
+    names: Vec<String>,
+}
+
+impl Sandbox {
+    /// `None` (skip the test) when there is no engine.
+    pub fn new(test: &str) -> Option<Sandbox> {
+        if !docker_ready() {
+            eprintln!("skipping {test}: no Docker engine");
+            return None;
+        }
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        Some(Sandbox {
+            prefix: format!("dbx-{test}-{}-{n}", std::process::id()),
+            names: Vec::new(),
+        })
+    }
+
+    fn name(&mut self, short: &str) -> String {
+        let name = format!("{}-{short}", self.prefix);
+        self.names.push(name.clone());
+        name
+    }
+
+    /// Starts a container that keeps running: `sleep` for busybox/debian, `/pause` for scratch.
+    pub fn run(&mut self, short: &str, image: &str, extra: &[&str]) -> String {
+        let name = self.name(short);
+        let keep_alive: &[&str] = if image == SCRATCH {
+            &["/pause"]
+        } else {
+            &["sleep", "1000000"]
+        };
+        let mut args = vec![
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--label",
+            LABEL,
+            "--name",
+            &name,
+        ];
+        args.extend_from_slice(extra);
+        args.push(image);
+        args.extend_from_slice(keep_alive);
+        docker(&args);
+        name
+    }
+
+    /// Creates a container that never starts.
+    pub fn create(&mut self, short: &str, image: &str) -> String {
+        let name = self.name(short);
+        docker(&[
+            "create",
+            "--network",
+            "none",
+            "--label",
+            LABEL,
+            "--name",
+            &name,
+            image,
+            "true",
+        ]);
+        name
+    }
+
+    /// Runs a command inside a running container.
+    pub fn exec(&self, name: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["exec", name];
+        args.extend_from_slice(cmd);
+        docker(&args)
+    }
+
+    /// Copies a host file or directory into a container (running or not).
+    pub fn cp_in(&self, host: &Path, name: &str, dest: &str) {
+        docker(&["cp", &host.to_string_lossy(), &format!("{name}:{dest}")]);
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if !self.names.is_empty() {
+            let mut args = vec!["rm".to_string(), "-f".to_string(), "-v".to_string()];
+            args.extend(self.names.iter().cloned());
+            let _ = Command::new("docker")
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// What one run of dockerbox did.
+#[derive(Debug)]
+pub struct Run {
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    pub status: i32,
+}
+
+impl Run {
+    pub fn out(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> String {
+        assert_eq!(
+            self.status,
+            0,
+            "expected success; stderr:\n{}\nstdout:\n{}",
+            self.stderr,
+            self.out()
+        );
+        self.out()
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.out().lines().map(str::to_string).collect()
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            stdout: o.stdout,
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            status: o.status.code().unwrap_or(-1),
+        }
+    }
+}
+
+/// The dockerbox binary with a pinned environment: a temporary HOME, no colours from the
+/// environment, UTC, C locale.
+pub struct TestShell {
+    pub home: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl TestShell {
+    pub fn new() -> TestShell {
+        let home = tempfile::tempdir().expect("temp HOME");
+        let env = vec![
+            (
+                "HOME".to_string(),
+                home.path().to_string_lossy().into_owned(),
+            ),
+            ("TZ".to_string(), "UTC".to_string()),
+            ("LC_ALL".to_string(), "C".to_string()),
+        ];
+        TestShell { home, env }
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> TestShell {
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn bin() -> PathBuf {
+        PathBuf::from(env!("CARGO_BIN_EXE_dockerbox"))
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(Self::bin());
+        c.env_remove("LS_COLORS")
+            .env_remove("NO_COLOR")
+            .env_remove("DOCKER_HOST")
+            .env_remove("XDG_STATE_HOME");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c.current_dir(self.home.path());
+        c
+    }
+
+    /// `dockerbox ARGS...` with stdin closed.
+    pub fn args<S: AsRef<OsStr>>(&self, args: &[S]) -> Run {
+        self.command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run dockerbox")
+            .into()
+    }
+
+    /// `dockerbox -c LINE`.
+    pub fn c(&self, line: &str) -> Run {
+        self.args(&["-c", line])
+    }
+
+    /// `dockerbox` reading `input` on stdin.
+    pub fn stdin(&self, input: &[u8]) -> Run {
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn dockerbox");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
+        child.wait_with_output().expect("wait dockerbox").into()
+    }
+}
+
+/// A terminal for the REPL: a private tmux server running dockerbox in one pane.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `dockerbox` (with `shell`'s environment) in an 100x30 terminal.
+    pub fn start(shell: &TestShell, args: &[&str]) -> Tmux {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!(
+            "dbx-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut cmd = format!(
+            "cd {} && env -u LS_COLORS -u NO_COLOR TERM=xterm-256color",
+            shell.home.path().display()
+        );
+        for (k, v) in &shell.env {
+            cmd.push_str(&format!(" {k}='{v}'"));
+        }
+        cmd.push_str(&format!(" {}", TestShell::bin().display()));
+        for a in args {
+            cmd.push_str(&format!(" '{a}'"));
+        }
+        let st = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                &cmd,
+            ])
+            .status()
+            .expect("run tmux");
+        assert!(st.success(), "tmux new-session failed");
+        Tmux { socket }
+    }
+
+    /// Types keys (tmux key names, e.g. "Tab", "C-c", "Enter"; other text is typed literally).
+    pub fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let literal = !matches!(*k, "Tab" | "Enter" | "C-c" | "C-d" | "BSpace" | "Up");
+            let mut args = vec!["-L", &self.socket, "send-keys", "-t", "0"];
+            if literal {
+                args.push("-l");
+            }
+            args.push(k);
+            let st = Command::new("tmux")
+                .args(&args)
+                .status()
+                .expect("tmux send-keys");
+            assert!(st.success());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The screen, with escape sequences when `escapes`.
+    pub fn screen(&self, escapes: bool) -> String {
+        let mut args = vec!["-L", self.socket.as_str(), "capture-pane", "-p", "-t", "0"];
+        if escapes {
+            args.push("-e");
+        }
+        let out = Command::new("tmux")
+            .args(&args)
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen satisfies `pred` (10 s at most); returns the screen.
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen(false);
+            if pred(&s) {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the dockerbox process in the pane has exited.
+    pub fn exited(&self) -> bool {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "list-panes", "-a", "-F", "#{pane_dead}"])
+            .output();
+        match out {
+            Ok(o) => !o.status.success() || String::from_utf8_lossy(&o.stdout).trim() != "0",
+            Err(_) => true,
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Writes a file with the given bytes and mode into a fresh temp dir; returns the dir.
+pub fn host_tree(files: &[(&str, &[u8], u32)]) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, data, mode) in files {
+        let p = dir.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, data).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).expect("chmod");
+    }
+    dir
+}
