@@ -23,7 +23,7 @@ _dockerbox() {
 
     case "${cmd}" in
         dockerbox)
-            opts="-c -v -h -V --color --verbose --help --version"
+            opts="-c -v -h -V --color --verbose --agent --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -34,6 +34,10 @@ _dockerbox() {
                     return 0
                     ;;
                 --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --agent)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;

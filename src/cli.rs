@@ -19,13 +19,25 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
 
-    /// Say which backend served each container access
+    /// Say which backend (agent or archive API) served each container
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Use the in-container agent: auto (start it in the background, answer from the archive
+    /// API meanwhile), always (wait for it), never (upload nothing)
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = AgentWhen::Auto)]
+    pub agent: AgentWhen,
 
     /// A script to run, one command line per line
     #[arg(value_name = "SCRIPT")]
     pub script: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgentWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

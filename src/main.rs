@@ -26,7 +26,7 @@ use cli::Cli;
 use host::Engine;
 use output::Theme;
 use shell::Shell;
-use vfs::Vfs;
+use vfs::{AgentMode, Vfs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -53,9 +53,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         cli.color_enabled(stdout_tty),
         std::env::var("LS_COLORS").ok().as_deref(),
     );
-    let vfs = Arc::new(Vfs::new(Arc::new(Engine::from_env())));
+    let mode = match cli.agent {
+        cli::AgentWhen::Auto => AgentMode::Auto,
+        cli::AgentWhen::Always => AgentMode::Always,
+        cli::AgentWhen::Never => AgentMode::Never,
+    };
+    let vfs = Arc::new(Vfs::new(Arc::new(Engine::from_env()), mode, cli.verbose));
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
-    sh.verbose = cli.verbose;
 
     if let Some(line) = &cli.command {
         rt.block_on(sh.run_line(line));
@@ -68,6 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         // Not a locked reader: `cat` with no file reads the rest of this same stdin.
         run_lines(&rt, &mut sh, StdinLines)?;
     }
+    rt.block_on(sh.vfs.settle());
     Ok(sh.exit.unwrap_or(sh.status))
 }
 

@@ -29,8 +29,6 @@ pub struct Shell {
     pub theme: Arc<Theme>,
     /// Whether stdout is a terminal (grid layout, sanitised names).
     pub stdout_tty: bool,
-    /// `-v`: say which backend served a command.
-    pub verbose: bool,
     /// Set by `exit`: the shell stops with this status.
     pub exit: Option<i32>,
 }
@@ -50,7 +48,6 @@ impl Shell {
             status: 0,
             theme,
             stdout_tty,
-            verbose: false,
             exit: None,
         }
     }
@@ -89,7 +86,11 @@ impl Shell {
         };
         for argv in commands {
             interrupt::clear();
+            self.vfs.begin_command();
+            let started = std::time::Instant::now();
+            let name = argv.first().cloned().unwrap_or_default();
             let status = self.run_command(argv).await;
+            trace_time(&name, started.elapsed());
             self.status = if interrupt::clear() && status != 0 {
                 exit_codes::INTERRUPTED
             } else {
@@ -182,6 +183,21 @@ impl Write for StdoutWriter {
     }
     fn flush(&mut self) -> io::Result<()> {
         io::stdout().flush()
+    }
+}
+
+/// With `DOCKERBOX_TRACE_TIMES=FILE`, appends each command's name and wall time in
+/// microseconds to FILE: the benchmarks read per-command latencies from it.
+fn trace_time(name: &OsStr, took: std::time::Duration) {
+    let Some(path) = std::env::var_os("DOCKERBOX_TRACE_TIMES") else {
+        return;
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{} {}", name.to_string_lossy(), took.as_micros());
     }
 }
 

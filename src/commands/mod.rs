@@ -22,7 +22,7 @@ pub use args::{Args, UsageError};
 use crate::shell::Shell;
 
 /// Where a command's standard output goes.
-pub type Out = dyn Write;
+pub type Out = dyn Write + Send;
 
 /// One builtin command.
 pub trait Builtin: Sync {

@@ -269,6 +269,72 @@ impl Engine {
     }
 }
 
+/// What starting an agent in a container needs to know, from inspecting it and its image.
+#[derive(Debug, Clone)]
+pub struct AgentTarget {
+    /// The configured user (`""`, `"1000"`, `"1000:50"`, `"app"`, `"app:staff"`).
+    pub user: String,
+    /// Where an uploaded file is visible and may run, in order of preference.
+    pub dirs: Vec<String>,
+    /// The image's architecture (`amd64`, `arm64`...).
+    pub arch: String,
+    /// Nothing can be uploaded: the root filesystem is read-only.
+    pub read_only: bool,
+}
+
+impl Engine {
+    /// Inspects a container for starting an agent in it.
+    pub async fn agent_target(&self, id: &str) -> Result<AgentTarget, FsError> {
+        let docker = self.client().await?;
+        let c = docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| self.error(e))?;
+        let config = c.config.unwrap_or_default();
+        let host = c.host_config.unwrap_or_default();
+        // Mount points hide what is uploaded beneath them (and tmpfs is noexec by default).
+        let mut mounts: Vec<String> = c
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.destination)
+            .collect();
+        mounts.extend(host.tmpfs.unwrap_or_default().into_keys());
+        mounts.push("/dev/shm".into());
+        let mut dirs = Vec::new();
+        let workdir = config.working_dir.filter(|w| w.starts_with('/'));
+        for d in ["/tmp", "/run", "/var/tmp"]
+            .into_iter()
+            .map(String::from)
+            .chain(workdir)
+            .chain(["/".to_string()])
+        {
+            if !dirs.contains(&d)
+                && !mounts
+                    .iter()
+                    .any(|m| m.trim_end_matches('/') == d.trim_end_matches('/'))
+            {
+                dirs.push(d);
+            }
+        }
+        let arch = match c.image {
+            Some(img) => docker
+                .inspect_image(&img)
+                .await
+                .ok()
+                .and_then(|i| i.architecture)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        Ok(AgentTarget {
+            user: config.user.unwrap_or_default(),
+            dirs,
+            arch,
+            read_only: host.readonly_rootfs.unwrap_or(false),
+        })
+    }
+}
+
 fn state_of(s: Option<ContainerSummaryStateEnum>) -> State {
     use ContainerSummaryStateEnum as S;
     match s {

@@ -3,6 +3,8 @@
 //!
 //! Only this module and the vfs backends touch bollard.
 
+mod agent;
 mod engine;
 
+pub use agent::{binary_for, AgentConn, AgentError, Placement};
 pub use engine::{ContainerInfo, Engine, State};

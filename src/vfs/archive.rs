@@ -134,7 +134,7 @@ impl ArchiveFs {
         eng: &Engine,
         c: &ContainerInfo,
         path: &Path,
-        out: &mut dyn Write,
+        out: &mut (dyn Write + Send),
     ) -> Result<u64, FsError> {
         let rx = self.download(eng, c, path).await?;
         tokio::task::block_in_place(move || {

@@ -38,7 +38,7 @@ pub fn read_dir(p: &Path) -> Result<Vec<Entry>, FsError> {
     Ok(out)
 }
 
-pub fn read(p: &Path, out: &mut dyn Write) -> Result<u64, FsError> {
+pub fn read(p: &Path, out: &mut (dyn Write + Send)) -> Result<u64, FsError> {
     let mut f = fs::File::open(p)?;
     if f.metadata()?.is_dir() {
         return Err(FsError::IsADirectory);

@@ -4,6 +4,7 @@
 //! Commands ask the [`Vfs`] with a [`VPath`]; it picks the backend. Container symlinks are
 //! followed here, confined to the container's root, so no backend can be tricked into the host.
 
+mod agent;
 mod archive;
 mod entry;
 mod error;
@@ -11,16 +12,18 @@ mod hostfs;
 pub mod owners;
 pub mod path;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use agent::AgentMode;
 pub use entry::{Entry, Kind};
 pub use error::{io_text, FsError};
 pub use path::VPath;
 
 use crate::host::{ContainerInfo, Engine};
+use agent::{Agents, Via};
 use owners::Owners;
 
 /// How many symlinks one lookup follows before giving up with ELOOP, as Linux does.
@@ -30,16 +33,63 @@ const MAX_LINKS: usize = 40;
 pub struct Vfs {
     engine: Arc<Engine>,
     archive: archive::ArchiveFs,
+    agents: Agents,
     owners: Mutex<HashMap<String, Arc<Owners>>>,
+    /// `-v`: say which backend served each container, once per command.
+    verbose: bool,
+    noted: Mutex<HashSet<String>>,
 }
 
 impl Vfs {
-    pub fn new(engine: Arc<Engine>) -> Vfs {
+    pub fn new(engine: Arc<Engine>, mode: AgentMode, verbose: bool) -> Vfs {
         Vfs {
             engine,
             archive: archive::ArchiveFs::default(),
+            agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
+            verbose,
+            noted: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Before exit: lets agents that are still starting finish, so nothing is left behind.
+    pub async fn settle(&self) {
+        self.agents.settle().await;
+    }
+
+    /// Called before each command: `-v` notes start afresh.
+    pub fn begin_command(&self) {
+        if let Ok(mut n) = self.noted.lock() {
+            n.clear();
+        }
+    }
+
+    /// The backend for a container's files now (agent or archive API).
+    async fn via(&self, c: &Arc<ContainerInfo>) -> Via {
+        let (eng, c2) = (self.engine.clone(), c.clone());
+        let v = self
+            .agents
+            .get(&self.engine, c, move || {
+                Box::pin(owners_via_archive(eng, c2))
+            })
+            .await;
+        if self.verbose {
+            let line = match &v {
+                Via::Agent(conn) => {
+                    format!(
+                        "dockerbox: {}: served by the agent (started from {})",
+                        c.name, conn.dir
+                    )
+                }
+                Via::Archive(why) => {
+                    format!("dockerbox: {}: served by the archive API ({why})", c.name)
+                }
+            };
+            if self.noted.lock().is_ok_and(|mut n| n.insert(line.clone())) {
+                eprintln!("{line}");
+            }
+        }
+        v
     }
 
     /// The container a path is in, looked up by name or ID prefix.
@@ -52,6 +102,15 @@ impl Vfs {
         match p {
             VPath::Container { name, path } => {
                 let c = self.container(name).await?;
+                for retry in [true, false] {
+                    match self.via(&c).await {
+                        Via::Agent(conn) => match agent::stat(&conn, path, true).await {
+                            Err(e) if retry && is_gone(&e) => continue,
+                            r => return r,
+                        },
+                        Via::Archive(_) => break,
+                    }
+                }
                 let (_, e) = self.resolve(&c, path).await?;
                 Ok(e)
             }
@@ -78,6 +137,15 @@ impl Vfs {
                     e.name = name.into();
                     e.container = Some(c);
                     return Ok(e);
+                }
+                for retry in [true, false] {
+                    match self.via(&c).await {
+                        Via::Agent(conn) => match agent::stat(&conn, path, false).await {
+                            Err(e) if retry && is_gone(&e) => continue,
+                            r => return r,
+                        },
+                        Via::Archive(_) => break,
+                    }
                 }
                 let r = if full {
                     self.archive.lstat_full(&self.engine, &c, path).await
@@ -124,6 +192,15 @@ impl Vfs {
             }
             VPath::Container { name, path } => {
                 let c = self.container(name).await?;
+                for retry in [true, false] {
+                    match self.via(&c).await {
+                        Via::Agent(conn) => match agent::read_dir(&conn, path).await {
+                            Err(e) if retry && is_gone(&e) => continue,
+                            r => return r.map(Arc::new),
+                        },
+                        Via::Archive(_) => break,
+                    }
+                }
                 let (real, e) = self.resolve(&c, path).await?;
                 if !e.is_dir() {
                     return Err(FsError::NotADirectory);
@@ -134,12 +211,16 @@ impl Vfs {
     }
 
     /// Streams a file's bytes into `out`.
-    pub async fn read(&self, p: &VPath, out: &mut dyn Write) -> Result<u64, FsError> {
+    pub async fn read(&self, p: &VPath, out: &mut (dyn Write + Send)) -> Result<u64, FsError> {
         match p {
             VPath::Host(h) => hostfs::read(h, out),
             VPath::Containers => Err(FsError::IsADirectory),
             VPath::Container { name, path } => {
                 let c = self.container(name).await?;
+                // A stream cannot be retried once bytes went out; only a dead agent at the start.
+                if let Via::Agent(conn) = self.via(&c).await {
+                    return agent::read(&conn, path, out).await;
+                }
                 let (real, e) = self.resolve(&c, path).await?;
                 if e.is_dir() {
                     return Err(FsError::IsADirectory);
@@ -203,6 +284,21 @@ impl Vfs {
         }
         o
     }
+}
+
+/// True when the agent died under a request: the next try starts or picks another backend.
+fn is_gone(e: &FsError) -> bool {
+    matches!(e, FsError::Engine(m) if m == "the agent went away")
+}
+
+/// A container's passwd and group through the archive API (used to start the agent itself).
+async fn owners_via_archive(eng: Arc<Engine>, c: Arc<ContainerInfo>) -> Arc<Owners> {
+    let fs = archive::ArchiveFs::default();
+    let mut pw = owners::Limited::new(1 << 20);
+    let mut gr = owners::Limited::new(1 << 20);
+    let _ = fs.read(&eng, &c, Path::new("/etc/passwd"), &mut pw).await;
+    let _ = fs.read(&eng, &c, Path::new("/etc/group"), &mut gr).await;
+    Arc::new(Owners::parse(&pw.into_inner(), &gr.into_inner()))
 }
 
 /// A container as a directory of `/containers`.

@@ -3,20 +3,52 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-/// uid -> user name and gid -> group name.
+/// uid -> user name and gid -> group name, and back.
 #[derive(Debug, Default)]
 pub struct Owners {
     users: HashMap<u32, String>,
     groups: HashMap<u32, String>,
+    /// name -> (uid, primary gid), from passwd.
+    by_name: HashMap<String, (u32, Option<u32>)>,
 }
 
 impl Owners {
     /// Parses `/etc/passwd` and `/etc/group` contents; malformed lines are skipped.
     pub fn parse(passwd: &[u8], group: &[u8]) -> Owners {
+        let mut by_name = HashMap::new();
+        for line in String::from_utf8_lossy(passwd).lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if let (Some(name), Some(Ok(uid))) = (f.first(), f.get(2).map(|u| u.parse::<u32>())) {
+                let gid = f.get(3).and_then(|g| g.parse::<u32>().ok());
+                by_name.entry(name.to_string()).or_insert((uid, gid));
+            }
+        }
         Owners {
             users: parse_db(passwd),
             groups: parse_db(group),
+            by_name,
         }
+    }
+
+    /// A user's uid and primary gid, by name.
+    pub fn user_ids(&self, name: &str) -> Option<(u32, Option<u32>)> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The primary gid of a uid.
+    pub fn primary_gid(&self, uid: u32) -> Option<u32> {
+        self.by_name
+            .values()
+            .find(|(u, _)| *u == uid)
+            .and_then(|(_, g)| *g)
+    }
+
+    /// A group's gid, by name.
+    pub fn gid_of(&self, name: &str) -> Option<u32> {
+        self.groups
+            .iter()
+            .find(|(_, n)| n.as_str() == name)
+            .map(|(g, _)| *g)
     }
 
     /// The user's name, or the number when there is none.
@@ -98,5 +130,11 @@ mod tests {
         assert_eq!(o.user(4242), "4242");
         assert_eq!(o.group(50), "staff");
         assert_eq!(o.group(0), "0");
+        assert_eq!(o.user_ids("user"), Some((1000, Some(1000))));
+        assert_eq!(o.gid_of("staff"), Some(50));
+        assert_eq!(o.primary_gid(0), Some(0));
+        assert_eq!(o.user_ids("user"), Some((1000, Some(1000))));
+        assert_eq!(o.gid_of("staff"), Some(50));
+        assert_eq!(o.primary_gid(0), Some(0));
     }
 }

@@ -1,0 +1,180 @@
+//! dockerbox-agent: runs inside a container, reads requests on stdin, answers on stdout.
+//!
+//! dockerbox uploads this static executable, starts it with exec, and talks the
+//! `dockerbox-proto` protocol to it. It deletes its own file as soon as it runs, so nothing is
+//! left in the container, and it exits when stdin closes. Small requests are answered in
+//! order on the main thread; each `Read` streams from a thread of its own under a credit window,
+//! so it never holds up the requests behind it.
+
+mod ops;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::FromRawFd;
+use std::sync::{Arc, Condvar, Mutex};
+
+use dockerbox_proto::{
+    decode_frame, encode_response, Request, Response, MAGIC, MAX_FRAME, VERSION,
+};
+
+/// Identifies this build; dockerbox checks it in the handshake.
+const BUILD_ID: &str = match option_env!("DOCKERBOX_AGENT_BUILD_ID") {
+    Some(id) => id,
+    None => "dev",
+};
+
+/// The shared, frame-at-a-time writer to stdout.
+#[derive(Clone)]
+pub struct Out(Arc<Mutex<File>>);
+
+impl Out {
+    /// Sends one response frame; a failed write means dockerbox is gone, so exit.
+    pub fn send(&self, id: u32, resp: &Response) {
+        let mut buf = Vec::with_capacity(64);
+        encode_response(id, resp, &mut buf);
+        self.raw(&buf);
+    }
+
+    fn raw(&self, bytes: &[u8]) {
+        let ok = match self.0.lock() {
+            Ok(mut f) => f.write_all(bytes).is_ok(),
+            Err(_) => false,
+        };
+        if !ok {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// How many more chunks a streaming read may send; 0 with `cancelled` stops it.
+#[derive(Default)]
+pub struct Credit {
+    state: Mutex<(u32, bool)>,
+    cond: Condvar,
+}
+
+impl Credit {
+    fn grant(&self, n: u32) {
+        if let Ok(mut s) = self.state.lock() {
+            if n == 0 {
+                s.1 = true;
+            } else {
+                s.0 = s.0.saturating_add(n);
+            }
+            self.cond.notify_all();
+        }
+    }
+
+    /// Takes one chunk of credit, waiting for it; false when the read was cancelled.
+    pub fn take(&self) -> bool {
+        let Ok(mut s) = self.state.lock() else {
+            return false;
+        };
+        loop {
+            if s.1 {
+                return false;
+            }
+            if s.0 > 0 {
+                s.0 -= 1;
+                return true;
+            }
+            s = match self.cond.wait(s) {
+                Ok(s) => s,
+                Err(_) => return false,
+            };
+        }
+    }
+}
+
+/// Streaming reads by request id, shared with their threads.
+pub type Reads = Arc<Mutex<HashMap<u32, Arc<Credit>>>>;
+
+fn main() {
+    // Our own file goes first: even if dockerbox is killed, nothing stays in the container.
+    if let Some(me) = std::env::args_os().next() {
+        let _ = std::fs::remove_file(me);
+    }
+    // SAFETY: fds 0 and 1 are the exec's stdin and stdout, owned by nobody else in this process.
+    let (mut stdin, stdout) = unsafe { (File::from_raw_fd(0), File::from_raw_fd(1)) };
+    let out = Out(Arc::new(Mutex::new(stdout)));
+    out.raw(MAGIC);
+    out.send(
+        0,
+        &Response::Hello {
+            version: VERSION,
+            build_id: BUILD_ID.as_bytes().to_vec(),
+        },
+    );
+
+    let reads: Reads = Arc::default();
+    let mut writes = ops::Writes::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(MAX_FRAME + 4);
+    let mut chunk = vec![0u8; 256 * 1024];
+    loop {
+        let n = match stdin.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut used = 0;
+        loop {
+            match decode_frame(&buf[used..]) {
+                Ok(Some((frame, len))) => {
+                    used += len;
+                    match Request::decode(frame.kind, frame.body) {
+                        Ok(req) => handle(frame.id, req, &out, &reads, &mut writes),
+                        Err(_) => out.send(
+                            frame.id,
+                            &Response::Error {
+                                errno: libc::EPROTO,
+                            },
+                        ),
+                    }
+                }
+                Ok(None) => break,
+                // A broken stream cannot be resynchronised.
+                Err(_) => {
+                    writes.abandon_all();
+                    std::process::exit(2);
+                }
+            }
+        }
+        buf.drain(..used);
+    }
+    writes.abandon_all();
+}
+
+fn handle(id: u32, req: Request, out: &Out, reads: &Reads, writes: &mut ops::Writes) {
+    match req {
+        Request::Read { path } => {
+            let credit = Arc::new(Credit::default());
+            credit.grant(dockerbox_proto::READ_WINDOW);
+            if let Ok(mut m) = reads.lock() {
+                m.insert(id, credit.clone());
+            }
+            let (out, reads) = (out.clone(), reads.clone());
+            std::thread::spawn(move || {
+                ops::stream_file(id, &path, &credit, &out);
+                if let Ok(mut m) = reads.lock() {
+                    m.remove(&id);
+                }
+            });
+        }
+        Request::Credit { n } => {
+            let credit = reads.lock().ok().and_then(|m| m.get(&id).cloned());
+            if let Some(c) = credit {
+                c.grant(n);
+            }
+        }
+        Request::WriteOpen { path, mode } => out.send(id, &writes.open(id, &path, mode)),
+        Request::WriteData { data } => {
+            if let Some(err) = writes.data(id, &data) {
+                out.send(id, &err);
+            }
+        }
+        Request::WriteClose { commit } => out.send(id, &writes.close(id, commit)),
+        Request::ReadDir { path } => ops::read_dir(id, &path, out),
+        other => out.send(id, &ops::simple(other)),
+    }
+}

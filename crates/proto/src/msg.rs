@@ -1,0 +1,219 @@
+//! The messages.
+
+/// File attributes, as `lstat(2)` returns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Attr {
+    /// `st_mode`: file type and permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+    /// Nanoseconds of `mtime`.
+    pub mtime_nsec: u32,
+    /// Link count.
+    pub nlink: u64,
+    /// 512-byte blocks allocated.
+    pub blocks: u64,
+    /// Device number for character and block devices.
+    pub rdev: u64,
+}
+
+/// One directory entry with its attributes (from `lstat`), so `ls -l` is one round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The name, as bytes.
+    pub name: Vec<u8>,
+    /// Its attributes.
+    pub attr: Attr,
+    /// The target, when the entry is a symlink.
+    pub link: Option<Vec<u8>>,
+}
+
+/// What `statfs(2)` says about a filesystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatFs {
+    /// Block size.
+    pub bsize: u64,
+    /// Total blocks.
+    pub blocks: u64,
+    /// Free blocks.
+    pub bfree: u64,
+    /// Blocks available to unprivileged users.
+    pub bavail: u64,
+    /// Total inodes.
+    pub files: u64,
+    /// Free inodes.
+    pub ffree: u64,
+    /// Maximum name length.
+    pub namelen: u64,
+}
+
+/// A request from dockerbox. Paths are absolute inside the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Attributes of the path itself.
+    Lstat {
+        /// The path.
+        path: Vec<u8>,
+    },
+    /// Attributes after following symlinks.
+    Stat {
+        /// The path.
+        path: Vec<u8>,
+    },
+    /// The entries of a directory, answered by `Entries` frames, the last with `done`.
+    ReadDir {
+        /// The directory.
+        path: Vec<u8>,
+    },
+    /// A symlink's target.
+    ReadLink {
+        /// The link.
+        path: Vec<u8>,
+    },
+    /// Streams a file: `Data` frames, then `Eof` (or `Error`).
+    Read {
+        /// The file.
+        path: Vec<u8>,
+    },
+    /// Lets a `Read` with the same id send `n` more chunks.
+    Credit {
+        /// Chunks granted.
+        n: u32,
+    },
+    /// Starts a write: the data goes to a temporary name beside `path`.
+    WriteOpen {
+        /// Where the file lands.
+        path: Vec<u8>,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A chunk for the open write with the same id (no answer unless it fails).
+    WriteData {
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// Ends a write: with `commit`, fsync and rename over the path; without, remove it.
+    WriteClose {
+        /// Whether the file should land.
+        commit: bool,
+    },
+    /// `mkdir(2)`.
+    Mkdir {
+        /// The directory.
+        path: Vec<u8>,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// `unlink(2)`.
+    Unlink {
+        /// The file.
+        path: Vec<u8>,
+    },
+    /// `rmdir(2)`.
+    Rmdir {
+        /// The directory.
+        path: Vec<u8>,
+    },
+    /// `rename(2)`.
+    Rename {
+        /// Old name.
+        from: Vec<u8>,
+        /// New name.
+        to: Vec<u8>,
+    },
+    /// `symlink(2)`: a link at `link` pointing to `target`.
+    Symlink {
+        /// What the link points to.
+        target: Vec<u8>,
+        /// Where the link is made.
+        link: Vec<u8>,
+    },
+    /// `link(2)`.
+    Link {
+        /// The existing file.
+        from: Vec<u8>,
+        /// The new name.
+        to: Vec<u8>,
+    },
+    /// `chmod(2)`.
+    Chmod {
+        /// The path.
+        path: Vec<u8>,
+        /// The new permission bits.
+        mode: u32,
+    },
+    /// `chown(2)` or, without `follow`, `lchown(2)`.
+    Chown {
+        /// The path.
+        path: Vec<u8>,
+        /// New owner.
+        uid: u32,
+        /// New group.
+        gid: u32,
+        /// Follow a symlink at `path`.
+        follow: bool,
+    },
+    /// `utimensat(2)`.
+    Utimes {
+        /// The path.
+        path: Vec<u8>,
+        /// Access time (seconds, nanoseconds).
+        atime: (i64, u32),
+        /// Modification time (seconds, nanoseconds).
+        mtime: (i64, u32),
+        /// Follow a symlink at `path`.
+        follow: bool,
+    },
+    /// The canonical path, symlinks resolved, inside the container's root.
+    Realpath {
+        /// The path.
+        path: Vec<u8>,
+    },
+    /// `statfs(2)`.
+    StatFs {
+        /// Any path on the filesystem.
+        path: Vec<u8>,
+    },
+}
+
+/// An answer from the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// The first frame (id 0): protocol version and the agent's build id.
+    Hello {
+        /// [`crate::VERSION`] of the agent.
+        version: u32,
+        /// Identifies the exact agent build.
+        build_id: Vec<u8>,
+    },
+    /// Done, nothing to say.
+    Ok,
+    /// Failed with this errno.
+    Error {
+        /// The errno value.
+        errno: i32,
+    },
+    /// Attributes (for `Lstat`/`Stat`).
+    Attr(Attr),
+    /// Some entries of a `ReadDir`; `done` on the last frame.
+    Entries {
+        /// The entries.
+        entries: Vec<DirEntry>,
+        /// No more frames follow.
+        done: bool,
+    },
+    /// A path (`ReadLink`, `Realpath`).
+    Path(Vec<u8>),
+    /// A chunk of a `Read`.
+    Data(Vec<u8>),
+    /// The end of a `Read`.
+    Eof,
+    /// Filesystem figures.
+    StatFs(StatFs),
+}
