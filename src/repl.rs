@@ -21,6 +21,7 @@ use crate::vfs::Vfs;
 
 /// Runs the REPL until `exit` or Ctrl-D.
 pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
+    sh.interactive = true;
     let config = Config::builder()
         .completion_type(CompletionType::List)
         .auto_add_history(false)

@@ -31,6 +31,8 @@ pub struct Shell {
     pub stdout_tty: bool,
     /// Set by `exit`: the shell stops with this status.
     pub exit: Option<i32>,
+    /// A person at a terminal (the REPL), rather than a script.
+    pub interactive: bool,
 }
 
 impl Shell {
@@ -49,6 +51,7 @@ impl Shell {
             theme,
             stdout_tty,
             exit: None,
+            interactive: false,
         }
     }
 
@@ -85,6 +88,10 @@ impl Shell {
             }
         };
         for argv in commands {
+            if !self.interactive {
+                // Agents the previous command asked for: ready before this one runs.
+                self.vfs.launch_agents(true).await;
+            }
             interrupt::clear();
             self.vfs.begin_command();
             let started = std::time::Instant::now();
@@ -96,6 +103,10 @@ impl Shell {
             } else {
                 status
             };
+            if self.interactive {
+                // Started while the user types the next line.
+                self.vfs.launch_agents(false).await;
+            }
             if self.exit.is_some() || self.status == exit_codes::INTERRUPTED {
                 break;
             }

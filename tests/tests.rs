@@ -8,6 +8,7 @@
 
 mod util;
 
+mod agent;
 mod cat;
 mod cli;
 mod ls;

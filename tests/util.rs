@@ -197,6 +197,8 @@ impl From<Output> for Run {
 pub struct TestShell {
     pub home: tempfile::TempDir,
     env: Vec<(String, String)>,
+    /// Options put before every invocation's own arguments.
+    opts: Vec<String>,
 }
 
 impl TestShell {
@@ -210,7 +212,17 @@ impl TestShell {
             ("TZ".to_string(), "UTC".to_string()),
             ("LC_ALL".to_string(), "C".to_string()),
         ];
-        TestShell { home, env }
+        TestShell {
+            home,
+            env,
+            opts: Vec::new(),
+        }
+    }
+
+    /// Adds options to every invocation (`--agent always`, `-v`).
+    pub fn opts(mut self, opts: &[&str]) -> TestShell {
+        self.opts.extend(opts.iter().map(|s| s.to_string()));
+        self
     }
 
     pub fn env(mut self, k: &str, v: &str) -> TestShell {
@@ -232,6 +244,7 @@ impl TestShell {
             c.env(k, v);
         }
         c.current_dir(self.home.path());
+        c.args(&self.opts);
         c
     }
 

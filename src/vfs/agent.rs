@@ -32,13 +32,23 @@ pub enum AgentMode {
 }
 
 type Attempt = Arc<OnceCell<Result<Arc<AgentConn>, String>>>;
+type Launch = Box<dyn FnOnce() -> tokio::task::JoinHandle<()> + Send>;
+
+/// One container's agent: the current attempt to have one, and whether it was launched.
+struct Slot {
+    gen: Option<u64>,
+    attempt: Attempt,
+    launched: bool,
+}
 
 /// The agents of this session, by container id.
 pub struct Agents {
     mode: AgentMode,
-    slots: Mutex<HashMap<String, (Option<u64>, Attempt)>>,
-    /// Starts running in the background; waited for before exit so that no upload is cut
-    /// short and leaves a file behind.
+    slots: Mutex<HashMap<String, Slot>>,
+    /// Starts asked for by the last command, launched by [`Agents::launch`] once it is done, so
+    /// an upload never competes with the command that asked (the engine serialises them).
+    wanted: Mutex<Vec<Launch>>,
+    /// Launched starts; waited for before exit so no upload is cut short and leaves a file.
     starting: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -54,25 +64,39 @@ impl Agents {
         Agents {
             mode,
             slots: Mutex::new(HashMap::new()),
+            wanted: Mutex::new(Vec::new()),
             starting: Mutex::new(Vec::new()),
         }
     }
 
-    /// Waits (10 s at most) for agents still starting in the background.
+    /// Launches the starts the last command asked for; with `wait`, until they are done.
+    pub async fn launch(&self, wait: bool) {
+        let jobs: Vec<Launch> = self
+            .wanted
+            .lock()
+            .map(|mut v| v.drain(..).collect())
+            .unwrap_or_default();
+        if let Ok(mut v) = self.starting.lock() {
+            v.retain(|h| !h.is_finished());
+            v.extend(jobs.into_iter().map(|j| j()));
+        }
+        if wait {
+            self.settle().await;
+        }
+    }
+
+    /// Waits (10 s at most) for agents still starting.
     pub async fn settle(&self) {
         let handles: Vec<_> = self
             .starting
             .lock()
             .map(|mut v| v.drain(..).collect())
             .unwrap_or_default();
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            futures_util::future::join_all(handles),
-        )
-        .await;
+        let all = futures_util::future::join_all(handles);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), all).await;
     }
 
-    /// The agent for `c` if one is (or, in `Always` mode, can be made) ready.
+    /// The agent for `c` if one is ready (in `Always` mode: started now if need be).
     pub async fn get(
         &self,
         eng: &Arc<Engine>,
@@ -86,22 +110,30 @@ impl Agents {
             return Via::Archive(format!("container is {}", c.state.as_str()));
         }
         let gen = eng.generation(&c.id);
-        let attempt = {
+        let (attempt, launched) = {
             let Ok(mut slots) = self.slots.lock() else {
                 return Via::Archive("internal lock".into());
             };
-            let fresh = || (gen, Attempt::default());
+            let fresh = || Slot {
+                gen,
+                attempt: Attempt::default(),
+                launched: false,
+            };
             let slot = slots.entry(c.id.clone()).or_insert_with(fresh);
             // A dead agent, or a failure from before the container restarted, is retried.
-            let stale = match slot.1.get() {
+            let stale = match slot.attempt.get() {
                 Some(Ok(conn)) => !conn.is_alive(),
-                Some(Err(_)) => slot.0 != gen || gen.is_none(),
+                Some(Err(_)) => slot.gen != gen || gen.is_none(),
                 None => false,
             };
             if stale {
                 *slot = fresh();
             }
-            slot.1.clone()
+            let launched = slot.launched;
+            if self.mode == AgentMode::Auto {
+                slot.launched = true;
+            }
+            (slot.attempt.clone(), launched)
         };
         if let Some(r) = attempt.get() {
             return via(r);
@@ -111,20 +143,20 @@ impl Agents {
             let owners = owners();
             move || async move { start(&eng, &c, owners).await.map(Arc::new) }
         };
-        match self.mode {
-            AgentMode::Always => via(attempt.get_or_init(start).await),
-            _ => {
-                let a = attempt.clone();
-                let handle = tokio::spawn(async move {
-                    a.get_or_init(start).await;
-                });
-                if let Ok(mut v) = self.starting.lock() {
-                    v.retain(|h| !h.is_finished());
-                    v.push(handle);
-                }
-                Via::Archive("agent starting".into())
+        if self.mode == AgentMode::Always {
+            return via(attempt.get_or_init(start).await);
+        }
+        if !launched {
+            let launch: Launch = Box::new(move || {
+                tokio::spawn(async move {
+                    attempt.get_or_init(start).await;
+                })
+            });
+            if let Ok(mut w) = self.wanted.lock() {
+                w.push(launch);
             }
         }
+        Via::Archive("agent not started yet".into())
     }
 }
 
@@ -252,6 +284,29 @@ pub async fn stat(conn: &AgentConn, path: &Path, follow: bool) -> Result<Entry, 
         None
     };
     Ok(entry(basename(path), &a, link))
+}
+
+/// The connection type, for callers outside this module.
+pub type Conn = AgentConn;
+
+/// The canonical path (symlinks resolved by the container's kernel).
+pub async fn realpath(conn: &AgentConn, path: &Path) -> Option<PathBuf> {
+    match conn.call(Request::Realpath { path: bytes(path) }).await {
+        Ok(Response::Path(p)) => Some(PathBuf::from(OsString::from_vec(p))),
+        _ => None,
+    }
+}
+
+/// Whether the agent's user (the container's) may read `path`.
+pub async fn may_read(conn: &AgentConn, path: &Path) -> bool {
+    matches!(
+        conn.call(Request::Access {
+            path: bytes(path),
+            mode: libc::R_OK as u32
+        })
+        .await,
+        Ok(Response::Ok)
+    )
 }
 
 /// A directory's entries with their attributes, in one round trip.

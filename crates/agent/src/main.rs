@@ -36,6 +36,11 @@ impl Out {
         self.raw(&buf);
     }
 
+    /// Sends bytes that already form whole frames.
+    pub fn send_raw(&self, bytes: &[u8]) {
+        self.raw(bytes);
+    }
+
     fn raw(&self, bytes: &[u8]) {
         let ok = match self.0.lock() {
             Ok(mut f) => f.write_all(bytes).is_ok(),

@@ -91,6 +91,7 @@ pub fn simple(req: Request) -> Response {
             |t| Response::Path(t.into_os_string().into_vec()),
         ),
         Request::StatFs { path } => statfs(&path).map_or_else(|e| errno(&e), Response::StatFs),
+        Request::Access { path, mode } => done(access(&path, mode)),
         _ => Response::Error {
             errno: libc::EPROTO,
         },
@@ -119,6 +120,16 @@ fn utimes(path: &[u8], atime: (i64, u32), mtime: (i64, u32), follow: bool) -> io
     // SAFETY: a valid C string and two timespecs.
     let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), ts.as_ptr(), flags) };
     if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn access(path: &[u8], mode: u32) -> io::Result<()> {
+    let c = cstr(path)?;
+    // SAFETY: a valid C string.
+    if unsafe { libc::access(c.as_ptr(), mode as libc::c_int) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
@@ -212,7 +223,8 @@ pub fn stream_file(id: u32, path: &[u8], credit: &Credit, out: &Out) {
         Err(e) => return out.send(id, &errno(&e)),
         _ => {}
     }
-    let mut buf = vec![0u8; CHUNK];
+    // Each chunk is read straight into its frame: header first, then the data, one write.
+    let mut frame = vec![0u8; DATA_HEADER + CHUNK];
     loop {
         if !credit.take() {
             return out.send(
@@ -222,18 +234,30 @@ pub fn stream_file(id: u32, path: &[u8], credit: &Credit, out: &Out) {
                 },
             );
         }
-        let n = match read_full(&mut f, &mut buf) {
+        let n = match read_full(&mut f, &mut frame[DATA_HEADER..]) {
             Ok(n) => n,
             Err(e) => return out.send(id, &errno(&e)),
         };
         if n == 0 {
             return out.send(id, &Response::Eof);
         }
-        out.send(id, &Response::Data(buf[..n].to_vec()));
-        if n < buf.len() {
+        data_header(&mut frame[..DATA_HEADER], id, n);
+        out.send_raw(&frame[..DATA_HEADER + n]);
+        if n < CHUNK {
             return out.send(id, &Response::Eof);
         }
     }
+}
+
+/// Bytes before the data in a `Data` frame: length, id, kind, data length.
+const DATA_HEADER: usize = 13;
+
+/// Writes the header of a `Data` frame carrying `n` bytes, as `encode_response` would.
+fn data_header(h: &mut [u8], id: u32, n: usize) {
+    h[0..4].copy_from_slice(&((9 + n) as u32).to_le_bytes());
+    h[4..8].copy_from_slice(&id.to_le_bytes());
+    h[8] = 106; // Response::Data
+    h[9..13].copy_from_slice(&(n as u32).to_le_bytes());
 }
 
 /// Fills `buf` unless the file ends first.
@@ -377,6 +401,15 @@ mod tests {
         );
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary left");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_data_header_matches_the_codec() {
+        let mut want = Vec::new();
+        dockerbox_proto::encode_response(7, &Response::Data(vec![1, 2, 3]), &mut want);
+        let mut h = [0u8; DATA_HEADER];
+        data_header(&mut h, 7, 3);
+        assert_eq!(&want[..DATA_HEADER], &h);
     }
 
     #[test]

@@ -105,6 +105,7 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
             .bool(*follow),
         Request::Realpath { path } => w.kind(19).bytes(path),
         Request::StatFs { path } => w.kind(20).bytes(path),
+        Request::Access { path, mode } => w.kind(21).bytes(path).u32(*mode),
     };
     w.finish();
 }
@@ -197,6 +198,10 @@ impl Request {
             },
             19 => Request::Realpath { path: r.bytes()? },
             20 => Request::StatFs { path: r.bytes()? },
+            21 => Request::Access {
+                path: r.bytes()?,
+                mode: r.u32()?,
+            },
             k => return Err(ProtoError::UnknownKind(k)),
         };
         r.end()?;
@@ -435,7 +440,8 @@ mod tests {
                 follow: true,
             },
             Request::Realpath { path: p.clone() },
-            Request::StatFs { path: p },
+            Request::StatFs { path: p.clone() },
+            Request::Access { path: p, mode: 4 },
         ]
     }
 

@@ -35,7 +35,7 @@ pub const VERSION: u32 = 1;
 pub const MAX_FRAME: usize = 1 << 20;
 
 /// The size of one `Data` chunk of a streamed read or write.
-pub const CHUNK: usize = 64 * 1024;
+pub const CHUNK: usize = 256 * 1024;
 
-/// How many `Data` chunks a `Read` may send before it waits for `Credit`.
-pub const READ_WINDOW: u32 = 32;
+/// How many `Data` chunks a `Read` may send before it waits for `Credit` (4 MiB in flight).
+pub const READ_WINDOW: u32 = 16;

@@ -180,6 +180,13 @@ pub enum Request {
         /// Any path on the filesystem.
         path: Vec<u8>,
     },
+    /// `access(2)` as the agent's user: may it read (4), write (2), execute (1)?
+    Access {
+        /// The path.
+        path: Vec<u8>,
+        /// R_OK, W_OK, X_OK bits.
+        mode: u32,
+    },
 }
 
 /// An answer from the agent.

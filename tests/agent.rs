@@ -1,0 +1,354 @@
+//! The in-container agent: where it runs, where it cannot (and the archive API answers the same),
+//! its lifecycle, hostile names, and that it leaves nothing behind.
+
+use std::process::Command;
+
+use crate::util::{docker, Sandbox, TestShell, BUSYBOX, DEBIAN, SCRATCH};
+
+/// dockerbox that waits for the agent and says which backend served.
+fn agent() -> TestShell {
+    TestShell::new().opts(&["--agent", "always", "-v"])
+}
+
+/// dockerbox that never uploads anything.
+fn archive() -> TestShell {
+    TestShell::new().opts(&["--agent", "never"])
+}
+
+/// `docker diff` lines that add an agent file: dockerbox must never leave one.
+fn added_files(c: &str) -> Vec<String> {
+    docker(&["diff", c])
+        .lines()
+        .filter(|l| l.starts_with("A ") && l.contains("dbx-agent"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_agent_serves_busybox_debian_and_scratch_like_the_archive() {
+    let Some(mut sb) = Sandbox::new("agimg") else {
+        return;
+    };
+    for (short, image, file) in [
+        ("bb", BUSYBOX, "/etc/passwd"),
+        ("deb", DEBIAN, "/etc/os-release"),
+        ("scr", SCRATCH, "/pause"),
+    ] {
+        let c = sb.run(short, image, &[]);
+        for cmd in [
+            format!("ls -A /containers/{c}/"),
+            format!("cat /containers/{c}{file}"),
+        ] {
+            let a = agent().c(&cmd);
+            assert_eq!(a.status, 0, "{image}: {cmd}: {}", a.stderr);
+            assert!(
+                a.stderr
+                    .contains(&format!("dockerbox: {c}: served by the agent")),
+                "{image}: {}",
+                a.stderr
+            );
+            let b = archive().c(&cmd);
+            assert_eq!(b.status, 0, "{image}: {cmd}: {}", b.stderr);
+            assert!(
+                a.stdout == b.stdout,
+                "{image}: {cmd}: the same through both backends"
+            );
+        }
+        let long = agent().c(&format!("ls -l /containers/{c}{file}")).ok();
+        assert!(long.starts_with('-') || long.starts_with('l'), "{long}");
+        assert_eq!(
+            added_files(&c),
+            Vec::<String>::new(),
+            "{image}: docker diff clean"
+        );
+        if image != SCRATCH {
+            let diff = docker(&["diff", &c]);
+            assert!(
+                !diff.contains("A "),
+                "{image}: nothing added at all: {diff}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_read_only_root_falls_back_to_the_archive() {
+    let Some(mut sb) = Sandbox::new("agro") else {
+        return;
+    };
+    let c = sb.run("ro", BUSYBOX, &["--read-only"]);
+    let r = agent().c(&format!("cat /containers/{c}/etc/os-release"));
+    assert_eq!(r.ok(), "NAME=\"BusyBox\"\nID=busybox\n");
+    assert!(
+        r.stderr
+            .contains("served by the archive API (read-only root filesystem)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_paused_container_is_read_through_the_archive() {
+    let Some(mut sb) = Sandbox::new("agpause") else {
+        return;
+    };
+    let c = sb.run("p", BUSYBOX, &[]);
+    docker(&["pause", &c]);
+    let r = agent().c(&format!("cat /containers/{c}/etc/os-release"));
+    assert_eq!(r.ok(), "NAME=\"BusyBox\"\nID=busybox\n");
+    assert!(r.stderr.contains("(container is paused)"), "{}", r.stderr);
+    docker(&["unpause", &c]);
+}
+
+#[test]
+fn the_agent_runs_as_the_containers_user() {
+    let Some(mut sb) = Sandbox::new("aguser") else {
+        return;
+    };
+    let c = sb.run("u", BUSYBOX, &["--user", "1000:1000"]);
+    docker(&[
+        "exec",
+        "-u",
+        "0",
+        &c,
+        "sh",
+        "-c",
+        "mkdir /secret && echo s > /secret/f && chmod 700 /secret",
+    ]);
+    let r = agent().c(&format!(
+        "cat /containers/{c}/etc/os-release; cat /containers/{c}/secret/f"
+    ));
+    assert!(r.stderr.contains("served by the agent"), "{}", r.stderr);
+    assert_eq!(r.out(), "NAME=\"BusyBox\"\nID=busybox\n");
+    assert!(
+        r.stderr.contains(&format!(
+            "dockerbox: cat: /containers/{c}/secret/f: Permission denied"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.status, 1);
+    assert_eq!(added_files(&c), Vec::<String>::new());
+    // A user given by name resolves through the container's own passwd.
+    let n = sb.run("named", BUSYBOX, &["--user", "user"]);
+    let r = agent().c(&format!("ls -d /containers/{n}/home/user"));
+    assert!(r.stderr.contains("served by the agent"), "{}", r.stderr);
+}
+
+#[test]
+fn a_noexec_tmpfs_is_skipped() {
+    let Some(mut sb) = Sandbox::new("agnoexec") else {
+        return;
+    };
+    let c = sb.run("t", BUSYBOX, &["--tmpfs", "/tmp:noexec"]);
+    let r = agent().c(&format!("ls /containers/{c}/etc"));
+    assert!(r.ok().contains("passwd"));
+    assert!(
+        r.stderr
+            .contains("served by the agent (started from /var/tmp)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(added_files(&c), Vec::<String>::new());
+}
+
+#[test]
+fn a_restarted_container_gets_a_new_agent() {
+    let Some(mut sb) = Sandbox::new("agrestart") else {
+        return;
+    };
+    let c = sb.run("r", BUSYBOX, &[]);
+    let script = format!("cat /containers/{c}/etc/os-release\ndocker restart -t 0 {c}\ncat /containers/{c}/etc/os-release\n");
+    let r = agent().stdin(script.as_bytes());
+    assert_eq!(
+        r.ok(),
+        format!("NAME=\"BusyBox\"\nID=busybox\n{c}\nNAME=\"BusyBox\"\nID=busybox\n")
+    );
+    assert_eq!(
+        r.stderr.matches("served by the agent").count(),
+        2,
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_agent_killed_from_outside_is_replaced() {
+    let Some(mut sb) = Sandbox::new("agkill") else {
+        return;
+    };
+    let c = sb.run("k", BUSYBOX, &[]);
+    let kill = format!("sh -c 'docker top {c} -eo pid,comm | awk \"/dbx-agent/ {{print \\$1}}\" | xargs -r kill -9'");
+    let script = format!("ls /containers/{c}/etc\n{kill}\nls /containers/{c}/etc\n");
+    let r = agent().stdin(script.as_bytes());
+    let out = r.ok();
+    assert_eq!(out.matches("passwd\n").count(), 2, "{out}\n{}", r.stderr);
+    assert_eq!(added_files(&c), Vec::<String>::new());
+}
+
+#[test]
+fn hostile_names_survive_the_agent() {
+    let Some(mut sb) = Sandbox::new("aghostile") else {
+        return;
+    };
+    // A tmpfs allows 255-byte names (this engine's overlay stops at 251).
+    let c = sb.run("h", BUSYBOX, &["--tmpfs", "/data"]);
+    let long = "n".repeat(255);
+    let names = ["new\nline", "-rf", "$(touch x)", "sp ace", long.as_str()];
+    // Each name arrives as an argument: no shell ever sees it as code.
+    let script = "cd /data && for n in \"$@\"; do printf %s \"$n\" > ./\"$n\"; done";
+    let mut args = vec!["exec", c.as_str(), "sh", "-c", script, "sh"];
+    args.extend(names.iter().copied());
+    docker(&args);
+    docker(&[
+        "exec",
+        &c,
+        "sh",
+        "-c",
+        "touch \"/data/$(printf 'bad\\377byte')\"",
+    ]);
+    let sh = agent();
+    let r = sh.c(&format!("ls /containers/{c}/data"));
+    let mut sorted: Vec<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
+    sorted.push(b"bad\xffbyte");
+    sorted.sort();
+    let want: Vec<u8> = sorted
+        .iter()
+        .flat_map(|n| n.iter().copied().chain([b'\n']))
+        .collect();
+    assert_eq!(r.stdout, want, "{}", String::from_utf8_lossy(&r.stdout));
+    for n in names {
+        let r = sh.c(&format!("cat '/containers/{c}/data/{n}'"));
+        assert_eq!(r.ok(), n, "read back {n:?}");
+    }
+    assert!(Command::new("docker")
+        .args(["exec", &c, "test", "-e", "x"])
+        .status()
+        .is_ok_and(|s| !s.success()));
+    assert!(!std::path::Path::new("x").exists());
+}
+
+#[test]
+fn big_files_stream_through_the_agent_in_flat_memory() {
+    let Some(mut sb) = Sandbox::new("agbig") else {
+        return;
+    };
+    let c = sb.run("b", BUSYBOX, &[]);
+    sb.exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "dd if=/dev/urandom of=/tmp/big bs=1048576 count=200 2>/dev/null",
+        ],
+    );
+    let want = sb.exec(&c, &["sha256sum", "/tmp/big"]);
+    let sh = agent();
+    let rss = sh.home.path().join("rss");
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss)
+        .arg(TestShell::bin())
+        .args([
+            "--agent",
+            "always",
+            "-c",
+            &format!("cat /containers/{c}/tmp/big"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut h = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(h.stdin.as_mut().unwrap(), &out.stdout).unwrap();
+    let got = String::from_utf8(h.wait_with_output().unwrap().stdout).unwrap();
+    assert_eq!(
+        got.split_whitespace().next(),
+        want.split_whitespace().next()
+    );
+    let kib: u64 = std::fs::read_to_string(&rss)
+        .unwrap()
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The output was collected by this test, not by dockerbox: its own peak must stay small.
+    assert!(
+        kib < 64 * 1024,
+        "peak RSS {kib} KiB while streaming 200 MiB"
+    );
+}
+
+#[test]
+fn big_files_the_engine_cannot_see_or_the_user_cannot_read_stay_with_the_agent() {
+    let Some(mut sb) = Sandbox::new("agbig2") else {
+        return;
+    };
+    let c = sb.run("t", BUSYBOX, &["--tmpfs", "/data", "--user", "1000:1000"]);
+    docker(&["exec", "-u", "0", &c, "sh", "-c", "dd if=/dev/urandom of=/data/big bs=1048576 count=40 2>/dev/null \
+        && chmod 644 /data/big && dd if=/dev/zero of=/tmp/secret bs=1048576 count=40 2>/dev/null && chmod 600 /tmp/secret"]);
+    let want = docker(&["exec", &c, "sha256sum", "/data/big"]);
+    let sh = agent();
+    let r = sh.c(&format!("cat /containers/{c}/data/big"));
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("streamed by the archive API"),
+        "a tmpfs file is invisible to the archive API: {}",
+        r.stderr
+    );
+    let mut h = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(h.stdin.as_mut().unwrap(), &r.stdout).unwrap();
+    let got = String::from_utf8(h.wait_with_output().unwrap().stdout).unwrap();
+    assert_eq!(
+        got.split_whitespace().next(),
+        want.split_whitespace().next()
+    );
+    let r = sh.c(&format!("cat /containers/{c}/tmp/secret"));
+    assert_eq!(r.stdout.len(), 0);
+    assert!(
+        r.stderr.contains(&format!(
+            "dockerbox: cat: /containers/{c}/tmp/secret: Permission denied"
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn big_files_visible_to_the_engine_take_the_cheaper_stream() {
+    let Some(mut sb) = Sandbox::new("agbig3") else {
+        return;
+    };
+    let c = sb.run("b", BUSYBOX, &[]);
+    sb.exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "dd if=/dev/urandom of=/tmp/big bs=1048576 count=40 2>/dev/null",
+        ],
+    );
+    let r = agent().c(&format!("cat /containers/{c}/tmp/big"));
+    assert_eq!(r.stdout.len(), 40 << 20);
+    assert!(
+        r.stderr
+            .contains("/tmp/big: big file, streamed by the archive API"),
+        "{}",
+        r.stderr
+    );
+}
