@@ -13,7 +13,7 @@ use clap::{Parser, ValueEnum};
 pub struct Cli {
     /// Run COMMANDS (separated by ';') and exit with the last one's status
     #[arg(short = 'c', value_name = "COMMANDS", conflicts_with = "script")]
-    pub command: Option<String>,
+    pub command: Option<std::ffi::OsString>,
 
     /// When to use colours: only on a terminal (auto, honours NO_COLOR), always, or never
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]

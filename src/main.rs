@@ -16,6 +16,7 @@ mod shell;
 mod vfs;
 
 use std::io::{self, BufRead, IsTerminal};
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -62,10 +63,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
 
     if let Some(line) = &cli.command {
-        rt.block_on(sh.run_line(line));
+        rt.block_on(sh.run_line(line.as_bytes()));
     } else if let Some(path) = &cli.script {
         let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-        run_lines(&rt, &mut sh, io::BufReader::new(file).lines())?;
+        run_lines(&rt, &mut sh, io::BufReader::new(file).split(b'\n'))?;
     } else if io::stdin().is_terminal() {
         repl::run(&rt, &mut sh)?;
     } else {
@@ -80,7 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 fn run_lines(
     rt: &tokio::runtime::Runtime,
     sh: &mut Shell,
-    input: impl IntoIterator<Item = io::Result<String>>,
+    input: impl IntoIterator<Item = io::Result<Vec<u8>>>,
 ) -> anyhow::Result<()> {
     for line in input {
         let line = line.context("cannot read the script")?;
@@ -96,14 +97,14 @@ fn run_lines(
 struct StdinLines;
 
 impl Iterator for StdinLines {
-    type Item = io::Result<String>;
+    type Item = io::Result<Vec<u8>>;
 
-    fn next(&mut self) -> Option<io::Result<String>> {
-        let mut line = String::new();
-        match io::stdin().read_line(&mut line) {
+    fn next(&mut self) -> Option<io::Result<Vec<u8>>> {
+        let mut line = Vec::new();
+        match io::stdin().lock().read_until(b'\n', &mut line) {
             Ok(0) => None,
             Ok(_) => {
-                if line.ends_with('\n') {
+                if line.last() == Some(&b'\n') {
                     line.pop();
                 }
                 Some(Ok(line))

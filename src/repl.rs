@@ -54,7 +54,7 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
                         let _ = rl.append_history(h);
                     }
                 }
-                rt.block_on(sh.run_line(&line));
+                rt.block_on(sh.run_line(line.as_bytes()));
                 if sh.status == exit_codes::INTERRUPTED {
                     eprintln!();
                 }

@@ -78,7 +78,7 @@ impl Shell {
     }
 
     /// Runs one line (several commands separated by `;`); returns the last status.
-    pub async fn run_line(&mut self, line: &str) -> i32 {
+    pub async fn run_line(&mut self, line: &[u8]) -> i32 {
         let commands = match parse::split_line(line) {
             Ok(c) => c,
             Err(e) => {

@@ -1,6 +1,7 @@
 //! The in-container agent: where it runs, where it cannot (and the archive API answers the same),
 //! its lifecycle, hostile names, and that it leaves nothing behind.
 
+use std::os::unix::ffi::OsStringExt;
 use std::process::Command;
 
 use crate::util::{docker, Sandbox, TestShell, BUSYBOX, DEBIAN, SCRATCH};
@@ -205,7 +206,7 @@ fn hostile_names_survive_the_agent() {
         &c,
         "sh",
         "-c",
-        "touch \"/data/$(printf 'bad\\377byte')\"",
+        "printf x > \"/data/$(printf 'bad\\377byte')\"",
     ]);
     let sh = agent();
     let r = sh.c(&format!("ls /containers/{c}/data"));
@@ -221,6 +222,16 @@ fn hostile_names_survive_the_agent() {
         let r = sh.c(&format!("cat '/containers/{c}/data/{n}'"));
         assert_eq!(r.ok(), n, "read back {n:?}");
     }
+    // A name that is not UTF-8, typed with $'...' or given as raw bytes.
+    assert_eq!(
+        sh.c(&format!("cat /containers/{c}/data/$'bad\\377byte'"))
+            .ok(),
+        "x"
+    );
+    let mut raw = format!("cat /containers/{c}/data/bad").into_bytes();
+    raw.extend_from_slice(b"\xffbyte");
+    let raw = std::ffi::OsString::from_vec(raw);
+    assert_eq!(sh.args(&[std::ffi::OsStr::new("-c"), &raw]).ok(), "x");
     assert!(Command::new("docker")
         .args(["exec", &c, "test", "-e", "x"])
         .status()
