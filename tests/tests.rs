@@ -11,6 +11,7 @@ mod util;
 mod agent;
 mod cat;
 mod cli;
+mod cp;
 mod ls;
 mod nav;
 mod repl;

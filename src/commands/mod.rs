@@ -7,10 +7,20 @@
 mod args;
 mod cat;
 mod cd;
+mod chmod;
+mod cp;
+#[path = "cp_plan_stub.rs"]
+mod cp_plan;
 mod exit;
 mod help;
+mod ln;
 mod ls;
+mod mkdir;
+mod mv;
 mod pwd;
+mod rm;
+mod rmdir;
+mod touch;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -47,6 +57,14 @@ pub const BUILTINS: &[&dyn Builtin] = &[
     &cd::Cd,
     &pwd::Pwd,
     &cat::Cat,
+    &cp::Cmd,
+    &mv::Cmd,
+    &rm::Cmd,
+    &mkdir::Cmd,
+    &rmdir::Cmd,
+    &touch::Cmd,
+    &ln::Cmd,
+    &chmod::Cmd,
     &help::Help,
     &exit::Exit,
 ];

@@ -314,6 +314,71 @@ impl AgentConn {
     }
 }
 
+/// A file being written through the agent: frames go out without waiting for answers; the
+/// first failure shows up at the next write or at `close`.
+pub struct WriteStream {
+    conn: Arc<AgentConn>,
+    id: u32,
+    rx: mpsc::UnboundedReceiver<Response>,
+    closed: bool,
+}
+
+impl AgentConn {
+    /// Starts writing `path` (through a temporary name beside it).
+    pub async fn open_write(self: &Arc<Self>, path: Vec<u8>, mode: u32) -> Result<WriteStream, AgentError> {
+        let (id, rx) = self.register();
+        if let Err(e) = self.send(id, &Request::WriteOpen { path, mode }).await {
+            self.unregister(id);
+            return Err(e);
+        }
+        Ok(WriteStream { conn: self.clone(), id, rx, closed: false })
+    }
+}
+
+impl WriteStream {
+    /// Sends bytes (in chunks); fails early if the agent already reported a failure.
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), AgentError> {
+        if let Ok(Response::Error { errno }) = self.rx.try_recv() {
+            return Err(AgentError::Errno(errno));
+        }
+        for chunk in data.chunks(dockerbox_proto::CHUNK) {
+            self.conn.send(self.id, &Request::WriteData { data: chunk.to_vec() }).await?;
+        }
+        Ok(())
+    }
+
+    /// Lands the file (`commit`) or throws it away; returns the write's first failure.
+    pub async fn close(mut self, commit: bool) -> Result<(), AgentError> {
+        self.closed = true;
+        let r = async {
+            self.conn.send(self.id, &Request::WriteClose { commit }).await?;
+            loop {
+                match self.rx.recv().await.ok_or(AgentError::Gone)? {
+                    Response::Closed { errno: 0 } => return Ok(()),
+                    Response::Closed { errno } => return Err(AgentError::Errno(errno)),
+                    _ => {} // an early Error: Closed repeats it
+                }
+            }
+        }
+        .await;
+        self.conn.unregister(self.id);
+        r
+    }
+}
+
+impl Drop for WriteStream {
+    fn drop(&mut self) {
+        if !self.closed {
+            // Dropped midway (Ctrl-C, a failed source): the temporary must go.
+            let (conn, id) = (self.conn.clone(), self.id);
+            conn.unregister(id);
+            tokio::spawn(async move {
+                let _ = conn.send(id, &Request::WriteClose { commit: false }).await;
+            });
+        }
+    }
+}
+
 /// A file being read from the agent, chunk by chunk, under the credit window.
 pub struct ReadStream {
     conn: Arc<AgentConn>,

@@ -6,5 +6,5 @@
 mod agent;
 mod engine;
 
-pub use agent::{binary_for, AgentConn, AgentError, Placement};
+pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream};
 pub use engine::{ContainerInfo, Engine, State};

@@ -6,6 +6,7 @@
 pub mod grid;
 pub mod long;
 pub mod lscolors;
+pub mod progress;
 pub mod theme;
 
 use std::ffi::OsStr;
@@ -79,4 +80,11 @@ mod tests {
         assert_eq!(display_name(raw, false), raw.as_bytes());
         assert_eq!(display_name(raw, true), b"a?b?c?[31m");
     }
+}
+
+/// A name quoted for a message, GNU style: `'name'`; control characters shown as `?` so a
+/// hostile name cannot drive the terminal.
+pub fn quote(name: &OsStr) -> String {
+    let shown: String = name.to_string_lossy().chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    format!("'{shown}'")
 }

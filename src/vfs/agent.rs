@@ -96,12 +96,14 @@ impl Agents {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), all).await;
     }
 
-    /// The agent for `c` if one is ready (in `Always` mode: started now if need be).
+    /// The agent for `c` if one is ready (in `Always` mode, or with `wait`: started now if need
+    /// be; writes wait, since only the agent lands files atomically in a running container).
     pub async fn get(
         &self,
         eng: &Arc<Engine>,
         c: &Arc<ContainerInfo>,
         owners: impl FnOnce() -> OwnersFuture,
+        wait: bool,
     ) -> Via {
         if self.mode == AgentMode::Never {
             return Via::Archive("agent disabled".into());
@@ -143,7 +145,7 @@ impl Agents {
             let owners = owners();
             move || async move { start(&eng, &c, owners).await.map(Arc::new) }
         };
-        if self.mode == AgentMode::Always {
+        if self.mode == AgentMode::Always || wait {
             return via(attempt.get_or_init(start).await);
         }
         if !launched {

@@ -13,12 +13,15 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use bollard::query_parameters::{ContainerArchiveInfoOptions, DownloadFromContainerOptions};
+use bollard::query_parameters::{
+    ContainerArchiveInfoOptions, DownloadFromContainerOptions, UploadToContainerOptions,
+};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::entry::{from_go_mode, parse_rfc3339, Entry, Kind};
+use super::stream::{ArchiveWriter, Attrs, ChannelReader, CHUNK};
 use super::FsError;
 use crate::host::{ContainerInfo, Engine, State};
 use crate::interrupt;
@@ -42,6 +45,9 @@ impl ArchiveFs {
     ) -> Result<Entry, FsError> {
         if let Some(e) = self.cached_entry(eng, c, path) {
             return Ok(e);
+        }
+        if path.to_str().is_none() {
+            return self.lstat_in_parent(eng, c, path).await;
         }
         let docker = eng.client().await?;
         let opts = ContainerArchiveInfoOptions {
@@ -75,6 +81,16 @@ impl ArchiveFs {
         Ok(e)
     }
 
+    /// `lstat` of a path the engine cannot be asked about directly (not UTF-8): from the
+    /// parent's listing.
+    async fn lstat_in_parent(&self, eng: &Engine, c: &ContainerInfo, path: &Path) -> Result<Entry, FsError> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(FsError::NotFound);
+        };
+        let list = self.read_dir(eng, c, parent).await?;
+        list.iter().find(|e| e.name == name).cloned().ok_or(FsError::NotFound)
+    }
+
     /// `lstat` with owner and link count too, which only the tar header carries: reads the first
     /// header of the path's archive and hangs up.
     pub async fn lstat_full(
@@ -86,13 +102,14 @@ impl ArchiveFs {
         if let Some(e) = self.cached_entry(eng, c, path) {
             return Ok(e);
         }
-        let rx = self.download(eng, c, path).await?;
+        let (root, rel) = utf8_ancestor(path);
+        let rx = self.download(eng, c, &root).await?;
         let name = basename(path);
         tokio::task::block_in_place(move || {
-            let mut ar = tar::Archive::new(ChannelReader::new(rx));
+            let mut ar = tar::Archive::new(ChannelReader { rx, chunk: Bytes::new() });
             let mut entries = ar.entries()?;
-            match entries.next() {
-                Some(entry) => Ok(entry_of(&entry?, name)?),
+            match pick(&mut entries, rel.as_deref())? {
+                Some(entry) => Ok(entry_of(&entry, name)?),
                 None => Err(FsError::NotFound),
             }
         })
@@ -111,8 +128,10 @@ impl ArchiveFs {
                 return Ok(list);
             }
         }
-        let rx = self.download(eng, c, dir).await?;
-        let dirs = tokio::task::block_in_place(|| parse_tree(ChannelReader::new(rx), dir))?;
+        // A directory whose path is not UTF-8 comes inside its nearest UTF-8 ancestor's tar.
+        let (root, _) = utf8_ancestor(dir);
+        let rx = self.download(eng, c, &root).await?;
+        let dirs = tokio::task::block_in_place(|| parse_tree(ChannelReader { rx, chunk: Bytes::new() }, &root))?;
         let list = dirs.get(dir).cloned().ok_or(FsError::NotADirectory)?;
         if let Some(gen) = gen {
             if let Ok(mut cache) = self.cache.lock() {
@@ -136,13 +155,13 @@ impl ArchiveFs {
         path: &Path,
         out: &mut (dyn Write + Send),
     ) -> Result<u64, FsError> {
-        let rx = self.download(eng, c, path).await?;
+        let (root, rel) = utf8_ancestor(path);
+        let rx = self.download(eng, c, &root).await?;
         tokio::task::block_in_place(move || {
-            let mut ar = tar::Archive::new(ChannelReader::new(rx));
+            let mut ar = tar::Archive::new(ChannelReader { rx, chunk: Bytes::new() });
             let mut entries = ar.entries()?;
-            let mut entry = match entries.next() {
-                Some(e) => e?,
-                None => return Err(FsError::NotFound),
+            let Some(mut entry) = pick(&mut entries, rel.as_deref())? else {
+                return Err(FsError::NotFound);
             };
             match entry.header().entry_type() {
                 tar::EntryType::Directory => return Err(FsError::IsADirectory),
@@ -162,6 +181,101 @@ impl ArchiveFs {
                 total += n as u64;
             }
         })
+    }
+
+    /// Streams the regular file at `path` (already resolved) as chunks from a blocking tar reader.
+    pub async fn open_read(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+    ) -> Result<mpsc::Receiver<io::Result<Bytes>>, FsError> {
+        let (root, rel) = utf8_ancestor(path);
+        let rx = self.download(eng, c, &root).await?;
+        let (tx, out) = mpsc::channel(8);
+        tokio::task::spawn_blocking(move || {
+            let send_err = |e: io::Error| {
+                let _ = tx.blocking_send(Err(e));
+            };
+            let mut ar = tar::Archive::new(ChannelReader { rx, chunk: Bytes::new() });
+            let mut entries = match ar.entries() {
+                Ok(e) => e,
+                Err(e) => return send_err(e),
+            };
+            let mut entry = match pick(&mut entries, rel.as_deref()) {
+                Ok(Some(e)) => e,
+                Ok(None) => return send_err(io::Error::from(io::ErrorKind::NotFound)),
+                Err(e) => return send_err(e),
+            };
+            if entry.header().entry_type() == tar::EntryType::Directory {
+                return send_err(io::Error::from_raw_os_error(libc::EISDIR));
+            }
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let mut n = 0;
+                while n < buf.len() {
+                    match entry.read(&mut buf[n..]) {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(e) => return send_err(e),
+                    }
+                }
+                if n == 0 {
+                    return;
+                }
+                buf.truncate(n);
+                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(out)
+    }
+
+    /// Starts writing a file into a (stopped) container: a one-entry tar uploaded into the
+    /// parent directory. `size` must be the exact number of bytes that will be written.
+    pub async fn create(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+        attrs: &Attrs,
+        size: u64,
+    ) -> Result<ArchiveWriter, FsError> {
+        let (dir, name) = split(path)?;
+        let mut h = header(tar::EntryType::Regular, attrs);
+        h.set_size(size);
+        let docker = eng.client().await?.clone();
+        let (id, addr) = (c.id.clone(), eng.addr().to_string());
+        Ok(ArchiveWriter::start(h, name, move |rx| upload(docker, id, dir, rx, addr)))
+    }
+
+    /// Creates a directory or symlink in a (stopped) container with a one-entry tar.
+    pub async fn put_entry(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+        kind: tar::EntryType,
+        attrs: &Attrs,
+        link: Option<&Path>,
+    ) -> Result<(), FsError> {
+        let (dir, name) = split(path)?;
+        let mut h = header(kind, attrs);
+        h.set_size(0);
+        let mut b = tar::Builder::new(Vec::new());
+        match link {
+            Some(target) => b.append_link(&mut h, &name, target)?,
+            None => b.append_data(&mut h, &name, io::empty())?,
+        }
+        let tar = b.into_inner()?;
+        let docker = eng.client().await?;
+        let opts = UploadToContainerOptions { path: path_str(&dir)?, ..Default::default() };
+        docker
+            .upload_to_container(&c.id, Some(opts), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| eng.error(e))?;
+        Ok(())
     }
 
     /// Starts `GET archive` for `path` and feeds its body into a bounded channel, so that a
@@ -225,6 +339,72 @@ impl ArchiveFs {
         let list = self.cached_dir(&c.id, gen, parent)?;
         list.iter().find(|e| e.name == name).cloned()
     }
+}
+
+/// The nearest ancestor of `path` the engine can be asked for (its path is UTF-8), and where
+/// `path` lies below it (`None` when `path` itself will do).
+fn utf8_ancestor(path: &Path) -> (PathBuf, Option<PathBuf>) {
+    if path.to_str().is_some() {
+        return (path.to_path_buf(), None);
+    }
+    let mut root = path;
+    while let Some(parent) = root.parent() {
+        root = parent;
+        if root.to_str().is_some() {
+            break;
+        }
+    }
+    let rel = path.strip_prefix(root).map(Path::to_path_buf).ok();
+    (root.to_path_buf(), rel)
+}
+
+/// The entry a download was for: the first one, or the one at `rel` below the first.
+fn pick<'a, R: Read>(entries: &mut tar::Entries<'a, R>, rel: Option<&Path>) -> io::Result<Option<tar::Entry<'a, R>>> {
+    let mut base: Option<PathBuf> = None;
+    for entry in entries {
+        let entry = entry?;
+        let Some(rel) = rel else { return Ok(Some(entry)) };
+        let p = entry.path()?.into_owned();
+        let p = PathBuf::from(std::ffi::OsStr::from_bytes(p.as_os_str().as_bytes().strip_suffix(b"/").unwrap_or(p.as_os_str().as_bytes())));
+        match &base {
+            None => base = Some(p),
+            Some(b) if p.strip_prefix(b).is_ok_and(|r| r == rel) => return Ok(Some(entry)),
+            Some(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// A tar header with the attributes a new entry should get.
+fn header(kind: tar::EntryType, attrs: &Attrs) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(attrs.mode);
+    let (uid, gid) = attrs.owner.unwrap_or((0, 0));
+    h.set_uid(uid.into());
+    h.set_gid(gid.into());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    h.set_mtime(attrs.mtime.map(|(s, _)| s.max(0) as u64).unwrap_or(now));
+    h
+}
+
+/// The directory to upload into and the entry's name.
+fn split(path: &Path) -> Result<(PathBuf, PathBuf), FsError> {
+    match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => Ok((d.to_path_buf(), PathBuf::from(n))),
+        _ => Err(FsError::from(io::Error::from_raw_os_error(libc::EEXIST))),
+    }
+}
+
+/// Sends a tar stream to the engine for unpacking into `dir`.
+async fn upload(docker: bollard::Docker, id: String, dir: PathBuf, rx: mpsc::Receiver<Bytes>, addr: String) -> Result<(), FsError> {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let opts = UploadToContainerOptions { path: path_str(&dir)?, ..Default::default() };
+    docker.upload_to_container(&id, Some(opts), bollard::body_stream(stream)).await.map_err(|e| match e {
+        bollard::errors::Error::DockerResponseServerError { status_code: 404, .. } => FsError::NotFound,
+        bollard::errors::Error::DockerResponseServerError { message, .. } => FsError::Engine(message),
+        e => FsError::Unreachable { addr, reason: e.to_string() },
+    })
 }
 
 /// The generation to cache under, or `None` when this container's files may change unseen.
@@ -371,34 +551,3 @@ fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
     Ok(out)
 }
 
-/// A blocking `Read` over the channel the download task fills. A closed channel without an
-/// error is the end of the body.
-struct ChannelReader {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    chunk: Bytes,
-}
-
-impl ChannelReader {
-    fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> ChannelReader {
-        ChannelReader {
-            rx,
-            chunk: Bytes::new(),
-        }
-    }
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.chunk.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.chunk = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk[..n]);
-        let _ = self.chunk.split_to(n);
-        Ok(n)
-    }
-}

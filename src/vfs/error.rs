@@ -22,6 +22,9 @@ pub enum FsError {
     Loop,
     #[error("Interrupted")]
     Interrupted,
+    /// Changing a container that is not running (only new files can go into those).
+    #[error("Operation not supported: the container is {0} (only cp and mkdir reach a stopped container)")]
+    NotRunning(&'static str),
     #[error("cannot connect to {addr}: {reason}")]
     Unreachable { addr: String, reason: String },
     #[error("engine error: {0}")]

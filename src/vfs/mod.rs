@@ -9,8 +9,11 @@ mod archive;
 mod entry;
 mod error;
 mod hostfs;
+mod write;
 pub mod owners;
 pub mod path;
+pub mod copy;
+pub mod stream;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -72,13 +75,15 @@ impl Vfs {
 
     /// The backend for a container's files now (agent or archive API).
     async fn via(&self, c: &Arc<ContainerInfo>) -> Via {
+        self.via_with(c, false).await
+    }
+
+    /// The backend for a container's files; `wait` starts the agent now if it can run (writes
+    /// wait: only the agent lands files atomically in a running container).
+    async fn via_with(&self, c: &Arc<ContainerInfo>, wait: bool) -> Via {
         let (eng, c2) = (self.engine.clone(), c.clone());
-        let v = self
-            .agents
-            .get(&self.engine, c, move || {
-                Box::pin(owners_via_archive(eng, c2))
-            })
-            .await;
+        let owners = move || -> agent::OwnersFuture { Box::pin(owners_via_archive(eng, c2)) };
+        let v = self.agents.get(&self.engine, c, owners, wait).await;
         if self.verbose {
             let line = match &v {
                 Via::Agent(conn) => {

@@ -172,7 +172,11 @@ fn handle(id: u32, req: Request, out: &Out, reads: &Reads, writes: &mut ops::Wri
                 c.grant(n);
             }
         }
-        Request::WriteOpen { path, mode } => out.send(id, &writes.open(id, &path, mode)),
+        Request::WriteOpen { path, mode } => {
+            if let Some(err) = writes.open(id, &path, mode) {
+                out.send(id, &err);
+            }
+        }
         Request::WriteData { data } => {
             if let Some(err) = writes.data(id, &data) {
                 out.send(id, &err);

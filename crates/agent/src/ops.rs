@@ -274,13 +274,14 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// A write in progress: data goes to `tmp`, renamed over `dest` on commit.
+/// A write in progress: data goes to `tmp`, renamed over `dest` on commit. A write whose open
+/// failed is kept too (without a file), so its close reports why.
 struct OpenWrite {
-    file: File,
+    file: Option<File>,
     tmp: PathBuf,
     dest: PathBuf,
     mode: u32,
-    failed: Option<io::Error>,
+    failed: Option<i32>,
 }
 
 /// The open writes by request id.
@@ -288,40 +289,33 @@ struct OpenWrite {
 pub struct Writes(HashMap<u32, OpenWrite>);
 
 impl Writes {
-    /// Creates the temporary file beside `path`.
-    pub fn open(&mut self, id: u32, path: &[u8], mode: u32) -> Response {
+    /// Creates the temporary file beside `path`; answers only on failure.
+    pub fn open(&mut self, id: u32, path: &[u8], mode: u32) -> Option<Response> {
         let dest = p(path).to_path_buf();
-        let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
-            return Response::Error {
-                errno: libc::EINVAL,
-            };
+        let mut w = OpenWrite { file: None, tmp: PathBuf::new(), dest, mode, failed: None };
+        let (Some(dir), Some(name)) = (w.dest.parent(), w.dest.file_name()) else {
+            w.failed = Some(libc::EINVAL);
+            self.0.insert(id, w);
+            return Some(Response::Error { errno: libc::EINVAL });
         };
         let mut tmp_name = b".".to_vec();
         // Keep the temporary name short enough for NAME_MAX whatever the destination's length.
         tmp_name.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
         tmp_name.extend_from_slice(format!(".dbx-{}-{id}", std::process::id()).as_bytes());
-        let tmp = dir.join(OsStr::from_bytes(&tmp_name));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-        {
-            Ok(file) => {
-                self.0.insert(
-                    id,
-                    OpenWrite {
-                        file,
-                        tmp,
-                        dest,
-                        mode,
-                        failed: None,
-                    },
-                );
-                Response::Ok
+        w.tmp = dir.join(OsStr::from_bytes(&tmp_name));
+        let opened = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&w.tmp);
+        let answer = match opened {
+            Ok(f) => {
+                w.file = Some(f);
+                None
             }
-            Err(e) => errno(&e),
-        }
+            Err(e) => {
+                w.failed = Some(e.raw_os_error().unwrap_or(libc::EIO));
+                Some(errno(&e))
+            }
+        };
+        self.0.insert(id, w);
+        answer
     }
 
     /// Appends data; answers only the first failure.
@@ -330,38 +324,35 @@ impl Writes {
         if w.failed.is_some() {
             return None;
         }
-        match w.file.write_all(data) {
+        let file = w.file.as_mut()?;
+        match file.write_all(data) {
             Ok(()) => None,
             Err(e) => {
-                let r = errno(&e);
-                w.failed = Some(e);
-                Some(r)
+                w.failed = Some(e.raw_os_error().unwrap_or(libc::EIO));
+                Some(errno(&e))
             }
         }
     }
 
-    /// Lands the file (fsync, mode, rename) or removes it.
+    /// Lands the file (mode, fsync, rename) or removes it; always answers `Closed`.
     pub fn close(&mut self, id: u32, commit: bool) -> Response {
-        let Some(w) = self.0.remove(&id) else {
-            return Response::Error { errno: libc::EBADF };
+        let Some(w) = self.0.remove(&id) else { return Response::Closed { errno: libc::EBADF } };
+        let Some(file) = w.file else {
+            return Response::Closed { errno: w.failed.unwrap_or(libc::EBADF) };
         };
         if !commit || w.failed.is_some() {
             let _ = fs::remove_file(&w.tmp);
-            return match w.failed {
-                Some(e) => errno(&e),
-                None => Response::Ok,
-            };
+            return Response::Closed { errno: w.failed.unwrap_or(0) };
         }
-        let landed = w
-            .file
+        let landed = file
             .set_permissions(fs::Permissions::from_mode(w.mode))
-            .and_then(|()| w.file.sync_all())
+            .and_then(|()| file.sync_all())
             .and_then(|()| fs::rename(&w.tmp, &w.dest));
         match landed {
-            Ok(()) => Response::Ok,
+            Ok(()) => Response::Closed { errno: 0 },
             Err(e) => {
                 let _ = fs::remove_file(&w.tmp);
-                errno(&e)
+                Response::Closed { errno: e.raw_os_error().unwrap_or(libc::EIO) }
             }
         }
     }
@@ -369,7 +360,9 @@ impl Writes {
     /// Removes every temporary file: dockerbox went away mid-write.
     pub fn abandon_all(&mut self) {
         for (_, w) in self.0.drain() {
-            let _ = fs::remove_file(&w.tmp);
+            if w.file.is_some() {
+                let _ = fs::remove_file(&w.tmp);
+            }
         }
     }
 }
@@ -383,17 +376,17 @@ mod tests {
         let dir = tempfile_dir();
         let dest = dir.join("f");
         let mut w = Writes::default();
-        assert_eq!(w.open(1, dest.as_os_str().as_bytes(), 0o751), Response::Ok);
+        assert_eq!(w.open(1, dest.as_os_str().as_bytes(), 0o751), None);
         assert!(w.data(1, b"hello ").is_none());
         assert!(w.data(1, b"world").is_none());
         assert!(!dest.exists(), "nothing at the name before commit");
-        assert_eq!(w.close(1, true), Response::Ok);
+        assert_eq!(w.close(1, true), Response::Closed { errno: 0 });
         assert_eq!(fs::read(&dest).unwrap(), b"hello world");
         assert_eq!(fs::metadata(&dest).unwrap().mode() & 0o7777, 0o751);
 
-        assert_eq!(w.open(2, dest.as_os_str().as_bytes(), 0o644), Response::Ok);
+        assert_eq!(w.open(2, dest.as_os_str().as_bytes(), 0o644), None);
         assert!(w.data(2, b"partial").is_none());
-        assert_eq!(w.close(2, false), Response::Ok);
+        assert_eq!(w.close(2, false), Response::Closed { errno: 0 });
         assert_eq!(
             fs::read(&dest).unwrap(),
             b"hello world",

@@ -132,6 +132,7 @@ pub fn encode_response(id: u32, resp: &Response, out: &mut Vec<u8>) {
         Response::Path(p) => w.kind(105).bytes(p),
         Response::Data(d) => w.kind(106).bytes(d),
         Response::Eof => w.kind(107),
+        Response::Closed { errno } => w.kind(109).i32(*errno),
         Response::StatFs(s) => w
             .kind(108)
             .u64(s.bsize)
@@ -237,6 +238,7 @@ impl Response {
             105 => Response::Path(r.bytes()?),
             106 => Response::Data(r.bytes()?),
             107 => Response::Eof,
+            109 => Response::Closed { errno: r.i32()? },
             108 => Response::StatFs(StatFs {
                 bsize: r.u64()?,
                 blocks: r.u64()?,
@@ -476,6 +478,7 @@ mod tests {
             Response::Path(b"/x".to_vec()),
             Response::Data(vec![7; 1000]),
             Response::Eof,
+            Response::Closed { errno: 28 },
             Response::StatFs(StatFs {
                 bsize: 4096,
                 blocks: 1,

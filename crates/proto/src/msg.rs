@@ -86,7 +86,8 @@ pub enum Request {
         /// Chunks granted.
         n: u32,
     },
-    /// Starts a write: the data goes to a temporary name beside `path`.
+    /// Starts a write: the data goes to a temporary name beside `path`. No answer unless it
+    /// fails (an `Error` frame), so a whole small file goes out in one burst.
     WriteOpen {
         /// Where the file lands.
         path: Vec<u8>,
@@ -99,6 +100,7 @@ pub enum Request {
         data: Vec<u8>,
     },
     /// Ends a write: with `commit`, fsync and rename over the path; without, remove it.
+    /// Always answered by one `Closed`.
     WriteClose {
         /// Whether the file should land.
         commit: bool,
@@ -223,4 +225,10 @@ pub enum Response {
     Eof,
     /// Filesystem figures.
     StatFs(StatFs),
+    /// The one answer to `WriteClose`: 0 when the file landed, else the first errno of the write.
+    /// (A write's open and data frames get no answer unless they fail, so writes pipeline.)
+    Closed {
+        /// 0 or an errno value.
+        errno: i32,
+    },
 }

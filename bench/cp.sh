@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Speed of cp (issue 5) beside the docker CLI doing the same work, in one run:
+#   one big file, container to container   vs  docker cp a:/f - | docker cp - b:/tmp/
+#   a tree of many small files, same        vs  the same docker cp pipe
+#   peak RSS of dockerbox while copying the big file (/usr/bin/time -v)
+# Usage: bench/cp.sh [MiB] [FILES]     (defaults 512 and 10000; needs a Docker engine)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mib=${1:-512}
+files=${2:-10000}
+bash tests/images/build.sh busybox >/dev/null
+cargo build --release -q
+db=$PWD/target/release/dockerbox
+a=dbx-bench-cp-a-$$
+b=dbx-bench-cp-b-$$
+for c in "$a" "$b"; do
+    docker run -d --network none --label dockerbox.test=1 --name "$c" dockerbox-test/busybox:1 sleep 1000000 >/dev/null
+done
+trap 'docker rm -f "$a" "$b" >/dev/null' EXIT
+docker exec "$a" sh -c "head -c $((mib << 20)) /dev/urandom > /tmp/f"
+docker exec "$a" sh -c "mkdir -p /tmp/tree && cd /tmp/tree && i=0; while [ \$i -lt $files ]; do d=d\$((i / 100)); [ -d \$d ] || mkdir \$d; echo \$i > \$d/f\$i; i=\$((i + 1)); done"
+
+now() { date +%s%N; }
+ms() { python3 -c "print(($2 - $1) / 1e6)" "$1" "$2"; }
+row() { python3 -c "import sys; o, t = float(sys.argv[2]), float(sys.argv[3]); print(f'{sys.argv[1]:<40} dockerbox {o:9.1f} ms   docker {t:9.1f} ms   ratio {t / o:5.2f}x')" "$@"; }
+median3() { sort -n | sed -n 2p; }
+
+echo "engine: $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})'), ${mib} MiB, ${files} files"
+ours=$(for _ in 1 2 3; do docker exec "$b" rm -rf /tmp/f; s=$(now); "$db" -c "cp /containers/$a/tmp/f /containers/$b/tmp/f"; e=$(now); ms "$s" "$e"; done | median3)
+theirs=$(for _ in 1 2 3; do docker exec "$b" rm -rf /tmp/f; s=$(now); docker cp "$a:/tmp/f" - | docker cp - "$b:/tmp/"; e=$(now); ms "$s" "$e"; done | median3)
+row "${mib} MiB file, container to container" "$ours" "$theirs"
+[ "$(docker exec "$a" sha256sum /tmp/f | cut -d' ' -f1)" = "$(docker exec "$b" sha256sum /tmp/f | cut -d' ' -f1)" ] || echo "MISMATCH"
+
+ours=$(for _ in 1 2 3; do docker exec "$b" rm -rf /tmp/tree; s=$(now); "$db" -c "cp -r /containers/$a/tmp/tree /containers/$b/tmp/tree"; e=$(now); ms "$s" "$e"; done | median3)
+theirs=$(for _ in 1 2 3; do docker exec "$b" rm -rf /tmp/tree; s=$(now); docker cp "$a:/tmp/tree" - | docker cp - "$b:/tmp/"; e=$(now); ms "$s" "$e"; done | median3)
+row "${files} small files, container to container" "$ours" "$theirs"
+
+docker exec "$b" rm -rf /tmp/f
+/usr/bin/time -f '%M' -o /tmp/dbx-cp-rss.$$ "$db" -c "cp /containers/$a/tmp/f /containers/$b/tmp/f"
+echo "peak RSS copying ${mib} MiB: $(cat /tmp/dbx-cp-rss.$$) KiB"
+rm -f /tmp/dbx-cp-rss.$$

@@ -1,0 +1,201 @@
+//! `cp`: copy between any two places dockerbox sees (the host, running and stopped containers),
+//! streamed end to end, with GNU cp's options, decisions and messages.
+
+use std::ffi::OsString;
+
+use futures_util::future::LocalBoxFuture;
+
+use super::cp_plan::{self, Node, Operand};
+use super::{Args, Builtin, Out, UsageError};
+use crate::exit_codes;
+use crate::shell::Shell;
+use crate::vfs::copy::{Copier, CopyOpts, Deref, Preserve};
+use crate::vfs::{FsError, Kind};
+
+pub struct Cmd;
+
+/// Everything the command line asked for, before any I/O.
+pub struct Config {
+    pub opts: CopyOpts,
+    pub no_target_dir: bool,
+    pub target_dir: Option<OsString>,
+    pub operands: Vec<OsString>,
+}
+
+/// Parses cp's options (also used by `mv`, which passes its own defaults).
+pub fn parse(argv: Vec<OsString>) -> Result<Config, UsageError> {
+    // `-t DIR` takes a value, which the small getopt does not: take it out first.
+    let mut rest = Vec::new();
+    let mut target_dir = None;
+    let mut it = argv.into_iter();
+    while let Some(a) = it.next() {
+        if a == "-t" {
+            target_dir = Some(it.next().ok_or_else(|| UsageError("option requires an argument -- 't'".into()))?);
+        } else if let Some(v) = a.to_str().and_then(|s| s.strip_prefix("--target-directory=")) {
+            target_dir = Some(v.into());
+        } else if a == "--" {
+            rest.push(a);
+            rest.extend(it.by_ref());
+        } else {
+            rest.push(a);
+        }
+    }
+    let longs = [
+        "recursive", "archive", "no-clobber", "force", "verbose", "no-target-directory", "dereference",
+        "no-dereference", "preserve=", "parents",
+    ];
+    let a = Args::parse(rest, "rRaPLHpnfvTd", &longs)?;
+    let long = |n: &str| a.long.iter().any(|(l, _)| l == n);
+    let archive = a.has('a') || long("archive");
+    let recursive = archive || a.has('r') || a.has('R') || long("recursive");
+    let mut preserve = Preserve::default();
+    if archive {
+        preserve = Preserve { mode: true, owner: true, times: true };
+    }
+    if a.has('p') {
+        preserve = Preserve { mode: true, owner: true, times: true };
+    }
+    for (n, v) in &a.long {
+        if n == "preserve" {
+            for item in v.as_deref().unwrap_or("mode,ownership,timestamps").split(',') {
+                match item {
+                    "mode" => preserve.mode = true,
+                    "ownership" => preserve.owner = true,
+                    "timestamps" => preserve.times = true,
+                    "all" => preserve = Preserve { mode: true, owner: true, times: true },
+                    "links" | "context" | "xattr" => {}
+                    other => return Err(UsageError(format!("invalid argument '{other}' for '--preserve'"))),
+                }
+            }
+        }
+    }
+    let deref = match a.last_of("PLHda") {
+        Some('L') => Deref::Always,
+        Some('H') => Deref::CommandLine,
+        Some(_) => Deref::Never,
+        None if long("dereference") => Deref::Always,
+        None if long("no-dereference") || recursive => Deref::Never,
+        None => Deref::CommandLine,
+    };
+    // SAFETY: umask(2) cannot fail; set and restore to read it.
+    let umask = unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m as u32
+    };
+    Ok(Config {
+        opts: CopyOpts {
+            recursive,
+            deref,
+            preserve,
+            no_clobber: a.last_of("nf") == Some('n') || long("no-clobber"),
+            verbose: a.has('v') || long("verbose"),
+            umask,
+        },
+        no_target_dir: a.has('T') || long("no-target-directory"),
+        target_dir,
+        operands: a.operands,
+    })
+}
+
+impl Builtin for Cmd {
+    fn name(&self) -> &'static str {
+        "cp"
+    }
+    fn about(&self) -> &'static str {
+        "copy files and trees between containers (running or stopped) and the host"
+    }
+    fn usage(&self) -> &'static str {
+        "cp [OPTION]... SRC DST | SRC... DIR | -t DIR SRC...\n  -r, -R  copy directories recursively\n  -a      archive: -R, symlinks as symlinks, keep mode, owner and times\n  -p      keep mode, owner and times\n  -n      do not overwrite\n  -f      overwrite (the default)\n  -v      say what is copied\n  -T      treat DST as a file, never as a directory to copy into\n  -t DIR  copy into DIR\n  -L      follow symlinks in SRC; -P never (default with -r); -H only on the command line"
+    }
+    fn run<'a>(&'a self, sh: &'a mut Shell, args: Vec<OsString>, _out: &'a mut Out) -> LocalBoxFuture<'a, i32> {
+        Box::pin(async move {
+            let cfg = match parse(args) {
+                Ok(c) => c,
+                Err(e) => return sh.usage("cp", e),
+            };
+            run(sh, cfg, "cp").await
+        })
+    }
+}
+
+/// Looks up what an operand is, the way cp's decisions need it.
+pub async fn operand(sh: &Shell, text: &OsString, follow: bool) -> Operand {
+    let p = sh.resolve(text);
+    let found = if follow { sh.vfs.stat(&p).await } else { sh.vfs.lstat(&p).await };
+    let node = match found {
+        Ok(e) => match e.kind {
+            Kind::Dir => Node::Dir,
+            Kind::File => Node::File,
+            Kind::Symlink => Node::Symlink,
+            _ => Node::Other,
+        },
+        Err(FsError::NotFound) => Node::Missing,
+        Err(_) => Node::Other,
+    };
+    Operand { text: text.clone(), node }
+}
+
+/// Plans and performs the copies; returns the exit status.
+pub async fn run(sh: &Shell, cfg: Config, cmd: &'static str) -> i32 {
+    let mut operands = cfg.operands.clone();
+    let dest_text = match &cfg.target_dir {
+        Some(d) => d.clone(),
+        None if operands.len() >= 2 => operands.pop().unwrap_or_default(),
+        None => {
+            let msg = match operands.first() {
+                None => "missing file operand".to_string(),
+                Some(o) => format!("missing destination file operand after {}", crate::output::quote(o)),
+            };
+            eprintln!("dockerbox: {cmd}: {msg}\nTry 'help {cmd}' for more information.");
+            return exit_codes::USAGE;
+        }
+    };
+    let follow_top = cfg.opts.deref != Deref::Never;
+    let mut sources = Vec::new();
+    for s in &operands {
+        sources.push(operand(sh, s, follow_top).await);
+    }
+    let dest = operand(sh, &dest_text, true).await;
+    let popts = cp_plan::Opts {
+        recursive: cfg.opts.recursive,
+        no_target_dir: cfg.no_target_dir,
+        target_dir_given: cfg.target_dir.is_some(),
+    };
+    let (steps, skips) = match cp_plan::plan(&sources, &dest, popts) {
+        Ok(p) => p,
+        Err(f) => {
+            eprintln!("dockerbox: {cmd}: {}", f.message);
+            if f.usage {
+                eprintln!("Try 'help {cmd}' for more information.");
+            }
+            return exit_codes::FAILURE;
+        }
+    };
+    let mut failed = false;
+    for s in &skips {
+        eprintln!("dockerbox: {cmd}: {}", s.message);
+        failed = true;
+    }
+    let total = match steps.as_slice() {
+        [one] if sources.get(one.src).is_some_and(|s| s.node == Node::File) => {
+            sh.vfs.stat(&sh.resolve(&sources[one.src].text)).await.ok().map(|e| e.size)
+        }
+        _ => None,
+    };
+    let mut copier = Copier::new(&sh.vfs, cfg.opts, cmd, total);
+    for step in &steps {
+        let Some(src) = sources.get(step.src) else { continue };
+        let (sp, dp) = (sh.resolve(&src.text), sh.resolve(&step.dest));
+        copier.copy(&sp, &src.text, &dp, &step.dest, true).await;
+        if crate::interrupt::is_set() {
+            break;
+        }
+    }
+    copier.progress.finish();
+    if failed || copier.failed {
+        exit_codes::FAILURE
+    } else {
+        exit_codes::OK
+    }
+}

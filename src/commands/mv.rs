@@ -1,0 +1,128 @@
+//! `mv`: rename within one filesystem (one container, or the host); across them, copy
+//! everything (as `cp -a`) and then remove the source.
+
+use std::ffi::OsString;
+
+use futures_util::future::LocalBoxFuture;
+
+use super::cp::{self, Config};
+use super::cp_plan;
+use super::{Builtin, Out};
+use crate::exit_codes;
+use crate::output::quote;
+use crate::shell::Shell;
+use crate::vfs::copy::{Copier, CopyOpts, Deref, Preserve};
+use crate::vfs::FsError;
+
+pub struct Cmd;
+
+impl Builtin for Cmd {
+    fn name(&self) -> &'static str {
+        "mv"
+    }
+    fn about(&self) -> &'static str {
+        "move or rename files, within or across containers and the host"
+    }
+    fn usage(&self) -> &'static str {
+        "mv [-fnvT] SRC DST | SRC... DIR | -t DIR SRC...\n  -n  do not overwrite\n  -f  overwrite (the default)\n  -v  say what is moved\n  -T  treat DST as a file\n  -t DIR  move into DIR"
+    }
+    fn run<'a>(&'a self, sh: &'a mut Shell, args: Vec<OsString>, _out: &'a mut Out) -> LocalBoxFuture<'a, i32> {
+        Box::pin(async move {
+            // mv takes cp's syntax for the operands; -r/-a are implied, not options.
+            if let Some(bad) = args.iter().find(|a| {
+                let b = a.as_encoded_bytes();
+                b.len() > 1 && b[0] == b'-' && b[1] != b'-' && b[1..].iter().any(|c| !b"fnvTt".contains(c))
+            }) {
+                let c = bad.as_encoded_bytes()[1..].iter().find(|c| !b"fnvTt".contains(c)).copied().unwrap_or(b'?');
+                return sh.usage("mv", super::UsageError(format!("invalid option -- '{}'", c as char)));
+            }
+            let cfg = match cp::parse(args) {
+                Ok(c) => c,
+                Err(e) => return sh.usage("mv", e),
+            };
+            run(sh, cfg).await
+        })
+    }
+}
+
+async fn run(sh: &Shell, cfg: Config) -> i32 {
+    let mut operands = cfg.operands.clone();
+    let dest_text = match &cfg.target_dir {
+        Some(d) => d.clone(),
+        None if operands.len() >= 2 => operands.pop().unwrap_or_default(),
+        None => {
+            let msg = match operands.first() {
+                None => "missing file operand".to_string(),
+                Some(o) => format!("missing destination file operand after {}", quote(o)),
+            };
+            eprintln!("dockerbox: mv: {msg}\nTry 'help mv' for more information.");
+            return exit_codes::USAGE;
+        }
+    };
+    let mut sources = Vec::new();
+    for s in &operands {
+        sources.push(cp::operand(sh, s, false).await);
+    }
+    let dest = cp::operand(sh, &dest_text, true).await;
+    let popts = cp_plan::Opts { recursive: true, no_target_dir: cfg.no_target_dir, target_dir_given: cfg.target_dir.is_some() };
+    let (steps, skips) = match cp_plan::plan(&sources, &dest, popts) {
+        Ok(p) => p,
+        Err(f) => {
+            eprintln!("dockerbox: mv: {}", f.message);
+            return exit_codes::FAILURE;
+        }
+    };
+    let mut ok = true;
+    for s in &skips {
+        // cp's wording for a missing source; mv says it its own way.
+        eprintln!("dockerbox: mv: {}", s.message);
+        ok = false;
+    }
+    for step in &steps {
+        let Some(src) = sources.get(step.src) else { continue };
+        let (sp, dp) = (sh.resolve(&src.text), sh.resolve(&step.dest));
+        if cfg.opts.no_clobber && sh.vfs.lstat(&dp).await.is_ok() {
+            continue;
+        }
+        match sh.vfs.rename(&sp, &dp).await {
+            Ok(()) => {}
+            Err(FsError::Io(e)) if e.raw_os_error() == Some(libc::EXDEV) => {
+                // Another filesystem: copy everything, then remove the source.
+                let opts = CopyOpts {
+                    recursive: true,
+                    deref: Deref::Never,
+                    preserve: Preserve { mode: true, owner: true, times: true },
+                    no_clobber: cfg.opts.no_clobber,
+                    verbose: false,
+                    umask: cfg.opts.umask,
+                };
+                let mut copier = Copier::new(&sh.vfs, opts, "mv", None);
+                if !copier.copy(&sp, &src.text, &dp, &step.dest, true).await || copier.failed {
+                    ok = false;
+                    continue;
+                }
+                copier.progress.finish();
+                if !super::rm::remove_tree(sh, &sp, &src.text).await {
+                    ok = false;
+                    continue;
+                }
+            }
+            Err(e) => {
+                eprintln!("dockerbox: mv: cannot move {} to {}: {e}", quote(&src.text), quote(&step.dest));
+                ok = false;
+                continue;
+            }
+        }
+        if cfg.opts.verbose {
+            println!("renamed {} -> {}", quote(&src.text), quote(&step.dest));
+        }
+        if crate::interrupt::is_set() {
+            break;
+        }
+    }
+    if ok {
+        exit_codes::OK
+    } else {
+        exit_codes::FAILURE
+    }
+}

@@ -1,0 +1,276 @@
+//! Copying between any two places of the namespace, file by file, streamed: what `cp` and a
+//! cross-filesystem `mv` do once the top-level decisions are made.
+//!
+//! Each file goes from a [`FileReader`](super::stream::FileReader) to a
+//! [`FileWriter`](super::stream::FileWriter) in bounded chunks, so a container-to-container
+//! copy is never staged on disk and memory stays flat; each lands atomically where the
+//! destination allows. Failures are reported per file (GNU wording) and the copy goes on.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use futures_util::future::LocalBoxFuture;
+
+use super::path::join_bytes;
+use super::stream::Attrs;
+use super::{Entry, FsError, Kind, VPath, Vfs};
+use crate::output::progress::Progress;
+use crate::output::quote;
+
+/// When to follow symlinks in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deref {
+    /// `-L`: always.
+    Always,
+    /// `-P` (and `-r`/`-a` by default): never; symlinks are copied as symlinks.
+    Never,
+    /// `-H` (and plain `cp FILE` by default): only the operands on the command line.
+    CommandLine,
+}
+
+/// What a copy keeps of the source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Preserve {
+    pub mode: bool,
+    pub owner: bool,
+    pub times: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CopyOpts {
+    pub recursive: bool,
+    pub deref: Deref,
+    pub preserve: Preserve,
+    pub no_clobber: bool,
+    pub verbose: bool,
+    /// The process umask, for modes of new files when the mode is not preserved.
+    pub umask: u32,
+}
+
+/// One copy run: options, counters for the progress bar, and whether anything failed.
+pub struct Copier<'a> {
+    vfs: &'a Vfs,
+    opts: CopyOpts,
+    /// The command name for messages (`cp`, `mv`).
+    cmd: &'static str,
+    pub progress: Progress,
+    pub failed: bool,
+}
+
+impl<'a> Copier<'a> {
+    pub fn new(vfs: &'a Vfs, opts: CopyOpts, cmd: &'static str, total: Option<u64>) -> Copier<'a> {
+        Copier { vfs, opts, cmd, progress: Progress::new(total), failed: false }
+    }
+
+    fn fail(&mut self, msg: String) {
+        self.progress.finish();
+        eprintln!("dockerbox: {}: {msg}", self.cmd);
+        self.failed = true;
+    }
+
+    /// Copies `src` to `dst` (both resolved; `*_text` as the user should see them). `top` is true
+    /// for command-line operands. Returns false when it failed (already reported).
+    pub fn copy<'b>(
+        &'b mut self,
+        src: &'b VPath,
+        src_text: &'b OsStr,
+        dst: &'b VPath,
+        dst_text: &'b OsStr,
+        top: bool,
+    ) -> LocalBoxFuture<'b, bool> {
+        Box::pin(async move {
+            if crate::interrupt::is_set() {
+                return false;
+            }
+            let follow = match self.opts.deref {
+                Deref::Always => true,
+                Deref::Never => false,
+                Deref::CommandLine => top,
+            };
+            let looked = if follow { self.vfs.stat(src).await } else { self.vfs.lstat_with(src, true).await };
+            let s = match looked {
+                Ok(e) => e,
+                Err(e) => {
+                    self.fail(format!("cannot stat {}: {e}", quote(src_text)));
+                    return false;
+                }
+            };
+            let existing = self.vfs.lstat(dst).await.ok();
+            match (&s.kind, existing.as_ref().map(|e| e.kind)) {
+                (Kind::Dir, _) if !self.opts.recursive => {
+                    self.fail(format!("-r not specified; omitting directory {}", quote(src_text)));
+                    false
+                }
+                (Kind::Dir, Some(k)) if k != Kind::Dir => {
+                    let msg = format!("cannot overwrite non-directory {} with directory {}", quote(dst_text), quote(src_text));
+                    self.fail(msg);
+                    false
+                }
+                (Kind::Dir, _) => self.copy_dir(src, src_text, &s, dst, dst_text, existing.is_some()).await,
+                (_, Some(Kind::Dir)) => {
+                    self.fail(format!("cannot overwrite directory {} with non-directory", quote(dst_text)));
+                    false
+                }
+                (_, Some(_)) if self.opts.no_clobber => true,
+                (Kind::Symlink, _) => self.copy_symlink(&s, dst, dst_text, existing.is_some()).await,
+                (Kind::File, _) => self.copy_file(src, src_text, &s, dst, dst_text, existing).await,
+                _ => {
+                    self.fail(format!("cannot copy special file {}: not supported", quote(src_text)));
+                    false
+                }
+            }
+        })
+    }
+
+    /// The attributes a new entry gets from its source.
+    fn attrs(&self, s: &Entry, existing: Option<&Entry>) -> Attrs {
+        let p = self.opts.preserve;
+        let mode = if p.mode {
+            s.perm
+        } else if let Some(e) = existing {
+            e.perm // an overwritten file keeps its mode, as with GNU cp
+        } else {
+            s.perm & 0o777 & !self.opts.umask
+        };
+        Attrs {
+            mode,
+            owner: p.owner.then_some((s.uid, s.gid)),
+            mtime: p.times.then_some((s.mtime, 0)),
+        }
+    }
+
+    async fn copy_dir(&mut self, src: &VPath, src_text: &OsStr, s: &Entry, dst: &VPath, dst_text: &OsStr, exists: bool) -> bool {
+        if into_itself(src, dst) {
+            self.fail(format!("cannot copy a directory, {}, into itself, {}", quote(src_text), quote(dst_text)));
+            return false;
+        }
+        let attrs = self.attrs(s, None);
+        if !exists {
+            // Created writable first so the children can go in; the real mode comes after.
+            let tmp = Attrs { mode: attrs.mode | 0o700, owner: None, mtime: None };
+            if let Err(e) = self.vfs.mkdir(dst, &tmp).await {
+                self.fail(format!("cannot create directory {}: {e}", quote(dst_text)));
+                return false;
+            }
+            if self.opts.verbose {
+                println!("{} -> {}", quote(src_text), quote(dst_text));
+            }
+        }
+        let children = match self.vfs.read_dir(src).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.fail(format!("cannot access {}: {e}", quote(src_text)));
+                return false;
+            }
+        };
+        let mut names: Vec<OsString> = children.iter().map(|e| e.name.clone()).collect();
+        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let mut ok = true;
+        for name in names {
+            let cs = VPath::parse(&join_bytes(&src.to_path(), name.as_bytes()));
+            let cd = VPath::parse(&join_bytes(&dst.to_path(), name.as_bytes()));
+            let cst = join_bytes(src_text.as_ref(), name.as_bytes()).into_os_string();
+            let cdt = join_bytes(dst_text.as_ref(), name.as_bytes()).into_os_string();
+            ok &= self.copy(&cs, &cst, &cd, &cdt, false).await;
+            if crate::interrupt::is_set() {
+                return false;
+            }
+        }
+        // Mode, owner and times last: a read-only mode or a new mtime must not block or undo
+        // the children.
+        if !exists || self.opts.preserve.mode {
+            if let Err(e) = self.vfs.set_dir_attrs(dst, &attrs).await {
+                self.fail(format!("preserving permissions for {}: {e}", quote(dst_text)));
+            }
+        }
+        ok
+    }
+
+    async fn copy_symlink(&mut self, s: &Entry, dst: &VPath, dst_text: &OsStr, exists: bool) -> bool {
+        let Some(target) = &s.link_target else {
+            self.fail(format!("cannot read symbolic link {}", quote(&s.name)));
+            return false;
+        };
+        if exists {
+            if let Err(e) = self.vfs.remove(dst, false).await {
+                self.fail(format!("cannot remove {}: {e}", quote(dst_text)));
+                return false;
+            }
+        }
+        let mtime = self.opts.preserve.times.then_some((s.mtime, 0));
+        let attrs = Attrs { mode: 0o777, owner: self.opts.preserve.owner.then_some((s.uid, s.gid)), mtime };
+        if let Err(e) = self.vfs.symlink(target, dst, &attrs).await {
+            self.fail(format!("cannot create symbolic link {}: {e}", quote(dst_text)));
+            return false;
+        }
+        if let Some(m) = mtime {
+            // The link's own time (a stopped container had it from the tar header).
+            match self.vfs.set_times(dst, m, m, false).await {
+                Ok(()) | Err(FsError::NotRunning(_)) => {}
+                Err(e) => self.fail(format!("preserving times for {}: {e}", quote(dst_text))),
+            }
+        }
+        true
+    }
+
+    async fn copy_file(&mut self, src: &VPath, src_text: &OsStr, s: &Entry, dst: &VPath, dst_text: &OsStr, existing: Option<Entry>) -> bool {
+        if src == dst {
+            self.fail(format!("{} and {} are the same file", quote(src_text), quote(dst_text)));
+            return false;
+        }
+        let (_, mut reader) = match self.vfs.open_read(src).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.fail(format!("cannot open {} for reading: {e}", quote(src_text)));
+                return false;
+            }
+        };
+        let attrs = self.attrs(s, existing.as_ref());
+        let mut writer = match self.vfs.create(dst, &attrs, s.size).await {
+            Ok(w) => w,
+            Err(e) => {
+                self.fail(format!("cannot create regular file {}: {e}", quote(dst_text)));
+                return false;
+            }
+        };
+        loop {
+            let chunk = match reader.next().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    writer.abort().await;
+                    if !matches!(e, FsError::Interrupted) {
+                        self.fail(format!("error reading {}: {e}", quote(src_text)));
+                    }
+                    return false;
+                }
+            };
+            if let Err(e) = writer.write(&chunk).await {
+                writer.abort().await;
+                self.fail(format!("error writing {}: {e}", quote(dst_text)));
+                return false;
+            }
+            self.progress.add_bytes(chunk.len() as u64);
+        }
+        if let Err(e) = writer.commit().await {
+            self.fail(format!("error writing {}: {e}", quote(dst_text)));
+            return false;
+        }
+        if let Err(e) = self.vfs.finish_attrs(dst, &attrs).await {
+            if !matches!(e, FsError::NotRunning(_)) {
+                self.fail(format!("preserving attributes of {}: {e}", quote(dst_text)));
+            }
+        }
+        if self.opts.verbose {
+            println!("{} -> {}", quote(src_text), quote(dst_text));
+        }
+        self.progress.file_done();
+        true
+    }
+}
+
+/// Whether `dst` is `src` or below it (lexically): a directory cannot be copied into itself.
+pub fn into_itself(src: &VPath, dst: &VPath) -> bool {
+    let (s, d) = (src.to_path(), dst.to_path());
+    d.starts_with(&s)
+}

@@ -1,0 +1,289 @@
+//! The namespace's write side: create, mkdir, remove, rename, links and attributes, on the
+//! host, through the agent (running containers) or the archive API (stopped containers, which
+//! can only receive new files, directories and symlinks).
+
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use dockerbox_proto::{Request, Response};
+
+use super::agent::{self, Via};
+use super::stream::{Attrs, FileReader, FileWriter, HostWriter};
+use super::{Entry, FsError, Kind, VPath, Vfs};
+use crate::host::{AgentConn, ContainerInfo};
+
+/// Where a write goes.
+enum Target<'a> {
+    Host(&'a Path),
+    Agent(Arc<AgentConn>, &'a Path),
+    /// A container the agent cannot serve: the archive API (new entries only).
+    Archive(Arc<ContainerInfo>, &'a Path, String),
+}
+
+impl Vfs {
+    async fn target<'a>(&self, p: &'a VPath) -> Result<Target<'a>, FsError> {
+        match p {
+            VPath::Host(h) => Ok(Target::Host(h)),
+            VPath::Containers => Err(FsError::PermissionDenied),
+            VPath::Container { name, path } => {
+                let c = self.container(name).await?;
+                if path == Path::new("/") {
+                    return Err(FsError::from(io::Error::from_raw_os_error(libc::EBUSY)));
+                }
+                match self.via_with(&c, true).await {
+                    Via::Agent(conn) => Ok(Target::Agent(conn, path)),
+                    Via::Archive(why) => Ok(Target::Archive(c, path, why)),
+                }
+            }
+        }
+    }
+
+    /// Opens a file for reading, symlinks followed; returns what it is and its bytes.
+    pub async fn open_read(&self, p: &VPath) -> Result<(Entry, FileReader), FsError> {
+        let e = self.stat(p).await?;
+        if e.is_dir() {
+            return Err(FsError::IsADirectory);
+        }
+        let reader = match p {
+            VPath::Host(h) => FileReader::Host(std::fs::File::open(h)?),
+            VPath::Containers => return Err(FsError::IsADirectory),
+            VPath::Container { name, path } => {
+                let c = self.container(name).await?;
+                match self.via(&c).await {
+                    Via::Agent(conn) => match self.big_file_via_archive(&c, &conn, path).await {
+                        Some(real) => FileReader::Archive(self.archive.open_read(&self.engine, &c, &real).await?),
+                        None => FileReader::Agent(conn.open_read(bytes(path)).await.map_err(agent::fs_error)?),
+                    },
+                    Via::Archive(_) => {
+                        let (real, _) = self.resolve(&c, path).await?;
+                        FileReader::Archive(self.archive.open_read(&self.engine, &c, &real).await?)
+                    }
+                }
+            }
+        };
+        Ok((e, reader))
+    }
+
+    /// Starts writing a file that lands at `p` on commit. `size` is the exact length to come
+    /// (a stopped container needs it up front).
+    pub async fn create(&self, p: &VPath, attrs: &Attrs, size: u64) -> Result<FileWriter, FsError> {
+        match self.target(p).await? {
+            Target::Host(h) => Ok(FileWriter::Host(HostWriter::create(h, attrs.mode)?)),
+            Target::Agent(conn, path) => {
+                Ok(FileWriter::Agent(conn.open_write(bytes(path), attrs.mode).await.map_err(agent::fs_error)?))
+            }
+            Target::Archive(c, path, _) => {
+                Ok(FileWriter::Archive(self.archive.create(&self.engine, &c, path, attrs, size).await.map_err(ro)?))
+            }
+        }
+    }
+
+    /// Sets owner and times after a file landed (host and agent; the archive put them in the
+    /// tar header already).
+    pub async fn finish_attrs(&self, p: &VPath, attrs: &Attrs) -> Result<(), FsError> {
+        if let Some((uid, gid)) = attrs.owner {
+            self.chown(p, uid, gid, false).await?;
+        }
+        if let Some(m) = attrs.mtime {
+            self.set_times(p, m, m, false).await?;
+        }
+        Ok(())
+    }
+
+    /// `mkdir`, with the attributes applied.
+    pub async fn mkdir(&self, p: &VPath, attrs: &Attrs) -> Result<(), FsError> {
+        match self.target(p).await? {
+            Target::Host(h) => {
+                use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+                std::fs::DirBuilder::new().mode(attrs.mode).create(h)?;
+                std::fs::set_permissions(h, std::fs::Permissions::from_mode(attrs.mode))?;
+            }
+            Target::Agent(conn, path) => {
+                call(&conn, Request::Mkdir { path: bytes(path), mode: attrs.mode }).await?;
+            }
+            Target::Archive(c, path, _) => {
+                if self.lstat(p).await.is_ok() {
+                    return Err(FsError::from(io::Error::from_raw_os_error(libc::EEXIST)));
+                }
+                return self.archive.put_entry(&self.engine, &c, path, tar::EntryType::Directory, attrs, None).await.map_err(ro);
+            }
+        }
+        self.finish_attrs(p, attrs).await
+    }
+
+    /// Gives an existing directory its final mode, owner and times (after its contents were
+    /// written). In a stopped container the directory's tar entry is sent again: the engine
+    /// applies the attributes of an entry that already exists.
+    pub async fn set_dir_attrs(&self, p: &VPath, attrs: &Attrs) -> Result<(), FsError> {
+        match self.target(p).await? {
+            Target::Archive(c, path, _) => {
+                self.archive.put_entry(&self.engine, &c, path, tar::EntryType::Directory, attrs, None).await.map_err(ro)
+            }
+            _ => {
+                self.chmod(p, attrs.mode).await?;
+                self.finish_attrs(p, attrs).await
+            }
+        }
+    }
+
+    /// `symlink`: a link at `link` pointing to `target`.
+    pub async fn symlink(&self, target: &Path, link: &VPath, attrs: &Attrs) -> Result<(), FsError> {
+        match self.target(link).await? {
+            Target::Host(h) => std::os::unix::fs::symlink(target, h)?,
+            Target::Agent(conn, path) => {
+                call(&conn, Request::Symlink { target: bytes(target), link: bytes(path) }).await?;
+            }
+            Target::Archive(c, path, _) => {
+                if self.lstat(link).await.is_ok() {
+                    return Err(FsError::from(io::Error::from_raw_os_error(libc::EEXIST)));
+                }
+                let a = Attrs { mode: 0o777, ..*attrs };
+                return self.archive.put_entry(&self.engine, &c, path, tar::EntryType::Symlink, &a, Some(target)).await.map_err(ro);
+            }
+        }
+        if let Some((uid, gid)) = attrs.owner {
+            self.chown(link, uid, gid, false).await?;
+        }
+        Ok(())
+    }
+
+    /// `unlink` (or `rmdir` with `dir`).
+    pub async fn remove(&self, p: &VPath, dir: bool) -> Result<(), FsError> {
+        match self.target(p).await? {
+            Target::Host(h) => {
+                if dir {
+                    std::fs::remove_dir(h)?
+                } else {
+                    std::fs::remove_file(h)?
+                }
+            }
+            Target::Agent(conn, path) => {
+                let req = if dir { Request::Rmdir { path: bytes(path) } } else { Request::Unlink { path: bytes(path) } };
+                call(&conn, req).await?;
+            }
+            Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
+        }
+        Ok(())
+    }
+
+    /// `rename` within one filesystem; across (host and container, two containers) it is EXDEV,
+    /// and the caller copies instead.
+    pub async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), FsError> {
+        let exdev = || FsError::from(io::Error::from_raw_os_error(libc::EXDEV));
+        match (self.target(from).await?, self.target(to).await?) {
+            (Target::Host(a), Target::Host(b)) => std::fs::rename(a, b)?,
+            (Target::Agent(ca, a), Target::Agent(cb, b)) if Arc::ptr_eq(&ca, &cb) => {
+                call(&ca, Request::Rename { from: bytes(a), to: bytes(b) }).await?;
+            }
+            (Target::Archive(c, _, why), _) | (_, Target::Archive(c, _, why)) if from.container() == to.container() => {
+                return Err(not_running(&c, &why))
+            }
+            _ => return Err(exdev()),
+        }
+        Ok(())
+    }
+
+    /// `link`: a hard link within one filesystem.
+    pub async fn hard_link(&self, from: &VPath, to: &VPath) -> Result<(), FsError> {
+        match (self.target(from).await?, self.target(to).await?) {
+            (Target::Host(a), Target::Host(b)) => std::fs::hard_link(a, b)?,
+            (Target::Agent(ca, a), Target::Agent(cb, b)) if Arc::ptr_eq(&ca, &cb) => {
+                call(&ca, Request::Link { from: bytes(a), to: bytes(b) }).await?;
+            }
+            (Target::Archive(c, _, why), _) => return Err(not_running(&c, &why)),
+            _ => return Err(FsError::from(io::Error::from_raw_os_error(libc::EXDEV))),
+        }
+        Ok(())
+    }
+
+    /// `chmod` (follows symlinks, as chmod(2) does).
+    pub async fn chmod(&self, p: &VPath, mode: u32) -> Result<(), FsError> {
+        match self.target(p).await? {
+            Target::Host(h) => {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(h, std::fs::Permissions::from_mode(mode))?
+            }
+            Target::Agent(conn, path) => call(&conn, Request::Chmod { path: bytes(path), mode }).await?,
+            Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
+        }
+        Ok(())
+    }
+
+    /// `chown`, or `lchown` without `follow`.
+    pub async fn chown(&self, p: &VPath, uid: u32, gid: u32, follow: bool) -> Result<(), FsError> {
+        match self.target(p).await? {
+            Target::Host(h) => {
+                if follow {
+                    std::os::unix::fs::chown(h, Some(uid), Some(gid))?
+                } else {
+                    std::os::unix::fs::lchown(h, Some(uid), Some(gid))?
+                }
+            }
+            Target::Agent(conn, path) => call(&conn, Request::Chown { path: bytes(path), uid, gid, follow }).await?,
+            Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
+        }
+        Ok(())
+    }
+
+    /// Access and modification times (seconds, nanoseconds).
+    pub async fn set_times(&self, p: &VPath, atime: (i64, u32), mtime: (i64, u32), follow: bool) -> Result<(), FsError> {
+        match self.target(p).await? {
+            Target::Host(h) => host_utimes(h, atime, mtime, follow)?,
+            Target::Agent(conn, path) => {
+                call(&conn, Request::Utimes { path: bytes(path), atime, mtime, follow }).await?;
+            }
+            Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
+        }
+        Ok(())
+    }
+
+    /// A symlink's target.
+    pub async fn read_link(&self, p: &VPath) -> Result<std::path::PathBuf, FsError> {
+        let e = self.lstat_with(p, true).await?;
+        match (e.kind, e.link_target) {
+            (Kind::Symlink, Some(t)) => Ok(t),
+            _ => Err(FsError::from(io::Error::from_raw_os_error(libc::EINVAL))),
+        }
+    }
+}
+
+async fn call(conn: &AgentConn, req: Request) -> Result<(), FsError> {
+    match conn.call(req).await.map_err(agent::fs_error)? {
+        Response::Ok => Ok(()),
+        other => Err(FsError::Engine(format!("agent: unexpected {other:?}"))),
+    }
+}
+
+fn bytes(p: &Path) -> Vec<u8> {
+    p.as_os_str().as_bytes().to_vec()
+}
+
+use super::stream::read_only as ro;
+
+fn not_running(c: &ContainerInfo, why: &str) -> FsError {
+    if c.state == crate::host::State::Running {
+        // Running, but the agent cannot run there (read-only root, noexec...).
+        if why.contains("read-only") {
+            return FsError::from(io::Error::from_raw_os_error(libc::EROFS));
+        }
+        return FsError::Engine(format!("not possible without the agent ({why})"));
+    }
+    FsError::NotRunning(c.state.as_str())
+}
+
+fn host_utimes(p: &Path, atime: (i64, u32), mtime: (i64, u32), follow: bool) -> io::Result<()> {
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let ts = [
+        libc::timespec { tv_sec: atime.0 as libc::time_t, tv_nsec: atime.1 as _ },
+        libc::timespec { tv_sec: mtime.0 as libc::time_t, tv_nsec: mtime.1 as _ },
+    ];
+    let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    // SAFETY: a valid C string and two timespecs.
+    if unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), ts.as_ptr(), flags) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
