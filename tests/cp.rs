@@ -35,7 +35,11 @@ fn hostile_tree() -> tempfile::TempDir {
     let r = t.path().join("src");
     std::fs::create_dir(&r).unwrap();
     let sh = |script: &str| {
-        let st = Command::new("sh").args(["-c", script]).current_dir(&r).status().unwrap();
+        let st = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(&r)
+            .status()
+            .unwrap();
         assert!(st.success(), "{script}");
     };
     sh("mkdir -p 'sp ace/empty' deep/a/b/c && printf 'hello\\n' > 'sp ace/file' && : > zero \
@@ -54,7 +58,9 @@ fn hostile_tree() -> tempfile::TempDir {
 
 #[test]
 fn cp_a_round_trip_host_running_running_stopped_host() {
-    let Some(mut sb) = Sandbox::new("cpround") else { return };
+    let Some(mut sb) = Sandbox::new("cpround") else {
+        return;
+    };
     let a = sb.run("a", BUSYBOX, &[]);
     let b = sb.run("b", BUSYBOX, &[]);
     let s = sb.create("s", BUSYBOX);
@@ -72,16 +78,30 @@ fn cp_a_round_trip_host_running_running_stopped_host() {
     );
     let r = sh.stdin(script.as_bytes());
     assert_eq!(r.status, 0, "{}", r.stderr);
-    let diff = Command::new("diff").args(["-r"]).arg(&src).arg(&back).output().unwrap();
-    assert!(diff.status.success(), "{}", String::from_utf8_lossy(&diff.stdout));
+    let diff = Command::new("diff")
+        .args(["-r"])
+        .arg(&src)
+        .arg(&back)
+        .output()
+        .unwrap();
+    assert!(
+        diff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
     assert_eq!(tree_listing(&back), tree_listing(&src));
     // Stopped containers are written without being started.
-    assert_eq!(docker(&["inspect", "-f", "{{.State.StartedAt}}", &s]), "0001-01-01T00:00:00Z");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.StartedAt}}", &s]),
+        "0001-01-01T00:00:00Z"
+    );
 }
 
 #[test]
 fn cp_between_containers_is_byte_exact() {
-    let Some(mut sb) = Sandbox::new("cpbytes") else { return };
+    let Some(mut sb) = Sandbox::new("cpbytes") else {
+        return;
+    };
     let a = sb.run("a", BUSYBOX, &[]);
     let b = sb.run("b", BUSYBOX, &[]);
     let s = sb.create("s", BUSYBOX);
@@ -91,14 +111,19 @@ fn cp_between_containers_is_byte_exact() {
     let r = sh.c(&format!("cp /containers/{a}/tmp/f /containers/{b}/tmp/g; cp /containers/{b}/tmp/g /containers/{s}/h"));
     assert_eq!(r.status, 0, "{}", r.stderr);
     let got = sb.exec(&b, &["sha256sum", "/tmp/g"]);
-    assert_eq!(got.split_whitespace().next(), want.split_whitespace().next());
+    assert_eq!(
+        got.split_whitespace().next(),
+        want.split_whitespace().next()
+    );
     let back = sh.c(&format!("cat /containers/{s}/h"));
     assert_eq!(back.stdout.len(), 50_000_000);
 }
 
 #[test]
 fn cp_errors_read_like_gnu_and_leave_nothing() {
-    let Some(mut sb) = Sandbox::new("cperr") else { return };
+    let Some(mut sb) = Sandbox::new("cperr") else {
+        return;
+    };
     let ro = sb.run("ro", BUSYBOX, &["--read-only"]);
     let small = sb.run("small", BUSYBOX, &["--tmpfs", "/small:size=1m"]);
     let sh = TestShell::new();
@@ -107,29 +132,63 @@ fn cp_errors_read_like_gnu_and_leave_nothing() {
     let r = sh.c(&format!("cp {} /containers/{ro}/tmp/big", big.display()));
     assert_eq!(r.status, 1);
     assert!(r.stderr.contains("Read-only file system"), "{}", r.stderr);
-    let r = sh.c(&format!("cp {} /containers/{small}/small/big", big.display()));
+    let r = sh.c(&format!(
+        "cp {} /containers/{small}/small/big",
+        big.display()
+    ));
     assert_eq!(r.status, 1);
-    assert!(r.stderr.contains(&format!("/containers/{small}/small/big': No space left on device")), "{}", r.stderr);
-    assert_eq!(sb.exec(&small, &["ls", "-A", "/small"]), "", "nothing partial left");
-    let r = sh.c(&format!("cp /containers/{small}/nope {}", sh.home.path().display()));
-    assert_eq!(r.stderr, format!("dockerbox: cp: cannot stat '/containers/{small}/nope': No such file or directory\n"));
+    assert!(
+        r.stderr.contains(&format!(
+            "/containers/{small}/small/big': No space left on device"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        sb.exec(&small, &["ls", "-A", "/small"]),
+        "",
+        "nothing partial left"
+    );
+    let r = sh.c(&format!(
+        "cp /containers/{small}/nope {}",
+        sh.home.path().display()
+    ));
+    assert_eq!(
+        r.stderr,
+        format!(
+            "dockerbox: cp: cannot stat '/containers/{small}/nope': No such file or directory\n"
+        )
+    );
     assert_eq!(r.status, 1);
-    let r = sh.c(&format!("cp /containers/{small}/etc {}", sh.home.path().display()));
-    assert_eq!(r.stderr, format!("dockerbox: cp: -r not specified; omitting directory '/containers/{small}/etc'\n"));
+    let r = sh.c(&format!(
+        "cp /containers/{small}/etc {}",
+        sh.home.path().display()
+    ));
+    assert_eq!(
+        r.stderr,
+        format!("dockerbox: cp: -r not specified; omitting directory '/containers/{small}/etc'\n")
+    );
 }
 
 #[test]
 fn a_source_container_killed_mid_copy_leaves_no_file() {
-    let Some(mut sb) = Sandbox::new("cpkill") else { return };
+    let Some(mut sb) = Sandbox::new("cpkill") else {
+        return;
+    };
     // On a tmpfs the file is the agent's to stream (the archive API cannot see it there), so
     // the copy depends on the container staying alive.
     let a = sb.run("a", BUSYBOX, &["--tmpfs", "/data"]);
     sb.exec(&a, &["sh", "-c", "head -c 400000000 /dev/zero > /data/f"]);
     let sh = TestShell::new();
     let dest = sh.home.path().join("copy");
-    let mut child = sh
+    let child = sh
         .command()
-        .args(["--agent", "always", "-c", &format!("cp /containers/{a}/data/f {}", dest.display())])
+        .args([
+            "--agent",
+            "always",
+            "-c",
+            &format!("cp /containers/{a}/data/f {}", dest.display()),
+        ])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -138,18 +197,37 @@ fn a_source_container_killed_mid_copy_leaves_no_file() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with(&format!("dockerbox: cp: error reading '/containers/{a}/data/f': ")), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "dockerbox: cp: error reading '/containers/{a}/data/f': "
+        )),
+        "{err}"
+    );
     assert!(!dest.exists(), "no file at the destination name");
-    let leftovers: Vec<_> = std::fs::read_dir(sh.home.path()).unwrap().flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains("dbx")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(sh.home.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains("dbx"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]
 fn mv_renames_within_and_copies_across() {
-    let Some(mut sb) = Sandbox::new("mv") else { return };
+    let Some(mut sb) = Sandbox::new("mv") else {
+        return;
+    };
     let a = sb.run("a", BUSYBOX, &[]);
     let b = sb.run("b", BUSYBOX, &[]);
-    sb.exec(&a, &["sh", "-c", "mkdir -p /tmp/d/sub && echo hi > /tmp/d/sub/f && chmod 751 /tmp/d"]);
+    sb.exec(
+        &a,
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /tmp/d/sub && echo hi > /tmp/d/sub/f && chmod 751 /tmp/d",
+        ],
+    );
     let sh = TestShell::new();
     let r = sh.c(&format!("mv /containers/{a}/tmp/d /containers/{a}/tmp/e; mv /containers/{a}/tmp/e /containers/{b}/tmp/"));
     assert_eq!(r.status, 0, "{}", r.stderr);

@@ -12,6 +12,7 @@ mod agent;
 mod cat;
 mod cli;
 mod cp;
+mod fileops;
 mod ls;
 mod nav;
 mod repl;

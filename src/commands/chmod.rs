@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::mkdir::shared::{complain, quote, quote_c, quote_if_needed, stat, umask};
+use super::common::{complain, quote, quote_c, quote_if_needed, stat, umask};
 use super::{Args, Builtin, Out, UsageError};
 use crate::exit_codes;
 use crate::shell::Shell;

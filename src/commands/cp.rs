@@ -30,8 +30,14 @@ pub fn parse(argv: Vec<OsString>) -> Result<Config, UsageError> {
     let mut it = argv.into_iter();
     while let Some(a) = it.next() {
         if a == "-t" {
-            target_dir = Some(it.next().ok_or_else(|| UsageError("option requires an argument -- 't'".into()))?);
-        } else if let Some(v) = a.to_str().and_then(|s| s.strip_prefix("--target-directory=")) {
+            target_dir = Some(
+                it.next()
+                    .ok_or_else(|| UsageError("option requires an argument -- 't'".into()))?,
+            );
+        } else if let Some(v) = a
+            .to_str()
+            .and_then(|s| s.strip_prefix("--target-directory="))
+        {
             target_dir = Some(v.into());
         } else if a == "--" {
             rest.push(a);
@@ -41,8 +47,16 @@ pub fn parse(argv: Vec<OsString>) -> Result<Config, UsageError> {
         }
     }
     let longs = [
-        "recursive", "archive", "no-clobber", "force", "verbose", "no-target-directory", "dereference",
-        "no-dereference", "preserve=", "parents",
+        "recursive",
+        "archive",
+        "no-clobber",
+        "force",
+        "verbose",
+        "no-target-directory",
+        "dereference",
+        "no-dereference",
+        "preserve=",
+        "parents",
     ];
     let a = Args::parse(rest, "rRaPLHpnfvTd", &longs)?;
     let long = |n: &str| a.long.iter().any(|(l, _)| l == n);
@@ -50,21 +64,43 @@ pub fn parse(argv: Vec<OsString>) -> Result<Config, UsageError> {
     let recursive = archive || a.has('r') || a.has('R') || long("recursive");
     let mut preserve = Preserve::default();
     if archive {
-        preserve = Preserve { mode: true, owner: true, times: true };
+        preserve = Preserve {
+            mode: true,
+            owner: true,
+            times: true,
+        };
     }
     if a.has('p') {
-        preserve = Preserve { mode: true, owner: true, times: true };
+        preserve = Preserve {
+            mode: true,
+            owner: true,
+            times: true,
+        };
     }
     for (n, v) in &a.long {
         if n == "preserve" {
-            for item in v.as_deref().unwrap_or("mode,ownership,timestamps").split(',') {
+            for item in v
+                .as_deref()
+                .unwrap_or("mode,ownership,timestamps")
+                .split(',')
+            {
                 match item {
                     "mode" => preserve.mode = true,
                     "ownership" => preserve.owner = true,
                     "timestamps" => preserve.times = true,
-                    "all" => preserve = Preserve { mode: true, owner: true, times: true },
+                    "all" => {
+                        preserve = Preserve {
+                            mode: true,
+                            owner: true,
+                            times: true,
+                        }
+                    }
                     "links" | "context" | "xattr" => {}
-                    other => return Err(UsageError(format!("invalid argument '{other}' for '--preserve'"))),
+                    other => {
+                        return Err(UsageError(format!(
+                            "invalid argument '{other}' for '--preserve'"
+                        )))
+                    }
                 }
             }
         }
@@ -108,7 +144,12 @@ impl Builtin for Cmd {
     fn usage(&self) -> &'static str {
         "cp [OPTION]... SRC DST | SRC... DIR | -t DIR SRC...\n  -r, -R  copy directories recursively\n  -a      archive: -R, symlinks as symlinks, keep mode, owner and times\n  -p      keep mode, owner and times\n  -n      do not overwrite\n  -f      overwrite (the default)\n  -v      say what is copied\n  -T      treat DST as a file, never as a directory to copy into\n  -t DIR  copy into DIR\n  -L      follow symlinks in SRC; -P never (default with -r); -H only on the command line"
     }
-    fn run<'a>(&'a self, sh: &'a mut Shell, args: Vec<OsString>, _out: &'a mut Out) -> LocalBoxFuture<'a, i32> {
+    fn run<'a>(
+        &'a self,
+        sh: &'a mut Shell,
+        args: Vec<OsString>,
+        _out: &'a mut Out,
+    ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let cfg = match parse(args) {
                 Ok(c) => c,
@@ -122,7 +163,11 @@ impl Builtin for Cmd {
 /// Looks up what an operand is, the way cp's decisions need it.
 pub async fn operand(sh: &Shell, text: &OsString, follow: bool) -> Operand {
     let p = sh.resolve(text);
-    let found = if follow { sh.vfs.stat(&p).await } else { sh.vfs.lstat(&p).await };
+    let found = if follow {
+        sh.vfs.stat(&p).await
+    } else {
+        sh.vfs.lstat(&p).await
+    };
     let node = match found {
         Ok(e) => match e.kind {
             Kind::Dir => Node::Dir,
@@ -130,10 +175,15 @@ pub async fn operand(sh: &Shell, text: &OsString, follow: bool) -> Operand {
             Kind::Symlink => Node::Symlink,
             _ => Node::Other,
         },
+        // A dangling symlink is not "missing": cp must not write through it.
+        Err(FsError::NotFound) if follow && sh.vfs.lstat(&p).await.is_ok() => Node::Symlink,
         Err(FsError::NotFound) => Node::Missing,
         Err(_) => Node::Other,
     };
-    Operand { text: text.clone(), node }
+    Operand {
+        text: text.clone(),
+        node,
+    }
 }
 
 /// Plans and performs the copies; returns the exit status.
@@ -145,7 +195,10 @@ pub async fn run(sh: &Shell, cfg: Config, cmd: &'static str) -> i32 {
         None => {
             let msg = match operands.first() {
                 None => "missing file operand".to_string(),
-                Some(o) => format!("missing destination file operand after {}", crate::output::quote(o)),
+                Some(o) => format!(
+                    "missing destination file operand after {}",
+                    crate::output::quote(o)
+                ),
             };
             eprintln!("dockerbox: {cmd}: {msg}\nTry 'help {cmd}' for more information.");
             return exit_codes::USAGE;
@@ -175,17 +228,23 @@ pub async fn run(sh: &Shell, cfg: Config, cmd: &'static str) -> i32 {
     let mut failed = false;
     for s in &skips {
         eprintln!("dockerbox: {cmd}: {}", s.message);
-        failed = true;
+        // A source named twice is only a warning, as with GNU cp.
+        failed |= !s.warning;
     }
     let total = match steps.as_slice() {
-        [one] if sources.get(one.src).is_some_and(|s| s.node == Node::File) => {
-            sh.vfs.stat(&sh.resolve(&sources[one.src].text)).await.ok().map(|e| e.size)
-        }
+        [one] if sources.get(one.src).is_some_and(|s| s.node == Node::File) => sh
+            .vfs
+            .stat(&sh.resolve(&sources[one.src].text))
+            .await
+            .ok()
+            .map(|e| e.size),
         _ => None,
     };
     let mut copier = Copier::new(&sh.vfs, cfg.opts, cmd, total);
     for step in &steps {
-        let Some(src) = sources.get(step.src) else { continue };
+        let Some(src) = sources.get(step.src) else {
+            continue;
+        };
         let (sp, dp) = (sh.resolve(&src.text), sh.resolve(&step.dest));
         copier.copy(&sp, &src.text, &dp, &step.dest, true).await;
         if crate::interrupt::is_set() {

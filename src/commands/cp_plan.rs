@@ -134,6 +134,9 @@ pub fn split_operands<'a>(
 
 /// Plans the top-level copies. Steps and skips both name their source, so they can be reported
 /// in operand order, as GNU does.
+///
+/// -n is left to the copier ([`clash`]); the one difference it makes here: GNU skips
+/// `cp -n -T FILE DIR` silently, while this reports the clash.
 pub fn plan(
     sources: &[Operand],
     dest: &Operand,
@@ -389,85 +392,7 @@ fn resolved(p: &OsStr) -> Vec<&[u8]> {
     out
 }
 
-/// A name quoted for a message exactly as GNU's `quoteaf` (shell-escape-always style, UTF-8
-/// locale): `'a b'`; `"it's"` when that needs nothing else; `'it'\''s$'` otherwise; control
-/// characters and invalid bytes as `$'\n'`, `$'\377'`, so no name can drive the terminal.
-pub fn quote(name: &OsStr) -> String {
-    enum Unit {
-        Char(char),
-        Byte(u8),
-    }
-    let mut units = Vec::new();
-    for chunk in name.as_bytes().utf8_chunks() {
-        units.extend(chunk.valid().chars().map(Unit::Char));
-        units.extend(chunk.invalid().iter().map(|&b| Unit::Byte(b)));
-    }
-    let escaped = |u: &Unit| !matches!(u, Unit::Char(c) if !c.is_control());
-    let has_quote = units.iter().any(|u| matches!(u, Unit::Char('\'')));
-    // Double quotes when nothing is special inside them either (gnulib's "c and shell compatible").
-    let compatible = |(i, u): (usize, &Unit)| match u {
-        Unit::Char(c) if c.is_ascii_alphanumeric() || " %+,-./:]_@'".contains(*c) => true,
-        Unit::Char('#' | '~') => i == 0,
-        Unit::Char(c) => !c.is_ascii() && !c.is_control(),
-        Unit::Byte(_) => false,
-    };
-    if has_quote && units.iter().enumerate().all(compatible) {
-        return format!("\"{}\"", name.to_string_lossy());
-    }
-    let mut out = String::from("'");
-    // gnulib scans a name with a quote twice and keeps the first pass's "in $'...'" state, so
-    // such a name ending in an escape starts with an extra `''`. Reproduced for identical text.
-    let mut in_escape = has_quote && units.last().is_some_and(escaped);
-    for u in &units {
-        match u {
-            Unit::Char('\'') => {
-                out.push_str("'\\''");
-                in_escape = false;
-            }
-            Unit::Char(c) if !c.is_control() => {
-                if in_escape {
-                    out.push_str("''");
-                    in_escape = false;
-                }
-                out.push(*c);
-            }
-            _ => {
-                if !in_escape {
-                    out.push_str("'$'");
-                    in_escape = true;
-                }
-                match u {
-                    Unit::Char(c) => push_escape(&mut out, *c),
-                    Unit::Byte(b) => out.push_str(&format!("\\{b:03o}")),
-                }
-            }
-        }
-    }
-    out.push('\'');
-    out
-}
-
-/// A control character as C writes it: `\n`, else octal bytes (`\033`).
-fn push_escape(out: &mut String, c: char) {
-    let named = match c {
-        '\x07' => 'a',
-        '\x08' => 'b',
-        '\x0c' => 'f',
-        '\n' => 'n',
-        '\r' => 'r',
-        '\t' => 't',
-        '\x0b' => 'v',
-        _ => {
-            let mut buf = [0; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("\\{b:03o}"));
-            }
-            return;
-        }
-    };
-    out.push('\\');
-    out.push(named);
-}
+pub use crate::output::quote;
 
 #[cfg(test)]
 mod tests {

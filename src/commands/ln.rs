@@ -9,7 +9,7 @@ use std::path::Path;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::mkdir::shared::{complain, errno, quote, quote_if_needed, stat, take_valued};
+use super::common::{complain, errno, quote, quote_if_needed, stat, take_valued};
 use super::{Args, Builtin, Out, UsageError};
 use crate::exit_codes;
 use crate::shell::Shell;

@@ -8,8 +8,8 @@ mod args;
 mod cat;
 mod cd;
 mod chmod;
+mod common;
 mod cp;
-#[path = "cp_plan_stub.rs"]
 mod cp_plan;
 mod exit;
 mod help;

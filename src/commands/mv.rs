@@ -26,15 +26,30 @@ impl Builtin for Cmd {
     fn usage(&self) -> &'static str {
         "mv [-fnvT] SRC DST | SRC... DIR | -t DIR SRC...\n  -n  do not overwrite\n  -f  overwrite (the default)\n  -v  say what is moved\n  -T  treat DST as a file\n  -t DIR  move into DIR"
     }
-    fn run<'a>(&'a self, sh: &'a mut Shell, args: Vec<OsString>, _out: &'a mut Out) -> LocalBoxFuture<'a, i32> {
+    fn run<'a>(
+        &'a self,
+        sh: &'a mut Shell,
+        args: Vec<OsString>,
+        _out: &'a mut Out,
+    ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             // mv takes cp's syntax for the operands; -r/-a are implied, not options.
             if let Some(bad) = args.iter().find(|a| {
                 let b = a.as_encoded_bytes();
-                b.len() > 1 && b[0] == b'-' && b[1] != b'-' && b[1..].iter().any(|c| !b"fnvTt".contains(c))
+                b.len() > 1
+                    && b[0] == b'-'
+                    && b[1] != b'-'
+                    && b[1..].iter().any(|c| !b"fnvTt".contains(c))
             }) {
-                let c = bad.as_encoded_bytes()[1..].iter().find(|c| !b"fnvTt".contains(c)).copied().unwrap_or(b'?');
-                return sh.usage("mv", super::UsageError(format!("invalid option -- '{}'", c as char)));
+                let c = bad.as_encoded_bytes()[1..]
+                    .iter()
+                    .find(|c| !b"fnvTt".contains(c))
+                    .copied()
+                    .unwrap_or(b'?');
+                return sh.usage(
+                    "mv",
+                    super::UsageError(format!("invalid option -- '{}'", c as char)),
+                );
             }
             let cfg = match cp::parse(args) {
                 Ok(c) => c,
@@ -64,7 +79,11 @@ async fn run(sh: &Shell, cfg: Config) -> i32 {
         sources.push(cp::operand(sh, s, false).await);
     }
     let dest = cp::operand(sh, &dest_text, true).await;
-    let popts = cp_plan::Opts { recursive: true, no_target_dir: cfg.no_target_dir, target_dir_given: cfg.target_dir.is_some() };
+    let popts = cp_plan::Opts {
+        recursive: true,
+        no_target_dir: cfg.no_target_dir,
+        target_dir_given: cfg.target_dir.is_some(),
+    };
     let (steps, skips) = match cp_plan::plan(&sources, &dest, popts) {
         Ok(p) => p,
         Err(f) => {
@@ -74,12 +93,13 @@ async fn run(sh: &Shell, cfg: Config) -> i32 {
     };
     let mut ok = true;
     for s in &skips {
-        // cp's wording for a missing source; mv says it its own way.
         eprintln!("dockerbox: mv: {}", s.message);
-        ok = false;
+        ok &= s.warning;
     }
     for step in &steps {
-        let Some(src) = sources.get(step.src) else { continue };
+        let Some(src) = sources.get(step.src) else {
+            continue;
+        };
         let (sp, dp) = (sh.resolve(&src.text), sh.resolve(&step.dest));
         if cfg.opts.no_clobber && sh.vfs.lstat(&dp).await.is_ok() {
             continue;
@@ -91,7 +111,11 @@ async fn run(sh: &Shell, cfg: Config) -> i32 {
                 let opts = CopyOpts {
                     recursive: true,
                     deref: Deref::Never,
-                    preserve: Preserve { mode: true, owner: true, times: true },
+                    preserve: Preserve {
+                        mode: true,
+                        owner: true,
+                        times: true,
+                    },
                     no_clobber: cfg.opts.no_clobber,
                     verbose: false,
                     umask: cfg.opts.umask,
@@ -108,7 +132,11 @@ async fn run(sh: &Shell, cfg: Config) -> i32 {
                 }
             }
             Err(e) => {
-                eprintln!("dockerbox: mv: cannot move {} to {}: {e}", quote(&src.text), quote(&step.dest));
+                eprintln!(
+                    "dockerbox: mv: cannot move {} to {}: {e}",
+                    quote(&src.text),
+                    quote(&step.dest)
+                );
                 ok = false;
                 continue;
             }

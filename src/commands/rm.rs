@@ -34,9 +34,18 @@ impl Builtin for Cmd {
     fn usage(&self) -> &'static str {
         "rm [-rRfidv] FILE...\n  -r, -R  remove directories and their contents\n  -f      ignore missing files, never prompt\n  -i      prompt before every removal\n  -d      remove empty directories\n  -v      say what is removed"
     }
-    fn run<'a>(&'a self, sh: &'a mut Shell, args: Vec<OsString>, _out: &'a mut Out) -> LocalBoxFuture<'a, i32> {
+    fn run<'a>(
+        &'a self,
+        sh: &'a mut Shell,
+        args: Vec<OsString>,
+        _out: &'a mut Out,
+    ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
-            let a = match Args::parse(args, "rRfidv", &["recursive", "force", "interactive", "dir", "verbose"]) {
+            let a = match Args::parse(
+                args,
+                "rRfidv",
+                &["recursive", "force", "interactive", "dir", "verbose"],
+            ) {
                 Ok(a) => a,
                 Err(e) => return sh.usage("rm", e),
             };
@@ -57,15 +66,28 @@ impl Builtin for Cmd {
             }
             let mut ok = true;
             for op in &a.operands {
-                let base = op.as_bytes().rsplit(|&b| b == b'/').find(|s| !s.is_empty()).unwrap_or(b"");
+                let base = op
+                    .as_bytes()
+                    .rsplit(|&b| b == b'/')
+                    .find(|s| !s.is_empty())
+                    .unwrap_or(b"");
                 if base == b"." || base == b".." {
-                    eprintln!("dockerbox: rm: refusing to remove '.' or '..' directory: skipping {}", quote(op));
+                    eprintln!(
+                        "dockerbox: rm: refusing to remove '.' or '..' directory: skipping {}",
+                        quote(op)
+                    );
                     ok = false;
                     continue;
                 }
                 let p = sh.resolve(op);
-                if matches!(&p, VPath::Host(h) if h.as_os_str() == "/") || matches!(p, VPath::Containers) || is_container_root(&p) {
-                    eprintln!("dockerbox: rm: it is dangerous to operate recursively on {}", quote(op));
+                if matches!(&p, VPath::Host(h) if h.as_os_str() == "/")
+                    || matches!(p, VPath::Containers)
+                    || is_container_root(&p)
+                {
+                    eprintln!(
+                        "dockerbox: rm: it is dangerous to operate recursively on {}",
+                        quote(op)
+                    );
                     eprintln!("dockerbox: rm: use a container tool to remove a container");
                     ok = false;
                     continue;
@@ -86,7 +108,13 @@ impl Builtin for Cmd {
 
 /// Removes a whole tree without asking (`rm -rf`), for `mv` across filesystems.
 pub async fn remove_tree(sh: &Shell, p: &VPath, shown: &OsStr) -> bool {
-    let cfg = Config { recursive: true, force: true, interactive: false, empty_dirs: false, verbose: false };
+    let cfg = Config {
+        recursive: true,
+        force: true,
+        interactive: false,
+        empty_dirs: false,
+        verbose: false,
+    };
     remove(sh, &cfg, p, shown).await
 }
 
@@ -95,7 +123,12 @@ fn is_container_root(p: &VPath) -> bool {
 }
 
 /// Removes one path (a tree with `-r`); reports failures; false when something failed.
-fn remove<'a>(sh: &'a Shell, cfg: &'a Config, p: &'a VPath, shown: &'a OsStr) -> LocalBoxFuture<'a, bool> {
+fn remove<'a>(
+    sh: &'a Shell,
+    cfg: &'a Config,
+    p: &'a VPath,
+    shown: &'a OsStr,
+) -> LocalBoxFuture<'a, bool> {
     Box::pin(async move {
         let e = match sh.vfs.lstat(p).await {
             Ok(e) => e,
@@ -107,7 +140,10 @@ fn remove<'a>(sh: &'a Shell, cfg: &'a Config, p: &'a VPath, shown: &'a OsStr) ->
         };
         if e.kind == Kind::Dir {
             if !cfg.recursive && !cfg.empty_dirs {
-                eprintln!("dockerbox: rm: cannot remove {}: Is a directory", quote(shown));
+                eprintln!(
+                    "dockerbox: rm: cannot remove {}: Is a directory",
+                    quote(shown)
+                );
                 return false;
             }
             if cfg.recursive {
@@ -137,7 +173,12 @@ fn remove<'a>(sh: &'a Shell, cfg: &'a Config, p: &'a VPath, shown: &'a OsStr) ->
             if cfg.interactive && !ask(&format!("remove directory {}", quote(shown))) {
                 return true;
             }
-            return done(sh.vfs.remove(p, true).await, cfg, shown, "removed directory");
+            return done(
+                sh.vfs.remove(p, true).await,
+                cfg,
+                shown,
+                "removed directory",
+            );
         }
         if cfg.interactive {
             let what = match e.kind {

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::mkdir::shared::{complain, errno, errno_error, quote, stat};
+use super::common::{complain, errno, errno_error, quote, stat};
 use super::{Args, Builtin, Out, UsageError};
 use crate::exit_codes;
 use crate::shell::Shell;

@@ -6,7 +6,7 @@ use std::ffi::{OsStr, OsString};
 
 use futures_util::future::LocalBoxFuture;
 
-use super::mkdir::shared::{complain, quote, quote_c, stat, take_valued, umask};
+use super::common::{complain, quote, quote_c, stat, take_valued, umask};
 use super::{Args, Builtin, Out, UsageError};
 use crate::exit_codes;
 use crate::shell::Shell;

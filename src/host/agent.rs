@@ -325,13 +325,22 @@ pub struct WriteStream {
 
 impl AgentConn {
     /// Starts writing `path` (through a temporary name beside it).
-    pub async fn open_write(self: &Arc<Self>, path: Vec<u8>, mode: u32) -> Result<WriteStream, AgentError> {
+    pub async fn open_write(
+        self: &Arc<Self>,
+        path: Vec<u8>,
+        mode: u32,
+    ) -> Result<WriteStream, AgentError> {
         let (id, rx) = self.register();
         if let Err(e) = self.send(id, &Request::WriteOpen { path, mode }).await {
             self.unregister(id);
             return Err(e);
         }
-        Ok(WriteStream { conn: self.clone(), id, rx, closed: false })
+        Ok(WriteStream {
+            conn: self.clone(),
+            id,
+            rx,
+            closed: false,
+        })
     }
 }
 
@@ -342,7 +351,14 @@ impl WriteStream {
             return Err(AgentError::Errno(errno));
         }
         for chunk in data.chunks(dockerbox_proto::CHUNK) {
-            self.conn.send(self.id, &Request::WriteData { data: chunk.to_vec() }).await?;
+            self.conn
+                .send(
+                    self.id,
+                    &Request::WriteData {
+                        data: chunk.to_vec(),
+                    },
+                )
+                .await?;
         }
         Ok(())
     }
@@ -351,7 +367,9 @@ impl WriteStream {
     pub async fn close(mut self, commit: bool) -> Result<(), AgentError> {
         self.closed = true;
         let r = async {
-            self.conn.send(self.id, &Request::WriteClose { commit }).await?;
+            self.conn
+                .send(self.id, &Request::WriteClose { commit })
+                .await?;
             loop {
                 match self.rx.recv().await.ok_or(AgentError::Gone)? {
                     Response::Closed { errno: 0 } => return Ok(()),

@@ -7,11 +7,13 @@ pub mod grid;
 pub mod long;
 pub mod lscolors;
 pub mod progress;
+pub mod quote;
 pub mod theme;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+pub use quote::quote;
 pub use theme::Theme;
 
 /// How a listing is laid out; chosen once per command.
@@ -80,11 +82,4 @@ mod tests {
         assert_eq!(display_name(raw, false), raw.as_bytes());
         assert_eq!(display_name(raw, true), b"a?b?c?[31m");
     }
-}
-
-/// A name quoted for a message, GNU style: `'name'`; control characters shown as `?` so a
-/// hostile name cannot drive the terminal.
-pub fn quote(name: &OsStr) -> String {
-    let shown: String = name.to_string_lossy().chars().map(|c| if c.is_control() { '?' } else { c }).collect();
-    format!("'{shown}'")
 }

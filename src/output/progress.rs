@@ -44,15 +44,19 @@ impl Progress {
         }
         if self.bar.is_none() && self.started.elapsed() >= Duration::from_secs(1) {
             let bar = match self.total {
-                Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()).with_style(
-                    ProgressStyle::with_template("{bytes}/{total_bytes} {bytes_per_sec} ETA {eta} [{bar:30}] {msg}")
+                Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr())
+                    .with_style(
+                        ProgressStyle::with_template(
+                            "{bytes}/{total_bytes} {bytes_per_sec} ETA {eta} [{bar:30}] {msg}",
+                        )
                         .unwrap_or_else(|_| ProgressStyle::default_bar())
                         .progress_chars("=> "),
-                ),
-                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-                    ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec} {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                ),
+                    ),
+                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+                    .with_style(
+                        ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec} {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    ),
             };
             self.bar = Some(bar);
         }

@@ -39,7 +39,13 @@ struct Slot {
     gen: Option<u64>,
     attempt: Attempt,
     launched: bool,
+    /// Requests the archive API answered while the agent was not there yet.
+    archive_uses: u32,
 }
+
+/// After this many archive answers within one container, a command is a big one (`cp -r`,
+/// `ls -R`): it waits for the agent rather than paying ~50 ms a request.
+const ARCHIVE_BUDGET: u32 = 8;
 
 /// The agents of this session, by container id.
 pub struct Agents {
@@ -112,7 +118,7 @@ impl Agents {
             return Via::Archive(format!("container is {}", c.state.as_str()));
         }
         let gen = eng.generation(&c.id);
-        let (attempt, launched) = {
+        let (attempt, launched, wait) = {
             let Ok(mut slots) = self.slots.lock() else {
                 return Via::Archive("internal lock".into());
             };
@@ -120,6 +126,7 @@ impl Agents {
                 gen,
                 attempt: Attempt::default(),
                 launched: false,
+                archive_uses: 0,
             };
             let slot = slots.entry(c.id.clone()).or_insert_with(fresh);
             // A dead agent, or a failure from before the container restarted, is retried.
@@ -135,7 +142,9 @@ impl Agents {
             if self.mode == AgentMode::Auto {
                 slot.launched = true;
             }
-            (slot.attempt.clone(), launched)
+            slot.archive_uses += 1;
+            let wait = wait || slot.archive_uses > ARCHIVE_BUDGET;
+            (slot.attempt.clone(), launched, wait)
         };
         if let Some(r) = attempt.get() {
             return via(r);

@@ -83,12 +83,20 @@ impl ArchiveFs {
 
     /// `lstat` of a path the engine cannot be asked about directly (not UTF-8): from the
     /// parent's listing.
-    async fn lstat_in_parent(&self, eng: &Engine, c: &ContainerInfo, path: &Path) -> Result<Entry, FsError> {
+    async fn lstat_in_parent(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+    ) -> Result<Entry, FsError> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(FsError::NotFound);
         };
         let list = self.read_dir(eng, c, parent).await?;
-        list.iter().find(|e| e.name == name).cloned().ok_or(FsError::NotFound)
+        list.iter()
+            .find(|e| e.name == name)
+            .cloned()
+            .ok_or(FsError::NotFound)
     }
 
     /// `lstat` with owner and link count too, which only the tar header carries: reads the first
@@ -106,7 +114,10 @@ impl ArchiveFs {
         let rx = self.download(eng, c, &root).await?;
         let name = basename(path);
         tokio::task::block_in_place(move || {
-            let mut ar = tar::Archive::new(ChannelReader { rx, chunk: Bytes::new() });
+            let mut ar = tar::Archive::new(ChannelReader {
+                rx,
+                chunk: Bytes::new(),
+            });
             let mut entries = ar.entries()?;
             match pick(&mut entries, rel.as_deref())? {
                 Some(entry) => Ok(entry_of(&entry, name)?),
@@ -131,7 +142,15 @@ impl ArchiveFs {
         // A directory whose path is not UTF-8 comes inside its nearest UTF-8 ancestor's tar.
         let (root, _) = utf8_ancestor(dir);
         let rx = self.download(eng, c, &root).await?;
-        let dirs = tokio::task::block_in_place(|| parse_tree(ChannelReader { rx, chunk: Bytes::new() }, &root))?;
+        let dirs = tokio::task::block_in_place(|| {
+            parse_tree(
+                ChannelReader {
+                    rx,
+                    chunk: Bytes::new(),
+                },
+                &root,
+            )
+        })?;
         let list = dirs.get(dir).cloned().ok_or(FsError::NotADirectory)?;
         if let Some(gen) = gen {
             if let Ok(mut cache) = self.cache.lock() {
@@ -158,7 +177,10 @@ impl ArchiveFs {
         let (root, rel) = utf8_ancestor(path);
         let rx = self.download(eng, c, &root).await?;
         tokio::task::block_in_place(move || {
-            let mut ar = tar::Archive::new(ChannelReader { rx, chunk: Bytes::new() });
+            let mut ar = tar::Archive::new(ChannelReader {
+                rx,
+                chunk: Bytes::new(),
+            });
             let mut entries = ar.entries()?;
             let Some(mut entry) = pick(&mut entries, rel.as_deref())? else {
                 return Err(FsError::NotFound);
@@ -197,7 +219,10 @@ impl ArchiveFs {
             let send_err = |e: io::Error| {
                 let _ = tx.blocking_send(Err(e));
             };
-            let mut ar = tar::Archive::new(ChannelReader { rx, chunk: Bytes::new() });
+            let mut ar = tar::Archive::new(ChannelReader {
+                rx,
+                chunk: Bytes::new(),
+            });
             let mut entries = match ar.entries() {
                 Ok(e) => e,
                 Err(e) => return send_err(e),
@@ -247,7 +272,9 @@ impl ArchiveFs {
         h.set_size(size);
         let docker = eng.client().await?.clone();
         let (id, addr) = (c.id.clone(), eng.addr().to_string());
-        Ok(ArchiveWriter::start(h, name, move |rx| upload(docker, id, dir, rx, addr)))
+        Ok(ArchiveWriter::start(h, name, move |rx| {
+            upload(docker, id, dir, rx, addr)
+        }))
     }
 
     /// Creates a directory or symlink in a (stopped) container with a one-entry tar.
@@ -270,7 +297,10 @@ impl ArchiveFs {
         }
         let tar = b.into_inner()?;
         let docker = eng.client().await?;
-        let opts = UploadToContainerOptions { path: path_str(&dir)?, ..Default::default() };
+        let opts = UploadToContainerOptions {
+            path: path_str(&dir)?,
+            ..Default::default()
+        };
         docker
             .upload_to_container(&c.id, Some(opts), bollard::body_full(tar.into()))
             .await
@@ -359,13 +389,23 @@ fn utf8_ancestor(path: &Path) -> (PathBuf, Option<PathBuf>) {
 }
 
 /// The entry a download was for: the first one, or the one at `rel` below the first.
-fn pick<'a, R: Read>(entries: &mut tar::Entries<'a, R>, rel: Option<&Path>) -> io::Result<Option<tar::Entry<'a, R>>> {
+fn pick<'a, R: Read>(
+    entries: &mut tar::Entries<'a, R>,
+    rel: Option<&Path>,
+) -> io::Result<Option<tar::Entry<'a, R>>> {
     let mut base: Option<PathBuf> = None;
     for entry in entries {
         let entry = entry?;
-        let Some(rel) = rel else { return Ok(Some(entry)) };
+        let Some(rel) = rel else {
+            return Ok(Some(entry));
+        };
         let p = entry.path()?.into_owned();
-        let p = PathBuf::from(std::ffi::OsStr::from_bytes(p.as_os_str().as_bytes().strip_suffix(b"/").unwrap_or(p.as_os_str().as_bytes())));
+        let p = PathBuf::from(std::ffi::OsStr::from_bytes(
+            p.as_os_str()
+                .as_bytes()
+                .strip_suffix(b"/")
+                .unwrap_or(p.as_os_str().as_bytes()),
+        ));
         match &base {
             None => base = Some(p),
             Some(b) if p.strip_prefix(b).is_ok_and(|r| r == rel) => return Ok(Some(entry)),
@@ -383,7 +423,10 @@ fn header(kind: tar::EntryType, attrs: &Attrs) -> tar::Header {
     let (uid, gid) = attrs.owner.unwrap_or((0, 0));
     h.set_uid(uid.into());
     h.set_gid(gid.into());
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     h.set_mtime(attrs.mtime.map(|(s, _)| s.max(0) as u64).unwrap_or(now));
     h
 }
@@ -397,14 +440,34 @@ fn split(path: &Path) -> Result<(PathBuf, PathBuf), FsError> {
 }
 
 /// Sends a tar stream to the engine for unpacking into `dir`.
-async fn upload(docker: bollard::Docker, id: String, dir: PathBuf, rx: mpsc::Receiver<Bytes>, addr: String) -> Result<(), FsError> {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
-    let opts = UploadToContainerOptions { path: path_str(&dir)?, ..Default::default() };
-    docker.upload_to_container(&id, Some(opts), bollard::body_stream(stream)).await.map_err(|e| match e {
-        bollard::errors::Error::DockerResponseServerError { status_code: 404, .. } => FsError::NotFound,
-        bollard::errors::Error::DockerResponseServerError { message, .. } => FsError::Engine(message),
-        e => FsError::Unreachable { addr, reason: e.to_string() },
-    })
+async fn upload(
+    docker: bollard::Docker,
+    id: String,
+    dir: PathBuf,
+    rx: mpsc::Receiver<Bytes>,
+    addr: String,
+) -> Result<(), FsError> {
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let opts = UploadToContainerOptions {
+        path: path_str(&dir)?,
+        ..Default::default()
+    };
+    docker
+        .upload_to_container(&id, Some(opts), bollard::body_stream(stream))
+        .await
+        .map_err(|e| match e {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            } => FsError::NotFound,
+            bollard::errors::Error::DockerResponseServerError { message, .. } => {
+                FsError::Engine(message)
+            }
+            e => FsError::Unreachable {
+                addr,
+                reason: e.to_string(),
+            },
+        })
 }
 
 /// The generation to cache under, or `None` when this container's files may change unseen.
@@ -550,4 +613,3 @@ fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
     }
     Ok(out)
 }
-

@@ -59,7 +59,13 @@ pub struct Copier<'a> {
 
 impl<'a> Copier<'a> {
     pub fn new(vfs: &'a Vfs, opts: CopyOpts, cmd: &'static str, total: Option<u64>) -> Copier<'a> {
-        Copier { vfs, opts, cmd, progress: Progress::new(total), failed: false }
+        Copier {
+            vfs,
+            opts,
+            cmd,
+            progress: Progress::new(total),
+            failed: false,
+        }
     }
 
     fn fail(&mut self, msg: String) {
@@ -78,6 +84,19 @@ impl<'a> Copier<'a> {
         dst_text: &'b OsStr,
         top: bool,
     ) -> LocalBoxFuture<'b, bool> {
+        self.copy_hinted(src, src_text, dst, dst_text, top, Hint::default())
+    }
+
+    /// `copy`, with what the caller already knows: saves a round trip or two per file in a tree.
+    fn copy_hinted<'b>(
+        &'b mut self,
+        src: &'b VPath,
+        src_text: &'b OsStr,
+        dst: &'b VPath,
+        dst_text: &'b OsStr,
+        top: bool,
+        hint: Hint,
+    ) -> LocalBoxFuture<'b, bool> {
         Box::pin(async move {
             if crate::interrupt::is_set() {
                 return false;
@@ -87,7 +106,11 @@ impl<'a> Copier<'a> {
                 Deref::Never => false,
                 Deref::CommandLine => top,
             };
-            let looked = if follow { self.vfs.stat(src).await } else { self.vfs.lstat_with(src, true).await };
+            let looked = match hint.src {
+                Some(e) if !follow || e.kind != Kind::Symlink => Ok(e),
+                _ if follow => self.vfs.stat(src).await,
+                _ => self.vfs.lstat_with(src, true).await,
+            };
             let s = match looked {
                 Ok(e) => e,
                 Err(e) => {
@@ -95,27 +118,53 @@ impl<'a> Copier<'a> {
                     return false;
                 }
             };
-            let existing = self.vfs.lstat(dst).await.ok();
+            let existing = if hint.dst_absent {
+                None
+            } else {
+                self.vfs.lstat(dst).await.ok()
+            };
             match (&s.kind, existing.as_ref().map(|e| e.kind)) {
                 (Kind::Dir, _) if !self.opts.recursive => {
-                    self.fail(format!("-r not specified; omitting directory {}", quote(src_text)));
+                    self.fail(format!(
+                        "-r not specified; omitting directory {}",
+                        quote(src_text)
+                    ));
                     false
                 }
                 (Kind::Dir, Some(k)) if k != Kind::Dir => {
-                    let msg = format!("cannot overwrite non-directory {} with directory {}", quote(dst_text), quote(src_text));
+                    let msg = format!(
+                        "cannot overwrite non-directory {} with directory {}",
+                        quote(dst_text),
+                        quote(src_text)
+                    );
                     self.fail(msg);
                     false
                 }
-                (Kind::Dir, _) => self.copy_dir(src, src_text, &s, dst, dst_text, existing.is_some()).await,
+                (Kind::Dir, _) => {
+                    self.copy_dir(src, src_text, &s, dst, dst_text, existing.is_some())
+                        .await
+                }
                 (_, Some(Kind::Dir)) => {
-                    self.fail(format!("cannot overwrite directory {} with non-directory", quote(dst_text)));
+                    self.fail(format!(
+                        "cannot overwrite directory {} with non-directory",
+                        quote(dst_text)
+                    ));
                     false
                 }
                 (_, Some(_)) if self.opts.no_clobber => true,
-                (Kind::Symlink, _) => self.copy_symlink(&s, dst, dst_text, existing.is_some()).await,
-                (Kind::File, _) => self.copy_file(src, src_text, &s, dst, dst_text, existing).await,
+                (Kind::Symlink, _) => {
+                    self.copy_symlink(&s, dst, dst_text, existing.is_some())
+                        .await
+                }
+                (Kind::File, _) => {
+                    self.copy_file(src, src_text, &s, dst, dst_text, existing)
+                        .await
+                }
                 _ => {
-                    self.fail(format!("cannot copy special file {}: not supported", quote(src_text)));
+                    self.fail(format!(
+                        "cannot copy special file {}: not supported",
+                        quote(src_text)
+                    ));
                     false
                 }
             }
@@ -139,15 +188,31 @@ impl<'a> Copier<'a> {
         }
     }
 
-    async fn copy_dir(&mut self, src: &VPath, src_text: &OsStr, s: &Entry, dst: &VPath, dst_text: &OsStr, exists: bool) -> bool {
+    async fn copy_dir(
+        &mut self,
+        src: &VPath,
+        src_text: &OsStr,
+        s: &Entry,
+        dst: &VPath,
+        dst_text: &OsStr,
+        exists: bool,
+    ) -> bool {
         if into_itself(src, dst) {
-            self.fail(format!("cannot copy a directory, {}, into itself, {}", quote(src_text), quote(dst_text)));
+            self.fail(format!(
+                "cannot copy a directory, {}, into itself, {}",
+                quote(src_text),
+                quote(dst_text)
+            ));
             return false;
         }
         let attrs = self.attrs(s, None);
         if !exists {
             // Created writable first so the children can go in; the real mode comes after.
-            let tmp = Attrs { mode: attrs.mode | 0o700, owner: None, mtime: None };
+            let tmp = Attrs {
+                mode: attrs.mode | 0o700,
+                owner: None,
+                mtime: None,
+            };
             if let Err(e) = self.vfs.mkdir(dst, &tmp).await {
                 self.fail(format!("cannot create directory {}: {e}", quote(dst_text)));
                 return false;
@@ -163,15 +228,21 @@ impl<'a> Copier<'a> {
                 return false;
             }
         };
-        let mut names: Vec<OsString> = children.iter().map(|e| e.name.clone()).collect();
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let mut children: Vec<Entry> = children.iter().cloned().collect();
+        children.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         let mut ok = true;
-        for name in names {
+        for child in children {
+            let name: OsString = child.name.clone();
             let cs = VPath::parse(&join_bytes(&src.to_path(), name.as_bytes()));
             let cd = VPath::parse(&join_bytes(&dst.to_path(), name.as_bytes()));
             let cst = join_bytes(src_text.as_ref(), name.as_bytes()).into_os_string();
             let cdt = join_bytes(dst_text.as_ref(), name.as_bytes()).into_os_string();
-            ok &= self.copy(&cs, &cst, &cd, &cdt, false).await;
+            // The listing is the child's lstat; a directory we just made has no children yet.
+            let hint = Hint {
+                src: Some(child),
+                dst_absent: !exists,
+            };
+            ok &= self.copy_hinted(&cs, &cst, &cd, &cdt, false, hint).await;
             if crate::interrupt::is_set() {
                 return false;
             }
@@ -180,13 +251,22 @@ impl<'a> Copier<'a> {
         // the children.
         if !exists || self.opts.preserve.mode {
             if let Err(e) = self.vfs.set_dir_attrs(dst, &attrs).await {
-                self.fail(format!("preserving permissions for {}: {e}", quote(dst_text)));
+                self.fail(format!(
+                    "preserving permissions for {}: {e}",
+                    quote(dst_text)
+                ));
             }
         }
         ok
     }
 
-    async fn copy_symlink(&mut self, s: &Entry, dst: &VPath, dst_text: &OsStr, exists: bool) -> bool {
+    async fn copy_symlink(
+        &mut self,
+        s: &Entry,
+        dst: &VPath,
+        dst_text: &OsStr,
+        exists: bool,
+    ) -> bool {
         let Some(target) = &s.link_target else {
             self.fail(format!("cannot read symbolic link {}", quote(&s.name)));
             return false;
@@ -198,9 +278,16 @@ impl<'a> Copier<'a> {
             }
         }
         let mtime = self.opts.preserve.times.then_some((s.mtime, 0));
-        let attrs = Attrs { mode: 0o777, owner: self.opts.preserve.owner.then_some((s.uid, s.gid)), mtime };
+        let attrs = Attrs {
+            mode: 0o777,
+            owner: self.opts.preserve.owner.then_some((s.uid, s.gid)),
+            mtime,
+        };
         if let Err(e) = self.vfs.symlink(target, dst, &attrs).await {
-            self.fail(format!("cannot create symbolic link {}: {e}", quote(dst_text)));
+            self.fail(format!(
+                "cannot create symbolic link {}: {e}",
+                quote(dst_text)
+            ));
             return false;
         }
         if let Some(m) = mtime {
@@ -213,12 +300,24 @@ impl<'a> Copier<'a> {
         true
     }
 
-    async fn copy_file(&mut self, src: &VPath, src_text: &OsStr, s: &Entry, dst: &VPath, dst_text: &OsStr, existing: Option<Entry>) -> bool {
+    async fn copy_file(
+        &mut self,
+        src: &VPath,
+        src_text: &OsStr,
+        s: &Entry,
+        dst: &VPath,
+        dst_text: &OsStr,
+        existing: Option<Entry>,
+    ) -> bool {
         if src == dst {
-            self.fail(format!("{} and {} are the same file", quote(src_text), quote(dst_text)));
+            self.fail(format!(
+                "{} and {} are the same file",
+                quote(src_text),
+                quote(dst_text)
+            ));
             return false;
         }
-        let (_, mut reader) = match self.vfs.open_read(src).await {
+        let (_, mut reader) = match self.vfs.open_read_known(src, s).await {
             Ok(r) => r,
             Err(e) => {
                 self.fail(format!("cannot open {} for reading: {e}", quote(src_text)));
@@ -229,7 +328,10 @@ impl<'a> Copier<'a> {
         let mut writer = match self.vfs.create(dst, &attrs, s.size).await {
             Ok(w) => w,
             Err(e) => {
-                self.fail(format!("cannot create regular file {}: {e}", quote(dst_text)));
+                self.fail(format!(
+                    "cannot create regular file {}: {e}",
+                    quote(dst_text)
+                ));
                 return false;
             }
         };
@@ -267,6 +369,15 @@ impl<'a> Copier<'a> {
         self.progress.file_done();
         true
     }
+}
+
+/// What a caller already knows about one copy.
+#[derive(Default)]
+struct Hint {
+    /// The source's attributes (from its parent's listing).
+    src: Option<Entry>,
+    /// The destination cannot exist (its directory was just created).
+    dst_absent: bool,
 }
 
 /// Whether `dst` is `src` or below it (lexically): a directory cannot be copied into itself.

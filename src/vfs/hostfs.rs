@@ -20,6 +20,16 @@ pub fn lstat(p: &Path, _full: bool) -> Result<Entry, FsError> {
     Ok(e)
 }
 
+/// `stat`: follows symlinks (a dangling one is NotFound, as stat(2) says).
+pub fn stat(p: &Path) -> Result<Entry, FsError> {
+    let md = fs::metadata(p)?;
+    let name = p
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "/".into());
+    Ok(entry_of(name, &md))
+}
+
 pub fn read_dir(p: &Path) -> Result<Vec<Entry>, FsError> {
     let md = fs::metadata(p)?;
     if !md.is_dir() {

@@ -6,14 +6,14 @@
 
 mod agent;
 mod archive;
+pub mod copy;
 mod entry;
 mod error;
 mod hostfs;
-mod write;
 pub mod owners;
 pub mod path;
-pub mod copy;
 pub mod stream;
+mod write;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -125,7 +125,8 @@ impl Vfs {
                 let (_, e) = self.resolve(&c, path).await?;
                 Ok(e)
             }
-            _ => self.lstat(p).await,
+            VPath::Host(h) => hostfs::stat(h),
+            VPath::Containers => self.lstat(p).await,
         }
     }
 
@@ -230,7 +231,7 @@ impl Vfs {
                 let c = self.container(name).await?;
                 // A stream cannot be retried once bytes went out; only a dead agent at the start.
                 if let Via::Agent(conn) = self.via(&c).await {
-                    if let Some(real) = self.big_file_via_archive(&c, &conn, path).await {
+                    if let Some(real) = self.big_file_via_archive(&c, &conn, path, u64::MAX).await {
                         return self.archive.read(&self.engine, &c, &real, out).await;
                     }
                     return agent::read(&conn, path, out).await;
@@ -254,8 +255,13 @@ impl Vfs {
         c: &ContainerInfo,
         conn: &agent::Conn,
         path: &Path,
+        size_hint: u64,
     ) -> Option<PathBuf> {
         const BIG: u64 = 32 << 20;
+        // A size known to be small (from a listing) settles it without asking.
+        if size_hint < BIG {
+            return None;
+        }
         let st = agent::stat(conn, path, true).await.ok()?;
         if st.kind != Kind::File || st.size < BIG {
             return None;

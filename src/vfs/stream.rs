@@ -60,8 +60,11 @@ impl FileReader {
                 buf.truncate(n);
                 Ok((n > 0).then(|| Bytes::from(buf)))
             }
-            FileReader::Agent(s) => interrupt::guard(async { s.next().await.map_err(super::agent::fs_error) }).await,
-            FileReader::Archive(rx) => match interrupt::guard(async { Ok(rx.recv().await) }).await? {
+            FileReader::Agent(s) => {
+                interrupt::guard(async { s.next().await.map_err(super::agent::fs_error) }).await
+            }
+            FileReader::Archive(rx) => match interrupt::guard(async { Ok(rx.recv().await) }).await?
+            {
                 Some(Ok(b)) => Ok(Some(b)),
                 Some(Err(e)) => Err(e.into()),
                 None => Ok(None),
@@ -128,8 +131,18 @@ impl HostWriter {
         tmp_name.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
         tmp_name.extend_from_slice(format!(".dbx-{}-{:x}", std::process::id(), nonce()).as_bytes());
         let tmp = dir.join(std::ffi::OsStr::from_bytes(&tmp_name));
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        Ok(HostWriter { file, tmp, dest: dest.to_path_buf(), mode, done: false })
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        Ok(HostWriter {
+            file,
+            tmp,
+            dest: dest.to_path_buf(),
+            mode,
+            done: false,
+        })
     }
 
     fn commit(mut self) -> Result<(), FsError> {
@@ -154,7 +167,10 @@ impl Drop for HostWriter {
 fn nonce() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     (u64::from(t) << 16) ^ N.fetch_add(1, Ordering::SeqCst)
 }
 
@@ -181,11 +197,24 @@ impl ArchiveWriter {
         let builder = tokio::task::spawn_blocking(move || {
             let mut header = header;
             let mut b = tar::Builder::new(ChannelWriter(tar_tx));
-            b.append_data(&mut header, name, ChannelReader { rx: data_rx, chunk: Bytes::new() })?;
+            b.append_data(
+                &mut header,
+                name,
+                ChannelReader {
+                    rx: data_rx,
+                    chunk: Bytes::new(),
+                },
+            )?;
             b.finish()
         });
         let upload = tokio::spawn(upload(tar_rx));
-        ArchiveWriter { data: Some(data_tx), builder, upload, expected, written: 0 }
+        ArchiveWriter {
+            data: Some(data_tx),
+            builder,
+            upload,
+            expected,
+            written: 0,
+        }
     }
 
     async fn write(&mut self, data: &[u8]) -> Result<(), FsError> {
@@ -211,18 +240,28 @@ impl ArchiveWriter {
     async fn finish(mut self) -> Result<(), FsError> {
         if self.written != self.expected {
             self.abort().await;
-            return Err(FsError::Engine("the file changed size while it was copied".into()));
+            return Err(FsError::Engine(
+                "the file changed size while it was copied".into(),
+            ));
         }
         self.data = None; // end of data
-        let built = self.builder.await.map_err(|e| FsError::Engine(e.to_string()))?;
-        let uploaded = self.upload.await.map_err(|e| FsError::Engine(e.to_string()))?;
+        let built = self
+            .builder
+            .await
+            .map_err(|e| FsError::Engine(e.to_string()))?;
+        let uploaded = self
+            .upload
+            .await
+            .map_err(|e| FsError::Engine(e.to_string()))?;
         uploaded.map_err(read_only)?;
         built.map_err(FsError::from)
     }
 
     async fn abort(mut self) {
         if let Some(tx) = self.data.take() {
-            let _ = tx.send(Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"))).await;
+            let _ = tx
+                .send(Err(io::Error::new(io::ErrorKind::Interrupted, "aborted")))
+                .await;
         }
         let _ = self.builder.await;
         self.upload.abort();
@@ -232,7 +271,9 @@ impl ArchiveWriter {
 /// The engine refuses uploads into a read-only root with a plain 500: say it as errno.
 pub fn read_only(e: FsError) -> FsError {
     match e {
-        FsError::Engine(m) if m.contains("read-only") => FsError::from(io::Error::from_raw_os_error(libc::EROFS)),
+        FsError::Engine(m) if m.contains("read-only") => {
+            FsError::from(io::Error::from_raw_os_error(libc::EROFS))
+        }
         e => e,
     }
 }
@@ -242,7 +283,9 @@ struct ChannelWriter(mpsc::Sender<Bytes>);
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.blocking_send(Bytes::copy_from_slice(buf)).map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        self.0
+            .blocking_send(Bytes::copy_from_slice(buf))
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -11,7 +11,7 @@ use dockerbox_proto::{Request, Response};
 
 use super::agent::{self, Via};
 use super::stream::{Attrs, FileReader, FileWriter, HostWriter};
-use super::{Entry, FsError, Kind, VPath, Vfs};
+use super::{Entry, FsError, VPath, Vfs};
 use crate::host::{AgentConn, ContainerInfo};
 
 /// Where a write goes.
@@ -40,9 +40,14 @@ impl Vfs {
         }
     }
 
-    /// Opens a file for reading, symlinks followed; returns what it is and its bytes.
-    pub async fn open_read(&self, p: &VPath) -> Result<(Entry, FileReader), FsError> {
-        let e = self.stat(p).await?;
+    /// Opens a file for reading given its attributes (from `stat`, or a listing when walking
+    /// a tree): returns them and its bytes.
+    pub async fn open_read_known(
+        &self,
+        p: &VPath,
+        e: &Entry,
+    ) -> Result<(Entry, FileReader), FsError> {
+        let e = e.clone();
         if e.is_dir() {
             return Err(FsError::IsADirectory);
         }
@@ -52,10 +57,16 @@ impl Vfs {
             VPath::Container { name, path } => {
                 let c = self.container(name).await?;
                 match self.via(&c).await {
-                    Via::Agent(conn) => match self.big_file_via_archive(&c, &conn, path).await {
-                        Some(real) => FileReader::Archive(self.archive.open_read(&self.engine, &c, &real).await?),
-                        None => FileReader::Agent(conn.open_read(bytes(path)).await.map_err(agent::fs_error)?),
-                    },
+                    Via::Agent(conn) => {
+                        match self.big_file_via_archive(&c, &conn, path, e.size).await {
+                            Some(real) => FileReader::Archive(
+                                self.archive.open_read(&self.engine, &c, &real).await?,
+                            ),
+                            None => FileReader::Agent(
+                                conn.open_read(bytes(path)).await.map_err(agent::fs_error)?,
+                            ),
+                        }
+                    }
                     Via::Archive(_) => {
                         let (real, _) = self.resolve(&c, path).await?;
                         FileReader::Archive(self.archive.open_read(&self.engine, &c, &real).await?)
@@ -71,12 +82,17 @@ impl Vfs {
     pub async fn create(&self, p: &VPath, attrs: &Attrs, size: u64) -> Result<FileWriter, FsError> {
         match self.target(p).await? {
             Target::Host(h) => Ok(FileWriter::Host(HostWriter::create(h, attrs.mode)?)),
-            Target::Agent(conn, path) => {
-                Ok(FileWriter::Agent(conn.open_write(bytes(path), attrs.mode).await.map_err(agent::fs_error)?))
-            }
-            Target::Archive(c, path, _) => {
-                Ok(FileWriter::Archive(self.archive.create(&self.engine, &c, path, attrs, size).await.map_err(ro)?))
-            }
+            Target::Agent(conn, path) => Ok(FileWriter::Agent(
+                conn.open_write(bytes(path), attrs.mode)
+                    .await
+                    .map_err(agent::fs_error)?,
+            )),
+            Target::Archive(c, path, _) => Ok(FileWriter::Archive(
+                self.archive
+                    .create(&self.engine, &c, path, attrs, size)
+                    .await
+                    .map_err(ro)?,
+            )),
         }
     }
 
@@ -101,13 +117,31 @@ impl Vfs {
                 std::fs::set_permissions(h, std::fs::Permissions::from_mode(attrs.mode))?;
             }
             Target::Agent(conn, path) => {
-                call(&conn, Request::Mkdir { path: bytes(path), mode: attrs.mode }).await?;
+                call(
+                    &conn,
+                    Request::Mkdir {
+                        path: bytes(path),
+                        mode: attrs.mode,
+                    },
+                )
+                .await?;
             }
             Target::Archive(c, path, _) => {
                 if self.lstat(p).await.is_ok() {
                     return Err(FsError::from(io::Error::from_raw_os_error(libc::EEXIST)));
                 }
-                return self.archive.put_entry(&self.engine, &c, path, tar::EntryType::Directory, attrs, None).await.map_err(ro);
+                return self
+                    .archive
+                    .put_entry(
+                        &self.engine,
+                        &c,
+                        path,
+                        tar::EntryType::Directory,
+                        attrs,
+                        None,
+                    )
+                    .await
+                    .map_err(ro);
             }
         }
         self.finish_attrs(p, attrs).await
@@ -118,9 +152,18 @@ impl Vfs {
     /// applies the attributes of an entry that already exists.
     pub async fn set_dir_attrs(&self, p: &VPath, attrs: &Attrs) -> Result<(), FsError> {
         match self.target(p).await? {
-            Target::Archive(c, path, _) => {
-                self.archive.put_entry(&self.engine, &c, path, tar::EntryType::Directory, attrs, None).await.map_err(ro)
-            }
+            Target::Archive(c, path, _) => self
+                .archive
+                .put_entry(
+                    &self.engine,
+                    &c,
+                    path,
+                    tar::EntryType::Directory,
+                    attrs,
+                    None,
+                )
+                .await
+                .map_err(ro),
             _ => {
                 self.chmod(p, attrs.mode).await?;
                 self.finish_attrs(p, attrs).await
@@ -133,14 +176,35 @@ impl Vfs {
         match self.target(link).await? {
             Target::Host(h) => std::os::unix::fs::symlink(target, h)?,
             Target::Agent(conn, path) => {
-                call(&conn, Request::Symlink { target: bytes(target), link: bytes(path) }).await?;
+                call(
+                    &conn,
+                    Request::Symlink {
+                        target: bytes(target),
+                        link: bytes(path),
+                    },
+                )
+                .await?;
             }
             Target::Archive(c, path, _) => {
                 if self.lstat(link).await.is_ok() {
                     return Err(FsError::from(io::Error::from_raw_os_error(libc::EEXIST)));
                 }
-                let a = Attrs { mode: 0o777, ..*attrs };
-                return self.archive.put_entry(&self.engine, &c, path, tar::EntryType::Symlink, &a, Some(target)).await.map_err(ro);
+                let a = Attrs {
+                    mode: 0o777,
+                    ..*attrs
+                };
+                return self
+                    .archive
+                    .put_entry(
+                        &self.engine,
+                        &c,
+                        path,
+                        tar::EntryType::Symlink,
+                        &a,
+                        Some(target),
+                    )
+                    .await
+                    .map_err(ro);
             }
         }
         if let Some((uid, gid)) = attrs.owner {
@@ -160,7 +224,11 @@ impl Vfs {
                 }
             }
             Target::Agent(conn, path) => {
-                let req = if dir { Request::Rmdir { path: bytes(path) } } else { Request::Unlink { path: bytes(path) } };
+                let req = if dir {
+                    Request::Rmdir { path: bytes(path) }
+                } else {
+                    Request::Unlink { path: bytes(path) }
+                };
                 call(&conn, req).await?;
             }
             Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
@@ -175,9 +243,18 @@ impl Vfs {
         match (self.target(from).await?, self.target(to).await?) {
             (Target::Host(a), Target::Host(b)) => std::fs::rename(a, b)?,
             (Target::Agent(ca, a), Target::Agent(cb, b)) if Arc::ptr_eq(&ca, &cb) => {
-                call(&ca, Request::Rename { from: bytes(a), to: bytes(b) }).await?;
+                call(
+                    &ca,
+                    Request::Rename {
+                        from: bytes(a),
+                        to: bytes(b),
+                    },
+                )
+                .await?;
             }
-            (Target::Archive(c, _, why), _) | (_, Target::Archive(c, _, why)) if from.container() == to.container() => {
+            (Target::Archive(c, _, why), _) | (_, Target::Archive(c, _, why))
+                if from.container() == to.container() =>
+            {
                 return Err(not_running(&c, &why))
             }
             _ => return Err(exdev()),
@@ -190,7 +267,14 @@ impl Vfs {
         match (self.target(from).await?, self.target(to).await?) {
             (Target::Host(a), Target::Host(b)) => std::fs::hard_link(a, b)?,
             (Target::Agent(ca, a), Target::Agent(cb, b)) if Arc::ptr_eq(&ca, &cb) => {
-                call(&ca, Request::Link { from: bytes(a), to: bytes(b) }).await?;
+                call(
+                    &ca,
+                    Request::Link {
+                        from: bytes(a),
+                        to: bytes(b),
+                    },
+                )
+                .await?;
             }
             (Target::Archive(c, _, why), _) => return Err(not_running(&c, &why)),
             _ => return Err(FsError::from(io::Error::from_raw_os_error(libc::EXDEV))),
@@ -205,7 +289,16 @@ impl Vfs {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(h, std::fs::Permissions::from_mode(mode))?
             }
-            Target::Agent(conn, path) => call(&conn, Request::Chmod { path: bytes(path), mode }).await?,
+            Target::Agent(conn, path) => {
+                call(
+                    &conn,
+                    Request::Chmod {
+                        path: bytes(path),
+                        mode,
+                    },
+                )
+                .await?
+            }
             Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
         }
         Ok(())
@@ -221,31 +314,48 @@ impl Vfs {
                     std::os::unix::fs::lchown(h, Some(uid), Some(gid))?
                 }
             }
-            Target::Agent(conn, path) => call(&conn, Request::Chown { path: bytes(path), uid, gid, follow }).await?,
-            Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
-        }
-        Ok(())
-    }
-
-    /// Access and modification times (seconds, nanoseconds).
-    pub async fn set_times(&self, p: &VPath, atime: (i64, u32), mtime: (i64, u32), follow: bool) -> Result<(), FsError> {
-        match self.target(p).await? {
-            Target::Host(h) => host_utimes(h, atime, mtime, follow)?,
             Target::Agent(conn, path) => {
-                call(&conn, Request::Utimes { path: bytes(path), atime, mtime, follow }).await?;
+                call(
+                    &conn,
+                    Request::Chown {
+                        path: bytes(path),
+                        uid,
+                        gid,
+                        follow,
+                    },
+                )
+                .await?
             }
             Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
         }
         Ok(())
     }
 
-    /// A symlink's target.
-    pub async fn read_link(&self, p: &VPath) -> Result<std::path::PathBuf, FsError> {
-        let e = self.lstat_with(p, true).await?;
-        match (e.kind, e.link_target) {
-            (Kind::Symlink, Some(t)) => Ok(t),
-            _ => Err(FsError::from(io::Error::from_raw_os_error(libc::EINVAL))),
+    /// Access and modification times (seconds, nanoseconds).
+    pub async fn set_times(
+        &self,
+        p: &VPath,
+        atime: (i64, u32),
+        mtime: (i64, u32),
+        follow: bool,
+    ) -> Result<(), FsError> {
+        match self.target(p).await? {
+            Target::Host(h) => host_utimes(h, atime, mtime, follow)?,
+            Target::Agent(conn, path) => {
+                call(
+                    &conn,
+                    Request::Utimes {
+                        path: bytes(path),
+                        atime,
+                        mtime,
+                        follow,
+                    },
+                )
+                .await?;
+            }
+            Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
         }
+        Ok(())
     }
 }
 
@@ -274,10 +384,17 @@ fn not_running(c: &ContainerInfo, why: &str) -> FsError {
 }
 
 fn host_utimes(p: &Path, atime: (i64, u32), mtime: (i64, u32), follow: bool) -> io::Result<()> {
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let ts = [
-        libc::timespec { tv_sec: atime.0 as libc::time_t, tv_nsec: atime.1 as _ },
-        libc::timespec { tv_sec: mtime.0 as libc::time_t, tv_nsec: mtime.1 as _ },
+        libc::timespec {
+            tv_sec: atime.0 as libc::time_t,
+            tv_nsec: atime.1 as _,
+        },
+        libc::timespec {
+            tv_sec: mtime.0 as libc::time_t,
+            tv_nsec: mtime.1 as _,
+        },
     ];
     let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
     // SAFETY: a valid C string and two timespecs.

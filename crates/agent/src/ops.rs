@@ -292,18 +292,30 @@ impl Writes {
     /// Creates the temporary file beside `path`; answers only on failure.
     pub fn open(&mut self, id: u32, path: &[u8], mode: u32) -> Option<Response> {
         let dest = p(path).to_path_buf();
-        let mut w = OpenWrite { file: None, tmp: PathBuf::new(), dest, mode, failed: None };
+        let mut w = OpenWrite {
+            file: None,
+            tmp: PathBuf::new(),
+            dest,
+            mode,
+            failed: None,
+        };
         let (Some(dir), Some(name)) = (w.dest.parent(), w.dest.file_name()) else {
             w.failed = Some(libc::EINVAL);
             self.0.insert(id, w);
-            return Some(Response::Error { errno: libc::EINVAL });
+            return Some(Response::Error {
+                errno: libc::EINVAL,
+            });
         };
         let mut tmp_name = b".".to_vec();
         // Keep the temporary name short enough for NAME_MAX whatever the destination's length.
         tmp_name.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
         tmp_name.extend_from_slice(format!(".dbx-{}-{id}", std::process::id()).as_bytes());
         w.tmp = dir.join(OsStr::from_bytes(&tmp_name));
-        let opened = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&w.tmp);
+        let opened = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&w.tmp);
         let answer = match opened {
             Ok(f) => {
                 w.file = Some(f);
@@ -336,13 +348,19 @@ impl Writes {
 
     /// Lands the file (mode, fsync, rename) or removes it; always answers `Closed`.
     pub fn close(&mut self, id: u32, commit: bool) -> Response {
-        let Some(w) = self.0.remove(&id) else { return Response::Closed { errno: libc::EBADF } };
+        let Some(w) = self.0.remove(&id) else {
+            return Response::Closed { errno: libc::EBADF };
+        };
         let Some(file) = w.file else {
-            return Response::Closed { errno: w.failed.unwrap_or(libc::EBADF) };
+            return Response::Closed {
+                errno: w.failed.unwrap_or(libc::EBADF),
+            };
         };
         if !commit || w.failed.is_some() {
             let _ = fs::remove_file(&w.tmp);
-            return Response::Closed { errno: w.failed.unwrap_or(0) };
+            return Response::Closed {
+                errno: w.failed.unwrap_or(0),
+            };
         }
         let landed = file
             .set_permissions(fs::Permissions::from_mode(w.mode))
@@ -352,7 +370,9 @@ impl Writes {
             Ok(()) => Response::Closed { errno: 0 },
             Err(e) => {
                 let _ = fs::remove_file(&w.tmp);
-                Response::Closed { errno: e.raw_os_error().unwrap_or(libc::EIO) }
+                Response::Closed {
+                    errno: e.raw_os_error().unwrap_or(libc::EIO),
+                }
             }
         }
     }
