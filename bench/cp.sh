@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Speed of cp (issue 5) beside the docker CLI doing the same work, in one run:
 #   one big file, container to container   vs  docker cp a:/f - | docker cp - b:/tmp/
-#   a tree of many small files, same        vs  the same docker cp pipe
+#   a tree of many small files, cp -a       vs  the same docker cp pipe (which keeps all, as -a)
 #   peak RSS of dockerbox while copying the big file (/usr/bin/time -v)
 # Usage: bench/cp.sh [MiB] [FILES]     (defaults 512 and 10000; needs a Docker engine)
 set -euo pipefail
@@ -31,7 +31,7 @@ theirs=$(for _ in 1 2 3; do docker exec "$b" rm -rf /tmp/f; s=$(now); docker cp 
 row "${mib} MiB file, container to container" "$ours" "$theirs"
 [ "$(docker exec "$a" sha256sum /tmp/f | cut -d' ' -f1)" = "$(docker exec "$b" sha256sum /tmp/f | cut -d' ' -f1)" ] || echo "MISMATCH"
 
-ours=$(for _ in 1 2 3; do docker exec "$b" rm -rf /tmp/tree; s=$(now); "$db" -c "cp -r /containers/$a/tmp/tree /containers/$b/tmp/tree"; e=$(now); ms "$s" "$e"; done | median3)
+ours=$(for _ in 1 2 3; do docker exec "$b" rm -rf /tmp/tree; s=$(now); "$db" -c "cp -a /containers/$a/tmp/tree /containers/$b/tmp/tree"; e=$(now); ms "$s" "$e"; done | median3)
 theirs=$(for _ in 1 2 3; do docker exec "$b" rm -rf /tmp/tree; s=$(now); docker cp "$a:/tmp/tree" - | docker cp - "$b:/tmp/"; e=$(now); ms "$s" "$e"; done | median3)
 row "${files} small files, container to container" "$ours" "$theirs"
 

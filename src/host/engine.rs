@@ -75,6 +75,8 @@ pub struct Engine {
     /// False until the event stream answers, and again once it breaks: then nothing is cached.
     following: Arc<AtomicBool>,
     table: Mutex<Option<(u64, Table)>>,
+    /// tmpfs mount points per container id (fixed for a container's life).
+    tmpfs: Mutex<HashMap<String, Arc<Vec<String>>>>,
     /// Per-container generation, bumped by that container's events (start, die, cp into it...).
     container_gen: Arc<Mutex<HashMap<String, u64>>>,
 }
@@ -99,6 +101,7 @@ impl Engine {
             table_gen: Arc::new(AtomicU64::new(0)),
             following: Arc::new(AtomicBool::new(false)),
             table: Mutex::new(None),
+            tmpfs: Mutex::new(HashMap::new()),
             container_gen: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -283,6 +286,47 @@ pub struct AgentTarget {
 }
 
 impl Engine {
+    /// Whether `path` in a container lies on a tmpfs, which the archive API cannot see (it
+    /// reads and writes the layer beneath). Unknown counts as yes.
+    pub async fn under_tmpfs(&self, id: &str, path: &std::path::Path) -> bool {
+        let cached = self.tmpfs.lock().ok().and_then(|m| m.get(id).cloned());
+        let mounts = match cached {
+            Some(m) => m,
+            None => {
+                let Ok(docker) = self.client().await else {
+                    return true;
+                };
+                let Ok(c) = docker.inspect_container(id, None).await else {
+                    return true;
+                };
+                let mut mounts: Vec<String> = c
+                    .host_config
+                    .and_then(|h| h.tmpfs)
+                    .unwrap_or_default()
+                    .into_keys()
+                    .collect();
+                mounts.extend(
+                    c.mounts
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|m| {
+                            m.typ
+                                .as_ref()
+                                .is_some_and(|t| format!("{t:?}").eq_ignore_ascii_case("tmpfs"))
+                        })
+                        .filter_map(|m| m.destination),
+                );
+                mounts.push("/dev/shm".into());
+                let mounts = Arc::new(mounts);
+                if let Ok(mut m) = self.tmpfs.lock() {
+                    m.insert(id.to_string(), mounts.clone());
+                }
+                mounts
+            }
+        };
+        mounts.iter().any(|m| path.starts_with(m))
+    }
+
     /// Inspects a container for starting an agent in it.
     pub async fn agent_target(&self, id: &str) -> Result<AgentTarget, FsError> {
         let docker = self.client().await?;

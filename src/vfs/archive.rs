@@ -7,7 +7,7 @@
 //! us by event) and is dropped when the container's generation moves.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::entry::{from_go_mode, parse_rfc3339, Entry, Kind};
-use super::stream::{ArchiveWriter, Attrs, ChannelReader, CHUNK};
+use super::stream::{ArchiveWriter, Attrs, ChannelReader, ChannelWriter, CHUNK};
 use super::FsError;
 use crate::host::{ContainerInfo, Engine, State};
 use crate::interrupt;
@@ -308,6 +308,91 @@ impl ArchiveFs {
         Ok(())
     }
 
+    /// Streams the tree at `src` in container `from` into directory `dst_dir` of container `to`,
+    /// named `name`: one GET piped into one PUT, headers kept (modes, owners, times, hard
+    /// links), names rewritten; nothing is staged. Returns the bytes of file data moved.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn copy_tree(
+        &self,
+        eng: &Engine,
+        from: &ContainerInfo,
+        src: &Path,
+        to: &ContainerInfo,
+        dst_dir: &Path,
+        name: &OsStr,
+    ) -> Result<u64, FsError> {
+        let rx = self.download(eng, from, src).await?;
+        let (tx, tar_rx) = mpsc::channel::<Bytes>(8);
+        let name = PathBuf::from(name);
+        let rewrite = tokio::task::spawn_blocking(move || -> io::Result<u64> {
+            let mut ar = tar::Archive::new(ChannelReader {
+                rx,
+                chunk: Bytes::new(),
+            });
+            // Buffered: the builder writes in 512-byte pieces, each would be an HTTP chunk.
+            let mut b = tar::Builder::new(io::BufWriter::with_capacity(CHUNK, ChannelWriter(tx)));
+            let mut base: Option<PathBuf> = None;
+            let mut bytes = 0u64;
+            let renamed = |p: &Path, base: &Path| -> Option<PathBuf> {
+                let rel = p.strip_prefix(base).ok()?;
+                Some(if rel.as_os_str().is_empty() {
+                    name.clone()
+                } else {
+                    name.join(rel)
+                })
+            };
+            for entry in ar.entries()? {
+                let mut entry = entry?;
+                let p = trim_slash(&entry.path()?);
+                let base = base.get_or_insert_with(|| p.clone()).clone();
+                let Some(new_path) = renamed(&p, &base) else {
+                    continue;
+                };
+                let mut h = entry.header().clone();
+                match h.entry_type() {
+                    tar::EntryType::Symlink => {
+                        let target = entry
+                            .link_name()?
+                            .map(|t| t.into_owned())
+                            .unwrap_or_default();
+                        b.append_link(&mut h, &new_path, target)?;
+                    }
+                    tar::EntryType::Link => {
+                        // A hard link names another entry of this archive: rename it alike.
+                        let target = entry
+                            .link_name()?
+                            .map(|t| trim_slash(&t))
+                            .unwrap_or_default();
+                        let target = renamed(&target, &base).unwrap_or(target);
+                        b.append_link(&mut h, &new_path, target)?;
+                    }
+                    _ => {
+                        bytes += entry.size();
+                        b.append_data(&mut h, &new_path, &mut entry)?;
+                    }
+                }
+                if interrupt::is_set() {
+                    return Err(io::Error::new(io::ErrorKind::Interrupted, "Interrupted"));
+                }
+            }
+            b.into_inner()?.flush()?;
+            Ok(bytes)
+        });
+        let docker = eng.client().await?.clone();
+        let put = upload(
+            docker,
+            to.id.clone(),
+            dst_dir.to_path_buf(),
+            tar_rx,
+            eng.addr().to_string(),
+        );
+        let (put, moved) = tokio::join!(put, rewrite);
+        let moved = moved.map_err(|e| FsError::Engine(e.to_string()))?;
+        // The engine's answer says more than a broken pipe on our side.
+        put.map_err(super::stream::read_only)?;
+        Ok(moved?)
+    }
+
     /// Starts `GET archive` for `path` and feeds its body into a bounded channel, so that a
     /// blocking tar reader can consume it while memory stays flat.
     async fn download(
@@ -369,6 +454,14 @@ impl ArchiveFs {
         let list = self.cached_dir(&c.id, gen, parent)?;
         list.iter().find(|e| e.name == name).cloned()
     }
+}
+
+/// A tar path without its trailing slash.
+fn trim_slash(p: &Path) -> PathBuf {
+    let b = p.as_os_str().as_bytes();
+    PathBuf::from(std::ffi::OsStr::from_bytes(
+        b.strip_suffix(b"/").unwrap_or(b),
+    ))
 }
 
 /// The nearest ancestor of `path` the engine can be asked for (its path is UTF-8), and where

@@ -205,6 +205,32 @@ impl<'a> Copier<'a> {
             ));
             return false;
         }
+        let p = self.opts.preserve;
+        if !exists
+            && self.opts.deref == Deref::Never
+            && p.mode
+            && p.owner
+            && p.times
+            && !self.opts.verbose
+        {
+            // A new tree between containers, everything kept: one tar stream does it all.
+            if let Some(r) = self.vfs.copy_tree(src, dst).await {
+                return match r {
+                    Ok(bytes) => {
+                        self.progress.add_bytes(bytes);
+                        true
+                    }
+                    Err(e) => {
+                        self.fail(format!(
+                            "cannot copy {} to {}: {e}",
+                            quote(src_text),
+                            quote(dst_text)
+                        ));
+                        false
+                    }
+                };
+            }
+        }
         let attrs = self.attrs(s, None);
         if !exists {
             // Created writable first so the children can go in; the real mode comes after.

@@ -73,9 +73,13 @@ impl Vfs {
         }
     }
 
-    /// The backend for a container's files now (agent or archive API).
-    async fn via(&self, c: &Arc<ContainerInfo>) -> Via {
-        self.via_with(c, false).await
+    /// The backend for reading `path` in a container now (agent or archive API). A path on a
+    /// tmpfs of a running container waits for the agent: the archive API would see the layer
+    /// beneath, not the file.
+    async fn via(&self, c: &Arc<ContainerInfo>, path: &Path) -> Via {
+        let hidden =
+            c.state == crate::host::State::Running && self.engine.under_tmpfs(&c.id, path).await;
+        self.via_with(c, hidden).await
     }
 
     /// The backend for a container's files; `wait` starts the agent now if it can run (writes
@@ -114,7 +118,7 @@ impl Vfs {
             VPath::Container { name, path } => {
                 let c = self.container(name).await?;
                 for retry in [true, false] {
-                    match self.via(&c).await {
+                    match self.via(&c, path).await {
                         Via::Agent(conn) => match agent::stat(&conn, path, true).await {
                             Err(e) if retry && is_gone(&e) => continue,
                             r => return r,
@@ -151,7 +155,7 @@ impl Vfs {
                     return Ok(e);
                 }
                 for retry in [true, false] {
-                    match self.via(&c).await {
+                    match self.via(&c, path).await {
                         Via::Agent(conn) => match agent::stat(&conn, path, false).await {
                             Err(e) if retry && is_gone(&e) => continue,
                             r => return r,
@@ -205,7 +209,7 @@ impl Vfs {
             VPath::Container { name, path } => {
                 let c = self.container(name).await?;
                 for retry in [true, false] {
-                    match self.via(&c).await {
+                    match self.via(&c, path).await {
                         Via::Agent(conn) => match agent::read_dir(&conn, path).await {
                             Err(e) if retry && is_gone(&e) => continue,
                             r => return r.map(Arc::new),
@@ -230,7 +234,7 @@ impl Vfs {
             VPath::Container { name, path } => {
                 let c = self.container(name).await?;
                 // A stream cannot be retried once bytes went out; only a dead agent at the start.
-                if let Via::Agent(conn) = self.via(&c).await {
+                if let Via::Agent(conn) = self.via(&c, path).await {
                     if let Some(real) = self.big_file_via_archive(&c, &conn, path, u64::MAX).await {
                         return self.archive.read(&self.engine, &c, &real, out).await;
                     }

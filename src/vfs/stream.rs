@@ -196,7 +196,9 @@ impl ArchiveWriter {
         let (tar_tx, tar_rx) = mpsc::channel::<Bytes>(8);
         let builder = tokio::task::spawn_blocking(move || {
             let mut header = header;
-            let mut b = tar::Builder::new(ChannelWriter(tar_tx));
+            // Buffered: the builder writes in small pieces, each would be an HTTP chunk.
+            let mut b =
+                tar::Builder::new(io::BufWriter::with_capacity(CHUNK, ChannelWriter(tar_tx)));
             b.append_data(
                 &mut header,
                 name,
@@ -205,7 +207,7 @@ impl ArchiveWriter {
                     chunk: Bytes::new(),
                 },
             )?;
-            b.finish()
+            b.into_inner()?.flush()
         });
         let upload = tokio::spawn(upload(tar_rx));
         ArchiveWriter {
@@ -279,7 +281,7 @@ pub fn read_only(e: FsError) -> FsError {
 }
 
 /// `Write` into an async channel, from a blocking thread.
-struct ChannelWriter(mpsc::Sender<Bytes>);
+pub struct ChannelWriter(pub mpsc::Sender<Bytes>);
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

@@ -3,7 +3,7 @@
 //! can only receive new files, directories and symlinks).
 
 use std::io;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -56,7 +56,7 @@ impl Vfs {
             VPath::Containers => return Err(FsError::IsADirectory),
             VPath::Container { name, path } => {
                 let c = self.container(name).await?;
-                match self.via(&c).await {
+                match self.via(&c, path).await {
                     Via::Agent(conn) => {
                         match self.big_file_via_archive(&c, &conn, path, e.size).await {
                             Some(real) => FileReader::Archive(
@@ -75,6 +75,87 @@ impl Vfs {
             }
         };
         Ok((e, reader))
+    }
+
+    /// Copies a whole new tree from one container into another as one tar stream (one GET
+    /// piped into one PUT, all attributes and hard links kept), when that is exact: `None` when
+    /// it does not apply (a host side, a tmpfs the archive API cannot see, a name it cannot
+    /// address). Into a running container the tree is unpacked under a temporary name and
+    /// renamed into place by the agent, so it appears whole or not at all.
+    pub async fn copy_tree(&self, src: &VPath, dst: &VPath) -> Option<Result<u64, FsError>> {
+        let (VPath::Container { name: n1, path: p1 }, VPath::Container { name: n2, path: p2 }) =
+            (src, dst)
+        else {
+            return None;
+        };
+        let (c1, c2) = (
+            self.container(n1).await.ok()?,
+            self.container(n2).await.ok()?,
+        );
+        let (parent, name) = (p2.parent()?, p2.file_name()?);
+        p1.to_str()?;
+        parent.to_str()?;
+        if self.engine.under_tmpfs(&c1.id, p1).await || self.engine.under_tmpfs(&c2.id, p2).await {
+            return None;
+        }
+        if c2.state != crate::host::State::Running {
+            return Some(
+                self.archive
+                    .copy_tree(&self.engine, &c1, p1, &c2, parent, name)
+                    .await,
+            );
+        }
+        let Via::Agent(conn) = self.via_with(&c2, true).await else {
+            return None;
+        };
+        let mut tmp = b".".to_vec();
+        tmp.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
+        tmp.extend_from_slice(format!(".dbx-tree-{}", std::process::id()).as_bytes());
+        let tmp = std::ffi::OsString::from_vec(tmp);
+        let tmp_path = parent.join(&tmp);
+        let moved = self
+            .archive
+            .copy_tree(&self.engine, &c1, p1, &c2, parent, &tmp)
+            .await;
+        let landed = match moved {
+            Ok(n) => call(
+                &conn,
+                Request::Rename {
+                    from: bytes(&tmp_path),
+                    to: bytes(p2),
+                },
+            )
+            .await
+            .map(|()| n),
+            Err(e) => Err(e),
+        };
+        if landed.is_err() {
+            let tmp_v = VPath::Container {
+                name: n2.clone(),
+                path: tmp_path,
+            };
+            self.remove_tree(&tmp_v).await;
+        }
+        Some(landed)
+    }
+
+    /// Removes a tree, best effort (cleaning up after a failed copy).
+    pub fn remove_tree<'a>(&'a self, p: &'a VPath) -> futures_util::future::LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Ok(e) = self.lstat(p).await else { return };
+            if e.is_dir() {
+                if let Ok(children) = self.read_dir(p).await {
+                    for c in children.iter() {
+                        let cp =
+                            VPath::parse(&super::path::join_bytes(&p.to_path(), c.name.as_bytes()));
+                        self.remove_tree(&cp).await;
+                    }
+                }
+                let _ = self.remove(p, true).await;
+            } else {
+                let _ = self.remove(p, false).await;
+            }
+        })
     }
 
     /// Starts writing a file that lands at `p` on commit. `size` is the exact length to come
