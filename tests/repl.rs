@@ -143,3 +143,31 @@ fn history_is_kept_across_sessions() {
     t.keys(&["Up"]);
     t.wait_for("recalled", |s| s.contains("$ echo remembered-line"));
 }
+
+#[test]
+fn no_color_turns_colours_off_on_a_terminal() {
+    let Some(mut sb) = Sandbox::new("nocolor") else {
+        return;
+    };
+    if !tmux_available() {
+        return;
+    }
+    let run = sb.run("run", BUSYBOX, &[]);
+    let sh = TestShell::new().env("NO_COLOR", "1");
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("$"));
+    t.keys(&[
+        "ls -d /containers/",
+        &run,
+        "; ls /containers/",
+        &run,
+        "/etc",
+        "Enter",
+    ]);
+    t.wait_for("listing", |s| s.contains("passwd"));
+    let screen = t.screen(true);
+    assert!(
+        !screen.contains("\x1b[32m") && !screen.contains("\x1b[1;34m"),
+        "{screen:?}"
+    );
+}
