@@ -186,29 +186,32 @@ pub async fn operand(sh: &Shell, text: &OsString, follow: bool) -> Operand {
     }
 }
 
+/// Reports a problem with the whole command line (for cp and mv); returns the status.
+pub fn fatal(cmd: &str, f: &cp_plan::Fatal) -> i32 {
+    eprintln!("dockerbox: {cmd}: {}", f.message);
+    if f.usage {
+        eprintln!("Try 'help {cmd}' for more information.");
+        return exit_codes::USAGE;
+    }
+    exit_codes::FAILURE
+}
+
 /// Plans and performs the copies; returns the exit status.
 pub async fn run(sh: &Shell, cfg: Config, cmd: &'static str) -> i32 {
-    let mut operands = cfg.operands.clone();
-    let dest_text = match &cfg.target_dir {
-        Some(d) => d.clone(),
-        None if operands.len() >= 2 => operands.pop().unwrap_or_default(),
-        None => {
-            let msg = match operands.first() {
-                None => "missing file operand".to_string(),
-                Some(o) => format!(
-                    "missing destination file operand after {}",
-                    crate::output::quote(o)
-                ),
-            };
-            eprintln!("dockerbox: {cmd}: {msg}\nTry 'help {cmd}' for more information.");
-            return exit_codes::USAGE;
-        }
+    let (operands, dest_text) = match cp_plan::split_operands(
+        &cfg.operands,
+        cfg.target_dir.as_deref(),
+        cfg.no_target_dir,
+    ) {
+        Ok(split) => split,
+        Err(f) => return fatal(cmd, &f),
     };
     let follow_top = cfg.opts.deref != Deref::Never;
     let mut sources = Vec::new();
-    for s in &operands {
+    for s in operands {
         sources.push(operand(sh, s, follow_top).await);
     }
+    let dest_text = dest_text.to_os_string();
     let dest = operand(sh, &dest_text, true).await;
     let popts = cp_plan::Opts {
         recursive: cfg.opts.recursive,
@@ -217,13 +220,7 @@ pub async fn run(sh: &Shell, cfg: Config, cmd: &'static str) -> i32 {
     };
     let (steps, skips) = match cp_plan::plan(&sources, &dest, popts) {
         Ok(p) => p,
-        Err(f) => {
-            eprintln!("dockerbox: {cmd}: {}", f.message);
-            if f.usage {
-                eprintln!("Try 'help {cmd}' for more information.");
-            }
-            return exit_codes::FAILURE;
-        }
+        Err(f) => return fatal(cmd, &f),
     };
     let mut failed = false;
     for s in &skips {

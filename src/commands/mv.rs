@@ -61,23 +61,19 @@ impl Builtin for Cmd {
 }
 
 async fn run(sh: &Shell, cfg: Config) -> i32 {
-    let mut operands = cfg.operands.clone();
-    let dest_text = match &cfg.target_dir {
-        Some(d) => d.clone(),
-        None if operands.len() >= 2 => operands.pop().unwrap_or_default(),
-        None => {
-            let msg = match operands.first() {
-                None => "missing file operand".to_string(),
-                Some(o) => format!("missing destination file operand after {}", quote(o)),
-            };
-            eprintln!("dockerbox: mv: {msg}\nTry 'help mv' for more information.");
-            return exit_codes::USAGE;
-        }
+    let (operands, dest_text) = match cp_plan::split_operands(
+        &cfg.operands,
+        cfg.target_dir.as_deref(),
+        cfg.no_target_dir,
+    ) {
+        Ok(split) => split,
+        Err(f) => return cp::fatal("mv", &f),
     };
     let mut sources = Vec::new();
-    for s in &operands {
+    for s in operands {
         sources.push(cp::operand(sh, s, false).await);
     }
+    let dest_text = dest_text.to_os_string();
     let dest = cp::operand(sh, &dest_text, true).await;
     let popts = cp_plan::Opts {
         recursive: true,
@@ -86,10 +82,7 @@ async fn run(sh: &Shell, cfg: Config) -> i32 {
     };
     let (steps, skips) = match cp_plan::plan(&sources, &dest, popts) {
         Ok(p) => p,
-        Err(f) => {
-            eprintln!("dockerbox: mv: {}", f.message);
-            return exit_codes::FAILURE;
-        }
+        Err(f) => return cp::fatal("mv", &f),
     };
     let mut ok = true;
     for s in &skips {
