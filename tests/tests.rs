@@ -12,6 +12,7 @@ mod agent;
 mod cat;
 mod cli;
 mod cp;
+mod cp_gnu;
 mod fileops;
 mod ls;
 mod nav;

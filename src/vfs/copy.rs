@@ -55,6 +55,10 @@ pub struct Copier<'a> {
     cmd: &'static str,
     pub progress: Progress,
     pub failed: bool,
+    /// A top-level directory copied into itself (`cp -r d d/sub`): its source and destination,
+    /// as shown. GNU copies what it can and refuses at the point where the walk would meet the
+    /// copy it is making; so does this.
+    into_itself: Option<(std::path::PathBuf, OsString, OsString)>,
 }
 
 impl<'a> Copier<'a> {
@@ -65,6 +69,7 @@ impl<'a> Copier<'a> {
             cmd,
             progress: Progress::new(total),
             failed: false,
+            into_itself: None,
         }
     }
 
@@ -197,16 +202,26 @@ impl<'a> Copier<'a> {
         dst_text: &OsStr,
         exists: bool,
     ) -> bool {
-        if into_itself(src, dst) {
-            self.fail(format!(
-                "cannot copy a directory, {}, into itself, {}",
-                quote(src_text),
-                quote(dst_text)
+        if let Some((made, top_src, top_dst)) = &self.into_itself {
+            if &src.to_path() == made {
+                let msg = format!(
+                    "cannot copy a directory, {}, into itself, {}",
+                    quote(top_src),
+                    quote(top_dst)
+                );
+                self.fail(msg);
+                return false;
+            }
+        } else if into_itself(src, dst) {
+            self.into_itself = Some((
+                dst.to_path(),
+                src_text.to_os_string(),
+                dst_text.to_os_string(),
             ));
-            return false;
         }
         let p = self.opts.preserve;
         if !exists
+            && self.into_itself.is_none()
             && self.opts.deref == Deref::Never
             && p.mode
             && p.owner
