@@ -125,7 +125,9 @@ impl Shell {
             let _ = io::stdout().flush();
             return status;
         }
-        self.run_host(name, args)
+        let status = self.run_host(name, args);
+        self.vfs.host_command_ran();
+        status
     }
 
     /// Runs a host program in the foreground, in the last host directory.

@@ -10,7 +10,7 @@ use crate::util::{docker, Sandbox, TestShell, BUSYBOX};
 fn tree_listing(root: &Path) -> String {
     let out = Command::new("find")
         .arg(".")
-        .args(["-mindepth", "1", "-printf", "%P|%y|%m|%U:%G|%T@|%l\\0"])
+        .args(["-mindepth", "1", "-printf", "%P|%y|%m|%U:%G|%T@|%l|%n\\0"])
         .current_dir(root)
         .output()
         .unwrap();
@@ -21,7 +21,12 @@ fn tree_listing(root: &Path) -> String {
         .map(|l| {
             let f: Vec<&str> = l.split('|').collect();
             let secs = f[4].split('.').next().unwrap_or("");
-            format!("{}|{}|{}|{}|{}|{}", f[0], f[1], f[2], f[3], secs, f[5])
+            // Link counts of files only: a directory's depends on its subdirectories alone.
+            let links = if f[1] == "f" { f[6] } else { "" };
+            format!(
+                "{}|{}|{}|{}|{}|{}|{}",
+                f[0], f[1], f[2], f[3], secs, f[5], links
+            )
         })
         .collect();
     lines.sort();
@@ -44,7 +49,7 @@ fn hostile_tree() -> tempfile::TempDir {
     };
     sh("mkdir -p 'sp ace/empty' deep/a/b/c && printf 'hello\\n' > 'sp ace/file' && : > zero \
         && printf x > -rf && printf y > '$(touch x)' && printf 'nl' > \"$(printf 'new\\nline')\" \
-        && head -c 300000 /dev/urandom > deep/a/b/c/blob && ln -s 'sp ace/file' rel-link && ln -s /etc/hostname abs-link \
+        && head -c 300000 /dev/urandom > deep/a/b/c/blob && ln deep/a/b/c/blob hard-blob && ln -s 'sp ace/file' rel-link && ln -s /etc/hostname abs-link \
         && mkdir setgid && chmod 2755 setgid && mkdir m751 && chmod 751 m751 && printf e > m751/x && chmod 640 m751/x \
         && chown -R 1000:50 deep && touch -h -d '2001-02-03 04:05:06' rel-link \
         && find . -exec touch -h -d '2020-01-02 03:04:05' {} +");

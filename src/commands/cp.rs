@@ -63,18 +63,19 @@ pub fn parse(argv: Vec<OsString>) -> Result<Config, UsageError> {
     let archive = a.has('a') || long("archive");
     let recursive = archive || a.has('r') || a.has('R') || long("recursive");
     let mut preserve = Preserve::default();
+    let all = Preserve {
+        mode: true,
+        owner: true,
+        times: true,
+        links: true,
+    };
     if archive {
-        preserve = Preserve {
-            mode: true,
-            owner: true,
-            times: true,
-        };
+        preserve = all;
     }
     if a.has('p') {
         preserve = Preserve {
-            mode: true,
-            owner: true,
-            times: true,
+            links: preserve.links,
+            ..all
         };
     }
     for (n, v) in &a.long {
@@ -88,14 +89,9 @@ pub fn parse(argv: Vec<OsString>) -> Result<Config, UsageError> {
                     "mode" => preserve.mode = true,
                     "ownership" => preserve.owner = true,
                     "timestamps" => preserve.times = true,
-                    "all" => {
-                        preserve = Preserve {
-                            mode: true,
-                            owner: true,
-                            times: true,
-                        }
-                    }
-                    "links" | "context" | "xattr" => {}
+                    "all" => preserve = all,
+                    "links" => preserve.links = true,
+                    "context" | "xattr" => {}
                     other => {
                         return Err(UsageError(format!(
                             "invalid argument '{other}' for '--preserve'"

@@ -108,6 +108,7 @@ async fn run(sh: &Shell, cfg: Config) -> i32 {
                         mode: true,
                         owner: true,
                         times: true,
+                        links: true,
                     },
                     no_clobber: cfg.opts.no_clobber,
                     verbose: false,

@@ -75,6 +75,8 @@ pub struct Engine {
     /// False until the event stream answers, and again once it breaks: then nothing is cached.
     following: Arc<AtomicBool>,
     table: Mutex<Option<(u64, Table)>>,
+    /// Bumped by [`Engine::invalidate`]: part of every container's generation.
+    epoch: AtomicU64,
     /// tmpfs mount points per container id (fixed for a container's life).
     tmpfs: Mutex<HashMap<String, Arc<Vec<String>>>>,
     /// Per-container generation, bumped by that container's events (start, die, cp into it...).
@@ -102,6 +104,7 @@ impl Engine {
             following: Arc::new(AtomicBool::new(false)),
             table: Mutex::new(None),
             tmpfs: Mutex::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
             container_gen: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -233,7 +236,15 @@ impl Engine {
             return None;
         }
         let map = self.container_gen.lock().ok()?;
-        Some(map.get(id).copied().unwrap_or(0))
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        Some(map.get(id).copied().unwrap_or(0) + (epoch << 32))
+    }
+
+    /// Forgets everything cached: a host program ran (maybe `docker create`, `docker cp`), and
+    /// its events may not have arrived yet when the next command runs.
+    pub fn invalidate(&self) {
+        self.table_gen.fetch_add(1, Ordering::SeqCst);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
     fn follow_events(&self, docker: Docker) {

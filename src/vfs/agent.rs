@@ -265,6 +265,8 @@ pub fn entry(name: OsString, a: &Attr, link: Option<Vec<u8>>) -> Entry {
     e.mtime = a.mtime;
     e.nlink = a.nlink;
     e.blocks_k = a.blocks / 2;
+    e.dev = a.dev;
+    e.ino = a.ino;
     e.link_target = link.map(|l| PathBuf::from(OsString::from_vec(l)));
     e
 }

@@ -308,6 +308,38 @@ impl ArchiveFs {
         Ok(())
     }
 
+    /// A hard link `link` to the existing `target` in a (stopped) container: a tar uploaded at the
+    /// root, so both names are relative to the same place.
+    pub async fn put_hard_link(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        target: &Path,
+        link: &Path,
+    ) -> Result<(), FsError> {
+        let rel = |p: &Path| {
+            p.strip_prefix("/")
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|_| p.to_path_buf())
+        };
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_size(0);
+        h.set_mode(0o644);
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_link(&mut h, rel(link), rel(target))?;
+        let tar = b.into_inner()?;
+        let docker = eng.client().await?;
+        let opts = UploadToContainerOptions {
+            path: "/".to_string(),
+            ..Default::default()
+        };
+        docker
+            .upload_to_container(&c.id, Some(opts), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| eng.error(e))
+    }
+
     /// Streams the tree at `src` in container `from` into directory `dst_dir` of container `to`,
     /// named `name`: one GET piped into one PUT, headers kept (modes, owners, times, hard
     /// links), names rewritten; nothing is staged. Returns the bytes of file data moved.
@@ -454,6 +486,17 @@ impl ArchiveFs {
         let list = self.cached_dir(&c.id, gen, parent)?;
         list.iter().find(|e| e.name == name).cloned()
     }
+}
+
+/// The `dev` of entries read from an archive (their `ino` is [`path_id`]).
+const ARCHIVE_DEV: u64 = 0xdb0c_a4c1;
+
+/// A stable number for a path, standing in for an inode number.
+fn path_id(p: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    p.hash(&mut h);
+    h.finish() | 1
 }
 
 /// A tar path without its trailing slash.
@@ -676,6 +719,12 @@ fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
                     e.name = name;
                 }
             }
+        }
+        if e.kind == Kind::File && e.ino == 0 {
+            // The archive has no inode numbers; a file's path stands in for one, and a hard
+            // link above took its target's, so names of one file compare equal.
+            e.dev = ARCHIVE_DEV;
+            e.ino = path_id(&abs);
         }
         if e.kind == Kind::Dir {
             e.nlink = 2;

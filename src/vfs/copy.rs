@@ -34,6 +34,8 @@ pub struct Preserve {
     pub mode: bool,
     pub owner: bool,
     pub times: bool,
+    /// Hard links among the copied files stay hard links (`-a`, `--preserve=links`).
+    pub links: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +61,8 @@ pub struct Copier<'a> {
     /// as shown. GNU copies what it can and refuses at the point where the walk would meet the
     /// copy it is making; so does this.
     into_itself: Option<(std::path::PathBuf, OsString, OsString)>,
+    /// Where each multiply-linked source file (dev, ino) was first copied to.
+    linked: std::collections::HashMap<(u64, u64), VPath>,
 }
 
 impl<'a> Copier<'a> {
@@ -70,6 +74,7 @@ impl<'a> Copier<'a> {
             progress: Progress::new(total),
             failed: false,
             into_itself: None,
+            linked: std::collections::HashMap::new(),
         }
     }
 
@@ -350,6 +355,22 @@ impl<'a> Copier<'a> {
         dst_text: &OsStr,
         existing: Option<Entry>,
     ) -> bool {
+        let identity = (s.dev, s.ino);
+        let tracked = self.opts.preserve.links && s.nlink > 1 && s.ino != 0;
+        if tracked {
+            if let Some(first) = self.linked.get(&identity).cloned() {
+                if existing.is_some() {
+                    let _ = self.vfs.remove(dst, false).await;
+                }
+                return match self.vfs.hard_link(&first, dst).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        self.fail(format!("cannot create hard link {}: {e}", quote(dst_text)));
+                        false
+                    }
+                };
+            }
+        }
         if src == dst {
             self.fail(format!(
                 "{} and {} are the same file",
@@ -406,6 +427,9 @@ impl<'a> Copier<'a> {
         }
         if self.opts.verbose {
             println!("{} -> {}", quote(src_text), quote(dst_text));
+        }
+        if tracked {
+            self.linked.insert(identity, dst.clone());
         }
         self.progress.file_done();
         true

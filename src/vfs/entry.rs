@@ -35,6 +35,9 @@ pub struct Entry {
     /// Space used in 1 KiB blocks, for `ls -l`'s total line.
     pub blocks_k: u64,
     pub link_target: Option<PathBuf>,
+    /// Which file this is: two names with the same non-zero (dev, ino) are hard links.
+    pub dev: u64,
+    pub ino: u64,
     /// Set on the entries of `/containers`: the container each directory stands for.
     pub container: Option<Arc<ContainerInfo>>,
 }
@@ -53,6 +56,8 @@ impl Entry {
             nlink: 1,
             blocks_k: 0,
             link_target: None,
+            dev: 0,
+            ino: 0,
             container: None,
         }
     }

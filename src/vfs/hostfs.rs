@@ -97,5 +97,7 @@ fn entry_of(name: std::ffi::OsString, md: &fs::Metadata) -> Entry {
     e.mtime = md.mtime();
     e.nlink = md.nlink();
     e.blocks_k = md.blocks() / 2;
+    e.dev = md.dev();
+    e.ino = md.ino();
     e
 }

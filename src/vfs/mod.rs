@@ -66,6 +66,11 @@ impl Vfs {
         self.agents.launch(wait).await;
     }
 
+    /// A host program ran: what the engine says may have changed under us.
+    pub fn host_command_ran(&self) {
+        self.engine.invalidate();
+    }
+
     /// Called before each command: `-v` notes start afresh.
     pub fn begin_command(&self) {
         if let Ok(mut n) = self.noted.lock() {

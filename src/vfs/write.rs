@@ -357,7 +357,12 @@ impl Vfs {
                 )
                 .await?;
             }
-            (Target::Archive(c, _, why), _) => return Err(not_running(&c, &why)),
+            (Target::Archive(c, a, _), Target::Archive(c2, b, _)) if c.id == c2.id => {
+                self.archive
+                    .put_hard_link(&self.engine, &c, a, b)
+                    .await
+                    .map_err(ro)?;
+            }
             _ => return Err(FsError::from(io::Error::from_raw_os_error(libc::EXDEV))),
         }
         Ok(())

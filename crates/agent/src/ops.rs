@@ -33,6 +33,8 @@ fn attr(md: &fs::Metadata) -> Attr {
         nlink: md.nlink(),
         blocks: md.blocks(),
         rdev: md.rdev(),
+        dev: md.dev(),
+        ino: md.ino(),
     }
 }
 

@@ -225,8 +225,8 @@ impl Response {
             104 => {
                 let done = r.bool()?;
                 let n = r.u32()? as usize;
-                // Every entry takes at least 61 bytes: never trust n for the allocation.
-                let mut entries = Vec::with_capacity(n.min(body.len() / 61));
+                // Every entry takes at least 77 bytes: never trust n for the allocation.
+                let mut entries = Vec::with_capacity(n.min(body.len() / 77));
                 for _ in 0..n {
                     let name = r.bytes()?;
                     let attr = r.attr()?;
@@ -311,6 +311,8 @@ impl<'a> W<'a> {
             .u64(a.nlink)
             .u64(a.blocks)
             .u64(a.rdev)
+            .u64(a.dev)
+            .u64(a.ino)
     }
 }
 
@@ -361,6 +363,8 @@ impl R<'_> {
             nlink: self.u64()?,
             blocks: self.u64()?,
             rdev: self.u64()?,
+            dev: self.u64()?,
+            ino: self.u64()?,
         })
     }
     fn end(&self) -> Result<(), ProtoError> {
@@ -387,6 +391,8 @@ mod tests {
             nlink: 2,
             blocks: 8,
             rdev: 0,
+            dev: 2049,
+            ino: 1234567,
         }
     }
 

@@ -21,6 +21,10 @@ pub struct Attr {
     pub blocks: u64,
     /// Device number for character and block devices.
     pub rdev: u64,
+    /// Device of the filesystem the file is on; with `ino`, says which names are one file.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
 }
 
 /// One directory entry with its attributes (from `lstat`), so `ls -l` is one round trip.
