@@ -53,6 +53,8 @@ fn hostile_tree() -> tempfile::TempDir {
         && mkdir setgid && chmod 2755 setgid && mkdir m751 && chmod 751 m751 && printf e > m751/x && chmod 640 m751/x \
         && chown -R 1000:50 deep && touch -h -d '2001-02-03 04:05:06' rel-link \
         && find . -exec touch -h -d '2020-01-02 03:04:05' {} +");
+    // One big file, streamed through every hop.
+    sh("head -c 300000000 /dev/urandom > big && touch -d '2020-01-02 03:04:05' big");
     let long = "L".repeat(240);
     std::fs::write(r.join(&long), b"long").unwrap();
     let bad = std::ffi::OsStr::from_bytes(b"bad\xffbyte");

@@ -30,13 +30,18 @@ fn layout(root: &Path) -> String {
     lines.join("\n")
 }
 
-/// The starting tree: files f and g, a directory d with a file, an empty directory e2.
+/// The starting tree: files f and g, a directory d with a file, an empty directory e2,
+/// symlinks lf -> f, ld -> d and lx -> d/sub/x.
 fn setup(root: &Path) {
     std::fs::write(root.join("f"), b"ffff").unwrap();
     std::fs::write(root.join("g"), b"gg").unwrap();
     std::fs::create_dir_all(root.join("d/sub")).unwrap();
     std::fs::write(root.join("d/sub/x"), b"x").unwrap();
     std::fs::create_dir(root.join("e2")).unwrap();
+    std::os::unix::fs::symlink("f", root.join("lf")).unwrap();
+    std::os::unix::fs::symlink("d", root.join("ld")).unwrap();
+    // Not inside d: what GNU copies of d before refusing `cp -r d d/sub` depends on readdir order.
+    std::os::unix::fs::symlink("d/sub/x", root.join("lx")).unwrap();
 }
 
 /// GNU's messages as dockerbox prints them: with the `dockerbox: ` prefix and its own help hint.
@@ -80,6 +85,14 @@ fn cp_decisions_match_gnu_cp() {
         &["f", "f"],
         &["-v", "f", "g", "d"],
         &["-rv", "d", "e"],
+        &["lf", "c1"],
+        &["-P", "lf", "c2"],
+        &["-r", "ld", "c3"],
+        &["-rL", "ld", "c4"],
+        &["-rH", "ld", "c5"],
+        &["-a", "ld", "c6"],
+        &["lx", "c7"],
+        &["-r", "lx", "c8"],
         &["f"],
         &[],
     ];

@@ -61,6 +61,8 @@ pub struct Copier<'a> {
     /// as shown. GNU copies what it can and refuses at the point where the walk would meet the
     /// copy it is making; so does this.
     into_itself: Option<(std::path::PathBuf, OsString, OsString)>,
+    /// Set when the walk met the copy it is making: nothing more is copied.
+    stopped: bool,
     /// Where each multiply-linked source file (dev, ino) was first copied to.
     linked: std::collections::HashMap<(u64, u64), VPath>,
 }
@@ -74,6 +76,7 @@ impl<'a> Copier<'a> {
             progress: Progress::new(total),
             failed: false,
             into_itself: None,
+            stopped: false,
             linked: std::collections::HashMap::new(),
         }
     }
@@ -289,6 +292,9 @@ impl<'a> Copier<'a> {
                 dst_absent: !exists,
             };
             ok &= self.copy_hinted(&cs, &cst, &cd, &cdt, false, hint).await;
+            if self.stopped {
+                return false;
+            }
             if crate::interrupt::is_set() {
                 return false;
             }
