@@ -98,7 +98,8 @@ impl Shell {
             let name = argv.first().cloned().unwrap_or_default();
             let status = self.run_command(argv).await;
             trace_time(&name, started.elapsed());
-            self.status = if interrupt::clear() && status != 0 {
+            // Ctrl-C ends the whole line, as in sh, whatever the command made of it.
+            self.status = if interrupt::clear() {
                 exit_codes::INTERRUPTED
             } else {
                 status

@@ -171,3 +171,44 @@ fn no_color_turns_colours_off_on_a_terminal() {
         "{screen:?}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_a_copy_and_leaves_nothing() {
+    let Some(mut sb) = Sandbox::new("cpint") else {
+        return;
+    };
+    if !tmux_available() {
+        return;
+    }
+    // On a tmpfs, so the agent streams it chunk by chunk (and the copy takes a while).
+    let c = sb.run("c", BUSYBOX, &["--tmpfs", "/data"]);
+    sb.exec(&c, &["sh", "-c", "head -c 600000000 /dev/zero > /data/big"]);
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &["--agent", "always"]);
+    t.wait_for("prompt", |s| s.contains("$"));
+    t.keys(&[
+        &format!("cp /containers/{c}/data/big copy; echo status=$?"),
+        "Enter",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    t.keys(&["C-c"]);
+    t.keys(&["echo alive", "Enter"]);
+    let screen = t.wait_for("shell alive", |s| s.contains("\nalive"));
+    // Ctrl-C ends the whole line: the echo after the copy never ran, and no error was shown.
+    assert_eq!(
+        screen.matches("status=").count(),
+        1,
+        "only as typed: {screen}"
+    );
+    assert!(!screen.contains("dockerbox: cp"), "{screen}");
+    let left: Vec<_> = std::fs::read_dir(sh.home.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("copy") || n.contains("dbx"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "nothing at the destination, no temporary: {left:?}"
+    );
+}
