@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::common::{complain, quote, quote_c, quote_if_needed, stat, umask};
+use super::common::{complain, quote, quote_c, quote_if_needed, umask};
 use super::{Args, Builtin, Out, UsageError};
 use crate::exit_codes;
 use crate::shell::Shell;
@@ -38,7 +38,7 @@ impl Builtin for Cmd {
                 Err(e) => return sh.usage("chmod", e),
             };
             if let Some(r) = opts.reference.take() {
-                match stat(sh, &sh.resolve(&r)).await {
+                match sh.vfs.stat(&sh.resolve(&r)).await {
                     Ok(e) => opts.mode = Mode::exact(e.perm),
                     Err(e) => {
                         let what = format!("failed to get attributes of {}", quote(&r));
@@ -181,7 +181,7 @@ impl Opts {
         let shown = one_trailing_slash(text);
         let p = sh.resolve(text);
         // Operands are followed (a symlink operand changes its referent, as chmod(2) does).
-        let e = match stat(sh, &p).await {
+        let e = match sh.vfs.stat(&p).await {
             Ok(e) => e,
             Err(err) => {
                 if !self.silent {

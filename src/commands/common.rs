@@ -1,15 +1,13 @@
 //! What the file builtins (mkdir, rmdir, touch, ln, chmod) share: the umask, GNU-worded
-//! errors, options with values, and `stat` that follows host symlinks too.
+//! errors and options with values.
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::commands::UsageError;
 pub use crate::output::quote::{quote, quote_c, quote_if_needed};
-use crate::shell::Shell;
-use crate::vfs::{Entry, FsError, Kind, VPath};
+use crate::vfs::FsError;
 
 /// The process's umask, read once: from /proc (no window in which it is 0 for the other
 /// threads), else by setting and restoring it.
@@ -30,25 +28,6 @@ fn umask_by_swap() -> u32 {
     // SAFETY: as above.
     unsafe { libc::umask(old) };
     old
-}
-
-/// `Vfs::stat`, following symlinks on the host too. Workaround: `Vfs::stat` answers lstat
-/// for host paths today (`cd` into a host symlink fails the same way); when it follows,
-/// this becomes `sh.vfs.stat(p)`.
-pub async fn stat(sh: &Shell, p: &VPath) -> Result<Entry, FsError> {
-    let mut e = sh.vfs.stat(p).await?;
-    let VPath::Host(h) = p else {
-        return Ok(e);
-    };
-    let mut cur = h.clone();
-    for _ in 0..40 {
-        let (Kind::Symlink, Some(t)) = (e.kind, &e.link_target) else {
-            return Ok(e);
-        };
-        cur = cur.parent().unwrap_or(Path::new("/")).join(t);
-        e = sh.vfs.lstat(&VPath::Host(cur.clone())).await?;
-    }
-    Err(FsError::Loop)
 }
 
 /// An `FsError` for a plain errno (`EEXIST`...), worded as strerror.

@@ -109,12 +109,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Config, UsageError> {
         None if long("no-dereference") || recursive => Deref::Never,
         None => Deref::CommandLine,
     };
-    // SAFETY: umask(2) cannot fail; set and restore to read it.
-    let umask = unsafe {
-        let m = libc::umask(0o022);
-        libc::umask(m);
-        m as u32
-    };
+    let umask = super::common::umask();
     Ok(Config {
         opts: CopyOpts {
             recursive,

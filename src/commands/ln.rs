@@ -9,7 +9,7 @@ use std::path::Path;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::common::{complain, errno, quote, quote_if_needed, stat, take_valued};
+use super::common::{complain, errno, quote, quote_if_needed, take_valued};
 use super::{Args, Builtin, Out, UsageError};
 use crate::exit_codes;
 use crate::shell::Shell;
@@ -178,7 +178,7 @@ impl Opts {
         let e = if no_deref {
             sh.vfs.lstat(&p).await?
         } else {
-            stat(sh, &p).await?
+            sh.vfs.stat(&p).await?
         };
         Ok(e.is_dir())
     }

@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::chmod::Mode;
-use super::common::{complain, errno_error, quote, quote_c, stat, take_valued, umask};
+use super::common::{complain, errno_error, quote, quote_c, take_valued, umask};
 use super::{Args, Builtin, Out, UsageError};
 use crate::exit_codes;
 use crate::shell::Shell;
@@ -203,7 +203,7 @@ impl Opts {
         if matches!(err, FsError::Interrupted) {
             return Err(err);
         }
-        match stat(sh, &p).await {
+        match sh.vfs.stat(&p).await {
             Ok(e) => Ok(Made::Exists(e.is_dir())),
             // A dangling symlink is there, but no directory can be made through it.
             Err(FsError::NotFound) if sh.vfs.lstat(&p).await.is_ok() => Ok(Made::Exists(false)),

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::common::{complain, errno, errno_error, quote, stat};
+use super::common::{complain, errno, errno_error, quote};
 use super::{Args, Builtin, Out, UsageError};
 use crate::exit_codes;
 use crate::shell::Shell;
@@ -115,7 +115,7 @@ impl Opts {
             let dir =
                 &b[..b.len() - b.iter().rev().take_while(|&&c| c == b'/').count() - last.len()];
             let dir = if dir.is_empty() { b"." } else { dir };
-            let e = stat(sh, &sh.resolve(OsStr::from_bytes(dir))).await?;
+            let e = sh.vfs.stat(&sh.resolve(OsStr::from_bytes(dir))).await?;
             return Err(match (e.is_dir(), last) {
                 (false, _) => FsError::NotADirectory,
                 (true, b".") => errno_error(libc::EINVAL),
@@ -137,7 +137,7 @@ async fn symlink_not_followed(sh: &Shell, text: &OsStr, e: FsError) -> FsError {
     }
     let p = sh.resolve(text);
     let is_link = matches!(sh.vfs.lstat(&p).await, Ok(l) if l.kind == Kind::Symlink);
-    if is_link && stat(sh, &p).await.is_ok_and(|s| s.is_dir()) {
+    if is_link && sh.vfs.stat(&p).await.is_ok_and(|s| s.is_dir()) {
         return FsError::Io(io::Error::other("Symbolic link not followed"));
     }
     e

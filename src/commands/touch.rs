@@ -6,7 +6,7 @@ use std::ffi::{OsStr, OsString};
 
 use futures_util::future::LocalBoxFuture;
 
-use super::common::{complain, quote, quote_c, stat, take_valued, umask};
+use super::common::{complain, quote, quote_c, take_valued, umask};
 use super::{Args, Builtin, Out, UsageError};
 use crate::exit_codes;
 use crate::shell::Shell;
@@ -165,7 +165,7 @@ impl Opts {
         let e = if self.no_deref {
             sh.vfs.lstat(&p).await
         } else {
-            stat(sh, &p).await
+            sh.vfs.stat(&p).await
         };
         match e {
             Ok(e) => {
