@@ -174,35 +174,14 @@ impl ArchiveFs {
         path: &Path,
         out: &mut (dyn Write + Send),
     ) -> Result<u64, FsError> {
-        let (root, rel) = utf8_ancestor(path);
-        let rx = self.download(eng, c, &root).await?;
-        tokio::task::block_in_place(move || {
-            let mut ar = tar::Archive::new(ChannelReader {
-                rx,
-                chunk: Bytes::new(),
-            });
-            let mut entries = ar.entries()?;
-            let Some(mut entry) = pick(&mut entries, rel.as_deref())? else {
-                return Err(FsError::NotFound);
-            };
-            match entry.header().entry_type() {
-                tar::EntryType::Directory => return Err(FsError::IsADirectory),
-                tar::EntryType::Regular
-                | tar::EntryType::Continuous
-                | tar::EntryType::GNUSparse => {}
-                _ => return Ok(0), // devices, fifos: nothing to stream from an archive
-            }
-            let mut buf = vec![0u8; 128 * 1024];
-            let mut total = 0u64;
-            loop {
-                let n = entry.read(&mut buf)?;
-                if n == 0 {
-                    return Ok(total);
-                }
-                out.write_all(&buf[..n]).map_err(FsError::Io)?;
-                total += n as u64;
-            }
-        })
+        let mut rx = self.open_read(eng, c, path).await?;
+        let mut total = 0u64;
+        while let Some(chunk) = interrupt::guard(async { Ok(rx.recv().await) }).await? {
+            let chunk = chunk?;
+            out.write_all(&chunk).map_err(FsError::Io)?;
+            total += chunk.len() as u64;
+        }
+        Ok(total)
     }
 
     /// Streams the regular file at `path` (already resolved) as chunks from a blocking tar reader.
