@@ -4,7 +4,7 @@
 use std::os::unix::ffi::OsStringExt;
 use std::process::Command;
 
-use crate::util::{docker, Sandbox, TestShell, BUSYBOX, DEBIAN, SCRATCH};
+use crate::util::{docker, sha256, Sandbox, TestShell, BUSYBOX, DEBIAN, SCRATCH};
 
 /// dockerbox that waits for the agent and says which backend served.
 fn agent() -> TestShell {
@@ -275,15 +275,8 @@ fn big_files_stream_through_the_agent_in_flat_memory() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut h = Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(h.stdin.as_mut().unwrap(), &out.stdout).unwrap();
-    let got = String::from_utf8(h.wait_with_output().unwrap().stdout).unwrap();
     assert_eq!(
-        got.split_whitespace().next(),
+        Some(sha256(&out.stdout).as_str()),
         want.split_whitespace().next()
     );
     let kib: u64 = std::fs::read_to_string(&rss)
@@ -318,15 +311,8 @@ fn big_files_the_engine_cannot_see_or_the_user_cannot_read_stay_with_the_agent()
         "a tmpfs file is invisible to the archive API: {}",
         r.stderr
     );
-    let mut h = Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(h.stdin.as_mut().unwrap(), &r.stdout).unwrap();
-    let got = String::from_utf8(h.wait_with_output().unwrap().stdout).unwrap();
     assert_eq!(
-        got.split_whitespace().next(),
+        Some(sha256(&r.stdout).as_str()),
         want.split_whitespace().next()
     );
     let r = sh.c(&format!("cat /containers/{c}/tmp/secret"));

@@ -408,3 +408,23 @@ pub fn host_tree(files: &[(&str, &[u8], u32)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// The hex SHA-256 of some bytes, as `sha256sum` prints it.
+pub fn sha256(data: &[u8]) -> String {
+    let mut h = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    h.stdin
+        .take()
+        .expect("stdin")
+        .write_all(data)
+        .expect("write to sha256sum");
+    let out = h.wait_with_output().expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
