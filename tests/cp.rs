@@ -65,7 +65,17 @@ fn hostile_tree() -> tempfile::TempDir {
 
 #[test]
 fn cp_a_round_trip_host_running_running_stopped_host() {
-    let Some(mut sb) = Sandbox::new("cpround") else {
+    round_trip("cpround", true);
+}
+
+/// The same with the direct path turned off: running containers are written by the agent.
+#[test]
+fn cp_a_round_trip_through_the_agent() {
+    round_trip("cpround-agent", false);
+}
+
+fn round_trip(test: &str, direct: bool) {
+    let Some(mut sb) = Sandbox::new(test) else {
         return;
     };
     let a = sb.run("a", BUSYBOX, &[]);
@@ -74,7 +84,7 @@ fn cp_a_round_trip_host_running_running_stopped_host() {
     let t = hostile_tree();
     let src = t.path().join("src");
     let back = t.path().join("back");
-    let sh = TestShell::new();
+    let sh = TestShell::new().env("DOCKERBOX_DIRECT", if direct { "1" } else { "0" });
     let script = format!(
         "cp -a {src} /containers/{a}/tmp/t\n\
          cp -a /containers/{a}/tmp/t /containers/{b}/tmp/t\n\
@@ -124,6 +134,43 @@ fn cp_between_containers_is_byte_exact() {
     );
     let back = sh.c(&format!("cat /containers/{s}/h"));
     assert_eq!(back.stdout.len(), 50_000_000);
+}
+
+/// The direct path (`/proc/PID/root`, this engine is local and we are root) resolves symlinks
+/// inside the container, as the agent does: nothing lands on the host.
+#[test]
+fn direct_writes_stay_inside_the_container() {
+    let Some(mut sb) = Sandbox::new("cpdirect") else {
+        return;
+    };
+    let a = sb.run("a", BUSYBOX, &[]);
+    let u = sb.run("u", BUSYBOX, &["--user", "1000:1000"]);
+    sb.exec(&a, &["ln", "-s", "/etc", "/tmp/abs"]);
+    sb.exec(&a, &["ln", "-s", "../../../../..", "/tmp/up"]);
+    let sh = TestShell::new().opts(&["-v"]);
+    let name = format!("dbx-direct-{}", std::process::id());
+    let src = sh.home.path().join("f");
+    std::fs::write(&src, b"inside\n").unwrap();
+    let r = sh.c(&format!(
+        "cp {f} /containers/{a}/tmp/abs/{name}; cp {f} /containers/{a}/tmp/up/{name}",
+        f = src.display()
+    ));
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "dockerbox: {a}: written directly through /proc/PID/root"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!Path::new("/etc").join(&name).exists());
+    assert!(!Path::new("/").join(&name).exists());
+    assert_eq!(sb.exec(&a, &["cat", &format!("/etc/{name}")]), "inside");
+    assert_eq!(sb.exec(&a, &["cat", &format!("/{name}")]), "inside");
+    // A container running as another user is written by its agent, as that user.
+    let r = sh.c(&format!("cp {} /containers/{u}/tmp/g", src.display()));
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(sb.exec(&u, &["stat", "-c", "%u:%g", "/tmp/g"]), "1000:1000");
 }
 
 #[test]
@@ -183,10 +230,11 @@ fn a_source_container_killed_mid_copy_leaves_no_file() {
         return;
     };
     // On a tmpfs the file is the agent's to stream (the archive API cannot see it there), so
-    // the copy depends on the container staying alive.
+    // the copy depends on the container staying alive. (The direct path through /proc/PID/root
+    // would hold the tmpfs open and finish the copy whole: turned off here.)
     let a = sb.run("a", BUSYBOX, &["--tmpfs", "/data"]);
     sb.exec(&a, &["sh", "-c", "head -c 400000000 /dev/zero > /data/f"]);
-    let sh = TestShell::new();
+    let sh = TestShell::new().env("DOCKERBOX_DIRECT", "0");
     let dest = sh.home.path().join("copy");
     let child = sh
         .command()

@@ -15,6 +15,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
+use super::procroot::ProcRoot;
 use crate::vfs::FsError;
 
 /// How long to wait for an engine's answer before calling it unreachable.
@@ -65,6 +66,9 @@ impl ContainerInfo {
 
 type Table = Arc<Vec<Arc<ContainerInfo>>>;
 
+/// A container's direct path (or that it has none), and the generation it was looked up in.
+type FoundRoot = (Option<u64>, Option<Arc<ProcRoot>>);
+
 /// One Docker endpoint.
 pub struct Engine {
     addr: String,
@@ -81,6 +85,9 @@ pub struct Engine {
     tmpfs: Mutex<HashMap<String, Arc<Vec<String>>>>,
     /// Per-container generation, bumped by that container's events (start, die, cp into it...).
     container_gen: Arc<Mutex<HashMap<String, u64>>>,
+    /// The direct path into running containers, per container id, with the generation it was
+    /// found in (a restart means a new process and a new root).
+    proc_roots: Mutex<HashMap<String, FoundRoot>>,
 }
 
 impl Engine {
@@ -106,6 +113,7 @@ impl Engine {
             tmpfs: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
             container_gen: Arc::new(Mutex::new(HashMap::new())),
+            proc_roots: Mutex::new(HashMap::new()),
         }
     }
 
@@ -336,6 +344,40 @@ impl Engine {
             }
         };
         mounts.iter().any(|m| path.starts_with(m))
+    }
+
+    /// The direct path into a running container's files (see [`ProcRoot`]): only for an engine
+    /// on this machine's unix socket, and not when `DOCKERBOX_DIRECT=0`.
+    pub async fn proc_root(&self, c: &ContainerInfo) -> Option<Arc<ProcRoot>> {
+        if c.state != State::Running
+            || !self.addr.starts_with("unix://")
+            || std::env::var_os("DOCKERBOX_DIRECT").is_some_and(|v| v == "0")
+        {
+            return None;
+        }
+        let gen = self.generation(&c.id);
+        let cached = self
+            .proc_roots
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&c.id).cloned());
+        if let Some((g, root)) = cached {
+            if g == gen && gen.is_some() {
+                return root.filter(|r| r.alive());
+            }
+        }
+        let docker = self.client().await.ok()?;
+        let pid = docker
+            .inspect_container(&c.id, None)
+            .await
+            .ok()?
+            .state
+            .and_then(|s| s.pid)?;
+        let root = ProcRoot::open(pid, &c.id).map(Arc::new);
+        if let Ok(mut m) = self.proc_roots.lock() {
+            m.insert(c.id.clone(), (gen, root.clone()));
+        }
+        root
     }
 
     /// Inspects a container for starting an agent in it.

@@ -5,6 +5,8 @@
 
 mod agent;
 mod engine;
+mod procroot;
 
 pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream};
 pub use engine::{ContainerInfo, Engine, State};
+pub use procroot::{copy_slice, ProcWriter};

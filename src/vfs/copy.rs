@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::path::join_bytes;
-use super::stream::Attrs;
+use super::stream::{Attrs, FileReader};
 use super::{Entry, FsError, Kind, VPath, Vfs};
 use crate::output::progress::Progress;
 use crate::output::quote;
@@ -403,6 +403,21 @@ impl<'a> Copier<'a> {
                 return false;
             }
         };
+        if let (FileReader::Local(from), Some(to)) = (&reader, writer.local_file()) {
+            // Both ends are open here: the kernel copies, no byte passes through us. The loop
+            // below then meets the end of the source at once.
+            if let Err(e) = self.kernel_copy(from, to).await {
+                writer.abort().await;
+                if !matches!(e, FsError::Interrupted) {
+                    self.fail(format!(
+                        "error copying {} to {}: {e}",
+                        quote(src_text),
+                        quote(dst_text)
+                    ));
+                }
+                return false;
+            }
+        }
         loop {
             let chunk = match reader.next().await {
                 Ok(Some(c)) => c,
@@ -422,11 +437,14 @@ impl<'a> Copier<'a> {
             }
             self.progress.add_bytes(chunk.len() as u64);
         }
+        let attrs_set = writer.sets_attrs();
         if let Err(e) = writer.commit().await {
             self.fail(format!("error writing {}: {e}", quote(dst_text)));
             return false;
         }
-        if let Err(e) = self.vfs.finish_attrs(dst, &attrs).await {
+        if attrs_set {
+            // Set before the rename.
+        } else if let Err(e) = self.vfs.finish_attrs(dst, &attrs).await {
             if !matches!(e, FsError::NotRunning(_)) {
                 self.fail(format!("preserving attributes of {}: {e}", quote(dst_text)));
             }
@@ -439,6 +457,35 @@ impl<'a> Copier<'a> {
         }
         self.progress.file_done();
         true
+    }
+}
+
+impl Copier<'_> {
+    /// Copies the rest of `from` into `to` with `copy_file_range`, a slice at a time on a
+    /// blocking thread, so progress moves and Ctrl-C stops it between slices.
+    async fn kernel_copy(
+        &mut self,
+        from: &std::fs::File,
+        to: &std::fs::File,
+    ) -> Result<(), FsError> {
+        const SLICE: usize = 16 << 20;
+        let (from, to) = (from.try_clone()?, to.try_clone()?);
+        let shared = std::sync::Arc::new((from, to));
+        loop {
+            if crate::interrupt::is_set() {
+                return Err(FsError::Interrupted);
+            }
+            let files = shared.clone();
+            let n = tokio::task::spawn_blocking(move || {
+                crate::host::copy_slice(&files.0, &files.1, SLICE)
+            })
+            .await
+            .map_err(|e| FsError::Engine(e.to_string()))??;
+            if n == 0 {
+                return Ok(());
+            }
+            self.progress.add_bytes(n as u64);
+        }
     }
 }
 

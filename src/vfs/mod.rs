@@ -112,6 +112,17 @@ impl Vfs {
         v
     }
 
+    /// `-v`: says once per command how a container was served, when not by `via`.
+    fn note(&self, c: &ContainerInfo, how: &str) {
+        if !self.verbose {
+            return;
+        }
+        let line = format!("dockerbox: {}: {how}", c.name);
+        if self.noted.lock().is_ok_and(|mut n| n.insert(line.clone())) {
+            eprintln!("{line}");
+        }
+    }
+
     /// The container a path is in, looked up by name or ID prefix.
     pub async fn container(&self, name: &str) -> Result<Arc<ContainerInfo>, FsError> {
         self.engine.find(name).await

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::FsError;
-use crate::host::{ReadStream, WriteStream};
+use crate::host::{ProcWriter, ReadStream, WriteStream};
 use crate::interrupt;
 
 /// The size of the chunks moved between a reader and a writer.
@@ -35,7 +35,8 @@ pub struct Attrs {
 
 /// A file being read.
 pub enum FileReader {
-    Host(File),
+    /// A file open here: on the host, or in a container through its `/proc/PID/root`.
+    Local(File),
     Agent(ReadStream),
     /// Chunks from a blocking tar reader over an archive download.
     Archive(mpsc::Receiver<io::Result<Bytes>>),
@@ -48,7 +49,7 @@ impl FileReader {
             return Err(FsError::Interrupted);
         }
         match self {
-            FileReader::Host(f) => {
+            FileReader::Local(f) => {
                 let mut buf = vec![0u8; CHUNK];
                 let n = loop {
                     match f.read(&mut buf) {
@@ -76,6 +77,9 @@ impl FileReader {
 /// A file being written.
 pub enum FileWriter {
     Host(HostWriter),
+    /// Into a running container through its `/proc/PID/root`; owner and times are set before
+    /// the rename, with the mode.
+    Direct(ProcWriter, Attrs),
     Agent(WriteStream),
     /// Into a stopped container: a tar stream the engine unpacks as it arrives. The size was
     /// announced in the tar header up front; a write that fails midway leaves whatever the
@@ -87,6 +91,7 @@ impl FileWriter {
     pub async fn write(&mut self, data: &[u8]) -> Result<(), FsError> {
         match self {
             FileWriter::Host(w) => w.file.write_all(data).map_err(FsError::from),
+            FileWriter::Direct(w, _) => (&w.file).write_all(data).map_err(FsError::from),
             FileWriter::Agent(w) => w.write(data).await.map_err(super::agent::fs_error),
             FileWriter::Archive(w) => w.write(data).await,
         }
@@ -96,6 +101,7 @@ impl FileWriter {
     pub async fn commit(self) -> Result<(), FsError> {
         match self {
             FileWriter::Host(w) => w.commit(),
+            FileWriter::Direct(w, a) => w.commit(a.owner, a.mtime).map_err(FsError::from),
             FileWriter::Agent(w) => w.close(true).await.map_err(super::agent::fs_error),
             FileWriter::Archive(w) => w.finish().await,
         }
@@ -105,11 +111,28 @@ impl FileWriter {
     pub async fn abort(self) {
         match self {
             FileWriter::Host(w) => drop(w),
+            FileWriter::Direct(w, _) => drop(w),
             FileWriter::Agent(w) => {
                 let _ = w.close(false).await;
             }
             FileWriter::Archive(w) => w.abort().await,
         }
+    }
+}
+
+impl FileWriter {
+    /// The file being written, when it is open here (the kernel can copy into it).
+    pub fn local_file(&self) -> Option<&File> {
+        match self {
+            FileWriter::Host(w) => Some(&w.file),
+            FileWriter::Direct(w, _) => Some(&w.file),
+            _ => None,
+        }
+    }
+
+    /// Whether `commit` sets owner and times itself (else the caller sets them after).
+    pub fn sets_attrs(&self) -> bool {
+        matches!(self, FileWriter::Direct(..))
     }
 }
 
@@ -127,10 +150,7 @@ impl HostWriter {
         let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
             return Err(FsError::from(io::Error::from_raw_os_error(libc::EINVAL)));
         };
-        let mut tmp_name = b".".to_vec();
-        tmp_name.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
-        tmp_name.extend_from_slice(format!(".dbx-{}-{:x}", std::process::id(), nonce()).as_bytes());
-        let tmp = dir.join(std::ffi::OsStr::from_bytes(&tmp_name));
+        let tmp = dir.join(temp_name(name));
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -162,6 +182,16 @@ impl Drop for HostWriter {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// The temporary name a file is written under before its rename: hidden, unique, and short
+/// enough for any name (`.NAME.dbx-PID-NONCE`).
+pub fn temp_name(name: &std::ffi::OsStr) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    let mut tmp = b".".to_vec();
+    tmp.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
+    tmp.extend_from_slice(format!(".dbx-{}-{:x}", std::process::id(), nonce()).as_bytes());
+    std::ffi::OsString::from_vec(tmp)
 }
 
 fn nonce() -> u64 {

@@ -3,7 +3,7 @@
 //! can only receive new files, directories and symlinks).
 
 use std::io;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -52,10 +52,14 @@ impl Vfs {
             return Err(FsError::IsADirectory);
         }
         let reader = match p {
-            VPath::Host(h) => FileReader::Host(std::fs::File::open(h)?),
+            VPath::Host(h) => FileReader::Local(std::fs::File::open(h)?),
             VPath::Containers => return Err(FsError::IsADirectory),
             VPath::Container { name, path } => {
                 let c = self.container(name).await?;
+                if let Some(root) = self.engine.proc_root(&c).await {
+                    self.note(&c, "read directly through /proc/PID/root");
+                    return Ok((e, FileReader::Local(root.open_read(path)?)));
+                }
                 match self.via(&c, path).await {
                     Via::Agent(conn) => {
                         match self.big_file_via_archive(&c, &conn, path, e.size).await {
@@ -105,20 +109,26 @@ impl Vfs {
                     .await,
             );
         }
-        let Via::Agent(conn) = self.via_with(&c2, true).await else {
-            return None;
+        // Renamed into place directly where we can, else by the agent.
+        let lander = match self.engine.proc_root(&c2).await {
+            Some(root) => Ok(root),
+            None => match self.via_with(&c2, true).await {
+                Via::Agent(conn) => Err(conn),
+                Via::Archive(_) => return None,
+            },
         };
-        let mut tmp = b".".to_vec();
-        tmp.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
-        tmp.extend_from_slice(format!(".dbx-tree-{}", std::process::id()).as_bytes());
-        let tmp = std::ffi::OsString::from_vec(tmp);
+        let tmp = super::stream::temp_name(name);
         let tmp_path = parent.join(&tmp);
         let moved = self
             .archive
             .copy_tree(&self.engine, &c1, p1, &c2, parent, &tmp)
             .await;
-        let landed = match moved {
-            Ok(n) => call(
+        let landed = match (moved, lander) {
+            (Ok(n), Ok(root)) => root
+                .rename_in(parent, &tmp, name)
+                .map(|()| n)
+                .map_err(FsError::from),
+            (Ok(n), Err(conn)) => call(
                 &conn,
                 Request::Rename {
                     from: bytes(&tmp_path),
@@ -127,7 +137,7 @@ impl Vfs {
             )
             .await
             .map(|()| n),
-            Err(e) => Err(e),
+            (Err(e), _) => Err(e),
         };
         if landed.is_err() {
             let tmp_v = VPath::Container {
@@ -161,6 +171,15 @@ impl Vfs {
     /// Starts writing a file that lands at `p` on commit. `size` is the exact length to come
     /// (a stopped container needs it up front).
     pub async fn create(&self, p: &VPath, attrs: &Attrs, size: u64) -> Result<FileWriter, FsError> {
+        if let VPath::Container { name, path } = p {
+            let c = self.container(name).await?;
+            if let Some(root) = self.engine.proc_root(&c).await {
+                self.note(&c, "written directly through /proc/PID/root");
+                let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
+                let w = root.create(path, &tmp, attrs.mode)?;
+                return Ok(FileWriter::Direct(w, *attrs));
+            }
+        }
         match self.target(p).await? {
             Target::Host(h) => Ok(FileWriter::Host(HostWriter::create(h, attrs.mode)?)),
             Target::Agent(conn, path) => Ok(FileWriter::Agent(

@@ -1,0 +1,333 @@
+//! The direct path: a running container's files reached through `/proc/PID/root` when the
+//! engine runs on this machine and dockerbox may look into its processes.
+//!
+//! Both the exec stream and the archive API push every byte through dockerd and a pipe or an
+//! HTTP body; the kernel can copy between two open files by itself (`copy_file_range`), which is
+//! what makes a big container-to-container copy several times cheaper. It is an optimisation
+//! only: everything here answers `None` or an error and the agent or archive API serves instead.
+//!
+//! Safety: every path is resolved with `openat2(RESOLVE_IN_ROOT)` from the container's root, so
+//! `..` and symlinks (absolute or relative) stay inside the container as they would for a
+//! process in it. The `/proc/PID` directory is opened first and the container's ID checked in
+//! its cgroup file through that same descriptor, so a recycled PID cannot redirect us. Only
+//! containers whose init runs as root with no user-namespace remapping qualify: there, root on
+//! the host is root in the container, and files come out owned as the agent (running as that
+//! same root) would have made them.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// A container's root directory, opened through `/proc/PID/root`.
+#[derive(Debug)]
+pub struct ProcRoot {
+    /// `/proc/PID`: pins the process, so the checks and the root refer to the same one.
+    proc_dir: OwnedFd,
+    root: OwnedFd,
+}
+
+impl ProcRoot {
+    /// Opens the root of the process `pid`, if it is container `id`'s and qualifies (see the
+    /// module doc). `None` whenever anything does not fit.
+    pub fn open(pid: i64, id: &str) -> Option<ProcRoot> {
+        if pid <= 0 || id.len() < 12 {
+            return None;
+        }
+        let proc_dir = open_at(
+            libc::AT_FDCWD,
+            format!("/proc/{pid}").as_bytes(),
+            libc::O_DIRECTORY | libc::O_RDONLY,
+        )
+        .ok()?;
+        let cgroup = read_small(&proc_dir, b"cgroup")?;
+        if !contains(&cgroup, id.as_bytes()) {
+            return None;
+        }
+        let status = read_small(&proc_dir, b"status")?;
+        let ids_root = |key: &[u8]| {
+            status.split(|&b| b == b'\n').any(|l| {
+                l.strip_prefix(key).is_some_and(|rest| {
+                    rest.split(|b| b.is_ascii_whitespace())
+                        .filter(|f| !f.is_empty())
+                        .all(|f| f == b"0")
+                })
+            })
+        };
+        if !ids_root(b"Uid:") || !ids_root(b"Gid:") {
+            return None;
+        }
+        let uid_map = read_small(&proc_dir, b"uid_map")?;
+        let fields: Vec<&[u8]> = uid_map
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|f| !f.is_empty())
+            .collect();
+        if fields != [&b"0"[..], b"0", b"4294967295"] {
+            return None;
+        }
+        let root = open_at(
+            proc_dir.as_raw_fd(),
+            b"root",
+            libc::O_PATH | libc::O_DIRECTORY,
+        )
+        .ok()?;
+        Some(ProcRoot { proc_dir, root })
+    }
+
+    /// Whether the process is still there (a dead one leaves a root nobody should write to).
+    pub fn alive(&self) -> bool {
+        read_small(&self.proc_dir, b"stat").is_some()
+    }
+
+    /// Opens `path` (absolute inside the container) with `flags`, confined to the container.
+    fn open_in(&self, path: &Path, flags: i32) -> io::Result<OwnedFd> {
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        let rel: &OsStr = if rel.as_os_str().is_empty() {
+            OsStr::new(".")
+        } else {
+            rel.as_os_str()
+        };
+        let c = CString::new(rel.as_bytes()).map_err(|_| einval())?;
+        let how = OpenHow {
+            flags: (flags | libc::O_CLOEXEC) as u64,
+            mode: 0,
+            resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+        };
+        loop {
+            // SAFETY: `c` is a valid C string and `how` a valid open_how of the size passed.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    self.root.as_raw_fd(),
+                    c.as_ptr(),
+                    &how as *const OpenHow,
+                    std::mem::size_of::<OpenHow>(),
+                )
+            };
+            if fd >= 0 {
+                // SAFETY: the kernel just gave us this descriptor; nobody else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EAGAIN) && e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Opens a regular file for reading (never blocks on a fifo that took its place).
+    pub fn open_read(&self, path: &Path) -> io::Result<File> {
+        let fd = self.open_in(path, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;
+        let file = File::from(fd);
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        Ok(file)
+    }
+
+    /// Renames `from` to `to`, two names in the same directory (a temporary into place).
+    pub fn rename_in(&self, dir: &Path, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        let dir = self.open_in(dir, libc::O_PATH | libc::O_DIRECTORY)?;
+        let from = CString::new(from.as_bytes()).map_err(|_| einval())?;
+        let to = CString::new(to.as_bytes()).map_err(|_| einval())?;
+        let d = dir.as_raw_fd();
+        // SAFETY: valid C strings, a descriptor we own.
+        check(unsafe { libc::renameat(d, from.as_ptr(), d, to.as_ptr()) })
+    }
+
+    /// Creates the temporary file `tmp` beside `dest`, renamed onto it by [`ProcWriter::commit`].
+    pub fn create(&self, dest: &Path, tmp: &OsStr, mode: u32) -> io::Result<ProcWriter> {
+        let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
+            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+        };
+        let dir = self.open_in(dir, libc::O_PATH | libc::O_DIRECTORY)?;
+        // A single new component with O_EXCL: nothing to follow, nothing to clobber.
+        let fd = open_at(
+            dir.as_raw_fd(),
+            tmp.as_bytes(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+        )?;
+        Ok(ProcWriter {
+            file: File::from(fd),
+            dir,
+            tmp: tmp.to_os_string(),
+            name: name.to_os_string(),
+            mode,
+            done: false,
+        })
+    }
+}
+
+/// A file being written into a container under a temporary name.
+#[derive(Debug)]
+pub struct ProcWriter {
+    pub file: File,
+    dir: OwnedFd,
+    tmp: OsString,
+    name: OsString,
+    mode: u32,
+    done: bool,
+}
+
+impl ProcWriter {
+    /// Sets mode, owner and times, then renames the file into place.
+    pub fn commit(
+        mut self,
+        owner: Option<(u32, u32)>,
+        mtime: Option<(i64, u32)>,
+    ) -> io::Result<()> {
+        let fd = self.file.as_raw_fd();
+        if let Some((uid, gid)) = owner {
+            // SAFETY: plain syscall on a descriptor we own.
+            check(unsafe { libc::fchown(fd, uid, gid) })?;
+        }
+        // After chown, which clears setuid/setgid bits.
+        // SAFETY: as above.
+        check(unsafe { libc::fchmod(fd, self.mode) })?;
+        if let Some((s, ns)) = mtime {
+            let t = libc::timespec {
+                tv_sec: s,
+                tv_nsec: i64::from(ns),
+            };
+            let times = [t, t];
+            // SAFETY: `times` holds the two timespecs futimens reads.
+            check(unsafe { libc::futimens(fd, times.as_ptr()) })?;
+        }
+        let from = CString::new(self.tmp.as_bytes()).map_err(|_| einval())?;
+        let to = CString::new(self.name.as_bytes()).map_err(|_| einval())?;
+        let d = self.dir.as_raw_fd();
+        // SAFETY: valid C strings, descriptors we own.
+        check(unsafe { libc::renameat(d, from.as_ptr(), d, to.as_ptr()) })?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for ProcWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Ok(c) = CString::new(self.tmp.as_bytes()) {
+                // SAFETY: a valid C string and a descriptor we own.
+                unsafe { libc::unlinkat(self.dir.as_raw_fd(), c.as_ptr(), 0) };
+            }
+        }
+    }
+}
+
+/// Copies up to `max` bytes from `from` to `to` at their current positions, in the kernel
+/// (`copy_file_range`) where it can, else through a buffer. Returns 0 at the end of `from`.
+pub fn copy_slice(from: &File, to: &File, max: usize) -> io::Result<usize> {
+    loop {
+        // SAFETY: null offsets use and advance the files' own positions.
+        let n = unsafe {
+            libc::copy_file_range(
+                from.as_raw_fd(),
+                std::ptr::null_mut(),
+                to.as_raw_fd(),
+                std::ptr::null_mut(),
+                max,
+                0,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => break,
+            _ => return Err(e),
+        }
+    }
+    use std::io::{Read, Write};
+    let mut buf = vec![0u8; max.min(1 << 20)];
+    let n = loop {
+        match (&*from).read(&mut buf) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    (&*to).write_all(&buf[..n])?;
+    Ok(n)
+}
+
+/// `struct open_how` of openat2(2) (libc's is non-exhaustive).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+fn open_at(dir: i32, path: &[u8], flags: i32) -> io::Result<OwnedFd> {
+    let c = CString::new(path).map_err(|_| einval())?;
+    loop {
+        // SAFETY: a valid C string; the mode is used only with O_CREAT.
+        let fd = unsafe { libc::openat(dir, c.as_ptr(), flags | libc::O_CLOEXEC, 0o600) };
+        if fd >= 0 {
+            // SAFETY: the kernel just gave us this descriptor.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// A small file under `/proc/PID` (cgroup, status, uid_map).
+fn read_small(dir: &OwnedFd, name: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let fd = open_at(dir.as_raw_fd(), name, libc::O_RDONLY).ok()?;
+    let mut out = Vec::new();
+    File::from(fd).take(1 << 20).read_to_end(&mut out).ok()?;
+    Some(out)
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn check(r: i32) -> io::Result<()> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn einval() -> io::Error {
+    io::Error::from_raw_os_error(libc::EINVAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_slice_copies_a_host_file_in_slices() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&a, &data).expect("write");
+        let from = File::open(&a).expect("open");
+        let to = File::create(&b).expect("create");
+        let mut slices = 0;
+        while copy_slice(&from, &to, 1 << 20).expect("copy") > 0 {
+            slices += 1;
+        }
+        assert_eq!(slices, 3);
+        assert_eq!(std::fs::read(&b).expect("read"), data);
+    }
+
+    #[test]
+    fn a_process_that_is_not_the_container_is_refused() {
+        // Our own process: its cgroup does not name this made-up container.
+        let id = "0123456789abcdef0123456789abcdef";
+        assert!(ProcRoot::open(i64::from(std::process::id()), id).is_none());
+        assert!(ProcRoot::open(0, id).is_none());
+    }
+}
