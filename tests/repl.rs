@@ -212,3 +212,37 @@ fn ctrl_c_stops_a_copy_and_leaves_nothing() {
         "nothing at the destination, no temporary: {left:?}"
     );
 }
+
+/// A copy lasting over a second shows indicatif's bar on a terminal (bytes, rate, ETA, files),
+/// clears it when done; with stderr not a terminal nothing is drawn.
+#[test]
+fn a_long_copy_shows_progress_on_a_terminal_only() {
+    let Some(mut sb) = Sandbox::new("progress") else {
+        return;
+    };
+    if !tmux_available() {
+        return;
+    }
+    // The agent's stream from a tmpfs is the slow path (the direct one would be done at once).
+    let c = sb.run("c", BUSYBOX, &["--tmpfs", "/data:size=1g"]);
+    sb.exec(&c, &["sh", "-c", "head -c 700000000 /dev/zero > /data/big"]);
+    let sh = TestShell::new().env("DOCKERBOX_DIRECT", "0");
+    let t = Tmux::start(&sh, &["--agent", "always"]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&[&format!("cp /containers/{c}/data/big copy"), "Enter"]);
+    let bar = t.wait_for("progress bar", |s| s.contains("ETA") && s.contains("files"));
+    assert!(bar.contains("MiB") && bar.contains("/s"), "{bar}");
+    let done = t.wait_for("prompt after the copy", |s| s.matches("~$").count() == 2);
+    assert!(!done.contains("ETA"), "the bar is cleared:\n{done}");
+    assert_eq!(
+        std::fs::metadata(sh.home.path().join("copy"))
+            .unwrap()
+            .len(),
+        700_000_000
+    );
+    t.keys(&["C-d"]);
+    let r = sh
+        .opts(&["--agent", "always"])
+        .c(&format!("cp /containers/{c}/data/big copy2"));
+    assert_eq!((r.status, r.stderr.as_str()), (0, ""));
+}
