@@ -5,6 +5,13 @@
 
 mod agent;
 mod engine;
+// Not wired into main yet: the engine list is resolved here but still built from DOCKER_HOST.
+#[allow(dead_code)]
+mod sources;
+#[allow(dead_code)]
+mod ssh;
 
 pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream};
 pub use engine::{ContainerInfo, Engine, State};
+#[allow(unused_imports)]
+pub use sources::{connect, resolve, EngineSpec, Origin, Request, SourceError, TlsFiles};
