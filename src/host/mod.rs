@@ -6,7 +6,10 @@
 mod agent;
 mod engine;
 mod procroot;
+mod sources;
+mod ssh;
 
 pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream};
 pub use engine::{ContainerInfo, Engine, State};
 pub use procroot::{copy_slice, ProcWriter};
+pub use sources::{connect, resolve, EngineSpec, Origin, Request, SourceError, TlsFiles};
