@@ -13,6 +13,7 @@ mod output;
 mod parse;
 mod repl;
 mod shell;
+mod syntax;
 mod vfs;
 
 use std::io::{self, BufRead, IsTerminal};

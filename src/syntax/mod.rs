@@ -1,0 +1,40 @@
+//! The shell language, pure: no I/O, nothing run. A line goes
+//!
+//! ```text
+//! bytes ──lex.rs──▶ tokens ──parse.rs (+ alias.rs)──▶ ast::List ──expand.rs (+ glob.rs)──▶ argv
+//! ```
+//!
+//! - `ast.rs`: the tree (list, and-or, pipeline, command, word parts, redirects), with spans.
+//! - `lex.rs`: quoting, escapes, `$` forms, comments, operators; refuses what dockerbox lacks.
+//! - `parse.rs`: the grammar and [`SyntaxError`] (bash's wording, a position, "incomplete").
+//! - `alias.rs`: the alias table's interface and how values are lexed in place of a name.
+//! - `expand.rs`: tilde, parameters, field splitting, globbing over any [`Lister`].
+//! - `glob.rs`: the fnmatch-style matcher for one path component.
+//! - `quote.rs` and `cursor.rs`: for completion, a name written back as a safe word, and the
+//!   word at the cursor with its role (command name, redirect target, argument).
+//!
+//! Lines are bytes throughout, so names that are not UTF-8 can be typed, globbed and passed on.
+
+// Nothing calls this yet: shell.rs still runs lines through `crate::parse`.
+#![allow(dead_code, unused_imports)]
+
+pub mod alias;
+pub mod ast;
+pub mod cursor;
+pub mod expand;
+pub mod glob;
+mod lex;
+pub mod parse;
+pub mod quote;
+
+pub use alias::Aliases;
+pub use ast::{
+    AndOr, Assignment, Command, Connector, List, Part, PartKind, Pipeline, RedirOp, RedirTarget,
+    Redirect, Span, Word,
+};
+pub use cursor::{cursor_word, CursorWord};
+pub use expand::{
+    expand_assignment, expand_redirect_target, expand_word, expand_words, Env, ExpandError, Lister,
+};
+pub use parse::{parse, parse_with_aliases, ErrorKind, SyntaxError};
+pub use quote::quote;
