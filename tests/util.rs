@@ -32,7 +32,7 @@ pub fn docker(args: &[&str]) -> String {
 }
 
 /// Whether an engine answers; without one the tests skip, unless DOCKERBOX_REQUIRE_DOCKER=1.
-fn docker_ready() -> bool {
+pub fn docker_ready() -> bool {
     static READY: OnceLock<bool> = OnceLock::new();
     *READY.get_or_init(|| {
         let ok = Command::new("docker")
