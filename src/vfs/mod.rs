@@ -123,6 +123,17 @@ impl Vfs {
         }
     }
 
+    /// The engine and container a path inside a container belongs to (for `exec`).
+    pub async fn container_of(
+        &self,
+        p: &VPath,
+    ) -> Result<(Arc<Engine>, Arc<ContainerInfo>), FsError> {
+        match p {
+            VPath::Container { name, .. } => Ok((self.engine.clone(), self.container(name).await?)),
+            _ => Err(FsError::NoSuchContainer),
+        }
+    }
+
     /// The container a path is in, looked up by name or ID prefix.
     pub async fn container(&self, name: &str) -> Result<Arc<ContainerInfo>, FsError> {
         self.engine.find(name).await
