@@ -5,6 +5,10 @@ never\t''"
 complete -c dockerbox -l agent -d 'Use the in-container agent: auto (start it in the background, answer from the archive API meanwhile), always (wait for it), never (upload nothing)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c dockerbox -s H -l host -d 'An engine to show, as NAME=URL (unix://, tcp://, ssh://) or URL; repeat for several. With more than one engine the tree is /containers/HOST/NAME' -r
+complete -c dockerbox -l context -d 'A docker CLI context to show (repeatable)' -r
+complete -c dockerbox -l timeout -d 'Seconds an engine may take to answer before it counts as unreachable' -r
 complete -c dockerbox -s v -l verbose -d 'Say which backend (agent or archive API) served each container'
+complete -c dockerbox -l all-contexts -d 'Show every docker CLI context, plus `default`'
 complete -c dockerbox -s h -l help -d 'Print help'
 complete -c dockerbox -s V -l version -d 'Print version'

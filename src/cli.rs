@@ -28,9 +28,33 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = AgentWhen::Auto)]
     pub agent: AgentWhen,
 
+    /// An engine to show, as NAME=URL (unix://, tcp://, ssh://) or URL; repeat for several.
+    /// With more than one engine the tree is /containers/HOST/NAME
+    #[arg(short = 'H', long = "host", value_name = "[NAME=]URL")]
+    pub host: Vec<String>,
+
+    /// A docker CLI context to show (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub context: Vec<String>,
+
+    /// Show every docker CLI context, plus `default`
+    #[arg(long)]
+    pub all_contexts: bool,
+
+    /// Seconds an engine may take to answer before it counts as unreachable
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+
     /// A script to run, one command line per line
     #[arg(value_name = "SCRIPT")]
     pub script: Option<PathBuf>,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t > 0.0 && t <= 86400.0 => Ok(t),
+        _ => Err("a number of seconds between 0 and 86400".into()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

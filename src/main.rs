@@ -60,7 +60,21 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         cli::AgentWhen::Always => AgentMode::Always,
         cli::AgentWhen::Never => AgentMode::Never,
     };
-    let vfs = Arc::new(Vfs::new(Arc::new(Engine::from_env()), mode, cli.verbose));
+    let req = host::Request {
+        hosts: cli.host.clone(),
+        contexts: cli.context.clone(),
+        all_contexts: cli.all_contexts,
+    };
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let specs = host::resolve(&req, &|k| std::env::var_os(k), home.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let timeout = std::time::Duration::from_secs_f64(cli.timeout);
+    let engines = specs
+        .into_iter()
+        .enumerate()
+        .map(|(i, spec)| Arc::new(Engine::new(spec, i, timeout)))
+        .collect();
+    let vfs = Arc::new(Vfs::new(engines, mode, cli.verbose));
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
 
     if let Some(line) = &cli.command {

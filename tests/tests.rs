@@ -16,5 +16,6 @@ mod cp_gnu;
 mod engines;
 mod fileops;
 mod ls;
+mod multi;
 mod nav;
 mod repl;

@@ -238,8 +238,17 @@ impl TestShell {
         let mut c = Command::new(Self::bin());
         c.env_remove("LS_COLORS")
             .env_remove("NO_COLOR")
-            .env_remove("DOCKER_HOST")
             .env_remove("XDG_STATE_HOME");
+        for k in [
+            "DOCKER_HOST",
+            "DOCKER_CONTEXT",
+            "DOCKER_CONFIG",
+            "DOCKER_TLS_VERIFY",
+            "DOCKER_CERT_PATH",
+            "DOCKER_TLS",
+        ] {
+            c.env_remove(k);
+        }
         for (k, v) in &self.env {
             c.env(k, v);
         }

@@ -158,7 +158,9 @@ async fn run(sh: &Shell, cfg: &Config, out: &mut Out) -> Result<i32, FsError> {
             Ok(l) => l,
             Err(e) => {
                 sh.report("ls", &shown, &e);
-                status = status.max(if headers {
+                // An engine that does not answer is an unreadable directory: 1, as GNU ls.
+                let unreadable = headers || matches!(e, FsError::Unreachable { .. });
+                status = status.max(if unreadable {
                     exit_codes::FAILURE
                 } else {
                     exit_codes::USAGE
@@ -235,10 +237,10 @@ async fn print(
         Layout::Lines => render_lines(out, entries, theme, tty),
         Layout::Long => {
             let owners = match p {
-                VPath::Containers => Arc::new(Default::default()),
+                VPath::Containers | VPath::Engine(_) => Arc::new(Default::default()),
                 p => sh.vfs.owners(p).await,
             };
-            if is_dir && !matches!(p, VPath::Containers) {
+            if is_dir && !matches!(p, VPath::Containers | VPath::Engine(_)) {
                 let total: u64 = entries.iter().map(|e| e.blocks_k).sum();
                 writeln!(out, "total {total}").map_err(FsError::Io)?;
             }

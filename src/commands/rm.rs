@@ -81,7 +81,7 @@ impl Builtin for Cmd {
                 }
                 let p = sh.resolve(op);
                 if matches!(&p, VPath::Host(h) if h.as_os_str() == "/")
-                    || matches!(p, VPath::Containers)
+                    || matches!(p, VPath::Containers | VPath::Engine(_))
                     || is_container_root(&p)
                 {
                     eprintln!(

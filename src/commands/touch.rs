@@ -276,11 +276,12 @@ fn link_destination(link: &VPath, target: &std::path::Path) -> VPath {
             let dir = h.parent().unwrap_or(std::path::Path::new("/"));
             VPath::Host(dir.join(target))
         }
-        VPath::Container { name, path } => VPath::Container {
+        VPath::Container { host, name, path } => VPath::Container {
+            host: host.clone(),
             name: name.clone(),
             path: link_target_in_container(path, target),
         },
-        VPath::Containers => VPath::Containers,
+        other => other.clone(),
     }
 }
 
@@ -512,11 +513,13 @@ mod tests {
     #[test]
     fn dangling_links_lead_inside_their_container() {
         let link = VPath::Container {
+            host: None,
             name: "c".into(),
             path: "/a/l".into(),
         };
         let to = |t: &str| link_destination(&link, std::path::Path::new(t));
         let inside = |p: &str| VPath::Container {
+            host: None,
             name: "c".into(),
             path: p.into(),
         };

@@ -16,10 +16,16 @@ use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
 use super::procroot::ProcRoot;
+use super::sources::EngineSpec;
 use crate::vfs::FsError;
 
-/// How long to wait for an engine's answer before calling it unreachable.
-const TIMEOUT: Duration = Duration::from_secs(20);
+/// bollard's own per-request limit: long, since it also bounds exec and archive calls that
+/// legitimately take a while. Whether an engine answers at all is decided sooner, by
+/// [`Engine::timeout`], around connecting and listing.
+const REQUEST_TIMEOUT: u64 = 600;
+
+/// How long an engine that failed to answer counts as down without being asked again.
+const DOWN_FOR: Duration = Duration::from_secs(2);
 
 /// A container's lifecycle state, as `docker ps -a` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +56,8 @@ impl State {
 /// What the table knows about one container.
 #[derive(Debug, Clone)]
 pub struct ContainerInfo {
+    /// The engine it lives on: its place in the engine list.
+    pub engine: usize,
     pub id: String,
     pub name: String,
     pub image: String,
@@ -66,14 +74,34 @@ impl ContainerInfo {
 
 type Table = Arc<Vec<Arc<ContainerInfo>>>;
 
+/// An engine as a directory of `/containers` (several engines): what `ls -l` shows.
+#[derive(Debug, Clone)]
+pub struct EngineSummary {
+    pub name: String,
+    pub addr: String,
+    pub version: Option<String>,
+    pub running: usize,
+    pub stopped: usize,
+    /// Why it did not answer (then the counts are 0).
+    pub error: Option<String>,
+}
+
 /// A container's direct path (or that it has none), and the generation it was looked up in.
 type FoundRoot = (Option<u64>, Option<Arc<ProcRoot>>);
 
 /// One Docker endpoint.
 pub struct Engine {
-    addr: String,
+    spec: EngineSpec,
+    /// Its place in the engine list (what [`ContainerInfo::engine`] refers to).
+    index: usize,
+    /// How long connecting and listing may take before the engine counts as unreachable.
+    timeout: Duration,
     docker: Result<Docker, String>,
     ready: OnceCell<Docker>,
+    /// When and why it last failed to answer (see [`Engine::still_down`]).
+    down: Mutex<Option<(std::time::Instant, String)>>,
+    /// The engine's version, asked once (for `ls -l /containers` with several engines).
+    version: OnceCell<String>,
     /// Bumped by every container event; the cached table is valid while this is unchanged.
     table_gen: Arc<AtomicU64>,
     /// False until the event stream answers, and again once it breaks: then nothing is cached.
@@ -91,22 +119,18 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine at `addr` (`unix://...`, `tcp://...`); nothing is sent until it is first used.
-    pub fn new(addr: &str) -> Engine {
-        let docker = match addr {
-            a if a.starts_with("unix://") => {
-                Docker::connect_with_unix(a, TIMEOUT.as_secs(), bollard::API_DEFAULT_VERSION)
-            }
-            a if a.starts_with("tcp://") || a.starts_with("http://") => {
-                Docker::connect_with_http(a, TIMEOUT.as_secs(), bollard::API_DEFAULT_VERSION)
-            }
-            a => Err(bollard::errors::Error::UnsupportedURISchemeError { uri: a.to_string() }),
-        }
-        .map_err(|e| reason(&e));
+    /// The engine `spec` describes, number `index` in the list; nothing is sent until it is
+    /// first used.
+    pub fn new(spec: EngineSpec, index: usize, timeout: Duration) -> Engine {
+        let docker = super::sources::connect(&spec, REQUEST_TIMEOUT);
         Engine {
-            addr: addr.to_string(),
+            spec,
+            index,
+            timeout,
             docker,
             ready: OnceCell::new(),
+            down: Mutex::new(None),
+            version: OnceCell::new(),
             table_gen: Arc::new(AtomicU64::new(0)),
             following: Arc::new(AtomicBool::new(false)),
             table: Mutex::new(None),
@@ -117,41 +141,61 @@ impl Engine {
         }
     }
 
-    /// The engine `DOCKER_HOST` names, or the local socket.
-    pub fn from_env() -> Engine {
-        let addr = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
-        Engine::new(&addr)
+    pub fn addr(&self) -> &str {
+        &self.spec.addr
     }
 
-    pub fn addr(&self) -> &str {
-        &self.addr
+    /// The name it has under `/containers` when there are several engines.
+    pub fn name(&self) -> &str {
+        &self.spec.name
     }
 
     /// The client, after version negotiation (the engine here speaks API 1.41, older than
     /// bollard's default) and with the event follower started.
     pub async fn client(&self) -> Result<&Docker, FsError> {
-        self.ready
+        self.still_down()?;
+        let r = self
+            .ready
             .get_or_try_init(|| async {
                 let docker = self
                     .docker
                     .clone()
                     .map_err(|reason| self.unreachable(reason))?;
-                let docker = docker
-                    .negotiate_version()
+                let docker = tokio::time::timeout(self.timeout, docker.negotiate_version())
                     .await
+                    .map_err(|_| self.unreachable("timed out".into()))?
                     .map_err(|e| self.unreachable(reason(&e)))?;
                 self.follow_events(docker.clone());
                 Ok(docker)
             })
-            .await
+            .await;
+        if let Err(e) = &r {
+            self.mark_down(e);
+        }
+        r
+    }
+
+    /// An engine that just failed to answer is not asked again for a moment: one command that
+    /// touches it several times (`ls /containers/*`) pays its timeout once.
+    fn still_down(&self) -> Result<(), FsError> {
+        let down = self.down.lock().ok().and_then(|d| d.clone());
+        match down {
+            Some((when, reason)) if when.elapsed() < DOWN_FOR => Err(self.unreachable(reason)),
+            _ => Ok(()),
+        }
+    }
+
+    fn mark_down(&self, e: &FsError) {
+        if let FsError::Unreachable { reason, .. } = e {
+            if let Ok(mut d) = self.down.lock() {
+                *d = Some((std::time::Instant::now(), reason.clone()));
+            }
+        }
     }
 
     fn unreachable(&self, reason: String) -> FsError {
         FsError::Unreachable {
-            addr: self.addr.clone(),
+            addr: self.spec.addr.clone(),
             reason,
         }
     }
@@ -164,9 +208,10 @@ impl Engine {
                 status_code: 404, ..
             } => FsError::NotFound,
             E::DockerResponseServerError { message, .. } => FsError::Engine(message),
-            e @ (E::RequestTimeoutError | E::HyperResponseError { .. } | E::IOError { .. }) => {
-                self.unreachable(reason(&e))
-            }
+            e @ (E::RequestTimeoutError
+            | E::HyperResponseError { .. }
+            | E::HyperLegacyError { .. }
+            | E::IOError { .. }) => self.unreachable(reason(&e)),
             e => FsError::Engine(e.to_string()),
         }
     }
@@ -188,16 +233,18 @@ impl Engine {
             all: true,
             ..Default::default()
         };
-        let list = docker
-            .list_containers(Some(opts))
+        let list = tokio::time::timeout(self.timeout, docker.list_containers(Some(opts)))
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|_| self.unreachable("timed out".into()))
+            .and_then(|r| r.map_err(|e| self.error(e)))
+            .inspect_err(|e| self.mark_down(e))?;
         let mut table: Vec<Arc<ContainerInfo>> = list
             .into_iter()
             .filter_map(|c| {
                 let id = c.id?;
                 let name = c.names?.first()?.trim_start_matches('/').to_string();
                 Some(Arc::new(ContainerInfo {
+                    engine: self.index,
                     name,
                     image: c.image.unwrap_or_default(),
                     state: state_of(c.state),
@@ -212,6 +259,43 @@ impl Engine {
             *guard = Some((gen, table.clone()));
         }
         Ok(table)
+    }
+
+    /// What `ls -l /containers` shows of an engine: address, version, containers, or why it
+    /// did not answer.
+    pub async fn summary(&self) -> EngineSummary {
+        let mut sum = EngineSummary {
+            name: self.spec.name.clone(),
+            addr: self.spec.addr.clone(),
+            version: None,
+            running: 0,
+            stopped: 0,
+            error: None,
+        };
+        match self.containers().await {
+            Ok(table) => {
+                sum.running = table.iter().filter(|c| c.state == State::Running).count();
+                sum.stopped = table.len() - sum.running;
+            }
+            Err(e) => {
+                sum.error = Some(e.to_string());
+                return sum;
+            }
+        }
+        if let Ok(docker) = self.client().await {
+            let v = self
+                .version
+                .get_or_try_init(|| async {
+                    let v = tokio::time::timeout(self.timeout, docker.version()).await;
+                    match v {
+                        Ok(Ok(v)) => Ok(v.version.unwrap_or_default()),
+                        _ => Err(()),
+                    }
+                })
+                .await;
+            sum.version = v.ok().cloned();
+        }
+        sum
     }
 
     /// Finds a container by name or unique ID prefix, as the docker CLI does.
@@ -350,7 +434,7 @@ impl Engine {
     /// on this machine's unix socket, and not when `DOCKERBOX_DIRECT=0`.
     pub async fn proc_root(&self, c: &ContainerInfo) -> Option<Arc<ProcRoot>> {
         if c.state != State::Running
-            || !self.addr.starts_with("unix://")
+            || !self.spec.addr.starts_with("unix://")
             || std::env::var_os("DOCKERBOX_DIRECT").is_some_and(|v| v == "0")
         {
             return None;
@@ -445,23 +529,4 @@ fn state_of(s: Option<ContainerSummaryStateEnum>) -> State {
     }
 }
 
-/// A short, human reason for a connection failure.
-fn reason(e: &bollard::errors::Error) -> String {
-    use bollard::errors::Error as E;
-    match e {
-        E::SocketNotFoundError(_) => "No such file or directory".to_string(),
-        E::RequestTimeoutError => "timed out".to_string(),
-        e => {
-            // hyper nests the OS error; its innermost source is the readable part.
-            let mut src: &dyn std::error::Error = e;
-            while let Some(s) = src.source() {
-                src = s;
-            }
-            let text = src.to_string();
-            match text.find(" (os error") {
-                Some(i) => text[..i].to_string(),
-                None => text,
-            }
-        }
-    }
-}
+use super::sources::reason;

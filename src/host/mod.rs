@@ -10,6 +10,6 @@ mod sources;
 mod ssh;
 
 pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream};
-pub use engine::{ContainerInfo, Engine, State};
+pub use engine::{ContainerInfo, Engine, EngineSummary, State};
 pub use procroot::{copy_slice, ProcWriter};
-pub use sources::{connect, resolve, EngineSpec, Origin, Request, SourceError, TlsFiles};
+pub use sources::{resolve, Request};

@@ -26,6 +26,9 @@ pub fn render_long(
     if entries.iter().any(|e| e.container.is_some()) {
         return render_containers(w, entries, theme, tty, now);
     }
+    if entries.iter().any(|e| e.engine.is_some()) {
+        return render_engines(w, entries, theme, tty);
+    }
     let rows: Vec<[String; 5]> = entries
         .iter()
         .map(|e| {
@@ -99,6 +102,57 @@ fn render_containers(
             format_time(c.created, now)
         )?;
         w.write_all(&theme.paint(e, &display_name(&e.name, tty)))?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// `ls -l /containers` with several engines: whether each answered, its version, how many
+/// containers run and how many do not, its address, its name.
+fn render_engines(
+    w: &mut dyn Write,
+    entries: &[Entry],
+    theme: &Theme,
+    tty: bool,
+) -> io::Result<()> {
+    let rows: Vec<(&Entry, [String; 5])> = entries
+        .iter()
+        .filter_map(|e| e.engine.as_ref().map(|s| (e, s)))
+        .map(|(e, s)| {
+            let (state, version, running, stopped) = match &s.error {
+                None => (
+                    "up".to_string(),
+                    s.version.clone().unwrap_or_else(|| "?".into()),
+                    format!("{} running", s.running),
+                    format!("{} stopped", s.stopped),
+                ),
+                Some(_) => ("down".into(), "-".into(), "-".into(), "-".into()),
+            };
+            (e, [state, version, running, stopped, s.addr.clone()])
+        })
+        .collect();
+    let widths: Vec<usize> = (0..5)
+        .map(|i| rows.iter().map(|(_, r)| r[i].len()).max().unwrap_or(0))
+        .collect();
+    for (e, r) in &rows {
+        write!(
+            w,
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {:<w4$}  ",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+        )?;
+        w.write_all(&theme.paint(e, &display_name(&e.name, tty)))?;
+        if let Some(why) = e.engine.as_ref().and_then(|s| s.error.as_ref()) {
+            write!(w, " ({why})")?;
+        }
         w.write_all(b"\n")?;
     }
     Ok(())

@@ -325,14 +325,13 @@ impl ArchiveFs {
     #[allow(clippy::too_many_arguments)]
     pub async fn copy_tree(
         &self,
-        eng: &Engine,
-        from: &ContainerInfo,
+        (src_eng, from): (&Engine, &ContainerInfo),
         src: &Path,
-        to: &ContainerInfo,
+        (eng, to): (&Engine, &ContainerInfo),
         dst_dir: &Path,
         name: &OsStr,
     ) -> Result<u64, FsError> {
-        let rx = self.download(eng, from, src).await?;
+        let rx = self.download(src_eng, from, src).await?;
         let (tx, tar_rx) = mpsc::channel::<Bytes>(8);
         let name = PathBuf::from(name);
         let rewrite = tokio::task::spawn_blocking(move || -> io::Result<u64> {

@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::host::ContainerInfo;
+use crate::host::{ContainerInfo, EngineSummary};
 
 /// The file type, as `ls` distinguishes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub struct Entry {
     pub ino: u64,
     /// Set on the entries of `/containers`: the container each directory stands for.
     pub container: Option<Arc<ContainerInfo>>,
+    /// Set on the entries of `/containers` when it holds engines.
+    pub engine: Option<Arc<EngineSummary>>,
 }
 
 impl Entry {
@@ -59,6 +61,7 @@ impl Entry {
             dev: 0,
             ino: 0,
             container: None,
+            engine: None,
         }
     }
 

@@ -34,7 +34,8 @@ const MAX_LINKS: usize = 40;
 
 /// The whole namespace as commands see it.
 pub struct Vfs {
-    engine: Arc<Engine>,
+    /// Every engine shown; with more than one, `/containers` holds one directory per engine.
+    engines: Vec<Arc<Engine>>,
     archive: archive::ArchiveFs,
     agents: Agents,
     owners: Mutex<HashMap<String, Arc<Owners>>>,
@@ -44,9 +45,10 @@ pub struct Vfs {
 }
 
 impl Vfs {
-    pub fn new(engine: Arc<Engine>, mode: AgentMode, verbose: bool) -> Vfs {
+    pub fn new(engines: Vec<Arc<Engine>>, mode: AgentMode, verbose: bool) -> Vfs {
+        path::set_multi_engine(engines.len() > 1);
         Vfs {
-            engine,
+            engines,
             archive: archive::ArchiveFs::default(),
             agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
@@ -68,7 +70,28 @@ impl Vfs {
 
     /// A host program ran: what the engine says may have changed under us.
     pub fn host_command_ran(&self) {
-        self.engine.invalidate();
+        for e in &self.engines {
+            e.invalidate();
+        }
+    }
+
+    /// The engine a container lives on.
+    fn eng(&self, c: &ContainerInfo) -> &Arc<Engine> {
+        // Every ContainerInfo comes from one of our engines, numbered by its place in the list.
+        &self.engines[c.engine.min(self.engines.len() - 1)]
+    }
+
+    /// The engine `host` names (`None`: the only one).
+    pub fn engine(&self, host: Option<&str>) -> Result<&Arc<Engine>, FsError> {
+        match host {
+            None if self.engines.len() == 1 => Ok(&self.engines[0]),
+            None => Err(FsError::NotFound),
+            Some(h) => self
+                .engines
+                .iter()
+                .find(|e| e.name() == h)
+                .ok_or(FsError::NotFound),
+        }
     }
 
     /// Called before each command: `-v` notes start afresh.
@@ -83,16 +106,16 @@ impl Vfs {
     /// beneath, not the file.
     async fn via(&self, c: &Arc<ContainerInfo>, path: &Path) -> Via {
         let hidden =
-            c.state == crate::host::State::Running && self.engine.under_tmpfs(&c.id, path).await;
+            c.state == crate::host::State::Running && self.eng(c).under_tmpfs(&c.id, path).await;
         self.via_with(c, hidden).await
     }
 
     /// The backend for a container's files; `wait` starts the agent now if it can run (writes
     /// wait: only the agent lands files atomically in a running container).
     async fn via_with(&self, c: &Arc<ContainerInfo>, wait: bool) -> Via {
-        let (eng, c2) = (self.engine.clone(), c.clone());
+        let (eng, c2) = (self.eng(c).clone(), c.clone());
         let owners = move || -> agent::OwnersFuture { Box::pin(owners_via_archive(eng, c2)) };
-        let v = self.agents.get(&self.engine, c, owners, wait).await;
+        let v = self.agents.get(self.eng(c), c, owners, wait).await;
         if self.verbose {
             let line = match &v {
                 Via::Agent(conn) => {
@@ -124,26 +147,34 @@ impl Vfs {
     }
 
     /// The engine and container a path inside a container belongs to (for `exec`).
+    #[allow(dead_code)] // `exec` is on its way
     pub async fn container_of(
         &self,
         p: &VPath,
     ) -> Result<(Arc<Engine>, Arc<ContainerInfo>), FsError> {
         match p {
-            VPath::Container { name, .. } => Ok((self.engine.clone(), self.container(name).await?)),
+            VPath::Container { host, name, .. } => {
+                let c = self.container(host.as_deref(), name).await?;
+                Ok((self.eng(&c).clone(), c))
+            }
             _ => Err(FsError::NoSuchContainer),
         }
     }
 
     /// The container a path is in, looked up by name or ID prefix.
-    pub async fn container(&self, name: &str) -> Result<Arc<ContainerInfo>, FsError> {
-        self.engine.find(name).await
+    pub async fn container(
+        &self,
+        host: Option<&str>,
+        name: &str,
+    ) -> Result<Arc<ContainerInfo>, FsError> {
+        self.engine(host)?.find(name).await
     }
 
     /// `stat`: follows symlinks.
     pub async fn stat(&self, p: &VPath) -> Result<Entry, FsError> {
         match p {
-            VPath::Container { name, path } => {
-                let c = self.container(name).await?;
+            VPath::Container { host, name, path } => {
+                let c = self.container(host.as_deref(), name).await?;
                 for retry in [true, false] {
                     match self.via(&c, path).await {
                         Via::Agent(conn) => match agent::stat(&conn, path, true).await {
@@ -157,7 +188,7 @@ impl Vfs {
                 Ok(e)
             }
             VPath::Host(h) => hostfs::stat(h),
-            VPath::Containers => self.lstat(p).await,
+            VPath::Containers | VPath::Engine(_) => self.lstat(p).await,
         }
     }
 
@@ -172,11 +203,19 @@ impl Vfs {
                 e.nlink = 2;
                 Ok(e)
             }
-            VPath::Container { name, path } => {
-                let c = self.container(name).await?;
+            VPath::Engine(h) => {
+                let eng = self.engine(Some(h))?;
+                let mut e = Entry::new(h.clone(), Kind::Dir);
+                e.perm = 0o555;
+                e.nlink = 2;
+                e.engine = Some(Arc::new(eng.summary().await));
+                Ok(e)
+            }
+            VPath::Container { host, name, path } => {
+                let c = self.container(host.as_deref(), name).await?;
                 if path == Path::new("/") {
                     // The root of a container stands for the container in /containers.
-                    let mut e = self.archive.lstat(&self.engine, &c, path).await?;
+                    let mut e = self.archive.lstat(self.eng(&c), &c, path).await?;
                     e.name = name.into();
                     e.container = Some(c);
                     return Ok(e);
@@ -191,9 +230,9 @@ impl Vfs {
                     }
                 }
                 let r = if full {
-                    self.archive.lstat_full(&self.engine, &c, path).await
+                    self.archive.lstat_full(self.eng(&c), &c, path).await
                 } else {
-                    self.archive.lstat(&self.engine, &c, path).await
+                    self.archive.lstat(self.eng(&c), &c, path).await
                 };
                 match r {
                     // The engine answers a bare 500 for a symlink it cannot resolve (a loop);
@@ -202,7 +241,7 @@ impl Vfs {
                         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
                             return Err(FsError::Engine(m));
                         };
-                        let list = self.archive.read_dir(&self.engine, &c, parent).await?;
+                        let list = self.archive.read_dir(self.eng(&c), &c, parent).await?;
                         list.iter()
                             .find(|e| e.name == name)
                             .cloned()
@@ -229,12 +268,22 @@ impl Vfs {
                 }
                 Ok(Arc::new(list))
             }
+            VPath::Containers if self.engines.len() > 1 => {
+                // Asked all at once: a slow engine costs its timeout, not the sum of them.
+                let sums =
+                    futures_util::future::join_all(self.engines.iter().map(|e| e.summary())).await;
+                Ok(Arc::new(sums.into_iter().map(engine_entry).collect()))
+            }
             VPath::Containers => {
-                let table = self.engine.containers().await?;
+                let table = self.engine(None)?.containers().await?;
                 Ok(Arc::new(table.iter().map(container_entry).collect()))
             }
-            VPath::Container { name, path } => {
-                let c = self.container(name).await?;
+            VPath::Engine(h) => {
+                let table = self.engine(Some(h))?.containers().await?;
+                Ok(Arc::new(table.iter().map(container_entry).collect()))
+            }
+            VPath::Container { host, name, path } => {
+                let c = self.container(host.as_deref(), name).await?;
                 for retry in [true, false] {
                     match self.via(&c, path).await {
                         Via::Agent(conn) => match agent::read_dir(&conn, path).await {
@@ -248,7 +297,7 @@ impl Vfs {
                 if !e.is_dir() {
                     return Err(FsError::NotADirectory);
                 }
-                self.archive.read_dir(&self.engine, &c, &real).await
+                self.archive.read_dir(self.eng(&c), &c, &real).await
             }
         }
     }
@@ -257,13 +306,13 @@ impl Vfs {
     pub async fn read(&self, p: &VPath, out: &mut (dyn Write + Send)) -> Result<u64, FsError> {
         match p {
             VPath::Host(h) => hostfs::read(h, out),
-            VPath::Containers => Err(FsError::IsADirectory),
-            VPath::Container { name, path } => {
-                let c = self.container(name).await?;
+            VPath::Containers | VPath::Engine(_) => Err(FsError::IsADirectory),
+            VPath::Container { host, name, path } => {
+                let c = self.container(host.as_deref(), name).await?;
                 // A stream cannot be retried once bytes went out; only a dead agent at the start.
                 if let Via::Agent(conn) = self.via(&c, path).await {
                     if let Some(real) = self.big_file_via_archive(&c, &conn, path, u64::MAX).await {
-                        return self.archive.read(&self.engine, &c, &real, out).await;
+                        return self.archive.read(self.eng(&c), &c, &real, out).await;
                     }
                     return agent::read(&conn, path, out).await;
                 }
@@ -271,7 +320,7 @@ impl Vfs {
                 if e.is_dir() {
                     return Err(FsError::IsADirectory);
                 }
-                self.archive.read(&self.engine, &c, &real, out).await
+                self.archive.read(self.eng(&c), &c, &real, out).await
             }
         }
     }
@@ -299,7 +348,7 @@ impl Vfs {
         }
         let real = agent::realpath(conn, path).await?;
         agent::may_read(conn, &real).await.then_some(())?;
-        let seen = self.archive.lstat(&self.engine, c, &real).await.ok()?;
+        let seen = self.archive.lstat(self.eng(c), c, &real).await.ok()?;
         (seen.kind == Kind::File && seen.size == st.size && seen.mtime == st.mtime).then(|| {
             if self.verbose {
                 eprintln!(
@@ -317,7 +366,7 @@ impl Vfs {
     async fn resolve(&self, c: &ContainerInfo, path: &Path) -> Result<(PathBuf, Entry), FsError> {
         let mut cur = path.to_path_buf();
         for _ in 0..MAX_LINKS {
-            let e = match self.archive.lstat(&self.engine, c, &cur).await {
+            let e = match self.archive.lstat(self.eng(c), c, &cur).await {
                 Err(FsError::Engine(m)) if m.is_empty() => return Err(FsError::Loop),
                 r => r?,
             };
@@ -333,20 +382,24 @@ impl Vfs {
     /// /etc/group, or the host's.
     pub async fn owners(&self, p: &VPath) -> Arc<Owners> {
         let (key, passwd, group) = match p {
-            VPath::Container { name, .. } => match self.container(name).await {
-                Ok(c) => (
-                    c.id.clone(),
-                    VPath::Container {
-                        name: name.clone(),
-                        path: "/etc/passwd".into(),
-                    },
-                    VPath::Container {
-                        name: name.clone(),
-                        path: "/etc/group".into(),
-                    },
-                ),
-                Err(_) => return Arc::new(Owners::default()),
-            },
+            VPath::Container { host, name, .. } => {
+                match self.container(host.as_deref(), name).await {
+                    Ok(c) => (
+                        c.id.clone(),
+                        VPath::Container {
+                            host: host.clone(),
+                            name: name.clone(),
+                            path: "/etc/passwd".into(),
+                        },
+                        VPath::Container {
+                            host: host.clone(),
+                            name: name.clone(),
+                            path: "/etc/group".into(),
+                        },
+                    ),
+                    Err(_) => return Arc::new(Owners::default()),
+                }
+            }
             _ => (
                 String::new(),
                 VPath::Host("/etc/passwd".into()),
@@ -381,6 +434,15 @@ async fn owners_via_archive(eng: Arc<Engine>, c: Arc<ContainerInfo>) -> Arc<Owne
     let _ = fs.read(&eng, &c, Path::new("/etc/passwd"), &mut pw).await;
     let _ = fs.read(&eng, &c, Path::new("/etc/group"), &mut gr).await;
     Arc::new(Owners::parse(&pw.into_inner(), &gr.into_inner()))
+}
+
+/// An engine as a directory of `/containers` (several engines).
+fn engine_entry(sum: crate::host::EngineSummary) -> Entry {
+    let mut e = Entry::new(sum.name.clone(), Kind::Dir);
+    e.perm = 0o555;
+    e.nlink = 2;
+    e.engine = Some(Arc::new(sum));
+    e
 }
 
 /// A container as a directory of `/containers`.

@@ -7,38 +7,75 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The mount point of the container tree.
 pub const CONTAINERS: &str = "/containers";
+
+/// Several engines: the tree is `/containers/HOST/NAME/...` instead of `/containers/NAME/...`.
+/// Set once at startup, from the engine list.
+static MULTI: AtomicBool = AtomicBool::new(false);
+
+/// Chooses the tree's shape (once, before any path is parsed).
+pub fn set_multi_engine(multi: bool) {
+    MULTI.store(multi, Ordering::Relaxed);
+}
+
+/// Whether `/containers` holds engines (true) or containers (false).
+pub fn multi_engine() -> bool {
+    MULTI.load(Ordering::Relaxed)
+}
 
 /// Where a path points. Always built from an absolute, normalised path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VPath {
     /// A path on the host's real filesystem.
     Host(PathBuf),
-    /// `/containers` itself: one directory per container.
+    /// `/containers` itself: one directory per container, or per engine when there are several.
     Containers,
-    /// A path inside one container: `name` as typed (name or ID prefix), `path` absolute inside it.
-    Container { name: String, path: PathBuf },
+    /// `/containers/HOST` with several engines: one directory per container of that engine.
+    Engine(String),
+    /// A path inside one container: `name` as typed (name or ID prefix), `path` absolute inside
+    /// it; `host` names its engine when there are several.
+    Container {
+        host: Option<String>,
+        name: String,
+        path: PathBuf,
+    },
 }
 
 impl VPath {
     /// Parses an absolute path; relative input is joined to `/` first.
     pub fn parse(abs: &Path) -> VPath {
+        VPath::parse_in(abs, multi_engine())
+    }
+
+    /// [`VPath::parse`] for a given tree shape.
+    pub fn parse_in(abs: &Path, multi: bool) -> VPath {
         let norm = normalize(abs);
         let mut comps = norm.components();
         comps.next(); // RootDir
+        let name_of = |c: Component| c.as_os_str().to_string_lossy().into_owned();
         match comps.next() {
-            Some(Component::Normal(c)) if c == "containers" => match comps.next() {
-                None => VPath::Containers,
-                Some(name) => {
-                    let inner: PathBuf = Path::new("/").join(comps.as_path());
-                    VPath::Container {
-                        name: name.as_os_str().to_string_lossy().into_owned(),
-                        path: inner,
+            Some(Component::Normal(c)) if c == "containers" => {
+                let host = if multi {
+                    match comps.next() {
+                        None => return VPath::Containers,
+                        Some(h) => Some(name_of(h)),
                     }
+                } else {
+                    None
+                };
+                match (comps.next(), host) {
+                    (None, None) => VPath::Containers,
+                    (None, Some(h)) => VPath::Engine(h),
+                    (Some(name), host) => VPath::Container {
+                        host,
+                        name: name_of(name),
+                        path: Path::new("/").join(comps.as_path()),
+                    },
                 }
-            },
+            }
             _ => VPath::Host(norm),
         }
     }
@@ -53,8 +90,13 @@ impl VPath {
         match self {
             VPath::Host(p) => p.clone(),
             VPath::Containers => PathBuf::from(CONTAINERS),
-            VPath::Container { name, path } => {
-                let mut p = PathBuf::from(CONTAINERS).join(name);
+            VPath::Engine(h) => PathBuf::from(CONTAINERS).join(h),
+            VPath::Container { host, name, path } => {
+                let mut p = PathBuf::from(CONTAINERS);
+                if let Some(h) = host {
+                    p.push(h);
+                }
+                p.push(name);
                 let rel = path.strip_prefix("/").unwrap_or(path);
                 if !rel.as_os_str().is_empty() {
                     p.push(rel);
@@ -137,8 +179,32 @@ mod tests {
 
     fn c(name: &str, path: &str) -> VPath {
         VPath::Container {
+            host: None,
             name: name.into(),
             path: path.into(),
+        }
+    }
+
+    #[test]
+    fn several_engines_add_a_level() {
+        let m = |p: &str| VPath::parse_in(Path::new(p), true);
+        assert_eq!(m("/containers"), VPath::Containers);
+        assert_eq!(m("/containers/lap/"), VPath::Engine("lap".into()));
+        assert_eq!(
+            m("/containers/lap/web/etc"),
+            VPath::Container {
+                host: Some("lap".into()),
+                name: "web".into(),
+                path: "/etc".into()
+            }
+        );
+        assert_eq!(m("/containers/lap/web/.."), VPath::Engine("lap".into()));
+        for p in [
+            "/containers/lap",
+            "/containers/lap/web",
+            "/containers/lap/web/x/y",
+        ] {
+            assert_eq!(m(p).to_path(), PathBuf::from(p));
         }
     }
 

@@ -26,9 +26,9 @@ impl Vfs {
     async fn target<'a>(&self, p: &'a VPath) -> Result<Target<'a>, FsError> {
         match p {
             VPath::Host(h) => Ok(Target::Host(h)),
-            VPath::Containers => Err(FsError::PermissionDenied),
-            VPath::Container { name, path } => {
-                let c = self.container(name).await?;
+            VPath::Containers | VPath::Engine(_) => Err(FsError::PermissionDenied),
+            VPath::Container { host, name, path } => {
+                let c = self.container(host.as_deref(), name).await?;
                 if path == Path::new("/") {
                     return Err(FsError::from(io::Error::from_raw_os_error(libc::EBUSY)));
                 }
@@ -53,10 +53,10 @@ impl Vfs {
         }
         let reader = match p {
             VPath::Host(h) => FileReader::Local(std::fs::File::open(h)?),
-            VPath::Containers => return Err(FsError::IsADirectory),
-            VPath::Container { name, path } => {
-                let c = self.container(name).await?;
-                if let Some(root) = self.engine.proc_root(&c).await {
+            VPath::Containers | VPath::Engine(_) => return Err(FsError::IsADirectory),
+            VPath::Container { host, name, path } => {
+                let c = self.container(host.as_deref(), name).await?;
+                if let Some(root) = self.eng(&c).proc_root(&c).await {
                     self.note(&c, "read directly through /proc/PID/root");
                     return Ok((e, FileReader::Local(root.open_read(path)?)));
                 }
@@ -64,7 +64,7 @@ impl Vfs {
                     Via::Agent(conn) => {
                         match self.big_file_via_archive(&c, &conn, path, e.size).await {
                             Some(real) => FileReader::Archive(
-                                self.archive.open_read(&self.engine, &c, &real).await?,
+                                self.archive.open_read(self.eng(&c), &c, &real).await?,
                             ),
                             None => FileReader::Agent(
                                 conn.open_read(bytes(path)).await.map_err(agent::fs_error)?,
@@ -73,7 +73,7 @@ impl Vfs {
                     }
                     Via::Archive(_) => {
                         let (real, _) = self.resolve(&c, path).await?;
-                        FileReader::Archive(self.archive.open_read(&self.engine, &c, &real).await?)
+                        FileReader::Archive(self.archive.open_read(self.eng(&c), &c, &real).await?)
                     }
                 }
             }
@@ -87,30 +87,42 @@ impl Vfs {
     /// address). Into a running container the tree is unpacked under a temporary name and
     /// renamed into place by the agent, so it appears whole or not at all.
     pub async fn copy_tree(&self, src: &VPath, dst: &VPath) -> Option<Result<u64, FsError>> {
-        let (VPath::Container { name: n1, path: p1 }, VPath::Container { name: n2, path: p2 }) =
-            (src, dst)
+        let (
+            VPath::Container {
+                host: h1,
+                name: n1,
+                path: p1,
+            },
+            VPath::Container {
+                host: h2,
+                name: n2,
+                path: p2,
+            },
+        ) = (src, dst)
         else {
             return None;
         };
         let (c1, c2) = (
-            self.container(n1).await.ok()?,
-            self.container(n2).await.ok()?,
+            self.container(h1.as_deref(), n1).await.ok()?,
+            self.container(h2.as_deref(), n2).await.ok()?,
         );
         let (parent, name) = (p2.parent()?, p2.file_name()?);
         p1.to_str()?;
         parent.to_str()?;
-        if self.engine.under_tmpfs(&c1.id, p1).await || self.engine.under_tmpfs(&c2.id, p2).await {
+        if self.eng(&c1).under_tmpfs(&c1.id, p1).await
+            || self.eng(&c2).under_tmpfs(&c2.id, p2).await
+        {
             return None;
         }
         if c2.state != crate::host::State::Running {
             return Some(
                 self.archive
-                    .copy_tree(&self.engine, &c1, p1, &c2, parent, name)
+                    .copy_tree((self.eng(&c1), &c1), p1, (self.eng(&c2), &c2), parent, name)
                     .await,
             );
         }
         // Renamed into place directly where we can, else by the agent.
-        let lander = match self.engine.proc_root(&c2).await {
+        let lander = match self.eng(&c2).proc_root(&c2).await {
             Some(root) => Ok(root),
             None => match self.via_with(&c2, true).await {
                 Via::Agent(conn) => Err(conn),
@@ -121,7 +133,7 @@ impl Vfs {
         let tmp_path = parent.join(&tmp);
         let moved = self
             .archive
-            .copy_tree(&self.engine, &c1, p1, &c2, parent, &tmp)
+            .copy_tree((self.eng(&c1), &c1), p1, (self.eng(&c2), &c2), parent, &tmp)
             .await;
         let landed = match (moved, lander) {
             (Ok(n), Ok(root)) => root
@@ -141,6 +153,7 @@ impl Vfs {
         };
         if landed.is_err() {
             let tmp_v = VPath::Container {
+                host: h2.clone(),
                 name: n2.clone(),
                 path: tmp_path,
             };
@@ -171,9 +184,9 @@ impl Vfs {
     /// Starts writing a file that lands at `p` on commit. `size` is the exact length to come
     /// (a stopped container needs it up front).
     pub async fn create(&self, p: &VPath, attrs: &Attrs, size: u64) -> Result<FileWriter, FsError> {
-        if let VPath::Container { name, path } = p {
-            let c = self.container(name).await?;
-            if let Some(root) = self.engine.proc_root(&c).await {
+        if let VPath::Container { host, name, path } = p {
+            let c = self.container(host.as_deref(), name).await?;
+            if let Some(root) = self.eng(&c).proc_root(&c).await {
                 self.note(&c, "written directly through /proc/PID/root");
                 let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
                 let w = root.create(path, &tmp, attrs.mode)?;
@@ -189,7 +202,7 @@ impl Vfs {
             )),
             Target::Archive(c, path, _) => Ok(FileWriter::Archive(
                 self.archive
-                    .create(&self.engine, &c, path, attrs, size)
+                    .create(self.eng(&c), &c, path, attrs, size)
                     .await
                     .map_err(ro)?,
             )),
@@ -233,7 +246,7 @@ impl Vfs {
                 return self
                     .archive
                     .put_entry(
-                        &self.engine,
+                        self.eng(&c),
                         &c,
                         path,
                         tar::EntryType::Directory,
@@ -255,7 +268,7 @@ impl Vfs {
             Target::Archive(c, path, _) => self
                 .archive
                 .put_entry(
-                    &self.engine,
+                    self.eng(&c),
                     &c,
                     path,
                     tar::EntryType::Directory,
@@ -296,7 +309,7 @@ impl Vfs {
                 return self
                     .archive
                     .put_entry(
-                        &self.engine,
+                        self.eng(&c),
                         &c,
                         path,
                         tar::EntryType::Symlink,
@@ -378,7 +391,7 @@ impl Vfs {
             }
             (Target::Archive(c, a, _), Target::Archive(c2, b, _)) if c.id == c2.id => {
                 self.archive
-                    .put_hard_link(&self.engine, &c, a, b)
+                    .put_hard_link(self.eng(&c), &c, a, b)
                     .await
                     .map_err(ro)?;
             }
