@@ -135,7 +135,11 @@ fi
 db_hosts=(--host "a=${hosts[0]}" --host "b=${hosts[1]}" --host "c=${hosts[2]}")
 
 # Cold: a fresh process each time.
-cold=$(median_ms "$runs" "$db" "${db_hosts[@]}" -c 'ls /containers/*')
+# The glob, where dockerbox expands globs; else the same three operands spelled out.
+lsall='ls /containers/*'
+"$db" "${db_hosts[@]}" -c "$lsall" >/dev/null 2>&1 || lsall='ls /containers/a /containers/b /containers/c'
+echo "command: $lsall"
+cold=$(median_ms "$runs" "$db" "${db_hosts[@]}" -c "$lsall")
 row "ls /containers/* (cold process)" "$cold" "$three_ps"
 verdict "cold ls /containers/* no slower than three docker ps -a" \
     "$(python3 -c "print(int($cold <= $three_ps))")"
@@ -144,7 +148,7 @@ verdict "cold ls /containers/* no slower than three docker ps -a" \
 k=50
 script=$(mktemp)
 trace=$(mktemp)
-for _ in $(seq $k); do echo 'ls /containers/*'; done >"$script"
+for _ in $(seq $k); do echo "$lsall"; done >"$script"
 for _ in $(seq 3); do
     DOCKERBOX_TRACE_TIMES=$trace "$db" "${db_hosts[@]}" "$script" >/dev/null
 done

@@ -287,3 +287,65 @@ fn cp_across_engines_is_byte_exact() {
     let r = sh.c(&format!("ls /containers/e2/{on_e2}/tmp"));
     assert_eq!(r.out(), "");
 }
+
+/// An engine reached over ssh (an sshd on 127.0.0.1 whose sessions run `docker system
+/// dial-stdio` against an extra engine), beside a local one.
+#[test]
+fn an_ssh_engine_lists_and_serves_files() {
+    if !engines_available("ssh_engine") {
+        return;
+    }
+    let Some(e2) = ExtraEngine::unix("mssh") else {
+        return;
+    };
+    let Some(ssh) = e2.ssh_endpoint() else {
+        return;
+    };
+    let on_e2 = e2.run_container(&uniq("over-ssh"), &[]);
+    let sh = TestShell::new().env("PATH", &ssh.path_env()).opts(&[
+        "--host",
+        &format!("far={}", ssh.addr()),
+        "--host",
+        &format!("main={MAIN}"),
+    ]);
+    let r = sh.c(&format!(
+        "ls /containers/far; cat /containers/far/{on_e2}/etc/hostname"
+    ));
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let lines = r.lines();
+    assert_eq!(lines[0], on_e2);
+    assert_eq!(lines.len(), 2, "{}", r.out());
+}
+
+/// Tab completes engine names, then container names on that engine, then paths inside.
+#[test]
+fn tab_completes_hosts_then_containers() {
+    if !engines_available("multi_tab") || !crate::repl::tmux_available() {
+        return;
+    }
+    let Some(e2) = ExtraEngine::unix("mtab") else {
+        return;
+    };
+    let on_e2 = e2.run_container(&uniq("tab-e2"), &[]);
+    let sh = TestShell::new();
+    let hosts = [
+        "--host".to_string(),
+        format!("main={MAIN}"),
+        "--host".to_string(),
+        format!("second={}", e2.addr()),
+    ];
+    let args: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let t = crate::util::Tmux::start(&sh, &args);
+    t.wait_for("prompt", |s| s.contains("$"));
+    t.keys(&["ls /containers/sec", "Tab"]);
+    t.wait_for("host", |s| s.contains("$ ls /containers/second/"));
+    t.keys(&["dbx-tab", "Tab"]);
+    t.wait_for("container", |s| {
+        s.contains(&format!("$ ls /containers/second/{on_e2}/"))
+    });
+    t.keys(&["et", "Tab", "hostn", "Tab", "Enter"]);
+    t.wait_for("listing", |s| {
+        s.contains(&format!("/containers/second/{on_e2}/etc/hostname\n"))
+    });
+    t.keys(&["C-d"]);
+}

@@ -2,7 +2,7 @@
 
 use crate::util::{Sandbox, TestShell, Tmux, BUSYBOX};
 
-fn tmux_available() -> bool {
+pub fn tmux_available() -> bool {
     let ok = std::process::Command::new("tmux")
         .arg("-V")
         .output()
