@@ -2,7 +2,7 @@
 # Speed of cp (issue 5) beside the docker CLI doing the same work, in one run:
 #   one big file, container to container   vs  docker cp a:/f - | docker cp - b:/tmp/
 #   a tree of many small files, cp -a       vs  the same docker cp pipe (which keeps all, as -a)
-#   peak RSS of dockerbox while copying the big file (/usr/bin/time -v)
+#   peak RSS of dockerbox while copying 2 GiB, direct and streamed (/usr/bin/time)
 # Usage: bench/cp.sh [MiB] [FILES]     (defaults 512 and 10000; needs a Docker engine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,13 @@ ours=$(for _ in 1 2 3; do fresh; s=$(now); "$db" -c "cp -a /containers/$a/tmp/tr
 theirs=$(for _ in 1 2 3; do fresh; s=$(now); docker cp "$a:/tmp/tree" - | docker cp - "$b:/tmp/"; e=$(now); ms "$s" "$e"; done | median3)
 row "${files} small files, container to container" "$ours" "$theirs"
 
-fresh
-/usr/bin/time -f '%M' -o /tmp/dbx-cp-rss.$$ "$db" -c "cp /containers/$a/tmp/f /containers/$b/tmp/f"
-echo "peak RSS copying ${mib} MiB: $(cat /tmp/dbx-cp-rss.$$) KiB"
+# Peak RSS while copying 2 GiB, both ways: the direct path and the streamed one (agent +
+# archive API), which is where buffers could grow.
+docker exec "$a" sh -c "head -c $((2048 << 20)) /dev/zero > /tmp/big"
+for direct in 1 0; do
+    fresh
+    DOCKERBOX_DIRECT=$direct /usr/bin/time -f '%M' -o /tmp/dbx-cp-rss.$$ \
+        "$db" -c "cp /containers/$a/tmp/big /containers/$b/tmp/big"
+    echo "peak RSS copying 2 GiB (DOCKERBOX_DIRECT=$direct): $(cat /tmp/dbx-cp-rss.$$) KiB"
+done
 rm -f /tmp/dbx-cp-rss.$$
