@@ -3,10 +3,11 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 use crate::commands::BUILTINS;
+use crate::syntax;
 use crate::vfs::path::split_for_completion;
 use crate::vfs::{Kind, VPath, Vfs};
 
@@ -18,73 +19,37 @@ pub struct Candidate {
 }
 
 /// Completes the word ending at `pos` in `line`; returns where the word starts and the
-/// candidates, sorted.
+/// candidates, sorted. The word is read with the shell's own lexer, so quotes, escapes, `~` and
+/// `$VAR` mean what they will mean when the line runs.
 pub async fn complete(vfs: &Vfs, cwd: &Path, line: &str, pos: usize) -> (usize, Vec<Candidate>) {
     let Some(head) = line.get(..pos) else {
         return (pos, Vec::new());
     };
-    let (start, word, first) = current_word(head);
-    let cands = if first && !word.contains('/') {
-        commands(&word)
+    let Some(cw) = syntax::cursor_word(head.as_bytes()) else {
+        return (pos, Vec::new());
+    };
+    let word = syntax::expand_assignment(&cw.word, &ProcessEnv).into_vec();
+    let cands = if cw.command && !word.contains(&b'/') {
+        commands(&String::from_utf8_lossy(&word))
     } else {
         paths(vfs, cwd, &word).await
     };
-    (start, cands)
+    (cw.start, cands)
 }
 
-/// Finds the word the cursor is in: its byte start, its unescaped text, and whether it is the
-/// command name (the first word after the start or a `;`).
-pub fn current_word(head: &str) -> (usize, String, bool) {
-    let (mut start, mut word, mut words_before) = (0, String::new(), 0);
-    let (mut single, mut double, mut escaped, mut in_word) = (false, false, false, false);
-    for (i, c) in head.char_indices() {
-        if escaped {
-            word.push(c);
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if !single => {
-                escaped = true;
-                if !in_word {
-                    (start, in_word) = (i, true);
-                }
-            }
-            '\'' if !double => {
-                single = !single;
-                if !in_word {
-                    (start, in_word) = (i, true);
-                }
-            }
-            '"' if !single => {
-                double = !double;
-                if !in_word {
-                    (start, in_word) = (i, true);
-                }
-            }
-            c if !single && !double && (c.is_whitespace() || c == ';') => {
-                if in_word {
-                    words_before += 1;
-                }
-                if c == ';' {
-                    words_before = 0;
-                }
-                in_word = false;
-                word.clear();
-                start = i + c.len_utf8();
-            }
-            c => {
-                if !in_word {
-                    (start, in_word) = (i, true);
-                }
-                word.push(c);
-            }
-        }
+/// The process environment, for `~` and `$VAR` in the word being completed.
+struct ProcessEnv;
+
+impl syntax::Env for ProcessEnv {
+    fn var(&self, name: &[u8]) -> Option<std::ffi::OsString> {
+        std::env::var_os(OsStr::from_bytes(name))
     }
-    if !in_word {
-        start = head.len();
+    fn last_status(&self) -> i32 {
+        0
     }
-    (start, word, words_before == 0)
+    fn home(&self) -> Option<std::ffi::OsString> {
+        std::env::var_os("HOME")
+    }
 }
 
 /// Builtins, then programs on the host's PATH.
@@ -117,8 +82,11 @@ fn commands(prefix: &str) -> Vec<Candidate> {
         .collect()
 }
 
-async fn paths(vfs: &Vfs, cwd: &Path, word: &str) -> Vec<Candidate> {
-    let (dir, prefix) = split_for_completion(word.as_bytes());
+/// Names in the directory the word points into. Replacements are quoted for the shell (a
+/// newline, a leading dash, `$(...)` or a non-UTF-8 byte comes out typed safely, as
+/// `$'\x0a'`, ...), so what is inserted always reads back as the very same name.
+async fn paths(vfs: &Vfs, cwd: &Path, word: &[u8]) -> Vec<Candidate> {
+    let (dir, prefix) = split_for_completion(word);
     let dir_arg = if dir.is_empty() {
         OsStr::new(".")
     } else {
@@ -129,7 +97,7 @@ async fn paths(vfs: &Vfs, cwd: &Path, word: &str) -> Vec<Candidate> {
         return Vec::new();
     };
     let show_hidden = prefix.starts_with(b".");
-    let mut matches: Vec<(String, bool)> = Vec::new();
+    let mut matches: Vec<(Vec<u8>, bool)> = Vec::new();
     for e in entries.iter() {
         let name = e.name.as_bytes();
         if !name.starts_with(prefix) || (name.starts_with(b".") && !show_hidden) {
@@ -144,11 +112,10 @@ async fn paths(vfs: &Vfs, cwd: &Path, word: &str) -> Vec<Candidate> {
             }
             _ => false,
         };
-        matches.push((String::from_utf8_lossy(name).into_owned(), is_dir));
+        matches.push((name.to_vec(), is_dir));
     }
     matches.sort();
     let single = matches.len() == 1;
-    let dir_text = String::from_utf8_lossy(dir);
     matches
         .into_iter()
         .map(|(name, is_dir)| {
@@ -159,24 +126,25 @@ async fn paths(vfs: &Vfs, cwd: &Path, word: &str) -> Vec<Candidate> {
             } else {
                 ""
             };
+            let typed = syntax::quote(&[dir, &name[..]].concat());
             Candidate {
-                replacement: format!("{}{suffix}", escape(&format!("{dir_text}{name}"))),
-                display: format!("{name}{}", if is_dir { "/" } else { "" }),
+                replacement: format!("{}{suffix}", String::from_utf8_lossy(&typed)),
+                display: format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&crate::output::display_name(
+                        OsStr::from_bytes(&name),
+                        true
+                    )),
+                    if is_dir { "/" } else { "" }
+                ),
             }
         })
         .collect()
 }
 
-/// Backslash-escapes what the command line would otherwise split or interpret.
+/// Escapes what the command line would otherwise split or interpret (see [`syntax::quote`]).
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_whitespace() || "\\'\"$;&|<>()*?[]#~!{}`".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+    String::from_utf8_lossy(&syntax::quote(s.as_bytes())).into_owned()
 }
 
 #[cfg(test)]
@@ -184,20 +152,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn words() {
-        assert_eq!(current_word("ls /cont"), (3, "/cont".to_string(), false));
-        assert_eq!(current_word("l"), (0, "l".to_string(), true));
-        assert_eq!(current_word(""), (0, String::new(), true));
-        assert_eq!(current_word("cat a\\ b"), (4, "a b".to_string(), false));
-        assert_eq!(current_word("cd x; c"), (6, "c".to_string(), true));
-        assert_eq!(current_word("cat "), (4, String::new(), false));
-        assert_eq!(current_word("cat 'my fi"), (4, "my fi".to_string(), false));
-    }
-
-    #[test]
     fn escaping() {
         assert_eq!(escape("a b"), "a\\ b");
         assert_eq!(escape("$(touch x)"), "\\$\\(touch\\ x\\)");
         assert_eq!(escape("-rf"), "-rf");
+        assert_eq!(escape("new\nline"), "new$'\\x0a'line");
     }
 }

@@ -246,3 +246,47 @@ fn a_long_copy_shows_progress_on_a_terminal_only() {
         .c(&format!("cp /containers/{c}/data/big copy2"));
     assert_eq!((r.status, r.stderr.as_str()), (0, ""));
 }
+
+/// Awkward names complete to words that read back as exactly those names: spaces, `$(...)`, a
+/// leading dash, a newline. Nothing in them is ever run.
+#[test]
+fn tab_quotes_awkward_names_and_runs_nothing() {
+    let Some(mut sb) = Sandbox::new("tabq") else {
+        return;
+    };
+    if !tmux_available() {
+        return;
+    }
+    let c = sb.run("c", BUSYBOX, &[]);
+    let pwned = "dbx-pwned";
+    sb.exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "mkdir /d1 /d2 /d3 && echo one > \"/d1/a b \\$(touch {pwned})\" && echo two > /d2/-rf && echo three > '/d3/new\nline'"
+            ),
+        ],
+    );
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&[&format!("cat /containers/{c}/d1/"), "Tab"]);
+    t.wait_for("quoted $(...)", |s| {
+        s.contains(&format!(
+            "cat /containers/{c}/d1/a\\ b\\ \\$\\(touch\\ {pwned}\\)"
+        ))
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("contents", |s| s.contains("\none\n"));
+    t.keys(&[&format!("cat /containers/{c}/d2/"), "Tab", "Enter"]);
+    t.wait_for("dash name", |s| s.contains("\ntwo\n"));
+    t.keys(&[&format!("cat /containers/{c}/d3/"), "Tab"]);
+    t.wait_for("newline as $'\\x0a'", |s| s.contains("new$'\\x0a'line"));
+    t.keys(&["Enter"]);
+    t.wait_for("three", |s| s.contains("\nthree\n"));
+    t.keys(&["C-d"]);
+    assert!(!sh.home.path().join(pwned).exists(), "nothing ran");
+    assert_eq!(sb.exec(&c, &["ls", "/tmp", "/"]).matches(pwned).count(), 0);
+}
