@@ -23,7 +23,7 @@ _dockerbox() {
 
     case "${cmd}" in
         dockerbox)
-            opts="-c -v -H -h -V --color --verbose --agent --host --context --all-contexts --timeout --help --version"
+            opts="-c -v -H -h -V --color --verbose --agent --host --context --all-contexts --timeout --complete-command --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -57,6 +57,10 @@ _dockerbox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --complete-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -72,3 +76,22 @@ if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERS
 else
     complete -F _dockerbox -o bashdefault -o default dockerbox
 fi
+
+# dockerbox: the argument of -c is completed by dockerbox itself.
+_dockerbox_dynamic() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    if [[ $COMP_CWORD -gt 1 && $prev == -c ]]; then
+        local text=$cur
+        case $text in
+            "'"*) text=${text#"'"} ;;
+            '"'*) text=${text#'"'} ;;
+        esac
+        local IFS=$'
+'
+        COMPREPLY=($(command dockerbox --complete-command "$text" 2>/dev/null))
+        compopt -o nospace 2>/dev/null
+        return 0
+    fi
+    _dockerbox "$@"
+}
+complete -F _dockerbox_dynamic -o bashdefault -o default dockerbox

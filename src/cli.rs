@@ -45,6 +45,11 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout)]
     pub timeout: f64,
 
+    /// For shell completion scripts: print the ways to complete TEXT (a dockerbox command line,
+    /// cursor at its end), one whole new TEXT per line
+    #[arg(long, value_name = "TEXT", hide = true, conflicts_with_all = ["command", "script"])]
+    pub complete_command: Option<String>,
+
     /// A script to run, one command line per line
     #[arg(value_name = "SCRIPT")]
     pub script: Option<PathBuf>,
@@ -84,14 +89,71 @@ impl Cli {
     }
 }
 
-/// The completion script for `shell`, as committed under `completions/`.
+/// The completion script for `shell`, as committed under `completions/`: clap's completion of
+/// the options, plus a hook that completes the command line given to `-c` by asking dockerbox
+/// itself (`--complete-command`), so `dockerbox -c 'cat /containers/w<Tab>` completes names
+/// from the engine.
 #[cfg(test)]
 pub fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
     let mut cmd = <Cli as clap::CommandFactory>::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "dockerbox", &mut out);
+    let hook = match shell {
+        clap_complete::Shell::Bash => BASH_HOOK,
+        clap_complete::Shell::Zsh => ZSH_HOOK,
+        clap_complete::Shell::Fish => FISH_HOOK,
+        _ => "",
+    };
+    out.extend_from_slice(hook.as_bytes());
     out
 }
+
+#[cfg(test)]
+const BASH_HOOK: &str = r#"
+# dockerbox: the argument of -c is completed by dockerbox itself.
+_dockerbox_dynamic() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    if [[ $COMP_CWORD -gt 1 && $prev == -c ]]; then
+        local text=$cur
+        case $text in
+            "'"*) text=${text#"'"} ;;
+            '"'*) text=${text#'"'} ;;
+        esac
+        local IFS=$'
+'
+        COMPREPLY=($(command dockerbox --complete-command "$text" 2>/dev/null))
+        compopt -o nospace 2>/dev/null
+        return 0
+    fi
+    _dockerbox "$@"
+}
+complete -F _dockerbox_dynamic -o bashdefault -o default dockerbox
+"#;
+
+#[cfg(test)]
+const ZSH_HOOK: &str = r#"
+# dockerbox: the argument of -c is completed by dockerbox itself.
+_dockerbox_dynamic() {
+    if (( CURRENT > 2 )) && [[ ${words[CURRENT-1]} == -c ]]; then
+        local -a cands
+        cands=("${(@f)$(command dockerbox --complete-command "$PREFIX" 2>/dev/null)}")
+        (( ${#cands} )) && [[ -n $cands[1] ]] && compadd -U -Q -S '' -- "${cands[@]}"
+        return
+    fi
+    _dockerbox "$@"
+}
+compdef _dockerbox_dynamic dockerbox
+"#;
+
+#[cfg(test)]
+const FISH_HOOK: &str = r#"
+# dockerbox: the argument of -c is completed by dockerbox itself.
+function __dockerbox_dynamic
+    set -l text (commandline -ct | string trim -l -c "'\"")
+    command dockerbox --complete-command "$text" 2>/dev/null
+end
+complete -c dockerbox -s c -x -a '(__dockerbox_dynamic)'
+"#;
 
 #[cfg(test)]
 mod tests {

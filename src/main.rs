@@ -77,7 +77,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let vfs = Arc::new(Vfs::new(engines, mode, cli.verbose));
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
 
-    if let Some(line) = &cli.command {
+    if let Some(text) = &cli.complete_command {
+        // The hook the bash/zsh/fish scripts under completions/ call for `dockerbox -c '...`.
+        let (start, cands) = rt.block_on(complete::complete(&sh.vfs, &sh.cwd, text, text.len()));
+        let kept = text.get(..start).unwrap_or_default();
+        for c in cands {
+            println!("{kept}{}", c.replacement);
+        }
+        return Ok(exit_codes::OK);
+    } else if let Some(line) = &cli.command {
         rt.block_on(sh.run_line(line.as_bytes()));
     } else if let Some(path) = &cli.script {
         let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;

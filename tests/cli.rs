@@ -1,7 +1,7 @@
 //! Modes (`-c`, script, piped stdin), exit statuses, the host fall-through and errors that need
 //! no container.
 
-use crate::util::{Sandbox, TestShell};
+use crate::util::{Sandbox, TestShell, BUSYBOX};
 
 #[test]
 fn c_runs_commands_and_keeps_the_last_status() {
@@ -123,4 +123,57 @@ fn the_namespace_root_shows_containers() {
     let out = sh.c("ls /").ok();
     assert!(out.lines().any(|l| l == "containers"), "{out}");
     assert!(out.lines().any(|l| l == "tmp"), "{out}");
+}
+
+/// `dockerbox -c '...<Tab>` in the user's own shell: the scripts under completions/ ask
+/// `dockerbox --complete-command`, which completes container names and paths.
+#[test]
+fn shell_completion_scripts_complete_inside_dash_c() {
+    let Some(mut sb) = Sandbox::new("dyncomp") else {
+        return;
+    };
+    let c = sb.create("uniq-dyn", BUSYBOX);
+    let partial = format!("cat /containers/{}", &c[..c.len() - 2]);
+    let want = format!("cat /containers/{c}/");
+    let sh = TestShell::new();
+    let r = sh.args(&["--complete-command", &partial]);
+    assert_eq!(r.out(), format!("{want}\n"));
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    let path = format!(
+        "{}:{}",
+        TestShell::bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // bash: call the completion function as bash would, with the word as typed (open quote).
+    let script = format!(
+        "source {}; COMP_WORDS=(dockerbox -c \"'{partial}\"); COMP_CWORD=2; \
+         _dockerbox_dynamic; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        dir.join("dockerbox.bash").display()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "-c", &script])
+        .env("PATH", &path)
+        .env("HOME", sh.home.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{want}\n"));
+    // fish, when installed: its own `complete -C`.
+    if std::process::Command::new("fish")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let script = format!(
+            "source {}; complete -C \"dockerbox -c '{partial}\"",
+            dir.join("dockerbox.fish").display()
+        );
+        let out = std::process::Command::new("fish")
+            .args(["--no-config", "-c", &script])
+            .env("PATH", &path)
+            .env("HOME", sh.home.path())
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{want}\n"));
+    }
 }
