@@ -8,12 +8,12 @@ use crate::util::{docker, sha256, Sandbox, TestShell, BUSYBOX, DEBIAN, SCRATCH};
 
 /// dockerbox that waits for the agent and says which backend served.
 fn agent() -> TestShell {
-    TestShell::new().opts(&["--agent", "always", "-v"])
+    agent_shell().opts(&["--agent", "always", "-v"])
 }
 
 /// dockerbox that never uploads anything.
 fn archive() -> TestShell {
-    TestShell::new().opts(&["--agent", "never"])
+    agent_shell().opts(&["--agent", "never"])
 }
 
 /// `docker diff` lines that add an agent file: dockerbox must never leave one.
@@ -348,4 +348,10 @@ fn big_files_visible_to_the_engine_take_the_cheaper_stream() {
         "{}",
         r.stderr
     );
+}
+
+/// A shell that exercises the agent: the direct path through /proc/PID/root (which would serve
+/// these containers' files here, where the engine is local) is turned off.
+fn agent_shell() -> TestShell {
+    TestShell::new().env("DOCKERBOX_DIRECT", "0")
 }

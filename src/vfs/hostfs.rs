@@ -49,10 +49,15 @@ pub fn read_dir(p: &Path) -> Result<Vec<Entry>, FsError> {
 }
 
 pub fn read(p: &Path, out: &mut (dyn Write + Send)) -> Result<u64, FsError> {
-    let mut f = fs::File::open(p)?;
+    let f = fs::File::open(p)?;
     if f.metadata()?.is_dir() {
         return Err(FsError::IsADirectory);
     }
+    copy_out(f, out)
+}
+
+/// Streams an open file into `out` in bounded chunks, stopping at Ctrl-C.
+pub fn copy_out(mut f: fs::File, out: &mut (dyn Write + Send)) -> Result<u64, FsError> {
     let mut buf = vec![0u8; 128 * 1024];
     let mut total = 0u64;
     loop {

@@ -309,6 +309,13 @@ impl Vfs {
             VPath::Containers | VPath::Engine(_) => Err(FsError::IsADirectory),
             VPath::Container { host, name, path } => {
                 let c = self.container(host.as_deref(), name).await?;
+                // A regular file the direct path can open: straight from the kernel.
+                if let Some(root) = self.eng(&c).proc_root(&c).await {
+                    if let Ok(f) = root.open_read(path) {
+                        self.note(&c, "read directly through /proc/PID/root");
+                        return hostfs::copy_out(f, out);
+                    }
+                }
                 // A stream cannot be retried once bytes went out; only a dead agent at the start.
                 if let Via::Agent(conn) = self.via(&c, path).await {
                     if let Some(real) = self.big_file_via_archive(&c, &conn, path, u64::MAX).await {
