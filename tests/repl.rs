@@ -2,7 +2,8 @@
 
 use crate::util::{Sandbox, TestShell, Tmux, BUSYBOX};
 
-fn tmux_available() -> bool {
+/// Whether tmux runs: without it the terminal tests skip, unless CI requires them.
+pub fn tmux_available() -> bool {
     let ok = std::process::Command::new("tmux")
         .arg("-V")
         .output()
