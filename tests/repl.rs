@@ -2,6 +2,7 @@
 
 use crate::util::{Sandbox, TestShell, Tmux, BUSYBOX};
 
+/// Whether tmux runs: without it the terminal tests skip, unless CI requires them.
 pub fn tmux_available() -> bool {
     let ok = std::process::Command::new("tmux")
         .arg("-V")
@@ -183,7 +184,8 @@ fn ctrl_c_stops_a_copy_and_leaves_nothing() {
     // On a tmpfs, so the agent streams it chunk by chunk (and the copy takes a while).
     let c = sb.run("c", BUSYBOX, &["--tmpfs", "/data"]);
     sb.exec(&c, &["sh", "-c", "head -c 600000000 /dev/zero > /data/big"]);
-    let sh = TestShell::new();
+    // Not the direct path (/proc/PID/root), which would be done before the Ctrl-C.
+    let sh = TestShell::new().env("DOCKERBOX_DIRECT", "0");
     let t = Tmux::start(&sh, &["--agent", "always"]);
     t.wait_for("prompt", |s| s.contains("$"));
     t.keys(&[

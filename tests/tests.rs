@@ -14,6 +14,7 @@ mod cli;
 mod cp;
 mod cp_gnu;
 mod engines;
+mod exec;
 mod fileops;
 mod ls;
 mod multi;

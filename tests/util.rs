@@ -382,6 +382,16 @@ impl Tmux {
         }
     }
 
+    /// Resizes the terminal, as a person dragging the window does (the program gets SIGWINCH).
+    pub fn resize(&self, cols: u16, rows: u16) {
+        let st = Command::new("tmux")
+            .args(["-L", &self.socket, "resize-window", "-t", "0"])
+            .args(["-x", &cols.to_string(), "-y", &rows.to_string()])
+            .status()
+            .expect("tmux resize-window");
+        assert!(st.success(), "tmux resize-window failed");
+    }
+
     /// Whether the dockerbox process in the pane has exited.
     pub fn exited(&self) -> bool {
         let out = Command::new("tmux")

@@ -31,7 +31,8 @@ impl Builtin for Help {
                 None => {
                     let mut s = String::from(
                         "dockerbox: a shell where /containers/NAME/... is the filesystem of container NAME.\n\
-                         Anything that is not a builtin runs on the host.\n\nBuiltins:\n",
+                         Anything that is not a builtin runs on the host; exec (and sh or bash alone)\n\
+                         runs in the container of the current directory.\n\nBuiltins:\n",
                     );
                     for b in BUILTINS {
                         s.push_str(&format!("  {:<6}  {}\n", b.name(), b.about()));

@@ -11,6 +11,7 @@ mod chmod;
 mod common;
 mod cp;
 mod cp_plan;
+mod exec;
 mod exit;
 mod help;
 mod ln;
@@ -20,6 +21,7 @@ mod mv;
 mod pwd;
 mod rm;
 mod rmdir;
+mod sh;
 mod touch;
 
 use std::ffi::OsString;
@@ -65,6 +67,9 @@ pub const BUILTINS: &[&dyn Builtin] = &[
     &touch::Cmd,
     &ln::Cmd,
     &chmod::Cmd,
+    &exec::Cmd,
+    &sh::Sh,
+    &sh::Bash,
     &help::Help,
     &exit::Exit,
 ];

@@ -5,11 +5,13 @@
 
 mod agent;
 mod engine;
+mod exec;
 mod procroot;
 mod sources;
 mod ssh;
 
 pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream};
 pub use engine::{ContainerInfo, Engine, EngineSummary, State};
+pub use exec::{run as exec, ExecError, ExecRequest};
 pub use procroot::{copy_slice, ProcWriter};
 pub use sources::{resolve, Request};

@@ -147,7 +147,6 @@ impl Vfs {
     }
 
     /// The engine and container a path inside a container belongs to (for `exec`).
-    #[allow(dead_code)] // `exec` is on its way
     pub async fn container_of(
         &self,
         p: &VPath,

@@ -1,0 +1,148 @@
+//! `exec`: run a command in the container the current directory belongs to, as `docker exec`
+//! does; outside containers, the host program.
+//!
+//! Unlike sh's `exec`, dockerbox is not replaced: on the host the program runs in the
+//! foreground like any command line and the shell carries on afterwards (replacing the process
+//! would end the session and skip the agents' clean-up).
+
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Write};
+use std::os::unix::process::ExitStatusExt;
+
+use futures_util::future::LocalBoxFuture;
+
+use super::{Builtin, Out, UsageError};
+use crate::exit_codes;
+use crate::host::{self, ExecError, ExecRequest};
+use crate::output::quote::quote_if_needed;
+use crate::shell::Shell;
+use crate::vfs::{FsError, VPath};
+
+pub struct Cmd;
+
+impl Builtin for Cmd {
+    fn name(&self) -> &'static str {
+        "exec"
+    }
+    fn about(&self) -> &'static str {
+        "run a command in the current directory's container (on the host elsewhere)"
+    }
+    fn usage(&self) -> &'static str {
+        "exec COMMAND [ARG]...\n  \
+         In /containers/NAME/DIR, runs COMMAND in container NAME, in DIR, as the container's\n  \
+         user and with its environment, like docker exec: with a terminal when stdin and stdout\n  \
+         are terminals (-it), with stdin passed on when it is a pipe or a file (-i). Arguments\n  \
+         go as they are, never through a shell. The status is COMMAND's: 127 when it is not\n  \
+         found, 126 when it cannot run. Without a terminal Ctrl-C stops waiting (status 130);\n  \
+         the command is interrupted too when the engine runs on this machine.\n  \
+         Elsewhere, runs the host program COMMAND; dockerbox carries on afterwards."
+    }
+    fn run<'a>(
+        &'a self,
+        sh: &'a mut Shell,
+        mut args: Vec<OsString>,
+        out: &'a mut Out,
+    ) -> LocalBoxFuture<'a, i32> {
+        Box::pin(async move {
+            if args.first().is_some_and(|a| a == "--") {
+                args.remove(0);
+            }
+            let Some((name, rest)) = args.split_first() else {
+                return sh.usage("exec", UsageError("missing command".into()));
+            };
+            match container_here(sh) {
+                Some(here) => in_container(sh, "exec", &here, &args, out, None).await,
+                None => on_host(sh, name, rest),
+            }
+        })
+    }
+}
+
+/// The current directory, when it is inside a container.
+pub(super) fn container_here(sh: &Shell) -> Option<VPath> {
+    let here = VPath::parse(&sh.cwd);
+    matches!(here, VPath::Container { .. }).then_some(here)
+}
+
+/// Runs `argv` in the container of `here`, in that directory, and reports a failure as
+/// `dockerbox: CMD: ...`. `shell` is the shell being opened (`/bin/sh`), whose absence is
+/// worded as the container lacking one.
+pub(super) async fn in_container(
+    sh: &Shell,
+    cmd: &str,
+    here: &VPath,
+    argv: &[OsString],
+    out: &mut Out,
+    shell: Option<&str>,
+) -> i32 {
+    let VPath::Container { host, name, path } = here else {
+        return exit_codes::FAILURE;
+    };
+    let root = VPath::Container {
+        host: host.clone(),
+        name: name.clone(),
+        path: "/".into(),
+    }
+    .to_path();
+    let (engine, c) = match sh.vfs.container_of(here).await {
+        Ok(found) => found,
+        Err(e) => {
+            sh.report(cmd, root.as_os_str(), &e);
+            return exit_codes::FAILURE;
+        }
+    };
+    let _ = io::stdout().flush();
+    let result = match ExecRequest::new(argv, path) {
+        Ok(req) => host::exec(&engine, &c, &req, out).await,
+        Err(e) => Err(e),
+    };
+    // The command may have changed the container's files.
+    sh.vfs.host_command_ran();
+    let e = match result {
+        Ok(code) => return code,
+        Err(e) => e,
+    };
+    if let (ExecError::CommandNotFound, Some(shell)) = (&e, shell) {
+        eprintln!("dockerbox: {cmd}: no {shell} in container {}", c.name);
+        return e.status();
+    }
+    let program = argv.first().map_or(OsStr::new(""), |a| a.as_os_str());
+    let subject = match &e {
+        ExecError::Fs(FsError::Interrupted) => return e.status(),
+        ExecError::Fs(fe) if fe.is_broken_pipe() => return exit_codes::OK,
+        ExecError::NotUtf8(s) => quote_if_needed(s),
+        ExecError::CommandNotFound | ExecError::PermissionDenied | ExecError::Runtime(_) => {
+            quote_if_needed(program)
+        }
+        ExecError::NoWorkdir => quote_if_needed(sh.cwd.as_os_str()),
+        _ => quote_if_needed(root.as_os_str()),
+    };
+    eprintln!("dockerbox: {cmd}: {subject}: {e}");
+    e.status()
+}
+
+/// Runs a host program in the foreground, in the last host directory, as the shell runs any
+/// command that is not a builtin.
+pub(super) fn on_host(sh: &Shell, name: &OsStr, args: &[OsString]) -> i32 {
+    let _ = io::stdout().flush();
+    let mut cmd = std::process::Command::new(name);
+    cmd.args(args)
+        .current_dir(&sh.host_cwd)
+        .env("PWD", &sh.host_cwd);
+    let status = match cmd.status() {
+        Ok(st) => st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
+        Err(e) => {
+            let (msg, code) = match e.kind() {
+                io::ErrorKind::NotFound => ("command not found".to_string(), exit_codes::NOT_FOUND),
+                io::ErrorKind::PermissionDenied => {
+                    ("Permission denied".to_string(), exit_codes::CANNOT_EXECUTE)
+                }
+                _ => (crate::vfs::io_text(&e), exit_codes::CANNOT_EXECUTE),
+            };
+            eprintln!("dockerbox: {}: {msg}", name.to_string_lossy());
+            code
+        }
+    };
+    sh.vfs.host_command_ran();
+    status
+}
