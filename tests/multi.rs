@@ -286,6 +286,20 @@ fn cp_across_engines_is_byte_exact() {
     // mv removed the source.
     let r = sh.c(&format!("ls /containers/e2/{on_e2}/tmp"));
     assert_eq!(r.out(), "");
+    // A tree with everything kept, one tar stream from one engine into the other.
+    let r = sh.c(&format!(
+        "cp -a /containers/main/{src}/etc /containers/tls/{on_tls}/tmp/etc"
+    ));
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let listing = |p: String| {
+        let r = sh.c(&format!("cd {p}; ls -lR ."));
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        r.out()
+    };
+    assert_eq!(
+        listing(format!("/containers/main/{src}/etc")),
+        listing(format!("/containers/tls/{on_tls}/tmp/etc"))
+    );
 }
 
 /// An engine reached over ssh (an sshd on 127.0.0.1 whose sessions run `docker system
