@@ -33,8 +33,9 @@ impl Builtin for Help {
                         "dockerbox: a shell where /containers/NAME/... is the filesystem of container NAME.\n\
                          Anything that is not a builtin runs on the host.\n\nBuiltins:\n",
                     );
+                    let width = BUILTINS.iter().map(|b| b.name().len()).max().unwrap_or(0);
                     for b in BUILTINS {
-                        s.push_str(&format!("  {:<6}  {}\n", b.name(), b.about()));
+                        s.push_str(&format!("  {:<width$}  {}\n", b.name(), b.about()));
                     }
                     s.push_str("\nhelp COMMAND shows a builtin's options.\n");
                     s

@@ -4,6 +4,7 @@
 //! output it is handed, and reports failures through [`Shell::report`] (never printing errors
 //! itself). It returns its exit status.
 
+mod alias;
 mod args;
 mod cat;
 mod cd;
@@ -12,6 +13,7 @@ mod common;
 mod cp;
 mod cp_plan;
 mod exit;
+mod export;
 mod help;
 mod ln;
 mod ls;
@@ -21,6 +23,8 @@ mod pwd;
 mod rm;
 mod rmdir;
 mod touch;
+mod unalias;
+mod unset;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -28,6 +32,7 @@ use std::io::Write;
 use futures_util::future::LocalBoxFuture;
 
 pub use args::{Args, UsageError};
+pub use common::umask;
 
 use crate::shell::Shell;
 
@@ -65,6 +70,10 @@ pub const BUILTINS: &[&dyn Builtin] = &[
     &touch::Cmd,
     &ln::Cmd,
     &chmod::Cmd,
+    &export::Export,
+    &unset::Unset,
+    &alias::Alias,
+    &unalias::Unalias,
     &help::Help,
     &exit::Exit,
 ];
