@@ -17,3 +17,4 @@ mod fileops;
 mod ls;
 mod nav;
 mod repl;
+mod shell;

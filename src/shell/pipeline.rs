@@ -22,6 +22,7 @@ use super::redirect::Pumps;
 use super::Shell;
 use crate::commands::{self, Builtin, Out};
 use crate::exit_codes;
+use crate::interrupt;
 use crate::output::Theme;
 use crate::syntax::Pipeline;
 
@@ -115,7 +116,8 @@ impl Shell {
                 Err(status) => status,
             }
         };
-        if !pumps.finish().await && status == exit_codes::OK {
+        let keep = status != exit_codes::INTERRUPTED && !interrupt::is_set();
+        if !pumps.finish(keep).await && status == exit_codes::OK {
             exit_codes::FAILURE
         } else {
             status
@@ -164,11 +166,14 @@ impl Shell {
             running.push(started);
         }
         drop(next_in);
-        let mut status = exit_codes::OK;
+        let (mut status, mut interrupted) = (exit_codes::OK, false);
         for r in running {
             status = r.wait().await;
+            interrupted |= status == exit_codes::INTERRUPTED;
         }
-        if !pumps.finish().await && status == exit_codes::OK {
+        // `yes | cat > f`: Ctrl-C killed yes, and cat saw a plain end of input.
+        let keep = !interrupted && !interrupt::is_set();
+        if !pumps.finish(keep).await && status == exit_codes::OK {
             exit_codes::FAILURE
         } else {
             status

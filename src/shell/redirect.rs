@@ -6,8 +6,9 @@
 //! container file argument of a host program, passed as `/dev/fd/N` as bash's process
 //! substitution does); a *drain* takes what the command writes and lands it through
 //! [`Vfs::create`](crate::vfs::Vfs::create): under a temporary name, renamed when the command
-//! is done, so the file appears whole or not at all. The command's status does not matter (as
-//! in sh, `grep x f > out` leaves `out` even when nothing matched), but Ctrl-C or a failed write
+//! is done, so the file appears whole or not at all. A drain waits at the end of its input for
+//! the shell's word: the command's status does not matter (as in sh, `grep x f > out` leaves
+//! `out` even when nothing matched), but Ctrl-C (or a command killed by it) or a failed write
 //! leaves the old file, or nothing. `>>` copies the old content first, then appends.
 //!
 //! Pumps run on their own threads, driving the async vfs with the runtime's `Handle::block_on`,
@@ -28,7 +29,6 @@ use super::expand::{Redir, Target};
 use super::fds::{self, Fd, FdTable};
 use super::Shell;
 use crate::exit_codes;
-use crate::interrupt;
 use crate::syntax::RedirOp;
 use crate::vfs::stream::{Attrs, FileWriter, CHUNK};
 use crate::vfs::{Entry, FsError, Kind, VPath, Vfs};
@@ -49,6 +49,8 @@ pub struct Pump {
     /// What a failure is reported as: `PATH` or `CMD: PATH`.
     label: String,
     done: oneshot::Receiver<Result<(), FsError>>,
+    /// A drain's go-ahead: land the file (true) or throw it away.
+    land: Option<oneshot::Sender<bool>>,
 }
 
 impl Pumps {
@@ -56,10 +58,16 @@ impl Pumps {
         self.0.push(p);
     }
 
-    /// Waits for every pump (the command's descriptors must be closed by now, or a drain never
-    /// sees its end); reports failures. False if any failed.
-    pub async fn finish(self) -> bool {
+    /// Tells drains whether to land their files (`keep`: the command was not interrupted),
+    /// waits for every pump (the command's descriptors must be closed by now, or a drain never
+    /// sees its end) and reports failures. False if any failed.
+    pub async fn finish(mut self, keep: bool) -> bool {
         let mut ok = true;
+        for p in &mut self.0 {
+            if let Some(tx) = p.land.take() {
+                let _ = tx.send(keep);
+            }
+        }
         for p in self.0 {
             match p.done.await {
                 Ok(Ok(())) => {}
@@ -78,6 +86,7 @@ impl Pumps {
 
 fn spawn_pump(
     label: String,
+    land: Option<oneshot::Sender<bool>>,
     work: impl FnOnce() -> Result<(), FsError> + Send + 'static,
 ) -> io::Result<Pump> {
     let (tx, rx) = oneshot::channel();
@@ -86,7 +95,11 @@ fn spawn_pump(
         .spawn(move || {
             let _ = tx.send(work());
         })?;
-    Ok(Pump { label, done: rx })
+    Ok(Pump {
+        label,
+        done: rx,
+        land,
+    })
 }
 
 impl Shell {
@@ -158,7 +171,7 @@ impl Shell {
         let (r, w) = fds::pipe()?;
         let vfs = self.vfs.clone();
         let handle = tokio::runtime::Handle::current();
-        let pump = spawn_pump(label, move || {
+        let pump = spawn_pump(label, None, move || {
             let mut out = File::from(w);
             match handle.block_on(vfs.read(&p, &mut out)) {
                 Err(e) if !e.is_broken_pipe() => Err(e),
@@ -206,8 +219,15 @@ impl Shell {
         let (r, w) = fds::pipe()?;
         let vfs = self.vfs.clone();
         let handle = tokio::runtime::Handle::current();
-        let pump = spawn_pump(label, move || {
-            handle.block_on(land(&vfs, &p, &attrs, sink, old, r))
+        let (go, land_rx) = oneshot::channel();
+        let pump = spawn_pump(label, Some(go), move || {
+            let mut sink = sink;
+            let filled = handle.block_on(fill(&vfs, &p, &mut sink, old, &r));
+            // A command still writing gets a broken pipe rather than waiting on us.
+            drop(r);
+            // Outside the runtime: this thread waits for the command's end, not a task.
+            let keep = filled.is_ok() && land_rx.blocking_recv().unwrap_or(false);
+            handle.block_on(land(&vfs, &p, &attrs, sink, filled, keep))
         })?;
         Ok((Arc::new(w), pump))
     }
@@ -360,21 +380,17 @@ impl Sink {
     }
 }
 
-/// A drain's work: the old content for `>>`, then the pipe to its end, then the commit. Ctrl-C
-/// or any error throws the new file away.
+/// Lands the file when it was filled and the shell says so; otherwise throws it away.
 async fn land(
     vfs: &Vfs,
     p: &VPath,
     attrs: &Attrs,
-    mut sink: Sink,
-    old: Option<Entry>,
-    from: OwnedFd,
+    sink: Sink,
+    filled: Result<(), FsError>,
+    keep: bool,
 ) -> Result<(), FsError> {
-    let filled = fill(vfs, p, &mut sink, old, &from).await;
-    // A command still writing gets a broken pipe rather than waiting on us.
-    drop(from);
     match filled {
-        Ok(()) if !interrupt::is_set() => sink.commit(vfs, p, attrs).await,
+        Ok(()) if keep => sink.commit(vfs, p, attrs).await,
         Ok(()) => {
             sink.abort().await;
             Err(FsError::Interrupted)
@@ -386,6 +402,7 @@ async fn land(
     }
 }
 
+/// A drain's input: the old content for `>>`, then the pipe to its end.
 async fn fill(
     vfs: &Vfs,
     p: &VPath,
