@@ -10,7 +10,6 @@ mod exit_codes;
 mod host;
 mod interrupt;
 mod output;
-mod parse;
 mod repl;
 mod shell;
 mod syntax;
@@ -76,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         .collect();
     let vfs = Arc::new(Vfs::new(engines, mode, cli.verbose));
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
+    sh.color_forced = cli.color == cli::ColorWhen::Always;
 
     if let Some(text) = &cli.complete_command {
         // The hook the bash/zsh/fish scripts under completions/ call for `dockerbox -c '...`.
@@ -89,31 +89,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         rt.block_on(sh.run_line(line.as_bytes()));
     } else if let Some(path) = &cli.script {
         let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-        run_lines(&rt, &mut sh, io::BufReader::new(file).split(b'\n'))?;
+        let lines = io::BufReader::new(file).split(b'\n');
+        shell::run_lines(&rt, &mut sh, lines, Some(&path.to_string_lossy()))
+            .context("cannot read the script")?;
     } else if io::stdin().is_terminal() {
         repl::run(&rt, &mut sh)?;
     } else {
         // Not a locked reader: `cat` with no file reads the rest of this same stdin.
-        run_lines(&rt, &mut sh, StdinLines)?;
+        shell::run_lines(&rt, &mut sh, StdinLines, None).context("cannot read the script")?;
     }
     rt.block_on(sh.vfs.settle());
     Ok(sh.exit.unwrap_or(sh.status))
-}
-
-/// Runs a script line by line until it ends, `exit` runs, or Ctrl-C stops a command.
-fn run_lines(
-    rt: &tokio::runtime::Runtime,
-    sh: &mut Shell,
-    input: impl IntoIterator<Item = io::Result<Vec<u8>>>,
-) -> anyhow::Result<()> {
-    for line in input {
-        let line = line.context("cannot read the script")?;
-        let status = rt.block_on(sh.run_line(&line));
-        if sh.exit.is_some() || status == exit_codes::INTERRUPTED {
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// Lines of stdin, taking the lock only while reading each one.

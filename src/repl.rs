@@ -1,4 +1,6 @@
-//! The interactive loop: rustyline with history, the directory prompt and Tab completion.
+//! The interactive loop: rustyline with history, the directory prompt and Tab completion;
+//! `~/.dockerboxrc` runs first, and a line that needs more (open quote, trailing `|`) gets a
+//! `> ` continuation prompt.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -41,13 +43,25 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
     if let Some(h) = &history {
         let _ = rl.load_history(h);
     }
+    run_rc(rt, sh);
+    if sh.exit.is_some() {
+        return Ok(());
+    }
     loop {
         if let Ok(mut c) = cwd.lock() {
             *c = sh.cwd.clone();
         }
         let prompt = sh.prompt();
         match rl.readline(&prompt) {
-            Ok(line) => {
+            Ok(mut line) => {
+                match continue_line(&mut rl, sh, &mut line) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        sh.status = exit_codes::INTERRUPTED;
+                        continue;
+                    }
+                    Err(e) => return Err(e).context("cannot read the command line"),
+                }
                 if !line.trim().is_empty() {
                     let _ = rl.add_history_entry(line.as_str());
                     if let Some(h) = &history {
@@ -71,6 +85,47 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads continuation lines while `line` needs more. False when Ctrl-C abandoned it; Ctrl-D
+/// runs what there is (the parser then reports what is missing).
+fn continue_line(
+    rl: &mut Editor<ReplHelper, DefaultHistory>,
+    sh: &Shell,
+    line: &mut String,
+) -> rustyline::Result<bool> {
+    while sh.needs_more(line.as_bytes()) {
+        match rl.readline("> ") {
+            Ok(more) => {
+                line.push('\n');
+                line.push_str(&more);
+            }
+            Err(ReadlineError::Interrupted) => return Ok(false),
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Runs `~/.dockerboxrc` (aliases, exports...) if there is one; its errors name the line.
+fn run_rc(rt: &tokio::runtime::Runtime, sh: &mut Shell) {
+    let Some(home) = sh.vars.get_os("HOME").filter(|h| !h.is_empty()) else {
+        return;
+    };
+    let path = PathBuf::from(home).join(".dockerboxrc");
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            eprintln!("dockerbox: {}: {}", path.display(), crate::vfs::io_text(&e));
+            return;
+        }
+    };
+    let lines = text.split(|&b| b == b'\n').map(|l| Ok(l.to_vec()));
+    let shown = path.to_string_lossy().into_owned();
+    // Reading from memory cannot fail.
+    let _ = crate::shell::run_lines(rt, sh, lines, Some(&shown));
 }
 
 /// `$XDG_STATE_HOME/dockerbox/history`, by default `~/.local/state/dockerbox/history`.

@@ -65,7 +65,10 @@ fn host_programs_run_in_the_last_host_directory() {
 fn syntax_and_usage_errors() {
     let sh = TestShell::new();
     let r = sh.c("echo 'unclosed");
-    assert_eq!(r.stderr, "dockerbox: syntax error: missing closing quote\n");
+    assert_eq!(
+        r.stderr,
+        "dockerbox: syntax error: unexpected EOF while looking for matching '''\n"
+    );
     assert_eq!(r.status, 2);
     let r = sh.c("ls -z");
     assert_eq!(

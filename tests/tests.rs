@@ -20,3 +20,4 @@ mod ls;
 mod multi;
 mod nav;
 mod repl;
+mod shell;

@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 
 use futures_util::future::LocalBoxFuture;
 
@@ -40,7 +41,10 @@ impl Builtin for Cat {
             let mut status = exit_codes::OK;
             for f in &files {
                 let r = if f == "-" {
-                    copy_stdin(out)
+                    match &sh.stdin {
+                        Some(fd) => copy_fd(fd, out),
+                        None => copy_stdin(out),
+                    }
                 } else {
                     sh.vfs.read(&sh.resolve(f), out).await
                 };
@@ -61,13 +65,28 @@ impl Builtin for Cat {
     }
 }
 
+/// Standard input when it is a pipe or a redirect (`ls | cat`, `cat < f`).
+fn copy_fd(fd: &OwnedFd, out: &mut Out) -> Result<u64, FsError> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let n = crate::shell::read_interruptibly(fd, &mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        out.write_all(&buf[..n]).map_err(FsError::Io)?;
+        total += n as u64;
+    }
+}
+
+/// dockerbox's own stdin, through std's buffered handle (a script read from stdin shares it).
 fn copy_stdin(out: &mut Out) -> Result<u64, FsError> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut stdin = io::stdin().lock();
     let mut total = 0;
     loop {
         // SIGINT does not interrupt a read (the handler restarts it): wait in short slices.
-        if !wait_readable(libc::STDIN_FILENO)? {
+        if !crate::shell::wait_readable(libc::STDIN_FILENO)? {
             continue;
         }
         let n = match stdin.read(&mut buf) {
@@ -84,20 +103,4 @@ fn copy_stdin(out: &mut Out) -> Result<u64, FsError> {
         out.write_all(&buf[..n]).map_err(FsError::Io)?;
         total += n as u64;
     }
-}
-
-/// Waits up to 100 ms for `fd` to be readable; fails with Interrupted after Ctrl-C.
-fn wait_readable(fd: i32) -> Result<bool, FsError> {
-    if crate::interrupt::is_set() {
-        return Err(FsError::Interrupted);
-    }
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, count 1.
-    let r = unsafe { libc::poll(&mut pfd, 1, 100) };
-    // -1 is EINTR from the very signal we wait for: loop and look at the flag.
-    Ok(r > 0)
 }

@@ -33,7 +33,7 @@ impl Builtin for Cd {
                 Err(e) => return sh.usage("cd", e),
             };
             let (target, print): (OsString, bool) = match args.operands.as_slice() {
-                [] => match std::env::var_os("HOME") {
+                [] => match sh.vars.get_os("HOME") {
                     Some(h) => (h, false),
                     None => {
                         eprintln!("dockerbox: cd: HOME not set");

@@ -34,8 +34,9 @@ impl Builtin for Help {
                          Anything that is not a builtin runs on the host; exec (and sh or bash alone)\n\
                          runs in the container of the current directory.\n\nBuiltins:\n",
                     );
+                    let width = BUILTINS.iter().map(|b| b.name().len()).max().unwrap_or(0);
                     for b in BUILTINS {
-                        s.push_str(&format!("  {:<6}  {}\n", b.name(), b.about()));
+                        s.push_str(&format!("  {:<width$}  {}\n", b.name(), b.about()));
                     }
                     s.push_str("\nhelp COMMAND shows a builtin's options.\n");
                     s

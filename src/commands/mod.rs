@@ -4,6 +4,7 @@
 //! output it is handed, and reports failures through [`Shell::report`] (never printing errors
 //! itself). It returns its exit status.
 
+mod alias;
 mod args;
 mod cat;
 mod cd;
@@ -13,6 +14,7 @@ mod cp;
 mod cp_plan;
 mod exec;
 mod exit;
+mod export;
 mod help;
 mod ln;
 mod ls;
@@ -23,6 +25,8 @@ mod rm;
 mod rmdir;
 mod sh;
 mod touch;
+mod unalias;
+mod unset;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -30,6 +34,7 @@ use std::io::Write;
 use futures_util::future::LocalBoxFuture;
 
 pub use args::{Args, UsageError};
+pub use common::umask;
 
 use crate::shell::Shell;
 
@@ -70,6 +75,10 @@ pub const BUILTINS: &[&dyn Builtin] = &[
     &exec::Cmd,
     &sh::Sh,
     &sh::Bash,
+    &export::Export,
+    &unset::Unset,
+    &alias::Alias,
+    &unalias::Unalias,
     &help::Help,
     &exit::Exit,
 ];

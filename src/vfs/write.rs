@@ -209,6 +209,18 @@ impl Vfs {
         }
     }
 
+    /// Whether [`Vfs::create`] at `p` needs the exact size up front (the archive API: a stopped
+    /// container, or `--agent never`), so a stream of unknown length must be spooled first.
+    pub async fn create_needs_size(&self, p: &VPath) -> Result<bool, FsError> {
+        if let VPath::Container { host, name, .. } = p {
+            let c = self.container(host.as_deref(), name).await?;
+            if self.eng(&c).proc_root(&c).await.is_some() {
+                return Ok(false);
+            }
+        }
+        Ok(matches!(self.target(p).await?, Target::Archive(..)))
+    }
+
     /// Sets owner and times after a file landed (host and agent; the archive put them in the
     /// tar header already).
     pub async fn finish_attrs(&self, p: &VPath, attrs: &Attrs) -> Result<(), FsError> {

@@ -1,0 +1,362 @@
+//! One pipeline: its commands expanded, started together joined by pipes, and waited for.
+//!
+//! A host program is a child process given exactly its descriptors (`fds.rs`). A builtin alone
+//! runs in this shell, so `cd` and `export` stick. A builtin in a pipeline of several runs on
+//! its own thread, driving its future with the runtime's `Handle::block_on` on a copy of the
+//! shell (a subshell, as in sh: a `cd` there changes nothing after), and writes straight into
+//! its pipe: a full pipe blocks only that thread, and no output is ever buffered whole. A
+//! closed pipe ends it quietly; Ctrl-C reaches host programs from the terminal and builtins
+//! through the interrupt flag. The pipeline's status is the last command's.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::expand::Expanded;
+use super::fds::{self, ClosedWriter, Fd, FdTable, StderrSwap, StdoutWriter};
+use super::redirect::Pumps;
+use super::Shell;
+use crate::commands::{self, Builtin, Out};
+use crate::exit_codes;
+use crate::interrupt;
+use crate::output::Theme;
+use crate::syntax::Pipeline;
+
+/// A started command.
+enum Running {
+    Child(tokio::process::Child),
+    Thread(oneshot::Receiver<i32>),
+    Done(i32),
+}
+
+impl Running {
+    async fn wait(self) -> i32 {
+        match self {
+            Running::Child(mut c) => match c.wait().await {
+                Ok(st) => st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
+                Err(_) => exit_codes::FAILURE,
+            },
+            // A thread that died without a status panicked.
+            Running::Thread(rx) => rx.await.unwrap_or(exit_codes::FAILURE),
+            Running::Done(s) => s,
+        }
+    }
+}
+
+/// A builtin's standard streams, from its descriptor table.
+struct BuiltinIo {
+    out: Box<Out>,
+    stdout_tty: bool,
+    /// `None`: dockerbox's own stdin.
+    stdin: Option<Fd>,
+    /// Where fd 2 must point while it runs, when not at dockerbox's own.
+    stderr: Option<Fd>,
+}
+
+fn builtin(name: &OsStr) -> Option<&'static dyn Builtin> {
+    name.to_str().and_then(commands::find)
+}
+
+impl Shell {
+    /// Runs a pipeline; returns its status and the first command's name (for timing).
+    pub(super) async fn run_pipeline(&mut self, p: &Pipeline) -> (i32, OsString) {
+        let mut stages = Vec::with_capacity(p.commands.len());
+        for c in &p.commands {
+            stages.push(self.expand(c).await);
+        }
+        let name = stages
+            .first()
+            .and_then(|s| s.argv.first())
+            .cloned()
+            .unwrap_or_default();
+        let host = stages
+            .iter()
+            .any(|s| s.argv.first().is_some_and(|n| builtin(n).is_none()));
+        let _ = io::stdout().flush();
+        let status = match stages.len() {
+            1 => match stages.pop() {
+                Some(only) => self.run_alone(only).await,
+                None => self.status,
+            },
+            _ => self.run_piped(stages).await,
+        };
+        if host {
+            self.vfs.host_command_ran();
+        }
+        let status = if p.negated {
+            i32::from(status == 0)
+        } else {
+            status
+        };
+        (status, name)
+    }
+
+    /// A command on its own: a builtin runs in this shell, assignments alone set variables.
+    async fn run_alone(&mut self, e: Expanded) -> i32 {
+        let mut pumps = Pumps::default();
+        let mut table = FdTable::standard(&self.std);
+        let status = if !self.redirect(&e.redirects, &mut table, &mut pumps).await {
+            drop(table);
+            exit_codes::FAILURE
+        } else if e.argv.is_empty() {
+            drop(table);
+            for (name, value) in &e.assignments {
+                self.vars.set(name, value.as_bytes().to_vec());
+            }
+            exit_codes::OK
+        } else if let Some(b) = builtin(&e.argv[0]) {
+            self.run_builtin_here(b, e, table).await
+        } else {
+            match self.start_host(e, table, &mut pumps).await {
+                Ok(child) => Running::Child(child).wait().await,
+                Err(status) => status,
+            }
+        };
+        let keep = status != exit_codes::INTERRUPTED && !interrupt::is_set();
+        if !pumps.finish(keep).await && status == exit_codes::OK {
+            exit_codes::FAILURE
+        } else {
+            status
+        }
+    }
+
+    /// Several commands joined by pipes, all started before any is waited for.
+    async fn run_piped(&mut self, stages: Vec<Expanded>) -> i32 {
+        let n = stages.len();
+        let mut pumps = Pumps::default();
+        let mut running = Vec::with_capacity(n);
+        let mut next_in: Option<Fd> = None;
+        for (i, e) in stages.into_iter().enumerate() {
+            let mut table = FdTable::standard(&self.std);
+            if let Some(fd) = next_in.take() {
+                table.set(0, fd);
+            }
+            if i + 1 < n {
+                match fds::pipe() {
+                    Ok((r, w)) => {
+                        table.set(1, Arc::new(w));
+                        next_in = Some(Arc::new(r));
+                    }
+                    Err(err) => {
+                        self.shell_error(&format!(
+                            "cannot make a pipe: {}",
+                            crate::vfs::io_text(&err)
+                        ));
+                        running.push(Running::Done(exit_codes::FAILURE));
+                        break;
+                    }
+                }
+            }
+            let started = if !self.redirect(&e.redirects, &mut table, &mut pumps).await {
+                Running::Done(exit_codes::FAILURE)
+            } else if e.argv.is_empty() {
+                Running::Done(exit_codes::OK)
+            } else if let Some(b) = builtin(&e.argv[0]) {
+                self.start_builtin(b, e, table)
+            } else {
+                match self.start_host(e, table, &mut pumps).await {
+                    Ok(child) => Running::Child(child),
+                    Err(status) => Running::Done(status),
+                }
+            };
+            running.push(started);
+        }
+        drop(next_in);
+        let (mut status, mut interrupted) = (exit_codes::OK, false);
+        for r in running {
+            status = r.wait().await;
+            interrupted |= status == exit_codes::INTERRUPTED;
+        }
+        // `yes | cat > f`: Ctrl-C killed yes, and cat saw a plain end of input.
+        let keep = !interrupted && !interrupt::is_set();
+        if !pumps.finish(keep).await && status == exit_codes::OK {
+            exit_codes::FAILURE
+        } else {
+            status
+        }
+    }
+
+    /// A builtin's streams from its table; the stdout writer is made here.
+    fn builtin_io(&self, table: &FdTable) -> io::Result<BuiltinIo> {
+        let (out, stdout_tty): (Box<Out>, bool) = match table.get(1) {
+            fd if self.std.is(1, fd) => (Box::new(StdoutWriter), self.stdout_tty),
+            None => (Box::new(ClosedWriter), false),
+            Some(fd) => (Box::new(fds::line_writer(fd)?), fds::is_tty(fd)),
+        };
+        let stdin = match table.get(0) {
+            fd if self.std.is(0, fd) => None,
+            None => Some(Arc::new(fds::dev_null(false)?)),
+            Some(fd) => Some(fd.clone()),
+        };
+        let stderr = match table.get(2) {
+            fd if self.std.is(2, fd) => None,
+            None => Some(Arc::new(fds::dev_null(true)?)),
+            Some(fd) => Some(fd.clone()),
+        };
+        Ok(BuiltinIo {
+            out,
+            stdout_tty,
+            stdin,
+            stderr,
+        })
+    }
+
+    /// Colours only where they were asked for: not into a pipe or file under `--color auto`.
+    fn theme_for(&self, stdout_tty: bool) -> Arc<Theme> {
+        if stdout_tty || self.color_forced || !self.theme.enabled {
+            self.theme.clone()
+        } else {
+            Arc::new(Theme::new(false, None))
+        }
+    }
+
+    /// Runs a builtin in this shell with its redirects; `A=b builtin` lasts for the builtin.
+    async fn run_builtin_here(&mut self, b: &dyn Builtin, e: Expanded, table: FdTable) -> i32 {
+        let io = match self.builtin_io(&table) {
+            Ok(io) => io,
+            Err(err) => {
+                self.shell_error(&crate::vfs::io_text(&err));
+                return exit_codes::FAILURE;
+            }
+        };
+        drop(table);
+        let Expanded {
+            assignments, argv, ..
+        } = e;
+        let saved_vars = self.vars.clone();
+        for (name, value) in &assignments {
+            self.vars.set(name, value.as_bytes().to_vec());
+        }
+        let theme = self.theme_for(io.stdout_tty);
+        let saved = (
+            std::mem::replace(&mut self.stdin, io.stdin),
+            std::mem::replace(&mut self.stdout_tty, io.stdout_tty),
+            std::mem::replace(&mut self.theme, theme),
+        );
+        let swap = io.stderr.as_ref().and_then(StderrSwap::claim);
+        let mut out = io.out;
+        let status = b.run(self, argv[1..].to_vec(), &mut *out).await;
+        let _ = out.flush();
+        drop(out);
+        drop(swap);
+        (self.stdin, self.stdout_tty, self.theme) = saved;
+        if !assignments.is_empty() {
+            // The builtin's own changes stay; the temporary values go.
+            for (name, _) in &assignments {
+                match saved_vars.get(name) {
+                    Some(v) => self.vars.set(name, v.to_vec()),
+                    None => self.vars.unset(name),
+                }
+            }
+        }
+        status
+    }
+
+    /// Starts a builtin of a pipeline on its own thread, on a copy of the shell.
+    fn start_builtin(&self, b: &'static dyn Builtin, e: Expanded, table: FdTable) -> Running {
+        let io = match self.builtin_io(&table) {
+            Ok(io) => io,
+            Err(err) => {
+                self.shell_error(&crate::vfs::io_text(&err));
+                return Running::Done(exit_codes::FAILURE);
+            }
+        };
+        drop(table);
+        let mut sub = self.clone();
+        sub.subshell = true;
+        for (name, value) in &e.assignments {
+            sub.vars.set(name, value.as_bytes().to_vec());
+        }
+        sub.theme = self.theme_for(io.stdout_tty);
+        sub.stdin = io.stdin;
+        sub.stdout_tty = io.stdout_tty;
+        let args = e.argv[1..].to_vec();
+        let (mut out, stderr) = (io.out, io.stderr);
+        let handle = tokio::runtime::Handle::current();
+        let (tx, rx) = oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("dockerbox-builtin".into())
+            .spawn(move || {
+                // Only one builtin at a time can own fd 2: in `a 2>x | b 2>y`, b's messages go
+                // where a's do while both run.
+                let swap = stderr.as_ref().and_then(StderrSwap::claim);
+                let status = handle.block_on(b.run(&mut sub, args, &mut *out));
+                let _ = out.flush();
+                drop(out);
+                drop(sub);
+                drop(swap);
+                let _ = tx.send(status);
+            });
+        match spawned {
+            Ok(_) => Running::Thread(rx),
+            Err(err) => {
+                self.shell_error(&format!(
+                    "cannot start a thread: {}",
+                    crate::vfs::io_text(&err)
+                ));
+                Running::Done(exit_codes::FAILURE)
+            }
+        }
+    }
+
+    /// Spawns a host program in the last host directory, with the exported variables plus its
+    /// own assignments, exactly the descriptors of `table`, and container files among its
+    /// arguments as `/dev/fd/N` streams. `Err` is the status when it could not start.
+    async fn start_host(
+        &self,
+        e: Expanded,
+        table: FdTable,
+        pumps: &mut Pumps,
+    ) -> Result<tokio::process::Child, i32> {
+        let Expanded {
+            assignments, argv, ..
+        } = e;
+        let Some((name, args)) = argv.split_first() else {
+            return Err(exit_codes::OK);
+        };
+        let shown = name.to_string_lossy();
+        if name.as_bytes().contains(&b'/') && self.resolve(name).is_virtual() {
+            self.shell_error(&format!(
+                "{shown}: a program inside a container cannot run on the host"
+            ));
+            return Err(exit_codes::CANNOT_EXECUTE);
+        }
+        let (args, streams) = self.stream_args(name, args, &table, pumps).await?;
+        let mut cmd = std::process::Command::new(name);
+        cmd.args(&args).current_dir(&self.host_cwd).env_clear();
+        for (k, v) in self.vars.exported() {
+            cmd.env(OsStr::from_bytes(k), OsStr::from_bytes(v));
+        }
+        cmd.env("PWD", &self.host_cwd);
+        for (k, v) in &assignments {
+            cmd.env(OsStr::from_bytes(k), v);
+        }
+        let mut layout = table.for_child(&streams);
+        drop((table, streams));
+        // SAFETY: `apply` makes only async-signal-safe descriptor calls and allocates nothing.
+        unsafe { cmd.pre_exec(move || layout.apply()) };
+        // The command (and with it every descriptor the layout kept) is dropped right after.
+        let spawned = tokio::process::Command::from(cmd).spawn();
+        spawned.map_err(|err| {
+            let (msg, code) = match err.kind() {
+                io::ErrorKind::NotFound if !name.as_bytes().contains(&b'/') => {
+                    ("command not found".to_string(), exit_codes::NOT_FOUND)
+                }
+                io::ErrorKind::NotFound => (
+                    "No such file or directory".to_string(),
+                    exit_codes::NOT_FOUND,
+                ),
+                io::ErrorKind::PermissionDenied => {
+                    ("Permission denied".to_string(), exit_codes::CANNOT_EXECUTE)
+                }
+                _ => (crate::vfs::io_text(&err), exit_codes::CANNOT_EXECUTE),
+            };
+            self.shell_error(&format!("{shown}: {msg}"));
+            code
+        })
+    }
+}
