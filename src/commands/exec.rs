@@ -93,7 +93,18 @@ pub(super) async fn in_container(
     };
     let _ = io::stdout().flush();
     let result = match ExecRequest::new(argv, path) {
-        Ok(req) => host::exec(&engine, &c, &req, out).await,
+        Ok(mut req) => {
+            // In a pipeline or under redirects: no terminal, and stdin from the pipe.
+            if let Some(fd) = &sh.stdin {
+                req.tty = false;
+                req.stdin = true;
+                req.input = Some(std::os::fd::AsRawFd::as_raw_fd(&**fd));
+            }
+            if !sh.stdout_tty {
+                req.tty = false;
+            }
+            host::exec(&engine, &c, &req, out).await
+        }
         Err(e) => Err(e),
     };
     // The command may have changed the container's files.

@@ -46,6 +46,9 @@ pub struct ExecRequest {
     pub tty: bool,
     /// Forward our stdin to the process (`docker exec -i`).
     pub stdin: bool,
+    /// Where that stdin is read from when not dockerbox's own (a pipe or a redirect in a
+    /// pipeline); the caller keeps it open for the call.
+    pub input: Option<std::os::fd::RawFd>,
 }
 
 impl ExecRequest {
@@ -73,6 +76,7 @@ impl ExecRequest {
             workdir,
             tty: tty_in && tty_out,
             stdin: !tty_in,
+            input: None,
         })
     }
 }
@@ -179,7 +183,7 @@ pub async fn run(
     // Its own task, so a process that writes without reading cannot stall its output on a
     // full stdin. Without stdin the input half is kept, unused, until the end.
     let (_forward, _input) = if req.tty || req.stdin {
-        let rx = pump_stdin(req.tty, stop.0.clone());
+        let rx = pump_stdin(req.tty, req.input, stop.0.clone());
         let task = tokio::spawn(forward_stdin(rx, input, req.tty));
         (Some(AbortOnDrop(task)), None)
     } else {
@@ -483,13 +487,20 @@ impl Drop for StopOnDrop {
 /// Reads our stdin on a blocking thread into a channel; the channel closes at EOF. It polls in
 /// short slices and checks `stop` before each read, so once the exec is over it takes no more
 /// bytes: the REPL reads its next line from the same terminal.
-fn pump_stdin(tty: bool, stop: Arc<AtomicBool>) -> mpsc::Receiver<Bytes> {
+fn pump_stdin(
+    tty: bool,
+    input: Option<std::os::fd::RawFd>,
+    stop: Arc<AtomicBool>,
+) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel(8);
+    let fd = input.unwrap_or(libc::STDIN_FILENO);
+    // A pipe of our own is read directly, as a terminal is.
+    let direct = tty || input.is_some();
     tokio::task::spawn_blocking(move || {
         let mut buf = vec![0u8; 64 * 1024];
         while !stop.load(Ordering::SeqCst) {
             let mut pfd = libc::pollfd {
-                fd: libc::STDIN_FILENO,
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             };
@@ -503,10 +514,9 @@ fn pump_stdin(tty: bool, stop: Arc<AtomicBool>) -> mpsc::Receiver<Bytes> {
             }
             // A terminal is read directly; a pipe through std's buffer, which may hold the
             // rest of a script read from the same stdin.
-            let n = if tty {
+            let n = if direct {
                 // SAFETY: reads into a buffer of the length given.
-                let n =
-                    unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
                 if n < 0 {
                     let e = io::Error::last_os_error();
                     if matches!(

@@ -25,6 +25,8 @@ pub struct Expanded {
     pub argv: Vec<OsString>,
     /// In the order typed; they apply left to right.
     pub redirects: Vec<Redir>,
+    /// Run as a host program even if a builtin has the name (`sh -c ...`, see `host_forms`).
+    pub host: bool,
 }
 
 #[derive(Debug)]
@@ -101,6 +103,7 @@ impl Shell {
             assignments,
             argv,
             redirects,
+            host: false,
         }
     }
 

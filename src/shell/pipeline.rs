@@ -25,6 +25,7 @@ use crate::exit_codes;
 use crate::interrupt;
 use crate::output::Theme;
 use crate::syntax::Pipeline;
+use crate::vfs::VPath;
 
 /// A started command.
 enum Running {
@@ -61,12 +62,33 @@ fn builtin(name: &OsStr) -> Option<&'static dyn Builtin> {
     name.to_str().and_then(commands::find)
 }
 
+/// The commands that mean a container only inside one: `sh`/`bash` typed alone open a shell in
+/// the current directory's container, `exec CMD` runs CMD there. Elsewhere, and `sh`/`bash`
+/// with arguments anywhere, they are the host's programs, spawned as any other (so pipes and
+/// redirects apply as to any host program): `exec CMD ARGS` becomes `CMD ARGS`.
+fn host_forms(cwd: &std::path::Path, argv: &mut Vec<OsString>) -> bool {
+    let in_container = matches!(VPath::parse(cwd), VPath::Container { .. });
+    match argv.first().and_then(|n| n.to_str()) {
+        Some("sh" | "bash") => argv.len() > 1 || !in_container,
+        Some("exec") if !in_container && argv.len() > 1 => {
+            argv.remove(0);
+            if argv.first().is_some_and(|a| a == "--") && argv.len() > 1 {
+                argv.remove(0);
+            }
+            builtin(&argv[0]).is_none()
+        }
+        _ => false,
+    }
+}
+
 impl Shell {
     /// Runs a pipeline; returns its status and the first command's name (for timing).
     pub(super) async fn run_pipeline(&mut self, p: &Pipeline) -> (i32, OsString) {
         let mut stages = Vec::with_capacity(p.commands.len());
         for c in &p.commands {
-            stages.push(self.expand(c).await);
+            let mut e = self.expand(c).await;
+            e.host = host_forms(&self.cwd, &mut e.argv);
+            stages.push(e);
         }
         let name = stages
             .first()
@@ -75,7 +97,7 @@ impl Shell {
             .unwrap_or_default();
         let host = stages
             .iter()
-            .any(|s| s.argv.first().is_some_and(|n| builtin(n).is_none()));
+            .any(|s| s.host || s.argv.first().is_some_and(|n| builtin(n).is_none()));
         let _ = io::stdout().flush();
         let status = match stages.len() {
             1 => match stages.pop() {
@@ -108,7 +130,7 @@ impl Shell {
                 self.vars.set(name, value.as_bytes().to_vec());
             }
             exit_codes::OK
-        } else if let Some(b) = builtin(&e.argv[0]) {
+        } else if let Some(b) = builtin(&e.argv[0]).filter(|_| !e.host) {
             self.run_builtin_here(b, e, table).await
         } else {
             match self.start_host(e, table, &mut pumps).await {
@@ -155,7 +177,7 @@ impl Shell {
                 Running::Done(exit_codes::FAILURE)
             } else if e.argv.is_empty() {
                 Running::Done(exit_codes::OK)
-            } else if let Some(b) = builtin(&e.argv[0]) {
+            } else if let Some(b) = builtin(&e.argv[0]).filter(|_| !e.host) {
                 self.start_builtin(b, e, table)
             } else {
                 match self.start_host(e, table, &mut pumps).await {
