@@ -182,7 +182,8 @@ fn ctrl_c_stops_a_copy_and_leaves_nothing() {
     // On a tmpfs, so the agent streams it chunk by chunk (and the copy takes a while).
     let c = sb.run("c", BUSYBOX, &["--tmpfs", "/data"]);
     sb.exec(&c, &["sh", "-c", "head -c 600000000 /dev/zero > /data/big"]);
-    let sh = TestShell::new();
+    // Not the direct path, which copies the whole file before the Ctrl-C comes.
+    let sh = TestShell::new().env("DOCKERBOX_DIRECT", "0");
     let t = Tmux::start(&sh, &["--agent", "always"]);
     t.wait_for("prompt", |s| s.contains("$"));
     t.keys(&[

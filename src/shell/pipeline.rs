@@ -73,6 +73,10 @@ impl Shell {
             .and_then(|s| s.argv.first())
             .cloned()
             .unwrap_or_default();
+        if interrupt::is_set() {
+            // Ctrl-C while globs listed containers: what they gave is not what was meant.
+            return (exit_codes::INTERRUPTED, name);
+        }
         let host = stages
             .iter()
             .any(|s| s.argv.first().is_some_and(|n| builtin(n).is_none()));
