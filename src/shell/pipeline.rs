@@ -231,7 +231,10 @@ impl Shell {
         let Expanded {
             assignments, argv, ..
         } = e;
-        let saved_vars = self.vars.clone();
+        let saved_vars: Vec<(Vec<u8>, Option<Vec<u8>>)> = assignments
+            .iter()
+            .map(|(name, _)| (name.clone(), self.vars.get(name).map(<[u8]>::to_vec)))
+            .collect();
         for (name, value) in &assignments {
             self.vars.set(name, value.as_bytes().to_vec());
         }
@@ -248,13 +251,11 @@ impl Shell {
         drop(out);
         drop(swap);
         (self.stdin, self.stdout_tty, self.theme) = saved;
-        if !assignments.is_empty() {
-            // The builtin's own changes stay; the temporary values go.
-            for (name, _) in &assignments {
-                match saved_vars.get(name) {
-                    Some(v) => self.vars.set(name, v.to_vec()),
-                    None => self.vars.unset(name),
-                }
+        // The temporary values go.
+        for (name, old) in saved_vars {
+            match old {
+                Some(v) => self.vars.set(&name, v),
+                None => self.vars.unset(&name),
             }
         }
         status
