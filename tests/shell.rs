@@ -348,6 +348,12 @@ fn host_programs_read_container_files() {
         "cd /containers/{a}/etc; grep -c root passwd group"
     ));
     assert_eq!(r.ok(), "/dev/fd/63:1\n/dev/fd/62:1\n");
+    // `.` there is the container's directory, which a host program cannot be given.
+    let r = sh.c(&format!("cd /containers/{a}/etc; grep -r root ."));
+    assert_eq!(
+        (r.stderr.as_str(), r.status),
+        ("dockerbox: grep: .: a directory inside a container cannot be given to a host program (only files can, as streams)\n", 1)
+    );
     // A directory, or a path that is not there, cannot be given: the error names it.
     let r = sh.c(&format!("du /containers/{a}/etc"));
     assert_eq!(

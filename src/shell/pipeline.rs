@@ -95,6 +95,10 @@ impl Shell {
             .and_then(|s| s.argv.first())
             .cloned()
             .unwrap_or_default();
+        if interrupt::is_set() {
+            // Ctrl-C while globs listed containers: what they gave is not what was meant.
+            return (exit_codes::INTERRUPTED, name);
+        }
         let host = stages
             .iter()
             .any(|s| s.host || s.argv.first().is_some_and(|n| builtin(n).is_none()));
@@ -249,7 +253,10 @@ impl Shell {
         let Expanded {
             assignments, argv, ..
         } = e;
-        let saved_vars = self.vars.clone();
+        let saved_vars: Vec<(Vec<u8>, Option<Vec<u8>>)> = assignments
+            .iter()
+            .map(|(name, _)| (name.clone(), self.vars.get(name).map(<[u8]>::to_vec)))
+            .collect();
         for (name, value) in &assignments {
             self.vars.set(name, value.as_bytes().to_vec());
         }
@@ -266,13 +273,11 @@ impl Shell {
         drop(out);
         drop(swap);
         (self.stdin, self.stdout_tty, self.theme) = saved;
-        if !assignments.is_empty() {
-            // The builtin's own changes stay; the temporary values go.
-            for (name, _) in &assignments {
-                match saved_vars.get(name) {
-                    Some(v) => self.vars.set(name, v.to_vec()),
-                    None => self.vars.unset(name),
-                }
+        // The temporary values go.
+        for (name, old) in saved_vars {
+            match old {
+                Some(v) => self.vars.set(&name, v),
+                None => self.vars.unset(&name),
             }
         }
         status

@@ -233,10 +233,10 @@ impl Shell {
     }
 
     /// A host program's arguments with each file inside a container replaced by `/dev/fd/N`, a
-    /// pipe streaming it, and those descriptors. Only what names a container file is replaced:
-    /// a path typed from `/`, or a relative one that is an existing file when the current
-    /// directory is in a container (`grep root passwd`); options (`--file=/containers/...`)
-    /// stay as typed. A directory or a missing path typed from `/` is an error naming it: a
+    /// pipe streaming it, and those descriptors. Only what names something in a container
+    /// counts: a path typed from `/`, or, when the current directory is in a container, a
+    /// relative word that exists there (`grep root passwd`); options (`--file=/containers/...`)
+    /// stay as typed. A directory, or a missing path typed from `/`, is an error naming it: a
     /// host program cannot list, write or create there.
     pub(super) async fn stream_args(
         &self,
@@ -268,25 +268,26 @@ impl Shell {
             let shown = arg.to_string_lossy();
             let why = match self.vfs.stat(&p).await {
                 Ok(e) if !e.is_dir() => None,
+                // `du .` in a container means the container's directory, never the host's.
                 Ok(_) => Some(
                     "a directory inside a container cannot be given to a host program (only \
                      files can, as streams)"
                         .to_string(),
                 ),
+                Err(FsError::Interrupted) => return Err(exit_codes::INTERRUPTED),
+                // A relative word that names nothing here is not a path (`grep root passwd`).
+                Err(_) if !typed_absolute => {
+                    out.push(arg.clone());
+                    continue;
+                }
                 Err(FsError::NotFound) => Some(
                     "No such file or directory (a host program can only be given files that \
                      exist inside a container)"
                         .to_string(),
                 ),
-                Err(FsError::Interrupted) => return Err(exit_codes::INTERRUPTED),
                 Err(e) => Some(e.to_string()),
             };
             if let Some(why) = why {
-                if !typed_absolute {
-                    // A word that happens to be a name here (`grep etc file`): leave it.
-                    out.push(arg.clone());
-                    continue;
-                }
                 eprintln!("dockerbox: {prog}: {shown}: {why}");
                 return Err(exit_codes::FAILURE);
             }
