@@ -75,7 +75,7 @@ fn host_forms(cwd: &std::path::Path, argv: &mut Vec<OsString>) -> bool {
             if argv.first().is_some_and(|a| a == "--") && argv.len() > 1 {
                 argv.remove(0);
             }
-            builtin(&argv[0]).is_none()
+            true
         }
         _ => false,
     }
