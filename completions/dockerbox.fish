@@ -1,4 +1,4 @@
-complete -c dockerbox -s c -d 'Run COMMANDS (separated by \';\') and exit with the last one\'s status' -r
+complete -c dockerbox -s c -d 'Run COMMANDS (a command line) and exit with its status' -r
 complete -c dockerbox -l color -d 'When to use colours: only on a terminal (auto, honours NO_COLOR), always, or never' -r -f -a "auto\t''
 always\t''
 never\t''"

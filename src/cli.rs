@@ -6,12 +6,15 @@ use clap::{Parser, ValueEnum};
 
 /// An interactive shell where Docker containers are directories.
 ///
-/// /containers/NAME/PATH is PATH inside container NAME, running or stopped; everything else is
-/// the host. Builtins: ls, cd, pwd, cat, help, exit; anything else runs on the host.
+/// /containers/NAME/PATH is PATH inside container NAME, running or stopped (with several
+/// engines, /containers/HOST/NAME/PATH); everything else is the host. The file builtins (ls, cd,
+/// cat, cp, mv, rm, mkdir, ...) work across both, exec and sh reach into containers, anything
+/// else runs on the host; `help` lists them all. Command lines are sh's: pipes, redirects,
+/// globs, && and ||, variables and aliases.
 #[derive(Debug, Parser)]
 #[command(name = "dockerbox", version, about, long_about = None)]
 pub struct Cli {
-    /// Run COMMANDS (separated by ';') and exit with the last one's status
+    /// Run COMMANDS (a command line) and exit with its status
     #[arg(short = 'c', value_name = "COMMANDS", conflicts_with = "script")]
     pub command: Option<std::ffi::OsString>,
 
