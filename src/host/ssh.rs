@@ -322,9 +322,21 @@ impl AsyncWrite for SshStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut().stdin.as_mut() {
-            Some(stdin) => Pin::new(stdin).poll_write(cx, buf),
-            None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+        let this = self.get_mut();
+        let written = match this.stdin.as_mut() {
+            Some(stdin) => ready!(Pin::new(stdin).poll_write(cx, buf)),
+            None => Err(io::ErrorKind::BrokenPipe.into()),
+        };
+        match written {
+            // ssh gave up before the request went out: what it said is the reason, not EPIPE.
+            Err(e) if !this.spoke => {
+                ready!(this.poll_stderr(cx));
+                Poll::Ready(Err(match last_line(&this.errors) {
+                    Some(line) => io::Error::other(line),
+                    None => e,
+                }))
+            }
+            r => Poll::Ready(r),
         }
     }
 

@@ -359,7 +359,8 @@ mod tests {
         t.set(w1.as_raw_fd() as u32, w2.clone());
         let (a, b) = (w2.as_raw_fd(), w1.as_raw_fd());
         let mut layout = t.for_child(&[]);
-        let mut cmd = std::process::Command::new("sh");
+        // bash: the numbers may have two digits here, which dash's `>&N` does not take.
+        let mut cmd = std::process::Command::new("bash");
         cmd.arg("-c")
             .arg(format!("echo one >&{a}; echo two >&{b}"))
             .stdin(std::process::Stdio::null());
