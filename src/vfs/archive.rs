@@ -113,7 +113,10 @@ impl ArchiveFs {
         let (root, rel) = utf8_ancestor(path);
         let rx = self.download(eng, c, &root).await?;
         let name = basename(path);
-        tokio::task::block_in_place(move || {
+        // On a blocking thread, not in place: the caller may be polling other requests beside
+        // this one (a glob lists several directories at once), and the engine holds a container
+        // while it streams its archive, so one of them left unread can stall the others.
+        off_thread(move || {
             let mut ar = tar::Archive::new(ChannelReader {
                 rx,
                 chunk: Bytes::new(),
@@ -124,6 +127,7 @@ impl ArchiveFs {
                 None => Err(FsError::NotFound),
             }
         })
+        .await
     }
 
     /// The entries of the directory at `dir` (already resolved: not a symlink).
@@ -142,15 +146,17 @@ impl ArchiveFs {
         // A directory whose path is not UTF-8 comes inside its nearest UTF-8 ancestor's tar.
         let (root, _) = utf8_ancestor(dir);
         let rx = self.download(eng, c, &root).await?;
-        let dirs = tokio::task::block_in_place(|| {
+        let tree_root = root.clone();
+        let dirs = off_thread(move || {
             parse_tree(
                 ChannelReader {
                     rx,
                     chunk: Bytes::new(),
                 },
-                &root,
+                &tree_root,
             )
-        })?;
+        })
+        .await?;
         let list = dirs.get(dir).cloned().ok_or(FsError::NotADirectory)?;
         if let Some(gen) = gen {
             if let Ok(mut cache) = self.cache.lock() {
@@ -648,6 +654,16 @@ fn entry_of<R: Read>(entry: &tar::Entry<'_, R>, name: OsString) -> io::Result<En
 
 /// Reads a directory's tar (headers only) into a listing of every directory in it, keyed by
 /// the absolute path inside the container.
+/// Runs a blocking tar reader on tokio's blocking pool and waits for it without blocking the
+/// caller's thread (see `lstat_full`).
+async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, FsError> + Send + 'static,
+) -> Result<T, FsError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| FsError::Engine(e.to_string()))?
+}
+
 fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
     let mut ar = tar::Archive::new(reader);
     let mut children: HashMap<PathBuf, Vec<Entry>> = HashMap::new();
