@@ -12,6 +12,23 @@ fn uniq(tag: &str) -> String {
     format!("dbx-{tag}-{}", std::process::id())
 }
 
+/// A shell on three engines: `main` (this machine's), `e2` (unix) and `tls` (tcp + TLS, its
+/// client certificates from the environment, as `DOCKER_CERT_PATH` gives them to `--host`).
+fn three_engines(e2: &ExtraEngine, tls: &ExtraEngine) -> TestShell {
+    let certs = tls.certs().unwrap();
+    TestShell::new()
+        .env("DOCKER_CERT_PATH", &certs.client.dir.display().to_string())
+        .env("DOCKER_TLS_VERIFY", "1")
+        .opts(&[
+            "--host",
+            &format!("main={MAIN}"),
+            "--host",
+            &format!("e2={}", e2.addr()),
+            "--host",
+            &format!("tls={}", tls.addr()),
+        ])
+}
+
 #[test]
 fn three_engines_one_tree() {
     if !engines_available("three_engines_one_tree") {
@@ -27,18 +44,7 @@ fn three_engines_one_tree() {
     let on_e2 = e2.run_container(&uniq("on-e2"), &[]);
     let stopped = e2.create_container(&uniq("stopped-e2"));
     let on_tls = tls.run_container(&uniq("on-tls"), &[]);
-    let certs = tls.certs().unwrap();
-    let sh = TestShell::new()
-        .env("DOCKER_CERT_PATH", &certs.client.dir.display().to_string())
-        .env("DOCKER_TLS_VERIFY", "1")
-        .opts(&[
-            "--host",
-            &format!("main={MAIN}"),
-            "--host",
-            &format!("e2={}", e2.addr()),
-            "--host",
-            &format!("tls={}", tls.addr()),
-        ]);
+    let sh = three_engines(&e2, &tls);
 
     let r = sh.c("ls /containers");
     assert_eq!(
@@ -258,18 +264,7 @@ fn cp_across_engines_is_byte_exact() {
     let on_e2 = e2.run_container(&uniq("cp-e2"), &[]);
     let stopped_tls = tls.create_container(&uniq("cp-tls-stopped"));
     let on_tls = tls.run_container(&uniq("cp-tls"), &[]);
-    let certs = tls.certs().unwrap();
-    let sh = TestShell::new()
-        .env("DOCKER_CERT_PATH", &certs.client.dir.display().to_string())
-        .env("DOCKER_TLS_VERIFY", "1")
-        .opts(&[
-            "--host",
-            &format!("main={MAIN}"),
-            "--host",
-            &format!("e2={}", e2.addr()),
-            "--host",
-            &format!("tls={}", tls.addr()),
-        ]);
+    let sh = three_engines(&e2, &tls);
     // main -> tls (streamed over TLS), tls -> e2, e2 -> a stopped container on tls, and back.
     let r = sh.c(&format!(
         "cp /containers/main/{src}/tmp/f /containers/tls/{on_tls}/tmp/f; \

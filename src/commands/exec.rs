@@ -7,7 +7,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
-use std::os::unix::process::ExitStatusExt;
 
 use futures_util::future::LocalBoxFuture;
 
@@ -47,15 +46,26 @@ impl Builtin for Cmd {
             if args.first().is_some_and(|a| a == "--") {
                 args.remove(0);
             }
-            let Some((name, rest)) = args.split_first() else {
+            if args.is_empty() {
                 return sh.usage("exec", UsageError("missing command".into()));
-            };
+            }
+            // Outside containers the shell runs `exec CMD` as the host program CMD itself
+            // (`shell::pipeline::host_forms`), with the pipeline's descriptors and variables.
             match container_here(sh) {
                 Some(here) => in_container(sh, "exec", &here, &args, out, None).await,
-                None => on_host(sh, name, rest),
+                None => not_here(sh, "exec"),
             }
         })
     }
+}
+
+/// Reached only if the shell's dispatch did not send the host form to the host (it always
+/// does): said as a usage error rather than run a second way.
+pub(super) fn not_here(sh: &Shell, cmd: &str) -> i32 {
+    sh.usage(
+        cmd,
+        UsageError("the current directory is not in a container".into()),
+    )
 }
 
 /// The current directory, when it is inside a container.
@@ -130,30 +140,4 @@ pub(super) async fn in_container(
     };
     eprintln!("dockerbox: {cmd}: {subject}: {e}");
     e.status()
-}
-
-/// Runs a host program in the foreground, in the last host directory, as the shell runs any
-/// command that is not a builtin.
-pub(super) fn on_host(sh: &Shell, name: &OsStr, args: &[OsString]) -> i32 {
-    let _ = io::stdout().flush();
-    let mut cmd = std::process::Command::new(name);
-    cmd.args(args)
-        .current_dir(&sh.host_cwd)
-        .env("PWD", &sh.host_cwd);
-    let status = match cmd.status() {
-        Ok(st) => st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
-        Err(e) => {
-            let (msg, code) = match e.kind() {
-                io::ErrorKind::NotFound => ("command not found".to_string(), exit_codes::NOT_FOUND),
-                io::ErrorKind::PermissionDenied => {
-                    ("Permission denied".to_string(), exit_codes::CANNOT_EXECUTE)
-                }
-                _ => (crate::vfs::io_text(&e), exit_codes::CANNOT_EXECUTE),
-            };
-            eprintln!("dockerbox: {}: {msg}", name.to_string_lossy());
-            code
-        }
-    };
-    sh.vfs.host_command_ran();
-    status
 }

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::exec::{container_here, in_container, on_host};
+use super::exec::{container_here, in_container, not_here};
 use super::{Builtin, Out};
 use crate::shell::Shell;
 
@@ -61,7 +61,9 @@ impl Builtin for Bash {
     }
 }
 
-/// `program` in the container when typed alone there, else the host's `name` with `args`.
+/// `program` in the container when typed alone there. The host's `name` (with arguments, or
+/// outside containers) is run by the shell's dispatch as any host program
+/// (`shell::pipeline::host_forms`).
 async fn shell(
     sh: &mut Shell,
     name: &str,
@@ -73,6 +75,6 @@ async fn shell(
         Some(here) if args.is_empty() => {
             in_container(sh, name, &here, &[program.into()], out, Some(program)).await
         }
-        _ => on_host(sh, name.as_ref(), &args),
+        _ => not_here(sh, name),
     }
 }

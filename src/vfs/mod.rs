@@ -117,25 +117,16 @@ impl Vfs {
         let owners = move || -> agent::OwnersFuture { Box::pin(owners_via_archive(eng, c2)) };
         let v = self.agents.get(self.eng(c), c, owners, wait).await;
         if self.verbose {
-            let line = match &v {
-                Via::Agent(conn) => {
-                    format!(
-                        "dockerbox: {}: served by the agent (started from {})",
-                        c.name, conn.dir
-                    )
-                }
-                Via::Archive(why) => {
-                    format!("dockerbox: {}: served by the archive API ({why})", c.name)
-                }
+            let how = match &v {
+                Via::Agent(conn) => format!("served by the agent (started from {})", conn.dir),
+                Via::Archive(why) => format!("served by the archive API ({why})"),
             };
-            if self.noted.lock().is_ok_and(|mut n| n.insert(line.clone())) {
-                eprintln!("{line}");
-            }
+            self.note(c, &how);
         }
         v
     }
 
-    /// `-v`: says once per command how a container was served, when not by `via`.
+    /// `-v`: says once per command how a container was served.
     fn note(&self, c: &ContainerInfo, how: &str) {
         if !self.verbose {
             return;
