@@ -8,6 +8,7 @@ mod commands;
 mod complete;
 mod exit_codes;
 mod host;
+mod inplace;
 mod interrupt;
 mod output;
 mod repl;

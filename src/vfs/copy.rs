@@ -65,6 +65,11 @@ pub struct Copier<'a> {
     stopped: bool,
     /// Where each multiply-linked source file (dev, ino) was first copied to.
     linked: std::collections::HashMap<(u64, u64), VPath>,
+    /// The directories this copy made, by (dev, ino): a source directory among them is the copy
+    /// itself, met again through a symlink or a bind mount (GNU decides it so too).
+    made: std::collections::HashSet<(u64, u64)>,
+    /// The command-line operands being copied, as shown, for that message.
+    top: (OsString, OsString),
 }
 
 impl<'a> Copier<'a> {
@@ -78,6 +83,8 @@ impl<'a> Copier<'a> {
             into_itself: None,
             stopped: false,
             linked: std::collections::HashMap::new(),
+            made: std::collections::HashSet::new(),
+            top: Default::default(),
         }
     }
 
@@ -97,6 +104,9 @@ impl<'a> Copier<'a> {
         dst_text: &'b OsStr,
         top: bool,
     ) -> LocalBoxFuture<'b, bool> {
+        if top {
+            self.top = (src_text.to_os_string(), dst_text.to_os_string());
+        }
         self.copy_hinted(src, src_text, dst, dst_text, top, Hint::default())
     }
 
@@ -131,11 +141,29 @@ impl<'a> Copier<'a> {
                     return false;
                 }
             };
-            let existing = if hint.dst_absent {
+            let mut existing = if hint.dst_absent {
                 None
             } else {
                 self.vfs.lstat(dst).await.ok()
             };
+            if s.kind == Kind::File && existing.as_ref().is_some_and(|e| e.kind == Kind::Symlink) {
+                // GNU cp writes a file through a symlink at its destination (resolved inside
+                // the container), whatever -P or -a say: the link stays, its target changes.
+                match self.vfs.stat(dst).await {
+                    Ok(e) => existing = Some(e),
+                    Err(FsError::NotFound) => {
+                        self.fail(format!(
+                            "not writing through dangling symlink {}",
+                            quote(dst_text)
+                        ));
+                        return false;
+                    }
+                    Err(e) => {
+                        self.fail(format!("cannot stat {}: {e}", quote(dst_text)));
+                        return false;
+                    }
+                }
+            }
             match (&s.kind, existing.as_ref().map(|e| e.kind)) {
                 (Kind::Dir, _) if !self.opts.recursive => {
                     self.fail(format!(
@@ -210,6 +238,15 @@ impl<'a> Copier<'a> {
         dst_text: &OsStr,
         exists: bool,
     ) -> bool {
+        if s.ino != 0 && self.made.contains(&(s.dev, s.ino)) {
+            let msg = format!(
+                "cannot copy a directory, {}, into itself, {}",
+                quote(&self.top.0),
+                quote(&self.top.1)
+            );
+            self.fail(msg);
+            return false;
+        }
         if let Some((made, top_src, top_dst)) = &self.into_itself {
             if &src.to_path() == made {
                 let msg = format!(
@@ -265,6 +302,14 @@ impl<'a> Copier<'a> {
             if let Err(e) = self.vfs.mkdir(dst, &tmp).await {
                 self.fail(format!("cannot create directory {}: {e}", quote(dst_text)));
                 return false;
+            }
+            // Only a copy within one filesystem space can meet itself.
+            if src.container() == dst.container() {
+                if let Ok(d) = self.vfs.lstat(dst).await {
+                    if d.ino != 0 {
+                        self.made.insert((d.dev, d.ino));
+                    }
+                }
             }
             if self.opts.verbose {
                 println!("{} -> {}", quote(src_text), quote(dst_text));
@@ -377,7 +422,12 @@ impl<'a> Copier<'a> {
                 };
             }
         }
-        if src == dst {
+        // Written in place, the destination must not be the source itself (the same path, a
+        // hard link, a symlink to it, a bind mount of it).
+        let same_file = existing.as_ref().is_some_and(|e| {
+            e.ino != 0 && s.ino != 0 && (e.dev, e.ino) == (s.dev, s.ino) && e.kind == Kind::File
+        });
+        if src == dst || same_file {
             self.fail(format!(
                 "{} and {} are the same file",
                 quote(src_text),
@@ -407,7 +457,7 @@ impl<'a> Copier<'a> {
             // Both ends are open here: the kernel copies, no byte passes through us. The loop
             // below then meets the end of the source at once.
             if let Err(e) = self.kernel_copy(from, to).await {
-                writer.abort().await;
+                let partial = writer.abort().await;
                 if !matches!(e, FsError::Interrupted) {
                     self.fail(format!(
                         "error copying {} to {}: {e}",
@@ -415,6 +465,7 @@ impl<'a> Copier<'a> {
                         quote(dst_text)
                     ));
                 }
+                self.partial(partial, dst_text);
                 return false;
             }
         }
@@ -423,16 +474,18 @@ impl<'a> Copier<'a> {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
                 Err(e) => {
-                    writer.abort().await;
+                    let partial = writer.abort().await;
                     if !matches!(e, FsError::Interrupted) {
                         self.fail(format!("error reading {}: {e}", quote(src_text)));
                     }
+                    self.partial(partial, dst_text);
                     return false;
                 }
             };
             if let Err(e) = writer.write(&chunk).await {
-                writer.abort().await;
+                let partial = writer.abort().await;
                 self.fail(format!("error writing {}: {e}", quote(dst_text)));
+                self.partial(partial, dst_text);
                 return false;
             }
             self.progress.add_bytes(chunk.len() as u64);
@@ -440,6 +493,7 @@ impl<'a> Copier<'a> {
         let attrs_set = writer.sets_attrs();
         if let Err(e) = writer.commit().await {
             self.fail(format!("error writing {}: {e}", quote(dst_text)));
+            self.partial(matches!(e, FsError::PartialLeft(_)), dst_text);
             return false;
         }
         if attrs_set {
@@ -461,6 +515,18 @@ impl<'a> Copier<'a> {
 }
 
 impl Copier<'_> {
+    /// Says that a failed write into a stopped container left a partial file (the archive API
+    /// cannot take it back); status 1 either way.
+    fn partial(&mut self, left: bool, dst_text: &OsStr) {
+        if left {
+            self.fail(format!(
+                "{}: partial file left (the container is stopped)",
+                crate::output::quote::quote_if_needed(dst_text)
+            ));
+        }
+        self.failed = true;
+    }
+
     /// Copies the rest of `from` into `to` with `copy_file_range`, a slice at a time on a
     /// blocking thread, so progress moves and Ctrl-C stops it between slices.
     async fn kernel_copy(

@@ -1,10 +1,14 @@
 //! Files as streams of chunks, so a copy between any two places (host, agent, archive API)
 //! moves through bounded buffers and nothing is staged on disk.
 //!
-//! A [`FileWriter`] lands atomically where the backend allows it: on the host and through the
-//! agent the data goes to a temporary name beside the destination and is renamed on `commit`;
-//! dropped or aborted, the temporary is removed. Into a stopped container the engine unpacks a
-//! tar as it arrives, which cannot be renamed into place: see [`FileWriter::Archive`].
+//! The overwrite rule, as GNU cp and sh have it: an existing destination (a symlink is
+//! followed, confined to its container) is truncated and written in place, so its inode, owner,
+//! group, mode and hard links stay and a process holding it open keeps seeing it; `>>` appends
+//! to that same inode. Only a new file lands atomically: it is written under a temporary name
+//! beside the destination and renamed on `commit` (never over something that appeared
+//! meanwhile); dropped or aborted, the temporary is removed. Into a stopped container the
+//! engine unpacks a tar as it arrives, which cannot be renamed into place nor written in place:
+//! see [`FileWriter::Archive`].
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -17,6 +21,8 @@ use tokio::sync::mpsc;
 
 use super::FsError;
 use crate::host::{ProcWriter, ReadStream, WriteStream};
+pub use crate::inplace::Open;
+use crate::inplace::{prepare_in_place, rename_noreplace, set_mode_if_changed};
 use crate::interrupt;
 
 /// The size of the chunks moved between a reader and a writer.
@@ -107,16 +113,19 @@ impl FileWriter {
         }
     }
 
-    /// Throws the file away (the destination keeps what it had).
-    pub async fn abort(self) {
+    /// Throws the file away: a new file's temporary is removed; a file written in place
+    /// keeps what was written so far (as with GNU cp). True when a stopped container was left
+    /// holding a partial file at the name (see [`FileWriter::Archive`]).
+    pub async fn abort(self) -> bool {
         match self {
             FileWriter::Host(w) => drop(w),
             FileWriter::Direct(w, _) => drop(w),
             FileWriter::Agent(w) => {
                 let _ = w.close(false).await;
             }
-            FileWriter::Archive(w) => w.abort().await,
+            FileWriter::Archive(w) => return w.abort().await,
         }
+        false
     }
 }
 
@@ -136,20 +145,46 @@ impl FileWriter {
     }
 }
 
-/// A host file written under a temporary name beside its destination.
+/// A host file being written: in place when it existed, else under a temporary name beside its
+/// destination (see the module doc).
 pub struct HostWriter {
     file: File,
-    tmp: PathBuf,
+    /// The temporary name, for a new file; `None` when writing in place.
+    tmp: Option<PathBuf>,
     dest: PathBuf,
     mode: u32,
     done: bool,
 }
 
 impl HostWriter {
-    pub fn create(dest: &Path, mode: u32) -> Result<HostWriter, FsError> {
+    pub fn create(dest: &Path, mode: u32, open: Open) -> Result<HostWriter, FsError> {
         let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
             return Err(FsError::from(io::Error::from_raw_os_error(libc::EINVAL)));
         };
+        let existing = std::fs::OpenOptions::new()
+            .write(true)
+            .append(open == Open::Append)
+            .custom_flags(open.flags())
+            .open(dest);
+        match existing {
+            Ok(file) => {
+                prepare_in_place(&file, open)?;
+                return Ok(HostWriter {
+                    file,
+                    tmp: None,
+                    dest: dest.to_path_buf(),
+                    mode,
+                    done: false,
+                });
+            }
+            // A name that is there but leads nowhere (a dangling symlink) is never replaced:
+            // NotFound, which callers word as GNU cp does.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && dest.symlink_metadata().is_ok() => {
+                return Err(FsError::NotFound)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         let tmp = dir.join(temp_name(name));
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -158,7 +193,7 @@ impl HostWriter {
             .open(&tmp)?;
         Ok(HostWriter {
             file,
-            tmp,
+            tmp: Some(tmp),
             dest: dest.to_path_buf(),
             mode,
             done: false,
@@ -166,11 +201,21 @@ impl HostWriter {
     }
 
     fn commit(mut self) -> Result<(), FsError> {
+        let Some(tmp) = &self.tmp else {
+            self.done = true;
+            return set_mode_if_changed(&self.file, self.mode).map_err(FsError::from);
+        };
+        let c = |p: &Path| {
+            std::ffi::CString::new(p.as_os_str().as_bytes())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+        };
         let landed = self
             .file
             .set_permissions(std::fs::Permissions::from_mode(self.mode))
             .and_then(|()| self.file.sync_all())
-            .and_then(|()| std::fs::rename(&self.tmp, &self.dest));
+            .and_then(|()| {
+                rename_noreplace(libc::AT_FDCWD, &c(tmp)?, libc::AT_FDCWD, &c(&self.dest)?)
+            });
         self.done = landed.is_ok();
         landed.map_err(FsError::from)
     }
@@ -178,8 +223,8 @@ impl HostWriter {
 
 impl Drop for HostWriter {
     fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.tmp);
+        if let (false, Some(tmp)) = (self.done, &self.tmp) {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }
@@ -204,6 +249,11 @@ fn nonce() -> u64 {
     (u64::from(t) << 16) ^ N.fetch_add(1, Ordering::SeqCst)
 }
 
+/// Whether a failed upload left something fresh at the destination's name: asked of the
+/// engine after the upload ended. The engine unpacks as the tar arrives and keeps what it got
+/// when the body ends early or is cut (measured: a 10 MB entry cut at 5 MB stays as 5 MB).
+pub type Probe = Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static, bool> + Send>;
+
 /// A file streamed into a stopped container as a one-entry tar.
 pub struct ArchiveWriter {
     data: Option<mpsc::Sender<io::Result<Bytes>>>,
@@ -211,6 +261,7 @@ pub struct ArchiveWriter {
     upload: tokio::task::JoinHandle<Result<(), FsError>>,
     expected: u64,
     written: u64,
+    probe: Option<Probe>,
 }
 
 impl ArchiveWriter {
@@ -246,7 +297,14 @@ impl ArchiveWriter {
             upload,
             expected,
             written: 0,
+            probe: None,
         }
+    }
+
+    /// How [`FileWriter::abort`] finds out whether a partial file was left.
+    pub fn with_probe(mut self, probe: Probe) -> ArchiveWriter {
+        self.probe = Some(probe);
+        self
     }
 
     async fn write(&mut self, data: &[u8]) -> Result<(), FsError> {
@@ -271,32 +329,61 @@ impl ArchiveWriter {
 
     async fn finish(mut self) -> Result<(), FsError> {
         if self.written != self.expected {
-            self.abort().await;
-            return Err(FsError::Engine(
-                "the file changed size while it was copied".into(),
+            let partial = self.abort().await;
+            return Err(left(
+                partial,
+                FsError::Engine("the file changed size while it was copied".into()),
             ));
         }
         self.data = None; // end of data
         let built = self
             .builder
             .await
-            .map_err(|e| FsError::Engine(e.to_string()))?;
-        let uploaded = self
-            .upload
+            .map_err(|e| FsError::Engine(e.to_string()))
+            .and_then(|b| b.map_err(FsError::from));
+        let uploaded = (&mut self.upload)
             .await
-            .map_err(|e| FsError::Engine(e.to_string()))?;
-        uploaded.map_err(read_only)?;
-        built.map_err(FsError::from)
+            .map_err(|e| FsError::Engine(e.to_string()))
+            .and_then(|u| u.map_err(read_only));
+        let Err(e) = uploaded.and(built) else {
+            return Ok(());
+        };
+        let partial = match self.probe.take() {
+            Some(probe) => probe().await,
+            None => false,
+        };
+        Err(left(partial, e))
     }
 
-    async fn abort(mut self) {
+    /// Ends the upload early; true when the engine kept a partial file (it has no rename and
+    /// no delete, and measured, no way to take back an entry it started: a cut body, a short
+    /// body and a `.wh.` whiteout entry all leave it).
+    async fn abort(mut self) -> bool {
         if let Some(tx) = self.data.take() {
             let _ = tx
                 .send(Err(io::Error::new(io::ErrorKind::Interrupted, "aborted")))
                 .await;
         }
         let _ = self.builder.await;
-        self.upload.abort();
+        // Let the engine finish with what it got before asking what is there.
+        let ended =
+            tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.upload).await;
+        if ended.is_err() {
+            self.upload.abort();
+        }
+        match self.probe.take() {
+            Some(probe) => probe().await,
+            None => false,
+        }
+    }
+}
+
+/// `e`, marked as having left a partial file when it did.
+fn left(partial: bool, e: FsError) -> FsError {
+    if partial {
+        FsError::PartialLeft(Box::new(e))
+    } else {
+        e
     }
 }
 

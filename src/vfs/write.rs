@@ -10,7 +10,7 @@ use std::sync::Arc;
 use dockerbox_proto::{Request, Response};
 
 use super::agent::{self, Via};
-use super::stream::{Attrs, FileReader, FileWriter, HostWriter};
+use super::stream::{Attrs, FileReader, FileWriter, HostWriter, Open};
 use super::{Entry, FsError, VPath, Vfs};
 use crate::host::{AgentConn, ContainerInfo};
 
@@ -135,13 +135,13 @@ impl Vfs {
             .archive
             .copy_tree((self.eng(&c1), &c1), p1, (self.eng(&c2), &c2), parent, &tmp)
             .await;
-        let landed = match (moved, lander) {
+        let landed = match (moved, &lander) {
             (Ok(n), Ok(root)) => root
                 .rename_in(parent, &tmp, name)
                 .map(|()| n)
                 .map_err(FsError::from),
             (Ok(n), Err(conn)) => call(
-                &conn,
+                conn,
                 Request::Rename {
                     from: bytes(&tmp_path),
                     to: bytes(p2),
@@ -152,60 +152,78 @@ impl Vfs {
             (Err(e), _) => Err(e),
         };
         if landed.is_err() {
-            let tmp_v = VPath::Container {
-                host: h2.clone(),
-                name: n2.clone(),
-                path: tmp_path,
+            // Not through the usual calls: after Ctrl-C those give up at once, and the partial
+            // tree would stay.
+            let _ = match &lander {
+                Ok(root) => root.remove_tree_in(parent, &tmp).map_err(FsError::from),
+                Err(conn) => {
+                    call(
+                        conn,
+                        Request::RemoveTemp {
+                            path: bytes(&tmp_path),
+                        },
+                    )
+                    .await
+                }
             };
-            self.remove_tree(&tmp_v).await;
         }
         Some(landed)
     }
 
-    /// Removes a tree, best effort (cleaning up after a failed copy).
-    pub fn remove_tree<'a>(&'a self, p: &'a VPath) -> futures_util::future::LocalBoxFuture<'a, ()> {
-        Box::pin(async move {
-            let Ok(e) = self.lstat(p).await else { return };
-            if e.is_dir() {
-                if let Ok(children) = self.read_dir(p).await {
-                    for c in children.iter() {
-                        let cp =
-                            VPath::parse(&super::path::join_bytes(&p.to_path(), c.name.as_bytes()));
-                        self.remove_tree(&cp).await;
-                    }
-                }
-                let _ = self.remove(p, true).await;
-            } else {
-                let _ = self.remove(p, false).await;
-            }
-        })
+    /// Starts writing a file that lands at `p` on commit, as the overwrite rule says
+    /// ([`Open::Replace`]; see `vfs::stream`). `size` is the exact length to come (a stopped
+    /// container needs it up front).
+    pub async fn create(&self, p: &VPath, attrs: &Attrs, size: u64) -> Result<FileWriter, FsError> {
+        self.create_with(p, attrs, size, Open::Replace).await
     }
 
-    /// Starts writing a file that lands at `p` on commit. `size` is the exact length to come
-    /// (a stopped container needs it up front).
-    pub async fn create(&self, p: &VPath, attrs: &Attrs, size: u64) -> Result<FileWriter, FsError> {
+    /// [`Vfs::create`], choosing how an existing file is met (`>>` appends to it in place).
+    /// Into a stopped container (the archive API) there is no in place: the entry replaces the
+    /// file, and `Append` is the caller's to do (it sends the old content first).
+    pub async fn create_with(
+        &self,
+        p: &VPath,
+        attrs: &Attrs,
+        size: u64,
+        open: Open,
+    ) -> Result<FileWriter, FsError> {
         if let VPath::Container { host, name, path } = p {
             let c = self.container(host.as_deref(), name).await?;
             if let Some(root) = self.eng(&c).proc_root(&c).await {
                 self.note(&c, "written directly through /proc/PID/root");
                 let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
-                let w = root.create(path, &tmp, attrs.mode)?;
+                let w = root.create(path, &tmp, attrs.mode, open)?;
                 return Ok(FileWriter::Direct(w, *attrs));
             }
         }
         match self.target(p).await? {
-            Target::Host(h) => Ok(FileWriter::Host(HostWriter::create(h, attrs.mode)?)),
-            Target::Agent(conn, path) => Ok(FileWriter::Agent(
-                conn.open_write(bytes(path), attrs.mode)
+            Target::Host(h) => Ok(FileWriter::Host(HostWriter::create(h, attrs.mode, open)?)),
+            Target::Agent(conn, path) => {
+                let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
+                Ok(FileWriter::Agent(
+                    conn.begin_write(
+                        bytes(path),
+                        tmp.as_bytes().to_vec(),
+                        attrs.mode,
+                        open == Open::Append,
+                    )
                     .await
                     .map_err(agent::fs_error)?,
-            )),
-            Target::Archive(c, path, _) => Ok(FileWriter::Archive(
-                self.archive
-                    .create(self.eng(&c), &c, path, attrs, size)
-                    .await
-                    .map_err(ro)?,
-            )),
+                ))
+            }
+            Target::Archive(c, path, _) => {
+                // A symlink is written through (resolved inside the container), never replaced.
+                let real = match self.archive.lstat(self.eng(&c), &c, path).await {
+                    Ok(e) if e.kind == super::Kind::Symlink => self.resolve(&c, path).await?.0,
+                    _ => path.to_path_buf(),
+                };
+                Ok(FileWriter::Archive(
+                    self.archive
+                        .create(self.eng(&c), &c, &real, attrs, size)
+                        .await
+                        .map_err(ro)?,
+                ))
+            }
         }
     }
 
@@ -222,13 +240,14 @@ impl Vfs {
     }
 
     /// Sets owner and times after a file landed (host and agent; the archive put them in the
-    /// tar header already).
+    /// tar header already). Through a symlink, as the file was written: `p` is a regular file or
+    /// a directory that was just made or written, or a symlink that was written through.
     pub async fn finish_attrs(&self, p: &VPath, attrs: &Attrs) -> Result<(), FsError> {
         if let Some((uid, gid)) = attrs.owner {
-            self.chown(p, uid, gid, false).await?;
+            self.chown(p, uid, gid, true).await?;
         }
         if let Some(m) = attrs.mtime {
-            self.set_times(p, m, m, false).await?;
+            self.set_times(p, m, m, true).await?;
         }
         Ok(())
     }
