@@ -448,3 +448,129 @@ fn ctrl_c_during_cp_a_of_a_tree_leaves_nothing() {
         );
     }
 }
+
+/// Starts `dockerbox -c LINE` in the background (its stderr kept).
+fn spawn(sh: &TestShell, line: &str) -> std::process::Child {
+    sh.command()
+        .args(["-c", line])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Whether a temporary of ours is in the directory `dir` of a container's own layer.
+fn temp_in(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".big.dbx-"))
+    })
+}
+
+/// Kills the agents dockerbox started in container `c`.
+fn kill_agents(c: &str) {
+    let top = docker(&["top", c, "-eo", "pid,comm"]);
+    for line in top.lines().filter(|l| l.contains("dbx-agent")) {
+        if let Some(pid) = line.split_whitespace().next() {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+    }
+}
+
+#[test]
+fn temporaries_left_by_a_fault_are_removed_by_the_next_dockerbox() {
+    let Some(mut sb) = Sandbox::new("datastale") else {
+        return;
+    };
+    let a = sb.run("a", BUSYBOX, &["--tmpfs", "/data:size=1100m"]);
+    sb.exec(&a, &["sh", "-c", "head -c 1000000000 /dev/zero > /data/f"]);
+    // (fault, way in): the agent killed mid-write; the destination killed, or restarted.
+    let faults = [
+        ("agent", "agent"),
+        ("kill", "agent"),
+        ("kill", "direct"),
+        ("restart", "agent"),
+    ];
+    for (fault, how) in faults {
+        let sh = match how {
+            "agent" => TestShell::new()
+                .env("DOCKERBOX_DIRECT", "0")
+                .opts(&["--agent", "always"]),
+            _ => TestShell::new().env("DOCKERBOX_DIRECT", "0"),
+        };
+        let b = sb.run(&format!("{fault}-{how}"), BUSYBOX, &[]);
+        // The source is read through the agent either way, so the copy takes a while; the
+        // destination is written through its agent, or directly.
+        let sh_dst = if how == "direct" {
+            TestShell::new()
+        } else {
+            sh
+        };
+        let child = spawn(
+            &sh_dst,
+            &format!("cp /containers/{a}/data/f /containers/{b}/tmp/big"),
+        );
+        let tmp = upper_dir(&b).join("tmp");
+        wait_until("the temporary", || temp_in(&tmp));
+        match fault {
+            "agent" => kill_agents(&b),
+            "kill" => drop(docker(&["kill", &b])),
+            _ => drop(docker(&["restart", "-t", "0", &b])),
+        }
+        let out = child.wait_with_output().unwrap();
+        // Directly, the open file outlives the container's processes: the copy may land whole.
+        let landed = out.status.code() == Some(0);
+        assert!(!landed || how == "direct", "{fault} {how}");
+        if fault == "kill" {
+            assert!(
+                landed || temp_in(&tmp),
+                "{fault} {how}: the fault leaves it at first"
+            );
+            docker(&["start", &b]);
+        }
+        // The next dockerbox that reaches the container removes it.
+        sh_dst.c(&format!("ls /containers/{b}/tmp")).ok();
+        let want = if landed { "big" } else { "" };
+        assert_eq!(
+            sb.exec(&b, &["ls", "-A", "/tmp"]),
+            want,
+            "{fault} {how}: nothing left"
+        );
+        if landed {
+            assert_eq!(sb.exec(&b, &["stat", "-c", "%s", "/tmp/big"]), "1000000000");
+        }
+        assert!(!diff(&b).contains(".dbx-"), "{fault} {how}: {}", diff(&b));
+    }
+}
+
+#[test]
+fn a_host_temporary_of_a_killed_dockerbox_is_removed_by_the_next() {
+    let Some(mut sb) = Sandbox::new("datahost") else {
+        return;
+    };
+    let a = sb.run("a", BUSYBOX, &["--tmpfs", "/data:size=1100m"]);
+    sb.exec(&a, &["sh", "-c", "head -c 1000000000 /dev/zero > /data/f"]);
+    let sh = TestShell::new()
+        .env("DOCKERBOX_DIRECT", "0")
+        .opts(&["--agent", "always"]);
+    let dest = tempfile::tempdir().unwrap();
+    let mut child = spawn(
+        &sh,
+        &format!("cp /containers/{a}/data/f {}/big", dest.path().display()),
+    );
+    wait_until("the temporary", || temp_in(dest.path()));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    assert!(temp_in(dest.path()), "a killed dockerbox leaves it");
+    // Another file with a temporary's look, not in any journal: never touched.
+    let lookalike = dest.path().join(".big.dbx-1.1-0");
+    std::fs::write(&lookalike, b"not ours").unwrap();
+    sh.c("pwd").ok();
+    let left: Vec<String> = std::fs::read_dir(dest.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [".big.dbx-1.1-0"]);
+}

@@ -274,6 +274,23 @@ impl ProcWriter {
     }
 }
 
+impl ProcWriter {
+    /// Throws a new file's temporary away (a file written in place keeps what it got); an error
+    /// when it could not be removed (the container went away).
+    pub fn discard(mut self) -> io::Result<()> {
+        self.done = true;
+        let Some(tmp) = &self.tmp else { return Ok(()) };
+        let c = CString::new(tmp.as_bytes()).map_err(|_| einval())?;
+        // SAFETY: a valid C string and a descriptor we own.
+        check(unsafe { libc::unlinkat(self.dir.as_raw_fd(), c.as_ptr(), 0) })
+    }
+
+    /// Whether this writes a new file under a temporary name (else in place).
+    pub fn is_new(&self) -> bool {
+        self.tmp.is_some()
+    }
+}
+
 impl Drop for ProcWriter {
     fn drop(&mut self) {
         if let (false, Some(tmp)) = (self.done, &self.tmp) {

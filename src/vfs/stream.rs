@@ -85,8 +85,8 @@ pub enum FileWriter {
     Host(HostWriter),
     /// Into a running container through its `/proc/PID/root`; owner and times are set before
     /// the rename, with the mode.
-    Direct(ProcWriter, Attrs),
-    Agent(WriteStream),
+    Direct(ProcWriter, Attrs, Temp),
+    Agent(WriteStream, Temp),
     /// Into a stopped container: a tar stream the engine unpacks as it arrives. The size was
     /// announced in the tar header up front; a write that fails midway leaves whatever the
     /// engine had unpacked (the archive API has no rename and no delete).
@@ -97,8 +97,8 @@ impl FileWriter {
     pub async fn write(&mut self, data: &[u8]) -> Result<(), FsError> {
         match self {
             FileWriter::Host(w) => w.file.write_all(data).map_err(FsError::from),
-            FileWriter::Direct(w, _) => (&w.file).write_all(data).map_err(FsError::from),
-            FileWriter::Agent(w) => w.write(data).await.map_err(super::agent::fs_error),
+            FileWriter::Direct(w, ..) => (&w.file).write_all(data).map_err(FsError::from),
+            FileWriter::Agent(w, _) => w.write(data).await.map_err(super::agent::fs_error),
             FileWriter::Archive(w) => w.write(data).await,
         }
     }
@@ -107,8 +107,16 @@ impl FileWriter {
     pub async fn commit(self) -> Result<(), FsError> {
         match self {
             FileWriter::Host(w) => w.commit(),
-            FileWriter::Direct(w, a) => w.commit(a.owner, a.mtime).map_err(FsError::from),
-            FileWriter::Agent(w) => w.close(true).await.map_err(super::agent::fs_error),
+            FileWriter::Direct(w, a, t) => {
+                let r = w.commit(a.owner, a.mtime);
+                t.done(); // landed, or removed by the writer's drop
+                r.map_err(FsError::from)
+            }
+            FileWriter::Agent(w, t) => {
+                let r = w.close(true).await;
+                t.settle(r.as_ref().err());
+                r.map_err(super::agent::fs_error)
+            }
             FileWriter::Archive(w) => w.finish().await,
         }
     }
@@ -119,9 +127,13 @@ impl FileWriter {
     pub async fn abort(self) -> bool {
         match self {
             FileWriter::Host(w) => drop(w),
-            FileWriter::Direct(w, _) => drop(w),
-            FileWriter::Agent(w) => {
-                let _ = w.close(false).await;
+            FileWriter::Direct(w, _, t) => match w.discard() {
+                Ok(()) => t.done(),
+                Err(_) => t.orphan(),
+            },
+            FileWriter::Agent(w, t) => {
+                let r = w.close(false).await;
+                t.settle(r.as_ref().err());
             }
             FileWriter::Archive(w) => return w.abort().await,
         }
@@ -134,7 +146,7 @@ impl FileWriter {
     pub fn local_file(&self) -> Option<&File> {
         match self {
             FileWriter::Host(w) => Some(&w.file),
-            FileWriter::Direct(w, _) => Some(&w.file),
+            FileWriter::Direct(w, ..) => Some(&w.file),
             _ => None,
         }
     }
@@ -142,6 +154,49 @@ impl FileWriter {
     /// Whether `commit` sets owner and times itself (else the caller sets them after).
     pub fn sets_attrs(&self) -> bool {
         matches!(self, FileWriter::Direct(..))
+    }
+}
+
+/// A temporary in a container, journaled (`vfs::temps`) until it landed or was removed; one
+/// the writer could not remove (the agent or the container went away) is removed when the
+/// container is reached again.
+pub struct Temp {
+    ticket: Option<super::temps::Ticket>,
+    container: String,
+    path: PathBuf,
+}
+
+impl Temp {
+    /// Journals the temporary `path` about to be made in container `id`; `None` for a write in
+    /// place, which makes none.
+    pub fn new(id: &str, path: PathBuf, made: bool) -> Temp {
+        Temp {
+            ticket: made.then(|| super::temps::record(Some(id), &path)),
+            container: id.to_string(),
+            path,
+        }
+    }
+
+    /// The temporary landed or was removed.
+    pub fn done(self) {
+        if let Some(t) = self.ticket {
+            t.done();
+        }
+    }
+
+    /// The temporary could not be removed: the next reach of the container does it.
+    pub fn orphan(self) {
+        if self.ticket.is_some() {
+            super::temps::orphaned(&self.container, &self.path);
+        }
+    }
+
+    /// After the agent closed the write: the temporary is gone unless the agent was.
+    fn settle(self, err: Option<&crate::host::AgentError>) {
+        match err {
+            Some(crate::host::AgentError::Gone) => self.orphan(),
+            _ => self.done(),
+        }
     }
 }
 
@@ -154,6 +209,7 @@ pub struct HostWriter {
     dest: PathBuf,
     mode: u32,
     done: bool,
+    ticket: Option<super::temps::Ticket>,
 }
 
 impl HostWriter {
@@ -175,6 +231,7 @@ impl HostWriter {
                     dest: dest.to_path_buf(),
                     mode,
                     done: false,
+                    ticket: None,
                 });
             }
             // A name that is there but leads nowhere (a dangling symlink) is never replaced:
@@ -186,17 +243,26 @@ impl HostWriter {
             Err(e) => return Err(e.into()),
         }
         let tmp = dir.join(temp_name(name));
-        let file = std::fs::OpenOptions::new()
+        let ticket = super::temps::record(None, &tmp);
+        let file = match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&tmp)?;
+            .open(&tmp)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                ticket.done();
+                return Err(e.into());
+            }
+        };
         Ok(HostWriter {
             file,
             tmp: Some(tmp),
             dest: dest.to_path_buf(),
             mode,
             done: false,
+            ticket: Some(ticket),
         })
     }
 
@@ -226,27 +292,15 @@ impl Drop for HostWriter {
         if let (false, Some(tmp)) = (self.done, &self.tmp) {
             let _ = std::fs::remove_file(tmp);
         }
+        if let Some(t) = self.ticket.take() {
+            t.done();
+        }
     }
 }
 
-/// The temporary name a file is written under before its rename: hidden, unique, and short
-/// enough for any name (`.NAME.dbx-PID-NONCE`).
+/// The temporary name a file is written under before its rename (see `vfs::temps`).
 pub fn temp_name(name: &std::ffi::OsStr) -> std::ffi::OsString {
-    use std::os::unix::ffi::OsStringExt;
-    let mut tmp = b".".to_vec();
-    tmp.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
-    tmp.extend_from_slice(format!(".dbx-{}-{:x}", std::process::id(), nonce()).as_bytes());
-    std::ffi::OsString::from_vec(tmp)
-}
-
-fn nonce() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (u64::from(t) << 16) ^ N.fetch_add(1, Ordering::SeqCst)
+    super::temps::name(name)
 }
 
 /// Whether a failed upload left something fresh at the destination's name: asked of the

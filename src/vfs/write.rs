@@ -4,13 +4,13 @@
 
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dockerbox_proto::{Request, Response};
 
 use super::agent::{self, Via};
-use super::stream::{Attrs, FileReader, FileWriter, HostWriter, Open};
+use super::stream::{Attrs, FileReader, FileWriter, HostWriter, Open, Temp};
 use super::{Entry, FsError, VPath, Vfs};
 use crate::host::{AgentConn, ContainerInfo};
 
@@ -131,6 +131,7 @@ impl Vfs {
         };
         let tmp = super::stream::temp_name(name);
         let tmp_path = parent.join(&tmp);
+        let temp = Temp::new(&c2.id, tmp_path.clone(), true);
         let moved = self
             .archive
             .copy_tree((self.eng(&c1), &c1), p1, (self.eng(&c2), &c2), parent, &tmp)
@@ -151,10 +152,12 @@ impl Vfs {
             .map(|()| n),
             (Err(e), _) => Err(e),
         };
-        if landed.is_err() {
+        if landed.is_ok() {
+            temp.done();
+        } else {
             // Not through the usual calls: after Ctrl-C those give up at once, and the partial
             // tree would stay.
-            let _ = match &lander {
+            let removed = match &lander {
                 Ok(root) => root.remove_tree_in(parent, &tmp).map_err(FsError::from),
                 Err(conn) => {
                     call(
@@ -166,8 +169,49 @@ impl Vfs {
                     .await
                 }
             };
+            match removed {
+                Ok(()) | Err(FsError::NotFound) => temp.done(),
+                Err(_) => temp.orphan(),
+            }
         }
         Some(landed)
+    }
+
+    /// Removes the temporaries a dead writer left in the running container `c` (`vfs::temps`):
+    /// directly, or through its agent (a new one, if the old one died). What cannot be removed
+    /// now is kept for the next time.
+    pub(super) async fn sweep(&self, c: &Arc<ContainerInfo>) {
+        let paths = super::temps::take(&c.id);
+        if paths.is_empty() {
+            return;
+        }
+        let root = self.eng(c).proc_root(c).await;
+        let conn = match &root {
+            Some(_) => None,
+            None => match self.via_with(c, true).await {
+                Via::Agent(conn) => Some(conn),
+                Via::Archive(_) => None,
+            },
+        };
+        for path in paths {
+            let removed = match (&root, &conn, path.parent(), path.file_name()) {
+                (Some(root), _, Some(dir), Some(name)) => {
+                    root.remove_tree_in(dir, name).map_err(FsError::from)
+                }
+                (None, Some(conn), ..) => {
+                    call(conn, Request::RemoveTemp { path: bytes(&path) }).await
+                }
+                // Only the archive API answers: it cannot remove anything.
+                _ => {
+                    super::temps::orphaned(&c.id, &path);
+                    continue;
+                }
+            };
+            match removed {
+                Ok(()) | Err(FsError::NotFound) => {}
+                Err(_) => super::temps::orphaned(&c.id, &path),
+            }
+        }
     }
 
     /// Starts writing a file that lands at `p` on commit, as the overwrite rule says
@@ -192,24 +236,50 @@ impl Vfs {
             if let Some(root) = self.eng(&c).proc_root(&c).await {
                 self.note(&c, "written directly through /proc/PID/root");
                 let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
-                let w = root.create(path, &tmp, attrs.mode, open)?;
-                return Ok(FileWriter::Direct(w, *attrs));
+                let tmp_path = path.with_file_name(&tmp);
+                let temp = Temp::new(&c.id, tmp_path, true);
+                let w = match root.create(path, &tmp, attrs.mode, open) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        temp.done();
+                        return Err(e.into());
+                    }
+                };
+                let temp = if w.is_new() {
+                    temp
+                } else {
+                    temp.done();
+                    Temp::new(&c.id, PathBuf::new(), false)
+                };
+                return Ok(FileWriter::Direct(w, *attrs, temp));
             }
         }
         match self.target(p).await? {
             Target::Host(h) => Ok(FileWriter::Host(HostWriter::create(h, attrs.mode, open)?)),
             Target::Agent(conn, path) => {
                 let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
-                Ok(FileWriter::Agent(
-                    conn.begin_write(
+                let id = match p {
+                    VPath::Container { host, name, .. } => {
+                        self.container(host.as_deref(), name).await?.id.clone()
+                    }
+                    _ => String::new(),
+                };
+                let temp = Temp::new(&id, path.with_file_name(&tmp), true);
+                let w = conn
+                    .begin_write(
                         bytes(path),
                         tmp.as_bytes().to_vec(),
                         attrs.mode,
                         open == Open::Append,
                     )
-                    .await
-                    .map_err(agent::fs_error)?,
-                ))
+                    .await;
+                match w {
+                    Ok(w) => Ok(FileWriter::Agent(w, temp)),
+                    Err(e) => {
+                        temp.done();
+                        Err(agent::fs_error(e))
+                    }
+                }
             }
             Target::Archive(c, path, _) => {
                 // A symlink is written through (resolved inside the container), never replaced.
