@@ -279,7 +279,7 @@ fn cp_onto_a_host_symlink_does_what_gnu_cp_does() {
     }
     assert_eq!(
         results[1], results[0],
-        "dockerbox (right) against GNU cp (left)"
+        "dockerbox (left) against GNU cp (right)"
     );
 }
 
@@ -321,7 +321,7 @@ fn a_directory_is_not_copied_into_itself_through_a_symlink() {
         found.sort();
         want.push((status, err, found));
     }
-    assert_eq!(want[1], want[0], "dockerbox (right) against GNU cp (left)");
+    assert_eq!(want[1], want[0], "dockerbox (left) against GNU cp (right)");
     assert_eq!(want[0].0, Some(1));
 
     let Some(mut sb) = Sandbox::new("dataself") else {
@@ -573,4 +573,51 @@ fn a_host_temporary_of_a_killed_dockerbox_is_removed_by_the_next() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(left, [".big.dbx-1.1-0"]);
+}
+
+#[test]
+fn hard_links_and_unwritable_destinations_as_gnu_cp_has_them() {
+    // `cp -a` makes a new file rather than write into one with other names; `-p` writes in
+    // place; an unwritable file is refused, and with -f replaced. As a user, not root.
+    let script = "echo new > src; echo old > d; ln d d2; echo old > e; ln e e2; \
+                  echo old > ro; chmod 444 ro; CP -a src d; CP -p src e; CP src ro; \
+                  echo \"ro=$?\"; CP -f src ro; echo \"f=$?\"";
+    let mut seen = Vec::new();
+    for gnu in [true, false] {
+        let t = tempfile::tempdir().unwrap();
+        Command::new("chmod")
+            .arg("777")
+            .arg(t.path())
+            .status()
+            .unwrap();
+        let cp = if gnu {
+            "CP() { cp \"$@\"; }".to_string()
+        } else {
+            format!("CP() {{ {} -c \"cp $*\"; }}", TestShell::bin().display())
+        };
+        let body = format!("{cp}; {script}");
+        let o = Command::new("su")
+            .args(["nobody", "-s", "/bin/sh", "-c", &body])
+            .current_dir(t.path())
+            .env("HOME", t.path())
+            .output()
+            .unwrap();
+        let listing = Command::new("sh")
+            .args([
+                "-c",
+                "for f in d d2 e e2 ro; do echo $f $(stat -c '%h %a' $f) $(cat $f); done",
+            ])
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr)
+            .replace("dockerbox: ", "")
+            .to_string();
+        seen.push((
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            err,
+            String::from_utf8_lossy(&listing.stdout).into_owned(),
+        ));
+    }
+    assert_eq!(seen[1], seen[0], "dockerbox (left) against GNU cp (right)");
 }

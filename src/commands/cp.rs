@@ -116,6 +116,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Config, UsageError> {
             deref,
             preserve,
             no_clobber: a.last_of("nf") == Some('n') || long("no-clobber"),
+            force: a.last_of("nf") == Some('f') || long("force"),
             verbose: a.has('v') || long("verbose"),
             umask,
         },

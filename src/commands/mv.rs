@@ -111,6 +111,8 @@ async fn run(sh: &Shell, cfg: Config) -> i32 {
                         links: true,
                     },
                     no_clobber: cfg.opts.no_clobber,
+                    // As rename would: a destination that cannot be opened is replaced.
+                    force: true,
                     verbose: false,
                     umask: cfg.opts.umask,
                 };

@@ -44,6 +44,8 @@ pub struct CopyOpts {
     pub deref: Deref,
     pub preserve: Preserve,
     pub no_clobber: bool,
+    /// `-f`: a destination that cannot be opened for writing is removed and made anew.
+    pub force: bool,
     pub verbose: bool,
     /// The process umask, for modes of new files when the mode is not preserved.
     pub umask: u32,
@@ -442,8 +444,36 @@ impl<'a> Copier<'a> {
                 return false;
             }
         };
-        let attrs = self.attrs(s, existing.as_ref());
-        let mut writer = match self.vfs.create(dst, &attrs, s.size).await {
+        let mut existing = existing;
+        if self.opts.preserve.links
+            && existing.as_ref().is_some_and(|e| e.nlink > 1)
+            && self
+                .vfs
+                .lstat(dst)
+                .await
+                .is_ok_and(|e| e.kind == Kind::File)
+        {
+            // GNU cp keeping links (`-a`) does not write into a file with other names: it
+            // makes a new one.
+            if let Err(e) = self.vfs.remove(dst, false).await {
+                self.fail(format!("cannot remove {}: {e}", quote(dst_text)));
+                return false;
+            }
+            existing = None;
+        }
+        let mut attrs = self.attrs(s, existing.as_ref());
+        let mut created = self.vfs.create(dst, &attrs, s.size).await;
+        if self.opts.force
+            && existing.is_some()
+            && matches!(created, Err(FsError::PermissionDenied))
+        {
+            // `-f`: what cannot be opened is removed and made anew.
+            if self.vfs.remove(dst, false).await.is_ok() {
+                attrs = self.attrs(s, None);
+                created = self.vfs.create(dst, &attrs, s.size).await;
+            }
+        }
+        let mut writer = match created {
             Ok(w) => w,
             Err(e) => {
                 self.fail(format!(
