@@ -621,3 +621,40 @@ fn hard_links_and_unwritable_destinations_as_gnu_cp_has_them() {
     }
     assert_eq!(seen[1], seen[0], "dockerbox (left) against GNU cp (right)");
 }
+
+#[test]
+fn overwriting_in_a_stopped_container_replaces_the_file_and_writes_through_links() {
+    let Some(mut sb) = Sandbox::new("datastopped") else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir(t.path().join("d")).unwrap();
+    std::fs::write(t.path().join("d/f"), b"one\n").unwrap();
+    let s1 = sb.create("s1", BUSYBOX);
+    let s2 = sb.create("s2", BUSYBOX);
+    sb.cp_in(&t.path().join("d"), &s1, "/tmp/");
+    std::fs::write(t.path().join("d/f"), b"two\n").unwrap();
+    std::os::unix::fs::symlink("f", t.path().join("d/lnk")).unwrap();
+    sb.cp_in(&t.path().join("d"), &s2, "/tmp/");
+    let sh = TestShell::new();
+    // Same paths in two stopped containers are two files, not "the same file".
+    sh.c(&format!(
+        "cp /containers/{s1}/tmp/d/f /containers/{s2}/tmp/d/f"
+    ))
+    .ok();
+    sh.c(&format!(
+        "cp -r /containers/{s1}/tmp/d /containers/{s2}/tmp/"
+    ))
+    .ok();
+    std::fs::write(t.path().join("new"), b"three\n").unwrap();
+    sh.c(&format!(
+        "cp {} /containers/{s2}/tmp/d/lnk",
+        t.path().join("new").display()
+    ))
+    .ok();
+    let r = sh.c(&format!(
+        "cat /containers/{s2}/tmp/d/f; ls -l /containers/{s2}/tmp/d/lnk"
+    ));
+    let out = r.ok();
+    assert!(out.starts_with("three\nl"), "{out}");
+}

@@ -495,7 +495,7 @@ impl ArchiveFs {
 }
 
 /// The `dev` of entries read from an archive (their `ino` is [`path_id`]).
-const ARCHIVE_DEV: u64 = 0xdb0c_a4c1;
+pub(super) const ARCHIVE_DEV: u64 = 0xdb0c_a4c1;
 
 /// A stable number for a path, standing in for an inode number.
 fn path_id(p: &Path) -> u64 {

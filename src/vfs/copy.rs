@@ -426,8 +426,12 @@ impl<'a> Copier<'a> {
         }
         // Written in place, the destination must not be the source itself (the same path, a
         // hard link, a symlink to it, a bind mount of it).
+        // (An archive listing's numbers stand for paths, not files: not comparable.)
         let same_file = existing.as_ref().is_some_and(|e| {
-            e.ino != 0 && s.ino != 0 && (e.dev, e.ino) == (s.dev, s.ino) && e.kind == Kind::File
+            e.ino != 0
+                && e.dev != super::archive::ARCHIVE_DEV
+                && (e.dev, e.ino) == (s.dev, s.ino)
+                && e.kind == Kind::File
         });
         if src == dst || same_file {
             self.fail(format!(
