@@ -72,6 +72,8 @@ pub struct Copier<'a> {
     made: std::collections::HashSet<(u64, u64)>,
     /// The command-line operands being copied, as shown, for that message.
     top: (OsString, OsString),
+    /// A top-level directory's real paths are still to be compared (once per operand).
+    check_real: bool,
 }
 
 impl<'a> Copier<'a> {
@@ -87,6 +89,7 @@ impl<'a> Copier<'a> {
             linked: std::collections::HashMap::new(),
             made: std::collections::HashSet::new(),
             top: Default::default(),
+            check_real: false,
         }
     }
 
@@ -108,6 +111,7 @@ impl<'a> Copier<'a> {
     ) -> LocalBoxFuture<'b, bool> {
         if top {
             self.top = (src_text.to_os_string(), dst_text.to_os_string());
+            self.check_real = true;
         }
         self.copy_hinted(src, src_text, dst, dst_text, top, Hint::default())
     }
@@ -265,6 +269,19 @@ impl<'a> Copier<'a> {
                 src_text.to_os_string(),
                 dst_text.to_os_string(),
             ));
+        } else if std::mem::take(&mut self.check_real) && src.container() == dst.container() {
+            // Through a symlink the paths differ: compare where they really are. (The (dev, ino)
+            // check below decides it wherever the numbers are real; a stopped container's
+            // listing has none, so there the real paths do.)
+            if let (Some(rs), Some(rd)) = (self.real(src).await, self.real(dst).await) {
+                if into_itself(&rs, &rd) {
+                    self.into_itself = Some((
+                        rd.to_path(),
+                        src_text.to_os_string(),
+                        dst_text.to_os_string(),
+                    ));
+                }
+            }
         }
         let p = self.opts.preserve;
         if !exists
@@ -549,6 +566,55 @@ impl<'a> Copier<'a> {
 }
 
 impl Copier<'_> {
+    /// Where a container path really is: its directories' symlinks followed inside the
+    /// container (the last component is kept as it is). `None` when a component is missing,
+    /// on the host (the kernel's numbers decide there), or after too many links.
+    async fn real(&self, p: &VPath) -> Option<VPath> {
+        let VPath::Container { host, name, path } = p else {
+            return None;
+        };
+        let (dir, last) = (path.parent()?, path.file_name()?);
+        let mut todo: Vec<OsString> = dir
+            .components()
+            .rev()
+            .filter_map(|c| match c {
+                std::path::Component::Normal(n) => Some(n.to_os_string()),
+                _ => None,
+            })
+            .collect();
+        let mut out = std::path::PathBuf::from("/");
+        let mut hops = 0;
+        while let Some(comp) = todo.pop() {
+            let here = out.join(&comp);
+            let at = VPath::Container {
+                host: host.clone(),
+                name: name.clone(),
+                path: here.clone(),
+            };
+            let e = self.vfs.lstat(&at).await.ok()?;
+            match (e.kind, &e.link_target) {
+                (Kind::Symlink, Some(t)) => {
+                    hops += 1;
+                    if hops > 40 {
+                        return None;
+                    }
+                    let to = super::path::link_target_in_container(&here, t);
+                    todo.extend(to.components().rev().filter_map(|c| match c {
+                        std::path::Component::Normal(n) => Some(n.to_os_string()),
+                        _ => None,
+                    }));
+                    out = std::path::PathBuf::from("/");
+                }
+                _ => out = here,
+            }
+        }
+        Some(VPath::Container {
+            host: host.clone(),
+            name: name.clone(),
+            path: out.join(last),
+        })
+    }
+
     /// Says that a failed write into a stopped container left a partial file (the archive API
     /// cannot take it back); status 1 either way.
     fn partial(&mut self, left: bool, dst_text: &OsStr) {

@@ -187,7 +187,7 @@ impl Temp {
     /// The temporary could not be removed: the next reach of the container does it.
     pub fn orphan(self) {
         if self.ticket.is_some() {
-            super::temps::orphaned(&self.container, &self.path);
+            super::temps::orphaned(&self.container, &self.path, self.ticket);
         }
     }
 

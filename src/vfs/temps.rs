@@ -14,7 +14,7 @@
 //! (the next agent). Host temporaries of dead sessions are removed when the journals are read.
 //! Nothing is removed that is not named in a journal with its session's marker.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -77,12 +77,15 @@ fn made_by(name: &[u8], marker: &str) -> bool {
 pub struct Ticket(u64);
 
 struct State {
-    /// Our own journal, opened on first use.
+    /// Our own journal, opened on first use; emptied whenever nothing is in flight, so it stays
+    /// short however long the session.
     journal: Option<File>,
     next: u64,
+    /// Temporaries made and not yet done.
+    open: u64,
     /// Temporaries to remove from containers when they are reached: ours that a writer could not
-    /// remove, and those of dead sessions' journals.
-    orphans: HashMap<String, HashSet<PathBuf>>,
+    /// remove (with their tickets), and those of dead sessions' journals.
+    orphans: HashMap<String, HashMap<PathBuf, Option<Ticket>>>,
     /// Whether the journals of dead sessions were read.
     loaded: bool,
 }
@@ -93,6 +96,7 @@ fn state() -> &'static Mutex<State> {
         Mutex::new(State {
             journal: None,
             next: 0,
+            open: 0,
             orphans: HashMap::new(),
             loaded: false,
         })
@@ -131,6 +135,7 @@ pub fn record(place: Option<&str>, path: &Path) -> Ticket {
     };
     load(&mut s);
     s.next += 1;
+    s.open += 1;
     let n = s.next;
     if s.journal.is_none() {
         s.journal = journal_dir().and_then(|d| {
@@ -157,32 +162,39 @@ impl Ticket {
     /// The temporary is gone (renamed into place or removed).
     pub fn done(self) {
         if let Ok(mut s) = state().lock() {
+            s.open = s.open.saturating_sub(1);
+            let empty = s.open == 0;
             if let Some(j) = &mut s.journal {
-                let _ = j.write_all(format!("- {}\n", self.0).as_bytes());
+                let _ = if empty {
+                    j.set_len(0)
+                } else {
+                    j.write_all(format!("- {}\n", self.0).as_bytes())
+                };
             }
         }
     }
 }
 
 /// A writer could not remove its temporary in container `id` (it was gone): remove it when the
-/// container is reached again.
-pub fn orphaned(id: &str, path: &Path) {
+/// container is reached again. Its ticket stays open (in the journal) until then.
+pub fn orphaned(id: &str, path: &Path, ticket: Option<Ticket>) {
     if let Ok(mut s) = state().lock() {
         s.orphans
             .entry(id.to_string())
             .or_default()
-            .insert(path.to_path_buf());
+            .insert(path.to_path_buf(), ticket);
     }
 }
 
-/// Temporaries waiting to be removed from container `id` (taken: the caller removes them, and
-/// gives back with [`orphaned`] what it could not).
-pub fn take(id: &str) -> Vec<PathBuf> {
+/// Temporaries waiting to be removed from container `id` (taken: the caller removes them, marks
+/// their tickets done, and gives back with [`orphaned`] what it could not).
+pub fn take(id: &str) -> Vec<(PathBuf, Option<Ticket>)> {
     let Ok(mut s) = state().lock() else {
         return Vec::new();
     };
     load(&mut s);
-    let paths: Vec<PathBuf> = s.orphans.remove(id).into_iter().flatten().collect();
+    let paths: Vec<(PathBuf, Option<Ticket>)> =
+        s.orphans.remove(id).into_iter().flatten().collect();
     if !paths.is_empty() {
         forget(id);
     }
@@ -234,7 +246,7 @@ fn load(s: &mut State) {
                     s.orphans
                         .entry(id.clone())
                         .or_default()
-                        .insert(path.clone());
+                        .insert(path.clone(), None);
                     kept.push((id, path));
                 }
             }

@@ -193,7 +193,7 @@ impl Vfs {
                 Via::Archive(_) => None,
             },
         };
-        for path in paths {
+        for (path, ticket) in paths {
             let removed = match (&root, &conn, path.parent(), path.file_name()) {
                 (Some(root), _, Some(dir), Some(name)) => {
                     root.remove_tree_in(dir, name).map_err(FsError::from)
@@ -203,13 +203,17 @@ impl Vfs {
                 }
                 // Only the archive API answers: it cannot remove anything.
                 _ => {
-                    super::temps::orphaned(&c.id, &path);
+                    super::temps::orphaned(&c.id, &path, ticket);
                     continue;
                 }
             };
             match removed {
-                Ok(()) | Err(FsError::NotFound) => {}
-                Err(_) => super::temps::orphaned(&c.id, &path),
+                Ok(()) | Err(FsError::NotFound) => {
+                    if let Some(t) = ticket {
+                        t.done();
+                    }
+                }
+                Err(_) => super::temps::orphaned(&c.id, &path, ticket),
             }
         }
     }
