@@ -10,8 +10,6 @@ use std::sync::OnceLock;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
-use crate::vfs::FsError;
-
 static FLAG: AtomicBool = AtomicBool::new(false);
 
 fn notify() -> &'static Notify {
@@ -52,10 +50,15 @@ pub async fn wait() {
     }
 }
 
-/// Runs `f` unless Ctrl-C comes first, which gives `FsError::Interrupted`.
-pub async fn guard<T>(f: impl Future<Output = Result<T, FsError>>) -> Result<T, FsError> {
+/// What [`guard`] gives when Ctrl-C came first; each layer's error type converts it into its
+/// own "Interrupted", so this module depends on none of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted;
+
+/// Runs `f` unless Ctrl-C comes first, which gives [`Interrupted`] as the caller's error.
+pub async fn guard<T, E: From<Interrupted>>(f: impl Future<Output = Result<T, E>>) -> Result<T, E> {
     tokio::select! {
         r = f => r,
-        _ = wait() => Err(FsError::Interrupted),
+        _ = wait() => Err(Interrupted.into()),
     }
 }

@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod complete;
+mod context;
 mod exit_codes;
 mod host;
 mod interrupt;
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from((code & 0xff) as u8),
         Err(e) => {
-            eprintln!("dockerbox: {e:#}");
+            context::Reporter::stderr().error(format_args!("{e:#}"));
             ExitCode::from(exit_codes::USAGE as u8)
         }
     }
@@ -73,7 +74,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         .enumerate()
         .map(|(i, spec)| Arc::new(Engine::new(spec, i, timeout)))
         .collect();
-    let vfs = Arc::new(Vfs::new(engines, mode, cli.verbose));
+    let mut vfs = Vfs::new(engines, mode, cli.verbose);
+    let notes = context::Reporter::stderr();
+    vfs.set_notes(Box::new(move |line| notes.note(line)));
+    let vfs = Arc::new(vfs);
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
     sh.color_forced = cli.color == cli::ColorWhen::Always;
 

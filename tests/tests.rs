@@ -17,6 +17,7 @@ mod engines;
 mod exec;
 mod fileops;
 mod ls;
+mod messages;
 mod multi;
 mod nav;
 mod repl;

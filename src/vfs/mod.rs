@@ -42,7 +42,12 @@ pub struct Vfs {
     /// `-v`: say which backend served each container, once per command.
     verbose: bool,
     noted: Mutex<HashSet<String>>,
+    /// Where `-v` notes go (the caller's reporter): the namespace never prints.
+    notes: Option<Notes>,
 }
+
+/// Receives the namespace's `-v` notes, one line each without a prefix (`web: served by ...`).
+pub type Notes = Box<dyn Fn(&str) + Send + Sync>;
 
 impl Vfs {
     pub fn new(engines: Vec<Arc<Engine>>, mode: AgentMode, verbose: bool) -> Vfs {
@@ -54,6 +59,18 @@ impl Vfs {
             owners: Mutex::new(HashMap::new()),
             verbose,
             noted: Mutex::new(HashSet::new()),
+            notes: None,
+        }
+    }
+
+    /// Sends `-v` notes to `notes`; without it they are dropped.
+    pub fn set_notes(&mut self, notes: Notes) {
+        self.notes = Some(notes);
+    }
+
+    fn say(&self, line: &str) {
+        if let Some(n) = &self.notes {
+            n(line);
         }
     }
 
@@ -131,9 +148,9 @@ impl Vfs {
         if !self.verbose {
             return;
         }
-        let line = format!("dockerbox: {}: {how}", c.name);
+        let line = format!("{}: {how}", c.name);
         if self.noted.lock().is_ok_and(|mut n| n.insert(line.clone())) {
-            eprintln!("{line}");
+            self.say(&line);
         }
     }
 
@@ -348,11 +365,11 @@ impl Vfs {
         let seen = self.archive.lstat(self.eng(c), c, &real).await.ok()?;
         (seen.kind == Kind::File && seen.size == st.size && seen.mtime == st.mtime).then(|| {
             if self.verbose {
-                eprintln!(
-                    "dockerbox: {}: {}: big file, streamed by the archive API",
+                self.say(&format!(
+                    "{}: {}: big file, streamed by the archive API",
                     c.name,
                     real.display()
-                );
+                ));
             }
             real
         })
