@@ -22,3 +22,4 @@ mod multi;
 mod nav;
 mod repl;
 mod shell;
+mod signals;

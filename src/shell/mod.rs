@@ -81,6 +81,8 @@ impl Shell {
 
     /// Runs one line: `;`-separated and-or lists of pipelines. Returns the last status.
     pub async fn run_line(&mut self, line: &[u8]) -> i32 {
+        // A SIGTERM or SIGHUP from here on lets the command clean up before dockerbox ends.
+        let _busy = interrupt::busy();
         let list = match self.parse(line) {
             Ok(l) => l,
             Err(e) => {
@@ -121,6 +123,10 @@ impl Shell {
                 if self.interactive {
                     // Started while the user types the next line.
                     self.vfs.launch_agents(false).await;
+                }
+                if let Some(sig) = interrupt::terminating() {
+                    // SIGTERM or SIGHUP: the command has cleaned up; dockerbox ends.
+                    self.exit = Some(128 + sig);
                 }
                 if self.exit.is_some() || self.status == exit_codes::INTERRUPTED {
                     break 'items;

@@ -38,10 +38,24 @@ enum Running {
 impl Running {
     async fn wait(self) -> i32 {
         match self {
-            Running::Child(mut c) => match c.wait().await {
-                Ok(st) => st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
-                Err(_) => exit_codes::FAILURE,
-            },
+            Running::Child(mut c) => {
+                let st = tokio::select! {
+                    st = c.wait() => st,
+                    () = interrupt::wait() => {
+                        // Ctrl-C reached the child from the terminal; a SIGTERM or SIGHUP was
+                        // sent to dockerbox alone, so it is passed on.
+                        if let (Some(sig), Some(pid)) = (interrupt::terminating(), c.id()) {
+                            // SAFETY: kill(2) on our own child, which is not reaped yet.
+                            unsafe { libc::kill(pid as libc::pid_t, sig) };
+                        }
+                        c.wait().await
+                    }
+                };
+                match st {
+                    Ok(st) => st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
+                    Err(_) => exit_codes::FAILURE,
+                }
+            }
             // A thread that died without a status panicked.
             Running::Thread(rx) => rx.await.unwrap_or(exit_codes::FAILURE),
             Running::Done(s) => s,
