@@ -8,18 +8,18 @@ mod expand;
 mod fds;
 mod pipeline;
 mod redirect;
+mod vars;
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::io::{self, Write};
 use std::ops::{Deref, DerefMut};
-use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use crate::context::{Context, Reporter};
 use crate::exit_codes;
 use crate::interrupt;
 use crate::output::Theme;
-use crate::syntax::{self, Connector, Env, SyntaxError};
+use crate::syntax::{self, Connector, SyntaxError};
 use crate::vfs::Vfs;
 
 /// The runner: the [`Context`] builtins see, plus what only the runner needs (dockerbox's
@@ -210,38 +210,5 @@ fn trace_time(name: &OsStr, took: std::time::Duration) {
         .open(path)
     {
         let _ = writeln!(f, "{} {}", name.to_string_lossy(), took.as_micros());
-    }
-}
-
-impl Env for Shell {
-    fn var(&self, name: &[u8]) -> Option<OsString> {
-        let os = |b: &[u8]| OsStr::from_bytes(b).to_os_string();
-        match name {
-            b"$" => Some(std::process::id().to_string().into()),
-            b"#" => Some("0".into()),
-            b"0" => Some("dockerbox".into()),
-            // The directory as the user sees it, which may be inside a container.
-            b"PWD" => Some(self.cwd.clone().into_os_string()),
-            b"OLDPWD" => self.oldpwd.clone().map(|p| p.into_os_string()),
-            n if n.first().is_some_and(u8::is_ascii_digit) => None,
-            n => self.vars.get(n).map(os),
-        }
-    }
-
-    fn last_status(&self) -> i32 {
-        self.status
-    }
-
-    fn home(&self) -> Option<OsString> {
-        self.vars.get_os("HOME")
-    }
-
-    /// From the host's /etc/passwd.
-    fn user_home(&self, user: &[u8]) -> Option<OsString> {
-        let passwd = std::fs::read("/etc/passwd").ok()?;
-        passwd.split(|&b| b == b'\n').find_map(|line| {
-            let fields: Vec<&[u8]> = line.split(|&b| b == b':').collect();
-            (fields.len() >= 6 && fields[0] == user).then(|| OsStr::from_bytes(fields[5]).into())
-        })
     }
 }
