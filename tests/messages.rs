@@ -133,3 +133,39 @@ fn names_in_messages_cannot_drive_the_terminal() {
     assert!(s.contains("MARK"), "the screen was not cleared:\n{s}");
     t.keys(&["C-d"]);
 }
+
+/// A copy into a container whose engine is down says it cannot connect, and into a removed
+/// container that there is no such container, not "Not a directory" (issue 12).
+#[test]
+fn a_copy_to_an_unreachable_engine_or_a_removed_container_says_why() {
+    let sh = TestShell::new().opts(&["--host", "x=unix:///nonexistent/docker.sock"]);
+    let r = sh.c("cp /etc/hostname /containers/c/tmp/; mv /etc/hostname /containers/c/tmp/");
+    assert_eq!(
+        (r.status, r.stderr.as_str()),
+        (
+            1,
+            "dockerbox: cp: cannot stat '/containers/c/tmp/': cannot connect to \
+             unix:///nonexistent/docker.sock: No such file or directory\n\
+             dockerbox: mv: cannot stat '/containers/c/tmp/': cannot connect to \
+             unix:///nonexistent/docker.sock: No such file or directory\n"
+        )
+    );
+
+    let Some(mut sb) = Sandbox::new("msggone") else {
+        return;
+    };
+    let c = sb.run("c", BUSYBOX, &[]);
+    // One session: the container is listed, then removed by a host program.
+    let r = TestShell::new().stdin(
+        format!("ls /containers/{c}/tmp\ndocker rm -f {c} >/dev/null\ncp /etc/hostname /containers/{c}/tmp/\n")
+            .as_bytes(),
+    );
+    assert_eq!(
+        (r.status, r.stderr.as_str()),
+        (
+            1,
+            format!("dockerbox: cp: cannot stat '/containers/{c}/tmp/': No such container\n")
+                .as_str()
+        )
+    );
+}

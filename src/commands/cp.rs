@@ -179,6 +179,24 @@ pub async fn operand(ctx: &Context, text: &OsString, follow: bool) -> Operand {
     }
 }
 
+/// Why the destination cannot be looked at when the reason is its container or engine (gone,
+/// unreachable), which GNU's decisions know nothing of: said as it is, instead of the "Not a
+/// directory" those decisions would give a place that is not a directory.
+pub async fn unreachable(ctx: &Context, dest: &Operand) -> Option<FsError> {
+    if dest.node != Node::Other {
+        return None;
+    }
+    match ctx.vfs.stat(&ctx.resolve(&dest.text)).await {
+        Err(
+            e @ (FsError::NoSuchContainer
+            | FsError::Unreachable { .. }
+            | FsError::Ambiguous(_)
+            | FsError::Engine(_)),
+        ) => Some(e),
+        _ => None,
+    }
+}
+
 /// Reports a problem with the whole command line (for cp and mv); returns the status.
 pub fn fatal(ctx: &Context, f: &cp_plan::Fatal) -> i32 {
     if f.usage {
@@ -243,6 +261,10 @@ pub async fn run(ctx: &Context, cfg: Config, out: &mut Out) -> i32 {
     }
     let dest_text = dest_text.to_os_string();
     let dest = operand(ctx, &dest_text, true).await;
+    if let Some(e) = unreachable(ctx, &dest).await {
+        ctx.fail(format_args!("cannot stat {}: {e}", quote(&dest_text)));
+        return exit_codes::FAILURE;
+    }
     let popts = cp_plan::Opts {
         recursive: cfg.opts.recursive,
         no_target_dir: cfg.no_target_dir,

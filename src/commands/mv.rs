@@ -75,6 +75,10 @@ async fn run(ctx: &Context, cfg: Config, out: &mut Out) -> i32 {
     }
     let dest_text = dest_text.to_os_string();
     let dest = cp::operand(ctx, &dest_text, true).await;
+    if let Some(e) = cp::unreachable(ctx, &dest).await {
+        ctx.fail(format_args!("cannot stat {}: {e}", quote(&dest_text)));
+        return exit_codes::FAILURE;
+    }
     let popts = cp_plan::Opts {
         recursive: true,
         no_target_dir: cfg.no_target_dir,
