@@ -74,10 +74,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         .enumerate()
         .map(|(i, spec)| Arc::new(Engine::new(spec, i, timeout)))
         .collect();
-    let mut vfs = Vfs::new(engines, mode, cli.verbose);
-    let notes = context::Reporter::stderr();
-    vfs.set_notes(Box::new(move |line| notes.note(line)));
-    let vfs = Arc::new(vfs);
+    let reporter = context::Reporter::stderr();
+    let notes: Option<vfs::Sink> = cli
+        .verbose
+        .then(|| Arc::new(move |line: &str| reporter.note(line)) as vfs::Sink);
+    let vfs = Arc::new(Vfs::new(engines, mode, notes));
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
     sh.color_forced = cli.color == cli::ColorWhen::Always;
 

@@ -43,29 +43,25 @@ pub struct Vfs {
     verbose: bool,
     noted: Mutex<HashSet<String>>,
     /// Where `-v` notes go (the caller's reporter): the namespace never prints.
-    notes: Option<Notes>,
+    notes: Option<Sink>,
 }
 
 /// Receives the namespace's `-v` notes, one line each without a prefix (`web: served by ...`).
-pub type Notes = Box<dyn Fn(&str) + Send + Sync>;
+pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Vfs {
-    pub fn new(engines: Vec<Arc<Engine>>, mode: AgentMode, verbose: bool) -> Vfs {
+    /// The namespace over `engines`; `notes` (given with `-v`) receives its notes.
+    pub fn new(engines: Vec<Arc<Engine>>, mode: AgentMode, notes: Option<Sink>) -> Vfs {
         path::set_multi_engine(engines.len() > 1);
         Vfs {
             engines,
             archive: archive::ArchiveFs::default(),
             agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
-            verbose,
+            verbose: notes.is_some(),
             noted: Mutex::new(HashSet::new()),
-            notes: None,
+            notes,
         }
-    }
-
-    /// Sends `-v` notes to `notes`; without it they are dropped.
-    pub fn set_notes(&mut self, notes: Notes) {
-        self.notes = Some(notes);
     }
 
     fn say(&self, line: &str) {
