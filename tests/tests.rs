@@ -15,6 +15,7 @@ mod cp;
 mod cp_gnu;
 mod engines;
 mod exec;
+mod faults;
 mod fileops;
 mod ls;
 mod multi;
