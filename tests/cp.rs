@@ -247,7 +247,13 @@ fn a_source_container_killed_mid_copy_leaves_no_file() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Killed once the copy runs (its temporary is there).
+    crate::util::wait_until("the copy to start", || {
+        std::fs::read_dir(sh.home.path()).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().contains(".copy.dbx-"))
+        })
+    });
     docker(&["kill", &a]);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));

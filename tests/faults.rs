@@ -252,3 +252,68 @@ fn an_interrupted_fifo_read_leaves_no_reader_in_the_agent() {
     let out = writer.wait_with_output().unwrap();
     assert!(out.status.success());
 }
+
+/// An engine whose dockerd is stopped (SIGSTOP) after the REPL has seen it: Tab on a path in
+/// one of its containers gives up after `--timeout`, and a command on it comes back at Ctrl-C.
+#[test]
+fn a_frozen_engine_never_freezes_the_repl() {
+    use crate::engines::{engines_available, ExtraEngine};
+    if !engines_available("a_frozen_engine_never_freezes_the_repl") || !tmux_available() {
+        return;
+    }
+    let Some(e2) = ExtraEngine::unix("ffrz") else {
+        return;
+    };
+    let name = format!("dbx-ffrz-{}", std::process::id());
+    e2.run_container(&name, &[]);
+    let pid = e2.pid().unwrap().to_string();
+    let sh = TestShell::new();
+    let t = Tmux::start(
+        &sh,
+        &[
+            "--timeout",
+            "2",
+            "--host",
+            "main=unix:///var/run/docker.sock",
+            "--host",
+            &format!("e2={}", e2.addr()),
+        ],
+    );
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&["ls /containers/e2", "Enter"]);
+    t.wait_for("the listing", |s| s.contains(&format!("\n{name}\n")));
+    signal(&pid, "-STOP");
+    struct Cont(String);
+    impl Drop for Cont {
+        fn drop(&mut self) {
+            let _ = Command::new("kill").args(["-CONT", &self.0]).status();
+        }
+    }
+    let _cont = Cont(pid);
+    // Tab gives up (the line stays as typed) and the line still takes keys.
+    t.keys(&[&format!("ls /containers/e2/{name}/et"), "Tab"]);
+    t.keys(&["c # typed after Tab"]);
+    t.wait_for("the keys typed after Tab", |s| {
+        s.contains(&format!("ls /containers/e2/{name}/etc # typed after Tab"))
+    });
+    t.keys(&["C-c"]);
+    // A command on the frozen engine comes back at Ctrl-C (or at its timeout), never hangs.
+    t.keys(&[&format!("cat /containers/e2/{name}/etc/passwd"), "Enter"]);
+    wait_until("the prompt after Ctrl-C", 30, || {
+        t.keys(&["C-c"]);
+        let s = t.screen(false);
+        let after = s.rsplit_once("etc/passwd").map_or("", |(_, a)| a);
+        after.contains("~$")
+    });
+    // So does a glob that has to list a directory there.
+    t.keys(&[&format!("ls /containers/e2/{name}/e*"), "Enter"]);
+    wait_until("the prompt after Ctrl-C in a glob", 30, || {
+        t.keys(&["C-c"]);
+        let s = t.screen(false);
+        let after = s.rsplit_once("/e*").map_or("", |(_, a)| a);
+        after.contains("~$")
+    });
+    t.keys(&["echo alive", "Enter"]);
+    t.wait_for("the shell to answer", |s| s.contains("\nalive\n"));
+    assert!(!t.exited());
+}

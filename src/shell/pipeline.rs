@@ -86,7 +86,9 @@ impl Shell {
     pub(super) async fn run_pipeline(&mut self, p: &Pipeline) -> (i32, OsString) {
         let mut stages = Vec::with_capacity(p.commands.len());
         for c in &p.commands {
-            let mut e = self.expand(c).await;
+            let Some(mut e) = interrupt::or_abandon(self.expand(c)).await else {
+                return (exit_codes::INTERRUPTED, OsString::new());
+            };
             e.host = host_forms(&self.cwd, &mut e.argv);
             stages.push(e);
         }
@@ -268,7 +270,9 @@ impl Shell {
         );
         let swap = io.stderr.as_ref().and_then(StderrSwap::claim);
         let mut out = io.out;
-        let status = b.run(self, argv[1..].to_vec(), &mut *out).await;
+        let status = interrupt::or_abandon(b.run(self, argv[1..].to_vec(), &mut *out))
+            .await
+            .unwrap_or(exit_codes::INTERRUPTED);
         let _ = out.flush();
         drop(out);
         drop(swap);
@@ -311,7 +315,9 @@ impl Shell {
                 // Only one builtin at a time can own fd 2: in `a 2>x | b 2>y`, b's messages go
                 // where a's do while both run.
                 let swap = stderr.as_ref().and_then(StderrSwap::claim);
-                let status = handle.block_on(b.run(&mut sub, args, &mut *out));
+                let status = handle
+                    .block_on(interrupt::or_abandon(b.run(&mut sub, args, &mut *out)))
+                    .unwrap_or(exit_codes::INTERRUPTED);
                 let _ = out.flush();
                 drop(out);
                 drop(sub);
