@@ -317,3 +317,48 @@ fn a_frozen_engine_never_freezes_the_repl() {
     t.wait_for("the shell to answer", |s| s.contains("\nalive\n"));
     assert!(!t.exited());
 }
+
+/// A glob over `/containers/*` with an engine down says so once and ends with status 1, as
+/// `ls /containers/*` does, instead of skipping that engine silently.
+#[test]
+fn a_glob_over_a_down_engine_reports_it_once() {
+    use crate::engines::{engines_available, ExtraEngine};
+    if !engines_available("a_glob_over_a_down_engine_reports_it_once") {
+        return;
+    }
+    let Some(mut sb) = Sandbox::new("fault-glob") else {
+        return;
+    };
+    let Some(mut e2) = ExtraEngine::unix("fglob") else {
+        return;
+    };
+    let on_main = sb.run("main", BUSYBOX, &[]);
+    let addr = e2.addr();
+    e2.kill();
+    let sh = TestShell::new().opts(&[
+        "--host",
+        "main=unix:///var/run/docker.sock",
+        "--host",
+        &format!("e2={addr}"),
+    ]);
+    for cmd in ["ls -d", "echo"] {
+        let r = sh.c(&format!("{cmd} /containers/*/{on_main}"));
+        assert_eq!(
+            r.out(),
+            format!("/containers/main/{on_main}\n"),
+            "{}",
+            r.stderr
+        );
+        let lines: Vec<_> = r.stderr.lines().collect();
+        let want = format!(
+            "dockerbox: {}: /containers/e2: cannot connect to {addr}: ",
+            cmd.split(' ').next().unwrap()
+        );
+        assert!(
+            lines.len() == 1 && lines[0].starts_with(&want),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.status, 1);
+    }
+}

@@ -97,6 +97,19 @@ impl Shell {
             .and_then(|s| s.argv.first())
             .cloned()
             .unwrap_or_default();
+        // Engines a glob could not reach: said once, and the status is 1 as `ls`'s would be.
+        let mut unreachable = false;
+        for s in &stages {
+            let cmd = s
+                .argv
+                .first()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            for msg in &s.unreachable {
+                self.shell_error(&format!("{cmd}: {msg}"));
+                unreachable = true;
+            }
+        }
         if interrupt::is_set() {
             // Ctrl-C while globs listed containers: what they gave is not what was meant.
             return (exit_codes::INTERRUPTED, name);
@@ -115,6 +128,11 @@ impl Shell {
         if host {
             self.vfs.host_command_ran();
         }
+        let status = if unreachable && status == exit_codes::OK {
+            exit_codes::FAILURE
+        } else {
+            status
+        };
         let status = if p.negated {
             i32::from(status == 0)
         } else {
