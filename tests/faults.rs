@@ -362,3 +362,50 @@ fn a_glob_over_a_down_engine_reports_it_once() {
         assert_eq!(r.status, 1);
     }
 }
+
+/// A root process in the container writes into the agent's stdout (as a replaced agent could):
+/// a reply to a request never sent ends the connection with a clear error, and the command
+/// waiting on the agent (a `cat` of a FIFO) fails with it.
+#[test]
+fn a_forged_agent_reply_is_refused() {
+    let Some(mut sb) = Sandbox::new("fault-forge") else {
+        return;
+    };
+    let c = sb.run("c", BUSYBOX, &[]);
+    sb.exec(&c, &["mkfifo", "/tmp/ff"]);
+    let sh = TestShell::new().env("DOCKERBOX_DIRECT", "0");
+    let child = sh
+        .command()
+        .args(["--agent", "always", "-c"])
+        .arg(format!("cat /containers/{c}/tmp/ff"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the agent to open the FIFO", 60, || {
+        agent_pid(&c).is_some_and(|pid| {
+            std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+                fds.flatten()
+                    .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.ends_with("tmp/ff")))
+            })
+        })
+    });
+    // One frame: length 5, id 999, kind 101 (Ok).
+    let forge = "for f in /proc/[0-9]*/cmdline; do \
+                 if grep -q dbx-agent \"$f\"; then d=${f%/cmdline}; \
+                 printf '\\005\\000\\000\\000\\347\\003\\000\\000\\145' > $d/fd/1; fi; done";
+    sb.exec(&c, &["sh", "-c", forge]);
+    let r = finish(child, "the forged reply");
+    assert_eq!(
+        (r.status, r.stderr.trim_end()),
+        (
+            1,
+            format!(
+                "dockerbox: cat: /containers/{c}/tmp/ff: invalid reply from the agent in {c}: \
+                 a reply to request 999, which was never sent"
+            )
+            .as_str()
+        )
+    );
+}

@@ -96,12 +96,15 @@ pub fn binary_for(arch: &str) -> Option<&'static [u8]> {
 /// How long a stream may make no progress before the agent is asked whether it still answers
 /// (and, if it does not, the stream fails): 30 s, or `DOCKERBOX_STALL_SECS`.
 pub fn stall_limit() -> Duration {
-    let secs = std::env::var("DOCKERBOX_STALL_SECS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&s| s > 0)
-        .unwrap_or(30);
-    Duration::from_secs(secs)
+    static LIMIT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let secs = std::env::var("DOCKERBOX_STALL_SECS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|&s| s > 0)
+            .unwrap_or(30);
+        Duration::from_secs(secs)
+    })
 }
 
 /// A request waiting for replies.
@@ -868,6 +871,88 @@ mod tests {
             (1000, 50, 0o700)
         );
         assert_eq!(e.path().unwrap().to_str(), Some(".dbx-agent-1"));
+    }
+
+    fn shared() -> Shared {
+        Shared {
+            pending: Mutex::default(),
+            next_id: AtomicU32::new(1),
+            alive: AtomicBool::new(true),
+            ended: watch::channel(None).0,
+            container: "c".into(),
+            engine: "e".into(),
+        }
+    }
+
+    fn open(s: &Shared, expect: Expect, window: u32) -> (u32, mpsc::UnboundedReceiver<Response>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = s.next_id.fetch_add(1, Ordering::SeqCst);
+        s.pending
+            .lock()
+            .unwrap()
+            .insert(id, Waiter { tx, expect, window });
+        (id, rx)
+    }
+
+    #[test]
+    fn replies_go_to_their_request_and_end_it() {
+        let s = shared();
+        let (id, mut rx) = open(&s, Expect::Attr, 0);
+        let attr = Response::Attr(dockerbox_proto::Attr {
+            mode: 0o100644,
+            ..Default::default()
+        });
+        deliver(&s, id, attr.clone()).unwrap();
+        assert_eq!(rx.try_recv().unwrap(), attr);
+        // Over now: a second answer is dropped, not an error (a cancelled read's chunks).
+        deliver(&s, id, Response::Ok).unwrap();
+        assert!(s.pending.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn replies_that_no_request_asked_for_are_refused() {
+        let s = shared();
+        let (id, _rx) = open(&s, Expect::Entries, 0);
+        assert!(deliver(&s, id + 1, Response::Ok).is_err(), "never sent");
+        assert!(deliver(&s, 0, Response::Ok).is_err(), "the handshake's id");
+        let evil = Response::Entries {
+            entries: vec![DirEntry {
+                name: b"../../etc".to_vec(),
+                attr: dockerbox_proto::Attr {
+                    mode: 0o100644,
+                    ..Default::default()
+                },
+                link: None,
+            }],
+            done: true,
+        };
+        assert!(deliver(&s, id, evil).is_err());
+        assert!(
+            deliver(&s, id, Response::Data(vec![1])).is_err(),
+            "wrong kind"
+        );
+    }
+
+    #[test]
+    fn a_read_may_not_send_beyond_its_credit() {
+        let s = shared();
+        let (id, mut rx) = open(&s, Expect::Data, 2);
+        deliver(&s, id, Response::Data(vec![1])).unwrap();
+        deliver(&s, id, Response::Data(vec![2])).unwrap();
+        assert!(deliver(&s, id, Response::Data(vec![3])).is_err());
+        assert_eq!(rx.try_recv().unwrap(), Response::Data(vec![1]));
+    }
+
+    #[test]
+    fn an_ended_connection_says_why() {
+        let s = shared();
+        let (_, mut rx) = open(&s, Expect::Done, 0);
+        s.end(AgentError::Lost("the container stopped".into()));
+        assert!(rx.try_recv().is_err(), "waiters are woken");
+        assert_eq!(s.why().to_string(), "the container stopped");
+        // The first reason stays.
+        s.end(AgentError::Gone);
+        assert_eq!(s.why().to_string(), "the container stopped");
     }
 
     #[test]
