@@ -62,7 +62,7 @@ pub async fn guard<T>(f: impl Future<Output = Result<T, FsError>>) -> Result<T, 
 
 /// How long a command may go on after Ctrl-C to end by itself (and clean up) before it is
 /// abandoned.
-const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Runs a command's future to its end, or abandons it (dropped, which removes what its writers
 /// left) when it has not ended [`GRACE`] after Ctrl-C: a wait nobody guarded (a frozen engine,
