@@ -181,8 +181,16 @@ fn ctrl_c_comes_back_from_a_frozen_agent() {
     let t = Tmux::start(&sh, &["--agent", "always"]);
     t.wait_for("prompt", |s| s.contains("~$"));
     t.keys(&[&format!("ls /containers/{c}/etc/os-release"), "Enter"]);
-    t.wait_for("the listing", |s| s.contains("etc/os-release\n"));
-    let pid = agent_pid(&c).unwrap();
+    t.wait_for("the listing", |s| {
+        s.contains(&format!("\n/containers/{c}/etc/os-release\n"))
+    });
+    // `--agent always`: the listing came from the agent, so it runs.
+    let mut pid = None;
+    wait_until("the agent", 60, || {
+        pid = agent_pid(&c);
+        pid.is_some()
+    });
+    let pid = pid.unwrap();
     signal(&pid, "-STOP");
     t.keys(&[&format!("cat /containers/{c}/etc/passwd"), "Enter"]);
     // Ctrl-C until the prompt is back (one typed before the command started would be lost).
