@@ -32,7 +32,11 @@ pub async fn complete(vfs: &Vfs, cwd: &Path, line: &str, pos: usize) -> (usize, 
     let cands = if cw.command && !word.contains(&b'/') {
         commands(&String::from_utf8_lossy(&word))
     } else {
-        paths(vfs, cwd, &word).await
+        // An engine that does not answer (frozen dockerd, stopped agent) must not hold the
+        // line: after `--timeout` Tab gives up with nothing.
+        tokio::time::timeout(vfs.timeout(), paths(vfs, cwd, &word))
+            .await
+            .unwrap_or_default()
     };
     (cw.start, cands)
 }

@@ -128,3 +128,20 @@ pub async fn guard<T, E: From<Interrupted>>(f: impl Future<Output = Result<T, E>
         _ = wait() => Err(Interrupted.into()),
     }
 }
+
+/// How long a command may go on after Ctrl-C to end by itself (and clean up) before it is
+/// abandoned.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Runs a command's future to its end, or abandons it (dropped, which removes what its writers
+/// left) when it has not ended [`GRACE`] after Ctrl-C: a wait nobody guarded (a frozen engine,
+/// a stopped agent) never keeps the prompt away. `None` when abandoned.
+pub async fn or_abandon<T>(f: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        r = f => Some(r),
+        _ = async {
+            wait().await;
+            tokio::time::sleep(GRACE).await;
+        } => None,
+    }
+}

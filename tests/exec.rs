@@ -82,7 +82,7 @@ fn exec_passes_piped_stdin_and_does_not_wait_for_it() {
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
         assert!(
-            start.elapsed() < Duration::from_secs(20),
+            start.elapsed() < Duration::from_secs(crate::util::WAIT_SECS),
             "exec waited for stdin"
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -280,7 +280,7 @@ fn wait_until(what: &str, f: impl Fn() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(
-            start.elapsed() < Duration::from_secs(10),
+            start.elapsed() < Duration::from_secs(crate::util::WAIT_SECS),
             "timed out: {what}"
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -385,7 +385,7 @@ fn interactive_sh_in_a_busybox_container() {
     t.wait_for("the new size", |s| s.contains("\n20 80\n"));
     // Ctrl-C goes to the container's terminal: it stops the command, not the shell.
     t.keys(&["sleep 60", "Enter"]);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until("sleep 60 started", || running_in(&c, "sleep 60"));
     t.keys(&["C-c"]);
     t.keys(&["echo still-in-$((2+3))", "Enter"]);
     t.wait_for("busybox still there", |s| s.contains("\nstill-in-5\n"));

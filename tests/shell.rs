@@ -452,16 +452,14 @@ fn ctrl_c_kills_a_pipeline_and_keeps_the_shell() {
         &format!("cat /containers/{c}/dev/zero | sleep 100; echo not-reached"),
         "Enter",
     ]);
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    t.keys(&["C-c"]);
+    t.interrupt("not-reached", "$");
     t.keys(&["echo status=$?", "Enter"]);
     t.wait_for("status", |s| s.contains("\nstatus=130"));
     t.keys(&[
         &format!("cat /containers/{c}/dev/zero | cat | wc -c"),
         "Enter",
     ]);
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    t.keys(&["C-c"]);
+    t.interrupt("| cat | wc -c", "$");
     t.keys(&["echo again=$?", "Enter"]);
     let s = t.wait_for("again", |s| s.contains("\nagain=130"));
     assert!(!s.contains("\nnot-reached"), "{s}");
@@ -487,11 +485,9 @@ fn ctrl_c_mid_write_leaves_no_new_file() {
         &format!("cat /containers/{c}/dev/zero > /containers/{c}/tmp/zero"),
         "Enter",
     ]);
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    t.keys(&["C-c"]);
+    t.interrupt("/tmp/zero", "$");
     t.keys(&[&format!("yes > /containers/{c}/tmp/kept"), "Enter"]);
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    t.keys(&["C-c"]);
+    t.interrupt("/tmp/kept", "$");
     t.keys(&["echo done=$?", "Enter"]);
     t.wait_for("done", |s| s.contains("\ndone=130"));
     let left = sb.exec(&c, &["ls", "-a", "/tmp"]);

@@ -16,6 +16,7 @@ mod cp_gnu;
 mod data;
 mod engines;
 mod exec;
+mod faults;
 mod fileops;
 mod ls;
 mod messages;

@@ -11,6 +11,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// How long any wait in the tests may take before it fails: generous, since the machine may be
+/// busy with other builds; a passing test never waits this long.
+pub const WAIT_SECS: u64 = 60;
+
+/// Waits (up to [`WAIT_SECS`]) until `f` holds, polling; panics naming `what` otherwise.
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(WAIT_SECS),
+            "timed out after {WAIT_SECS} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Label on everything the tests create, so nothing else is ever touched.
 pub const LABEL: &str = "dockerbox.test=1";
 pub const BUSYBOX: &str = "dockerbox-test/busybox:1";
@@ -367,8 +383,8 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Waits until the screen satisfies `pred` (60 s at most: a loaded machine is slow, and a
-    /// condition that holds returns at once); returns the screen.
+    /// Waits until the screen satisfies `pred` (60 s at most: the machine may be loaded, and
+    /// only a failing test waits that long); returns the screen.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
@@ -376,10 +392,30 @@ impl Tmux {
             if pred(&s) {
                 return s;
             }
-            if start.elapsed() > Duration::from_secs(60) {
+            if start.elapsed() > Duration::from_secs(WAIT_SECS) {
                 panic!("timed out waiting for {what}; screen:\n{s}");
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Presses Ctrl-C until `prompt` shows again after the last `line` on the screen, and
+    /// returns the screen: a Ctrl-C typed before the command started would be lost, so this
+    /// waits for the outcome instead of guessing when the command runs.
+    pub fn interrupt(&self, line: &str, prompt: &str) -> String {
+        let start = Instant::now();
+        loop {
+            self.keys(&["C-c"]);
+            let s = self.screen(false);
+            if s.rsplit_once(line)
+                .is_some_and(|(_, after)| after.contains(prompt))
+            {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(WAIT_SECS) {
+                panic!("Ctrl-C did not bring back {prompt:?} after {line:?}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 

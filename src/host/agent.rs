@@ -2,8 +2,17 @@
 //! and handshake, then multiplex requests over the exec's stdin/stdout.
 //!
 //! The agent binary is built by `build.rs` and embedded here. A connection is one exec; when it
-//! ends (the container stopped, someone killed the agent) every pending request fails with
-//! `Gone` and the owner starts a new one on the next request.
+//! ends (the container stopped, someone killed the agent) every pending request fails at once
+//! with the reason (`the container stopped`), also a write blocked on a full pipe, and the
+//! owner starts a new agent on the next request.
+//!
+//! Replies are untrusted: a root process in the container can replace the agent. Each one goes
+//! through `dockerbox_proto`'s validator (the fuzzed one) before any request sees it, a `Read`
+//! may not send more chunks than its credit allows, and the first invalid reply ends the
+//! connection with `invalid reply from the agent in CONTAINER`.
+//!
+//! Nothing waits forever on an agent: a stream with no progress for [`stall_limit`] probes the
+//! agent, and one that does not answer either fails naming the container and engine.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -12,15 +21,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::ContainerStateStatusEnum;
 use bollard::query_parameters::UploadToContainerOptions;
 use bollard::Docker;
 use bytes::Bytes;
 use dockerbox_proto::{
-    decode_frame, encode_request, DirEntry, Request, Response, MAGIC, READ_WINDOW, VERSION,
+    check_id, check_reply, decode_frame, encode_request, DirEntry, Expect, Replies, Request,
+    Response, MAGIC, READ_WINDOW, VERSION,
 };
 use futures_util::StreamExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// The agent for x86_64 containers, built by build.rs.
 static AGENT_X86_64: &[u8] = include_bytes!(env!("DOCKERBOX_AGENT_X86_64"));
@@ -40,6 +51,19 @@ pub enum AgentError {
     /// The agent went away (container stopped or restarted, agent killed).
     #[error("the agent went away")]
     Gone,
+    /// The connection ended during a request; why, as a user reads it (`the container stopped`).
+    #[error("{0}")]
+    Lost(String),
+    /// The agent sent something no honest agent sends.
+    #[error("invalid reply from the agent in {container}: {why}")]
+    Invalid { container: String, why: String },
+    /// Neither the stream nor the agent moved for the stall limit.
+    #[error("no progress for {secs} s from the agent in {container} on {engine}")]
+    Stalled {
+        container: String,
+        engine: String,
+        secs: u64,
+    },
     /// The agent answered something that does not decode.
     #[error("agent protocol error: {0}")]
     Proto(String),
@@ -56,6 +80,9 @@ pub struct Placement {
     /// Owner for the uploaded file: the container's configured user, so it may run it.
     pub uid: u32,
     pub gid: u32,
+    /// The container's name and its engine's, for messages.
+    pub container: String,
+    pub engine: String,
 }
 
 /// Picks the executable for an image architecture (`amd64`), if one is embedded.
@@ -66,14 +93,95 @@ pub fn binary_for(arch: &str) -> Option<&'static [u8]> {
     }
 }
 
-type Pending = Arc<Mutex<HashMap<u32, mpsc::UnboundedSender<Response>>>>;
+/// How long a stream may make no progress before the agent is asked whether it still answers
+/// (and, if it does not, the stream fails): 30 s, or `DOCKERBOX_STALL_SECS`.
+pub fn stall_limit() -> Duration {
+    static LIMIT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let secs = std::env::var("DOCKERBOX_STALL_SECS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|&s| s > 0)
+            .unwrap_or(30);
+        Duration::from_secs(secs)
+    })
+}
+
+/// A request waiting for replies.
+struct Waiter {
+    tx: mpsc::UnboundedSender<Response>,
+    expect: Expect,
+    /// `Data` chunks the agent may still send (a `Read`'s credit).
+    window: u32,
+}
+
+/// What the reader task and the requests share.
+struct Shared {
+    pending: Mutex<HashMap<u32, Waiter>>,
+    /// The next request id; ids from here on were never sent.
+    next_id: AtomicU32,
+    alive: AtomicBool,
+    /// Set once when the connection ends: why.
+    ended: watch::Sender<Option<AgentError>>,
+    container: String,
+    engine: String,
+}
+
+impl Shared {
+    /// Ends the connection: every waiting request, and every later one, gets `why`.
+    fn end(&self, why: AgentError) {
+        self.alive.store(false, Ordering::SeqCst);
+        self.ended.send_if_modified(|e| {
+            if e.is_none() {
+                *e = Some(why);
+                true
+            } else {
+                false
+            }
+        });
+        if let Ok(mut p) = self.pending.lock() {
+            p.clear();
+        }
+    }
+
+    /// Why the connection ended (`Gone` while the reason is still being found out).
+    fn why(&self) -> AgentError {
+        match &*self.ended.borrow() {
+            Some(AgentError::Lost(s)) => AgentError::Lost(s.clone()),
+            Some(AgentError::Invalid { container, why }) => AgentError::Invalid {
+                container: container.clone(),
+                why: why.clone(),
+            },
+            Some(AgentError::Stalled {
+                container,
+                engine,
+                secs,
+            }) => AgentError::Stalled {
+                container: container.clone(),
+                engine: engine.clone(),
+                secs: *secs,
+            },
+            _ => AgentError::Gone,
+        }
+    }
+
+    /// Why the connection ended, once the reader has found out (a round trip or two).
+    async fn reason(&self) -> AgentError {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.ended()).await;
+        self.why()
+    }
+
+    /// Resolves once the connection has ended.
+    async fn ended(&self) {
+        let mut rx = self.ended.subscribe();
+        let _ = rx.wait_for(Option::is_some).await;
+    }
+}
 
 /// One running agent.
 pub struct AgentConn {
     input: tokio::sync::Mutex<Pin<Box<dyn AsyncWrite + Send>>>,
-    pending: Pending,
-    next_id: AtomicU32,
-    alive: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     /// The directory it was started from (for `-v`).
     pub dir: String,
     reader: tokio::task::JoinHandle<()>,
@@ -120,7 +228,7 @@ impl AgentConn {
                     continue;
                 }
             }
-            match AgentConn::exec(docker, container, &path).await {
+            match AgentConn::exec(docker, container, &path, place).await {
                 Ok(mut conn) => {
                     conn.dir = dir.clone();
                     // Files from failed starts (a noexec place) are removed by the one that ran.
@@ -138,7 +246,12 @@ impl AgentConn {
         Err(AgentError::Start(last))
     }
 
-    async fn exec(docker: &Docker, container: &str, path: &str) -> Result<AgentConn, AgentError> {
+    async fn exec(
+        docker: &Docker,
+        container: &str,
+        path: &str,
+        place: &Placement,
+    ) -> Result<AgentConn, AgentError> {
         let opts = CreateExecOptions {
             cmd: Some(vec![path.to_string()]),
             attach_stdin: Some(true),
@@ -212,58 +325,150 @@ impl AgentConn {
         }
         buf.drain(..used);
 
-        let pending: Pending = Arc::default();
-        let alive = Arc::new(AtomicBool::new(true));
-        let reader = tokio::spawn(read_loop(output, buf, pending.clone(), alive.clone()));
+        let (ended, _) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            pending: Mutex::default(),
+            next_id: AtomicU32::new(1),
+            alive: AtomicBool::new(true),
+            ended,
+            container: place.container.clone(),
+            engine: place.engine.clone(),
+        });
+        let why = Ending {
+            docker: docker.clone(),
+            container: container.to_string(),
+            exec: exec.id.clone(),
+        };
+        let reader = tokio::spawn(read_loop(output, Replies::new(buf), shared.clone(), why));
         Ok(AgentConn {
             input: tokio::sync::Mutex::new(input),
-            pending,
-            next_id: AtomicU32::new(1),
-            alive,
+            shared,
             dir: String::new(),
             reader,
         })
     }
 
     pub fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::SeqCst)
+        self.shared.alive.load(Ordering::SeqCst)
     }
 
-    fn register(&self) -> (u32, mpsc::UnboundedReceiver<Response>) {
-        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+    fn register(&self, req: &Request) -> (u32, mpsc::UnboundedReceiver<Response>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        if let Ok(mut p) = self.pending.lock() {
-            p.insert(id, tx);
-        }
+        let expect = Expect::of(req);
+        let window = if expect == Expect::Data {
+            READ_WINDOW
+        } else {
+            0
+        };
+        // The id is taken under the lock, so the reader never sees a sent id it cannot find.
+        let Ok(mut p) = self.shared.pending.lock() else {
+            return (0, rx);
+        };
+        let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
+        p.insert(id, Waiter { tx, expect, window });
         (id, rx)
     }
 
     fn unregister(&self, id: u32) {
-        if let Ok(mut p) = self.pending.lock() {
+        if let Ok(mut p) = self.shared.pending.lock() {
             p.remove(&id);
+        }
+    }
+
+    /// Lets the `Read` with this id send `n` more chunks.
+    fn grant(&self, id: u32, n: u32) {
+        if let Ok(mut p) = self.shared.pending.lock() {
+            if let Some(w) = p.get_mut(&id) {
+                w.window = w.window.saturating_add(n);
+            }
         }
     }
 
     async fn send(&self, id: u32, req: &Request) -> Result<(), AgentError> {
         if !self.is_alive() {
-            return Err(AgentError::Gone);
+            return Err(self.shared.reason().await);
         }
         let mut frame = Vec::with_capacity(64);
         encode_request(id, req, &mut frame);
-        let mut input = self.input.lock().await;
-        input
-            .write_all(&frame)
-            .await
-            .map_err(|_| AgentError::Gone)?;
-        input.flush().await.map_err(|_| AgentError::Gone)
+        // A dead agent's exec may stop reading its stdin without closing it: the write would
+        // block until the engine gives up, so the connection's end wins over it.
+        let write = async {
+            let mut input = self.input.lock().await;
+            input.write_all(&frame).await?;
+            input.flush().await
+        };
+        let stall = tokio::time::sleep(stall_limit());
+        tokio::select! {
+            r = write => match r {
+                Ok(()) => Ok(()),
+                Err(_) => Err(self.shared.reason().await),
+            },
+            _ = self.shared.ended() => Err(self.shared.why()),
+            _ = stall => {
+                let e = self.stalled();
+                self.shared.end(self.stalled());
+                Err(e)
+            }
+        }
+    }
+
+    fn stalled(&self) -> AgentError {
+        AgentError::Stalled {
+            container: self.shared.container.clone(),
+            engine: self.shared.engine.clone(),
+            secs: stall_limit().as_secs(),
+        }
+    }
+
+    /// The next reply for a request; `None` when it was the end of the connection. A stream
+    /// that makes no progress for the stall limit asks the agent whether it still answers (a
+    /// FIFO may legitimately wait for a writer) and fails if it does not.
+    async fn recv(
+        &self,
+        rx: &mut mpsc::UnboundedReceiver<Response>,
+    ) -> Result<Response, AgentError> {
+        loop {
+            match tokio::time::timeout(stall_limit(), rx.recv()).await {
+                Ok(Some(r)) => return Ok(r),
+                Ok(None) => return Err(self.shared.reason().await),
+                Err(_) => self.probe().await?,
+            }
+        }
+    }
+
+    /// Asks the agent something trivial; ends the connection if it does not answer in time.
+    async fn probe(&self) -> Result<(), AgentError> {
+        let req = Request::Access {
+            path: b"/".to_vec(),
+            mode: 0,
+        };
+        let (id, mut rx) = self.register(&req);
+        let r = tokio::time::timeout(stall_limit(), async {
+            self.send(id, &req).await?;
+            match rx.recv().await {
+                Some(r) => Ok(r),
+                None => Err(self.shared.reason().await),
+            }
+        })
+        .await;
+        self.unregister(id);
+        match r {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => {
+                let e = self.stalled();
+                self.shared.end(self.stalled());
+                Err(e)
+            }
+        }
     }
 
     /// Sends a request that has one answer and waits for it.
     pub async fn call(&self, req: Request) -> Result<Response, AgentError> {
-        let (id, mut rx) = self.register();
+        let (id, mut rx) = self.register(&req);
         let r = async {
             self.send(id, &req).await?;
-            rx.recv().await.ok_or(AgentError::Gone)
+            self.recv(&mut rx).await
         }
         .await;
         self.unregister(id);
@@ -275,12 +480,13 @@ impl AgentConn {
 
     /// Lists a directory: every `Entries` frame until the last.
     pub async fn read_dir(&self, path: Vec<u8>) -> Result<Vec<DirEntry>, AgentError> {
-        let (id, mut rx) = self.register();
+        let req = Request::ReadDir { path };
+        let (id, mut rx) = self.register(&req);
         let r = async {
-            self.send(id, &Request::ReadDir { path }).await?;
+            self.send(id, &req).await?;
             let mut all = Vec::new();
             loop {
-                match rx.recv().await.ok_or(AgentError::Gone)? {
+                match self.recv(&mut rx).await? {
                     Response::Entries { entries, done } => {
                         all.extend(entries);
                         if done {
@@ -299,8 +505,9 @@ impl AgentConn {
 
     /// Starts streaming a file.
     pub async fn open_read(self: &Arc<Self>, path: Vec<u8>) -> Result<ReadStream, AgentError> {
-        let (id, rx) = self.register();
-        if let Err(e) = self.send(id, &Request::Read { path }).await {
+        let req = Request::Read { path };
+        let (id, rx) = self.register(&req);
+        if let Err(e) = self.send(id, &req).await {
             self.unregister(id);
             return Err(e);
         }
@@ -333,13 +540,13 @@ impl AgentConn {
         mode: u32,
         append: bool,
     ) -> Result<WriteStream, AgentError> {
-        let (id, rx) = self.register();
         let req = Request::WriteBegin {
             path,
             tmp,
             mode,
             append,
         };
+        let (id, rx) = self.register(&req);
         if let Err(e) = self.send(id, &req).await {
             self.unregister(id);
             return Err(e);
@@ -356,8 +563,12 @@ impl AgentConn {
 impl WriteStream {
     /// Sends bytes (in chunks); fails early if the agent already reported a failure.
     pub async fn write(&mut self, data: &[u8]) -> Result<(), AgentError> {
-        if let Ok(Response::Error { errno }) = self.rx.try_recv() {
-            return Err(AgentError::Errno(errno));
+        match self.rx.try_recv() {
+            Ok(Response::Error { errno }) => return Err(AgentError::Errno(errno)),
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                return Err(self.conn.shared.reason().await)
+            }
+            _ => {}
         }
         for chunk in data.chunks(dockerbox_proto::CHUNK) {
             self.conn
@@ -380,7 +591,7 @@ impl WriteStream {
                 .send(self.id, &Request::WriteClose { commit })
                 .await?;
             loop {
-                match self.rx.recv().await.ok_or(AgentError::Gone)? {
+                match self.conn.recv(&mut self.rx).await? {
                     Response::Closed { errno: 0 } => return Ok(()),
                     Response::Closed { errno } => return Err(AgentError::Errno(errno)),
                     _ => {} // an early Error: Closed repeats it
@@ -421,12 +632,13 @@ impl ReadStream {
         if self.done {
             return Ok(None);
         }
-        let resp = self.rx.recv().await.ok_or(AgentError::Gone);
+        let resp = self.conn.recv(&mut self.rx).await;
         match resp {
             Ok(Response::Data(d)) => {
                 self.used += 1;
                 if self.used >= READ_WINDOW / 2 {
                     let n = std::mem::take(&mut self.used);
+                    self.conn.grant(self.id, n);
                     self.conn.send(self.id, &Request::Credit { n }).await?;
                 }
                 Ok(Some(Bytes::from(d)))
@@ -469,7 +681,77 @@ impl Drop for ReadStream {
     }
 }
 
-/// Reads frames off the exec's stdout and hands each to the request it answers.
+/// How to find out why an agent's connection ended.
+struct Ending {
+    docker: Docker,
+    container: String,
+    exec: String,
+}
+
+impl Ending {
+    /// Asks the engine (briefly) what happened: the container stopped, restarted or went, or
+    /// only the agent died. The agent dies first when the whole container is killed, so a
+    /// killed agent in a running container is looked at again for half a second.
+    async fn why(&self) -> String {
+        let mut why = String::new();
+        for _ in 0..5 {
+            let (w, settled) = self.ask().await;
+            why = w;
+            if settled {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        why
+    }
+
+    /// One look at the container and the exec; false when the answer may still change.
+    async fn ask(&self) -> (String, bool) {
+        let ask = async {
+            let c = self
+                .docker
+                .inspect_container(
+                    &self.container,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
+                .await;
+            let e = self.docker.inspect_exec(&self.exec).await;
+            (c, e)
+        };
+        let Ok((c, e)) = tokio::time::timeout(Duration::from_secs(2), ask).await else {
+            return (
+                "the agent went away (the engine does not answer)".into(),
+                true,
+            );
+        };
+        let c = match c {
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return ("the container was removed".into(), true),
+            Err(_) => return ("the agent went away".into(), true),
+            Ok(c) => c,
+        };
+        let state = c.state.unwrap_or_default();
+        match state.status {
+            Some(ContainerStateStatusEnum::RUNNING) | Some(ContainerStateStatusEnum::PAUSED) => {}
+            Some(ContainerStateStatusEnum::RESTARTING) => {
+                return ("the container restarted".into(), true)
+            }
+            _ => return ("the container stopped".into(), true),
+        }
+        match e {
+            // The agent's exec belonged to the container's previous run.
+            Err(_) => ("the container restarted".into(), true),
+            Ok(e) => match e.exit_code {
+                Some(n) if n > 128 => (format!("the agent was killed (signal {})", n - 128), false),
+                Some(n) => (format!("the agent exited with status {n}"), true),
+                None => ("the agent went away".into(), false),
+            },
+        }
+    }
+}
+
+/// Reads frames off the exec's stdout, checks each and hands it to the request it answers.
 async fn read_loop(
     mut output: Pin<
         Box<
@@ -478,41 +760,62 @@ async fn read_loop(
                 > + Send,
         >,
     >,
-    mut buf: Vec<u8>,
-    pending: Pending,
-    alive: Arc<AtomicBool>,
+    mut replies: Replies,
+    shared: Arc<Shared>,
+    ending: Ending,
 ) {
-    'outer: loop {
-        let mut used = 0;
+    let invalid = |why: String| AgentError::Invalid {
+        container: shared.container.clone(),
+        why,
+    };
+    loop {
         loop {
-            match decode_frame(&buf[used..]) {
-                Ok(Some((f, len))) => {
-                    used += len;
-                    let Ok(resp) = Response::decode(f.kind, f.body) else {
-                        break 'outer;
-                    };
-                    let tx = pending.lock().ok().and_then(|p| p.get(&f.id).cloned());
-                    if let Some(tx) = tx {
-                        let _ = tx.send(resp);
-                    }
-                }
+            let (id, resp) = match replies.next_reply() {
+                Ok(Some(r)) => r,
                 Ok(None) => break,
-                Err(_) => break 'outer,
+                Err(e) => return shared.end(invalid(e.0)),
+            };
+            if let Err(e) = deliver(&shared, id, resp) {
+                return shared.end(invalid(e.0));
             }
         }
-        buf.drain(..used);
         match output.next().await {
-            Some(Ok(bollard::container::LogOutput::StdOut { message })) => {
-                buf.extend_from_slice(&message)
-            }
+            Some(Ok(bollard::container::LogOutput::StdOut { message })) => replies.push(&message),
             Some(Ok(_)) => {}
             Some(Err(_)) | None => break,
         }
     }
-    alive.store(false, Ordering::SeqCst);
-    if let Ok(mut p) = pending.lock() {
-        p.clear(); // every waiting request sees Gone
+    // No new requests from now on; the waiting ones get the reason a round trip later.
+    shared.alive.store(false, Ordering::SeqCst);
+    let why = ending.why().await;
+    shared.end(AgentError::Lost(why));
+}
+
+/// Checks one reply against what its request expects and passes it on.
+fn deliver(shared: &Shared, id: u32, resp: Response) -> Result<(), dockerbox_proto::Invalid> {
+    check_id(id, shared.next_id.load(Ordering::SeqCst))?;
+    let Ok(mut p) = shared.pending.lock() else {
+        return Ok(());
+    };
+    // Replies to a request that is over (a cancelled read's chunks in flight) are dropped.
+    let Some(w) = p.get_mut(&id) else {
+        return Ok(());
+    };
+    check_reply(w.expect, &resp)?;
+    if matches!(resp, Response::Data(_)) {
+        if w.window == 0 {
+            return Err(dockerbox_proto::Invalid(
+                "more chunks than the read's credit allows".into(),
+            ));
+        }
+        w.window -= 1;
     }
+    let ends = w.expect.ends(&resp);
+    let _ = w.tx.send(resp);
+    if ends {
+        p.remove(&id);
+    }
+    Ok(())
 }
 
 /// A tar holding just the agent, owned by the user that will run it, mode 0700.
@@ -576,6 +879,88 @@ mod tests {
             (1000, 50, 0o700)
         );
         assert_eq!(e.path().unwrap().to_str(), Some(".dbx-agent-1"));
+    }
+
+    fn shared() -> Shared {
+        Shared {
+            pending: Mutex::default(),
+            next_id: AtomicU32::new(1),
+            alive: AtomicBool::new(true),
+            ended: watch::channel(None).0,
+            container: "c".into(),
+            engine: "e".into(),
+        }
+    }
+
+    fn open(s: &Shared, expect: Expect, window: u32) -> (u32, mpsc::UnboundedReceiver<Response>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = s.next_id.fetch_add(1, Ordering::SeqCst);
+        s.pending
+            .lock()
+            .unwrap()
+            .insert(id, Waiter { tx, expect, window });
+        (id, rx)
+    }
+
+    #[test]
+    fn replies_go_to_their_request_and_end_it() {
+        let s = shared();
+        let (id, mut rx) = open(&s, Expect::Attr, 0);
+        let attr = Response::Attr(dockerbox_proto::Attr {
+            mode: 0o100644,
+            ..Default::default()
+        });
+        deliver(&s, id, attr.clone()).unwrap();
+        assert_eq!(rx.try_recv().unwrap(), attr);
+        // Over now: a second answer is dropped, not an error (a cancelled read's chunks).
+        deliver(&s, id, Response::Ok).unwrap();
+        assert!(s.pending.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn replies_that_no_request_asked_for_are_refused() {
+        let s = shared();
+        let (id, _rx) = open(&s, Expect::Entries, 0);
+        assert!(deliver(&s, id + 1, Response::Ok).is_err(), "never sent");
+        assert!(deliver(&s, 0, Response::Ok).is_err(), "the handshake's id");
+        let evil = Response::Entries {
+            entries: vec![DirEntry {
+                name: b"../../etc".to_vec(),
+                attr: dockerbox_proto::Attr {
+                    mode: 0o100644,
+                    ..Default::default()
+                },
+                link: None,
+            }],
+            done: true,
+        };
+        assert!(deliver(&s, id, evil).is_err());
+        assert!(
+            deliver(&s, id, Response::Data(vec![1])).is_err(),
+            "wrong kind"
+        );
+    }
+
+    #[test]
+    fn a_read_may_not_send_beyond_its_credit() {
+        let s = shared();
+        let (id, mut rx) = open(&s, Expect::Data, 2);
+        deliver(&s, id, Response::Data(vec![1])).unwrap();
+        deliver(&s, id, Response::Data(vec![2])).unwrap();
+        assert!(deliver(&s, id, Response::Data(vec![3])).is_err());
+        assert_eq!(rx.try_recv().unwrap(), Response::Data(vec![1]));
+    }
+
+    #[test]
+    fn an_ended_connection_says_why() {
+        let s = shared();
+        let (_, mut rx) = open(&s, Expect::Done, 0);
+        s.end(AgentError::Lost("the container stopped".into()));
+        assert!(rx.try_recv().is_err(), "waiters are woken");
+        assert_eq!(s.why().to_string(), "the container stopped");
+        // The first reason stays.
+        s.end(AgentError::Gone);
+        assert_eq!(s.why().to_string(), "the container stopped");
     }
 
     #[test]

@@ -141,6 +141,11 @@ impl Engine {
         }
     }
 
+    /// `--timeout`: how long connecting and listing may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn addr(&self) -> &str {
         &self.spec.addr
     }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use super::Shell;
 use crate::syntax::parse::assignment;
 use crate::syntax::{self, Command, Lister, RedirOp, RedirTarget};
-use crate::vfs::VPath;
+use crate::vfs::{FsError, VPath};
 
 /// A command after expansion.
 #[derive(Debug, Default)]
@@ -27,6 +27,9 @@ pub struct Expanded {
     pub redirects: Vec<Redir>,
     /// Run as a host program even if a builtin has the name (`sh -c ...`, see `host_forms`).
     pub host: bool,
+    /// Directories a glob had to skip because their engine did not answer (`DIR: cannot
+    /// connect to ...`): reported once each, and the command's status is then 1, as `ls`'s.
+    pub unreachable: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -55,7 +58,9 @@ const MAX_ROUNDS: usize = 64;
 impl Shell {
     /// Expands one command's assignments, words and redirect targets.
     pub(super) async fn expand(&self, cmd: &Command) -> Expanded {
-        self.with_listings(|l| self.expand_now(cmd, l)).await
+        let (mut e, unreachable) = self.with_listings(|l| self.expand_now(cmd, l)).await;
+        e.unreachable = unreachable;
+        e
     }
 
     fn expand_now(&self, cmd: &Command, lister: &dyn Lister) -> Expanded {
@@ -104,49 +109,68 @@ impl Shell {
             argv,
             redirects,
             host: false,
+            unreachable: Vec::new(),
         }
     }
 
-    /// Runs `f` until it needs no directory it has not been given.
-    async fn with_listings<T>(&self, f: impl Fn(&Listings) -> T) -> T {
+    /// Runs `f` until it needs no directory it has not been given; also returns the
+    /// directories whose engine did not answer.
+    async fn with_listings<T>(&self, f: impl Fn(&Listings) -> T) -> (T, Vec<String>) {
         let mut listings = Listings::default();
+        let mut unreachable = Vec::new();
         let mut round = 0;
         loop {
             let out = f(&listings);
             let mut missing = listings.missing.take();
             round += 1;
             if missing.is_empty() || round >= MAX_ROUNDS {
-                return out;
+                return (out, unreachable);
             }
             missing.sort();
             missing.dedup();
             let found =
                 futures_util::future::join_all(missing.iter().map(|d| self.list_names(d))).await;
-            listings.known.extend(missing.into_iter().zip(found));
+            for (dir, (names, err)) in missing.into_iter().zip(found) {
+                unreachable.extend(err);
+                listings.known.insert(dir, names);
+            }
         }
     }
 
-    /// The names in a directory as typed (relative to the current directory), or `None`.
-    async fn list_names(&self, dir: &Path) -> Option<Vec<OsString>> {
-        match self.resolve(dir.as_os_str()) {
-            // Names only: no need for the vfs's stat of every entry.
-            VPath::Host(h) => {
-                let mut names: Vec<OsString> = std::fs::read_dir(&h)
-                    .ok()?
-                    .filter_map(|e| e.ok().map(|e| e.file_name()))
-                    .collect();
-                // The namespace's root holds /containers whether or not the host has one.
-                if h == Path::new("/") && !names.iter().any(|n| n == "containers") {
-                    names.push("containers".into());
-                }
-                Some(names)
+    /// The names in a directory as typed (relative to the current directory), or `None`; with
+    /// `DIR: ERROR` when that is because its engine does not answer. (`/containers` itself of
+    /// a single engine is left to the command: the pattern stays as typed and it reports it.)
+    async fn list_names(&self, dir: &Path) -> (Option<Vec<OsString>>, Option<String>) {
+        let p = match self.resolve(dir.as_os_str()) {
+            VPath::Host(h) => return (host_names(&h), None),
+            p => p,
+        };
+        match self.vfs.read_dir(&p).await {
+            Ok(list) => (Some(list.iter().map(|e| e.name.clone()).collect()), None),
+            Err(e @ FsError::Unreachable { .. }) if !matches!(p, VPath::Containers) => {
+                let shown = dir.as_os_str().to_string_lossy();
+                let shown = match shown.trim_end_matches('/') {
+                    "" => "/",
+                    t => t,
+                };
+                (None, Some(format!("{shown}: {e}")))
             }
-            p => {
-                let list = self.vfs.read_dir(&p).await.ok()?;
-                Some(list.iter().map(|e| e.name.clone()).collect())
-            }
+            Err(_) => (None, None),
         }
     }
+}
+
+/// A host directory's names (no need for the vfs's stat of every entry).
+fn host_names(h: &Path) -> Option<Vec<OsString>> {
+    let mut names: Vec<OsString> = std::fs::read_dir(h)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    // The namespace's root holds /containers whether or not the host has one.
+    if h == Path::new("/") && !names.iter().any(|n| n == "containers") {
+        names.push("containers".into());
+    }
+    Some(names)
 }
 
 /// Directory listings fetched so far; a miss is remembered for the next round.

@@ -110,7 +110,9 @@ impl Shell {
     pub(super) async fn run_pipeline(&mut self, p: &Pipeline) -> (i32, OsString) {
         let mut stages = Vec::with_capacity(p.commands.len());
         for c in &p.commands {
-            let mut e = self.expand(c).await;
+            let Some(mut e) = interrupt::or_abandon(self.expand(c)).await else {
+                return (exit_codes::INTERRUPTED, OsString::new());
+            };
             e.host = host_forms(&self.cwd, &mut e.argv);
             stages.push(e);
         }
@@ -119,6 +121,19 @@ impl Shell {
             .and_then(|s| s.argv.first())
             .cloned()
             .unwrap_or_default();
+        // Engines a glob could not reach: said once, and the status is 1 as `ls`'s would be.
+        let mut unreachable = false;
+        for s in &stages {
+            let cmd = s
+                .argv
+                .first()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            for msg in &s.unreachable {
+                self.shell_error(&format!("{cmd}: {msg}"));
+                unreachable = true;
+            }
+        }
         if interrupt::is_set() {
             // Ctrl-C while globs listed containers: what they gave is not what was meant.
             return (exit_codes::INTERRUPTED, name);
@@ -137,6 +152,11 @@ impl Shell {
         if host {
             self.vfs.host_command_ran();
         }
+        let status = if unreachable && status == exit_codes::OK {
+            exit_codes::FAILURE
+        } else {
+            status
+        };
         let status = if p.negated {
             i32::from(status == 0)
         } else {
@@ -292,7 +312,9 @@ impl Shell {
             std::mem::replace(&mut self.errors, io.errors),
         );
         let mut out = io.out;
-        let status = b.run(&mut self.ctx, argv[1..].to_vec(), &mut *out).await;
+        let status = interrupt::or_abandon(b.run(&mut self.ctx, argv[1..].to_vec(), &mut *out))
+            .await
+            .unwrap_or(exit_codes::INTERRUPTED);
         let status = with_reported(status, &self.errors);
         let _ = out.flush();
         drop(out);
@@ -333,7 +355,9 @@ impl Shell {
         let spawned = std::thread::Builder::new()
             .name("dockerbox-builtin".into())
             .spawn(move || {
-                let status = handle.block_on(b.run(&mut sub.ctx, args, &mut *out));
+                let status = handle
+                    .block_on(interrupt::or_abandon(b.run(&mut sub.ctx, args, &mut *out)))
+                    .unwrap_or(exit_codes::INTERRUPTED);
                 let status = with_reported(status, &sub.errors);
                 let _ = out.flush();
                 drop(out);

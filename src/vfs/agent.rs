@@ -194,6 +194,8 @@ async fn start(eng: &Engine, c: &ContainerInfo, owners: OwnersFuture) -> Result<
         dirs: target.dirs,
         uid,
         gid,
+        container: c.name.clone(),
+        engine: eng.addr().to_string(),
     };
     let docker = eng.client().await.map_err(|e| e.to_string())?;
     AgentConn::start(docker, &c.id, binary, &place)
@@ -238,6 +240,10 @@ pub fn fs_error(e: AgentError) -> FsError {
     match e {
         AgentError::Errno(n) => FsError::from(std::io::Error::from_raw_os_error(n)),
         AgentError::Gone => FsError::Engine("the agent went away".into()),
+        // Already worded for the user: `the container stopped`, `invalid reply from ...`.
+        e @ (AgentError::Lost(_) | AgentError::Invalid { .. } | AgentError::Stalled { .. }) => {
+            FsError::Io(std::io::Error::other(e.to_string()))
+        }
         e => FsError::Engine(e.to_string()),
     }
 }

@@ -91,6 +91,15 @@ impl Vfs {
         }
     }
 
+    /// `--timeout`: how long anything interactive (Tab) may wait for an engine.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.engines
+            .iter()
+            .map(|e| e.timeout())
+            .max()
+            .unwrap_or(std::time::Duration::from_secs(5))
+    }
+
     /// The engine a container lives on.
     fn eng(&self, c: &ContainerInfo) -> &Arc<Engine> {
         // Every ContainerInfo comes from one of our engines, numbered by its place in the list.

@@ -11,7 +11,7 @@ mod ops;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex};
 
 use dockerbox_proto::{
@@ -53,10 +53,32 @@ impl Out {
 }
 
 /// How many more chunks a streaming read may send; 0 with `cancelled` stops it.
-#[derive(Default)]
+///
+/// A read that waits in the kernel (a FIFO without a writer, a terminal) polls [`Credit::wake`]
+/// beside its file, so a cancel closes the file at once: no thread stays behind to swallow a
+/// later writer's data.
 pub struct Credit {
     state: Mutex<(u32, bool)>,
     cond: Condvar,
+    /// A pipe that becomes readable on cancel: (read end, write end).
+    wake: Option<(OwnedFd, OwnedFd)>,
+}
+
+impl Default for Credit {
+    fn default() -> Credit {
+        let mut fds = [-1; 2];
+        // SAFETY: pipe2 writes two descriptors into fds, which we then own.
+        let ok = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } == 0;
+        let wake = ok.then(|| {
+            // SAFETY: both descriptors were just created and belong to nothing else.
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+        });
+        Credit {
+            state: Mutex::new((0, false)),
+            cond: Condvar::new(),
+            wake,
+        }
+    }
 }
 
 impl Credit {
@@ -64,11 +86,20 @@ impl Credit {
         if let Ok(mut s) = self.state.lock() {
             if n == 0 {
                 s.1 = true;
+                if let Some((_, w)) = &self.wake {
+                    // SAFETY: one byte from a valid buffer to a descriptor we own.
+                    let _ = unsafe { libc::write(w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+                }
             } else {
                 s.0 = s.0.saturating_add(n);
             }
             self.cond.notify_all();
         }
+    }
+
+    /// The descriptor that becomes readable when the read is cancelled.
+    pub fn wake(&self) -> Option<BorrowedFd<'_>> {
+        self.wake.as_ref().map(|(r, _)| r.as_fd())
     }
 
     /// Takes one chunk of credit, waiting for it; false when the read was cancelled.

@@ -229,7 +229,12 @@ pub fn read_dir(id: u32, path: &[u8], out: &Out) {
 
 /// Streams a file in `CHUNK`s, one chunk per unit of credit.
 pub fn stream_file(id: u32, path: &[u8], credit: &Credit, out: &Out) {
-    let mut f = match File::open(p(path)) {
+    // Non-blocking, so opening a FIFO does not wait for a writer where a cancel cannot reach.
+    let mut f = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p(path))
+    {
         Ok(f) => f,
         Err(e) => return out.send(id, &errno(&e)),
     };
@@ -242,8 +247,13 @@ pub fn stream_file(id: u32, path: &[u8], credit: &Credit, out: &Out) {
                 },
             )
         }
+        Ok(m) if !m.is_file() => return stream_waiting(id, &mut f, credit, out),
         Err(e) => return out.send(id, &errno(&e)),
-        _ => {}
+        Ok(_) => {
+            if let Err(e) = set_blocking(&f) {
+                return out.send(id, &errno(&e));
+            }
+        }
     }
     // Each chunk is read straight into its frame: header first, then the data, one write.
     let mut frame = vec![0u8; DATA_HEADER + CHUNK];
@@ -267,6 +277,80 @@ pub fn stream_file(id: u32, path: &[u8], credit: &Credit, out: &Out) {
         out.send_raw(&frame[..DATA_HEADER + n]);
         if n < CHUNK {
             return out.send(id, &Response::Eof);
+        }
+    }
+}
+
+/// Clears `O_NONBLOCK` (a regular file reads the same either way; this keeps it plain).
+fn set_blocking(f: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Streams a file that may wait in the kernel (FIFO, terminal, socket, device): each read is
+/// sent as it comes, and the wait is a `poll` on the file and the cancel pipe together, so a
+/// cancelled read closes the file at once instead of taking the next writer's data.
+fn stream_waiting(id: u32, f: &mut File, credit: &Credit, out: &Out) {
+    use std::os::fd::AsRawFd;
+    let cancelled = || {
+        out.send(
+            id,
+            &Response::Error {
+                errno: libc::ECANCELED,
+            },
+        )
+    };
+    let mut frame = vec![0u8; DATA_HEADER + CHUNK];
+    loop {
+        if !credit.take() {
+            return cancelled();
+        }
+        loop {
+            let mut fds = [
+                libc::pollfd {
+                    fd: f.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: credit.wake().map_or(-1, |w| w.as_raw_fd()),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: fds is a valid array of two pollfd for the duration of the call.
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return out.send(id, &errno(&e));
+            }
+            if fds[1].revents != 0 {
+                return cancelled();
+            }
+            match f.read(&mut frame[DATA_HEADER..]) {
+                Ok(0) => return out.send(id, &Response::Eof),
+                Ok(n) => {
+                    data_header(&mut frame[..DATA_HEADER], id, n);
+                    out.send_raw(&frame[..DATA_HEADER + n]);
+                    break;
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return out.send(id, &errno(&e)),
+            }
         }
     }
 }

@@ -21,9 +21,11 @@
 
 mod codec;
 mod msg;
+mod reply;
 
 pub use codec::{decode_frame, encode_request, encode_response, Frame, ProtoError};
 pub use msg::{Attr, DirEntry, Request, Response, StatFs};
+pub use reply::{canonical_path, check_id, check_reply, valid_name, Expect, Invalid, Replies};
 
 /// What the agent writes before anything else.
 pub const MAGIC: &[u8; 8] = b"DBXAGT1\n";

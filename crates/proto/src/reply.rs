@@ -1,0 +1,407 @@
+//! The client's side: what a reply from the agent may be.
+//!
+//! The agent runs inside a container, and a root process there can replace it or write to its
+//! stdout, so everything it sends is untrusted input. [`Replies`] splits the stream into
+//! frames and decodes them; [`check_id`] and [`check_reply`] refuse ids that were never
+//! requested, kinds that do not answer the request, names that are not one plain path
+//! component (empty, `.`, `..`, with `/` or NUL), paths with NUL, canonical paths that are not
+//! canonical, chunks larger than [`CHUNK`] and errno values out of range. A caller that
+//! checks every reply this way can join names under a destination without leaving it.
+
+use crate::codec::decode_frame;
+use crate::msg::{Attr, Request, Response};
+use crate::{CHUNK, MAX_FRAME};
+
+/// Why a reply was refused; the stream is unusable after one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+fn invalid<T>(why: impl Into<String>) -> Result<T, Invalid> {
+    Err(Invalid(why.into()))
+}
+
+/// What the replies to one request may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// `Lstat`, `Stat`: one `Attr`.
+    Attr,
+    /// `ReadDir`: `Entries` frames, the last with `done`.
+    Entries,
+    /// `ReadLink`: one `Path`, a symlink's target (relative or absolute).
+    Link,
+    /// `Realpath`: one `Path`, absolute and canonical.
+    Canonical,
+    /// `Read`: `Data` frames, then `Eof`.
+    Data,
+    /// `WriteOpen` or `WriteBegin` and its `WriteData`: an early `Error`, then one `Closed` for
+    /// `WriteClose`.
+    Write,
+    /// Everything else that succeeds silently: one `Ok`.
+    Done,
+    /// `StatFs`: one `StatFs`.
+    StatFs,
+    /// `Credit`: no answer of its own.
+    Nothing,
+}
+
+impl Expect {
+    /// What `req` may be answered with.
+    pub fn of(req: &Request) -> Expect {
+        match req {
+            Request::Lstat { .. } | Request::Stat { .. } => Expect::Attr,
+            Request::ReadDir { .. } => Expect::Entries,
+            Request::ReadLink { .. } => Expect::Link,
+            Request::Realpath { .. } => Expect::Canonical,
+            Request::Read { .. } => Expect::Data,
+            Request::WriteOpen { .. }
+            | Request::WriteBegin { .. }
+            | Request::WriteData { .. }
+            | Request::WriteClose { .. } => Expect::Write,
+            Request::StatFs { .. } => Expect::StatFs,
+            Request::Credit { .. } => Expect::Nothing,
+            Request::Mkdir { .. }
+            | Request::Unlink { .. }
+            | Request::Rmdir { .. }
+            | Request::Rename { .. }
+            | Request::Symlink { .. }
+            | Request::Link { .. }
+            | Request::Chmod { .. }
+            | Request::Chown { .. }
+            | Request::Utimes { .. }
+            | Request::Access { .. }
+            | Request::RemoveTemp { .. } => Expect::Done,
+        }
+    }
+
+    /// Whether `resp` (already checked) is the last reply to its request.
+    pub fn ends(self, resp: &Response) -> bool {
+        match (self, resp) {
+            (Expect::Write, Response::Error { .. }) => false, // `Closed` repeats it
+            (Expect::Data, Response::Data(_)) => false,
+            (Expect::Entries, Response::Entries { done, .. }) => *done,
+            _ => true,
+        }
+    }
+}
+
+/// Whether `name` is one plain path component: joined under a directory, it names an entry of
+/// that directory and nothing else.
+pub fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name != b"." && name != b".." && !name.iter().any(|&b| b == b'/' || b == 0)
+}
+
+/// Whether `path` is absolute and canonical: `/`, or `/` followed by plain components.
+pub fn canonical_path(path: &[u8]) -> bool {
+    path == b"/"
+        || path
+            .strip_prefix(b"/")
+            .is_some_and(|rest| rest.split(|&b| b == b'/').all(valid_name))
+}
+
+/// `S_IFMT` and the seven file types `lstat(2)` reports.
+const S_IFMT: u32 = 0o170000;
+const FILE_TYPES: [u32; 7] = [
+    0o140000, 0o120000, 0o100000, 0o060000, 0o040000, 0o020000, 0o010000,
+];
+const S_IFLNK: u32 = 0o120000;
+
+/// The largest errno value Linux uses (`MAX_ERRNO`).
+const MAX_ERRNO: i32 = 4095;
+
+fn check_attr(a: &Attr) -> Result<(), Invalid> {
+    if !FILE_TYPES.contains(&(a.mode & S_IFMT)) {
+        return invalid(format!("unknown file type in mode {:o}", a.mode));
+    }
+    if a.mtime_nsec >= 1_000_000_000 {
+        return invalid(format!("nanoseconds {} out of range", a.mtime_nsec));
+    }
+    Ok(())
+}
+
+fn check_target(t: &[u8]) -> Result<(), Invalid> {
+    if t.is_empty() || t.contains(&0) {
+        return invalid("a symlink target that is empty or holds NUL");
+    }
+    Ok(())
+}
+
+/// Checks a reply's id: 0 is the handshake's, and ids from `next` on were never sent.
+pub fn check_id(id: u32, next: u32) -> Result<(), Invalid> {
+    if id == 0 || id >= next {
+        return invalid(format!("a reply to request {id}, which was never sent"));
+    }
+    Ok(())
+}
+
+/// Checks that `resp` may answer a request that expects `expect`.
+pub fn check_reply(expect: Expect, resp: &Response) -> Result<(), Invalid> {
+    match (expect, resp) {
+        (Expect::Nothing, r) => invalid(format!("an answer to a request that has none ({r:?})")),
+        (Expect::Write, Response::Closed { errno }) => match *errno {
+            0..=MAX_ERRNO => Ok(()),
+            n => invalid(format!("errno {n} out of range")),
+        },
+        (_, Response::Error { errno }) => match *errno {
+            1..=MAX_ERRNO => Ok(()),
+            n => invalid(format!("errno {n} out of range")),
+        },
+        (Expect::Attr, Response::Attr(a)) => check_attr(a),
+        (Expect::Entries, Response::Entries { entries, .. }) => {
+            for e in entries {
+                if !valid_name(&e.name) {
+                    return invalid(format!(
+                        "the entry name {:?}",
+                        String::from_utf8_lossy(&e.name)
+                    ));
+                }
+                check_attr(&e.attr)?;
+                match &e.link {
+                    Some(t) if e.attr.mode & S_IFMT == S_IFLNK => check_target(t)?,
+                    Some(_) => return invalid("a link target on an entry that is not a symlink"),
+                    None => {}
+                }
+            }
+            Ok(())
+        }
+        (Expect::Link, Response::Path(p)) => check_target(p),
+        (Expect::Canonical, Response::Path(p)) if canonical_path(p) => Ok(()),
+        (Expect::Canonical, Response::Path(p)) => invalid(format!(
+            "the canonical path {:?}",
+            String::from_utf8_lossy(p)
+        )),
+        (Expect::Data, Response::Data(d)) if d.len() <= CHUNK => Ok(()),
+        (Expect::Data, Response::Data(d)) => {
+            invalid(format!("a chunk of {} bytes (at most {CHUNK})", d.len()))
+        }
+        (Expect::Data, Response::Eof)
+        | (Expect::Done, Response::Ok)
+        | (Expect::StatFs, Response::StatFs(_)) => Ok(()),
+        (e, r) => invalid(format!("{} in answer to a request for {e:?}", kind_name(r))),
+    }
+}
+
+fn kind_name(r: &Response) -> &'static str {
+    match r {
+        Response::Hello { .. } => "Hello",
+        Response::Ok => "Ok",
+        Response::Error { .. } => "Error",
+        Response::Attr(_) => "Attr",
+        Response::Entries { .. } => "Entries",
+        Response::Path(_) => "Path",
+        Response::Data(_) => "Data",
+        Response::Eof => "Eof",
+        Response::StatFs(_) => "StatFs",
+        Response::Closed { .. } => "Closed",
+    }
+}
+
+/// The agent's stream cut into decoded replies. Holds at most one frame's worth of bytes
+/// beyond what it was given last.
+#[derive(Debug, Default)]
+pub struct Replies {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Replies {
+    /// Starts with bytes already read (what followed the handshake).
+    pub fn new(rest: Vec<u8>) -> Replies {
+        Replies { buf: rest, pos: 0 }
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole reply, `Ok(None)` when more bytes are needed.
+    pub fn next_reply(&mut self) -> Result<Option<(u32, Response)>, Invalid> {
+        match decode_frame(&self.buf[self.pos..]) {
+            Ok(Some((f, used))) => {
+                let resp = Response::decode(f.kind, f.body).or_else(|e| invalid(e.to_string()))?;
+                self.pos += used;
+                Ok(Some((f.id, resp)))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => invalid(format!("{e} (at most {MAX_FRAME})")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{encode_response, DirEntry};
+
+    fn file(mode: u32) -> Attr {
+        Attr {
+            mode,
+            ..Attr::default()
+        }
+    }
+
+    fn entries(names: &[&[u8]]) -> Response {
+        Response::Entries {
+            entries: names
+                .iter()
+                .map(|n| DirEntry {
+                    name: n.to_vec(),
+                    attr: file(0o100644),
+                    link: None,
+                })
+                .collect(),
+            done: true,
+        }
+    }
+
+    #[test]
+    fn names_are_one_plain_component() {
+        for good in [&b"a"[..], b"...", b".a", b"a b", b"\xff\n$(x)", b"-rf"] {
+            assert!(valid_name(good), "{good:?}");
+            assert_eq!(check_reply(Expect::Entries, &entries(&[good])), Ok(()));
+        }
+        for bad in [&b""[..], b".", b"..", b"a/b", b"/", b"../x", b"a\0b", b"x/"] {
+            assert!(!valid_name(bad), "{bad:?}");
+            assert!(check_reply(Expect::Entries, &entries(&[b"ok", bad])).is_err());
+        }
+    }
+
+    #[test]
+    fn canonical_paths_have_no_dots_or_doubled_slashes() {
+        for good in [&b"/"[..], b"/a", b"/a/b", b"/a/.b"] {
+            assert!(canonical_path(good), "{good:?}");
+        }
+        for bad in [&b""[..], b"a", b"/a/", b"//a", b"/a/../b", b"/.", b"/a\0"] {
+            assert!(!canonical_path(bad), "{bad:?}");
+            let r = check_reply(Expect::Canonical, &Response::Path(bad.to_vec()));
+            assert!(r.is_err(), "{bad:?}");
+        }
+        // A link target may be relative and hold `..`: it is resolved inside the container.
+        assert_eq!(
+            check_reply(Expect::Link, &Response::Path(b"../x".to_vec())),
+            Ok(())
+        );
+        assert!(check_reply(Expect::Link, &Response::Path(Vec::new())).is_err());
+    }
+
+    #[test]
+    fn a_reply_must_answer_its_request() {
+        assert!(check_reply(Expect::Attr, &Response::Ok).is_err());
+        assert!(check_reply(Expect::Done, &Response::Data(vec![1])).is_err());
+        assert!(check_reply(
+            Expect::Data,
+            &Response::Entries {
+                entries: vec![],
+                done: true
+            }
+        )
+        .is_err());
+        assert!(check_reply(Expect::Nothing, &Response::Ok).is_err());
+        let hello = Response::Hello {
+            version: 1,
+            build_id: vec![],
+        };
+        assert!(check_reply(Expect::Done, &hello).is_err());
+        assert_eq!(
+            check_reply(Expect::Attr, &Response::Attr(file(0o40755))),
+            Ok(())
+        );
+        assert!(check_reply(Expect::Attr, &Response::Attr(file(0o755))).is_err());
+        assert_eq!(
+            check_reply(Expect::Write, &Response::Closed { errno: 0 }),
+            Ok(())
+        );
+        assert!(check_reply(Expect::Done, &Response::Error { errno: 0 }).is_err());
+        assert!(check_reply(Expect::Done, &Response::Error { errno: -1 }).is_err());
+        assert!(check_reply(Expect::Done, &Response::Error { errno: 4096 }).is_err());
+        assert_eq!(
+            check_reply(Expect::Done, &Response::Error { errno: 2 }),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn data_beyond_a_chunk_is_refused() {
+        assert_eq!(
+            check_reply(Expect::Data, &Response::Data(vec![0; CHUNK])),
+            Ok(())
+        );
+        assert!(check_reply(Expect::Data, &Response::Data(vec![0; CHUNK + 1])).is_err());
+    }
+
+    #[test]
+    fn links_only_on_symlinks() {
+        let entry = |mode, link: Option<&[u8]>| Response::Entries {
+            entries: vec![DirEntry {
+                name: b"l".to_vec(),
+                attr: file(mode),
+                link: link.map(<[u8]>::to_vec),
+            }],
+            done: false,
+        };
+        assert_eq!(
+            check_reply(Expect::Entries, &entry(0o120777, Some(b"/etc"))),
+            Ok(())
+        );
+        assert_eq!(check_reply(Expect::Entries, &entry(0o120777, None)), Ok(()));
+        assert!(check_reply(Expect::Entries, &entry(0o100644, Some(b"x"))).is_err());
+        assert!(check_reply(Expect::Entries, &entry(0o120777, Some(b"a\0b"))).is_err());
+    }
+
+    #[test]
+    fn ids_must_have_been_sent() {
+        assert!(check_id(0, 5).is_err());
+        assert!(check_id(5, 5).is_err());
+        assert!(check_id(u32::MAX, 5).is_err());
+        assert_eq!(check_id(4, 5), Ok(()));
+    }
+
+    #[test]
+    fn which_reply_ends_a_request() {
+        assert!(!Expect::Write.ends(&Response::Error { errno: 5 }));
+        assert!(Expect::Write.ends(&Response::Closed { errno: 5 }));
+        assert!(!Expect::Data.ends(&Response::Data(vec![])));
+        assert!(Expect::Data.ends(&Response::Eof));
+        assert!(!Expect::Entries.ends(&Response::Entries {
+            entries: vec![],
+            done: false
+        }));
+        assert!(Expect::Attr.ends(&Response::Error { errno: 2 }));
+    }
+
+    #[test]
+    fn the_stream_is_cut_into_replies() {
+        let mut bytes = Vec::new();
+        encode_response(1, &Response::Ok, &mut bytes);
+        encode_response(2, &Response::Eof, &mut bytes);
+        let mut r = Replies::new(bytes[..3].to_vec());
+        assert_eq!(r.next_reply(), Ok(None));
+        r.push(&bytes[3..12]);
+        assert_eq!(r.next_reply(), Ok(Some((1, Response::Ok))));
+        assert_eq!(r.next_reply(), Ok(None));
+        r.push(&bytes[12..]);
+        assert_eq!(r.next_reply(), Ok(Some((2, Response::Eof))));
+        assert_eq!(r.next_reply(), Ok(None));
+        // A count that does not add up, a length beyond the limit, an unknown kind.
+        let mut bad = Vec::new();
+        encode_response(3, &entries(&[b"a"]), &mut bad);
+        bad[10] = 2; // two entries announced, one present
+        assert!(Replies::new(bad).next_reply().is_err());
+        let huge = [0xff, 0xff, 0xff, 0x7f, 1, 0, 0, 0, 101];
+        assert!(Replies::new(huge.to_vec()).next_reply().is_err());
+        let unknown = [5, 0, 0, 0, 1, 0, 0, 0, 250];
+        assert!(Replies::new(unknown.to_vec()).next_reply().is_err());
+    }
+}
