@@ -235,6 +235,16 @@ async fn user_ids(spec: &str, owners: OwnersFuture) -> Result<(u32, u32), String
     Ok((uid, gid))
 }
 
+/// For a metadata request (idempotent, nothing streamed yet): a connection that ended is the
+/// agent gone, so the caller picks a backend again (a new agent, or the archive API once the
+/// container stopped) instead of reporting why the old connection ended.
+fn meta_error(e: AgentError) -> FsError {
+    match e {
+        AgentError::Lost(_) => fs_error(AgentError::Gone),
+        e => fs_error(e),
+    }
+}
+
 /// Turns an agent failure into the error a command reports.
 pub fn fs_error(e: AgentError) -> FsError {
     match e {
@@ -290,7 +300,7 @@ pub async fn stat(conn: &AgentConn, path: &Path, follow: bool) -> Result<Entry, 
     } else {
         Request::Lstat { path: bytes(path) }
     };
-    let a = match interrupt::guard(async { conn.call(req).await.map_err(fs_error) }).await? {
+    let a = match interrupt::guard(async { conn.call(req).await.map_err(meta_error) }).await? {
         Response::Attr(a) => a,
         other => return Err(FsError::Engine(format!("agent: unexpected {other:?}"))),
     };
@@ -331,7 +341,7 @@ pub async fn may_read(conn: &AgentConn, path: &Path) -> bool {
 /// A directory's entries with their attributes, in one round trip.
 pub async fn read_dir(conn: &AgentConn, path: &Path) -> Result<Vec<Entry>, FsError> {
     let list =
-        interrupt::guard(async { conn.read_dir(bytes(path)).await.map_err(fs_error) }).await?;
+        interrupt::guard(async { conn.read_dir(bytes(path)).await.map_err(meta_error) }).await?;
     Ok(list
         .into_iter()
         .map(|d| entry(OsString::from_vec(d.name), &d.attr, d.link))

@@ -194,9 +194,11 @@ impl Temp {
 
     /// After the agent closed the write: the temporary is gone unless the agent was.
     fn settle(self, err: Option<&crate::host::AgentError>) {
+        // Only the agent's own answer (success, or an errno from its cleanup) says the
+        // temporary is gone; a connection that ended or that we stopped trusting does not.
         match err {
-            Some(crate::host::AgentError::Gone) => self.orphan(),
-            _ => self.done(),
+            None | Some(crate::host::AgentError::Errno(_)) => self.done(),
+            Some(_) => self.orphan(),
         }
     }
 }
