@@ -98,3 +98,64 @@ pub fn set_mode_if_changed(file: &File, mode: u32) -> io::Result<()> {
     }
     file.set_permissions(std::fs::Permissions::from_mode(mode))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+
+    fn open(p: &std::path::Path, how: Open) -> io::Result<File> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .append(how == Open::Append)
+            .custom_flags(how.flags())
+            .open(p)
+    }
+
+    #[test]
+    fn an_existing_file_is_truncated_or_appended_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"old content").expect("write");
+        let ino = std::fs::metadata(&f).expect("stat").ino();
+        let file = open(&f, Open::Append).expect("open");
+        prepare_in_place(&file, Open::Append).expect("prepare");
+        io::Write::write_all(&mut &file, b"+").expect("append");
+        assert_eq!(std::fs::read(&f).expect("read"), b"old content+");
+        let file = open(&f, Open::Replace).expect("open");
+        prepare_in_place(&file, Open::Replace).expect("prepare");
+        io::Write::write_all(&mut &file, b"new").expect("write");
+        assert_eq!(std::fs::read(&f).expect("read"), b"new");
+        assert_eq!(std::fs::metadata(&f).expect("stat").ino(), ino);
+        // A character device is written as it is; a fifo without a reader is not waited for.
+        let null = open(std::path::Path::new("/dev/null"), Open::Replace).expect("null");
+        prepare_in_place(&null, Open::Replace).expect("a device is fine");
+        let fifo = dir.path().join("fifo");
+        let c = CString::new(fifo.as_os_str().as_bytes()).expect("c");
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = open(&fifo, Open::Replace).expect_err("no reader");
+        assert_eq!(e.raw_os_error(), Some(libc::ENXIO));
+    }
+
+    #[test]
+    fn a_mode_is_set_only_when_it_changes_and_a_rename_never_replaces() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, b"a").expect("write");
+        std::fs::write(&b, b"b").expect("write");
+        let f = File::open(&a).expect("open");
+        set_mode_if_changed(&f, 0o640).expect("chmod");
+        assert_eq!(std::fs::metadata(&a).expect("stat").mode() & 0o7777, 0o640);
+        let c = |p: &std::path::Path| CString::new(p.as_os_str().as_bytes()).expect("c");
+        let e = rename_noreplace(libc::AT_FDCWD, &c(&a), libc::AT_FDCWD, &c(&b))
+            .expect_err("b is there");
+        assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
+        assert_eq!(std::fs::read(&b).expect("read"), b"b");
+        let n = dir.path().join("n");
+        rename_noreplace(libc::AT_FDCWD, &c(&a), libc::AT_FDCWD, &c(&n)).expect("free name");
+        assert_eq!(std::fs::read(&n).expect("read"), b"a");
+    }
+}

@@ -133,8 +133,10 @@ impl<'a> Copier<'a> {
         top: bool,
     ) -> LocalBoxFuture<'b, bool> {
         if top {
+            // GNU records the copy's own directories per command-line operand.
             self.top = (src_text.to_os_string(), dst_text.to_os_string());
             self.check_real = true;
+            self.made.clear();
         }
         self.copy_hinted(src, src_text, dst, dst_text, top, Hint::default())
     }

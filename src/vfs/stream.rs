@@ -490,3 +490,60 @@ impl Read for ChannelReader {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_host_file_is_overwritten_in_place_and_a_new_one_lands_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(d.join("f"), b"old").expect("write");
+        std::fs::hard_link(d.join("f"), d.join("f2")).expect("link");
+        std::os::unix::fs::symlink("f", d.join("lnk")).expect("symlink");
+        std::os::unix::fs::symlink("nowhere", d.join("dang")).expect("symlink");
+        let ino = std::fs::metadata(d.join("f")).expect("stat").ino();
+
+        // Through the symlink, into the same inode; the link stays a link.
+        let mut w = HostWriter::create(&d.join("lnk"), 0o644, Open::Replace).expect("create");
+        w.file.write_all(b"new").expect("write");
+        w.commit().expect("commit");
+        let md = std::fs::metadata(d.join("f")).expect("stat");
+        assert_eq!((md.ino(), md.nlink()), (ino, 2));
+        assert_eq!(std::fs::read(d.join("f2")).expect("read"), b"new");
+        assert!(std::fs::symlink_metadata(d.join("lnk"))
+            .expect("lstat")
+            .file_type()
+            .is_symlink());
+
+        // A dangling link is never replaced.
+        assert!(matches!(
+            HostWriter::create(&d.join("dang"), 0o644, Open::Replace),
+            Err(FsError::NotFound)
+        ));
+
+        // A new file: nothing at the name until commit, nothing at all if dropped.
+        let mut w = HostWriter::create(&d.join("n"), 0o640, Open::Replace).expect("create");
+        w.file.write_all(b"n").expect("write");
+        assert!(!d.join("n").exists());
+        drop(w);
+        assert_eq!(names(d), ["dang", "f", "f2", "lnk"]);
+        let w = HostWriter::create(&d.join("n"), 0o640, Open::Append).expect("create");
+        w.commit().expect("commit");
+        let md = std::fs::metadata(d.join("n")).expect("stat");
+        assert_eq!(md.mode() & 0o7777, 0o640);
+        assert_eq!(names(d), ["dang", "f", "f2", "lnk", "n"]);
+    }
+}

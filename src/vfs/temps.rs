@@ -88,6 +88,10 @@ struct State {
     orphans: HashMap<String, HashMap<PathBuf, Option<Ticket>>>,
     /// Whether the journals of dead sessions were read.
     loaded: bool,
+    /// Containers already swept this session: what could not be removed then waits for a new
+    /// orphan there (or the next session), so a container only the archive API serves does not
+    /// pay for a sweep on every call.
+    swept: std::collections::HashSet<String>,
 }
 
 fn state() -> &'static Mutex<State> {
@@ -99,6 +103,7 @@ fn state() -> &'static Mutex<State> {
             open: 0,
             orphans: HashMap::new(),
             loaded: false,
+            swept: Default::default(),
         })
     })
 }
@@ -179,6 +184,18 @@ impl Ticket {
 /// container is reached again. Its ticket stays open (in the journal) until then.
 pub fn orphaned(id: &str, path: &Path, ticket: Option<Ticket>) {
     if let Ok(mut s) = state().lock() {
+        s.swept.remove(id);
+        s.orphans
+            .entry(id.to_string())
+            .or_default()
+            .insert(path.to_path_buf(), ticket);
+    }
+}
+
+/// Gives back a temporary the sweep could not remove: it waits for a new orphan in that
+/// container or for the next session, not for the next call.
+pub fn put_back(id: &str, path: &Path, ticket: Option<Ticket>) {
+    if let Ok(mut s) = state().lock() {
         s.orphans
             .entry(id.to_string())
             .or_default()
@@ -187,17 +204,20 @@ pub fn orphaned(id: &str, path: &Path, ticket: Option<Ticket>) {
 }
 
 /// Temporaries waiting to be removed from container `id` (taken: the caller removes them, marks
-/// their tickets done, and gives back with [`orphaned`] what it could not).
+/// their tickets done, and gives back with [`put_back`] what it could not). Once per container
+/// per session, unless a new orphan appeared there since.
 pub fn take(id: &str) -> Vec<(PathBuf, Option<Ticket>)> {
     let Ok(mut s) = state().lock() else {
         return Vec::new();
     };
     load(&mut s);
+    if s.swept.contains(id) || !s.orphans.contains_key(id) {
+        return Vec::new();
+    }
+    s.swept.insert(id.to_string());
     let paths: Vec<(PathBuf, Option<Ticket>)> =
         s.orphans.remove(id).into_iter().flatten().collect();
-    if !paths.is_empty() {
-        forget(id);
-    }
+    forget(id);
     paths
 }
 
@@ -222,9 +242,16 @@ fn load(s: &mut State) {
         let Some(m) = e.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if m == marker() || alive(&m) {
+        if m == marker() || m.ends_with(".rewrite") || alive(&m) {
             continue;
         }
+        // A container not reached in a month is likely gone (`docker rm`): its lines go too.
+        let stale = e
+            .metadata()
+            .and_then(|md| md.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(30 * 24 * 3600));
         let Some(left) = read_journal(&e.path()) else {
             continue;
         };
@@ -242,6 +269,7 @@ fn load(s: &mut State) {
                         let _ = fs::remove_dir_all(&path);
                     }
                 }
+                Some(_) if stale => {}
                 Some(id) => {
                     s.orphans
                         .entry(id.clone())
@@ -341,6 +369,25 @@ mod tests {
         assert!(alive(marker()), "this session is alive");
         assert!(!alive("1.1"), "init did not start at tick 1");
         assert!(!alive("garbage"));
+    }
+
+    #[test]
+    fn a_container_is_swept_once_until_a_new_orphan_appears() {
+        let id = format!("test-container-{}", std::process::id());
+        let (a, b) = (
+            PathBuf::from("/tmp/.a.dbx-x"),
+            PathBuf::from("/tmp/.b.dbx-x"),
+        );
+        assert!(take(&id).is_empty());
+        orphaned(&id, &a, None);
+        let got: Vec<PathBuf> = take(&id).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(got, std::slice::from_ref(&a));
+        put_back(&id, &a, None);
+        assert!(take(&id).is_empty(), "not again in this session");
+        orphaned(&id, &b, None);
+        let mut got: Vec<PathBuf> = take(&id).into_iter().map(|(p, _)| p).collect();
+        got.sort();
+        assert_eq!(got, [a, b]);
     }
 
     #[test]

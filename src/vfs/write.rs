@@ -203,7 +203,7 @@ impl Vfs {
                 }
                 // Only the archive API answers: it cannot remove anything.
                 _ => {
-                    super::temps::orphaned(&c.id, &path, ticket);
+                    super::temps::put_back(&c.id, &path, ticket);
                     continue;
                 }
             };
@@ -213,7 +213,7 @@ impl Vfs {
                         t.done();
                     }
                 }
-                Err(_) => super::temps::orphaned(&c.id, &path, ticket),
+                Err(_) => super::temps::put_back(&c.id, &path, ticket),
             }
         }
     }
