@@ -15,9 +15,9 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
+use super::error::EngineError;
 use super::procroot::ProcRoot;
 use super::sources::EngineSpec;
-use crate::vfs::FsError;
 
 /// bollard's own per-request limit: long, since it also bounds exec and archive calls that
 /// legitimately take a while. Whether an engine answers at all is decided sooner, by
@@ -152,7 +152,7 @@ impl Engine {
 
     /// The client, after version negotiation (the engine here speaks API 1.41, older than
     /// bollard's default) and with the event follower started.
-    pub async fn client(&self) -> Result<&Docker, FsError> {
+    pub async fn client(&self) -> Result<&Docker, EngineError> {
         self.still_down()?;
         let r = self
             .ready
@@ -177,7 +177,7 @@ impl Engine {
 
     /// An engine that just failed to answer is not asked again for a moment: one command that
     /// touches it several times (`ls /containers/*`) pays its timeout once.
-    fn still_down(&self) -> Result<(), FsError> {
+    fn still_down(&self) -> Result<(), EngineError> {
         let down = self.down.lock().ok().and_then(|d| d.clone());
         match down {
             Some((when, reason)) if when.elapsed() < DOWN_FOR => Err(self.unreachable(reason)),
@@ -185,39 +185,45 @@ impl Engine {
         }
     }
 
-    fn mark_down(&self, e: &FsError) {
-        if let FsError::Unreachable { reason, .. } = e {
+    fn mark_down(&self, e: &EngineError) {
+        if let EngineError::Unreachable { reason, .. } = e {
             if let Ok(mut d) = self.down.lock() {
                 *d = Some((std::time::Instant::now(), reason.clone()));
             }
         }
     }
 
-    fn unreachable(&self, reason: String) -> FsError {
-        FsError::Unreachable {
+    fn unreachable(&self, reason: String) -> EngineError {
+        EngineError::Unreachable {
             addr: self.spec.addr.clone(),
             reason,
         }
     }
 
-    /// Maps an engine error of a call on this engine to an `FsError`.
-    pub fn error(&self, e: bollard::errors::Error) -> FsError {
+    /// Maps a bollard error of a call on this engine to an [`EngineError`].
+    pub fn error(&self, e: bollard::errors::Error) -> EngineError {
         use bollard::errors::Error as E;
         match e {
             E::DockerResponseServerError {
                 status_code: 404, ..
-            } => FsError::NotFound,
-            E::DockerResponseServerError { message, .. } => FsError::Engine(message),
+            } => EngineError::NotFound,
+            E::DockerResponseServerError {
+                status_code,
+                message,
+            } => EngineError::Server {
+                status: status_code,
+                message,
+            },
             e @ (E::RequestTimeoutError
             | E::HyperResponseError { .. }
             | E::HyperLegacyError { .. }
             | E::IOError { .. }) => self.unreachable(reason(&e)),
-            e => FsError::Engine(e.to_string()),
+            e => EngineError::Other(e.to_string()),
         }
     }
 
     /// All containers, running or not, as `docker ps -a` lists them, sorted by name.
-    pub async fn containers(&self) -> Result<Table, FsError> {
+    pub async fn containers(&self) -> Result<Table, EngineError> {
         let docker = self.client().await?;
         let gen = self.table_gen.load(Ordering::SeqCst);
         if self.following.load(Ordering::SeqCst) {
@@ -299,7 +305,7 @@ impl Engine {
     }
 
     /// Finds a container by name or unique ID prefix, as the docker CLI does.
-    pub async fn find(&self, name: &str) -> Result<Arc<ContainerInfo>, FsError> {
+    pub async fn find(&self, name: &str) -> Result<Arc<ContainerInfo>, EngineError> {
         let table = self.containers().await?;
         if let Some(c) = table.iter().find(|c| c.name == name) {
             return Ok(c.clone());
@@ -311,8 +317,8 @@ impl Engine {
             .collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(FsError::NoSuchContainer),
-            many => Err(FsError::Ambiguous(
+            [] => Err(EngineError::NoSuchContainer),
+            many => Err(EngineError::Ambiguous(
                 many.iter()
                     .map(|c| c.name.as_str())
                     .collect::<Vec<_>>()
@@ -465,7 +471,7 @@ impl Engine {
     }
 
     /// Inspects a container for starting an agent in it.
-    pub async fn agent_target(&self, id: &str) -> Result<AgentTarget, FsError> {
+    pub async fn agent_target(&self, id: &str) -> Result<AgentTarget, EngineError> {
         let docker = self.client().await?;
         let c = docker
             .inspect_container(id, None)

@@ -235,11 +235,7 @@ async fn user_ids(spec: &str, owners: OwnersFuture) -> Result<(u32, u32), String
 
 /// Turns an agent failure into the error a command reports.
 pub fn fs_error(e: AgentError) -> FsError {
-    match e {
-        AgentError::Errno(n) => FsError::from(std::io::Error::from_raw_os_error(n)),
-        AgentError::Gone => FsError::Engine("the agent went away".into()),
-        e => FsError::Engine(e.to_string()),
-    }
+    e.into()
 }
 
 fn bytes(p: &Path) -> Vec<u8> {

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use super::entry::{from_go_mode, parse_rfc3339, Entry, Kind};
 use super::stream::{ArchiveWriter, Attrs, ChannelReader, ChannelWriter, CHUNK};
 use super::FsError;
-use crate::host::{ContainerInfo, Engine, State};
+use crate::host::{ContainerInfo, Engine, EngineError, State};
 use crate::interrupt;
 
 type Dirs = HashMap<PathBuf, Arc<Vec<Entry>>>;
@@ -57,7 +57,7 @@ impl ArchiveFs {
             docker
                 .get_container_archive_info(&c.id, Some(opts))
                 .await
-                .map_err(|e| eng.error(e))
+                .map_err(|e| head_error(eng.error(e)))
         })
         .await?;
         let (kind, perm) = from_go_mode(st.file_mode);
@@ -322,7 +322,7 @@ impl ArchiveFs {
         docker
             .upload_to_container(&c.id, Some(opts), bollard::body_full(tar.into()))
             .await
-            .map_err(|e| eng.error(e))
+            .map_err(|e| eng.error(e).into())
     }
 
     /// Streams the tree at `src` in container `from` into directory `dst_dir` of container `to`,
@@ -426,7 +426,7 @@ impl ArchiveFs {
         let first = interrupt::guard(async {
             match stream.next().await {
                 Some(Ok(b)) => Ok(Some(b)),
-                Some(Err(e)) => Err(eng.error(e)),
+                Some(Err(e)) => Err(eng.error(e).into()),
                 None => Ok(None),
             }
         })
@@ -469,6 +469,18 @@ impl ArchiveFs {
         let name = path.file_name()?;
         let list = self.cached_dir(&c.id, gen, parent)?;
         list.iter().find(|e| e.name == name).cloned()
+    }
+}
+
+/// An archive HEAD's failure: the engine answers a symlink it cannot resolve (a loop) with a
+/// bare 500, which is the only mark it gives.
+fn head_error(e: EngineError) -> FsError {
+    match e {
+        EngineError::Server {
+            status: 500,
+            message,
+        } if message.is_empty() => FsError::Loop,
+        e => e.into(),
     }
 }
 

@@ -157,7 +157,7 @@ impl Vfs {
         host: Option<&str>,
         name: &str,
     ) -> Result<Arc<ContainerInfo>, FsError> {
-        self.engine(host)?.find(name).await
+        Ok(self.engine(host)?.find(name).await?)
     }
 
     /// `stat`: follows symlinks.
@@ -225,17 +225,17 @@ impl Vfs {
                     self.archive.lstat(self.eng(&c), &c, path).await
                 };
                 match r {
-                    // The engine answers a bare 500 for a symlink it cannot resolve (a loop);
-                    // the parent's listing still has it as it is.
-                    Err(FsError::Engine(m)) if m.is_empty() => {
+                    // The engine cannot stat a symlink it cannot resolve (a loop); the
+                    // parent's listing still has it as it is.
+                    Err(FsError::Loop) => {
                         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-                            return Err(FsError::Engine(m));
+                            return Err(FsError::Loop);
                         };
                         let list = self.archive.read_dir(self.eng(&c), &c, parent).await?;
                         list.iter()
                             .find(|e| e.name == name)
                             .cloned()
-                            .ok_or(FsError::Engine(m))
+                            .ok_or(FsError::Loop)
                     }
                     r => r,
                 }
@@ -363,10 +363,7 @@ impl Vfs {
     async fn resolve(&self, c: &ContainerInfo, path: &Path) -> Result<(PathBuf, Entry), FsError> {
         let mut cur = path.to_path_buf();
         for _ in 0..MAX_LINKS {
-            let e = match self.archive.lstat(self.eng(c), c, &cur).await {
-                Err(FsError::Engine(m)) if m.is_empty() => return Err(FsError::Loop),
-                r => r?,
-            };
+            let e = self.archive.lstat(self.eng(c), c, &cur).await?;
             match (&e.kind, &e.link_target) {
                 (Kind::Symlink, Some(t)) => cur = path::link_target_in_container(&cur, t),
                 _ => return Ok((cur, e)),
@@ -420,7 +417,7 @@ impl Vfs {
 
 /// True when the agent died under a request: the next try starts or picks another backend.
 fn is_gone(e: &FsError) -> bool {
-    matches!(e, FsError::Engine(m) if m == "the agent went away")
+    matches!(e, FsError::Gone)
 }
 
 /// A container's passwd and group through the archive API (used to start the agent itself).
