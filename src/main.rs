@@ -73,7 +73,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         .enumerate()
         .map(|(i, spec)| Arc::new(Engine::new(spec, i, timeout)))
         .collect();
-    let vfs = Arc::new(Vfs::new(engines, mode, cli.verbose));
+    let notes: Option<vfs::Sink> = cli
+        .verbose
+        .then(|| Arc::new(|line: &str| eprintln!("dockerbox: {line}")) as vfs::Sink);
+    let vfs = Arc::new(Vfs::new(engines, mode, notes));
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
     sh.color_forced = cli.color == cli::ColorWhen::Always;
 

@@ -327,6 +327,13 @@ impl Engine {
         }
     }
 
+    /// A container by exact name or ID from the table listed last, without asking the engine.
+    pub fn cached(&self, name: &str) -> Option<Arc<ContainerInfo>> {
+        let guard = self.table.lock().ok()?;
+        let (_, t) = guard.as_ref()?;
+        t.iter().find(|c| c.name == name || c.id == name).cloned()
+    }
+
     /// The generation of a container's files: changes whenever an event says they may have.
     /// `None` while events are not followed, meaning: cache nothing.
     pub fn generation(&self, id: &str) -> Option<u64> {

@@ -106,14 +106,6 @@ impl VPath {
         }
     }
 
-    /// The container a path is in, if any.
-    pub fn container(&self) -> Option<&str> {
-        match self {
-            VPath::Container { name, .. } => Some(name),
-            _ => None,
-        }
-    }
-
     /// True for everything dockerbox serves itself rather than the host kernel.
     pub fn is_virtual(&self) -> bool {
         !matches!(self, VPath::Host(_))
