@@ -30,7 +30,7 @@ pub use entry::{Entry, Kind};
 pub use error::{io_text, FsError};
 pub use path::VPath;
 
-use crate::host::{ContainerInfo, Engine, ProcRoot, State};
+use crate::host::{ContainerInfo, Engine, State};
 use agent::{Agents, Via};
 use backend::{At, Backend, BoxFut};
 use owners::Owners;
@@ -83,21 +83,20 @@ enum Need {
     Write,
 }
 
-/// One step of a route, made into a backend only when the route gets there (so a container
-/// the direct path serves never has an agent started for it).
-enum Hop {
-    Host,
-    Synthetic(Option<String>),
-    Direct(Arc<ProcRoot>),
+/// One step of a route. The agent's and the archive API's are made into backends only when
+/// the route gets there (so a container the direct path serves never has an agent started).
+enum Hop<'v> {
+    /// A backend ready to ask.
+    Ready(Arc<dyn Backend + 'v>),
     /// The agent if it serves now (waited for when `wait`), else the archive API.
-    Served {
-        wait: bool,
-    },
+    Served { wait: bool },
     /// The archive API after the agent.
     Archive(String),
-    /// A backend a unit test put in the host's place.
-    #[cfg(test)]
-    Test(Arc<dyn Backend>),
+}
+
+/// A route of one backend.
+fn ready<'v>(b: Arc<dyn Backend + 'v>) -> VecDeque<Hop<'v>> {
+    [Hop::Ready(b)].into()
 }
 
 /// The whole namespace as commands see it.
@@ -256,7 +255,7 @@ impl Vfs {
         &self,
         p: &VPath,
         need: Need,
-    ) -> Result<(PathBuf, Option<Arc<ContainerInfo>>, VecDeque<Hop>), FsError> {
+    ) -> Result<(PathBuf, Option<Arc<ContainerInfo>>, VecDeque<Hop<'_>>), FsError> {
         let (host, name, path) = match p {
             #[cfg(test)]
             VPath::Host(h) if self.test_chain.lock().is_ok_and(|c| !c.is_empty()) => {
@@ -265,13 +264,22 @@ impl Vfs {
                     .lock()
                     .map(|c| c.clone())
                     .unwrap_or_default();
-                return Ok((h.clone(), None, chain.into_iter().map(Hop::Test).collect()));
+                return Ok((h.clone(), None, chain.into_iter().map(Hop::Ready).collect()));
             }
-            VPath::Host(h) => return Ok((h.clone(), None, [Hop::Host].into())),
-            VPath::Containers => return Ok(("/".into(), None, [Hop::Synthetic(None)].into())),
+            VPath::Host(h) => return Ok((h.clone(), None, ready(Arc::new(hostfs::HostFs)))),
+            VPath::Containers => {
+                let b = Arc::new(synthetic::Containers {
+                    vfs: self,
+                    host: None,
+                });
+                return Ok(("/".into(), None, ready(b)));
+            }
             VPath::Engine(h) => {
-                let hop = Hop::Synthetic(Some(h.clone()));
-                return Ok(("/".into(), None, [hop].into()));
+                let b = Arc::new(synthetic::Containers {
+                    vfs: self,
+                    host: Some(h.clone()),
+                });
+                return Ok(("/".into(), None, ready(b)));
             }
             VPath::Container { host, name, path } => (host, name, path),
         };
@@ -281,7 +289,11 @@ impl Vfs {
         let c = self.container(host.as_deref(), name).await?;
         let mut hops = VecDeque::new();
         if let Some(root) = self.eng(&c).proc_root(&c).await {
-            hops.push_back(Hop::Direct(root));
+            hops.push_back(Hop::Ready(Arc::new(direct::DirectFs {
+                root,
+                c: c.clone(),
+                notes: &self.notes,
+            })));
         }
         let running = c.state == State::Running;
         let wait = match need {
@@ -297,22 +309,14 @@ impl Vfs {
     /// Makes the backend a hop stands for; an agent that serves is followed by the archive API.
     async fn backend<'v>(
         &'v self,
-        hop: Hop,
+        hop: Hop<'v>,
         c: &Option<Arc<ContainerInfo>>,
         need: Need,
-        rest: &mut VecDeque<Hop>,
+        rest: &mut VecDeque<Hop<'v>>,
     ) -> Option<Arc<dyn Backend + 'v>> {
         let full = need == Need::Exact;
         Some(match (hop, c) {
-            (Hop::Host, _) => Arc::new(hostfs::HostFs),
-            #[cfg(test)]
-            (Hop::Test(b), _) => b,
-            (Hop::Synthetic(host), _) => Arc::new(synthetic::Containers { vfs: self, host }),
-            (Hop::Direct(root), Some(c)) => Arc::new(direct::DirectFs {
-                root,
-                c: c.clone(),
-                notes: &self.notes,
-            }),
+            (Hop::Ready(b), _) => b,
             (Hop::Served { wait }, Some(c)) => match self.via_with(c, wait).await {
                 Via::Agent(conn) => {
                     rest.push_back(Hop::Archive("the agent does not do this".into()));
