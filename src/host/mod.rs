@@ -15,5 +15,5 @@ pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteS
 pub use engine::{ContainerInfo, Engine, EngineSummary, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};
-pub use procroot::{copy_slice, ProcRoot, ProcWriter};
+pub use procroot::{copy_slice, on_kernel_fs, ProcRoot, ProcWriter};
 pub use sources::{resolve, Request};
