@@ -38,8 +38,9 @@ use owners::Owners;
 /// How many symlinks one lookup follows before giving up with ELOOP, as Linux does.
 const MAX_LINKS: usize = 40;
 
-/// Where the namespace's notes go (`-v`: which backend served; big files): the namespace
-/// never prints. `None`: nobody wants them.
+/// Where the namespace's notes go (`-v`: which backend served; big files), one line each
+/// without a prefix (`web: served by ...`): the namespace never prints. `None`: nobody wants
+/// them.
 pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The notes of one command, each said once.
