@@ -107,20 +107,25 @@ fn long_listing_shows_modes_owners_sizes_and_links() {
     let out = sh.c(&format!("ls -l /containers/{run}/t")).ok();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "total 8", "{out}");
+    // A running container's directory has its real size from the first command on (issue 11:
+    // never the archive API's guess of 0).
     assert!(
-        lines[1].starts_with("drwxr-s--x 3 root root ") && lines[1].ends_with(" d"),
+        lines[1].starts_with("drwxr-s--x 3 root root  4096 ") && lines[1].ends_with(" d"),
         "{out}"
     );
     assert_eq!(
-        lines[2], "-rw-r----- 1 user staff  6 Jan  2  2020 f",
+        lines[2], "-rw-r----- 1 user staff    6 Jan  2  2020 f",
         "{out}"
     );
     assert!(
-        lines[3].starts_with("lrwxrwxrwx 1 root root  11 ")
+        lines[3].starts_with("lrwxrwxrwx 1 root root    11 ")
             && lines[3].ends_with(" l -> /etc/passwd"),
         "{out}"
     );
-    assert!(lines[4].starts_with("-rw-r--r-- 1 4242 4343   0 "), "{out}");
+    assert!(
+        lines[4].starts_with("-rw-r--r-- 1 4242 4343     0 "),
+        "{out}"
+    );
 
     // One file, by its path, and the human-readable size of a big one.
     let out = sh.c(&format!("ls -l /containers/{run}/t/f")).ok();
@@ -371,4 +376,43 @@ fn hostile_names_are_listed_exactly() {
     // Nothing was run by any shell.
     assert_eq!(sh.c(&format!("ls /containers/{c}/h/x")).status, 2);
     assert!(!std::path::Path::new("x").exists());
+}
+
+/// Issue 11: one answer whatever served it. The same directory of a running container listed
+/// through the direct path, through the agent, and by a first command in auto mode (where the
+/// archive API would have guessed directory sizes and link counts) is byte-identical.
+#[test]
+fn a_running_containers_listing_is_the_same_whichever_backend_serves() {
+    let Some(mut sb) = Sandbox::new("lssame") else {
+        return;
+    };
+    let c = sb.run("c", BUSYBOX, &[]);
+    sb.exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /t/sub/deeper /t/sg && chmod 2775 /t/sg \
+        && echo data > /t/f && ln /t/f /t/hard && ln -s f /t/rel && ln -s /etc/passwd /t/abs \
+        && ln -s nowhere /t/dangling && mkfifo /t/fifo && chown 1000:50 /t/f \
+        && touch -d '2020-01-02 03:04' /t/sub",
+        ],
+    );
+    let direct = TestShell::new();
+    let agent = TestShell::new()
+        .env("DOCKERBOX_DIRECT", "0")
+        .opts(&["--agent", "always"]);
+    let auto = TestShell::new().env("DOCKERBOX_DIRECT", "0");
+    for cmd in ["ls -l", "ls -la", "ls -ld", "ls -lR"] {
+        let line = format!("{cmd} /containers/{c}/t");
+        let want = direct.c(&line).ok();
+        assert!(want.contains(" 4096 "), "{line}: {want}");
+        assert_eq!(agent.c(&line).ok(), want, "{line}: agent vs direct path");
+        // A fresh process each time: its first command on the container.
+        assert_eq!(
+            auto.c(&line).ok(),
+            want,
+            "{line}: first command in auto mode"
+        );
+    }
 }

@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::exit_codes;
 use crate::host::{self, ExecError, ExecRequest};
 use crate::output::quote::quote_if_needed;
-use crate::vfs::{FsError, VPath};
+use crate::vfs::VPath;
 
 pub struct Cmd;
 
@@ -127,8 +127,8 @@ pub(super) async fn in_container(
     }
     let program = argv.first().map_or(OsStr::new(""), |a| a.as_os_str());
     let subject = match &e {
-        ExecError::Fs(FsError::Interrupted) => return e.status(),
-        ExecError::Fs(fe) if fe.is_broken_pipe() => return exit_codes::OK,
+        ExecError::Interrupted => return e.status(),
+        ExecError::Io(io) if io.kind() == io::ErrorKind::BrokenPipe => return exit_codes::OK,
         ExecError::NotUtf8(s) => quote_if_needed(s),
         ExecError::CommandNotFound | ExecError::PermissionDenied | ExecError::Runtime(_) => {
             quote_if_needed(program)

@@ -190,7 +190,7 @@ async fn run(ctx: &Context, cfg: &Config, out: &mut Out) -> Result<i32, FsError>
 
 /// The sorted, filtered entries of one directory, with `.` and `..` under `-a`.
 async fn listing(ctx: &Context, cfg: &Config, p: &VPath) -> Result<Vec<Entry>, FsError> {
-    let all = ctx.vfs.read_dir(p).await?;
+    let all = ctx.vfs.read_dir_with(p, cfg.layout == Layout::Long).await?;
     let mut list: Vec<Entry> = all
         .iter()
         .filter(|e| cfg.all.is_some() || !e.name.as_bytes().starts_with(b"."))

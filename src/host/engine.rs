@@ -9,15 +9,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bollard::models::ContainerSummaryStateEnum;
+use bollard::models::{ContainerInspectResponse, ContainerSummaryStateEnum};
 use bollard::query_parameters::{EventsOptions, ListContainersOptions};
 use bollard::Docker;
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
+use super::error::EngineError;
 use super::procroot::ProcRoot;
 use super::sources::EngineSpec;
-use crate::vfs::FsError;
 
 /// bollard's own per-request limit: long, since it also bounds exec and archive calls that
 /// legitimately take a while. Whether an engine answers at all is decided sooner, by
@@ -86,6 +86,9 @@ pub struct EngineSummary {
     pub error: Option<String>,
 }
 
+/// A container's inspect, and the generation it was asked in.
+type Inspected = (Option<u64>, Arc<ContainerInspectResponse>);
+
 /// A container's direct path (or that it has none), and the generation it was looked up in.
 type FoundRoot = (Option<u64>, Option<Arc<ProcRoot>>);
 
@@ -107,6 +110,11 @@ pub struct Engine {
     /// False until the event stream answers, and again once it breaks: then nothing is cached.
     following: Arc<AtomicBool>,
     table: Mutex<Option<(u64, Table)>>,
+    /// Each listed container's generation when the table was listed: while it is unchanged,
+    /// that container's entry is current even if other containers' events moved the table.
+    listed_gens: Mutex<HashMap<String, Option<u64>>>,
+    /// One inspect per container and generation, for the direct path and its tmpfs mounts.
+    inspected: Mutex<HashMap<String, Inspected>>,
     /// Bumped by [`Engine::invalidate`]: part of every container's generation.
     epoch: AtomicU64,
     /// tmpfs mount points per container id (fixed for a container's life).
@@ -134,6 +142,8 @@ impl Engine {
             table_gen: Arc::new(AtomicU64::new(0)),
             following: Arc::new(AtomicBool::new(false)),
             table: Mutex::new(None),
+            listed_gens: Mutex::new(HashMap::new()),
+            inspected: Mutex::new(HashMap::new()),
             tmpfs: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
             container_gen: Arc::new(Mutex::new(HashMap::new())),
@@ -157,7 +167,7 @@ impl Engine {
 
     /// The client, after version negotiation (the engine here speaks API 1.41, older than
     /// bollard's default) and with the event follower started.
-    pub async fn client(&self) -> Result<&Docker, FsError> {
+    pub async fn client(&self) -> Result<&Docker, EngineError> {
         self.still_down()?;
         let r = self
             .ready
@@ -182,7 +192,7 @@ impl Engine {
 
     /// An engine that just failed to answer is not asked again for a moment: one command that
     /// touches it several times (`ls /containers/*`) pays its timeout once.
-    fn still_down(&self) -> Result<(), FsError> {
+    fn still_down(&self) -> Result<(), EngineError> {
         let down = self.down.lock().ok().and_then(|d| d.clone());
         match down {
             Some((when, reason)) if when.elapsed() < DOWN_FOR => Err(self.unreachable(reason)),
@@ -190,39 +200,45 @@ impl Engine {
         }
     }
 
-    fn mark_down(&self, e: &FsError) {
-        if let FsError::Unreachable { reason, .. } = e {
+    fn mark_down(&self, e: &EngineError) {
+        if let EngineError::Unreachable { reason, .. } = e {
             if let Ok(mut d) = self.down.lock() {
                 *d = Some((std::time::Instant::now(), reason.clone()));
             }
         }
     }
 
-    fn unreachable(&self, reason: String) -> FsError {
-        FsError::Unreachable {
+    fn unreachable(&self, reason: String) -> EngineError {
+        EngineError::Unreachable {
             addr: self.spec.addr.clone(),
             reason,
         }
     }
 
-    /// Maps an engine error of a call on this engine to an `FsError`.
-    pub fn error(&self, e: bollard::errors::Error) -> FsError {
+    /// Maps a bollard error of a call on this engine to an [`EngineError`].
+    pub fn error(&self, e: bollard::errors::Error) -> EngineError {
         use bollard::errors::Error as E;
         match e {
             E::DockerResponseServerError {
                 status_code: 404, ..
-            } => FsError::NotFound,
-            E::DockerResponseServerError { message, .. } => FsError::Engine(message),
+            } => EngineError::NotFound,
+            E::DockerResponseServerError {
+                status_code,
+                message,
+            } => EngineError::Server {
+                status: status_code,
+                message,
+            },
             e @ (E::RequestTimeoutError
             | E::HyperResponseError { .. }
             | E::HyperLegacyError { .. }
             | E::IOError { .. }) => self.unreachable(reason(&e)),
-            e => FsError::Engine(e.to_string()),
+            e => EngineError::Other(e.to_string()),
         }
     }
 
     /// All containers, running or not, as `docker ps -a` lists them, sorted by name.
-    pub async fn containers(&self) -> Result<Table, FsError> {
+    pub async fn containers(&self) -> Result<Table, EngineError> {
         let docker = self.client().await?;
         let gen = self.table_gen.load(Ordering::SeqCst);
         if self.following.load(Ordering::SeqCst) {
@@ -238,6 +254,19 @@ impl Engine {
             all: true,
             ..Default::default()
         };
+        // Generations from before the request: an event that races the answer makes the next
+        // lookup list again rather than trust a stale entry.
+        let gens_before = self
+            .container_gen
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        let (following, epoch) = (
+            self.following.load(Ordering::SeqCst),
+            self.epoch.load(Ordering::SeqCst),
+        );
+        let before =
+            |id: &str| following.then(|| gens_before.get(id).copied().unwrap_or(0) + (epoch << 32));
         let list = tokio::time::timeout(self.timeout, docker.list_containers(Some(opts)))
             .await
             .map_err(|_| self.unreachable("timed out".into()))
@@ -262,6 +291,12 @@ impl Engine {
         let table = Arc::new(table);
         if let Ok(mut guard) = self.table.lock() {
             *guard = Some((gen, table.clone()));
+        }
+        if let Ok(mut g) = self.listed_gens.lock() {
+            *g = table
+                .iter()
+                .map(|c| (c.id.clone(), before(&c.id)))
+                .collect();
         }
         Ok(table)
     }
@@ -304,7 +339,19 @@ impl Engine {
     }
 
     /// Finds a container by name or unique ID prefix, as the docker CLI does.
-    pub async fn find(&self, name: &str) -> Result<Arc<ContainerInfo>, FsError> {
+    pub async fn find(&self, name: &str) -> Result<Arc<ContainerInfo>, EngineError> {
+        // Other containers' events (a busy engine has many) move the table, not this entry.
+        if let Some(c) = self.cached(name) {
+            let listed = self
+                .listed_gens
+                .lock()
+                .ok()
+                .and_then(|g| g.get(&c.id).copied());
+            let now = self.generation(&c.id);
+            if now.is_some() && listed == Some(now) {
+                return Ok(c);
+            }
+        }
         let table = self.containers().await?;
         if let Some(c) = table.iter().find(|c| c.name == name) {
             return Ok(c.clone());
@@ -316,14 +363,38 @@ impl Engine {
             .collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(FsError::NoSuchContainer),
-            many => Err(FsError::Ambiguous(
+            [] => Err(EngineError::NoSuchContainer),
+            many => Err(EngineError::Ambiguous(
                 many.iter()
                     .map(|c| c.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
             )),
         }
+    }
+
+    /// A container by exact name or ID from the table listed last, without asking the engine.
+    pub fn cached(&self, name: &str) -> Option<Arc<ContainerInfo>> {
+        let guard = self.table.lock().ok()?;
+        let (_, t) = guard.as_ref()?;
+        t.iter().find(|c| c.name == name || c.id == name).cloned()
+    }
+
+    /// The engine's inspect of a container, asked once per generation of it.
+    async fn inspect(&self, id: &str) -> Option<Arc<ContainerInspectResponse>> {
+        let gen = self.generation(id);
+        let cached = self.inspected.lock().ok().and_then(|m| m.get(id).cloned());
+        if let Some((g, i)) = cached {
+            if g == gen && gen.is_some() {
+                return Some(i);
+            }
+        }
+        let docker = self.client().await.ok()?;
+        let i = Arc::new(docker.inspect_container(id, None).await.ok()?);
+        if let Ok(mut m) = self.inspected.lock() {
+            m.insert(id.to_string(), (gen, i.clone()));
+        }
+        Some(i)
     }
 
     /// The generation of a container's files: changes whenever an event says they may have.
@@ -401,20 +472,19 @@ impl Engine {
         let mounts = match cached {
             Some(m) => m,
             None => {
-                let Ok(docker) = self.client().await else {
-                    return true;
-                };
-                let Ok(c) = docker.inspect_container(id, None).await else {
+                let Some(c) = self.inspect(id).await else {
                     return true;
                 };
                 let mut mounts: Vec<String> = c
                     .host_config
-                    .and_then(|h| h.tmpfs)
+                    .as_ref()
+                    .and_then(|h| h.tmpfs.clone())
                     .unwrap_or_default()
                     .into_keys()
                     .collect();
                 mounts.extend(
                     c.mounts
+                        .clone()
                         .unwrap_or_default()
                         .into_iter()
                         .filter(|m| {
@@ -455,12 +525,11 @@ impl Engine {
                 return root.filter(|r| r.alive());
             }
         }
-        let docker = self.client().await.ok()?;
-        let pid = docker
-            .inspect_container(&c.id, None)
-            .await
-            .ok()?
+        let pid = self
+            .inspect(&c.id)
+            .await?
             .state
+            .as_ref()
             .and_then(|s| s.pid)?;
         let root = ProcRoot::open(pid, &c.id).map(Arc::new);
         if let Ok(mut m) = self.proc_roots.lock() {
@@ -470,7 +539,7 @@ impl Engine {
     }
 
     /// Inspects a container for starting an agent in it.
-    pub async fn agent_target(&self, id: &str) -> Result<AgentTarget, FsError> {
+    pub async fn agent_target(&self, id: &str) -> Result<AgentTarget, EngineError> {
         let docker = self.client().await?;
         let c = docker
             .inspect_container(id, None)

@@ -29,9 +29,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
+use super::error::{io_text, EngineError};
 use super::{ContainerInfo, Engine, State};
 use crate::exit_codes;
-use crate::vfs::FsError;
 
 /// How a failed start announces itself: the runtime's text on the output, then status 126.
 const RUNTIME_FAILED: &[u8] = b"OCI runtime exec failed";
@@ -104,8 +104,13 @@ pub enum ExecError {
     /// Any other failure to start, in the runtime's words.
     #[error("{0}")]
     Runtime(String),
+    #[error("Interrupted")]
+    Interrupted,
+    /// Our own side failed (the terminal, the output).
+    #[error("{}", io_text(.0))]
+    Io(io::Error),
     #[error(transparent)]
-    Fs(#[from] FsError),
+    Engine(#[from] EngineError),
 }
 
 impl ExecError {
@@ -116,7 +121,7 @@ impl ExecError {
             ExecError::PermissionDenied | ExecError::NoWorkdir | ExecError::Runtime(_) => {
                 exit_codes::CANNOT_EXECUTE
             }
-            ExecError::Fs(FsError::Interrupted) => exit_codes::INTERRUPTED,
+            ExecError::Interrupted => exit_codes::INTERRUPTED,
             _ => exit_codes::FAILURE,
         }
     }
@@ -146,20 +151,19 @@ pub async fn run(
         tty: Some(req.tty),
         ..Default::default()
     };
-    let created = crate::interrupt::guard(async {
+    let created = guard(async {
         docker
             .create_exec(&c.id, opts)
             .await
-            .map_err(|e| engine.error(e))
+            .map_err(|e| not_running(engine.error(e)))
     })
-    .await
-    .map_err(not_running)?;
+    .await?;
     let id = created.id;
 
     // Raw before the start, so early keystrokes and output are already treated as the
     // process's; the guard restores the terminal however this function ends.
     let raw = if req.tty {
-        Some(RawMode::enter(libc::STDIN_FILENO).map_err(FsError::Io)?)
+        Some(RawMode::enter(libc::STDIN_FILENO).map_err(ExecError::Io)?)
     } else {
         None
     };
@@ -168,14 +172,13 @@ pub async fn run(
         tty: req.tty,
         output_capacity: None,
     };
-    let started = crate::interrupt::guard(async {
+    let started = guard(async {
         docker
             .start_exec(&id, Some(start))
             .await
-            .map_err(|e| engine.error(e))
+            .map_err(|e| not_running(engine.error(e)))
     })
-    .await
-    .map_err(not_running)?;
+    .await?;
     let StartExecResults::Attached { output, input } = started else {
         return Err(ExecError::Runtime("exec did not attach".into()));
     };
@@ -213,14 +216,14 @@ pub async fn run(
         Ok(held) => held,
         Err(Ended::Interrupted) => {
             signal_now(engine, docker, &id, &c.id, libc::SIGINT).await;
-            return Err(FsError::Interrupted.into());
+            return Err(ExecError::Interrupted);
         }
         Err(Ended::Output(e)) => {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 // What a pipe's reader going away does to a writer in sh.
                 signal_now(engine, docker, &id, &c.id, libc::SIGPIPE).await;
             }
-            return Err(FsError::Io(e).into());
+            return Err(ExecError::Io(e));
         }
         Err(Ended::Engine(e)) => return Err(engine.error(e).into()),
     };
@@ -235,14 +238,30 @@ pub async fn run(
 }
 
 /// The engine's 409 answers to an exec in a container that is not running or is paused.
-fn not_running(e: FsError) -> ExecError {
+/// The engine gives them no other mark than its message, so they are told apart by it here,
+/// at the one place that knows the engine's words.
+fn not_running(e: EngineError) -> ExecError {
     match &e {
-        FsError::Engine(m) if m.contains("is paused") => ExecError::Paused,
-        FsError::Engine(m) if m.contains("is not running") || m.contains("is restarting") => {
-            ExecError::NotRunning
-        }
-        FsError::NotFound => FsError::NoSuchContainer.into(),
+        EngineError::Server {
+            status: 409,
+            message: m,
+        } if m.contains("is paused") => ExecError::Paused,
+        EngineError::Server {
+            status: 409,
+            message: m,
+        } if m.contains("is not running") || m.contains("is restarting") => ExecError::NotRunning,
+        EngineError::NotFound => EngineError::NoSuchContainer.into(),
         _ => e.into(),
+    }
+}
+
+/// Runs `f` unless Ctrl-C comes first.
+async fn guard<T>(
+    f: impl std::future::Future<Output = Result<T, ExecError>>,
+) -> Result<T, ExecError> {
+    tokio::select! {
+        r = f => r,
+        _ = crate::interrupt::wait() => Err(ExecError::Interrupted),
     }
 }
 
@@ -631,6 +650,6 @@ mod tests {
         assert_eq!(ExecError::CommandNotFound.status(), 127);
         assert_eq!(ExecError::PermissionDenied.status(), 126);
         assert_eq!(ExecError::NotRunning.status(), 1);
-        assert_eq!(ExecError::Fs(FsError::Interrupted).status(), 130);
+        assert_eq!(ExecError::Interrupted.status(), 130);
     }
 }

@@ -6,6 +6,7 @@
 mod agent;
 mod connect;
 mod engine;
+mod error;
 mod exec;
 mod procroot;
 mod sources;
@@ -13,6 +14,7 @@ mod ssh;
 
 pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream};
 pub use engine::{ContainerInfo, Engine, EngineSummary, State};
+pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};
-pub use procroot::{copy_slice, ProcWriter};
+pub use procroot::{copy_slice, on_kernel_fs, ProcRoot, ProcWriter};
 pub use sources::{resolve, Request};

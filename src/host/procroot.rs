@@ -129,6 +129,66 @@ impl ProcRoot {
         Ok(file)
     }
 
+    /// The directory holding `path` (opened inside the container) and the last component;
+    /// `None` for the root itself.
+    fn parent_of(&self, path: &Path) -> io::Result<Option<(OwnedFd, CString)>> {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Ok(None);
+        };
+        let dir = self.open_in(dir, libc::O_PATH | libc::O_DIRECTORY)?;
+        let name = CString::new(name.as_bytes()).map_err(|_| einval())?;
+        Ok(Some((dir, name)))
+    }
+
+    /// `lstat` of `path`: the last component is not followed, the others resolve inside the
+    /// container.
+    pub fn lstat(&self, path: &Path) -> io::Result<libc::stat> {
+        match self.parent_of(path)? {
+            Some((dir, name)) => stat_at(dir.as_raw_fd(), &name, libc::AT_SYMLINK_NOFOLLOW),
+            None => stat_at(self.root.as_raw_fd(), c"", libc::AT_EMPTY_PATH),
+        }
+    }
+
+    /// `stat` of `path`: every symlink followed inside the container.
+    pub fn stat(&self, path: &Path) -> io::Result<libc::stat> {
+        let fd = self.open_in(path, libc::O_PATH)?;
+        stat_at(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)
+    }
+
+    /// A symlink's target.
+    pub fn readlink(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let Some((dir, name)) = self.parent_of(path)? else {
+            return Err(einval());
+        };
+        read_link_at(dir.as_raw_fd(), &name)
+    }
+
+    /// The entries of the directory at `path` (symlinks to it followed inside the container),
+    /// each with its `lstat` and, for a symlink, its target. Names that vanish meanwhile are
+    /// left out.
+    pub fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        let dir = self.open_in(path, libc::O_RDONLY | libc::O_DIRECTORY)?;
+        // Our own descriptor, listed through our own /proc: the directory just opened.
+        let listing = std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))?;
+        let mut out = Vec::new();
+        for de in listing {
+            let name = de?.file_name();
+            let c = CString::new(name.as_bytes()).map_err(|_| einval())?;
+            let st = match stat_at(dir.as_raw_fd(), &c, libc::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+            };
+            let link = if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                read_link_at(dir.as_raw_fd(), &c).ok()
+            } else {
+                None
+            };
+            out.push(DirEntry { name, st, link });
+        }
+        Ok(out)
+    }
+
     /// Renames `from` to `to`, two names in the same directory (a temporary into place).
     pub fn rename_in(&self, dir: &Path, from: &OsStr, to: &OsStr) -> io::Result<()> {
         let dir = self.open_in(dir, libc::O_PATH | libc::O_DIRECTORY)?;
@@ -224,6 +284,57 @@ fn remove_at(dir: &OwnedFd, name: &[u8]) -> io::Result<()> {
     }
     // SAFETY: as above.
     check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), libc::AT_REMOVEDIR) })
+}
+
+/// Whether an open file lives on a kernel filesystem (procfs, sysfs, cgroups, debugfs...),
+/// whose contents depend on who reads them: `/proc/kallsyms` shows addresses to the host's root
+/// and zeros to a container's. Such files are not read through the direct path, whose reads
+/// carry the host's root rights. Unknown counts as yes.
+pub fn on_kernel_fs(f: &File) -> bool {
+    // SAFETY: a zeroed `statfs` is a valid value for the kernel to fill in.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a descriptor we own and a `statfs` to write.
+    if unsafe { libc::fstatfs(f.as_raw_fd(), &mut st) } != 0 {
+        return true;
+    }
+    matches!(
+        st.f_type,
+        libc::PROC_SUPER_MAGIC
+            | libc::SYSFS_MAGIC
+            | libc::CGROUP_SUPER_MAGIC
+            | libc::CGROUP2_SUPER_MAGIC
+            | libc::DEBUGFS_MAGIC
+            | libc::SECURITYFS_MAGIC
+            | libc::TRACEFS_MAGIC
+            | libc::BPF_FS_MAGIC
+    )
+}
+
+/// One name of a directory read through the direct path.
+pub struct DirEntry {
+    pub name: OsString,
+    pub st: libc::stat,
+    /// The target, for a symlink.
+    pub link: Option<Vec<u8>>,
+}
+
+fn stat_at(dir: i32, name: &std::ffi::CStr, flags: i32) -> io::Result<libc::stat> {
+    // SAFETY: a zeroed `stat` is a valid value for the kernel to fill in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string, a descriptor we own and a `stat` to write.
+    check(unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, flags) })?;
+    Ok(st)
+}
+
+fn read_link_at(dir: i32, name: &std::ffi::CStr) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: `buf` has the length passed; a valid C string and a descriptor we own.
+    let n = unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
 }
 
 /// A file being written into a container: in place, or under a temporary name.
@@ -407,6 +518,17 @@ mod tests {
         }
         assert_eq!(slices, 3);
         assert_eq!(std::fs::read(&b).expect("read"), data);
+    }
+
+    #[test]
+    fn kernel_filesystems_are_told_apart() {
+        assert!(on_kernel_fs(
+            &File::open("/proc/self/status").expect("proc")
+        ));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"x").expect("write");
+        assert!(!on_kernel_fs(&File::open(&f).expect("open")));
     }
 
     #[test]

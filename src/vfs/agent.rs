@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use dockerbox_proto::{Attr, Request, Response};
 use tokio::sync::OnceCell;
 
+use super::backend::{At, Backend, BoxFut};
 use super::owners::Owners;
+use super::stream::{Attrs, FileReader, FileWriter, Open, Temp};
 use super::{Entry, FsError, Kind};
 use crate::host::{binary_for, AgentConn, AgentError, ContainerInfo, Engine, Placement, State};
 use crate::interrupt;
@@ -247,15 +248,7 @@ fn meta_error(e: AgentError) -> FsError {
 
 /// Turns an agent failure into the error a command reports.
 pub fn fs_error(e: AgentError) -> FsError {
-    match e {
-        AgentError::Errno(n) => FsError::from(std::io::Error::from_raw_os_error(n)),
-        AgentError::Gone => FsError::Engine("the agent went away".into()),
-        // Already worded for the user: `the container stopped`, `invalid reply from ...`.
-        e @ (AgentError::Lost(_) | AgentError::Invalid { .. } | AgentError::Stalled { .. }) => {
-            FsError::Io(std::io::Error::other(e.to_string()))
-        }
-        e => FsError::Engine(e.to_string()),
-    }
+    e.into()
 }
 
 fn bytes(p: &Path) -> Vec<u8> {
@@ -315,9 +308,6 @@ pub async fn stat(conn: &AgentConn, path: &Path, follow: bool) -> Result<Entry, 
     Ok(entry(basename(path), &a, link))
 }
 
-/// The connection type, for callers outside this module.
-pub type Conn = AgentConn;
-
 /// The canonical path (symlinks resolved by the container's kernel).
 pub async fn realpath(conn: &AgentConn, path: &Path) -> Option<PathBuf> {
     match conn.call(Request::Realpath { path: bytes(path) }).await {
@@ -348,18 +338,216 @@ pub async fn read_dir(conn: &AgentConn, path: &Path) -> Result<Vec<Entry>, FsErr
         .collect())
 }
 
-/// Streams a file into `out`.
-pub async fn read(
-    conn: &Arc<AgentConn>,
-    path: &Path,
-    out: &mut (dyn Write + Send),
-) -> Result<u64, FsError> {
-    let mut stream = conn.open_read(bytes(path)).await.map_err(fs_error)?;
-    let mut total = 0u64;
-    loop {
-        let chunk = interrupt::guard(async { stream.next().await.map_err(fs_error) }).await?;
-        let Some(chunk) = chunk else { return Ok(total) };
-        out.write_all(&chunk).map_err(FsError::Io)?;
-        total += chunk.len() as u64;
+/// A running container's files through its agent, as a [`Backend`].
+pub struct AgentFs<'v> {
+    pub conn: Arc<AgentConn>,
+    pub eng: &'v Arc<Engine>,
+    pub c: Arc<ContainerInfo>,
+    /// For big files, which the engine's tar stream carries more cheaply (see `open_read`).
+    pub archive: &'v super::archive::ArchiveFs,
+    pub notes: &'v super::Notes,
+}
+
+impl AgentFs<'_> {
+    async fn call(&self, req: Request) -> Result<(), FsError> {
+        match interrupt::guard(async { self.conn.call(req).await.map_err(meta_error) }).await? {
+            Response::Ok => Ok(()),
+            other => Err(FsError::Engine(format!("agent: unexpected {other:?}"))),
+        }
+    }
+
+    /// For a big regular file, the path to stream through the archive API instead: the
+    /// engine's tar stream costs less CPU than exec's stdout on a big file (`docker cp` is
+    /// faster than `docker exec cat` here). Only when the agent says the container's user may
+    /// read it and the engine sees the very same file (size and mtime), so a file on a tmpfs
+    /// (which the archive API cannot see) still comes from the agent.
+    async fn big_file_via_archive(&self, path: &Path, size_hint: u64) -> Option<PathBuf> {
+        const BIG: u64 = 32 << 20;
+        // A size known to be small (from a listing) settles it without asking.
+        if size_hint < BIG {
+            return None;
+        }
+        let st = stat(&self.conn, path, true).await.ok()?;
+        if st.kind != Kind::File || st.size < BIG {
+            return None;
+        }
+        let real = realpath(&self.conn, path).await?;
+        may_read(&self.conn, &real).await.then_some(())?;
+        let seen = self.archive.lstat(self.eng, &self.c, &real).await.ok()?;
+        (seen.kind == Kind::File && seen.size == st.size && seen.mtime == st.mtime).then(|| {
+            let how = format!("{}: big file, streamed by the archive API", real.display());
+            self.notes.note(&self.c, &how);
+            real
+        })
+    }
+}
+
+fn boxed<'a, T>(
+    f: impl std::future::Future<Output = Result<T, FsError>> + Send + 'a,
+) -> BoxFut<'a, T> {
+    Box::pin(f)
+}
+
+impl Backend for AgentFs<'_> {
+    fn lstat<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Entry> {
+        boxed(stat(&self.conn, path, false))
+    }
+
+    fn stat<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Entry> {
+        boxed(stat(&self.conn, path, true))
+    }
+
+    fn read_dir<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Arc<Vec<Entry>>> {
+        boxed(async move { read_dir(&self.conn, path).await.map(Arc::new) })
+    }
+
+    fn readlink<'a>(&'a self, path: &'a Path) -> BoxFut<'a, PathBuf> {
+        boxed(async move {
+            let req = Request::ReadLink { path: bytes(path) };
+            match interrupt::guard(async { self.conn.call(req).await.map_err(meta_error) }).await? {
+                Response::Path(t) => Ok(PathBuf::from(OsString::from_vec(t))),
+                other => Err(FsError::Engine(format!("agent: unexpected {other:?}"))),
+            }
+        })
+    }
+
+    fn realpath<'a>(&'a self, path: &'a Path) -> BoxFut<'a, PathBuf> {
+        boxed(async move {
+            let req = Request::Realpath { path: bytes(path) };
+            match interrupt::guard(async { self.conn.call(req).await.map_err(meta_error) }).await? {
+                Response::Path(p) => Ok(PathBuf::from(OsString::from_vec(p))),
+                other => Err(FsError::Engine(format!("agent: unexpected {other:?}"))),
+            }
+        })
+    }
+
+    fn open_read<'a>(&'a self, path: &'a Path, size_hint: u64) -> BoxFut<'a, FileReader> {
+        boxed(async move {
+            if let Some(real) = self.big_file_via_archive(path, size_hint).await {
+                let rx = self.archive.open_read(self.eng, &self.c, &real).await?;
+                return Ok(FileReader::Archive(rx));
+            }
+            let s = self.conn.open_read(bytes(path)).await?;
+            Ok(FileReader::Agent(s))
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        path: &'a Path,
+        attrs: Attrs,
+        _size: u64,
+        open: Open,
+    ) -> BoxFut<'a, FileWriter> {
+        Box::pin(async move {
+            let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
+            // Journaled before the agent may make it (`vfs::temps`).
+            let temp = Temp::new(&self.c.id, path.with_file_name(&tmp), true);
+            let w = self
+                .conn
+                .begin_write(
+                    bytes(path),
+                    tmp.as_bytes().to_vec(),
+                    attrs.mode,
+                    open == Open::Append,
+                )
+                .await;
+            match w {
+                Ok(w) => Ok(FileWriter::Agent(w, temp)),
+                Err(e) => {
+                    temp.done();
+                    Err(FsError::from(e))
+                }
+            }
+        })
+    }
+
+    fn create_needs_size(&self) -> BoxFut<'_, bool> {
+        boxed(async { Ok(false) })
+    }
+
+    fn mkdir<'a>(&'a self, path: &'a Path, attrs: Attrs) -> BoxFut<'a, ()> {
+        boxed(async move {
+            let req = Request::Mkdir {
+                path: bytes(path),
+                mode: attrs.mode,
+            };
+            self.call(req).await?;
+            if let Some((uid, gid)) = attrs.owner {
+                self.chown(path, uid, gid, false).await?;
+            }
+            if let Some(m) = attrs.mtime {
+                self.set_times(path, m, m, false).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn symlink<'a>(&'a self, at: &'a At, attrs: Attrs) -> BoxFut<'a, ()> {
+        boxed(async move {
+            self.call(Request::Symlink {
+                target: bytes(&at.other),
+                link: bytes(&at.path),
+            })
+            .await?;
+            if let Some((uid, gid)) = attrs.owner {
+                self.chown(&at.path, uid, gid, false).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn remove<'a>(&'a self, path: &'a Path, dir: bool) -> BoxFut<'a, ()> {
+        let req = if dir {
+            Request::Rmdir { path: bytes(path) }
+        } else {
+            Request::Unlink { path: bytes(path) }
+        };
+        boxed(self.call(req))
+    }
+
+    fn rename<'a>(&'a self, at: &'a At) -> BoxFut<'a, ()> {
+        boxed(self.call(Request::Rename {
+            from: bytes(&at.path),
+            to: bytes(&at.other),
+        }))
+    }
+
+    fn link<'a>(&'a self, at: &'a At) -> BoxFut<'a, ()> {
+        boxed(self.call(Request::Link {
+            from: bytes(&at.path),
+            to: bytes(&at.other),
+        }))
+    }
+
+    fn chmod<'a>(&'a self, path: &'a Path, mode: u32) -> BoxFut<'a, ()> {
+        boxed(self.call(Request::Chmod {
+            path: bytes(path),
+            mode,
+        }))
+    }
+
+    fn chown<'a>(&'a self, path: &'a Path, uid: u32, gid: u32, follow: bool) -> BoxFut<'a, ()> {
+        boxed(self.call(Request::Chown {
+            path: bytes(path),
+            uid,
+            gid,
+            follow,
+        }))
+    }
+
+    fn set_times<'a>(
+        &'a self,
+        path: &'a Path,
+        atime: (i64, u32),
+        mtime: (i64, u32),
+        follow: bool,
+    ) -> BoxFut<'a, ()> {
+        boxed(self.call(Request::Utimes {
+            path: bytes(path),
+            atime,
+            mtime,
+            follow,
+        }))
     }
 }

@@ -20,10 +20,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+use super::backend::{At, Backend, BoxFut};
 use super::entry::{from_go_mode, parse_rfc3339, Entry, Kind};
-use super::stream::{ArchiveWriter, Attrs, ChannelReader, ChannelWriter, CHUNK};
+use super::stream::{read_only, ArchiveWriter, Attrs, ChannelReader, ChannelWriter, FileReader};
+use super::stream::{FileWriter, Open, CHUNK};
 use super::FsError;
-use crate::host::{ContainerInfo, Engine, State};
+use crate::host::{ContainerInfo, Engine, EngineError, State};
 use crate::interrupt;
 
 type Dirs = HashMap<PathBuf, Arc<Vec<Entry>>>;
@@ -57,7 +59,7 @@ impl ArchiveFs {
             docker
                 .get_container_archive_info(&c.id, Some(opts))
                 .await
-                .map_err(|e| eng.error(e))
+                .map_err(|e| head_error(eng.error(e)))
         })
         .await?;
         let (kind, perm) = from_go_mode(st.file_mode);
@@ -78,6 +80,7 @@ impl ArchiveFs {
             e.size = st.link_target.len() as u64;
             e.link_target = Some(PathBuf::from(st.link_target));
         }
+        (e.dev, e.ino) = (ARCHIVE_DEV, path_id(path));
         Ok(e)
     }
 
@@ -113,6 +116,7 @@ impl ArchiveFs {
         let (root, rel) = utf8_ancestor(path);
         let rx = self.download(eng, c, &root).await?;
         let name = basename(path);
+        let whole = path.to_path_buf();
         // On a blocking thread, not in place: the caller may be polling other requests beside
         // this one (a glob lists several directories at once), and the engine holds a container
         // while it streams its archive, so one of them left unread can stall the others.
@@ -123,7 +127,11 @@ impl ArchiveFs {
             });
             let mut entries = ar.entries()?;
             match pick(&mut entries, rel.as_deref())? {
-                Some(entry) => Ok(entry_of(&entry, name)?),
+                Some(entry) => {
+                    let mut e = entry_of(&entry, name)?;
+                    (e.dev, e.ino) = (ARCHIVE_DEV, path_id(&whole));
+                    Ok(e)
+                }
                 None => Err(FsError::NotFound),
             }
         })
@@ -346,7 +354,7 @@ impl ArchiveFs {
         docker
             .upload_to_container(&c.id, Some(opts), bollard::body_full(tar.into()))
             .await
-            .map_err(|e| eng.error(e))
+            .map_err(|e| eng.error(e).into())
     }
 
     /// Streams the tree at `src` in container `from` into directory `dst_dir` of container `to`,
@@ -450,7 +458,7 @@ impl ArchiveFs {
         let first = interrupt::guard(async {
             match stream.next().await {
                 Some(Ok(b)) => Ok(Some(b)),
-                Some(Err(e)) => Err(eng.error(e)),
+                Some(Err(e)) => Err(FsError::from(eng.error(e))),
                 None => Ok(None),
             }
         })
@@ -478,6 +486,13 @@ impl ArchiveFs {
         Ok(rx)
     }
 
+    /// Drops what is cached of a container (it changed through us).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(id);
+        }
+    }
+
     fn cached_dir(&self, id: &str, gen: u64, dir: &Path) -> Option<Arc<Vec<Entry>>> {
         let cache = self.cache.lock().ok()?;
         let (g, dirs) = cache.get(id)?;
@@ -493,6 +508,18 @@ impl ArchiveFs {
         let name = path.file_name()?;
         let list = self.cached_dir(&c.id, gen, parent)?;
         list.iter().find(|e| e.name == name).cloned()
+    }
+}
+
+/// An archive HEAD's failure: the engine answers a symlink it cannot resolve (a loop) with a
+/// bare 500, which is the only mark it gives.
+fn head_error(e: EngineError) -> FsError {
+    match e {
+        EngineError::Server {
+            status: 500,
+            message,
+        } if message.is_empty() => FsError::Loop,
+        e => e.into(),
     }
 }
 
@@ -738,9 +765,10 @@ fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
                 }
             }
         }
-        if e.kind == Kind::File && e.ino == 0 {
-            // The archive has no inode numbers; a file's path stands in for one, and a hard
-            // link above took its target's, so names of one file compare equal.
+        if e.ino == 0 {
+            // The archive has no inode numbers; the path stands in for one (stable, so a
+            // frontend can hand it out), and a hard link above took its target's, so names of
+            // one file compare equal.
             e.dev = ARCHIVE_DEV;
             e.ino = path_id(&abs);
         }
@@ -772,4 +800,220 @@ fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
         out.insert(p, Arc::new(v));
     }
     Ok(out)
+}
+
+/// One container's files through the archive API, as a [`Backend`]: every container, running
+/// or not. Writes only add (files, directories, symlinks, hard links); the rest needs the
+/// container running with an agent, and says why not.
+pub struct ArchiveBackend<'v> {
+    pub fs: &'v ArchiveFs,
+    pub eng: &'v Engine,
+    pub c: Arc<ContainerInfo>,
+    /// Why the agent is not serving (for the error of what only it can do).
+    pub why: String,
+    /// Owner and link count wanted too (they cost a tar header rather than a HEAD).
+    pub full: bool,
+}
+
+impl ArchiveBackend<'_> {
+    /// Follows symlinks at the end of `path`; returns the real path and what is there.
+    /// Intermediate components are resolved by the engine, inside the container's root.
+    async fn resolve(&self, path: &Path) -> Result<(PathBuf, Entry), FsError> {
+        let mut cur = path.to_path_buf();
+        for _ in 0..super::MAX_LINKS {
+            let e = self.fs.lstat(self.eng, &self.c, &cur).await?;
+            match (&e.kind, &e.link_target) {
+                (Kind::Symlink, Some(t)) => cur = super::path::link_target_in_container(&cur, t),
+                _ => return Ok((cur, e)),
+            }
+        }
+        Err(FsError::Loop)
+    }
+
+    /// What only the agent can do in a container.
+    fn not_running(&self) -> FsError {
+        if self.c.state == State::Running {
+            // Running, but the agent cannot run there (read-only root, noexec...).
+            if self.why.contains("read-only") {
+                return FsError::errno_error(libc::EROFS);
+            }
+            return FsError::Engine(format!("not possible without the agent ({})", self.why));
+        }
+        FsError::NotRunning(self.c.state.as_str())
+    }
+
+    fn refuse<'a, T: 'a>(&'a self) -> BoxFut<'a, T> {
+        let e = self.not_running();
+        Box::pin(async move { Err(e) })
+    }
+
+    async fn exists(&self, path: &Path) -> bool {
+        self.fs.lstat(self.eng, &self.c, path).await.is_ok()
+    }
+}
+
+impl Backend for ArchiveBackend<'_> {
+    fn lstat<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Entry> {
+        Box::pin(async move {
+            let r = if self.full {
+                self.fs.lstat_full(self.eng, &self.c, path).await
+            } else {
+                self.fs.lstat(self.eng, &self.c, path).await
+            };
+            match r {
+                // The engine cannot stat a symlink it cannot resolve (a loop); the parent's
+                // listing still has it as it is.
+                Err(FsError::Loop) => {
+                    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+                        return Err(FsError::Loop);
+                    };
+                    let list = self.fs.read_dir(self.eng, &self.c, parent).await?;
+                    list.iter()
+                        .find(|e| e.name == name)
+                        .cloned()
+                        .ok_or(FsError::Loop)
+                }
+                r => r,
+            }
+        })
+    }
+
+    fn stat<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Entry> {
+        Box::pin(async move { Ok(self.resolve(path).await?.1) })
+    }
+
+    fn read_dir<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Arc<Vec<Entry>>> {
+        Box::pin(async move {
+            let (real, e) = self.resolve(path).await?;
+            if !e.is_dir() {
+                return Err(FsError::NotADirectory);
+            }
+            self.fs.read_dir(self.eng, &self.c, &real).await
+        })
+    }
+
+    fn readlink<'a>(&'a self, path: &'a Path) -> BoxFut<'a, PathBuf> {
+        Box::pin(async move {
+            let e = self.fs.lstat(self.eng, &self.c, path).await?;
+            e.link_target
+                .ok_or_else(|| FsError::errno_error(libc::EINVAL))
+        })
+    }
+
+    fn realpath<'a>(&'a self, path: &'a Path) -> BoxFut<'a, PathBuf> {
+        Box::pin(async move { Ok(self.resolve(path).await?.0) })
+    }
+
+    fn open_read<'a>(&'a self, path: &'a Path, _size_hint: u64) -> BoxFut<'a, FileReader> {
+        Box::pin(async move {
+            let (real, e) = self.resolve(path).await?;
+            if e.is_dir() {
+                return Err(FsError::IsADirectory);
+            }
+            Ok(FileReader::Archive(
+                self.fs.open_read(self.eng, &self.c, &real).await?,
+            ))
+        })
+    }
+
+    /// No in place here: the entry replaces an existing file (`Append` is the caller's to do:
+    /// it sends the old content first). A final symlink is written through, resolved inside the
+    /// container, never replaced.
+    fn create<'a>(
+        &'a self,
+        path: &'a Path,
+        attrs: Attrs,
+        size: u64,
+        _open: Open,
+    ) -> BoxFut<'a, FileWriter> {
+        Box::pin(async move {
+            let real = match self.fs.lstat(self.eng, &self.c, path).await {
+                Ok(e) if e.kind == Kind::Symlink => self.resolve(path).await?.0,
+                _ => path.to_path_buf(),
+            };
+            let w = self.fs.create(self.eng, &self.c, &real, &attrs, size).await;
+            Ok(FileWriter::Archive(w.map_err(read_only)?))
+        })
+    }
+
+    fn create_needs_size(&self) -> BoxFut<'_, bool> {
+        Box::pin(async { Ok(true) })
+    }
+
+    fn mkdir<'a>(&'a self, path: &'a Path, attrs: Attrs) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            if self.exists(path).await {
+                return Err(FsError::errno_error(libc::EEXIST));
+            }
+            let dir = tar::EntryType::Directory;
+            self.fs
+                .put_entry(self.eng, &self.c, path, dir, &attrs, None)
+                .await
+                .map_err(read_only)
+        })
+    }
+
+    /// The directory's tar entry is sent again: the engine applies the attributes of an entry
+    /// that already exists.
+    fn set_dir_attrs<'a>(&'a self, path: &'a Path, attrs: Attrs) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            let dir = tar::EntryType::Directory;
+            self.fs
+                .put_entry(self.eng, &self.c, path, dir, &attrs, None)
+                .await
+                .map_err(read_only)
+        })
+    }
+
+    fn symlink<'a>(&'a self, at: &'a At, attrs: Attrs) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            if self.exists(&at.path).await {
+                return Err(FsError::errno_error(libc::EEXIST));
+            }
+            let a = Attrs {
+                mode: 0o777,
+                ..attrs
+            };
+            let kind = tar::EntryType::Symlink;
+            self.fs
+                .put_entry(self.eng, &self.c, &at.path, kind, &a, Some(&at.other))
+                .await
+                .map_err(read_only)
+        })
+    }
+
+    fn link<'a>(&'a self, at: &'a At) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            self.fs
+                .put_hard_link(self.eng, &self.c, &at.path, &at.other)
+                .await
+                .map_err(read_only)
+        })
+    }
+
+    fn remove<'a>(&'a self, _path: &'a Path, _dir: bool) -> BoxFut<'a, ()> {
+        self.refuse()
+    }
+
+    fn rename<'a>(&'a self, _at: &'a At) -> BoxFut<'a, ()> {
+        self.refuse()
+    }
+
+    fn chmod<'a>(&'a self, _path: &'a Path, _mode: u32) -> BoxFut<'a, ()> {
+        self.refuse()
+    }
+
+    fn chown<'a>(&'a self, _path: &'a Path, _u: u32, _g: u32, _f: bool) -> BoxFut<'a, ()> {
+        self.refuse()
+    }
+
+    fn set_times<'a>(
+        &'a self,
+        _path: &'a Path,
+        _a: (i64, u32),
+        _m: (i64, u32),
+        _f: bool,
+    ) -> BoxFut<'a, ()> {
+        self.refuse()
+    }
 }

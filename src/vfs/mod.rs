@@ -6,17 +6,22 @@
 
 mod agent;
 mod archive;
+pub mod backend;
 pub mod copy;
+mod direct;
 mod entry;
 mod error;
+#[cfg(test)]
+mod fake;
 mod hostfs;
 pub mod owners;
 pub mod path;
 pub mod stream;
+mod synthetic;
 pub mod temps;
 mod write;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -26,12 +31,75 @@ pub use entry::{Entry, Kind};
 pub use error::{io_text, FsError};
 pub use path::VPath;
 
-use crate::host::{ContainerInfo, Engine};
+use crate::host::{ContainerInfo, Engine, State};
 use agent::{Agents, Via};
+use backend::{At, Backend, BoxFut};
 use owners::Owners;
 
 /// How many symlinks one lookup follows before giving up with ELOOP, as Linux does.
 const MAX_LINKS: usize = 40;
+
+/// Where the namespace's notes go (`-v`: which backend served; big files), one line each
+/// without a prefix (`web: served by ...`): the namespace never prints. `None`: nobody wants
+/// them.
+pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The notes of one command, each said once.
+pub struct Notes {
+    sink: Option<Sink>,
+    noted: Mutex<HashSet<String>>,
+}
+
+impl Notes {
+    /// Says `how` about container `c`, once per command.
+    fn note(&self, c: &ContainerInfo, how: &str) {
+        let Some(sink) = &self.sink else { return };
+        let line = format!("{}: {how}", c.name);
+        if self.noted.lock().is_ok_and(|mut n| n.insert(line.clone())) {
+            sink(&line);
+        }
+    }
+}
+
+/// What a path changed by: sent to [`Vfs::subscribe`]rs so caches can let go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Something at this path (or below it) changed through us.
+    Path(VPath),
+    /// Anything may have changed (a host program ran: `docker cp`, `docker restart`...).
+    All,
+}
+
+/// What an operation needs from the backend that serves it; the route follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Names and types (a plain listing, a glob, completion): whatever answers first.
+    Names,
+    /// Every attribute exact (a long listing, owners and link counts): in a running container
+    /// never the archive API's guesses, so the agent is waited for unless the direct path
+    /// serves.
+    Exact,
+    /// A file's bytes.
+    Read,
+    /// A change: in a running container only the agent (or the direct path) lands it whole.
+    Write,
+}
+
+/// One step of a route. The agent's and the archive API's are made into backends only when
+/// the route gets there (so a container the direct path serves never has an agent started).
+enum Hop<'v> {
+    /// A backend ready to ask.
+    Ready(Arc<dyn Backend + 'v>),
+    /// The agent if it serves now (waited for when `wait`), else the archive API.
+    Served { wait: bool },
+    /// The archive API after the agent.
+    Archive(String),
+}
+
+/// A route of one backend.
+fn ready<'v>(b: Arc<dyn Backend + 'v>) -> VecDeque<Hop<'v>> {
+    [Hop::Ready(b)].into()
+}
 
 /// The whole namespace as commands see it.
 pub struct Vfs {
@@ -40,18 +108,15 @@ pub struct Vfs {
     archive: archive::ArchiveFs,
     agents: Agents,
     owners: Mutex<HashMap<String, Arc<Owners>>>,
-    /// `-v`: say which backend served each container, once per command.
-    verbose: bool,
-    noted: Mutex<HashSet<String>>,
-    /// Where `-v` notes go (the caller's reporter): the namespace never prints.
-    notes: Option<Sink>,
+    notes: Notes,
+    changes: tokio::sync::broadcast::Sender<Change>,
+    /// Unit tests: the backends that serve host paths instead of the host.
+    #[cfg(test)]
+    test_chain: Mutex<Vec<Arc<dyn Backend>>>,
 }
 
-/// Receives the namespace's `-v` notes, one line each without a prefix (`web: served by ...`).
-pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
-
 impl Vfs {
-    /// The namespace over `engines`; `notes` (given with `-v`) receives its notes.
+    /// The namespace over `engines`; `notes` receives `-v`'s lines (without a prefix).
     pub fn new(engines: Vec<Arc<Engine>>, mode: AgentMode, notes: Option<Sink>) -> Vfs {
         path::set_multi_engine(engines.len() > 1);
         // Host temporaries a killed dockerbox left go now (`vfs::temps`).
@@ -61,15 +126,21 @@ impl Vfs {
             archive: archive::ArchiveFs::default(),
             agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
-            verbose: notes.is_some(),
-            noted: Mutex::new(HashSet::new()),
-            notes,
+            notes: Notes {
+                sink: notes,
+                noted: Mutex::new(HashSet::new()),
+            },
+            changes: tokio::sync::broadcast::channel(64).0,
+            #[cfg(test)]
+            test_chain: Mutex::new(Vec::new()),
         }
     }
 
-    fn say(&self, line: &str) {
-        if let Some(n) = &self.notes {
-            n(line);
+    /// Unit tests: host paths are served by `chain`, in order.
+    #[cfg(test)]
+    pub fn set_test_chain(&self, chain: Vec<Arc<dyn Backend>>) {
+        if let Ok(mut c) = self.test_chain.lock() {
+            *c = chain;
         }
     }
 
@@ -89,6 +160,34 @@ impl Vfs {
         for e in &self.engines {
             e.invalidate();
         }
+        self.changed(Change::All);
+    }
+
+    /// Tells subscribers (and the archive cache) that something changed.
+    fn changed(&self, what: Change) {
+        if let Change::Path(VPath::Container { host, name, .. }) = &what {
+            if let Some(c) = self
+                .engine(host.as_deref())
+                .ok()
+                .and_then(|e| e.cached(name))
+            {
+                self.archive.forget(&c.id);
+            }
+        }
+        let _ = self.changes.send(what);
+    }
+
+    /// Changes made through this namespace and host programs having run, for caches kept
+    /// outside it (a FUSE mount's). Engine events reach the archive cache through container
+    /// generations.
+    #[allow(dead_code)] // for the FUSE frontend to come
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// Every engine, in `/containers` order.
+    fn engines(&self) -> &[Arc<Engine>] {
+        &self.engines
     }
 
     /// `--timeout`: how long anything interactive (Tab) may wait for an engine.
@@ -121,18 +220,9 @@ impl Vfs {
 
     /// Called before each command: `-v` notes start afresh.
     pub fn begin_command(&self) {
-        if let Ok(mut n) = self.noted.lock() {
+        if let Ok(mut n) = self.notes.noted.lock() {
             n.clear();
         }
-    }
-
-    /// The backend for reading `path` in a container now (agent or archive API). A path on a
-    /// tmpfs of a running container waits for the agent: the archive API would see the layer
-    /// beneath, not the file.
-    async fn via(&self, c: &Arc<ContainerInfo>, path: &Path) -> Via {
-        let hidden =
-            c.state == crate::host::State::Running && self.eng(c).under_tmpfs(&c.id, path).await;
-        self.via_with(c, hidden).await
     }
 
     /// The backend for a container's files; `wait` starts the agent now if it can run (writes
@@ -141,25 +231,12 @@ impl Vfs {
         let (eng, c2) = (self.eng(c).clone(), c.clone());
         let owners = move || -> agent::OwnersFuture { Box::pin(owners_via_archive(eng, c2)) };
         let v = self.agents.get(self.eng(c), c, owners, wait).await;
-        if self.verbose {
-            let how = match &v {
-                Via::Agent(conn) => format!("served by the agent (started from {})", conn.dir),
-                Via::Archive(why) => format!("served by the archive API ({why})"),
-            };
-            self.note(c, &how);
-        }
+        let how = match &v {
+            Via::Agent(conn) => format!("served by the agent (started from {})", conn.dir),
+            Via::Archive(why) => format!("served by the archive API ({why})"),
+        };
+        self.notes.note(c, &how);
         v
-    }
-
-    /// `-v`: says once per command how a container was served.
-    fn note(&self, c: &ContainerInfo, how: &str) {
-        if !self.verbose {
-            return;
-        }
-        let line = format!("{}: {how}", c.name);
-        if self.noted.lock().is_ok_and(|mut n| n.insert(line.clone())) {
-            self.say(&line);
-        }
     }
 
     /// The engine and container a path inside a container belongs to (for `exec`).
@@ -190,87 +267,175 @@ impl Vfs {
         Ok(c)
     }
 
-    /// `stat`: follows symlinks.
-    pub async fn stat(&self, p: &VPath) -> Result<Entry, FsError> {
-        match p {
-            VPath::Container { host, name, path } => {
-                let c = self.container(host.as_deref(), name).await?;
-                for retry in [true, false] {
-                    match self.via(&c, path).await {
-                        Via::Agent(conn) => match agent::stat(&conn, path, true).await {
-                            Err(e) if retry && is_gone(&e) => continue,
-                            r => return r,
-                        },
-                        Via::Archive(_) => break,
-                    }
-                }
-                let (_, e) = self.resolve(&c, path).await?;
-                Ok(e)
+    /// The route for `p`: the path inside the filesystem that serves it, its container, and
+    /// the backends to ask in order. The one place that looks at what kind of path it is.
+    async fn route(
+        &self,
+        p: &VPath,
+        need: Need,
+    ) -> Result<(PathBuf, Option<Arc<ContainerInfo>>, VecDeque<Hop<'_>>), FsError> {
+        let (host, name, path) = match p {
+            #[cfg(test)]
+            VPath::Host(h) if self.test_chain.lock().is_ok_and(|c| !c.is_empty()) => {
+                let chain = self
+                    .test_chain
+                    .lock()
+                    .map(|c| c.clone())
+                    .unwrap_or_default();
+                return Ok((h.clone(), None, chain.into_iter().map(Hop::Ready).collect()));
             }
-            VPath::Host(h) => hostfs::stat(h),
-            VPath::Containers | VPath::Engine(_) => self.lstat(p).await,
+            VPath::Host(h) => return Ok((h.clone(), None, ready(Arc::new(hostfs::HostFs)))),
+            VPath::Containers => {
+                let b = Arc::new(synthetic::Containers {
+                    vfs: self,
+                    host: None,
+                });
+                return Ok(("/".into(), None, ready(b)));
+            }
+            VPath::Engine(h) => {
+                let b = Arc::new(synthetic::Containers {
+                    vfs: self,
+                    host: Some(h.clone()),
+                });
+                return Ok(("/".into(), None, ready(b)));
+            }
+            VPath::Container { host, name, path } => (host, name, path),
+        };
+        if need == Need::Write && path == Path::new("/") {
+            return Err(FsError::errno_error(libc::EBUSY));
+        }
+        let c = self.container(host.as_deref(), name).await?;
+        let mut hops = VecDeque::new();
+        // The kernel's filesystems answer by who asks (`/proc/self`, `/proc/kallsyms`): only a
+        // process in the container (the agent) sees them as the container does.
+        let kernel = path.starts_with("/proc") || path.starts_with("/sys");
+        let direct = if kernel {
+            None
+        } else {
+            self.eng(&c).proc_root(&c).await
+        };
+        if let Some(root) = direct {
+            hops.push_back(Hop::Ready(Arc::new(direct::DirectFs {
+                root,
+                c: c.clone(),
+                notes: &self.notes,
+            })));
+        }
+        let running = c.state == State::Running;
+        let wait = match need {
+            Need::Write => true,
+            Need::Exact => running,
+            // The archive API sees the layer beneath a tmpfs, not the files on it, and none of
+            // the kernel's filesystems.
+            Need::Names | Need::Read => {
+                running && (kernel || self.eng(&c).under_tmpfs(&c.id, path).await)
+            }
+        };
+        hops.push_back(Hop::Served { wait });
+        Ok((path.clone(), Some(c), hops))
+    }
+
+    /// Makes the backend a hop stands for; an agent that serves is followed by the archive API.
+    async fn backend<'v>(
+        &'v self,
+        hop: Hop<'v>,
+        c: &Option<Arc<ContainerInfo>>,
+        need: Need,
+        rest: &mut VecDeque<Hop<'v>>,
+    ) -> Option<Arc<dyn Backend + 'v>> {
+        let full = need == Need::Exact;
+        Some(match (hop, c) {
+            (Hop::Ready(b), _) => b,
+            (Hop::Served { wait }, Some(c)) => match self.via_with(c, wait).await {
+                Via::Agent(conn) => {
+                    rest.push_back(Hop::Archive("the agent does not do this".into()));
+                    Arc::new(agent::AgentFs {
+                        conn,
+                        eng: self.eng(c),
+                        c: c.clone(),
+                        archive: &self.archive,
+                        notes: &self.notes,
+                    })
+                }
+                Via::Archive(why) => Arc::new(self.archive_of(c, why, full)),
+            },
+            (Hop::Archive(why), Some(c)) => Arc::new(self.archive_of(c, why, full)),
+            (_, None) => return None,
+        })
+    }
+
+    fn archive_of<'v>(
+        &'v self,
+        c: &Arc<ContainerInfo>,
+        why: String,
+        full: bool,
+    ) -> archive::ArchiveBackend<'v> {
+        archive::ArchiveBackend {
+            fs: &self.archive,
+            eng: self.eng(c),
+            c: c.clone(),
+            why,
+            full,
         }
     }
 
-    /// `lstat`: what is at the path itself. `full` asks for owner and link count, which cost
-    /// more on the archive backend.
-    pub async fn lstat_with(&self, p: &VPath, full: bool) -> Result<Entry, FsError> {
-        match p {
-            VPath::Host(h) => hostfs::lstat(h, true),
-            VPath::Containers => {
-                let mut e = Entry::new("containers", Kind::Dir);
-                e.perm = 0o555;
-                e.nlink = 2;
-                Ok(e)
-            }
-            VPath::Engine(h) => {
-                let eng = self.engine(Some(h))?;
-                let mut e = Entry::new(h.clone(), Kind::Dir);
-                e.perm = 0o555;
-                e.nlink = 2;
-                e.engine = Some(Arc::new(eng.summary().await));
-                Ok(e)
-            }
-            VPath::Container { host, name, path } => {
-                let c = self.container(host.as_deref(), name).await?;
-                if path == Path::new("/") {
-                    // The root of a container stands for the container in /containers.
-                    let mut e = self.archive.lstat(self.eng(&c), &c, path).await?;
-                    e.name = name.into();
-                    e.container = Some(c);
-                    return Ok(e);
-                }
-                for retry in [true, false] {
-                    match self.via(&c, path).await {
-                        Via::Agent(conn) => match agent::stat(&conn, path, false).await {
-                            Err(e) if retry && is_gone(&e) => continue,
-                            r => return r,
-                        },
-                        Via::Archive(_) => break,
-                    }
-                }
-                let r = if full {
-                    self.archive.lstat_full(self.eng(&c), &c, path).await
-                } else {
-                    self.archive.lstat(self.eng(&c), &c, path).await
+    /// Runs `op` on the backends of `p`'s route in order: the next one on `Unsupported`, the
+    /// route picked again (once) on `Gone`. `other` is the second path of `rename`, `link` and
+    /// `symlink` (its target), already inside the same filesystem.
+    async fn serve<T, F>(&self, p: &VPath, need: Need, other: &Path, op: F) -> Result<T, FsError>
+    where
+        F: for<'b> Fn(&'b dyn Backend, &'b At) -> BoxFut<'b, T>,
+    {
+        let mut picked_again = false;
+        'pick: loop {
+            let (path, c, mut hops) = self.route(p, need).await?;
+            let at = At {
+                path,
+                other: other.to_path_buf(),
+            };
+            while let Some(hop) = hops.pop_front() {
+                let Some(b) = self.backend(hop, &c, need, &mut hops).await else {
+                    break;
                 };
-                match r {
-                    // The engine answers a bare 500 for a symlink it cannot resolve (a loop);
-                    // the parent's listing still has it as it is.
-                    Err(FsError::Engine(m)) if m.is_empty() => {
-                        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-                            return Err(FsError::Engine(m));
-                        };
-                        let list = self.archive.read_dir(self.eng(&c), &c, parent).await?;
-                        list.iter()
-                            .find(|e| e.name == name)
-                            .cloned()
-                            .ok_or(FsError::Engine(m))
+                match op(&*b, &at).await {
+                    Err(FsError::Unsupported) => continue,
+                    Err(FsError::Gone) if !picked_again => {
+                        picked_again = true;
+                        continue 'pick;
                     }
-                    r => r,
+                    r => {
+                        if need == Need::Write && r.is_ok() {
+                            self.changed(Change::Path(p.clone()));
+                        }
+                        return r;
+                    }
                 }
+            }
+            return Err(FsError::Unsupported);
+        }
+    }
+
+    /// `stat`: follows symlinks.
+    pub async fn stat(&self, p: &VPath) -> Result<Entry, FsError> {
+        self.serve(p, Need::Names, Path::new(""), |b, at| b.stat(&at.path))
+            .await
+    }
+
+    /// `lstat`: what is at the path itself. `full` asks for every attribute exact (owner, link
+    /// count), which the archive API may not know.
+    pub async fn lstat_with(&self, p: &VPath, full: bool) -> Result<Entry, FsError> {
+        let need = if full { Need::Exact } else { Need::Names };
+        let mut e = self
+            .serve(p, need, Path::new(""), |b, at| b.lstat(&at.path))
+            .await?;
+        if let VPath::Container { host, name, path } = p {
+            if path == Path::new("/") {
+                // The root of a container stands for the container in /containers.
+                e.name = name.into();
+                e.container = Some(self.container(host.as_deref(), name).await?);
             }
         }
+        Ok(e)
     }
 
     pub async fn lstat(&self, p: &VPath) -> Result<Entry, FsError> {
@@ -279,130 +444,59 @@ impl Vfs {
 
     /// The entries of a directory (a symlink to one is followed), unsorted, without `.`/`..`.
     pub async fn read_dir(&self, p: &VPath) -> Result<Arc<Vec<Entry>>, FsError> {
-        match p {
-            VPath::Host(h) => {
-                let mut list = hostfs::read_dir(h)?;
-                // The namespace's root holds /containers whether or not the host has one.
-                if h == Path::new("/") && !list.iter().any(|e| e.name == "containers") {
-                    list.push(self.lstat(&VPath::Containers).await?);
-                }
-                Ok(Arc::new(list))
-            }
-            VPath::Containers if self.engines.len() > 1 => {
-                // Asked all at once: a slow engine costs its timeout, not the sum of them.
-                let sums =
-                    futures_util::future::join_all(self.engines.iter().map(|e| e.summary())).await;
-                Ok(Arc::new(sums.into_iter().map(engine_entry).collect()))
-            }
-            VPath::Containers => {
-                let table = self.engine(None)?.containers().await?;
-                Ok(Arc::new(table.iter().map(container_entry).collect()))
-            }
-            VPath::Engine(h) => {
-                let table = self.engine(Some(h))?.containers().await?;
-                Ok(Arc::new(table.iter().map(container_entry).collect()))
-            }
-            VPath::Container { host, name, path } => {
-                let c = self.container(host.as_deref(), name).await?;
-                for retry in [true, false] {
-                    match self.via(&c, path).await {
-                        Via::Agent(conn) => match agent::read_dir(&conn, path).await {
-                            Err(e) if retry && is_gone(&e) => continue,
-                            r => return r.map(Arc::new),
-                        },
-                        Via::Archive(_) => break,
-                    }
-                }
-                let (real, e) = self.resolve(&c, path).await?;
-                if !e.is_dir() {
-                    return Err(FsError::NotADirectory);
-                }
-                self.archive.read_dir(self.eng(&c), &c, &real).await
-            }
-        }
+        self.read_dir_with(p, false).await
     }
 
-    /// Streams a file's bytes into `out`.
-    pub async fn read(&self, p: &VPath, out: &mut (dyn Write + Send)) -> Result<u64, FsError> {
-        match p {
-            VPath::Host(h) => hostfs::read(h, out),
-            VPath::Containers | VPath::Engine(_) => Err(FsError::IsADirectory),
-            VPath::Container { host, name, path } => {
-                let c = self.container(host.as_deref(), name).await?;
-                // A regular file the direct path can open: straight from the kernel.
-                if let Some(root) = self.eng(&c).proc_root(&c).await {
-                    if let Ok(f) = root.open_read(path) {
-                        self.note(&c, "read directly through /proc/PID/root");
-                        return hostfs::copy_out(f, out);
-                    }
-                }
-                // A stream cannot be retried once bytes went out; only a dead agent at the start.
-                if let Via::Agent(conn) = self.via(&c, path).await {
-                    if let Some(real) = self.big_file_via_archive(&c, &conn, path, u64::MAX).await {
-                        return self.archive.read(self.eng(&c), &c, &real, out).await;
-                    }
-                    return agent::read(&conn, path, out).await;
-                }
-                let (real, e) = self.resolve(&c, path).await?;
-                if e.is_dir() {
-                    return Err(FsError::IsADirectory);
-                }
-                self.archive.read(self.eng(&c), &c, &real, out).await
-            }
-        }
+    /// `read_dir`; with `full`, every attribute exact (a long listing).
+    pub async fn read_dir_with(&self, p: &VPath, full: bool) -> Result<Arc<Vec<Entry>>, FsError> {
+        let need = if full { Need::Exact } else { Need::Names };
+        self.serve(p, need, Path::new(""), |b, at| b.read_dir(&at.path))
+            .await
     }
 
-    /// For a big regular file, the path to stream through the archive API instead of the agent:
-    /// the engine's tar stream costs less CPU than exec's stdout on a big file (`docker cp` is
-    /// faster than `docker exec cat` here). Only when the agent says the container's user may
-    /// read it and the engine sees the very same file (size and mtime), so a file on a tmpfs
-    /// (which the archive API cannot see) still comes from the agent.
-    async fn big_file_via_archive(
+    /// A symlink's target, as written.
+    #[allow(dead_code)] // for the FUSE frontend to come
+    pub async fn readlink(&self, p: &VPath) -> Result<PathBuf, FsError> {
+        self.serve(p, Need::Names, Path::new(""), |b, at| b.readlink(&at.path))
+            .await
+    }
+
+    /// The path with every symlink resolved, inside its filesystem.
+    #[allow(dead_code)] // for the FUSE frontend to come
+    pub async fn realpath(&self, p: &VPath) -> Result<PathBuf, FsError> {
+        self.serve(p, Need::Names, Path::new(""), |b, at| b.realpath(&at.path))
+            .await
+    }
+
+    /// Up to `len` bytes of a file at `offset` (where a backend reads at an offset: the host
+    /// and the direct path; elsewhere `Unsupported`).
+    #[allow(dead_code)] // for the FUSE frontend to come
+    pub async fn read_at(
         &self,
-        c: &ContainerInfo,
-        conn: &agent::Conn,
-        path: &Path,
-        size_hint: u64,
-    ) -> Option<PathBuf> {
-        const BIG: u64 = 32 << 20;
-        // A size known to be small (from a listing) settles it without asking.
-        if size_hint < BIG {
-            return None;
-        }
-        let st = agent::stat(conn, path, true).await.ok()?;
-        if st.kind != Kind::File || st.size < BIG {
-            return None;
-        }
-        let real = agent::realpath(conn, path).await?;
-        agent::may_read(conn, &real).await.then_some(())?;
-        let seen = self.archive.lstat(self.eng(c), c, &real).await.ok()?;
-        (seen.kind == Kind::File && seen.size == st.size && seen.mtime == st.mtime).then(|| {
-            if self.verbose {
-                self.say(&format!(
-                    "{}: {}: big file, streamed by the archive API",
-                    c.name,
-                    real.display()
-                ));
-            }
-            real
+        p: &VPath,
+        offset: u64,
+        len: usize,
+    ) -> Result<bytes::Bytes, FsError> {
+        self.serve(p, Need::Read, Path::new(""), |b, at| {
+            b.read_at(&at.path, offset, len)
         })
+        .await
     }
 
-    /// Follows symlinks at the end of `path` inside container `c`; returns the real path and
-    /// what is there. Intermediate components are resolved by the engine, inside the root.
-    async fn resolve(&self, c: &ContainerInfo, path: &Path) -> Result<(PathBuf, Entry), FsError> {
-        let mut cur = path.to_path_buf();
-        for _ in 0..MAX_LINKS {
-            let e = match self.archive.lstat(self.eng(c), c, &cur).await {
-                Err(FsError::Engine(m)) if m.is_empty() => return Err(FsError::Loop),
-                r => r?,
-            };
-            match (&e.kind, &e.link_target) {
-                (Kind::Symlink, Some(t)) => cur = path::link_target_in_container(&cur, t),
-                _ => return Ok((cur, e)),
-            }
+    /// Streams a file's bytes into `out`. Opening is routed (and retried on a dead backend);
+    /// a stream cannot be retried once bytes went out.
+    pub async fn read(&self, p: &VPath, out: &mut (dyn Write + Send)) -> Result<u64, FsError> {
+        let mut r = self
+            .serve(p, Need::Read, Path::new(""), |b, at| {
+                b.open_read(&at.path, u64::MAX)
+            })
+            .await?;
+        let mut total = 0u64;
+        while let Some(chunk) = r.next().await? {
+            out.write_all(&chunk).map_err(FsError::Io)?;
+            total += chunk.len() as u64;
         }
-        Err(FsError::Loop)
+        Ok(total)
     }
 
     /// User and group names for the filesystem `p` is on: the container's own /etc/passwd and
@@ -448,11 +542,6 @@ impl Vfs {
     }
 }
 
-/// True when the agent died under a request: the next try starts or picks another backend.
-fn is_gone(e: &FsError) -> bool {
-    matches!(e, FsError::Engine(m) if m == "the agent went away")
-}
-
 /// A container's passwd and group through the archive API (used to start the agent itself).
 async fn owners_via_archive(eng: Arc<Engine>, c: Arc<ContainerInfo>) -> Arc<Owners> {
     let fs = archive::ArchiveFs::default();
@@ -461,23 +550,4 @@ async fn owners_via_archive(eng: Arc<Engine>, c: Arc<ContainerInfo>) -> Arc<Owne
     let _ = fs.read(&eng, &c, Path::new("/etc/passwd"), &mut pw).await;
     let _ = fs.read(&eng, &c, Path::new("/etc/group"), &mut gr).await;
     Arc::new(Owners::parse(&pw.into_inner(), &gr.into_inner()))
-}
-
-/// An engine as a directory of `/containers` (several engines).
-fn engine_entry(sum: crate::host::EngineSummary) -> Entry {
-    let mut e = Entry::new(sum.name.clone(), Kind::Dir);
-    e.perm = 0o555;
-    e.nlink = 2;
-    e.engine = Some(Arc::new(sum));
-    e
-}
-
-/// A container as a directory of `/containers`.
-fn container_entry(c: &Arc<ContainerInfo>) -> Entry {
-    let mut e = Entry::new(c.name.clone(), Kind::Dir);
-    e.perm = 0o755;
-    e.nlink = 2;
-    e.mtime = c.created;
-    e.container = Some(c.clone());
-    e
 }

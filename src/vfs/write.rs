@@ -2,44 +2,21 @@
 //! host, through the agent (running containers) or the archive API (stopped containers, which
 //! can only receive new files, directories and symlinks).
 
-use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use dockerbox_proto::{Request, Response};
 
 use super::agent::{self, Via};
-use super::stream::{Attrs, FileReader, FileWriter, HostWriter, Open, Temp};
-use super::{Entry, FsError, VPath, Vfs};
+use super::stream::{Attrs, FileReader, FileWriter, Open, Temp};
+use super::{Entry, FsError, Need, VPath, Vfs};
 use crate::host::{AgentConn, ContainerInfo};
 
-/// Where a write goes.
-enum Target<'a> {
-    Host(&'a Path),
-    Agent(Arc<AgentConn>, &'a Path),
-    /// A container the agent cannot serve: the archive API (new entries only).
-    Archive(Arc<ContainerInfo>, &'a Path, String),
-}
+/// No second path.
+const NONE: &str = "";
 
 impl Vfs {
-    async fn target<'a>(&self, p: &'a VPath) -> Result<Target<'a>, FsError> {
-        match p {
-            VPath::Host(h) => Ok(Target::Host(h)),
-            VPath::Containers | VPath::Engine(_) => Err(FsError::PermissionDenied),
-            VPath::Container { host, name, path } => {
-                let c = self.container(host.as_deref(), name).await?;
-                if path == Path::new("/") {
-                    return Err(FsError::from(io::Error::from_raw_os_error(libc::EBUSY)));
-                }
-                match self.via_with(&c, true).await {
-                    Via::Agent(conn) => Ok(Target::Agent(conn, path)),
-                    Via::Archive(why) => Ok(Target::Archive(c, path, why)),
-                }
-            }
-        }
-    }
-
     /// Opens a file for reading given its attributes (from `stat`, or a listing when walking
     /// a tree): returns them and its bytes.
     pub async fn open_read_known(
@@ -47,38 +24,16 @@ impl Vfs {
         p: &VPath,
         e: &Entry,
     ) -> Result<(Entry, FileReader), FsError> {
-        let e = e.clone();
         if e.is_dir() {
             return Err(FsError::IsADirectory);
         }
-        let reader = match p {
-            VPath::Host(h) => FileReader::Local(std::fs::File::open(h)?),
-            VPath::Containers | VPath::Engine(_) => return Err(FsError::IsADirectory),
-            VPath::Container { host, name, path } => {
-                let c = self.container(host.as_deref(), name).await?;
-                if let Some(root) = self.eng(&c).proc_root(&c).await {
-                    self.note(&c, "read directly through /proc/PID/root");
-                    return Ok((e, FileReader::Local(root.open_read(path)?)));
-                }
-                match self.via(&c, path).await {
-                    Via::Agent(conn) => {
-                        match self.big_file_via_archive(&c, &conn, path, e.size).await {
-                            Some(real) => FileReader::Archive(
-                                self.archive.open_read(self.eng(&c), &c, &real).await?,
-                            ),
-                            None => FileReader::Agent(
-                                conn.open_read(bytes(path)).await.map_err(agent::fs_error)?,
-                            ),
-                        }
-                    }
-                    Via::Archive(_) => {
-                        let (real, _) = self.resolve(&c, path).await?;
-                        FileReader::Archive(self.archive.open_read(self.eng(&c), &c, &real).await?)
-                    }
-                }
-            }
-        };
-        Ok((e, reader))
+        let size = e.size;
+        let reader = self
+            .serve(p, Need::Read, Path::new(NONE), move |b, at| {
+                b.open_read(&at.path, size)
+            })
+            .await?;
+        Ok((e.clone(), reader))
     }
 
     /// Copies a whole new tree from one container into another as one tar stream (one GET
@@ -217,7 +172,6 @@ impl Vfs {
             }
         }
     }
-
     /// Starts writing a file that lands at `p` on commit, as the overwrite rule says
     /// ([`Open::Replace`]; see `vfs::stream`). `size` is the exact length to come (a stopped
     /// container needs it up front).
@@ -235,87 +189,24 @@ impl Vfs {
         size: u64,
         open: Open,
     ) -> Result<FileWriter, FsError> {
-        if let VPath::Container { host, name, path } = p {
-            let c = self.container(host.as_deref(), name).await?;
-            if let Some(root) = self.eng(&c).proc_root(&c).await {
-                self.note(&c, "written directly through /proc/PID/root");
-                let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
-                let tmp_path = path.with_file_name(&tmp);
-                let temp = Temp::new(&c.id, tmp_path, true);
-                let w = match root.create(path, &tmp, attrs.mode, open) {
-                    Ok(w) => w,
-                    Err(e) => {
-                        temp.done();
-                        return Err(e.into());
-                    }
-                };
-                let temp = if w.is_new() {
-                    temp
-                } else {
-                    temp.done();
-                    Temp::new(&c.id, PathBuf::new(), false)
-                };
-                return Ok(FileWriter::Direct(w, *attrs, temp));
-            }
-        }
-        match self.target(p).await? {
-            Target::Host(h) => Ok(FileWriter::Host(HostWriter::create(h, attrs.mode, open)?)),
-            Target::Agent(conn, path) => {
-                let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
-                let id = match p {
-                    VPath::Container { host, name, .. } => {
-                        self.container(host.as_deref(), name).await?.id.clone()
-                    }
-                    _ => String::new(),
-                };
-                let temp = Temp::new(&id, path.with_file_name(&tmp), true);
-                let w = conn
-                    .begin_write(
-                        bytes(path),
-                        tmp.as_bytes().to_vec(),
-                        attrs.mode,
-                        open == Open::Append,
-                    )
-                    .await;
-                match w {
-                    Ok(w) => Ok(FileWriter::Agent(w, temp)),
-                    Err(e) => {
-                        temp.done();
-                        Err(agent::fs_error(e))
-                    }
-                }
-            }
-            Target::Archive(c, path, _) => {
-                // A symlink is written through (resolved inside the container), never replaced.
-                let real = match self.archive.lstat(self.eng(&c), &c, path).await {
-                    Ok(e) if e.kind == super::Kind::Symlink => self.resolve(&c, path).await?.0,
-                    _ => path.to_path_buf(),
-                };
-                Ok(FileWriter::Archive(
-                    self.archive
-                        .create(self.eng(&c), &c, &real, attrs, size)
-                        .await
-                        .map_err(ro)?,
-                ))
-            }
-        }
+        let attrs = *attrs;
+        self.serve(p, Need::Write, Path::new(NONE), move |b, at| {
+            b.create(&at.path, attrs, size, open)
+        })
+        .await
     }
 
     /// Whether [`Vfs::create`] at `p` needs the exact size up front (the archive API: a stopped
     /// container, or `--agent never`), so a stream of unknown length must be spooled first.
     pub async fn create_needs_size(&self, p: &VPath) -> Result<bool, FsError> {
-        if let VPath::Container { host, name, .. } = p {
-            let c = self.container(host.as_deref(), name).await?;
-            if self.eng(&c).proc_root(&c).await.is_some() {
-                return Ok(false);
-            }
-        }
-        Ok(matches!(self.target(p).await?, Target::Archive(..)))
+        self.serve(p, Need::Write, Path::new(NONE), |b, _| {
+            b.create_needs_size()
+        })
+        .await
     }
 
     /// Sets owner and times after a file landed (host and agent; the archive put them in the
-    /// tar header already). Through a symlink, as the file was written: `p` is a regular file or
-    /// a directory that was just made or written, or a symlink that was written through.
+    /// tar header already).
     pub async fn finish_attrs(&self, p: &VPath, attrs: &Attrs) -> Result<(), FsError> {
         if let Some((uid, gid)) = attrs.owner {
             self.chown(p, uid, gid, true).await?;
@@ -328,230 +219,110 @@ impl Vfs {
 
     /// `mkdir`, with the attributes applied.
     pub async fn mkdir(&self, p: &VPath, attrs: &Attrs) -> Result<(), FsError> {
-        match self.target(p).await? {
-            Target::Host(h) => {
-                use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-                std::fs::DirBuilder::new().mode(attrs.mode).create(h)?;
-                std::fs::set_permissions(h, std::fs::Permissions::from_mode(attrs.mode))?;
-            }
-            Target::Agent(conn, path) => {
-                call(
-                    &conn,
-                    Request::Mkdir {
-                        path: bytes(path),
-                        mode: attrs.mode,
-                    },
-                )
-                .await?;
-            }
-            Target::Archive(c, path, _) => {
-                if self.lstat(p).await.is_ok() {
-                    return Err(FsError::from(io::Error::from_raw_os_error(libc::EEXIST)));
-                }
-                return self
-                    .archive
-                    .put_entry(
-                        self.eng(&c),
-                        &c,
-                        path,
-                        tar::EntryType::Directory,
-                        attrs,
-                        None,
-                    )
-                    .await
-                    .map_err(ro);
-            }
-        }
-        self.finish_attrs(p, attrs).await
+        let attrs = *attrs;
+        self.serve(p, Need::Write, Path::new(NONE), move |b, at| {
+            b.mkdir(&at.path, attrs)
+        })
+        .await
     }
 
     /// Gives an existing directory its final mode, owner and times (after its contents were
-    /// written). In a stopped container the directory's tar entry is sent again: the engine
-    /// applies the attributes of an entry that already exists.
+    /// written).
     pub async fn set_dir_attrs(&self, p: &VPath, attrs: &Attrs) -> Result<(), FsError> {
-        match self.target(p).await? {
-            Target::Archive(c, path, _) => self
-                .archive
-                .put_entry(
-                    self.eng(&c),
-                    &c,
-                    path,
-                    tar::EntryType::Directory,
-                    attrs,
-                    None,
-                )
-                .await
-                .map_err(ro),
-            _ => {
-                self.chmod(p, attrs.mode).await?;
-                self.finish_attrs(p, attrs).await
-            }
-        }
+        let attrs = *attrs;
+        self.serve(p, Need::Write, Path::new(NONE), move |b, at| {
+            b.set_dir_attrs(&at.path, attrs)
+        })
+        .await
     }
 
     /// `symlink`: a link at `link` pointing to `target`.
     pub async fn symlink(&self, target: &Path, link: &VPath, attrs: &Attrs) -> Result<(), FsError> {
-        match self.target(link).await? {
-            Target::Host(h) => std::os::unix::fs::symlink(target, h)?,
-            Target::Agent(conn, path) => {
-                call(
-                    &conn,
-                    Request::Symlink {
-                        target: bytes(target),
-                        link: bytes(path),
-                    },
-                )
-                .await?;
-            }
-            Target::Archive(c, path, _) => {
-                if self.lstat(link).await.is_ok() {
-                    return Err(FsError::from(io::Error::from_raw_os_error(libc::EEXIST)));
-                }
-                let a = Attrs {
-                    mode: 0o777,
-                    ..*attrs
-                };
-                return self
-                    .archive
-                    .put_entry(
-                        self.eng(&c),
-                        &c,
-                        path,
-                        tar::EntryType::Symlink,
-                        &a,
-                        Some(target),
-                    )
-                    .await
-                    .map_err(ro);
-            }
-        }
-        if let Some((uid, gid)) = attrs.owner {
-            self.chown(link, uid, gid, false).await?;
-        }
-        Ok(())
+        let attrs = *attrs;
+        self.serve(link, Need::Write, target, move |b, at| b.symlink(at, attrs))
+            .await
     }
 
     /// `unlink` (or `rmdir` with `dir`).
     pub async fn remove(&self, p: &VPath, dir: bool) -> Result<(), FsError> {
-        match self.target(p).await? {
-            Target::Host(h) => {
-                if dir {
-                    std::fs::remove_dir(h)?
+        self.serve(p, Need::Write, Path::new(NONE), move |b, at| {
+            b.remove(&at.path, dir)
+        })
+        .await
+    }
+
+    /// The second path of a two-path operation inside `from`'s filesystem; across (host and
+    /// container, two containers) it is EXDEV, and the caller copies instead.
+    async fn same_fs(&self, from: &VPath, to: &VPath) -> Result<std::path::PathBuf, FsError> {
+        let exdev = || FsError::errno_error(libc::EXDEV);
+        match (from, to) {
+            (VPath::Host(_), VPath::Host(b)) => Ok(b.clone()),
+            (VPath::Containers | VPath::Engine(_), _)
+            | (_, VPath::Containers | VPath::Engine(_)) => Err(FsError::PermissionDenied),
+            (
+                VPath::Container {
+                    host: h1, name: n1, ..
+                },
+                VPath::Container {
+                    host: h2,
+                    name: n2,
+                    path,
+                },
+            ) => {
+                let a = self.container(h1.as_deref(), n1).await?;
+                let b = self.container(h2.as_deref(), n2).await?;
+                if path == Path::new("/") {
+                    return Err(FsError::errno_error(libc::EBUSY));
+                }
+                if a.engine == b.engine && a.id == b.id {
+                    Ok(path.clone())
                 } else {
-                    std::fs::remove_file(h)?
+                    Err(exdev())
                 }
             }
-            Target::Agent(conn, path) => {
-                let req = if dir {
-                    Request::Rmdir { path: bytes(path) }
-                } else {
-                    Request::Unlink { path: bytes(path) }
-                };
-                call(&conn, req).await?;
-            }
-            Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
+            _ => Err(exdev()),
         }
-        Ok(())
     }
 
     /// `rename` within one filesystem; across (host and container, two containers) it is EXDEV,
     /// and the caller copies instead.
     pub async fn rename(&self, from: &VPath, to: &VPath) -> Result<(), FsError> {
-        let exdev = || FsError::from(io::Error::from_raw_os_error(libc::EXDEV));
-        match (self.target(from).await?, self.target(to).await?) {
-            (Target::Host(a), Target::Host(b)) => std::fs::rename(a, b)?,
-            (Target::Agent(ca, a), Target::Agent(cb, b)) if Arc::ptr_eq(&ca, &cb) => {
-                call(
-                    &ca,
-                    Request::Rename {
-                        from: bytes(a),
-                        to: bytes(b),
-                    },
-                )
-                .await?;
-            }
-            (Target::Archive(c, _, why), _) | (_, Target::Archive(c, _, why))
-                if from.container() == to.container() =>
-            {
-                return Err(not_running(&c, &why))
-            }
-            _ => return Err(exdev()),
+        let other = self.same_fs(from, to).await?;
+        let r = self
+            .serve(from, Need::Write, &other, |b, at| b.rename(at))
+            .await;
+        if r.is_ok() {
+            self.changed(super::Change::Path(to.clone()));
         }
-        Ok(())
+        r
     }
 
     /// `link`: a hard link within one filesystem.
     pub async fn hard_link(&self, from: &VPath, to: &VPath) -> Result<(), FsError> {
-        match (self.target(from).await?, self.target(to).await?) {
-            (Target::Host(a), Target::Host(b)) => std::fs::hard_link(a, b)?,
-            (Target::Agent(ca, a), Target::Agent(cb, b)) if Arc::ptr_eq(&ca, &cb) => {
-                call(
-                    &ca,
-                    Request::Link {
-                        from: bytes(a),
-                        to: bytes(b),
-                    },
-                )
-                .await?;
-            }
-            (Target::Archive(c, a, _), Target::Archive(c2, b, _)) if c.id == c2.id => {
-                self.archive
-                    .put_hard_link(self.eng(&c), &c, a, b)
-                    .await
-                    .map_err(ro)?;
-            }
-            _ => return Err(FsError::from(io::Error::from_raw_os_error(libc::EXDEV))),
+        let other = self.same_fs(from, to).await?;
+        let r = self
+            .serve(from, Need::Write, &other, |b, at| b.link(at))
+            .await;
+        if r.is_ok() {
+            self.changed(super::Change::Path(to.clone()));
         }
-        Ok(())
+        r
     }
 
     /// `chmod` (follows symlinks, as chmod(2) does).
     pub async fn chmod(&self, p: &VPath, mode: u32) -> Result<(), FsError> {
-        match self.target(p).await? {
-            Target::Host(h) => {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(h, std::fs::Permissions::from_mode(mode))?
-            }
-            Target::Agent(conn, path) => {
-                call(
-                    &conn,
-                    Request::Chmod {
-                        path: bytes(path),
-                        mode,
-                    },
-                )
-                .await?
-            }
-            Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
-        }
-        Ok(())
+        self.serve(p, Need::Write, Path::new(NONE), move |b, at| {
+            b.chmod(&at.path, mode)
+        })
+        .await
     }
 
     /// `chown`, or `lchown` without `follow`.
     pub async fn chown(&self, p: &VPath, uid: u32, gid: u32, follow: bool) -> Result<(), FsError> {
-        match self.target(p).await? {
-            Target::Host(h) => {
-                if follow {
-                    std::os::unix::fs::chown(h, Some(uid), Some(gid))?
-                } else {
-                    std::os::unix::fs::lchown(h, Some(uid), Some(gid))?
-                }
-            }
-            Target::Agent(conn, path) => {
-                call(
-                    &conn,
-                    Request::Chown {
-                        path: bytes(path),
-                        uid,
-                        gid,
-                        follow,
-                    },
-                )
-                .await?
-            }
-            Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
-        }
-        Ok(())
+        self.serve(p, Need::Write, Path::new(NONE), move |b, at| {
+            b.chown(&at.path, uid, gid, follow)
+        })
+        .await
     }
 
     /// Access and modification times (seconds, nanoseconds).
@@ -562,23 +333,10 @@ impl Vfs {
         mtime: (i64, u32),
         follow: bool,
     ) -> Result<(), FsError> {
-        match self.target(p).await? {
-            Target::Host(h) => host_utimes(h, atime, mtime, follow)?,
-            Target::Agent(conn, path) => {
-                call(
-                    &conn,
-                    Request::Utimes {
-                        path: bytes(path),
-                        atime,
-                        mtime,
-                        follow,
-                    },
-                )
-                .await?;
-            }
-            Target::Archive(c, _, why) => return Err(not_running(&c, &why)),
-        }
-        Ok(())
+        self.serve(p, Need::Write, Path::new(NONE), move |b, at| {
+            b.set_times(&at.path, atime, mtime, follow)
+        })
+        .await
     }
 }
 
@@ -591,39 +349,4 @@ async fn call(conn: &AgentConn, req: Request) -> Result<(), FsError> {
 
 fn bytes(p: &Path) -> Vec<u8> {
     p.as_os_str().as_bytes().to_vec()
-}
-
-use super::stream::read_only as ro;
-
-fn not_running(c: &ContainerInfo, why: &str) -> FsError {
-    if c.state == crate::host::State::Running {
-        // Running, but the agent cannot run there (read-only root, noexec...).
-        if why.contains("read-only") {
-            return FsError::from(io::Error::from_raw_os_error(libc::EROFS));
-        }
-        return FsError::Engine(format!("not possible without the agent ({why})"));
-    }
-    FsError::NotRunning(c.state.as_str())
-}
-
-fn host_utimes(p: &Path, atime: (i64, u32), mtime: (i64, u32), follow: bool) -> io::Result<()> {
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let ts = [
-        libc::timespec {
-            tv_sec: atime.0 as libc::time_t,
-            tv_nsec: atime.1 as _,
-        },
-        libc::timespec {
-            tv_sec: mtime.0 as libc::time_t,
-            tv_nsec: mtime.1 as _,
-        },
-    ];
-    let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
-    // SAFETY: a valid C string and two timespecs.
-    if unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), ts.as_ptr(), flags) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
