@@ -124,11 +124,12 @@ fn a_dead_engine_is_reported_once_and_the_others_still_list() {
     let r = sh.stdin(script.as_bytes());
     e2.kill(); // reaps it; Drop cleans up
     assert!(r.out().starts_with(&format!("{on_e2}\n")), "{}", r.out());
-    assert!(
-        r.out().contains(&format!("/containers/main:\n{on_main}\n")),
-        "{}",
-        r.out()
-    );
+    // Other tests' containers on the main engine may sort before this one.
+    let main_part = r.out();
+    let main_part = main_part
+        .split_once("/containers/main:\n")
+        .map_or("", |(_, m)| m);
+    assert!(main_part.lines().any(|l| l == on_main), "{}", r.out());
     let want = format!(
         "dockerbox: ls: /containers/e2: cannot connect to {}: ",
         e2.addr()
