@@ -60,9 +60,10 @@ impl Expect {
             Request::ReadLink { .. } => Expect::Link,
             Request::Realpath { .. } => Expect::Canonical,
             Request::Read { .. } => Expect::Data,
-            Request::WriteOpen { .. } | Request::WriteData { .. } | Request::WriteClose { .. } => {
-                Expect::Write
-            }
+            Request::WriteOpen { .. }
+            | Request::WriteBegin { .. }
+            | Request::WriteData { .. }
+            | Request::WriteClose { .. } => Expect::Write,
             Request::StatFs { .. } => Expect::StatFs,
             Request::Credit { .. } => Expect::Nothing,
             Request::Mkdir { .. }
@@ -74,7 +75,8 @@ impl Expect {
             | Request::Chmod { .. }
             | Request::Chown { .. }
             | Request::Utimes { .. }
-            | Request::Access { .. } => Expect::Done,
+            | Request::Access { .. }
+            | Request::RemoveTemp { .. } => Expect::Done,
         }
     }
 
