@@ -240,9 +240,10 @@ pub fn fs_error(e: AgentError) -> FsError {
     match e {
         AgentError::Errno(n) => FsError::from(std::io::Error::from_raw_os_error(n)),
         AgentError::Gone => FsError::Engine("the agent went away".into()),
-        // Already worded for the user: `the container stopped`, `invalid reply from ...`.
+        // Already worded for the user (`the container stopped`, `invalid reply from ...`); the
+        // error itself rides inside, so `vfs::is_gone` can tell a lost connection by its type.
         e @ (AgentError::Lost(_) | AgentError::Invalid { .. } | AgentError::Stalled { .. }) => {
-            FsError::Io(std::io::Error::other(e.to_string()))
+            FsError::Io(std::io::Error::other(e))
         }
         e => FsError::Engine(e.to_string()),
     }

@@ -450,7 +450,16 @@ impl Vfs {
 
 /// True when the agent died under a request: the next try starts or picks another backend.
 fn is_gone(e: &FsError) -> bool {
-    matches!(e, FsError::Engine(m) if m == "the agent went away")
+    match e {
+        FsError::Engine(m) => m == "the agent went away",
+        // The connection ended under this request (agent killed, container restarted): a read
+        // is worth one more try on a fresh agent, or the archive API if the container stopped.
+        FsError::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<crate::host::AgentError>())
+            .is_some_and(|a| matches!(a, crate::host::AgentError::Lost(_))),
+        _ => false,
+    }
 }
 
 /// A container's passwd and group through the archive API (used to start the agent itself).

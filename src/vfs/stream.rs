@@ -195,7 +195,7 @@ impl Temp {
     /// After the agent closed the write: the temporary is gone unless the agent was.
     fn settle(self, err: Option<&crate::host::AgentError>) {
         match err {
-            Some(crate::host::AgentError::Gone) => self.orphan(),
+            Some(e) if e.connection_ended() => self.orphan(),
             _ => self.done(),
         }
     }
