@@ -72,6 +72,20 @@ pub enum AgentError {
     Errno(i32),
 }
 
+impl AgentError {
+    /// Whether the connection itself ended (so the agent can no longer clean up after this
+    /// request), as opposed to an operation failing inside the container.
+    pub fn connection_ended(&self) -> bool {
+        matches!(
+            self,
+            AgentError::Gone
+                | AgentError::Lost(_)
+                | AgentError::Invalid { .. }
+                | AgentError::Stalled { .. }
+        )
+    }
+}
+
 /// Where and as whom to start an agent.
 #[derive(Debug, Clone)]
 pub struct Placement {
