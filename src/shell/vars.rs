@@ -18,6 +18,7 @@ struct Var {
     /// `None`: exported by name before it has a value (`export X`).
     value: Option<Vec<u8>>,
     exported: bool,
+    readonly: bool,
 }
 
 /// Whether `name` can be a variable: `[A-Za-z_][A-Za-z0-9_]*`.
@@ -36,6 +37,7 @@ impl Vars {
                 Var {
                     value: Some(val.into_vec()),
                     exported: true,
+                    readonly: false,
                 },
             );
         }
@@ -61,6 +63,7 @@ impl Vars {
                     Var {
                         value: Some(value),
                         exported: false,
+                        readonly: false,
                     },
                 );
             }
@@ -72,6 +75,7 @@ impl Vars {
         let v = self.0.entry(name.to_vec()).or_insert(Var {
             value: None,
             exported: true,
+            readonly: false,
         });
         v.exported = true;
         if value.is_some() {
@@ -87,7 +91,40 @@ impl Vars {
     }
 
     pub fn unset(&mut self, name: &[u8]) {
-        self.0.remove(name);
+        if !self.is_readonly(name) {
+            self.0.remove(name);
+        }
+    }
+
+    pub fn is_readonly(&self, name: &[u8]) -> bool {
+        self.0.get(name).is_some_and(|v| v.readonly)
+    }
+
+    /// `readonly NAME`.
+    pub fn set_readonly(&mut self, name: &[u8]) {
+        self.0
+            .entry(name.to_vec())
+            .or_insert(Var {
+                value: None,
+                exported: false,
+                readonly: false,
+            })
+            .readonly = true;
+    }
+
+    /// Readonly variables with their values (`readonly -p`).
+    pub fn readonly_names(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.0
+            .iter()
+            .filter(|(_, v)| v.readonly)
+            .map(|(k, v)| (k.as_slice(), v.value.as_deref().unwrap_or_default()))
+    }
+
+    /// Every variable with a value, sorted (`set`).
+    pub fn all(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_slice(), v.value.as_deref()?)))
     }
 
     /// Exported variables with a value, sorted: a host program's environment.
@@ -112,18 +149,66 @@ impl Env for Shell {
         let os = |b: &[u8]| OsStr::from_bytes(b).to_os_string();
         match name {
             b"$" => Some(std::process::id().to_string().into()),
-            b"#" => Some("0".into()),
-            b"0" => Some("dockerbox".into()),
+            b"#" => Some(self.args.len().to_string().into()),
+            b"0" => Some(self.arg0.clone()),
+            b"-" => Some(self.opts.flags().into()),
+            b"!" => self.last_bg.map(|n| n.to_string().into()),
+            b"@" | b"*" => Some(OsString::from_vec(
+                self.args
+                    .iter()
+                    .map(|a| a.as_bytes())
+                    .collect::<Vec<_>>()
+                    .join(&b" "[..]),
+            )),
+            b"LINENO" => Some(self.lineno.to_string().into()),
+            b"RANDOM" => {
+                // xorshift: not for secrets, as bash's.
+                let mut x = self.random.get();
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                self.random.set(x);
+                Some(((x >> 8) % 32768).to_string().into())
+            }
+            n if n.first().is_some_and(u8::is_ascii_digit) => {
+                let i: usize = std::str::from_utf8(n).ok()?.parse().ok()?;
+                self.args.get(i.checked_sub(1)?).cloned()
+            }
             // The directory as the user sees it, which may be inside a container.
             b"PWD" => Some(self.cwd.clone().into_os_string()),
             b"OLDPWD" => self.oldpwd.clone().map(|p| p.into_os_string()),
-            n if n.first().is_some_and(u8::is_ascii_digit) => None,
             n => self.vars.get(n).map(os),
         }
     }
 
     fn last_status(&self) -> i32 {
         self.status
+    }
+
+    fn positional(&self) -> Vec<OsString> {
+        self.args.clone()
+    }
+
+    fn set_var(&mut self, name: &[u8], value: Vec<u8>) -> Result<(), String> {
+        if !is_name(name) {
+            return Err(format!(
+                "${}: cannot assign in this way",
+                String::from_utf8_lossy(name)
+            ));
+        }
+        self.assign(name, value)
+    }
+
+    fn command_sub(&mut self, list: &crate::syntax::List) -> Vec<u8> {
+        self.capture(list)
+    }
+
+    fn proc_sub(&mut self, list: &crate::syntax::List, out: bool) -> Result<Vec<u8>, String> {
+        self.process_sub(list, out)
+    }
+
+    fn nounset(&self) -> bool {
+        self.opts.nounset
     }
 
     fn home(&self) -> Option<OsString> {
