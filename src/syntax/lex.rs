@@ -725,7 +725,8 @@ impl<'a> Lexer<'a> {
                     b'#' | b'%' => {
                         let longest = self.at(i + 1) == Some(opc);
                         self.pos = i + 1 + usize::from(longest);
-                        let pattern = self.param_word(quoted, b"}")?;
+                        // A pattern stays a pattern inside double quotes.
+                        let pattern = self.param_word(false, b"}")?;
                         ParamOp::Trim {
                             suffix: opc == b'%',
                             longest,
@@ -752,7 +753,7 @@ impl<'a> Lexer<'a> {
                             _ => {}
                         }
                         self.pos = j;
-                        let pattern = self.param_word(quoted, b"/}")?;
+                        let pattern = self.param_word(false, b"/}")?;
                         let with = if self.at(self.pos) == Some(b'/') {
                             self.pos += 1;
                             self.param_word(quoted, b"}")?
