@@ -82,18 +82,12 @@ impl<'a> P<'a> {
                     None => None,
                 };
                 if let Some(op) = op {
-                    let rhs_at = if op == "=~" { self.i + 3 } else { self.i + 2 };
-                    let Some(rhs) = self.toks.get(rhs_at - 1) else {
+                    let Some(rhs) = self.toks.get(self.i + 2) else {
                         return Err(unexpected(None));
                     };
-                    if op == "=~" && !matches!(rhs, CondTok::Regex(_)) {
+                    if (op == "=~") != matches!(rhs, CondTok::Regex(_)) {
                         return Err(unexpected(Some(rhs)));
                     }
-                    let rhs = if op == "=~" {
-                        self.toks.get(self.i + 2).ok_or_else(|| unexpected(None))?
-                    } else {
-                        rhs
-                    };
                     self.i += 3;
                     return Ok(Node::Binary(w, op, rhs));
                 }
@@ -147,6 +141,20 @@ fn node<'a>(
                     ("=~", CondTok::Regex(w)) => {
                         let re = regex_text(sh, w)?;
                         regex_match(&left, &re, sh)
+                    }
+                    ("-eq" | "-ne" | "-lt" | "-le" | "-gt" | "-ge", CondTok::Word(w)) => {
+                        // Arithmetic on both sides, as bash's `[[ ]]` does.
+                        let right = s(sh, w)?;
+                        let x = syntax::arith::eval(&left, sh)?;
+                        let y = syntax::arith::eval(&right, sh)?;
+                        Ok(match op.as_str() {
+                            "-eq" => x == y,
+                            "-ne" => x != y,
+                            "-lt" => x < y,
+                            "-le" => x <= y,
+                            "-gt" => x > y,
+                            _ => x >= y,
+                        })
                     }
                     (_, CondTok::Word(w)) => {
                         let right = s(sh, w)?;

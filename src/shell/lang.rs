@@ -206,12 +206,13 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                     .and_then(|s| s.trim_start_matches('%').parse().ok());
                 st = match id {
                     Some(id) => sh.wait_jobs(Some(id)).await,
+                    None if b(a).starts_with(b"%") || b(a) == b"-n" => exit_codes::NOT_FOUND,
                     None => {
                         err(
                             "wait",
                             &format!("`{}': not a pid or valid job spec", a.to_string_lossy()),
                         );
-                        exit_codes::USAGE
+                        exit_codes::FAILURE
                     }
                 };
             }
@@ -566,8 +567,16 @@ fn trap(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
         _ => args,
     };
     if args.is_empty() || args == [b"-p"] {
-        for (name, text) in &sh.traps {
-            let _ = writeln!(out, "trap -- {} {name}", lossy(&crate::syntax::quote(text)));
+        let mut traps: Vec<(&String, &Vec<u8>)> = sh.traps.iter().collect();
+        traps.sort_by_key(|(n, _)| signal_number(n));
+        for (name, text) in traps {
+            let shown = if name == "EXIT" || name == "ERR" || name == "DEBUG" || name == "RETURN" {
+                name.clone()
+            } else {
+                format!("SIG{name}")
+            };
+            let quoted = lossy(text).replace('\'', "'\\''");
+            let _ = writeln!(out, "trap -- '{quoted}' {shown}");
         }
         return exit_codes::OK;
     }
@@ -608,9 +617,26 @@ fn trap(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
     st
 }
 
+/// Where `trap` lists a condition: EXIT first, then by signal number.
+fn signal_number(name: &str) -> u32 {
+    match name {
+        "EXIT" => 0,
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "USR1" => 10,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        "CHLD" => 17,
+        _ => 100,
+    }
+}
+
 fn signal_name(s: &[u8]) -> Option<&'static str> {
-    let s = std::str::from_utf8(s).ok()?;
-    let s = s.strip_prefix("SIG").unwrap_or(s);
+    let upper = std::str::from_utf8(s).ok()?.to_ascii_uppercase();
+    let s = upper.strip_prefix("SIG").unwrap_or(&upper);
     Some(match s {
         "0" | "EXIT" => "EXIT",
         "2" | "INT" => "INT",

@@ -576,7 +576,8 @@ impl Shell {
                 }
             };
             let Some((jid, thread)) = next else {
-                return status;
+                // `wait` for all of them is 0, whatever they returned.
+                return if id.is_none() { exit_codes::OK } else { status };
             };
             let joined = tokio::task::spawn_blocking(move || thread.join()).await;
             let st = match joined {

@@ -225,28 +225,27 @@ impl Splitter {
 
     /// `"$@"`: one field per parameter, the first joined to what comes before, the last to
     /// what comes after.
-    fn params(&mut self, params: &[OsString], quoted: bool) {
-        if !quoted || !self.split {
-            let sep = if quoted {
-                self.ifs.first().map(|b| vec![*b]).unwrap_or_default()
-            } else {
-                b" ".to_vec()
-            };
+    fn params(&mut self, params: &[OsString], quoted: bool, star: bool) {
+        if quoted && (star || !self.split) {
+            // `"$*"`: one field, joined by IFS's first byte.
+            let sep: Vec<u8> = self.ifs.first().map(|b| vec![*b]).unwrap_or_default();
             let joined = params
                 .iter()
                 .map(|p| p.as_bytes())
                 .collect::<Vec<_>>()
                 .join(&sep[..]);
-            if quoted || !params.is_empty() {
-                self.value(&joined, quoted);
-            }
+            self.value(&joined, true);
             return;
         }
         for (i, p) in params.iter().enumerate() {
-            if i > 0 {
+            if i > 0 && (quoted || self.exists) {
                 self.end_field();
             }
-            self.literal(p.as_bytes(), true);
+            if quoted {
+                self.literal(p.as_bytes(), true);
+            } else {
+                self.value(p.as_bytes(), false);
+            }
         }
     }
 
@@ -264,17 +263,7 @@ impl Splitter {
             PartKind::Param { name, quoted } => {
                 if matches!(name.as_slice(), b"@" | b"*") {
                     let params = env.positional();
-                    let q = *quoted && name == b"@";
-                    if *quoted && name == b"*" {
-                        self.params(&params, true);
-                        self.exists = true;
-                        return Ok(());
-                    }
-                    if q {
-                        self.params(&params, true);
-                    } else {
-                        self.params(&params, false);
-                    }
+                    self.params(&params, *quoted, name == b"*");
                     return Ok(());
                 }
                 let v = lookup(env, name)?;
@@ -479,7 +468,7 @@ impl Splitter {
                     };
                     let picked: Vec<OsString> =
                         p.get(start..end.max(start)).unwrap_or_default().to_vec();
-                    self.params(&picked, quoted && name == b"@");
+                    self.params(&picked, quoted, name == b"*");
                     return Ok(());
                 }
                 let v = value.unwrap_or_default();
@@ -531,7 +520,7 @@ impl Splitter {
     fn param_value(&mut self, name: &[u8], value: Vec<u8>, quoted: bool, env: &mut dyn Env) {
         if name == b"@" && quoted {
             let p = env.positional();
-            self.params(&p, true);
+            self.params(&p, true, false);
         } else {
             self.value(&value, quoted);
         }

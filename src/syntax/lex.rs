@@ -714,7 +714,10 @@ impl<'a> Lexer<'a> {
                 match opc {
                     b'-' | b'=' | b'?' | b'+' => {
                         self.pos = i + skip;
-                        let word = self.param_word(quoted, b"}")?;
+                        let mut word = self.param_word(quoted, b"}")?;
+                        if !quoted {
+                            tilde_prefix(&mut word.parts);
+                        }
                         match opc {
                             b'-' => ParamOp::Default { colon, word },
                             b'=' => ParamOp::Assign { colon, word },
@@ -1054,6 +1057,59 @@ pub(super) fn tilde_prefix(parts: &mut Vec<Part>) {
             },
         );
     }
+}
+
+/// In an assignment's value, a `~` after an unquoted `:` expands too (`PATH=~/bin:~/x`).
+pub(super) fn tilde_after_colons(parts: &mut Vec<Part>) {
+    let mut out: Vec<Part> = Vec::with_capacity(parts.len());
+    let n = parts.len();
+    for (idx, p) in std::mem::take(parts).into_iter().enumerate() {
+        let PartKind::Bare(b) = &p.kind else {
+            out.push(p);
+            continue;
+        };
+        if !b.windows(2).any(|w| w == b":~") {
+            out.push(p);
+            continue;
+        }
+        let last = idx + 1 == n;
+        let mut start = 0;
+        let mut i = 0;
+        while i + 1 < b.len() {
+            if b[i] == b':' && b[i + 1] == b'~' {
+                let from = i + 1;
+                let end = b[from..]
+                    .iter()
+                    .position(|&c| c == b'/' || c == b':')
+                    .map_or(b.len(), |e| from + e);
+                let user = &b[from + 1..end];
+                let ends_well = end < b.len() || last;
+                let login = |c: &u8| c.is_ascii_alphanumeric() || b"._-".contains(c);
+                if ends_well && (matches!(user, b"" | b"+" | b"-") || user.iter().all(login)) {
+                    let at = p.span.start;
+                    out.push(Part {
+                        kind: PartKind::Bare(b[start..from].to_vec()),
+                        span: Span::new(at, at),
+                    });
+                    out.push(Part {
+                        kind: PartKind::Tilde(user.to_vec()),
+                        span: Span::new(at, at),
+                    });
+                    start = end;
+                    i = end;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        if start < b.len() {
+            out.push(Part {
+                kind: PartKind::Bare(b[start..].to_vec()),
+                span: p.span,
+            });
+        }
+    }
+    *parts = out;
 }
 
 /// Where a brace expansion starts in `word` (`{a,b}`, `{1..3}`, `{a..z}`), if it has one: bash

@@ -990,6 +990,7 @@ pub fn assignment(word: &Word) -> Option<Assignment> {
     }
     parts.extend(word.parts[1..].iter().cloned());
     lex::tilde_prefix(&mut parts);
+    lex::tilde_after_colons(&mut parts);
     Some(Assignment {
         name: b[..eq].to_vec(),
         value: Word {
