@@ -124,10 +124,15 @@ impl Shell {
         // Assignments see each other (`A=1 B=$A cmd`): set while expanding, then put back.
         let mut assignments = Vec::new();
         let mut saved = Vec::new();
+        let lasting = cmd.words.is_empty();
         for a in &cmd.assignments {
             let v = syntax::expand_assignment(&a.value, self)?;
-            saved.push((a.name.clone(), self.vars.get(&a.name).map(<[u8]>::to_vec)));
-            self.vars.set(&a.name, v.as_bytes().to_vec());
+            if !lasting {
+                saved.push((a.name.clone(), self.vars.get(&a.name).map(<[u8]>::to_vec)));
+            }
+            if !self.vars.is_readonly(&a.name) {
+                self.vars.set(&a.name, v.as_bytes().to_vec());
+            }
             assignments.push((a.name.clone(), v));
         }
         for (name, old) in saved.into_iter().rev() {
@@ -136,9 +141,15 @@ impl Shell {
                 None => self.vars.unset(&name),
             }
         }
-        let noglob = self.opts.noglob;
+        let noglob = self.opts.noglob
+            || !pending.iter().any(|p| match p {
+                Pending::Fields(fs) => fs.iter().any(wild),
+                Pending::Whole(_) => false,
+            }) && !targets
+                .iter()
+                .any(|(_, f)| f.as_ref().is_some_and(|fs| fs.iter().any(wild)));
         let (argv, redirects) = self
-            .with_listings(|l| {
+            .with_listings_if(!noglob, |l| {
                 let glob = |f: &syntax::Field| -> Vec<OsString> {
                     if noglob {
                         vec![OsString::from_vec(f.bytes.clone())]
@@ -192,6 +203,15 @@ impl Shell {
         })
     }
 
+    /// [`with_listings`], or `f` once without any when nothing needs a listing.
+    async fn with_listings_if<T>(&self, needed: bool, f: impl Fn(&Listings) -> T) -> T {
+        if needed {
+            self.with_listings(f).await
+        } else {
+            f(&Listings::default())
+        }
+    }
+
     /// Runs `f` until it needs no directory it has not been given.
     async fn with_listings<T>(&self, f: impl Fn(&Listings) -> T) -> T {
         let mut listings = Listings::default();
@@ -232,6 +252,14 @@ impl Shell {
             }
         }
     }
+}
+
+/// Whether a field has an unquoted wildcard, so globbing must look at directories.
+fn wild(f: &syntax::Field) -> bool {
+    f.bytes
+        .iter()
+        .zip(&f.quoted)
+        .any(|(b, q)| !q && matches!(b, b'*' | b'?' | b'['))
 }
 
 /// Directory listings fetched so far; a miss is remembered for the next round.

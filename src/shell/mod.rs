@@ -265,10 +265,12 @@ impl Shell {
             interrupt::clear();
         }
         self.vfs.begin_command();
-        let started = std::time::Instant::now();
+        let started = tracing_times().then(std::time::Instant::now);
         let (status, name) = self.run_pipeline(pipeline).await;
         let _ = io::stdout().flush();
-        trace_time(&name, started.elapsed());
+        if let Some(t) = started {
+            trace_time(&name, t.elapsed());
+        }
         let hit = if self.subshell {
             interrupt::is_set()
         } else {
@@ -358,6 +360,12 @@ pub fn run_lines(
         run(sh, &pending, first);
     }
     Ok(())
+}
+
+/// Whether `DOCKERBOX_TRACE_TIMES` is set (asked once: a loop runs many commands).
+fn tracing_times() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("DOCKERBOX_TRACE_TIMES").is_some())
 }
 
 /// With `DOCKERBOX_TRACE_TIMES=FILE`, appends each command's name and wall time in

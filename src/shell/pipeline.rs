@@ -84,6 +84,12 @@ enum Stage {
 /// with arguments anywhere, they are the host's programs, spawned as any other (so pipes and
 /// redirects apply as to any host program): `exec CMD ARGS` becomes `CMD ARGS`.
 fn host_forms(cwd: &std::path::Path, argv: &mut Vec<OsString>) -> bool {
+    if !argv
+        .first()
+        .is_some_and(|n| matches!(n.as_bytes(), b"sh" | b"bash" | b"exec"))
+    {
+        return false;
+    }
     let in_container = matches!(VPath::parse(cwd), VPath::Container { .. });
     match argv.first().and_then(|n| n.to_str()) {
         Some("sh" | "bash") => argv.len() > 1 || !in_container,

@@ -655,6 +655,15 @@ fn tilde(user: &[u8], env: &dyn Env) -> Vec<u8> {
 /// Pathname expansion of one field: the sorted matches, or the field itself if it has no
 /// wildcard or nothing matches (bash without nullglob).
 fn pathnames(field: Field, lister: &dyn Lister) -> Vec<Vec<u8>> {
+    // Most words have no wildcard: no pattern to compile (a long word would cost memory).
+    let wild = field
+        .bytes
+        .iter()
+        .zip(&field.quoted)
+        .any(|(b, q)| !q && matches!(b, b'*' | b'?' | b'['));
+    if !wild {
+        return vec![field.bytes];
+    }
     // Components split at every `/`, quoted or not: a slash never matches a wildcard.
     let mut comps: Vec<(Pattern, &[u8])> = Vec::new();
     let mut from = 0;
