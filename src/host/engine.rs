@@ -122,7 +122,7 @@ impl Engine {
     /// The engine `spec` describes, number `index` in the list; nothing is sent until it is
     /// first used.
     pub fn new(spec: EngineSpec, index: usize, timeout: Duration) -> Engine {
-        let docker = super::sources::connect(&spec, REQUEST_TIMEOUT);
+        let docker = super::connect::connect(&spec, REQUEST_TIMEOUT);
         Engine {
             spec,
             index,
@@ -529,4 +529,4 @@ fn state_of(s: Option<ContainerSummaryStateEnum>) -> State {
     }
 }
 
-use super::sources::reason;
+use super::connect::reason;

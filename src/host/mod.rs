@@ -4,6 +4,7 @@
 //! Only this module and the vfs backends touch bollard.
 
 mod agent;
+mod connect;
 mod engine;
 mod exec;
 mod procroot;

@@ -130,9 +130,10 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
             }
             for a in &args {
                 let (n, v) = split_assign(b(a));
+                let old = sh.vars.get(n).map(<[u8]>::to_vec);
                 if let Some(frame) = sh.locals.last_mut() {
                     if !frame.iter().any(|(k, _)| k == n) {
-                        frame.push((n.to_vec(), sh.vars.get(n).map(<[u8]>::to_vec)));
+                        frame.push((n.to_vec(), old));
                     }
                 }
                 if let Some(v) = v {

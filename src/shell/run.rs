@@ -244,7 +244,7 @@ impl Shell {
             let st = self.run_compound_body(c).await;
             self.inherited = saved;
             let keep = !self.interrupted && !interrupt::is_set();
-            let st = if !pumps.finish(keep).await && st == exit_codes::OK {
+            let st = if !pumps.finish(keep, &self.own).await && st == exit_codes::OK {
                 exit_codes::FAILURE
             } else {
                 st
@@ -541,6 +541,7 @@ impl Shell {
                 thread: Some(t),
             }),
             Err(err) => {
+                drop(jobs);
                 self.shell_error(&format!(
                     "cannot start a thread: {}",
                     crate::vfs::io_text(&err)
@@ -548,6 +549,7 @@ impl Shell {
                 return;
             }
         }
+        drop(jobs);
         self.last_bg = Some(id);
         self.status = exit_codes::OK;
     }

@@ -5,7 +5,8 @@
 //! one: they start after the current line, so the lexer skips them when it reaches its end.
 
 use super::ast::{ParamOp, Part, PartKind, Span, Word};
-use super::parse::{self, ErrorKind, SyntaxError};
+use super::error::{ErrorKind, SyntaxError};
+use super::parse;
 
 /// One token and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

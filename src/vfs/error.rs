@@ -49,6 +49,12 @@ impl From<io::Error> for FsError {
     }
 }
 
+impl From<crate::interrupt::Interrupted> for FsError {
+    fn from(_: crate::interrupt::Interrupted) -> FsError {
+        FsError::Interrupted
+    }
+}
+
 impl FsError {
     /// True when the output side went away (`dockerbox -c 'cat f' | head`): not worth reporting.
     pub fn is_broken_pipe(&self) -> bool {

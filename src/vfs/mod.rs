@@ -42,18 +42,31 @@ pub struct Vfs {
     /// `-v`: say which backend served each container, once per command.
     verbose: bool,
     noted: Mutex<HashSet<String>>,
+    /// Where `-v` notes go (the caller's reporter): the namespace never prints.
+    notes: Option<Sink>,
 }
 
+/// Receives the namespace's `-v` notes, one line each without a prefix (`web: served by ...`).
+pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+
 impl Vfs {
-    pub fn new(engines: Vec<Arc<Engine>>, mode: AgentMode, verbose: bool) -> Vfs {
+    /// The namespace over `engines`; `notes` (given with `-v`) receives its notes.
+    pub fn new(engines: Vec<Arc<Engine>>, mode: AgentMode, notes: Option<Sink>) -> Vfs {
         path::set_multi_engine(engines.len() > 1);
         Vfs {
             engines,
             archive: archive::ArchiveFs::default(),
             agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
-            verbose,
+            verbose: notes.is_some(),
             noted: Mutex::new(HashSet::new()),
+            notes,
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if let Some(n) = &self.notes {
+            n(line);
         }
     }
 
@@ -131,9 +144,9 @@ impl Vfs {
         if !self.verbose {
             return;
         }
-        let line = format!("dockerbox: {}: {how}", c.name);
+        let line = format!("{}: {how}", c.name);
         if self.noted.lock().is_ok_and(|mut n| n.insert(line.clone())) {
-            eprintln!("{line}");
+            self.say(&line);
         }
     }
 
@@ -348,11 +361,11 @@ impl Vfs {
         let seen = self.archive.lstat(self.eng(c), c, &real).await.ok()?;
         (seen.kind == Kind::File && seen.size == st.size && seen.mtime == st.mtime).then(|| {
             if self.verbose {
-                eprintln!(
-                    "dockerbox: {}: {}: big file, streamed by the archive API",
+                self.say(&format!(
+                    "{}: {}: big file, streamed by the archive API",
                     c.name,
                     real.display()
-                );
+                ));
             }
             real
         })
