@@ -102,4 +102,7 @@ fn functions_subshells_and_jobs() {
     assert_eq!(r.ok(), "hi\nbye\n");
     let r = sh.c("alias hi='echo hello'\nhi");
     assert_eq!(r.ok(), "hello\n");
+    // A prefix assignment sees the ones before it; `~` after `:` in an assignment expands.
+    let r = sh.c("A=1 B=[$A] env | grep '^B='; HOME=/h; P=~/bin:~/x; echo $P");
+    assert_eq!(r.ok(), "B=[1]\n/h/bin:/h/x\n");
 }
