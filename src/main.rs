@@ -9,6 +9,7 @@ mod complete;
 mod context;
 mod exit_codes;
 mod host;
+mod inplace;
 mod interrupt;
 mod output;
 mod repl;

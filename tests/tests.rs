@@ -13,6 +13,7 @@ mod cat;
 mod cli;
 mod cp;
 mod cp_gnu;
+mod data;
 mod engines;
 mod exec;
 mod fileops;

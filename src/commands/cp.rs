@@ -118,6 +118,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Config, UsageError> {
             deref,
             preserve,
             no_clobber: a.last_of("nf") == Some('n') || long("no-clobber"),
+            force: a.last_of("nf") == Some('f') || long("force"),
             verbose: a.has('v') || long("verbose"),
             umask,
         },
@@ -228,6 +229,9 @@ impl<'a> Shown<'a> {
 impl CopyReport for Shown<'_> {
     fn quote(&self, name: &OsStr) -> String {
         quote(name)
+    }
+    fn quote_f(&self, name: &OsStr) -> String {
+        crate::output::quote::quote_if_needed(name)
     }
     fn error(&mut self, msg: &str) {
         self.progress.finish();

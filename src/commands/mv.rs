@@ -119,6 +119,8 @@ async fn run(ctx: &Context, cfg: Config, out: &mut Out) -> i32 {
                         links: true,
                     },
                     no_clobber: cfg.opts.no_clobber,
+                    // As rename would: a destination that cannot be opened is replaced.
+                    force: true,
                     verbose: false,
                     umask: cfg.opts.umask,
                 };

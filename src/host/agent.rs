@@ -324,14 +324,23 @@ pub struct WriteStream {
 }
 
 impl AgentConn {
-    /// Starts writing `path` (through a temporary name beside it).
-    pub async fn open_write(
+    /// Starts writing `path` as the overwrite rule says (in place when it exists, else through
+    /// the temporary `tmp` beside it, which dockerbox names so it can find it again).
+    pub async fn begin_write(
         self: &Arc<Self>,
         path: Vec<u8>,
+        tmp: Vec<u8>,
         mode: u32,
+        append: bool,
     ) -> Result<WriteStream, AgentError> {
         let (id, rx) = self.register();
-        if let Err(e) = self.send(id, &Request::WriteOpen { path, mode }).await {
+        let req = Request::WriteBegin {
+            path,
+            tmp,
+            mode,
+            append,
+        };
+        if let Err(e) = self.send(id, &req).await {
             self.unregister(id);
             return Err(e);
         }

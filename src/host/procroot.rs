@@ -21,6 +21,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use crate::inplace::{prepare_in_place, rename_noreplace, set_mode_if_changed, Open};
+
 /// A container's root directory, opened through `/proc/PID/root`.
 #[derive(Debug)]
 pub struct ProcRoot {
@@ -137,11 +139,41 @@ impl ProcRoot {
         check(unsafe { libc::renameat(d, from.as_ptr(), d, to.as_ptr()) })
     }
 
-    /// Creates the temporary file `tmp` beside `dest`, renamed onto it by [`ProcWriter::commit`].
-    pub fn create(&self, dest: &Path, tmp: &OsStr, mode: u32) -> io::Result<ProcWriter> {
+    /// Opens `dest` for writing as the overwrite rule says (`vfs::stream`): an existing file
+    /// (through symlinks, confined to the container) in place, truncated or appended to; else
+    /// the temporary file `tmp` beside it, renamed onto it by [`ProcWriter::commit`]. A dangling
+    /// symlink at `dest` is NotFound, never replaced.
+    pub fn create(
+        &self,
+        dest: &Path,
+        tmp: &OsStr,
+        mode: u32,
+        open: Open,
+    ) -> io::Result<ProcWriter> {
         let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
             return Err(io::Error::from_raw_os_error(libc::EBUSY));
         };
+        match self.open_in(dest, open.flags()) {
+            Ok(fd) => {
+                let file = File::from(fd);
+                prepare_in_place(&file, open)?;
+                let dir = self.open_in(dir, libc::O_PATH | libc::O_DIRECTORY)?;
+                return Ok(ProcWriter {
+                    file,
+                    dir,
+                    tmp: None,
+                    name: name.to_os_string(),
+                    mode,
+                    done: false,
+                });
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                if self.open_in(dest, libc::O_PATH | libc::O_NOFOLLOW).is_ok() {
+                    return Err(e); // a dangling symlink
+                }
+            }
+            Err(e) => return Err(e),
+        }
         let dir = self.open_in(dir, libc::O_PATH | libc::O_DIRECTORY)?;
         // A single new component with O_EXCL: nothing to follow, nothing to clobber.
         let fd = open_at(
@@ -152,27 +184,62 @@ impl ProcRoot {
         Ok(ProcWriter {
             file: File::from(fd),
             dir,
-            tmp: tmp.to_os_string(),
+            tmp: Some(tmp.to_os_string()),
             name: name.to_os_string(),
             mode,
             done: false,
         })
     }
+
+    /// Removes `name` in `dir`, a file or a whole tree (a temporary of ours left by a failed
+    /// copy), without following any symlink: every step is relative to a descriptor.
+    pub fn remove_tree_in(&self, dir: &Path, name: &OsStr) -> io::Result<()> {
+        let dir = self.open_in(dir, libc::O_PATH | libc::O_DIRECTORY)?;
+        remove_at(&dir, name.as_bytes())
+    }
 }
 
-/// A file being written into a container under a temporary name.
+/// Removes `name` under the directory `dir`: a tree depth first, never through a symlink.
+fn remove_at(dir: &OwnedFd, name: &[u8]) -> io::Result<()> {
+    let c = CString::new(name).map_err(|_| einval())?;
+    // SAFETY: a valid C string and a descriptor we own.
+    if unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) } == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::EISDIR) {
+        return Err(e);
+    }
+    let sub = open_at(
+        dir.as_raw_fd(),
+        name,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+    )?;
+    let names: Vec<Vec<u8>> = std::fs::read_dir(format!("/proc/self/fd/{}", sub.as_raw_fd()))?
+        .flatten()
+        .map(|d| d.file_name().as_bytes().to_vec())
+        .collect();
+    for n in names {
+        remove_at(&sub, &n)?;
+    }
+    // SAFETY: as above.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), libc::AT_REMOVEDIR) })
+}
+
+/// A file being written into a container: in place, or under a temporary name.
 #[derive(Debug)]
 pub struct ProcWriter {
     pub file: File,
     dir: OwnedFd,
-    tmp: OsString,
+    /// The temporary name of a new file; `None` when writing in place.
+    tmp: Option<OsString>,
     name: OsString,
     mode: u32,
     done: bool,
 }
 
 impl ProcWriter {
-    /// Sets mode, owner and times, then renames the file into place.
+    /// Sets mode, owner and times, then renames a new file into place.
     pub fn commit(
         mut self,
         owner: Option<(u32, u32)>,
@@ -184,8 +251,7 @@ impl ProcWriter {
             check(unsafe { libc::fchown(fd, uid, gid) })?;
         }
         // After chown, which clears setuid/setgid bits.
-        // SAFETY: as above.
-        check(unsafe { libc::fchmod(fd, self.mode) })?;
+        set_mode_if_changed(&self.file, self.mode)?;
         if let Some((s, ns)) = mtime {
             let t = libc::timespec {
                 tv_sec: s,
@@ -195,20 +261,40 @@ impl ProcWriter {
             // SAFETY: `times` holds the two timespecs futimens reads.
             check(unsafe { libc::futimens(fd, times.as_ptr()) })?;
         }
-        let from = CString::new(self.tmp.as_bytes()).map_err(|_| einval())?;
+        let Some(tmp) = &self.tmp else {
+            self.done = true;
+            return Ok(());
+        };
+        let from = CString::new(tmp.as_bytes()).map_err(|_| einval())?;
         let to = CString::new(self.name.as_bytes()).map_err(|_| einval())?;
         let d = self.dir.as_raw_fd();
-        // SAFETY: valid C strings, descriptors we own.
-        check(unsafe { libc::renameat(d, from.as_ptr(), d, to.as_ptr()) })?;
+        rename_noreplace(d, &from, d, &to)?;
         self.done = true;
         Ok(())
     }
 }
 
+impl ProcWriter {
+    /// Throws a new file's temporary away (a file written in place keeps what it got); an error
+    /// when it could not be removed (the container went away).
+    pub fn discard(mut self) -> io::Result<()> {
+        self.done = true;
+        let Some(tmp) = &self.tmp else { return Ok(()) };
+        let c = CString::new(tmp.as_bytes()).map_err(|_| einval())?;
+        // SAFETY: a valid C string and a descriptor we own.
+        check(unsafe { libc::unlinkat(self.dir.as_raw_fd(), c.as_ptr(), 0) })
+    }
+
+    /// Whether this writes a new file under a temporary name (else in place).
+    pub fn is_new(&self) -> bool {
+        self.tmp.is_some()
+    }
+}
+
 impl Drop for ProcWriter {
     fn drop(&mut self) {
-        if !self.done {
-            if let Ok(c) = CString::new(self.tmp.as_bytes()) {
+        if let (false, Some(tmp)) = (self.done, &self.tmp) {
+            if let Ok(c) = CString::new(tmp.as_bytes()) {
                 // SAFETY: a valid C string and a descriptor we own.
                 unsafe { libc::unlinkat(self.dir.as_raw_fd(), c.as_ptr(), 0) };
             }

@@ -5,11 +5,12 @@
 //! and a pump thread: a *feed* streams the file into a pipe (`< /containers/...`, and each
 //! container file argument of a host program, passed as `/dev/fd/N` as bash's process
 //! substitution does); a *drain* takes what the command writes and lands it through
-//! [`Vfs::create`](crate::vfs::Vfs::create): under a temporary name, renamed when the command
-//! is done, so the file appears whole or not at all. A drain waits at the end of its input for
-//! the shell's word: the command's status does not matter (as in sh, `grep x f > out` leaves
-//! `out` even when nothing matched), but Ctrl-C (or a command killed by it) or a failed write
-//! leaves the old file, or nothing. `>>` copies the old content first, then appends.
+//! [`Vfs::create_with`](crate::vfs::Vfs::create_with), as sh would: an existing file is
+//! truncated (`>`) or appended to (`>>`) in place, keeping its inode, owner and links; a new
+//! one goes under a temporary name, renamed when the command is done, so it appears whole or
+//! not at all. A drain waits at the end of its input for the shell's word: the command's status
+//! does not matter (as in sh, `grep x f > out` leaves `out` even when nothing matched), but
+//! Ctrl-C (or a command killed by it) or a failed write leaves no new file.
 //!
 //! Pumps run on their own threads, driving the async vfs with the runtime's `Handle::block_on`,
 //! because they block on pipes; they report their errors when the command is done.
@@ -31,7 +32,7 @@ use super::Shell;
 use crate::context::Reporter;
 use crate::exit_codes;
 use crate::syntax::RedirOp;
-use crate::vfs::stream::{Attrs, FileWriter, CHUNK};
+use crate::vfs::stream::{Attrs, FileWriter, Open, CHUNK};
 use crate::vfs::{Entry, FsError, Kind, VPath, Vfs};
 
 /// Programs that only print their arguments: a container path stays a name for them
@@ -75,6 +76,12 @@ impl Pumps {
                 Ok(Err(e)) => {
                     if !matches!(e, FsError::Interrupted) && !e.is_broken_pipe() {
                         errors.error(format_args!("{}: {e}", p.label));
+                    }
+                    if matches!(e, FsError::PartialLeft(_)) {
+                        errors.error(format_args!(
+                            "{}: partial file left (the container is stopped)",
+                            p.label
+                        ));
                     }
                     ok = false;
                 }
@@ -196,38 +203,50 @@ impl Shell {
 
     /// The write end of a pipe that a pump lands at `p` when the command is done.
     async fn drain(&self, p: VPath, append: bool, label: String) -> Result<(Fd, Pump), FsError> {
-        let existing = match self.vfs.lstat(&p).await {
+        let mut existing = match self.vfs.lstat(&p).await {
             Ok(e) => Some(e),
             Err(FsError::NotFound) => None,
             Err(e) => return Err(e),
         };
-        let mode =
-            match &existing {
-                None => 0o666 & !crate::commands::umask(),
-                Some(e) => {
-                    match e.kind {
-                        Kind::File => e.perm & 0o7777,
-                        Kind::Dir => return Err(FsError::IsADirectory),
-                        // Landing a new file would replace the link (or the device) itself.
-                        Kind::Symlink => return Err(refuse(
-                            "a symbolic link inside a container: redirect to its target instead",
-                        )),
-                        _ => return Err(refuse(
-                            "not a regular file: only regular files inside containers take output",
-                        )),
-                    }
+        if existing.as_ref().is_some_and(|e| e.kind == Kind::Symlink) {
+            // Written through, as sh does (resolved inside the container).
+            existing = match self.vfs.stat(&p).await {
+                Ok(e) => Some(e),
+                Err(FsError::NotFound) => {
+                    return Err(refuse(
+                        "a dangling symbolic link inside a container: redirect to its target \
+                         instead",
+                    ))
                 }
+                Err(e) => return Err(e),
             };
+        }
+        let mode = match &existing {
+            None => 0o666 & !crate::commands::umask(),
+            Some(e) => match e.kind {
+                Kind::File => e.perm & 0o7777,
+                Kind::Dir => return Err(FsError::IsADirectory),
+                _ => {
+                    return Err(refuse(
+                        "not a regular file: only regular files inside containers take output",
+                    ))
+                }
+            },
+        };
         let attrs = Attrs {
             mode,
             ..Attrs::default()
         };
+        // An existing file is truncated (`>`) or appended to (`>>`) in place, as sh does, so
+        // its inode, owner and links stay and whoever holds it open sees the new lines.
+        let open = if append { Open::Append } else { Open::Replace };
         let sink = if self.vfs.create_needs_size(&p).await? {
             Sink::Spool(spool()?)
         } else {
-            Sink::Stream(self.vfs.create(&p, &attrs, 0).await?)
+            Sink::Stream(self.vfs.create_with(&p, &attrs, 0, open).await?)
         };
-        let old = existing.filter(|_| append);
+        // Only a spool (the archive API replaces the file) sends the old content first.
+        let old = existing.filter(|_| append && matches!(sink, Sink::Spool(_)));
         let (r, w) = fds::pipe()?;
         let vfs = self.vfs.clone();
         let handle = tokio::runtime::Handle::current();
@@ -393,13 +412,13 @@ impl Sink {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    w.abort().await;
-                    return Err(e.into());
+                    let partial = w.abort().await;
+                    return Err(left(partial, e.into()));
                 }
             };
             if let Err(e) = w.write(&buf[..n]).await {
-                w.abort().await;
-                return Err(e);
+                let partial = w.abort().await;
+                return Err(left(partial, e));
             }
         }
         w.commit().await
@@ -409,6 +428,15 @@ impl Sink {
         if let Sink::Stream(w) = self {
             w.abort().await;
         }
+    }
+}
+
+/// `e`, marked as having left a partial file in a stopped container when it did.
+fn left(partial: bool, e: FsError) -> FsError {
+    if partial {
+        FsError::PartialLeft(Box::new(e))
+    } else {
+        e
     }
 }
 

@@ -259,9 +259,31 @@ impl ArchiveFs {
         h.set_size(size);
         let docker = eng.client().await?.clone();
         let (id, addr) = (c.id.clone(), eng.addr().to_string());
-        Ok(ArchiveWriter::start(h, name, move |rx| {
-            upload(docker, id, dir, rx, addr)
-        }))
+        let (probe_docker, probe_id, probe_path) = (docker.clone(), id.clone(), path_str(path)?);
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        // Something at the name written since we started is what the cut upload left.
+        let probe: super::stream::Probe = Box::new(move || {
+            Box::pin(async move {
+                let opts = ContainerArchiveInfoOptions { path: probe_path };
+                match probe_docker
+                    .get_container_archive_info(&probe_id, Some(opts))
+                    .await
+                {
+                    Ok(st) => st
+                        .modification_time
+                        .as_deref()
+                        .and_then(parse_rfc3339)
+                        .is_none_or(|m| m >= started - 1),
+                    Err(_) => false,
+                }
+            })
+        });
+        Ok(
+            ArchiveWriter::start(h, name, move |rx| upload(docker, id, dir, rx, addr))
+                .with_probe(probe),
+        )
     }
 
     /// Creates a directory or symlink in a (stopped) container with a one-entry tar.
@@ -475,7 +497,7 @@ impl ArchiveFs {
 }
 
 /// The `dev` of entries read from an archive (their `ino` is [`path_id`]).
-const ARCHIVE_DEV: u64 = 0xdb0c_a4c1;
+pub(super) const ARCHIVE_DEV: u64 = 0xdb0c_a4c1;
 
 /// A stable number for a path, standing in for an inode number.
 fn path_id(p: &Path) -> u64 {

@@ -45,6 +45,8 @@ pub struct CopyOpts {
     pub deref: Deref,
     pub preserve: Preserve,
     pub no_clobber: bool,
+    /// `-f`: a destination that cannot be opened for writing is removed and made anew.
+    pub force: bool,
     pub verbose: bool,
     /// The process umask, for modes of new files when the mode is not preserved.
     pub umask: u32,
@@ -55,6 +57,11 @@ pub struct CopyOpts {
 pub trait CopyReport {
     /// A name as a message shows it (GNU cp quotes every name it mentions).
     fn quote(&self, name: &OsStr) -> String;
+    /// A name leading a message (`NAME: what happened`), as GNU's `quotef`: quoted only when it
+    /// needs it. By default as [`quote`](Self::quote).
+    fn quote_f(&self, name: &OsStr) -> String {
+        self.quote(name)
+    }
     /// One entry failed; `msg` is GNU cp's wording, names quoted with [`quote`](Self::quote).
     /// The walk goes on with the next entry.
     fn error(&mut self, msg: &str);
@@ -80,6 +87,13 @@ pub struct Copier<'a> {
     stopped: bool,
     /// Where each multiply-linked source file (dev, ino) was first copied to.
     linked: std::collections::HashMap<(u64, u64), VPath>,
+    /// The directories this copy made, by (dev, ino): a source directory among them is the copy
+    /// itself, met again through a symlink or a bind mount (GNU decides it so too).
+    made: std::collections::HashSet<(u64, u64)>,
+    /// The command-line operands being copied, as shown, for that message.
+    top: (OsString, OsString),
+    /// A top-level directory's real paths are still to be compared (once per operand).
+    check_real: bool,
 }
 
 impl<'a> Copier<'a> {
@@ -92,6 +106,9 @@ impl<'a> Copier<'a> {
             into_itself: None,
             stopped: false,
             linked: std::collections::HashMap::new(),
+            made: std::collections::HashSet::new(),
+            top: Default::default(),
+            check_real: false,
         }
     }
 
@@ -115,6 +132,12 @@ impl<'a> Copier<'a> {
         dst_text: &'b OsStr,
         top: bool,
     ) -> LocalBoxFuture<'b, bool> {
+        if top {
+            // GNU records the copy's own directories per command-line operand.
+            self.top = (src_text.to_os_string(), dst_text.to_os_string());
+            self.check_real = true;
+            self.made.clear();
+        }
         self.copy_hinted(src, src_text, dst, dst_text, top, Hint::default())
     }
 
@@ -149,11 +172,29 @@ impl<'a> Copier<'a> {
                     return false;
                 }
             };
-            let existing = if hint.dst_absent {
+            let mut existing = if hint.dst_absent {
                 None
             } else {
                 self.vfs.lstat(dst).await.ok()
             };
+            if s.kind == Kind::File && existing.as_ref().is_some_and(|e| e.kind == Kind::Symlink) {
+                // GNU cp writes a file through a symlink at its destination (resolved inside
+                // the container), whatever -P or -a say: the link stays, its target changes.
+                match self.vfs.stat(dst).await {
+                    Ok(e) => existing = Some(e),
+                    Err(FsError::NotFound) => {
+                        self.fail(format!(
+                            "not writing through dangling symlink {}",
+                            self.q(dst_text)
+                        ));
+                        return false;
+                    }
+                    Err(e) => {
+                        self.fail(format!("cannot stat {}: {e}", self.q(dst_text)));
+                        return false;
+                    }
+                }
+            }
             match (&s.kind, existing.as_ref().map(|e| e.kind)) {
                 (Kind::Dir, _) if !self.opts.recursive => {
                     self.fail(format!(
@@ -228,6 +269,15 @@ impl<'a> Copier<'a> {
         dst_text: &OsStr,
         exists: bool,
     ) -> bool {
+        if s.ino != 0 && self.made.contains(&(s.dev, s.ino)) {
+            let msg = format!(
+                "cannot copy a directory, {}, into itself, {}",
+                self.q(&self.top.0),
+                self.q(&self.top.1)
+            );
+            self.fail(msg);
+            return false;
+        }
         if let Some((made, top_src, top_dst)) = &self.into_itself {
             if &src.to_path() == made {
                 let msg = format!(
@@ -244,6 +294,19 @@ impl<'a> Copier<'a> {
                 src_text.to_os_string(),
                 dst_text.to_os_string(),
             ));
+        } else if std::mem::take(&mut self.check_real) && src.container() == dst.container() {
+            // Through a symlink the paths differ: compare where they really are. (The (dev, ino)
+            // check below decides it wherever the numbers are real; a stopped container's
+            // listing has none, so there the real paths do.)
+            if let (Some(rs), Some(rd)) = (self.real(src).await, self.real(dst).await) {
+                if into_itself(&rs, &rd) {
+                    self.into_itself = Some((
+                        rd.to_path(),
+                        src_text.to_os_string(),
+                        dst_text.to_os_string(),
+                    ));
+                }
+            }
         }
         let p = self.opts.preserve;
         if !exists
@@ -283,6 +346,14 @@ impl<'a> Copier<'a> {
             if let Err(e) = self.vfs.mkdir(dst, &tmp).await {
                 self.fail(format!("cannot create directory {}: {e}", self.q(dst_text)));
                 return false;
+            }
+            // Only a copy within one filesystem space can meet itself.
+            if src.container() == dst.container() {
+                if let Ok(d) = self.vfs.lstat(dst).await {
+                    if d.ino != 0 {
+                        self.made.insert((d.dev, d.ino));
+                    }
+                }
             }
             if self.opts.verbose {
                 self.report.copied(src_text, dst_text);
@@ -395,7 +466,16 @@ impl<'a> Copier<'a> {
                 };
             }
         }
-        if src == dst {
+        // Written in place, the destination must not be the source itself (the same path, a
+        // hard link, a symlink to it, a bind mount of it).
+        // (An archive listing's numbers stand for paths, not files: not comparable.)
+        let same_file = existing.as_ref().is_some_and(|e| {
+            e.ino != 0
+                && e.dev != super::archive::ARCHIVE_DEV
+                && (e.dev, e.ino) == (s.dev, s.ino)
+                && e.kind == Kind::File
+        });
+        if src == dst || same_file {
             self.fail(format!(
                 "{} and {} are the same file",
                 self.q(src_text),
@@ -410,8 +490,36 @@ impl<'a> Copier<'a> {
                 return false;
             }
         };
-        let attrs = self.attrs(s, existing.as_ref());
-        let mut writer = match self.vfs.create(dst, &attrs, s.size).await {
+        let mut existing = existing;
+        if self.opts.preserve.links
+            && existing.as_ref().is_some_and(|e| e.nlink > 1)
+            && self
+                .vfs
+                .lstat(dst)
+                .await
+                .is_ok_and(|e| e.kind == Kind::File)
+        {
+            // GNU cp keeping links (`-a`) does not write into a file with other names: it
+            // makes a new one.
+            if let Err(e) = self.vfs.remove(dst, false).await {
+                self.fail(format!("cannot remove {}: {e}", self.q(dst_text)));
+                return false;
+            }
+            existing = None;
+        }
+        let mut attrs = self.attrs(s, existing.as_ref());
+        let mut created = self.vfs.create(dst, &attrs, s.size).await;
+        if self.opts.force
+            && existing.is_some()
+            && matches!(created, Err(FsError::PermissionDenied))
+        {
+            // `-f`: what cannot be opened is removed and made anew.
+            if self.vfs.remove(dst, false).await.is_ok() {
+                attrs = self.attrs(s, None);
+                created = self.vfs.create(dst, &attrs, s.size).await;
+            }
+        }
+        let mut writer = match created {
             Ok(w) => w,
             Err(e) => {
                 self.fail(format!(
@@ -425,7 +533,7 @@ impl<'a> Copier<'a> {
             // Both ends are open here: the kernel copies, no byte passes through us. The loop
             // below then meets the end of the source at once.
             if let Err(e) = self.kernel_copy(from, to).await {
-                writer.abort().await;
+                let partial = writer.abort().await;
                 if !matches!(e, FsError::Interrupted) {
                     self.fail(format!(
                         "error copying {} to {}: {e}",
@@ -433,6 +541,7 @@ impl<'a> Copier<'a> {
                         self.q(dst_text)
                     ));
                 }
+                self.partial(partial, dst_text);
                 return false;
             }
         }
@@ -441,16 +550,18 @@ impl<'a> Copier<'a> {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
                 Err(e) => {
-                    writer.abort().await;
+                    let partial = writer.abort().await;
                     if !matches!(e, FsError::Interrupted) {
                         self.fail(format!("error reading {}: {e}", self.q(src_text)));
                     }
+                    self.partial(partial, dst_text);
                     return false;
                 }
             };
             if let Err(e) = writer.write(&chunk).await {
-                writer.abort().await;
+                let partial = writer.abort().await;
                 self.fail(format!("error writing {}: {e}", self.q(dst_text)));
+                self.partial(partial, dst_text);
                 return false;
             }
             self.report.bytes(chunk.len() as u64);
@@ -458,6 +569,7 @@ impl<'a> Copier<'a> {
         let attrs_set = writer.sets_attrs();
         if let Err(e) = writer.commit().await {
             self.fail(format!("error writing {}: {e}", self.q(dst_text)));
+            self.partial(matches!(e, FsError::PartialLeft(_)), dst_text);
             return false;
         }
         if attrs_set {
@@ -482,6 +594,67 @@ impl<'a> Copier<'a> {
 }
 
 impl Copier<'_> {
+    /// Where a container path really is: its directories' symlinks followed inside the
+    /// container (the last component is kept as it is). `None` when a component is missing,
+    /// on the host (the kernel's numbers decide there), or after too many links.
+    async fn real(&self, p: &VPath) -> Option<VPath> {
+        let VPath::Container { host, name, path } = p else {
+            return None;
+        };
+        let (dir, last) = (path.parent()?, path.file_name()?);
+        let mut todo: Vec<OsString> = dir
+            .components()
+            .rev()
+            .filter_map(|c| match c {
+                std::path::Component::Normal(n) => Some(n.to_os_string()),
+                _ => None,
+            })
+            .collect();
+        let mut out = std::path::PathBuf::from("/");
+        let mut hops = 0;
+        while let Some(comp) = todo.pop() {
+            let here = out.join(&comp);
+            let at = VPath::Container {
+                host: host.clone(),
+                name: name.clone(),
+                path: here.clone(),
+            };
+            let e = self.vfs.lstat(&at).await.ok()?;
+            match (e.kind, &e.link_target) {
+                (Kind::Symlink, Some(t)) => {
+                    hops += 1;
+                    if hops > 40 {
+                        return None;
+                    }
+                    let to = super::path::link_target_in_container(&here, t);
+                    todo.extend(to.components().rev().filter_map(|c| match c {
+                        std::path::Component::Normal(n) => Some(n.to_os_string()),
+                        _ => None,
+                    }));
+                    out = std::path::PathBuf::from("/");
+                }
+                _ => out = here,
+            }
+        }
+        Some(VPath::Container {
+            host: host.clone(),
+            name: name.clone(),
+            path: out.join(last),
+        })
+    }
+
+    /// Says that a failed write into a stopped container left a partial file (the archive API
+    /// cannot take it back); status 1 either way.
+    fn partial(&mut self, left: bool, dst_text: &OsStr) {
+        if left {
+            self.fail(format!(
+                "{}: partial file left (the container is stopped)",
+                self.report.quote_f(dst_text)
+            ));
+        }
+        self.failed = true;
+    }
+
     /// Copies the rest of `from` into `to` with `copy_file_range`, a slice at a time on a
     /// blocking thread, so progress moves and Ctrl-C stops it between slices.
     async fn kernel_copy(

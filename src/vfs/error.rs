@@ -31,6 +31,10 @@ pub enum FsError {
     Engine(String),
     #[error("{}", io_text(.0))]
     Io(io::Error),
+    /// A write into a stopped container failed after the engine had started unpacking it: the
+    /// archive API cannot take the partial file back. Displays as the cause.
+    #[error("{0}")]
+    PartialLeft(Box<FsError>),
 }
 
 impl From<io::Error> for FsError {

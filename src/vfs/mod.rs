@@ -13,6 +13,7 @@ mod hostfs;
 pub mod owners;
 pub mod path;
 pub mod stream;
+pub mod temps;
 mod write;
 
 use std::collections::{HashMap, HashSet};
@@ -53,6 +54,8 @@ impl Vfs {
     /// The namespace over `engines`; `notes` (given with `-v`) receives its notes.
     pub fn new(engines: Vec<Arc<Engine>>, mode: AgentMode, notes: Option<Sink>) -> Vfs {
         path::set_multi_engine(engines.len() > 1);
+        // Host temporaries a killed dockerbox left go now (`vfs::temps`).
+        temps::load_journals();
         Vfs {
             engines,
             archive: archive::ArchiveFs::default(),
@@ -170,7 +173,12 @@ impl Vfs {
         host: Option<&str>,
         name: &str,
     ) -> Result<Arc<ContainerInfo>, FsError> {
-        self.engine(host)?.find(name).await
+        let c = self.engine(host)?.find(name).await?;
+        if c.state == crate::host::State::Running {
+            // Temporaries a dead writer left there go first (`vfs::temps`).
+            self.sweep(&c).await;
+        }
+        Ok(c)
     }
 
     /// `stat`: follows symlinks.

@@ -1,10 +1,14 @@
 //! Files as streams of chunks, so a copy between any two places (host, agent, archive API)
 //! moves through bounded buffers and nothing is staged on disk.
 //!
-//! A [`FileWriter`] lands atomically where the backend allows it: on the host and through the
-//! agent the data goes to a temporary name beside the destination and is renamed on `commit`;
-//! dropped or aborted, the temporary is removed. Into a stopped container the engine unpacks a
-//! tar as it arrives, which cannot be renamed into place: see [`FileWriter::Archive`].
+//! The overwrite rule, as GNU cp and sh have it: an existing destination (a symlink is
+//! followed, confined to its container) is truncated and written in place, so its inode, owner,
+//! group, mode and hard links stay and a process holding it open keeps seeing it; `>>` appends
+//! to that same inode. Only a new file lands atomically: it is written under a temporary name
+//! beside the destination and renamed on `commit` (never over something that appeared
+//! meanwhile); dropped or aborted, the temporary is removed. Into a stopped container the
+//! engine unpacks a tar as it arrives, which cannot be renamed into place nor written in place:
+//! see [`FileWriter::Archive`].
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -17,6 +21,8 @@ use tokio::sync::mpsc;
 
 use super::FsError;
 use crate::host::{ProcWriter, ReadStream, WriteStream};
+pub use crate::inplace::Open;
+use crate::inplace::{prepare_in_place, rename_noreplace, set_mode_if_changed};
 use crate::interrupt;
 
 /// The size of the chunks moved between a reader and a writer.
@@ -80,8 +86,8 @@ pub enum FileWriter {
     Host(HostWriter),
     /// Into a running container through its `/proc/PID/root`; owner and times are set before
     /// the rename, with the mode.
-    Direct(ProcWriter, Attrs),
-    Agent(WriteStream),
+    Direct(ProcWriter, Attrs, Temp),
+    Agent(WriteStream, Temp),
     /// Into a stopped container: a tar stream the engine unpacks as it arrives. The size was
     /// announced in the tar header up front; a write that fails midway leaves whatever the
     /// engine had unpacked (the archive API has no rename and no delete).
@@ -92,8 +98,8 @@ impl FileWriter {
     pub async fn write(&mut self, data: &[u8]) -> Result<(), FsError> {
         match self {
             FileWriter::Host(w) => w.file.write_all(data).map_err(FsError::from),
-            FileWriter::Direct(w, _) => (&w.file).write_all(data).map_err(FsError::from),
-            FileWriter::Agent(w) => w.write(data).await.map_err(super::agent::fs_error),
+            FileWriter::Direct(w, ..) => (&w.file).write_all(data).map_err(FsError::from),
+            FileWriter::Agent(w, _) => w.write(data).await.map_err(super::agent::fs_error),
             FileWriter::Archive(w) => w.write(data).await,
         }
     }
@@ -102,22 +108,37 @@ impl FileWriter {
     pub async fn commit(self) -> Result<(), FsError> {
         match self {
             FileWriter::Host(w) => w.commit(),
-            FileWriter::Direct(w, a) => w.commit(a.owner, a.mtime).map_err(FsError::from),
-            FileWriter::Agent(w) => w.close(true).await.map_err(super::agent::fs_error),
+            FileWriter::Direct(w, a, t) => {
+                let r = w.commit(a.owner, a.mtime);
+                t.done(); // landed, or removed by the writer's drop
+                r.map_err(FsError::from)
+            }
+            FileWriter::Agent(w, t) => {
+                let r = w.close(true).await;
+                t.settle(r.as_ref().err());
+                r.map_err(super::agent::fs_error)
+            }
             FileWriter::Archive(w) => w.finish().await,
         }
     }
 
-    /// Throws the file away (the destination keeps what it had).
-    pub async fn abort(self) {
+    /// Throws the file away: a new file's temporary is removed; a file written in place
+    /// keeps what was written so far (as with GNU cp). True when a stopped container was left
+    /// holding a partial file at the name (see [`FileWriter::Archive`]).
+    pub async fn abort(self) -> bool {
         match self {
             FileWriter::Host(w) => drop(w),
-            FileWriter::Direct(w, _) => drop(w),
-            FileWriter::Agent(w) => {
-                let _ = w.close(false).await;
+            FileWriter::Direct(w, _, t) => match w.discard() {
+                Ok(()) => t.done(),
+                Err(_) => t.orphan(),
+            },
+            FileWriter::Agent(w, t) => {
+                let r = w.close(false).await;
+                t.settle(r.as_ref().err());
             }
-            FileWriter::Archive(w) => w.abort().await,
+            FileWriter::Archive(w) => return w.abort().await,
         }
+        false
     }
 }
 
@@ -126,7 +147,7 @@ impl FileWriter {
     pub fn local_file(&self) -> Option<&File> {
         match self {
             FileWriter::Host(w) => Some(&w.file),
-            FileWriter::Direct(w, _) => Some(&w.file),
+            FileWriter::Direct(w, ..) => Some(&w.file),
             _ => None,
         }
     }
@@ -137,41 +158,131 @@ impl FileWriter {
     }
 }
 
-/// A host file written under a temporary name beside its destination.
+/// A temporary in a container, journaled (`vfs::temps`) until it landed or was removed; one
+/// the writer could not remove (the agent or the container went away) is removed when the
+/// container is reached again.
+pub struct Temp {
+    ticket: Option<super::temps::Ticket>,
+    container: String,
+    path: PathBuf,
+}
+
+impl Temp {
+    /// Journals the temporary `path` about to be made in container `id`; `None` for a write in
+    /// place, which makes none.
+    pub fn new(id: &str, path: PathBuf, made: bool) -> Temp {
+        Temp {
+            ticket: made.then(|| super::temps::record(Some(id), &path)),
+            container: id.to_string(),
+            path,
+        }
+    }
+
+    /// The temporary landed or was removed.
+    pub fn done(self) {
+        if let Some(t) = self.ticket {
+            t.done();
+        }
+    }
+
+    /// The temporary could not be removed: the next reach of the container does it.
+    pub fn orphan(self) {
+        if self.ticket.is_some() {
+            super::temps::orphaned(&self.container, &self.path, self.ticket);
+        }
+    }
+
+    /// After the agent closed the write: the temporary is gone unless the agent was.
+    fn settle(self, err: Option<&crate::host::AgentError>) {
+        match err {
+            Some(crate::host::AgentError::Gone) => self.orphan(),
+            _ => self.done(),
+        }
+    }
+}
+
+/// A host file being written: in place when it existed, else under a temporary name beside its
+/// destination (see the module doc).
 pub struct HostWriter {
     file: File,
-    tmp: PathBuf,
+    /// The temporary name, for a new file; `None` when writing in place.
+    tmp: Option<PathBuf>,
     dest: PathBuf,
     mode: u32,
     done: bool,
+    ticket: Option<super::temps::Ticket>,
 }
 
 impl HostWriter {
-    pub fn create(dest: &Path, mode: u32) -> Result<HostWriter, FsError> {
+    pub fn create(dest: &Path, mode: u32, open: Open) -> Result<HostWriter, FsError> {
         let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
             return Err(FsError::from(io::Error::from_raw_os_error(libc::EINVAL)));
         };
+        let existing = std::fs::OpenOptions::new()
+            .write(true)
+            .append(open == Open::Append)
+            .custom_flags(open.flags())
+            .open(dest);
+        match existing {
+            Ok(file) => {
+                prepare_in_place(&file, open)?;
+                return Ok(HostWriter {
+                    file,
+                    tmp: None,
+                    dest: dest.to_path_buf(),
+                    mode,
+                    done: false,
+                    ticket: None,
+                });
+            }
+            // A name that is there but leads nowhere (a dangling symlink) is never replaced:
+            // NotFound, which callers word as GNU cp does.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && dest.symlink_metadata().is_ok() => {
+                return Err(FsError::NotFound)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         let tmp = dir.join(temp_name(name));
-        let file = std::fs::OpenOptions::new()
+        let ticket = super::temps::record(None, &tmp);
+        let file = match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&tmp)?;
+            .open(&tmp)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                ticket.done();
+                return Err(e.into());
+            }
+        };
         Ok(HostWriter {
             file,
-            tmp,
+            tmp: Some(tmp),
             dest: dest.to_path_buf(),
             mode,
             done: false,
+            ticket: Some(ticket),
         })
     }
 
     fn commit(mut self) -> Result<(), FsError> {
+        let Some(tmp) = &self.tmp else {
+            self.done = true;
+            return set_mode_if_changed(&self.file, self.mode).map_err(FsError::from);
+        };
+        let c = |p: &Path| {
+            std::ffi::CString::new(p.as_os_str().as_bytes())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+        };
         let landed = self
             .file
             .set_permissions(std::fs::Permissions::from_mode(self.mode))
             .and_then(|()| self.file.sync_all())
-            .and_then(|()| std::fs::rename(&self.tmp, &self.dest));
+            .and_then(|()| {
+                rename_noreplace(libc::AT_FDCWD, &c(tmp)?, libc::AT_FDCWD, &c(&self.dest)?)
+            });
         self.done = landed.is_ok();
         landed.map_err(FsError::from)
     }
@@ -179,31 +290,24 @@ impl HostWriter {
 
 impl Drop for HostWriter {
     fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.tmp);
+        if let (false, Some(tmp)) = (self.done, &self.tmp) {
+            let _ = std::fs::remove_file(tmp);
+        }
+        if let Some(t) = self.ticket.take() {
+            t.done();
         }
     }
 }
 
-/// The temporary name a file is written under before its rename: hidden, unique, and short
-/// enough for any name (`.NAME.dbx-PID-NONCE`).
+/// The temporary name a file is written under before its rename (see `vfs::temps`).
 pub fn temp_name(name: &std::ffi::OsStr) -> std::ffi::OsString {
-    use std::os::unix::ffi::OsStringExt;
-    let mut tmp = b".".to_vec();
-    tmp.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
-    tmp.extend_from_slice(format!(".dbx-{}-{:x}", std::process::id(), nonce()).as_bytes());
-    std::ffi::OsString::from_vec(tmp)
+    super::temps::name(name)
 }
 
-fn nonce() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (u64::from(t) << 16) ^ N.fetch_add(1, Ordering::SeqCst)
-}
+/// Whether a failed upload left something fresh at the destination's name: asked of the
+/// engine after the upload ended. The engine unpacks as the tar arrives and keeps what it got
+/// when the body ends early or is cut (measured: a 10 MB entry cut at 5 MB stays as 5 MB).
+pub type Probe = Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static, bool> + Send>;
 
 /// A file streamed into a stopped container as a one-entry tar.
 pub struct ArchiveWriter {
@@ -212,6 +316,7 @@ pub struct ArchiveWriter {
     upload: tokio::task::JoinHandle<Result<(), FsError>>,
     expected: u64,
     written: u64,
+    probe: Option<Probe>,
 }
 
 impl ArchiveWriter {
@@ -247,7 +352,14 @@ impl ArchiveWriter {
             upload,
             expected,
             written: 0,
+            probe: None,
         }
+    }
+
+    /// How [`FileWriter::abort`] finds out whether a partial file was left.
+    pub fn with_probe(mut self, probe: Probe) -> ArchiveWriter {
+        self.probe = Some(probe);
+        self
     }
 
     async fn write(&mut self, data: &[u8]) -> Result<(), FsError> {
@@ -272,32 +384,61 @@ impl ArchiveWriter {
 
     async fn finish(mut self) -> Result<(), FsError> {
         if self.written != self.expected {
-            self.abort().await;
-            return Err(FsError::Engine(
-                "the file changed size while it was copied".into(),
+            let partial = self.abort().await;
+            return Err(left(
+                partial,
+                FsError::Engine("the file changed size while it was copied".into()),
             ));
         }
         self.data = None; // end of data
         let built = self
             .builder
             .await
-            .map_err(|e| FsError::Engine(e.to_string()))?;
-        let uploaded = self
-            .upload
+            .map_err(|e| FsError::Engine(e.to_string()))
+            .and_then(|b| b.map_err(FsError::from));
+        let uploaded = (&mut self.upload)
             .await
-            .map_err(|e| FsError::Engine(e.to_string()))?;
-        uploaded.map_err(read_only)?;
-        built.map_err(FsError::from)
+            .map_err(|e| FsError::Engine(e.to_string()))
+            .and_then(|u| u.map_err(read_only));
+        let Err(e) = uploaded.and(built) else {
+            return Ok(());
+        };
+        let partial = match self.probe.take() {
+            Some(probe) => probe().await,
+            None => false,
+        };
+        Err(left(partial, e))
     }
 
-    async fn abort(mut self) {
+    /// Ends the upload early; true when the engine kept a partial file (it has no rename and
+    /// no delete, and measured, no way to take back an entry it started: a cut body, a short
+    /// body and a `.wh.` whiteout entry all leave it).
+    async fn abort(mut self) -> bool {
         if let Some(tx) = self.data.take() {
             let _ = tx
                 .send(Err(io::Error::new(io::ErrorKind::Interrupted, "aborted")))
                 .await;
         }
         let _ = self.builder.await;
-        self.upload.abort();
+        // Let the engine finish with what it got before asking what is there.
+        let ended =
+            tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.upload).await;
+        if ended.is_err() {
+            self.upload.abort();
+        }
+        match self.probe.take() {
+            Some(probe) => probe().await,
+            None => false,
+        }
+    }
+}
+
+/// `e`, marked as having left a partial file when it did.
+fn left(partial: bool, e: FsError) -> FsError {
+    if partial {
+        FsError::PartialLeft(Box::new(e))
+    } else {
+        e
     }
 }
 
@@ -345,5 +486,62 @@ impl Read for ChannelReader {
         buf[..n].copy_from_slice(&self.chunk[..n]);
         let _ = self.chunk.split_to(n);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_host_file_is_overwritten_in_place_and_a_new_one_lands_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(d.join("f"), b"old").expect("write");
+        std::fs::hard_link(d.join("f"), d.join("f2")).expect("link");
+        std::os::unix::fs::symlink("f", d.join("lnk")).expect("symlink");
+        std::os::unix::fs::symlink("nowhere", d.join("dang")).expect("symlink");
+        let ino = std::fs::metadata(d.join("f")).expect("stat").ino();
+
+        // Through the symlink, into the same inode; the link stays a link.
+        let mut w = HostWriter::create(&d.join("lnk"), 0o644, Open::Replace).expect("create");
+        w.file.write_all(b"new").expect("write");
+        w.commit().expect("commit");
+        let md = std::fs::metadata(d.join("f")).expect("stat");
+        assert_eq!((md.ino(), md.nlink()), (ino, 2));
+        assert_eq!(std::fs::read(d.join("f2")).expect("read"), b"new");
+        assert!(std::fs::symlink_metadata(d.join("lnk"))
+            .expect("lstat")
+            .file_type()
+            .is_symlink());
+
+        // A dangling link is never replaced.
+        assert!(matches!(
+            HostWriter::create(&d.join("dang"), 0o644, Open::Replace),
+            Err(FsError::NotFound)
+        ));
+
+        // A new file: nothing at the name until commit, nothing at all if dropped.
+        let mut w = HostWriter::create(&d.join("n"), 0o640, Open::Replace).expect("create");
+        w.file.write_all(b"n").expect("write");
+        assert!(!d.join("n").exists());
+        drop(w);
+        assert_eq!(names(d), ["dang", "f", "f2", "lnk"]);
+        let w = HostWriter::create(&d.join("n"), 0o640, Open::Append).expect("create");
+        w.commit().expect("commit");
+        let md = std::fs::metadata(d.join("n")).expect("stat");
+        assert_eq!(md.mode() & 0o7777, 0o640);
+        assert_eq!(names(d), ["dang", "f", "f2", "lnk", "n"]);
     }
 }

@@ -4,13 +4,13 @@
 
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dockerbox_proto::{Request, Response};
 
 use super::agent::{self, Via};
-use super::stream::{Attrs, FileReader, FileWriter, HostWriter};
+use super::stream::{Attrs, FileReader, FileWriter, HostWriter, Open, Temp};
 use super::{Entry, FsError, VPath, Vfs};
 use crate::host::{AgentConn, ContainerInfo};
 
@@ -131,17 +131,18 @@ impl Vfs {
         };
         let tmp = super::stream::temp_name(name);
         let tmp_path = parent.join(&tmp);
+        let temp = Temp::new(&c2.id, tmp_path.clone(), true);
         let moved = self
             .archive
             .copy_tree((self.eng(&c1), &c1), p1, (self.eng(&c2), &c2), parent, &tmp)
             .await;
-        let landed = match (moved, lander) {
+        let landed = match (moved, &lander) {
             (Ok(n), Ok(root)) => root
                 .rename_in(parent, &tmp, name)
                 .map(|()| n)
                 .map_err(FsError::from),
             (Ok(n), Err(conn)) => call(
-                &conn,
+                conn,
                 Request::Rename {
                     from: bytes(&tmp_path),
                     to: bytes(p2),
@@ -151,61 +152,152 @@ impl Vfs {
             .map(|()| n),
             (Err(e), _) => Err(e),
         };
-        if landed.is_err() {
-            let tmp_v = VPath::Container {
-                host: h2.clone(),
-                name: n2.clone(),
-                path: tmp_path,
+        if landed.is_ok() {
+            temp.done();
+        } else {
+            // Not through the usual calls: after Ctrl-C those give up at once, and the partial
+            // tree would stay.
+            let removed = match &lander {
+                Ok(root) => root.remove_tree_in(parent, &tmp).map_err(FsError::from),
+                Err(conn) => {
+                    call(
+                        conn,
+                        Request::RemoveTemp {
+                            path: bytes(&tmp_path),
+                        },
+                    )
+                    .await
+                }
             };
-            self.remove_tree(&tmp_v).await;
+            match removed {
+                Ok(()) | Err(FsError::NotFound) => temp.done(),
+                Err(_) => temp.orphan(),
+            }
         }
         Some(landed)
     }
 
-    /// Removes a tree, best effort (cleaning up after a failed copy).
-    pub fn remove_tree<'a>(&'a self, p: &'a VPath) -> futures_util::future::LocalBoxFuture<'a, ()> {
-        Box::pin(async move {
-            let Ok(e) = self.lstat(p).await else { return };
-            if e.is_dir() {
-                if let Ok(children) = self.read_dir(p).await {
-                    for c in children.iter() {
-                        let cp =
-                            VPath::parse(&super::path::join_bytes(&p.to_path(), c.name.as_bytes()));
-                        self.remove_tree(&cp).await;
+    /// Removes the temporaries a dead writer left in the running container `c` (`vfs::temps`):
+    /// directly, or through its agent (a new one, if the old one died). What cannot be removed
+    /// now is kept for the next time.
+    pub(super) async fn sweep(&self, c: &Arc<ContainerInfo>) {
+        let paths = super::temps::take(&c.id);
+        if paths.is_empty() {
+            return;
+        }
+        let root = self.eng(c).proc_root(c).await;
+        let conn = match &root {
+            Some(_) => None,
+            None => match self.via_with(c, true).await {
+                Via::Agent(conn) => Some(conn),
+                Via::Archive(_) => None,
+            },
+        };
+        for (path, ticket) in paths {
+            let removed = match (&root, &conn, path.parent(), path.file_name()) {
+                (Some(root), _, Some(dir), Some(name)) => {
+                    root.remove_tree_in(dir, name).map_err(FsError::from)
+                }
+                (None, Some(conn), ..) => {
+                    call(conn, Request::RemoveTemp { path: bytes(&path) }).await
+                }
+                // Only the archive API answers: it cannot remove anything.
+                _ => {
+                    super::temps::put_back(&c.id, &path, ticket);
+                    continue;
+                }
+            };
+            match removed {
+                Ok(()) | Err(FsError::NotFound) => {
+                    if let Some(t) = ticket {
+                        t.done();
                     }
                 }
-                let _ = self.remove(p, true).await;
-            } else {
-                let _ = self.remove(p, false).await;
+                Err(_) => super::temps::put_back(&c.id, &path, ticket),
             }
-        })
+        }
     }
 
-    /// Starts writing a file that lands at `p` on commit. `size` is the exact length to come
-    /// (a stopped container needs it up front).
+    /// Starts writing a file that lands at `p` on commit, as the overwrite rule says
+    /// ([`Open::Replace`]; see `vfs::stream`). `size` is the exact length to come (a stopped
+    /// container needs it up front).
     pub async fn create(&self, p: &VPath, attrs: &Attrs, size: u64) -> Result<FileWriter, FsError> {
+        self.create_with(p, attrs, size, Open::Replace).await
+    }
+
+    /// [`Vfs::create`], choosing how an existing file is met (`>>` appends to it in place).
+    /// Into a stopped container (the archive API) there is no in place: the entry replaces the
+    /// file, and `Append` is the caller's to do (it sends the old content first).
+    pub async fn create_with(
+        &self,
+        p: &VPath,
+        attrs: &Attrs,
+        size: u64,
+        open: Open,
+    ) -> Result<FileWriter, FsError> {
         if let VPath::Container { host, name, path } = p {
             let c = self.container(host.as_deref(), name).await?;
             if let Some(root) = self.eng(&c).proc_root(&c).await {
                 self.note(&c, "written directly through /proc/PID/root");
                 let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
-                let w = root.create(path, &tmp, attrs.mode)?;
-                return Ok(FileWriter::Direct(w, *attrs));
+                let tmp_path = path.with_file_name(&tmp);
+                let temp = Temp::new(&c.id, tmp_path, true);
+                let w = match root.create(path, &tmp, attrs.mode, open) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        temp.done();
+                        return Err(e.into());
+                    }
+                };
+                let temp = if w.is_new() {
+                    temp
+                } else {
+                    temp.done();
+                    Temp::new(&c.id, PathBuf::new(), false)
+                };
+                return Ok(FileWriter::Direct(w, *attrs, temp));
             }
         }
         match self.target(p).await? {
-            Target::Host(h) => Ok(FileWriter::Host(HostWriter::create(h, attrs.mode)?)),
-            Target::Agent(conn, path) => Ok(FileWriter::Agent(
-                conn.open_write(bytes(path), attrs.mode)
-                    .await
-                    .map_err(agent::fs_error)?,
-            )),
-            Target::Archive(c, path, _) => Ok(FileWriter::Archive(
-                self.archive
-                    .create(self.eng(&c), &c, path, attrs, size)
-                    .await
-                    .map_err(ro)?,
-            )),
+            Target::Host(h) => Ok(FileWriter::Host(HostWriter::create(h, attrs.mode, open)?)),
+            Target::Agent(conn, path) => {
+                let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
+                let id = match p {
+                    VPath::Container { host, name, .. } => {
+                        self.container(host.as_deref(), name).await?.id.clone()
+                    }
+                    _ => String::new(),
+                };
+                let temp = Temp::new(&id, path.with_file_name(&tmp), true);
+                let w = conn
+                    .begin_write(
+                        bytes(path),
+                        tmp.as_bytes().to_vec(),
+                        attrs.mode,
+                        open == Open::Append,
+                    )
+                    .await;
+                match w {
+                    Ok(w) => Ok(FileWriter::Agent(w, temp)),
+                    Err(e) => {
+                        temp.done();
+                        Err(agent::fs_error(e))
+                    }
+                }
+            }
+            Target::Archive(c, path, _) => {
+                // A symlink is written through (resolved inside the container), never replaced.
+                let real = match self.archive.lstat(self.eng(&c), &c, path).await {
+                    Ok(e) if e.kind == super::Kind::Symlink => self.resolve(&c, path).await?.0,
+                    _ => path.to_path_buf(),
+                };
+                Ok(FileWriter::Archive(
+                    self.archive
+                        .create(self.eng(&c), &c, &real, attrs, size)
+                        .await
+                        .map_err(ro)?,
+                ))
+            }
         }
     }
 
@@ -222,13 +314,14 @@ impl Vfs {
     }
 
     /// Sets owner and times after a file landed (host and agent; the archive put them in the
-    /// tar header already).
+    /// tar header already). Through a symlink, as the file was written: `p` is a regular file or
+    /// a directory that was just made or written, or a symlink that was written through.
     pub async fn finish_attrs(&self, p: &VPath, attrs: &Attrs) -> Result<(), FsError> {
         if let Some((uid, gid)) = attrs.owner {
-            self.chown(p, uid, gid, false).await?;
+            self.chown(p, uid, gid, true).await?;
         }
         if let Some(m) = attrs.mtime {
-            self.set_times(p, m, m, false).await?;
+            self.set_times(p, m, m, true).await?;
         }
         Ok(())
     }

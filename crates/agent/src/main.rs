@@ -177,6 +177,16 @@ fn handle(id: u32, req: Request, out: &Out, reads: &Reads, writes: &mut ops::Wri
                 out.send(id, &err);
             }
         }
+        Request::WriteBegin {
+            path,
+            tmp,
+            mode,
+            append,
+        } => {
+            if let Some(err) = writes.begin(id, &path, &tmp, mode, append) {
+                out.send(id, &err);
+            }
+        }
         Request::WriteData { data } => {
             if let Some(err) = writes.data(id, &data) {
                 out.send(id, &err);

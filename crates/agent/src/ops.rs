@@ -94,10 +94,30 @@ pub fn simple(req: Request) -> Response {
         ),
         Request::StatFs { path } => statfs(&path).map_or_else(|e| errno(&e), Response::StatFs),
         Request::Access { path, mode } => done(access(&path, mode)),
+        Request::RemoveTemp { path } => done(remove_temp(&path)),
         _ => Response::Error {
             errno: libc::EPROTO,
         },
     }
+}
+
+/// Removes a temporary left by a failed copy: only a name that is one of ours.
+fn remove_temp(path: &[u8]) -> io::Result<()> {
+    let name = p(path).file_name().map(OsStr::as_bytes).unwrap_or_default();
+    if !is_temp_name(name) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // Neither follows a symlink: at the name itself, nor inside the tree.
+    if fs::symlink_metadata(p(path))?.is_dir() {
+        fs::remove_dir_all(p(path))
+    } else {
+        fs::remove_file(p(path))
+    }
+}
+
+/// A temporary's name: hidden, with dockerbox's marker.
+fn is_temp_name(name: &[u8]) -> bool {
+    name.starts_with(b".") && name.windows(5).any(|w| w == b".dbx-")
 }
 
 fn mkdir(path: &[u8], mode: u32) -> io::Result<()> {
@@ -276,11 +296,15 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// A write in progress: data goes to `tmp`, renamed over `dest` on commit. A write whose open
-/// failed is kept too (without a file), so its close reports why.
+/// A write in progress. The overwrite rule (as GNU cp and sh): an existing file (symlinks
+/// followed, inside the container's root, which is ours) is written in place, truncated or
+/// appended to, so its inode, owner, mode and links stay; a new file goes to `tmp` and is renamed
+/// into place on commit. A write whose open failed is kept too (without a file), so its close
+/// reports why.
 struct OpenWrite {
     file: Option<File>,
-    tmp: PathBuf,
+    /// The temporary name of a new file; `None` when writing in place.
+    tmp: Option<PathBuf>,
     dest: PathBuf,
     mode: u32,
     failed: Option<i32>,
@@ -290,34 +314,136 @@ struct OpenWrite {
 #[derive(Default)]
 pub struct Writes(HashMap<u32, OpenWrite>);
 
-impl Writes {
-    /// Creates the temporary file beside `path`; answers only on failure.
-    pub fn open(&mut self, id: u32, path: &[u8], mode: u32) -> Option<Response> {
-        let dest = p(path).to_path_buf();
-        let mut w = OpenWrite {
-            file: None,
-            tmp: PathBuf::new(),
-            dest,
-            mode,
-            failed: None,
+/// Whether `tmp` may name a temporary: one hidden component, so a request can never make the
+/// agent create (or later remove) anything but a new name beside the destination.
+fn valid_temp(tmp: &[u8]) -> bool {
+    is_temp_name(tmp) && !tmp.contains(&b'/') && !tmp.contains(&0)
+}
+
+impl OpenWrite {
+    fn open(&mut self, id: u32, tmp: &[u8], append: bool) -> io::Result<File> {
+        let einval = || io::Error::from_raw_os_error(libc::EINVAL);
+        let (Some(dir), Some(name)) = (self.dest.parent(), self.dest.file_name()) else {
+            return Err(einval());
         };
-        let (Some(dir), Some(name)) = (w.dest.parent(), w.dest.file_name()) else {
-            w.failed = Some(libc::EINVAL);
-            self.0.insert(id, w);
-            return Some(Response::Error {
-                errno: libc::EINVAL,
-            });
+        let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+        if append {
+            flags |= libc::O_APPEND;
+        }
+        match OpenOptions::new()
+            .write(true)
+            .custom_flags(flags)
+            .open(&self.dest)
+        {
+            Ok(f) => {
+                in_place(&f, append)?;
+                return Ok(f);
+            }
+            // A dangling symlink is never replaced by a new file.
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && fs::symlink_metadata(&self.dest).is_ok() =>
+            {
+                return Err(e)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let tmp_name = if tmp.is_empty() {
+            let mut t = b".".to_vec();
+            // Short enough for NAME_MAX whatever the destination's length.
+            t.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
+            t.extend_from_slice(format!(".dbx-{}-{id}", std::process::id()).as_bytes());
+            t
+        } else if valid_temp(tmp) {
+            tmp.to_vec()
+        } else {
+            return Err(einval());
         };
-        let mut tmp_name = b".".to_vec();
-        // Keep the temporary name short enough for NAME_MAX whatever the destination's length.
-        tmp_name.extend_from_slice(&name.as_bytes()[..name.len().min(200)]);
-        tmp_name.extend_from_slice(format!(".dbx-{}-{id}", std::process::id()).as_bytes());
-        w.tmp = dir.join(OsStr::from_bytes(&tmp_name));
-        let opened = OpenOptions::new()
+        let tmp = dir.join(OsStr::from_bytes(&tmp_name));
+        let f = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&w.tmp);
+            .open(&tmp)?;
+        self.tmp = Some(tmp);
+        Ok(f)
+    }
+}
+
+/// Makes an existing file ready to be written in place: a regular file is truncated (unless
+/// appended to), a character device is written as it is, anything else is refused.
+fn in_place(f: &File, append: bool) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::FileTypeExt;
+    let ft = f.metadata()?.file_type();
+    if ft.is_file() {
+        if !append {
+            f.set_len(0)?;
+        }
+    } else if !ft.is_char_device() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: fcntl on a descriptor we own.
+    let fl = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+    if fl >= 0 {
+        // SAFETY: as above.
+        unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) };
+    }
+    Ok(())
+}
+
+/// `rename(2)` that never replaces what appeared at `to` since the name was found free.
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    let (f, t) = (
+        cstr(from.as_os_str().as_bytes())?,
+        cstr(to.as_os_str().as_bytes())?,
+    );
+    // SAFETY: valid C strings.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINVAL | libc::ENOSYS) => fs::rename(from, to),
+        _ => Err(e),
+    }
+}
+
+impl Writes {
+    /// Starts a write with a temporary name of the agent's choosing (the original request).
+    pub fn open(&mut self, id: u32, path: &[u8], mode: u32) -> Option<Response> {
+        self.begin(id, path, b"", mode, false)
+    }
+
+    /// Opens `path` for writing as the overwrite rule says (in place, or the temporary `tmp`
+    /// beside it, a single hidden name; empty: one of ours); answers only on failure.
+    pub fn begin(
+        &mut self,
+        id: u32,
+        path: &[u8],
+        tmp: &[u8],
+        mode: u32,
+        append: bool,
+    ) -> Option<Response> {
+        let mut w = OpenWrite {
+            file: None,
+            tmp: None,
+            dest: p(path).to_path_buf(),
+            mode,
+            failed: None,
+        };
+        let opened = w.open(id, tmp, append);
         let answer = match opened {
             Ok(f) => {
                 w.file = Some(f);
@@ -348,7 +474,8 @@ impl Writes {
         }
     }
 
-    /// Lands the file (mode, fsync, rename) or removes it; always answers `Closed`.
+    /// Lands the file (mode, fsync, rename) or removes it; always answers `Closed`. A file
+    /// written in place only gets its mode (when that changes), and nothing is removed.
     pub fn close(&mut self, id: u32, commit: bool) -> Response {
         let Some(w) = self.0.remove(&id) else {
             return Response::Closed { errno: libc::EBADF };
@@ -358,8 +485,21 @@ impl Writes {
                 errno: w.failed.unwrap_or(libc::EBADF),
             };
         };
+        let Some(tmp) = w.tmp else {
+            let landed = if commit && w.failed.is_none() {
+                set_mode_if_changed(&file, w.mode)
+            } else {
+                Ok(())
+            };
+            return Response::Closed {
+                errno: w
+                    .failed
+                    .or(landed.err().map(|e| e.raw_os_error().unwrap_or(libc::EIO)))
+                    .unwrap_or(0),
+            };
+        };
         if !commit || w.failed.is_some() {
-            let _ = fs::remove_file(&w.tmp);
+            let _ = fs::remove_file(&tmp);
             return Response::Closed {
                 errno: w.failed.unwrap_or(0),
             };
@@ -367,11 +507,11 @@ impl Writes {
         let landed = file
             .set_permissions(fs::Permissions::from_mode(w.mode))
             .and_then(|()| file.sync_all())
-            .and_then(|()| fs::rename(&w.tmp, &w.dest));
+            .and_then(|()| rename_noreplace(&tmp, &w.dest));
         match landed {
             Ok(()) => Response::Closed { errno: 0 },
             Err(e) => {
-                let _ = fs::remove_file(&w.tmp);
+                let _ = fs::remove_file(&tmp);
                 Response::Closed {
                     errno: e.raw_os_error().unwrap_or(libc::EIO),
                 }
@@ -382,11 +522,20 @@ impl Writes {
     /// Removes every temporary file: dockerbox went away mid-write.
     pub fn abandon_all(&mut self) {
         for (_, w) in self.0.drain() {
-            if w.file.is_some() {
-                let _ = fs::remove_file(&w.tmp);
+            if let (Some(_), Some(tmp)) = (w.file, w.tmp) {
+                let _ = fs::remove_file(&tmp);
             }
         }
     }
+}
+
+/// Gives a file written in place the mode asked for, only when that changes it: changing
+/// nothing must not need ownership (a group-writable file of another user).
+fn set_mode_if_changed(f: &File, mode: u32) -> io::Result<()> {
+    if f.metadata()?.mode() & 0o7777 == mode & 0o7777 {
+        return Ok(());
+    }
+    f.set_permissions(fs::Permissions::from_mode(mode))
 }
 
 #[cfg(test)]
@@ -394,8 +543,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writes_land_whole_or_not_at_all() {
-        let dir = tempfile_dir();
+    fn a_new_file_lands_whole_or_not_at_all() {
+        let dir = tempfile_dir("new");
         let dest = dir.join("f");
         let mut w = Writes::default();
         assert_eq!(w.open(1, dest.as_os_str().as_bytes(), 0o751), None);
@@ -406,15 +555,83 @@ mod tests {
         assert_eq!(fs::read(&dest).unwrap(), b"hello world");
         assert_eq!(fs::metadata(&dest).unwrap().mode() & 0o7777, 0o751);
 
-        assert_eq!(w.open(2, dest.as_os_str().as_bytes(), 0o644), None);
+        let other = dir.join("g");
+        let b = other.as_os_str().as_bytes();
+        assert_eq!(w.begin(2, b, b".g.dbx-test-2", 0o644, false), None);
         assert!(w.data(2, b"partial").is_none());
         assert_eq!(w.close(2, false), Response::Closed { errno: 0 });
-        assert_eq!(
-            fs::read(&dest).unwrap(),
-            b"hello world",
-            "an abandoned write changes nothing"
-        );
+        assert!(!other.exists(), "an abandoned new file leaves nothing");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary left");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_existing_file_is_written_in_place() {
+        let dir = tempfile_dir("inplace");
+        let dest = dir.join("f");
+        fs::write(&dest, b"old content").unwrap();
+        fs::set_permissions(&dest, fs::Permissions::from_mode(0o640)).unwrap();
+        fs::hard_link(&dest, dir.join("f2")).unwrap();
+        std::os::unix::fs::symlink("f", dir.join("link")).unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.join("dang")).unwrap();
+        let ino = fs::metadata(&dest).unwrap().ino();
+        let mut w = Writes::default();
+        let b = |n: &str| dir.join(n).into_os_string().into_vec();
+        // Through the symlink, as cp and sh write.
+        assert_eq!(w.begin(1, &b("link"), b".link.dbx-t-1", 0o640, false), None);
+        assert!(w.data(1, b"new").is_none());
+        assert_eq!(w.close(1, true), Response::Closed { errno: 0 });
+        assert_eq!(fs::read(dir.join("f2")).unwrap(), b"new");
+        assert_eq!(w.begin(2, &b("f"), b".f.dbx-t-2", 0o640, true), None);
+        assert!(w.data(2, b"+more").is_none());
+        assert_eq!(w.close(2, true), Response::Closed { errno: 0 });
+        let md = fs::metadata(&dest).unwrap();
+        assert_eq!((md.ino(), md.nlink(), md.mode() & 0o7777), (ino, 2, 0o640));
+        assert_eq!(fs::read(&dest).unwrap(), b"new+more");
+        assert!(fs::symlink_metadata(dir.join("link"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // A dangling link is not replaced; a temporary name must be one hidden name of ours.
+        assert_eq!(
+            w.begin(3, &b("dang"), b".dang.dbx-t-3", 0o644, false),
+            Some(Response::Error {
+                errno: libc::ENOENT
+            })
+        );
+        assert_eq!(
+            w.close(3, true),
+            Response::Closed {
+                errno: libc::ENOENT
+            }
+        );
+        for bad in [&b"../x.dbx-1"[..], b".a/.dbx-1", b"plain.dbx-1", b".x"] {
+            assert!(
+                w.begin(4, &b("new"), bad, 0o644, false).is_some(),
+                "{bad:?}"
+            );
+            w.close(4, false);
+        }
+        assert_eq!(
+            simple(Request::RemoveTemp { path: b("f") }),
+            Response::Error {
+                errno: libc::EINVAL
+            },
+            "only a temporary's name is removed"
+        );
+        fs::create_dir_all(dir.join(".t.dbx-9/sub")).unwrap();
+        assert_eq!(
+            simple(Request::RemoveTemp {
+                path: b(".t.dbx-9")
+            }),
+            Response::Ok
+        );
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["dang", "f", "f2", "link"]);
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -448,8 +665,8 @@ mod tests {
         );
     }
 
-    fn tempfile_dir() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("dbx-agent-test-{}", std::process::id()));
+    fn tempfile_dir(test: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("dbx-agent-test-{test}-{}", std::process::id()));
         fs::create_dir_all(&d).unwrap();
         d
     }

@@ -106,6 +106,13 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
         Request::Realpath { path } => w.kind(19).bytes(path),
         Request::StatFs { path } => w.kind(20).bytes(path),
         Request::Access { path, mode } => w.kind(21).bytes(path).u32(*mode),
+        Request::WriteBegin {
+            path,
+            tmp,
+            mode,
+            append,
+        } => w.kind(22).bytes(path).bytes(tmp).u32(*mode).bool(*append),
+        Request::RemoveTemp { path } => w.kind(23).bytes(path),
     };
     w.finish();
 }
@@ -203,6 +210,13 @@ impl Request {
                 path: r.bytes()?,
                 mode: r.u32()?,
             },
+            22 => Request::WriteBegin {
+                path: r.bytes()?,
+                tmp: r.bytes()?,
+                mode: r.u32()?,
+                append: r.bool()?,
+            },
+            23 => Request::RemoveTemp { path: r.bytes()? },
             k => return Err(ProtoError::UnknownKind(k)),
         };
         r.end()?;
@@ -413,6 +427,13 @@ mod tests {
                 data: vec![0, 1, 2, 255],
             },
             Request::WriteClose { commit: true },
+            Request::WriteBegin {
+                path: p.clone(),
+                tmp: b".f.dbx-1-2".to_vec(),
+                mode: 0o640,
+                append: true,
+            },
+            Request::RemoveTemp { path: p.clone() },
             Request::Mkdir {
                 path: p.clone(),
                 mode: 0o2755,

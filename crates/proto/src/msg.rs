@@ -98,6 +98,21 @@ pub enum Request {
         /// Its permission bits.
         mode: u32,
     },
+    /// Starts a write as the overwrite rule says: an existing file at `path` (symlinks
+    /// followed) is written in place, truncated or, with `append`, appended to; a missing one
+    /// goes to the temporary `tmp` beside it (one hidden name component, chosen by dockerbox so
+    /// it can remove it if the agent dies) and is renamed into place on commit, never over
+    /// something that appeared meanwhile. No answer unless it fails, as `WriteOpen`.
+    WriteBegin {
+        /// Where the file lands.
+        path: Vec<u8>,
+        /// The temporary's name (no `/`), used only for a new file.
+        tmp: Vec<u8>,
+        /// Permission bits of a new file (an existing one keeps its own unless they differ).
+        mode: u32,
+        /// `>>`: append to an existing file.
+        append: bool,
+    },
     /// A chunk for the open write with the same id (no answer unless it fails).
     WriteData {
         /// The bytes.
@@ -108,6 +123,13 @@ pub enum Request {
     WriteClose {
         /// Whether the file should land.
         commit: bool,
+    },
+    /// Removes a temporary of dockerbox's (a file, or a tree unpacked under a temporary name)
+    /// that a failed or interrupted copy left: only a hidden name holding `.dbx-`, and never
+    /// through a symlink. Answered by `Ok` or `Error`.
+    RemoveTemp {
+        /// The temporary.
+        path: Vec<u8>,
     },
     /// `mkdir(2)`.
     Mkdir {
