@@ -28,7 +28,9 @@ pub async fn complete(vfs: &Vfs, cwd: &Path, line: &str, pos: usize) -> (usize, 
     let Some(cw) = syntax::cursor_word(head.as_bytes()) else {
         return (pos, Vec::new());
     };
-    let word = syntax::expand_assignment(&cw.word, &ProcessEnv).into_vec();
+    let word = syntax::expand_assignment(&cw.word, &mut ProcessEnv)
+        .unwrap_or_default()
+        .into_vec();
     let cands = if cw.command && !word.contains(&b'/') {
         commands(&String::from_utf8_lossy(&word))
     } else {

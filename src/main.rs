@@ -104,6 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         // Not a locked reader: `cat` with no file reads the rest of this same stdin.
         shell::run_lines(&rt, &mut sh, StdinLines, None).context("cannot read the script")?;
     }
+    rt.block_on(sh.finish());
     rt.block_on(sh.vfs.settle());
     Ok(sh.exit.unwrap_or(sh.status))
 }

@@ -67,7 +67,7 @@ fn syntax_and_usage_errors() {
     let r = sh.c("echo 'unclosed");
     assert_eq!(
         r.stderr,
-        "dockerbox: syntax error: unexpected EOF while looking for matching '''\n"
+        "dockerbox: syntax error: unexpected EOF while looking for matching `''\n"
     );
     assert_eq!(r.status, 2);
     let r = sh.c("ls -z");

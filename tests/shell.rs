@@ -385,38 +385,47 @@ fn syntax_errors_and_continued_lines() {
         (r.stderr.as_str(), r.status),
         ("dockerbox: syntax error: unexpected end of file\n", 2)
     );
-    let r = sh.c("echo $(id)");
+    // A line with a syntax error runs none of its commands.
+    let r = sh.c("echo a; fi");
     assert_eq!(
-        r.stderr,
-        "dockerbox: syntax error: command substitution '$(...)' is not supported\n"
+        (r.out(), r.stderr.as_str(), r.status),
+        (
+            String::new(),
+            "dockerbox: syntax error near unexpected token `fi'\n",
+            2
+        )
     );
     let r = sh.c("echo a ;; echo b");
     assert_eq!(
         r.stderr,
-        "dockerbox: syntax error near unexpected token ';;'\n"
+        "dockerbox: syntax error near unexpected token `;;'\n"
     );
     // A script joins a line that needs more with the next; errors name the line.
     let script = sh.home.path().join("s.dbx");
     std::fs::write(
         &script,
-        "echo 'a\nb' |\n  tr a-z A-Z\necho one \\\n  two\necho $((1+1))\necho after\n",
+        "echo 'a\nb' |\n  tr a-z A-Z\necho one \\\n  two\nfi\necho after\n",
     )
     .unwrap();
+    // A syntax error stops the script: nothing after it runs.
     let r = sh.args(&[script.as_os_str()]);
-    assert_eq!(r.out(), "A\nB\none two\nafter\n");
+    assert_eq!(r.out(), "A\nB\none two\n");
+    assert_eq!(r.status, 2);
     assert_eq!(
         r.stderr,
         format!(
-            "dockerbox: {}: line 6: syntax error: arithmetic expansion '$((...))' is not supported\n",
+            "dockerbox: {}: line 6: syntax error near unexpected token `fi'\n",
             script.display()
         )
     );
+    let r = sh.stdin(b"echo a\nfi\necho rm -rf\n");
+    assert_eq!((r.out(), r.status), ("a\n".to_string(), 2));
     // A script that ends inside a quote says so.
     let r = sh.stdin(b"echo ok\necho 'open\n");
     assert_eq!(r.out(), "ok\n");
     assert_eq!(
         r.stderr,
-        "dockerbox: syntax error: unexpected EOF while looking for matching '''\n"
+        "dockerbox: syntax error: unexpected EOF while looking for matching `''\n"
     );
     assert_eq!(r.status, 2);
 }

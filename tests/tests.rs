@@ -18,6 +18,7 @@ mod engines;
 mod exec;
 mod faults;
 mod fileops;
+mod lang;
 mod ls;
 mod messages;
 mod multi;

@@ -15,6 +15,7 @@ struct Var {
     /// `None`: exported by name before it has a value (`export X`).
     value: Option<Vec<u8>>,
     exported: bool,
+    readonly: bool,
 }
 
 /// Whether `name` can be a variable: `[A-Za-z_][A-Za-z0-9_]*`.
@@ -33,6 +34,7 @@ impl Vars {
                 Var {
                     value: Some(val.into_vec()),
                     exported: true,
+                    readonly: false,
                 },
             );
         }
@@ -58,6 +60,7 @@ impl Vars {
                     Var {
                         value: Some(value),
                         exported: false,
+                        readonly: false,
                     },
                 );
             }
@@ -69,6 +72,7 @@ impl Vars {
         let v = self.0.entry(name.to_vec()).or_insert(Var {
             value: None,
             exported: true,
+            readonly: false,
         });
         v.exported = true;
         if value.is_some() {
@@ -84,7 +88,40 @@ impl Vars {
     }
 
     pub fn unset(&mut self, name: &[u8]) {
-        self.0.remove(name);
+        if !self.is_readonly(name) {
+            self.0.remove(name);
+        }
+    }
+
+    pub fn is_readonly(&self, name: &[u8]) -> bool {
+        self.0.get(name).is_some_and(|v| v.readonly)
+    }
+
+    /// `readonly NAME`.
+    pub fn set_readonly(&mut self, name: &[u8]) {
+        self.0
+            .entry(name.to_vec())
+            .or_insert(Var {
+                value: None,
+                exported: false,
+                readonly: false,
+            })
+            .readonly = true;
+    }
+
+    /// Readonly variables with their values (`readonly -p`).
+    pub fn readonly_names(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.0
+            .iter()
+            .filter(|(_, v)| v.readonly)
+            .map(|(k, v)| (k.as_slice(), v.value.as_deref().unwrap_or_default()))
+    }
+
+    /// Every variable with a value, sorted (`set`).
+    pub fn all(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_slice(), v.value.as_deref()?)))
     }
 
     /// Exported variables with a value, sorted: a host program's environment.

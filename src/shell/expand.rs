@@ -9,12 +9,12 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use super::Shell;
 use crate::syntax::parse::assignment;
-use crate::syntax::{self, Command, Lister, RedirOp, RedirTarget};
+use crate::syntax::{self, Command, ExpandError, Lister, RedirOp, RedirTarget};
 use crate::vfs::{FsError, VPath};
 
 /// A command after expansion.
@@ -27,8 +27,8 @@ pub struct Expanded {
     pub redirects: Vec<Redir>,
     /// Run as a host program even if a builtin has the name (`sh -c ...`, see `host_forms`).
     pub host: bool,
-    /// Directories a glob had to skip because their engine did not answer (`DIR: cannot
-    /// connect to ...`): reported once each, and the command's status is then 1, as `ls`'s.
+    /// Directories a glob could not list because their engine does not answer, with why
+    /// (reported once, and the command's status becomes 1).
     pub unreachable: Vec<String>,
 }
 
@@ -46,75 +46,181 @@ pub enum Target {
     Close,
     /// The word expanded to no field or to several: reported when the redirect is made.
     Ambiguous(String),
+    /// A here-document's text.
+    Body(Vec<u8>),
 }
 
 /// Builtins whose `NAME=value` arguments expand as assignments (no splitting, no globbing), as
 /// bash's declaration builtins do: `export PATH=$PATH:/x y` keeps `$PATH` whole.
-const DECLARATIONS: &[&[u8]] = &[b"export", b"alias"];
+const DECLARATIONS: &[&[u8]] = &[
+    b"export",
+    b"alias",
+    b"local",
+    b"readonly",
+    b"declare",
+    b"typeset",
+];
 
 /// The most listing rounds one command gets: a pattern deeper than this stops matching.
 const MAX_ROUNDS: usize = 64;
 
-impl Shell {
-    /// Expands one command's assignments, words and redirect targets.
-    pub(super) async fn expand(&self, cmd: &Command) -> Expanded {
-        let (mut e, unreachable) = self.with_listings(|l| self.expand_now(cmd, l)).await;
-        e.unreachable = unreachable;
-        e
-    }
+/// A word after parameter expansion and splitting, before globbing.
+enum Pending {
+    Fields(Vec<syntax::Field>),
+    /// A declaration argument: one string, not globbed.
+    Whole(OsString),
+}
 
-    fn expand_now(&self, cmd: &Command, lister: &dyn Lister) -> Expanded {
-        let assignments = cmd
-            .assignments
-            .iter()
-            .map(|a| (a.name.clone(), syntax::expand_assignment(&a.value, self)))
-            .collect();
-        let mut argv = Vec::new();
-        let mut words = cmd.words.iter();
-        if let Some(first) = words.next() {
-            argv.extend(syntax::expand_word(first, self, lister));
-        }
-        let declaring = argv
-            .first()
-            .is_some_and(|n| DECLARATIONS.contains(&n.as_bytes()));
-        for w in words {
-            match assignment(w).filter(|_| declaring) {
-                Some(a) => {
+impl Shell {
+    /// Expands one command's words, redirect targets and assignments (in that order, each
+    /// assignment seeing the ones before it); `Err` is the message of a failed expansion.
+    pub(super) async fn expand(&mut self, cmd: &Command) -> Result<Expanded, ExpandError> {
+        let mut pending = Vec::new();
+        let mut declaring = false;
+        for (i, w) in cmd.words.iter().enumerate() {
+            if i > 0 && declaring {
+                if let Some(a) = assignment(w) {
                     let mut arg = a.name.clone();
                     arg.push(b'=');
-                    arg.extend_from_slice(syntax::expand_assignment(&a.value, self).as_bytes());
-                    argv.push(OsStr::from_bytes(&arg).to_os_string());
+                    arg.extend_from_slice(syntax::expand_assignment(&a.value, self)?.as_bytes());
+                    pending.push(Pending::Whole(OsStr::from_bytes(&arg).to_os_string()));
+                    continue;
                 }
-                None => argv.extend(syntax::expand_word(w, self, lister)),
+            }
+            let mut fields = Vec::new();
+            for b in syntax::brace::expand(w) {
+                fields.extend(syntax::word_fields(&b, self, true)?);
+            }
+            if i == 0 {
+                declaring = fields.len() == 1
+                    && fields
+                        .first()
+                        .is_some_and(|f| DECLARATIONS.contains(&f.bytes.as_slice()));
+            }
+            pending.push(Pending::Fields(fields));
+        }
+        let mut targets = Vec::new();
+        for r in &cmd.redirects {
+            targets.push(match &r.target {
+                RedirTarget::Fd(n) => (Target::Fd(*n), None),
+                RedirTarget::Close => (Target::Close, None),
+                RedirTarget::Body(w) => (Target::Body(syntax::expand_string(w, self)?), None),
+                RedirTarget::DupWord(w) => {
+                    let t = syntax::expand_string(w, self)?;
+                    let target = if t == b"-" {
+                        Target::Close
+                    } else if let Some(n) =
+                        std::str::from_utf8(&t).ok().and_then(|s| s.parse().ok())
+                    {
+                        Target::Fd(n)
+                    } else {
+                        Target::Ambiguous(format!(
+                            "{}: ambiguous redirect",
+                            String::from_utf8_lossy(&t)
+                        ))
+                    };
+                    (target, None)
+                }
+                RedirTarget::Word(w) => (Target::Close, Some(syntax::word_fields(w, self, true)?)),
+            });
+        }
+        // Assignments see each other (`A=1 B=$A cmd`): set while expanding, then put back.
+        let mut assignments = Vec::new();
+        let mut saved = Vec::new();
+        let lasting = cmd.words.is_empty();
+        for a in &cmd.assignments {
+            let v = syntax::expand_assignment(&a.value, self)?;
+            if !lasting {
+                saved.push((a.name.clone(), self.vars.get(&a.name).map(<[u8]>::to_vec)));
+            }
+            if !self.vars.is_readonly(&a.name) {
+                self.vars.set(&a.name, v.as_bytes().to_vec());
+            }
+            assignments.push((a.name.clone(), v));
+        }
+        for (name, old) in saved.into_iter().rev() {
+            match old {
+                Some(v) => self.vars.set(&name, v),
+                None => self.vars.unset(&name),
             }
         }
+        let noglob = self.opts.noglob
+            || !pending.iter().any(|p| match p {
+                Pending::Fields(fs) => fs.iter().any(wild),
+                Pending::Whole(_) => false,
+            }) && !targets
+                .iter()
+                .any(|(_, f)| f.as_ref().is_some_and(|fs| fs.iter().any(wild)));
+        let ((argv, redirects), unreachable) = self
+            .with_listings_if(!noglob, |l| {
+                let glob = |f: &syntax::Field| -> Vec<OsString> {
+                    if noglob {
+                        vec![OsString::from_vec(f.bytes.clone())]
+                    } else {
+                        syntax::glob_field(f.clone(), l)
+                    }
+                };
+                let mut argv = Vec::new();
+                for p in &pending {
+                    match p {
+                        Pending::Whole(a) => argv.push(a.clone()),
+                        Pending::Fields(fs) => fs.iter().for_each(|f| argv.extend(glob(f))),
+                    }
+                }
+                let redirects: Vec<Option<Result<OsString, String>>> = targets
+                    .iter()
+                    .zip(&cmd.redirects)
+                    .map(|((_, fields), r)| {
+                        fields.as_ref().map(|fs| {
+                            let mut all: Vec<OsString> = fs.iter().flat_map(glob).collect();
+                            match all.pop() {
+                                Some(one) if all.is_empty() => Ok(one),
+                                _ => Err(format!("{}: ambiguous redirect", r.target_text())),
+                            }
+                        })
+                    })
+                    .collect();
+                (argv, redirects)
+            })
+            .await;
         let redirects = cmd
             .redirects
             .iter()
-            .map(|r| Redir {
+            .zip(targets)
+            .zip(redirects)
+            .map(|((r, (t, _)), globbed)| Redir {
                 fd: r.fd(),
                 op: r.op,
-                target: match &r.target {
-                    RedirTarget::Fd(n) => Target::Fd(*n),
-                    RedirTarget::Close => Target::Close,
-                    RedirTarget::Word(w) => match syntax::expand_redirect_target(w, self, lister) {
-                        Ok(p) => Target::Path(p),
-                        Err(e) => Target::Ambiguous(e.to_string()),
-                    },
+                target: match globbed {
+                    Some(Ok(p)) => Target::Path(p),
+                    Some(Err(msg)) => Target::Ambiguous(msg),
+                    None => t,
                 },
             })
             .collect();
-        Expanded {
+        Ok(Expanded {
             assignments,
             argv,
             redirects,
             host: false,
-            unreachable: Vec::new(),
+            unreachable,
+        })
+    }
+
+    /// [`with_listings`], or `f` once without any when nothing needs a listing.
+    async fn with_listings_if<T>(
+        &self,
+        needed: bool,
+        f: impl Fn(&Listings) -> T,
+    ) -> (T, Vec<String>) {
+        if needed {
+            self.with_listings(f).await
+        } else {
+            (f(&Listings::default()), Vec::new())
         }
     }
 
-    /// Runs `f` until it needs no directory it has not been given; also returns the
-    /// directories whose engine did not answer.
+    /// Runs `f` until it needs no directory it has not been given.
     async fn with_listings<T>(&self, f: impl Fn(&Listings) -> T) -> (T, Vec<String>) {
         let mut listings = Listings::default();
         let mut unreachable = Vec::new();
@@ -137,14 +243,14 @@ impl Shell {
         }
     }
 
-    /// The names in a directory as typed (relative to the current directory), or `None`; with
-    /// `DIR: ERROR` when that is because its engine does not answer. (`/containers` itself of
-    /// a single engine is left to the command: the pattern stays as typed and it reports it.)
+    /// The names in a directory as typed (relative to the current directory), or `None`; and
+    /// why not, when the directory's engine does not answer (`/containers` itself on one
+    /// engine is left to the command, which says so).
     async fn list_names(&self, dir: &Path) -> (Option<Vec<OsString>>, Option<String>) {
-        let p = match self.resolve(dir.as_os_str()) {
-            VPath::Host(h) => return (host_names(&h), None),
-            p => p,
-        };
+        let p = self.resolve(dir.as_os_str());
+        if let VPath::Host(_) = p {
+            return (self.host_names(p), None);
+        }
         match self.vfs.read_dir(&p).await {
             Ok(list) => (Some(list.iter().map(|e| e.name.clone()).collect()), None),
             Err(e @ FsError::Unreachable { .. }) if !matches!(p, VPath::Containers) => {
@@ -158,19 +264,33 @@ impl Shell {
             Err(_) => (None, None),
         }
     }
+
+    /// A host directory's names (the namespace's root holds /containers whatever the host has).
+    fn host_names(&self, p: VPath) -> Option<Vec<OsString>> {
+        match p {
+            // Names only: no need for the vfs's stat of every entry.
+            VPath::Host(h) => {
+                let mut names: Vec<OsString> = std::fs::read_dir(&h)
+                    .ok()?
+                    .filter_map(|e| e.ok().map(|e| e.file_name()))
+                    .collect();
+                // The namespace's root holds /containers whether or not the host has one.
+                if h == Path::new("/") && !names.iter().any(|n| n == "containers") {
+                    names.push("containers".into());
+                }
+                Some(names)
+            }
+            _ => None,
+        }
+    }
 }
 
-/// A host directory's names (no need for the vfs's stat of every entry).
-fn host_names(h: &Path) -> Option<Vec<OsString>> {
-    let mut names: Vec<OsString> = std::fs::read_dir(h)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.file_name()))
-        .collect();
-    // The namespace's root holds /containers whether or not the host has one.
-    if h == Path::new("/") && !names.iter().any(|n| n == "containers") {
-        names.push("containers".into());
-    }
-    Some(names)
+/// Whether a field has an unquoted wildcard, so globbing must look at directories.
+fn wild(f: &syntax::Field) -> bool {
+    f.bytes
+        .iter()
+        .zip(&f.quoted)
+        .any(|(b, q)| !q && matches!(b, b'*' | b'?' | b'['))
 }
 
 /// Directory listings fetched so far; a miss is remembered for the next round.

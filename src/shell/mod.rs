@@ -4,13 +4,18 @@
 //! namespace (`expand.rs`). Builtins run on the [`Context`] the shell holds; the shell's own
 //! errors go through its [`Reporter`], as builtins' do through theirs.
 
+mod cond;
 mod expand;
 mod fds;
+mod lang;
 mod pipeline;
 mod redirect;
+mod run;
+mod test;
 mod vars;
 
-use std::ffi::OsStr;
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -19,12 +24,16 @@ use crate::context::{Context, Reporter};
 use crate::exit_codes;
 use crate::interrupt;
 use crate::output::Theme;
-use crate::syntax::{self, Connector, SyntaxError};
+use crate::syntax::{self, Command, SyntaxError};
 use crate::vfs::Vfs;
+use fds::Fd;
+
+pub use run::{Flow, Opts};
 
 /// The runner: the [`Context`] builtins see, plus what only the runner needs (dockerbox's
-/// own descriptors, the script line for messages). Cloning makes a subshell (a builtin's copy
-/// in a pipeline). It derefs to its context, the state it runs commands in.
+/// own descriptors, the script line for messages, the language's state: positional
+/// parameters, functions, options, traps, jobs). Cloning makes a subshell (a pipeline stage,
+/// `( )`, a substitution). It derefs to its context, the state it runs commands in.
 #[derive(Clone)]
 pub struct Shell {
     pub ctx: Context,
@@ -34,6 +43,47 @@ pub struct Shell {
     own: Reporter,
     /// The script and the line being run, for the shell's own messages.
     pub origin: Option<(String, usize)>,
+    /// `$1`...
+    pub args: Vec<OsString>,
+    /// `$0`
+    pub arg0: OsString,
+    /// Functions by name.
+    pub functions: BTreeMap<Vec<u8>, Arc<Command>>,
+    /// `set` options.
+    pub opts: Opts,
+    /// `trap` commands by condition (`EXIT`, `INT`, `ERR`...).
+    pub traps: BTreeMap<String, Vec<u8>>,
+    /// A pending `break`, `continue` or `return`.
+    flow: Flow,
+    /// Loops around the command running (for `break`).
+    loops: usize,
+    /// Function calls around the command running.
+    in_function: usize,
+    /// Inside `.`: `return` ends the file.
+    sourcing: bool,
+    /// Saved values of each function call's `local`s.
+    locals: Vec<run::Saved>,
+    /// Conditions and `&&` lists around the command: `set -e` does not apply there.
+    no_errexit: usize,
+    /// Ctrl-C ended a command: everything around it stops.
+    interrupted: bool,
+    /// The descriptors commands start from, when not dockerbox's own (a redirected compound
+    /// command, a pipeline stage, a substitution, `exec >f`).
+    inherited: Option<fds::FdTable>,
+    /// Process substitutions' ends for the command being run, at their `/dev/fd` numbers.
+    proc_fds: Vec<Fd>,
+    /// Background jobs.
+    jobs: run::Jobs,
+    /// `$!`
+    last_bg: Option<u32>,
+    /// The status of the last command substitution in the command being expanded.
+    last_subst: Option<i32>,
+    /// Where `getopts` is inside a group of options (`-abc`).
+    getopts_pos: usize,
+    /// `$RANDOM`'s state.
+    random: std::cell::Cell<u32>,
+    /// `$LINENO`: the script line the command started on.
+    pub lineno: usize,
 }
 
 impl Deref for Shell {
@@ -50,6 +100,19 @@ impl DerefMut for Shell {
 }
 
 impl Shell {
+    /// Runs the `EXIT` trap, once, as the shell ends.
+    pub async fn finish(&mut self) {
+        let status = self.status;
+        self.exit.get_or_insert(status);
+        let code = self.exit;
+        self.exit = None;
+        self.run_trap("EXIT").await;
+        self.traps.remove("EXIT");
+        if self.exit.is_none() {
+            self.exit = code;
+        }
+    }
+
     pub fn new(vfs: Arc<Vfs>, theme: Arc<Theme>, stdout_tty: bool) -> Shell {
         let own = Reporter::stderr();
         Shell {
@@ -57,6 +120,26 @@ impl Shell {
             std: Arc::new(fds::StdFds::capture()),
             own,
             origin: None,
+            args: Vec::new(),
+            arg0: OsString::from("dockerbox"),
+            functions: BTreeMap::new(),
+            opts: Opts::default(),
+            traps: BTreeMap::new(),
+            flow: Flow::Normal,
+            loops: 0,
+            in_function: 0,
+            sourcing: false,
+            locals: Vec::new(),
+            no_errexit: 0,
+            interrupted: false,
+            inherited: None,
+            proc_fds: Vec::new(),
+            jobs: Default::default(),
+            last_bg: None,
+            last_subst: None,
+            getopts_pos: 0,
+            random: std::cell::Cell::new(std::process::id().wrapping_mul(2654435761)),
+            lineno: 1,
         }
     }
 
@@ -69,8 +152,8 @@ impl Shell {
         }
     }
 
-    /// Whether `line` stops where more must follow (open quote, trailing `|` or `&&`): a script
-    /// joins the next line to it, the REPL asks for one.
+    /// Whether `line` stops where more must follow (open quote, trailing `|`, an `if` without
+    /// its `fi`): a script joins the next line to it, the REPL asks for one.
     pub fn needs_more(&self, line: &[u8]) -> bool {
         matches!(self.parse(line), Err(e) if e.is_incomplete())
     }
@@ -79,61 +162,87 @@ impl Shell {
         syntax::parse_with_aliases(line, &self.aliases)
     }
 
-    /// Runs one line: `;`-separated and-or lists of pipelines. Returns the last status.
+    /// Reports a syntax error as bash words it.
+    pub(super) fn syntax_error(&self, e: &SyntaxError) {
+        let msg = e.to_string();
+        if msg.starts_with("syntax error") {
+            self.shell_error(&msg);
+        } else {
+            self.shell_error(&format!("syntax error: {msg}"));
+        }
+    }
+
+    /// Runs one input: its lines parsed and run one after the other (an alias defined on one
+    /// applies to the next). A syntax error stops it with status 2, and stops a script or
+    /// `-c` altogether: nothing after it runs. Returns the last status.
     pub async fn run_line(&mut self, line: &[u8]) -> i32 {
         // A SIGTERM or SIGHUP from here on lets the command clean up before dockerbox ends.
         let _busy = interrupt::busy();
-        let list = match self.parse(line) {
-            Ok(l) => l,
-            Err(e) => {
-                let msg = e.to_string();
-                if msg.starts_with("syntax error") {
-                    self.shell_error(&msg);
-                } else {
-                    self.shell_error(&format!("syntax error: {msg}"));
+        let mut pos = 0;
+        loop {
+            match syntax::parse_line(line, pos, &self.aliases) {
+                Ok(None) => break,
+                Ok(Some((list, next))) => {
+                    pos = next;
+                    self.run_list(&list).await;
+                    if self.interrupted {
+                        self.status = exit_codes::INTERRUPTED;
+                    }
+                    if self.stopping() {
+                        break;
+                    }
                 }
-                self.status = exit_codes::USAGE;
-                return self.status;
-            }
-        };
-        'items: for item in &list.items {
-            let rest = item.rest.iter().map(|(c, p)| (Some(*c), p));
-            for (conn, pipeline) in std::iter::once((None, &item.first)).chain(rest) {
-                match conn {
-                    Some(Connector::And) if self.status != 0 => continue,
-                    Some(Connector::Or) if self.status == 0 => continue,
-                    _ => {}
-                }
-                if !self.interactive {
-                    // Agents the previous command asked for: ready before this one runs.
-                    self.vfs.launch_agents(true).await;
-                }
-                interrupt::clear();
-                self.vfs.begin_command();
-                let started = std::time::Instant::now();
-                let (status, name) = self.run_pipeline(pipeline).await;
-                let _ = io::stdout().flush();
-                trace_time(&name, started.elapsed());
-                // Ctrl-C ends the whole line, as in sh, whatever the command made of it.
-                self.status = if interrupt::clear() {
-                    exit_codes::INTERRUPTED
-                } else {
-                    status
-                };
-                if self.interactive {
-                    // Started while the user types the next line.
-                    self.vfs.launch_agents(false).await;
-                }
-                if let Some(sig) = interrupt::terminating() {
-                    // SIGTERM or SIGHUP: the command has cleaned up; dockerbox ends.
-                    self.exit = Some(128 + sig);
-                }
-                if self.exit.is_some() || self.status == exit_codes::INTERRUPTED {
-                    break 'items;
+                Err(e) => {
+                    self.syntax_error(&e);
+                    self.status = exit_codes::USAGE;
+                    if !self.interactive {
+                        self.exit = Some(exit_codes::USAGE);
+                    }
+                    break;
                 }
             }
         }
+        // `break` or `return` outside what they belong to end nothing more than this line.
+        self.flow = Flow::Normal;
+        self.interrupted = false;
         self.status
+    }
+
+    /// One pipeline with the per-command work around it: agents, `-v` notes, timing, and
+    /// Ctrl-C (which stops everything around the command, loops included).
+    pub(super) async fn run_pipeline_timed(&mut self, pipeline: &syntax::Pipeline) -> i32 {
+        if !self.interactive && !self.subshell {
+            // Agents the previous command asked for: ready before this one runs.
+            self.vfs.launch_agents(true).await;
+        }
+        if !self.subshell {
+            interrupt::clear();
+        }
+        self.vfs.begin_command();
+        let started = tracing_times().then(std::time::Instant::now);
+        let (status, name) = self.run_pipeline(pipeline).await;
+        let _ = io::stdout().flush();
+        if let Some(t) = started {
+            trace_time(&name, t.elapsed());
+        }
+        let hit = if self.subshell {
+            interrupt::is_set()
+        } else {
+            interrupt::clear()
+        };
+        if hit {
+            self.interrupted = true;
+        }
+        let status = if hit { exit_codes::INTERRUPTED } else { status };
+        if let Some(sig) = interrupt::terminating() {
+            // SIGTERM or SIGHUP: the command has cleaned up; dockerbox ends.
+            self.exit = Some(128 + sig);
+        }
+        if self.interactive {
+            // Started while the user types the next line.
+            self.vfs.launch_agents(false).await;
+        }
+        status
     }
 
     /// The prompt for the REPL, uncoloured (the editor colours it).
@@ -171,6 +280,7 @@ pub fn run_lines(
     let mut first = 0;
     let run = |sh: &mut Shell, text: &[u8], line: usize| {
         sh.origin = origin.map(|o| (o.to_string(), line));
+        sh.lineno = line;
         let status = rt.block_on(sh.run_line(text));
         sh.origin = None;
         sh.exit.is_some() || status == exit_codes::INTERRUPTED
@@ -196,6 +306,12 @@ pub fn run_lines(
         run(sh, &pending, first);
     }
     Ok(())
+}
+
+/// Whether `DOCKERBOX_TRACE_TIMES` is set (asked once: a loop runs many commands).
+fn tracing_times() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("DOCKERBOX_TRACE_TIMES").is_some())
 }
 
 /// With `DOCKERBOX_TRACE_TIMES=FILE`, appends each command's name and wall time in

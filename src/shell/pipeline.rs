@@ -25,7 +25,7 @@ use crate::context::Reporter;
 use crate::exit_codes;
 use crate::interrupt;
 use crate::output::Theme;
-use crate::syntax::Pipeline;
+use crate::syntax::{Command, Pipeline};
 use crate::vfs::VPath;
 
 /// A started command.
@@ -73,8 +73,25 @@ struct BuiltinIo {
     errors: Reporter,
 }
 
-fn builtin(name: &OsStr) -> Option<&'static dyn Builtin> {
-    name.to_str().and_then(commands::find)
+/// A builtin of the command table, or one of the language's own (`set`, `read`, `eval`...).
+#[derive(Clone, Copy)]
+pub(super) enum Runner {
+    Table(&'static dyn Builtin),
+    Lang(&'static str),
+}
+
+pub(super) fn builtin(name: &OsStr) -> Option<Runner> {
+    let name = name.to_str()?;
+    super::lang::find(name)
+        .map(Runner::Lang)
+        .or_else(|| commands::find(name).map(Runner::Table))
+}
+
+/// A stage of a pipeline: a simple command already expanded, or a compound command.
+enum Stage {
+    Simple(Expanded),
+    Compound(Command),
+    Failed(i32),
 }
 
 /// The commands that mean a container only inside one: `sh`/`bash` typed alone open a shell in
@@ -82,6 +99,12 @@ fn builtin(name: &OsStr) -> Option<&'static dyn Builtin> {
 /// with arguments anywhere, they are the host's programs, spawned as any other (so pipes and
 /// redirects apply as to any host program): `exec CMD ARGS` becomes `CMD ARGS`.
 fn host_forms(cwd: &std::path::Path, argv: &mut Vec<OsString>) -> bool {
+    if !argv
+        .first()
+        .is_some_and(|n| matches!(n.as_bytes(), b"sh" | b"bash" | b"exec"))
+    {
+        return false;
+    }
     let in_container = matches!(VPath::parse(cwd), VPath::Container { .. });
     match argv.first().and_then(|n| n.to_str()) {
         Some("sh" | "bash") => argv.len() > 1 || !in_container,
@@ -109,21 +132,37 @@ impl Shell {
     /// Runs a pipeline; returns its status and the first command's name (for timing).
     pub(super) async fn run_pipeline(&mut self, p: &Pipeline) -> (i32, OsString) {
         let mut stages = Vec::with_capacity(p.commands.len());
+        let mut name = OsString::new();
         for c in &p.commands {
-            let Some(mut e) = interrupt::or_abandon(self.expand(c)).await else {
-                return (exit_codes::INTERRUPTED, OsString::new());
+            if c.compound.is_some() {
+                stages.push(Stage::Compound(c.clone()));
+                continue;
+            }
+            self.last_subst = None;
+            let Some(expanded) = interrupt::or_abandon(self.expand(c)).await else {
+                return (exit_codes::INTERRUPTED, name);
             };
-            e.host = host_forms(&self.cwd, &mut e.argv);
-            stages.push(e);
+            match expanded {
+                Ok(mut e) => {
+                    e.host = host_forms(&self.cwd, &mut e.argv);
+                    if name.is_empty() {
+                        name = e.argv.first().cloned().unwrap_or_default();
+                    }
+                    stages.push(Stage::Simple(e));
+                }
+                Err(err) => {
+                    let st = self.expansion_failed(&err);
+                    if p.commands.len() == 1 {
+                        return (st, name);
+                    }
+                    stages.push(Stage::Failed(st));
+                }
+            }
         }
-        let name = stages
-            .first()
-            .and_then(|s| s.argv.first())
-            .cloned()
-            .unwrap_or_default();
         // Engines a glob could not reach: said once, and the status is 1 as `ls`'s would be.
         let mut unreachable = false;
         for s in &stages {
+            let Stage::Simple(s) = s else { continue };
             let cmd = s
                 .argv
                 .first()
@@ -138,17 +177,26 @@ impl Shell {
             // Ctrl-C while globs listed containers: what they gave is not what was meant.
             return (exit_codes::INTERRUPTED, name);
         }
-        let host = stages
-            .iter()
-            .any(|s| s.host || s.argv.first().is_some_and(|n| builtin(n).is_none()));
+        let host = stages.iter().any(|s| match s {
+            Stage::Simple(s) => {
+                s.host
+                    || s.argv.first().is_some_and(|n| {
+                        builtin(n).is_none() && !self.functions.contains_key(n.as_bytes())
+                    })
+            }
+            _ => false,
+        });
         let _ = io::stdout().flush();
         let status = match stages.len() {
             1 => match stages.pop() {
-                Some(only) => self.run_alone(only).await,
+                Some(Stage::Simple(only)) => self.run_alone(only).await,
+                Some(Stage::Compound(c)) => self.run_compound(&c).await,
+                Some(Stage::Failed(st)) => st,
                 None => self.status,
             },
             _ => self.run_piped(stages).await,
         };
+        self.proc_fds.clear();
         if host {
             self.vfs.host_command_ran();
         }
@@ -165,19 +213,92 @@ impl Shell {
         (status, name)
     }
 
+    /// `set -x`: the command as it will run, on stderr.
+    fn trace(&self, e: &Expanded) {
+        let ps4 = self
+            .vars
+            .get(b"PS4")
+            .map_or_else(|| b"+ ".to_vec(), <[u8]>::to_vec);
+        let mut line = ps4;
+        let mut first = true;
+        let words = e.assignments.iter().map(|(n, v)| {
+            let mut a = n.clone();
+            a.push(b'=');
+            a.extend_from_slice(&crate::syntax::quote(v.as_bytes()));
+            a
+        });
+        for w in words.chain(e.argv.iter().map(|a| crate::syntax::quote(a.as_bytes()))) {
+            if !first {
+                line.push(b' ');
+            }
+            first = false;
+            line.extend_from_slice(&w);
+        }
+        line.push(b'\n');
+        let _ = io::stderr().write_all(&line);
+    }
+
     /// A command on its own: a builtin runs in this shell, assignments alone set variables.
-    async fn run_alone(&mut self, e: Expanded) -> i32 {
+    pub(super) async fn run_alone(&mut self, mut e: Expanded) -> i32 {
+        if self.opts.xtrace {
+            self.trace(&e);
+        }
         let mut pumps = Pumps::default();
-        let mut table = FdTable::standard(&self.std);
+        let mut table = self.base_table();
+        // `command NAME`: no function; `builtin NAME`: no function nor program.
+        let mut no_function = false;
+        while e.argv.len() > 1
+            && matches!(e.argv[0].as_bytes(), b"command" | b"builtin")
+            && !e.argv[1].as_bytes().starts_with(b"-")
+        {
+            e.argv.remove(0);
+            no_function = true;
+        }
+        let function = e
+            .argv
+            .first()
+            .filter(|_| !no_function && !e.host)
+            .and_then(|n| self.functions.get(n.as_bytes()).cloned());
         let status = if !self.redirect(&e.redirects, &mut table, &mut pumps).await {
             drop(table);
             exit_codes::FAILURE
         } else if e.argv.is_empty() {
             drop(table);
+            // `x=$(false)` has the substitution's status.
+            let mut st = self.last_subst.take().unwrap_or(exit_codes::OK);
             for (name, value) in &e.assignments {
-                self.vars.set(name, value.as_bytes().to_vec());
+                if let Err(msg) = self.assign(name, value.as_bytes().to_vec()) {
+                    self.shell_error(&msg);
+                    st = exit_codes::FAILURE;
+                    if !self.interactive {
+                        self.exit = Some(st);
+                    }
+                }
             }
+            st
+        } else if e.argv.len() == 1 && e.argv[0] == "exec" && !e.redirects.is_empty() {
+            // `exec 3>f`, `exec >log`: the redirects stay for the rest of the shell.
+            self.inherited = Some(table);
             exit_codes::OK
+        } else if let Some(body) = function {
+            let saved: Vec<(Vec<u8>, Option<Vec<u8>>)> = e
+                .assignments
+                .iter()
+                .map(|(n, v)| {
+                    let old = self.vars.get(n).map(<[u8]>::to_vec);
+                    self.vars.set(n, v.as_bytes().to_vec());
+                    (n.clone(), old)
+                })
+                .collect();
+            let args = e.argv[1..].to_vec();
+            let st = self.call_function(body, args, table).await;
+            for (n, old) in saved {
+                match old {
+                    Some(v) => self.vars.set(&n, v),
+                    None => self.vars.unset(&n),
+                }
+            }
+            st
         } else if let Some(b) = builtin(&e.argv[0]).filter(|_| !e.host) {
             self.run_builtin_here(b, e, table).await
         } else {
@@ -195,13 +316,13 @@ impl Shell {
     }
 
     /// Several commands joined by pipes, all started before any is waited for.
-    async fn run_piped(&mut self, stages: Vec<Expanded>) -> i32 {
+    async fn run_piped(&mut self, stages: Vec<Stage>) -> i32 {
         let n = stages.len();
         let mut pumps = Pumps::default();
         let mut running = Vec::with_capacity(n);
         let mut next_in: Option<Fd> = None;
-        for (i, e) in stages.into_iter().enumerate() {
-            let mut table = FdTable::standard(&self.std);
+        for (i, stage) in stages.into_iter().enumerate() {
+            let mut table = self.base_table();
             if let Some(fd) = next_in.take() {
                 table.set(0, fd);
             }
@@ -221,12 +342,31 @@ impl Shell {
                     }
                 }
             }
+            let mut e = match stage {
+                Stage::Simple(e) => e,
+                Stage::Compound(c) => {
+                    running.push(self.start_copy(Stage::Compound(c), table));
+                    continue;
+                }
+                Stage::Failed(st) => {
+                    running.push(Running::Done(st));
+                    continue;
+                }
+            };
+            let runner = e.argv.first().and_then(|n| builtin(n)).filter(|_| !e.host);
+            let function = e
+                .argv
+                .first()
+                .is_some_and(|n| self.functions.contains_key(n.as_bytes()));
             let started = if !self.redirect(&e.redirects, &mut table, &mut pumps).await {
                 Running::Done(exit_codes::FAILURE)
             } else if e.argv.is_empty() {
                 Running::Done(exit_codes::OK)
-            } else if let Some(b) = builtin(&e.argv[0]).filter(|_| !e.host) {
+            } else if let (Some(Runner::Table(b)), false) = (runner, function) {
                 self.start_builtin(b, e, table)
+            } else if function || runner.is_some() {
+                e.redirects.clear();
+                self.start_copy(Stage::Simple(e), table)
             } else {
                 match self.start_host(e, table, &mut pumps).await {
                     Ok(child) => Running::Child(child),
@@ -237,9 +377,16 @@ impl Shell {
         }
         drop(next_in);
         let (mut status, mut interrupted) = (exit_codes::OK, false);
+        let mut failed = exit_codes::OK;
         for r in running {
             status = r.wait().await;
             interrupted |= status == exit_codes::INTERRUPTED;
+            if status != exit_codes::OK {
+                failed = status;
+            }
+        }
+        if self.opts.pipefail {
+            status = failed;
         }
         // `yes | cat > f`: Ctrl-C killed yes, and cat saw a plain end of input.
         let keep = !interrupted && !interrupt::is_set();
@@ -285,8 +432,12 @@ impl Shell {
     }
 
     /// Runs a builtin in this shell with its redirects; `A=b builtin` lasts for the builtin.
-    async fn run_builtin_here(&mut self, b: &dyn Builtin, e: Expanded, table: FdTable) -> i32 {
-        let io = match self.builtin_io(&table, b.name()) {
+    async fn run_builtin_here(&mut self, b: Runner, e: Expanded, table: FdTable) -> i32 {
+        let name = match b {
+            Runner::Table(b) => b.name(),
+            Runner::Lang(n) => n,
+        };
+        let io = match self.builtin_io(&table, name) {
             Ok(io) => io,
             Err(err) => {
                 self.shell_error(&crate::vfs::io_text(&err));
@@ -312,9 +463,16 @@ impl Shell {
             std::mem::replace(&mut self.errors, io.errors),
         );
         let mut out = io.out;
-        let status = interrupt::or_abandon(b.run(&mut self.ctx, argv[1..].to_vec(), &mut *out))
-            .await
-            .unwrap_or(exit_codes::INTERRUPTED);
+        let ran = match b {
+            Runner::Table(b) => {
+                interrupt::or_abandon(b.run(&mut self.ctx, argv[1..].to_vec(), &mut *out)).await
+            }
+            Runner::Lang(name) => {
+                interrupt::or_abandon(super::lang::run(self, name, argv[1..].to_vec(), &mut *out))
+                    .await
+            }
+        };
+        let status = ran.unwrap_or(exit_codes::INTERRUPTED);
         let status = with_reported(status, &self.errors);
         let _ = out.flush();
         drop(out);
@@ -327,6 +485,39 @@ impl Shell {
             }
         }
         status
+    }
+
+    /// Starts a stage that needs the interpreter (a compound command, a function, a language
+    /// builtin) on its own thread, on a copy of the shell whose descriptors are `table`.
+    fn start_copy(&self, stage: Stage, table: FdTable) -> Running {
+        let mut sub = self.subshell_copy();
+        sub.inherited = Some(table);
+        let handle = tokio::runtime::Handle::current();
+        let (tx, rx) = oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("dockerbox-stage".into())
+            .spawn(move || {
+                let status = handle.block_on(async {
+                    match stage {
+                        Stage::Simple(e) => sub.run_alone(e).await,
+                        Stage::Compound(c) => sub.run_compound(&c).await,
+                        Stage::Failed(st) => st,
+                    }
+                });
+                let status = sub.exit.unwrap_or(status);
+                drop(sub);
+                let _ = tx.send(status);
+            });
+        match spawned {
+            Ok(_) => Running::Thread(rx),
+            Err(err) => {
+                self.shell_error(&format!(
+                    "cannot start a thread: {}",
+                    crate::vfs::io_text(&err)
+                ));
+                Running::Done(exit_codes::FAILURE)
+            }
+        }
     }
 
     /// Starts a builtin of a pipeline on its own thread, on a copy of the shell.

@@ -148,6 +148,11 @@ impl Shell {
                 return Ok(());
             }
             Target::Ambiguous(msg) => return Err(msg.clone()),
+            Target::Body(text) => {
+                let fd = here_document(text.clone()).map_err(|e| crate::vfs::io_text(&e))?;
+                table.set(r.fd, fd);
+                return Ok(());
+            }
             Target::Path(p) => p,
         };
         // Quoted on a terminal: a container's file name must not drive it.
@@ -155,7 +160,12 @@ impl Shell {
         let fail = |e: FsError| format!("{shown}: {e}");
         let reading = matches!(r.op, RedirOp::In | RedirOp::DupIn);
         let fd = match self.resolve(path) {
-            VPath::Host(h) => Arc::new(open_host(&h, r.op).map_err(|e| fail(e.into()))?),
+            VPath::Host(h) => {
+                if self.opts.noclobber && r.op == RedirOp::Out && h.is_file() {
+                    return Err(format!("{shown}: cannot overwrite existing file"));
+                }
+                Arc::new(open_host(&h, r.op).map_err(|e| fail(e.into()))?)
+            }
             p if reading => {
                 if self.vfs.stat(&p).await.map_err(fail)?.is_dir() {
                     return Err(fail(FsError::IsADirectory));
@@ -339,6 +349,19 @@ impl Shell {
     }
 }
 
+/// A here-document's text as the read end of a pipe, written by a thread (the text may be
+/// bigger than a pipe holds).
+fn here_document(text: Vec<u8>) -> io::Result<Fd> {
+    let (r, w) = fds::pipe()?;
+    std::thread::Builder::new()
+        .name("dockerbox-heredoc".into())
+        .spawn(move || {
+            // A reader that stops early is its business.
+            let _ = File::from(w).write_all(&text);
+        })?;
+    Ok(Arc::new(r))
+}
+
 fn refuse(why: &str) -> FsError {
     FsError::Io(io::Error::other(why.to_string()))
 }
@@ -347,8 +370,11 @@ fn refuse(why: &str) -> FsError {
 fn open_host(h: &Path, op: RedirOp) -> io::Result<OwnedFd> {
     let mut o = std::fs::OpenOptions::new();
     match op {
-        RedirOp::In | RedirOp::DupIn => o.read(true),
-        RedirOp::Out | RedirOp::DupOut => o.write(true).create(true).truncate(true),
+        RedirOp::In | RedirOp::DupIn | RedirOp::HereDoc => o.read(true),
+        RedirOp::Out | RedirOp::Clobber | RedirOp::DupOut => {
+            o.write(true).create(true).truncate(true)
+        }
+        RedirOp::ReadWrite => o.read(true).write(true).create(true),
         RedirOp::Append => o.append(true).create(true),
     };
     Ok(o.mode(0o666).open(h)?.into())

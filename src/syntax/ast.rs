@@ -37,6 +37,8 @@ pub struct AndOr {
     pub first: Pipeline,
     pub rest: Vec<(Connector, Pipeline)>,
     pub span: Span,
+    /// Ended by `&`: runs in the background, on a copy of the shell.
+    pub background: bool,
 }
 
 /// How a pipeline hangs on the previous one's status.
@@ -66,6 +68,73 @@ pub struct Command {
     pub words: Vec<Word>,
     pub redirects: Vec<Redirect>,
     pub span: Span,
+    /// A compound command (`if`, `while`, `{ }`, a function definition...) in place of the
+    /// words; `redirects` then apply to all of it.
+    pub compound: Option<Box<Compound>>,
+}
+
+/// The commands that hold other commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Compound {
+    /// `{ list; }`: runs in this shell.
+    Group(List),
+    /// `( list )`: runs on a copy of the shell.
+    Subshell(List),
+    /// `if c; then b; elif c; then b; else b; fi`
+    If {
+        arms: Vec<(List, List)>,
+        otherwise: Option<List>,
+    },
+    /// `while c; do b; done`, or `until` when `until` is set.
+    While { cond: List, body: List, until: bool },
+    /// `for name [in words]; do body; done`; without `in`, the positional parameters.
+    For {
+        var: Vec<u8>,
+        words: Option<Vec<Word>>,
+        body: List,
+    },
+    /// `case word in pat|pat) list;; ... esac`
+    Case { word: Word, arms: Vec<CaseArm> },
+    /// `name() compound`: defines a function.
+    Function {
+        name: Vec<u8>,
+        body: std::sync::Arc<Command>,
+    },
+    /// `(( expr ))`: status 0 when the value is not zero.
+    Arith(Word),
+    /// `[[ ... ]]`: the words and operators between the brackets.
+    Cond(Vec<CondTok>),
+}
+
+/// One arm of a `case`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseArm {
+    pub patterns: Vec<Word>,
+    pub body: List,
+    /// `;;` stops, `;&` runs the next arm's body too, `;;&` tests the next arms.
+    pub end: CaseEnd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseEnd {
+    Break,
+    FallThrough,
+    Continue,
+}
+
+/// A token inside `[[ ]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CondTok {
+    Word(Word),
+    /// The right side of `=~`: a regular expression as typed (quoted parts literal).
+    Regex(Word),
+    And,
+    Or,
+    Not,
+    LParen,
+    RParen,
+    Less,
+    Greater,
 }
 
 /// `NAME=value`: in front of a command it is that command's environment, alone it sets a shell
@@ -105,9 +174,66 @@ pub enum PartKind {
     Status { quoted: bool },
     /// A leading unquoted `~` (empty name), `~user`, `~+` or `~-`, up to the first `/`.
     Tilde(Vec<u8>),
+    /// `$(...)` or a backquoted command: its output, trailing newlines removed.
+    CommandSub { list: Box<List>, quoted: bool },
+    /// `$((...))`: the expression's text (expanded as in double quotes), then evaluated.
+    Arith { expr: Box<Word>, quoted: bool },
+    /// `${NAME OP WORD}`, `${#NAME}` and bash's forms.
+    ParamOp {
+        name: Vec<u8>,
+        op: Box<ParamOp>,
+        quoted: bool,
+    },
+    /// `<(list)` (`out` false) or `>(list)`: a `/dev/fd/N` name for a pipe to or from it.
+    ProcSub { list: Box<List>, out: bool },
+}
+
+/// What a `${...}` does with its parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamOp {
+    /// `${#x}`
+    Length,
+    /// `${x-w}`, `${x:-w}` (colon: also when empty)
+    Default { colon: bool, word: Word },
+    /// `${x=w}`, `${x:=w}`
+    Assign { colon: bool, word: Word },
+    /// `${x?w}`, `${x:?w}`
+    Error { colon: bool, word: Word },
+    /// `${x+w}`, `${x:+w}`
+    Alt { colon: bool, word: Word },
+    /// `${x#p}` `${x##p}` (prefix) `${x%p}` `${x%%p}` (suffix)
+    Trim {
+        suffix: bool,
+        longest: bool,
+        pattern: Word,
+    },
+    /// `${x/p/r}`, `${x//p/r}`, `${x/#p/r}`, `${x/%p/r}`
+    Replace {
+        all: bool,
+        anchor: Option<bool>,
+        pattern: Word,
+        with: Word,
+    },
+    /// `${x:off}`, `${x:off:len}` (arithmetic texts)
+    Slice { offset: Word, length: Option<Word> },
+    /// `${x^}` `${x^^}` `${x,}` `${x,,}`
+    Case { upper: bool, all: bool },
+    /// `${!x}`: the variable named by x's value.
+    Indirect,
 }
 
 impl Word {
+    /// A word of literal bytes (the parser's own words, `"$@"` replacements).
+    pub fn literal(bytes: &[u8], span: Span) -> Word {
+        Word {
+            parts: vec![Part {
+                kind: PartKind::Quoted(bytes.to_vec()),
+                span,
+            }],
+            span,
+        }
+    }
+
     /// The word's text if it is one bare run of bytes (no quotes, no `$`, no `~`): how reserved
     /// words, alias names and fd numbers are recognised.
     pub fn as_bare(&self) -> Option<&[u8]> {
@@ -132,11 +258,20 @@ pub struct Redirect {
 }
 
 impl Redirect {
+    /// The target as typed, for messages.
+    pub fn target_text(&self) -> String {
+        match &self.target {
+            RedirTarget::Word(w) | RedirTarget::Body(w) | RedirTarget::DupWord(w) => w.to_string(),
+            RedirTarget::Fd(n) => n.to_string(),
+            RedirTarget::Close => "-".to_string(),
+        }
+    }
+
     /// The fd this redirect changes: the typed one, else 0 for input and 1 for output.
     pub fn fd(&self) -> u32 {
         self.fd.unwrap_or(match self.op {
-            RedirOp::In | RedirOp::DupIn => 0,
-            RedirOp::Out | RedirOp::Append | RedirOp::DupOut => 1,
+            RedirOp::In | RedirOp::DupIn | RedirOp::ReadWrite | RedirOp::HereDoc => 0,
+            RedirOp::Out | RedirOp::Clobber | RedirOp::Append | RedirOp::DupOut => 1,
         })
     }
 }
@@ -145,8 +280,14 @@ impl Redirect {
 pub enum RedirOp {
     /// `<`
     In,
-    /// `>` (and `>|`: there is no noclobber)
+    /// `>`
     Out,
+    /// `>|`: `>` even under `set -C`.
+    Clobber,
+    /// `<>`
+    ReadWrite,
+    /// `<<`, `<<-` and `<<<`: the target is the text ([`RedirTarget::Body`]).
+    HereDoc,
     /// `>>`
     Append,
     /// `>&`: the fd becomes a copy of the target fd (`2>&1`).
@@ -162,6 +303,11 @@ pub enum RedirTarget {
     Fd(u32),
     /// `>&-`: close the fd.
     Close,
+    /// A here-document's body (quoted delimiter: all literal) or a here-string's word plus a
+    /// newline.
+    Body(Word),
+    /// `>&$n`: an fd number from an expansion.
+    DupWord(Word),
 }
 
 /// Writes bytes for people: printable text as is, control bytes and invalid UTF-8 as `\xNN`.
@@ -222,6 +368,18 @@ impl fmt::Display for Word {
                     f.write_str("~")?;
                     write_bytes(f, user)?;
                 }
+                PartKind::CommandSub { list, .. } => write!(f, "$({list})")?,
+                PartKind::ProcSub { list, out } => {
+                    write!(f, "{}({list})", if *out { ">" } else { "<" })?
+                }
+                PartKind::Arith { expr, .. } => write!(f, "$(({expr}))")?,
+                PartKind::ParamOp { name, op, .. } => {
+                    f.write_str("${")?;
+                    let (pre, text) = op.parts();
+                    f.write_str(pre)?;
+                    write_bytes(f, name)?;
+                    write!(f, "{text}}}")?;
+                }
             }
         }
         Ok(())
@@ -236,6 +394,9 @@ impl fmt::Display for Redirect {
         f.write_str(match self.op {
             RedirOp::In => "<",
             RedirOp::Out => ">",
+            RedirOp::Clobber => ">|",
+            RedirOp::ReadWrite => "<>",
+            RedirOp::HereDoc => "<<",
             RedirOp::Append => ">>",
             RedirOp::DupOut => ">&",
             RedirOp::DupIn => "<&",
@@ -244,6 +405,8 @@ impl fmt::Display for Redirect {
             RedirTarget::Word(w) => write!(f, "{w}"),
             RedirTarget::Fd(n) => write!(f, "{n}"),
             RedirTarget::Close => f.write_str("-"),
+            RedirTarget::Body(w) => write!(f, "{w}"),
+            RedirTarget::DupWord(w) => write!(f, "{w}"),
         }
     }
 }
@@ -251,6 +414,13 @@ impl fmt::Display for Redirect {
 /// `[A=b cmd arg >f]`: assignments, words, then redirects.
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(c) = &self.compound {
+            write!(f, "{c}")?;
+            for r in &self.redirects {
+                write!(f, " {r}")?;
+            }
+            return Ok(());
+        }
         let assignments = self.assignments.iter().map(|a| {
             let mut s = String::from_utf8_lossy(&a.name).into_owned();
             s.push('=');
@@ -302,6 +472,106 @@ impl fmt::Display for AndOr {
     }
 }
 
+impl ParamOp {
+    /// The text before the name (`#`, `!`) and after it (`:-word`), for messages and tests.
+    fn parts(&self) -> (&'static str, String) {
+        let c = |colon: &bool| if *colon { ":" } else { "" };
+        match self {
+            ParamOp::Length => ("#", String::new()),
+            ParamOp::Indirect => ("!", String::new()),
+            ParamOp::Default { colon, word } => ("", format!("{}-{word}", c(colon))),
+            ParamOp::Assign { colon, word } => ("", format!("{}={word}", c(colon))),
+            ParamOp::Error { colon, word } => ("", format!("{}?{word}", c(colon))),
+            ParamOp::Alt { colon, word } => ("", format!("{}+{word}", c(colon))),
+            ParamOp::Trim {
+                suffix,
+                longest,
+                pattern,
+            } => {
+                let ch = if *suffix { "%" } else { "#" };
+                let op = if *longest {
+                    ch.repeat(2)
+                } else {
+                    ch.to_string()
+                };
+                ("", format!("{op}{pattern}"))
+            }
+            ParamOp::Replace {
+                all,
+                anchor,
+                pattern,
+                with,
+            } => {
+                let a = match (all, anchor) {
+                    (true, _) => "/",
+                    (_, Some(false)) => "#",
+                    (_, Some(true)) => "%",
+                    _ => "",
+                };
+                ("", format!("/{a}{pattern}/{with}"))
+            }
+            ParamOp::Slice { offset, length } => match length {
+                Some(l) => ("", format!(":{offset}:{l}")),
+                None => ("", format!(":{offset}")),
+            },
+            ParamOp::Case { upper, all } => {
+                let ch = if *upper { "^" } else { "," };
+                ("", if *all { ch.repeat(2) } else { ch.to_string() })
+            }
+        }
+    }
+}
+
+/// Compact forms for test tables: `{list}`, `(sub list)`, `(if c b ...)`, `(while c b)`.
+impl fmt::Display for Compound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Compound::Group(l) => write!(f, "{{{l}}}"),
+            Compound::Subshell(l) => write!(f, "(sub {l})"),
+            Compound::If { arms, otherwise } => {
+                f.write_str("(if")?;
+                for (c, b) in arms {
+                    write!(f, " {{{c}}} {{{b}}}")?;
+                }
+                if let Some(e) = otherwise {
+                    write!(f, " else {{{e}}}")?;
+                }
+                f.write_str(")")
+            }
+            Compound::While { cond, body, until } => {
+                let w = if *until { "until" } else { "while" };
+                write!(f, "({w} {{{cond}}} {{{body}}})")
+            }
+            Compound::For { var, words, body } => {
+                f.write_str("(for ")?;
+                write_bytes(f, var)?;
+                if let Some(ws) = words {
+                    f.write_str(" in")?;
+                    for w in ws {
+                        write!(f, " {w}")?;
+                    }
+                }
+                write!(f, " {{{body}}})")
+            }
+            Compound::Case { word, arms } => {
+                write!(f, "(case {word}")?;
+                for a in arms {
+                    let pats: Vec<String> = a.patterns.iter().map(|p| p.to_string()).collect();
+                    write!(f, " {}) {{{}}}", pats.join("|"), a.body)?;
+                }
+                f.write_str(")")
+            }
+            Compound::Function { name, body } => {
+                f.write_str("(fn ")?;
+                write_bytes(f, name)?;
+                write!(f, " {body})")
+            }
+            Compound::Arith(w) => write!(f, "(( {w} ))"),
+            Compound::Cond(toks) => write!(f, "[[ {} ]]", toks.len()),
+        }
+    }
+}
+
 /// Items separated by `; `.
 impl fmt::Display for List {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -310,6 +580,9 @@ impl fmt::Display for List {
                 f.write_str("; ")?;
             }
             write!(f, "{item}")?;
+            if item.background {
+                f.write_str(" &")?;
+            }
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! Why a line does not parse: the one error type of the lexer, the alias expander and the
-//! parser, below all three so the lexer does not depend on the parser.
+//! parser, below all three (the lexer calls back into the parser only for what `$(...)` and
+//! backquotes hold).
 
 /// Why a line does not parse, and where (a byte offset into the line).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,13 +14,13 @@ pub struct SyntaxError {
 #[non_exhaustive]
 pub enum ErrorKind {
     /// A token where it cannot go: `| ls`, `ls ;;`, `ls >` (the token is `newline`).
-    #[error("syntax error near unexpected token '{0}'")]
+    #[error("syntax error near unexpected token `{0}'")]
     UnexpectedToken(String),
     /// The line stops where more must follow: `ls |`, `a &&`, a trailing `\`.
     #[error("syntax error: unexpected end of file")]
     UnexpectedEof,
     /// An open quote or `${` with no closing character.
-    #[error("unexpected EOF while looking for matching '{0}'")]
+    #[error("unexpected EOF while looking for matching `{0}'")]
     Unterminated(char),
     /// sh syntax dockerbox recognises but does not run: `$(...)`, `&`, `(...)`, `<<`, `if`...
     #[error("{0} is not supported")]
@@ -32,6 +33,9 @@ pub enum ErrorKind {
     AmbiguousRedirect(String),
     #[error("file descriptor out of range")]
     FdOutOfRange,
+    /// Substitutions nested deeper than the parser goes.
+    #[error("expression nested too deeply")]
+    TooDeep,
     /// An alias value that does not lex; the position is the alias name's.
     #[error("alias '{name}': {inner}")]
     InAlias { name: String, inner: Box<ErrorKind> },

@@ -9,10 +9,12 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
-use super::ast::{PartKind, Word};
+use super::arith;
+use super::ast::{List, ParamOp, Part, PartKind, Word};
 use super::glob::Pattern;
 
-/// The shell state expansion reads.
+/// The shell state expansion reads, and the few things it does: assignments (`${x:=y}`,
+/// `$((i+=1))`) and command substitutions.
 pub trait Env {
     /// A variable's value; also asked for the one-character specials (`$`, `#`, `1`...).
     fn var(&self, name: &[u8]) -> Option<OsString>;
@@ -23,6 +25,29 @@ pub trait Env {
     /// What `~user` means; by default no user is known and `~user` stays as typed.
     fn user_home(&self, _user: &[u8]) -> Option<OsString> {
         None
+    }
+    /// `$1`...: by default there are none.
+    fn positional(&self) -> Vec<OsString> {
+        Vec::new()
+    }
+    /// Sets a variable; by default nothing can be (the message says why).
+    fn set_var(&mut self, name: &[u8], _value: Vec<u8>) -> Result<(), String> {
+        Err(format!(
+            "{}: cannot assign here",
+            String::from_utf8_lossy(name)
+        ))
+    }
+    /// Runs a command substitution and gives its output; by default nothing runs.
+    fn command_sub(&mut self, _list: &List) -> Vec<u8> {
+        Vec::new()
+    }
+    /// Starts a process substitution and gives the name it is reached by.
+    fn proc_sub(&mut self, _list: &List, _out: bool) -> Result<Vec<u8>, String> {
+        Err("process substitution is not available here".to_string())
+    }
+    /// `set -u`: an unset variable is an error.
+    fn nounset(&self) -> bool {
+        false
     }
 }
 
@@ -39,32 +64,48 @@ pub enum ExpandError {
     /// A redirect target that expanded to no word or to several (bash's wording).
     #[error("{0}: ambiguous redirect")]
     AmbiguousRedirect(String),
+    /// `set -u` and an unset variable.
+    #[error("{0}: unbound variable")]
+    Unbound(String),
+    /// `${x:?message}`, an arithmetic error, a bad `${...}` at run time: the whole message.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// The fields of one word, in order; a word can become none (`$EMPTY`) or many (`*.conf`).
-pub fn expand_word(word: &Word, env: &dyn Env, lister: &dyn Lister) -> Vec<OsString> {
-    fields(word, env, true)
+pub fn expand_word(
+    word: &Word,
+    env: &mut dyn Env,
+    lister: &dyn Lister,
+) -> Result<Vec<OsString>, ExpandError> {
+    Ok(word_fields(word, env, true)?
         .into_iter()
-        .flat_map(|f| pathnames(f, lister))
-        .map(OsString::from_vec)
-        .collect()
+        .flat_map(|f| glob_field(f, lister))
+        .collect())
 }
 
 /// All the words of a command, expanded: its argv.
-pub fn expand_words(words: &[Word], env: &dyn Env, lister: &dyn Lister) -> Vec<OsString> {
-    words
-        .iter()
-        .flat_map(|w| expand_word(w, env, lister))
-        .collect()
+pub fn expand_words(
+    words: &[Word],
+    env: &mut dyn Env,
+    lister: &dyn Lister,
+) -> Result<Vec<OsString>, ExpandError> {
+    let mut out = Vec::new();
+    for w in words {
+        for b in super::brace::expand(w) {
+            out.extend(expand_word(&b, env, lister)?);
+        }
+    }
+    Ok(out)
 }
 
 /// A redirect's file name: the word must expand to exactly one field.
 pub fn expand_redirect_target(
     word: &Word,
-    env: &dyn Env,
+    env: &mut dyn Env,
     lister: &dyn Lister,
 ) -> Result<OsString, ExpandError> {
-    let mut fields = expand_word(word, env, lister);
+    let mut fields = expand_word(word, env, lister)?;
     match fields.pop() {
         Some(f) if fields.is_empty() => Ok(f),
         _ => Err(ExpandError::AmbiguousRedirect(word.to_string())),
@@ -73,20 +114,33 @@ pub fn expand_redirect_target(
 
 /// An assignment's value (`A=$x`, also `export A=$x`): tilde and parameters, but no field
 /// splitting and no globbing, so it is always exactly one string.
-pub fn expand_assignment(value: &Word, env: &dyn Env) -> OsString {
-    let bytes = fields(value, env, false)
+pub fn expand_assignment(value: &Word, env: &mut dyn Env) -> Result<OsString, ExpandError> {
+    Ok(OsString::from_vec(expand_string(value, env)?))
+}
+
+/// A word as one string (no splitting, no globbing): assignments, here-documents, `case`'s word.
+pub fn expand_string(value: &Word, env: &mut dyn Env) -> Result<Vec<u8>, ExpandError> {
+    Ok(word_fields(value, env, false)?
         .into_iter()
         .next()
         .map(|f| f.bytes)
+        .unwrap_or_default())
+}
+
+/// A word as a pattern (`case`, `${x#pat}`, `[[ x == pat ]]`): quoted parts literal.
+pub fn expand_pattern(word: &Word, env: &mut dyn Env) -> Result<Pattern, ExpandError> {
+    let f = word_fields(word, env, false)?
+        .into_iter()
+        .next()
         .unwrap_or_default();
-    OsString::from_vec(bytes)
+    Ok(Pattern::new(&f.bytes, &f.quoted))
 }
 
 /// A field being built: its bytes, and for each whether it was quoted (literal to globbing).
-#[derive(Debug, Default)]
-struct Field {
-    bytes: Vec<u8>,
-    quoted: Vec<bool>,
+#[derive(Debug, Default, Clone)]
+pub struct Field {
+    pub bytes: Vec<u8>,
+    pub quoted: Vec<bool>,
 }
 
 impl Field {
@@ -98,7 +152,7 @@ impl Field {
 
 /// Splits a word into fields as sh does. With `split` off (assignments), the result is one
 /// field and everything in it is literal.
-fn fields(word: &Word, env: &dyn Env, split: bool) -> Vec<Field> {
+pub fn word_fields(word: &Word, env: &mut dyn Env, split: bool) -> Result<Vec<Field>, ExpandError> {
     let ifs = env
         .var(b"IFS")
         .map_or_else(|| b" \t\n".to_vec(), OsString::into_vec);
@@ -108,30 +162,15 @@ fn fields(word: &Word, env: &dyn Env, split: bool) -> Vec<Field> {
         cur: Field::default(),
         exists: false,
         after_blank: false,
+        split,
     };
     for part in &word.parts {
-        let (value, quoted) = match &part.kind {
-            PartKind::Bare(b) => (b.clone(), !split),
-            PartKind::Quoted(b) => (b.clone(), true),
-            PartKind::Tilde(user) => (tilde(user, env), true),
-            PartKind::Param { name, quoted } => (
-                env.var(name).map(OsString::into_vec).unwrap_or_default(),
-                *quoted || !split,
-            ),
-            PartKind::Status { quoted } => (
-                env.last_status().to_string().into_bytes(),
-                *quoted || !split,
-            ),
-        };
-        match &part.kind {
-            PartKind::Param { .. } | PartKind::Status { .. } if !quoted => s.split(&value),
-            _ => s.literal(&value, quoted),
-        }
+        s.part(part, env, false)?;
     }
     if s.exists || !split {
         s.out.push(s.cur);
     }
-    s.out
+    Ok(s.out)
 }
 
 /// Field splitting state (POSIX 2.6.5): IFS blanks separate and are trimmed, other IFS bytes
@@ -144,6 +183,8 @@ struct Splitter {
     exists: bool,
     /// A blank has just ended a field: a following non-blank IFS byte belongs to that break.
     after_blank: bool,
+    /// Field splitting and globbing apply (off in assignments).
+    split: bool,
 }
 
 impl Splitter {
@@ -158,7 +199,14 @@ impl Splitter {
         self.exists = false;
     }
 
-    fn split(&mut self, value: &[u8]) {
+    /// An expansion's value: quoted, literal; unquoted, split on IFS (and glob-active).
+    fn value(&mut self, value: &[u8], quoted: bool) {
+        if quoted || !self.split {
+            self.literal(value, quoted);
+            // `"$x"` makes a field even when empty.
+            self.exists = true;
+            return;
+        }
         for &c in value {
             if !self.ifs.contains(&c) {
                 self.literal(&[c], false);
@@ -174,6 +222,421 @@ impl Splitter {
             }
         }
     }
+
+    /// `"$@"`: one field per parameter, the first joined to what comes before, the last to
+    /// what comes after.
+    fn params(&mut self, params: &[OsString], quoted: bool, star: bool) {
+        if quoted && (star || !self.split) {
+            // `"$*"`: one field, joined by IFS's first byte.
+            let sep: Vec<u8> = self.ifs.first().map(|b| vec![*b]).unwrap_or_default();
+            let joined = params
+                .iter()
+                .map(|p| p.as_bytes())
+                .collect::<Vec<_>>()
+                .join(&sep[..]);
+            self.value(&joined, true);
+            return;
+        }
+        for (i, p) in params.iter().enumerate() {
+            if i > 0 && (quoted || self.exists) {
+                self.end_field();
+            }
+            if quoted {
+                self.literal(p.as_bytes(), true);
+            } else {
+                self.value(p.as_bytes(), false);
+            }
+        }
+    }
+
+    /// One part of a word; `inner` is set inside an unquoted `${x:-...}` word, whose bare text
+    /// is split like an expansion's value.
+    fn part(&mut self, part: &Part, env: &mut dyn Env, inner: bool) -> Result<(), ExpandError> {
+        match &part.kind {
+            PartKind::Bare(b) if inner => self.value(b, false),
+            PartKind::Bare(b) => self.literal(b, false),
+            PartKind::Quoted(b) => self.literal(b, true),
+            PartKind::Tilde(user) => {
+                let t = tilde(user, env);
+                self.literal(&t, true)
+            }
+            PartKind::Param { name, quoted } => {
+                if matches!(name.as_slice(), b"@" | b"*") {
+                    let params = env.positional();
+                    self.params(&params, *quoted, name == b"*");
+                    return Ok(());
+                }
+                let v = lookup(env, name)?;
+                self.value(&v.unwrap_or_default(), *quoted);
+            }
+            PartKind::Status { quoted } => {
+                let v = env.last_status().to_string();
+                self.value(v.as_bytes(), *quoted);
+            }
+            PartKind::CommandSub { list, quoted } => {
+                let mut out = env.command_sub(list);
+                while out.last() == Some(&b'\n') {
+                    out.pop();
+                }
+                self.value(&out, *quoted);
+            }
+            PartKind::ProcSub { list, out } => {
+                let name = env.proc_sub(list, *out).map_err(ExpandError::Failed)?;
+                self.literal(&name, true);
+            }
+            PartKind::Arith { expr, quoted } => {
+                let text = expand_string(expr, env)?;
+                let v = arith::eval(&text, env).map_err(ExpandError::Failed)?;
+                self.value(v.to_string().as_bytes(), *quoted);
+            }
+            PartKind::ParamOp { name, op, quoted } => self.param_op(name, op, *quoted, env)?,
+        }
+        Ok(())
+    }
+
+    /// The parts of a `${x:-word}` word, as if typed in place of the expansion.
+    fn inner_word(
+        &mut self,
+        word: &Word,
+        quoted: bool,
+        env: &mut dyn Env,
+    ) -> Result<(), ExpandError> {
+        if word.parts.is_empty() && quoted {
+            self.literal(b"", true);
+        }
+        for p in &word.parts {
+            if quoted {
+                // Inside double quotes everything is literal, but expansions still expand.
+                let s = expand_string(
+                    &Word {
+                        parts: vec![p.clone()],
+                        span: p.span,
+                    },
+                    env,
+                )?;
+                self.literal(&s, true);
+            } else {
+                self.part(p, env, true)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn param_op(
+        &mut self,
+        name: &[u8],
+        op: &ParamOp,
+        quoted: bool,
+        env: &mut dyn Env,
+    ) -> Result<(), ExpandError> {
+        let shown = || String::from_utf8_lossy(name).into_owned();
+        let is_list = matches!(name, b"@" | b"*");
+        let value: Option<Vec<u8>> = if is_list {
+            let p = env.positional();
+            if p.is_empty() && !matches!(op, ParamOp::Length | ParamOp::Slice { .. }) {
+                None
+            } else {
+                Some(
+                    p.iter()
+                        .map(|x| x.as_bytes())
+                        .collect::<Vec<_>>()
+                        .join(&b" "[..]),
+                )
+            }
+        } else {
+            match op {
+                ParamOp::Default { .. }
+                | ParamOp::Assign { .. }
+                | ParamOp::Error { .. }
+                | ParamOp::Alt { .. } => env.var(name).map(OsString::into_vec),
+                ParamOp::Indirect => {
+                    let target = lookup(env, name)?.unwrap_or_default();
+                    if target.is_empty() {
+                        return Err(ExpandError::Failed(format!(
+                            "{}: invalid indirect expansion",
+                            shown()
+                        )));
+                    }
+                    lookup(env, &target)?
+                }
+                _ => lookup(env, name)?,
+            }
+        };
+        let set = |colon: bool, v: &Option<Vec<u8>>| match v {
+            None => false,
+            Some(v) => !(colon && v.is_empty()),
+        };
+        match op {
+            ParamOp::Length => {
+                let n = if is_list {
+                    env.positional().len()
+                } else {
+                    let v = value.unwrap_or_default();
+                    std::str::from_utf8(&v).map_or(v.len(), |s| s.chars().count())
+                };
+                self.value(n.to_string().as_bytes(), quoted);
+            }
+            ParamOp::Indirect => self.value(&value.unwrap_or_default(), quoted),
+            ParamOp::Default { colon, word } => {
+                if set(*colon, &value) {
+                    self.param_value(name, value.unwrap_or_default(), quoted, env);
+                } else {
+                    self.inner_word(word, quoted, env)?;
+                }
+            }
+            ParamOp::Alt { colon, word } => {
+                if set(*colon, &value) {
+                    self.inner_word(word, quoted, env)?;
+                } else if quoted {
+                    self.literal(b"", true);
+                }
+            }
+            ParamOp::Assign { colon, word } => {
+                if set(*colon, &value) {
+                    self.value(&value.unwrap_or_default(), quoted);
+                } else {
+                    let v = expand_string(word, env)?;
+                    env.set_var(name, v.clone()).map_err(ExpandError::Failed)?;
+                    self.value(&v, quoted);
+                }
+            }
+            ParamOp::Error { colon, word } => {
+                if set(*colon, &value) {
+                    self.value(&value.unwrap_or_default(), quoted);
+                } else {
+                    let msg = expand_string(word, env)?;
+                    let msg = if msg.is_empty() {
+                        if *colon {
+                            "parameter null or not set".to_string()
+                        } else {
+                            "parameter not set".to_string()
+                        }
+                    } else {
+                        String::from_utf8_lossy(&msg).into_owned()
+                    };
+                    return Err(ExpandError::Failed(format!("{}: {msg}", shown())));
+                }
+            }
+            ParamOp::Trim {
+                suffix,
+                longest,
+                pattern,
+            } => {
+                let pat = expand_pattern(pattern, env)?;
+                let v = value.unwrap_or_default();
+                let out = trim(&v, &pat, *suffix, *longest);
+                self.value(out, quoted);
+            }
+            ParamOp::Replace {
+                all,
+                anchor,
+                pattern,
+                with,
+            } => {
+                let pat = expand_pattern(pattern, env)?;
+                let with = expand_string(with, env)?;
+                let v = value.unwrap_or_default();
+                self.value(&replace(&v, &pat, &with, *all, *anchor), quoted);
+            }
+            ParamOp::Slice { offset, length } => {
+                let off_text = expand_string(offset, env)?;
+                let off = arith::eval(&off_text, env).map_err(ExpandError::Failed)?;
+                let len = match length {
+                    Some(l) => {
+                        let t = expand_string(l, env)?;
+                        Some(arith::eval(&t, env).map_err(ExpandError::Failed)?)
+                    }
+                    None => None,
+                };
+                if is_list {
+                    let mut p = env.positional();
+                    p.insert(0, env.var(b"0").unwrap_or_default());
+                    let n = p.len() as i64;
+                    let start = if off < 0 {
+                        (n + off).max(0)
+                    } else {
+                        off.min(n)
+                    } as usize;
+                    let end = match len {
+                        Some(l) if l < 0 => {
+                            return Err(ExpandError::Failed(format!(
+                                "{l}: substring expression < 0"
+                            )))
+                        }
+                        Some(l) => (start as i64 + l).min(n) as usize,
+                        None => n as usize,
+                    };
+                    let picked: Vec<OsString> =
+                        p.get(start..end.max(start)).unwrap_or_default().to_vec();
+                    self.params(&picked, quoted, name == b"*");
+                    return Ok(());
+                }
+                let v = value.unwrap_or_default();
+                let chars = char_bounds(&v);
+                let n = chars.len() as i64 - 1;
+                let start = if off < 0 { n + off } else { off };
+                if start < 0 || start > n {
+                    if quoted {
+                        self.literal(b"", true);
+                    }
+                    return Ok(());
+                }
+                let end = match len {
+                    None => n,
+                    Some(l) if l < 0 => n + l,
+                    Some(l) => (start + l).min(n),
+                };
+                if end < start {
+                    return Err(ExpandError::Failed(format!(
+                        "{}: substring expression < 0",
+                        len.unwrap_or(0)
+                    )));
+                }
+                let (a, b) = (chars[start as usize], chars[end as usize]);
+                self.value(&v[a..b], quoted);
+            }
+            ParamOp::Case { upper, all } => {
+                let v = value.unwrap_or_default();
+                let s = String::from_utf8_lossy(&v);
+                let mut out = String::new();
+                for (i, c) in s.chars().enumerate() {
+                    if i == 0 || *all {
+                        if *upper {
+                            out.extend(c.to_uppercase());
+                        } else {
+                            out.extend(c.to_lowercase());
+                        }
+                    } else {
+                        out.push(c);
+                    }
+                }
+                self.value(out.as_bytes(), quoted);
+            }
+        }
+        Ok(())
+    }
+
+    /// A parameter's own value in `${x:-...}`: `"${@:-x}"` keeps its fields.
+    fn param_value(&mut self, name: &[u8], value: Vec<u8>, quoted: bool, env: &mut dyn Env) {
+        if name == b"@" && quoted {
+            let p = env.positional();
+            self.params(&p, true, false);
+        } else {
+            self.value(&value, quoted);
+        }
+    }
+}
+
+/// A parameter's value, or the `set -u` error.
+fn lookup(env: &dyn Env, name: &[u8]) -> Result<Option<Vec<u8>>, ExpandError> {
+    match env.var(name) {
+        Some(v) => Ok(Some(v.into_vec())),
+        None if env.nounset() && !matches!(name, b"@" | b"*" | b"!") => Err(ExpandError::Unbound(
+            String::from_utf8_lossy(name).into_owned(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Byte offsets of each character start in `v`, plus its length (bytes that are not UTF-8
+/// count one each).
+fn char_bounds(v: &[u8]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(v.len() + 1);
+    let mut i = 0;
+    for chunk in v.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            out.push(i);
+            i += c.len_utf8();
+        }
+        for _ in chunk.invalid() {
+            out.push(i);
+            i += 1;
+        }
+    }
+    out.push(v.len());
+    out
+}
+
+/// `${v#pat}` and the others: the value without its shortest or longest matching prefix or
+/// suffix.
+fn trim<'a>(v: &'a [u8], pat: &Pattern, suffix: bool, longest: bool) -> &'a [u8] {
+    let bounds = char_bounds(v);
+    let mut cuts: Vec<usize> = bounds.clone();
+    if longest != suffix {
+        cuts.reverse();
+    }
+    for &i in &cuts {
+        if suffix {
+            if pat.matches(&v[i..]) {
+                return &v[..i];
+            }
+        } else if pat.matches(&v[..i]) {
+            return &v[i..];
+        }
+    }
+    v
+}
+
+/// `${v/pat/with}` and the others; the longest match at each place, as bash.
+fn replace(v: &[u8], pat: &Pattern, with: &[u8], all: bool, anchor: Option<bool>) -> Vec<u8> {
+    let bounds = char_bounds(v);
+    match anchor {
+        Some(false) => {
+            for &e in bounds.iter().rev() {
+                if pat.matches(&v[..e]) {
+                    return [with, &v[e..]].concat();
+                }
+            }
+            return v.to_vec();
+        }
+        Some(true) => {
+            for &s in &bounds {
+                if pat.matches(&v[s..]) {
+                    return [&v[..s], with].concat();
+                }
+            }
+            return v.to_vec();
+        }
+        None => {}
+    }
+    let mut out = Vec::new();
+    let mut k = 0;
+    let mut replaced = false;
+    while k < bounds.len() - 1 {
+        let s = bounds[k];
+        let found = if replaced && !all {
+            None
+        } else {
+            bounds[k + 1..]
+                .iter()
+                .rev()
+                .find(|&&e| pat.matches(&v[s..e]))
+                .copied()
+        };
+        match found {
+            Some(e) => {
+                out.extend_from_slice(with);
+                replaced = true;
+                k = bounds
+                    .iter()
+                    .position(|&b| b == e)
+                    .unwrap_or(bounds.len() - 1);
+            }
+            None => {
+                out.extend_from_slice(&v[s..bounds[k + 1]]);
+                k += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Pathname expansion of one field (see [`pathnames`]), as `OsString`s.
+pub fn glob_field(field: Field, lister: &dyn Lister) -> Vec<OsString> {
+    pathnames(field, lister)
+        .into_iter()
+        .map(OsString::from_vec)
+        .collect()
 }
 
 /// `~` is HOME, `~+` PWD, `~-` OLDPWD, `~user` that user's home; unknown ones stay as typed.
@@ -192,6 +655,15 @@ fn tilde(user: &[u8], env: &dyn Env) -> Vec<u8> {
 /// Pathname expansion of one field: the sorted matches, or the field itself if it has no
 /// wildcard or nothing matches (bash without nullglob).
 fn pathnames(field: Field, lister: &dyn Lister) -> Vec<Vec<u8>> {
+    // Most words have no wildcard: no pattern to compile (a long word would cost memory).
+    let wild = field
+        .bytes
+        .iter()
+        .zip(&field.quoted)
+        .any(|(b, q)| !q && matches!(b, b'*' | b'?' | b'['));
+    if !wild {
+        return vec![field.bytes];
+    }
     // Components split at every `/`, quoted or not: a slash never matches a wildcard.
     let mut comps: Vec<(Pattern, &[u8])> = Vec::new();
     let mut from = 0;
@@ -273,7 +745,7 @@ pub(super) mod tests {
     use std::collections::{BTreeMap, BTreeSet, HashMap};
 
     /// Variables, `$?` and HOME for tests.
-    #[derive(Default)]
+    #[derive(Default, Clone)]
     pub struct TestEnv {
         pub vars: HashMap<Vec<u8>, Vec<u8>>,
         pub status: i32,
@@ -396,7 +868,8 @@ pub(super) mod tests {
             Err(e) => return format!("parse error: {e}"),
         };
         let words = &list.items[0].first.commands[0].words;
-        expand_words(words, env, &tree())
+        expand_words(words, &mut env.clone(), &tree())
+            .unwrap_or_default()
             .iter()
             .map(|f| format!("<{}>", show(f.as_bytes())))
             .collect::<Vec<_>>()
@@ -496,7 +969,12 @@ pub(super) mod tests {
             }
             e.vars.insert(b"V".to_vec(), value.as_bytes().to_vec());
             let list = parse(b"$V").unwrap();
-            let got = expand_word(&list.items[0].first.commands[0].words[0], &e, &tree());
+            let got = expand_word(
+                &list.items[0].first.commands[0].words[0],
+                &mut e.clone(),
+                &tree(),
+            )
+            .unwrap();
             let got: Vec<_> = got.iter().map(|f| f.to_str().unwrap()).collect();
             assert_eq!(&got, want, "IFS={ifs:?} value={value:?}");
         }
@@ -511,27 +989,27 @@ pub(super) mod tests {
             list.items[0].first.commands[0].words[0].clone()
         };
         assert_eq!(
-            expand_redirect_target(&word("/h/new*"), &e, &t),
+            expand_redirect_target(&word("/h/new*"), &mut e.clone(), &t),
             Ok(OsString::from_vec(b"/h/new\nline".to_vec()))
         );
         assert_eq!(
-            expand_redirect_target(&word("out.txt"), &e, &t),
+            expand_redirect_target(&word("out.txt"), &mut e.clone(), &t),
             Ok(OsString::from("out.txt"))
         );
         assert_eq!(
-            expand_redirect_target(&word("*.conf"), &e, &t)
+            expand_redirect_target(&word("*.conf"), &mut e.clone(), &t)
                 .unwrap_err()
                 .to_string(),
             "*.conf: ambiguous redirect"
         );
         assert_eq!(
-            expand_redirect_target(&word("$EMPTY"), &e, &t)
+            expand_redirect_target(&word("$EMPTY"), &mut e.clone(), &t)
                 .unwrap_err()
                 .to_string(),
             "$EMPTY: ambiguous redirect"
         );
         assert_eq!(
-            expand_redirect_target(&word("$SPACED"), &e, &t)
+            expand_redirect_target(&word("$SPACED"), &mut e.clone(), &t)
                 .unwrap_err()
                 .to_string(),
             "$SPACED: ambiguous redirect"
@@ -540,7 +1018,7 @@ pub(super) mod tests {
         let values: Vec<_> = list.items[0].first.commands[0]
             .assignments
             .iter()
-            .map(|a| expand_assignment(&a.value, &e))
+            .map(|a| expand_assignment(&a.value, &mut e.clone()).unwrap())
             .collect();
         assert_eq!(values, ["/home/u/  a  b  *.conf", "", "3x"]);
     }

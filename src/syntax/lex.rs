@@ -1,10 +1,12 @@
 //! Bytes into tokens: words (with their quoting kept as parts), operators, newlines. Quotes,
-//! escapes, `$` forms and comments are all decided here; the parser only sees tokens. What sh
-//! has but dockerbox does not (`$(...)`, backticks, `${x:-y}`, brace expansion) is refused here
-//! with its position, so it can never pass as literal text.
+//! escapes, `$` forms (`$(...)`, backquotes, `$((...))`, every `${...}`) and comments are all
+//! decided here; a command substitution's inside is parsed by a nested parser, so the parser
+//! only sees finished words. Here-document bodies are read here too, when the parser asks for
+//! one: they start after the current line, so the lexer skips them when it reaches its end.
 
-use super::ast::{Part, PartKind, Span, Word};
+use super::ast::{ParamOp, Part, PartKind, Span, Word};
 use super::error::{ErrorKind, SyntaxError};
+use super::parse;
 
 /// One token and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub(super) enum TokKind {
 pub(super) enum Op {
     Semi,
     DSemi,
+    SemiAmp,
+    DSemiAmp,
     Amp,
     AndIf,
     OrIf,
@@ -47,6 +51,7 @@ pub(super) enum Op {
     AndGreat,
     AndDGreat,
     DLess,
+    DLessDash,
     TLess,
     LessGreat,
     LParen,
@@ -57,11 +62,14 @@ pub(super) enum Op {
 const OPS: &[(&[u8], Op)] = &[
     (b"&>>", Op::AndDGreat),
     (b"<<<", Op::TLess),
+    (b"<<-", Op::DLessDash),
+    (b";;&", Op::DSemiAmp),
     (b"&&", Op::AndIf),
     (b"&>", Op::AndGreat),
     (b"||", Op::OrIf),
     (b"|&", Op::PipeAmp),
     (b";;", Op::DSemi),
+    (b";&", Op::SemiAmp),
     (b"<<", Op::DLess),
     (b"<&", Op::LessAnd),
     (b"<>", Op::LessGreat),
@@ -97,6 +105,7 @@ impl Op {
                 | AndGreat
                 | AndDGreat
                 | DLess
+                | DLessDash
                 | TLess
                 | LessGreat
         )
@@ -129,18 +138,174 @@ fn err(pos: usize, kind: ErrorKind) -> SyntaxError {
     SyntaxError { pos, kind }
 }
 
-fn unsupported(pos: usize, what: &str) -> SyntaxError {
-    err(pos, ErrorKind::Unsupported(what.to_string()))
-}
+/// How deep `$(...)` and `${...}` may nest: deeper input is refused, not a stack overflow.
+const MAX_DEPTH: usize = 200;
 
 pub(super) struct Lexer<'a> {
     line: &'a [u8],
-    pos: usize,
+    pub pos: usize,
+    /// Where the next here-document body starts, when one was read on this line.
+    heredoc_next: Option<usize>,
+    /// The newline ending the line with here-documents: the lexer jumps over their bodies there.
+    heredoc_newline: Option<usize>,
+    /// Nesting of command substitutions around this lexer.
+    pub depth: usize,
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(line: &'a [u8]) -> Lexer<'a> {
-        Lexer { line, pos: 0 }
+        Lexer::starting(line, 0, 0)
+    }
+
+    pub fn starting(line: &'a [u8], pos: usize, depth: usize) -> Lexer<'a> {
+        Lexer {
+            line,
+            pos,
+            heredoc_next: None,
+            heredoc_newline: None,
+            depth,
+        }
+    }
+
+    /// The byte at the current position.
+    pub fn peek_byte(&self) -> Option<u8> {
+        self.at(self.pos)
+    }
+
+    /// Reads the body of a here-document whose delimiter was just lexed: the lines after the
+    /// current one (and after earlier bodies on it) up to a line that is exactly `delim`
+    /// (`strip`: `<<-`, leading tabs removed). A quoted delimiter makes the body literal.
+    pub fn heredoc(
+        &mut self,
+        delim: &[u8],
+        strip: bool,
+        quoted: bool,
+        span: Span,
+    ) -> Result<Word, SyntaxError> {
+        let start = match self.heredoc_next {
+            Some(p) => p,
+            None => {
+                let nl = self.line[self.pos..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map(|i| self.pos + i)
+                    .ok_or(err(self.line.len(), ErrorKind::UnexpectedEof))?;
+                self.heredoc_newline = Some(nl);
+                nl + 1
+            }
+        };
+        let mut body = Vec::new();
+        let mut i = start;
+        loop {
+            if i >= self.line.len() {
+                return Err(err(self.line.len(), ErrorKind::UnexpectedEof));
+            }
+            let end = self.line[i..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(self.line.len(), |e| i + e);
+            let mut text = &self.line[i..end];
+            if strip {
+                while let [b'\t', rest @ ..] = text {
+                    text = rest;
+                }
+            }
+            let next = (end + 1).min(self.line.len());
+            if text == delim {
+                self.heredoc_next = Some(next);
+                break;
+            }
+            body.extend_from_slice(text);
+            if end < self.line.len() {
+                body.push(b'\n');
+            }
+            i = end + 1;
+        }
+        if quoted {
+            return Ok(Word::literal(&body, span));
+        }
+        let mut sub = Lexer::starting(&body, 0, self.depth);
+        let mut w = WordBuf::default();
+        sub.dq_body(&mut w, None)?;
+        let mut word = Word {
+            parts: w.parts,
+            span,
+        };
+        respan(&mut word, span);
+        if word.parts.is_empty() {
+            word = Word::literal(b"", span);
+        }
+        Ok(word)
+    }
+
+    /// The right side of `=~` in `[[ ]]`: up to a blank outside parentheses, `(`, `)` and `|`
+    /// being part of the expression.
+    pub fn regex_word(&mut self) -> Result<Word, SyntaxError> {
+        while self.at(self.pos).is_some_and(is_blank) {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        let mut w = WordBuf::default();
+        let mut depth = 0usize;
+        while let Some(c) = self.at(self.pos) {
+            let i = self.pos;
+            match c {
+                b'(' => depth += 1,
+                b')' if depth > 0 => depth -= 1,
+                _ if depth == 0 && (is_blank(c) || c == b'\n' || (is_meta(c) && c != b'|')) => {
+                    break
+                }
+                _ => {}
+            }
+            match c {
+                b'\\' => {
+                    let b = self.at(i + 1).ok_or(err(i, ErrorKind::UnexpectedEof))?;
+                    w.quoted(&[b], Span::new(i, i + 2));
+                    self.pos += 2;
+                }
+                b'\'' => self.single_quoted(&mut w)?,
+                b'"' => self.double_quoted(&mut w)?,
+                b'$' => self.dollar(&mut w, false)?,
+                b => {
+                    w.bare(b, i);
+                    self.pos += 1;
+                }
+            }
+        }
+        Ok(Word {
+            parts: w.parts,
+            span: Span::new(start, self.pos),
+        })
+    }
+
+    /// The inside of `(( ... ))` after the first `(` was lexed as a token: the expression
+    /// up to the matching `))`. `None` (nothing consumed) if the parentheses close apart:
+    /// `((a) | b)` is a subshell in a subshell.
+    pub fn arith_command(&mut self) -> Result<Option<Word>, SyntaxError> {
+        if self.at(self.pos) != Some(b'(') {
+            return Ok(None);
+        }
+        let open = self.pos + 1;
+        let Some(close) = arith_end(self.line, open)? else {
+            return Ok(None);
+        };
+        let word = self.arith_word(open, close)?;
+        self.pos = close + 2;
+        Ok(Some(word))
+    }
+
+    fn arith_word(&self, from: usize, to: usize) -> Result<Word, SyntaxError> {
+        let inner = &self.line[from..to];
+        let mut sub = Lexer::starting(inner, 0, self.depth + 1);
+        let mut w = WordBuf::default();
+        sub.dq_body(&mut w, None)?;
+        let span = Span::new(from, to);
+        let mut word = Word {
+            parts: w.parts,
+            span,
+        };
+        respan(&mut word, span);
+        Ok(word)
     }
 
     fn at(&self, i: usize) -> Option<u8> {
@@ -176,11 +341,30 @@ impl<'a> Lexer<'a> {
         };
         if c == b'\n' {
             self.pos += 1;
+            if self.heredoc_newline == Some(start) {
+                if let Some(next) = self.heredoc_next.take() {
+                    self.pos = next;
+                }
+                self.heredoc_newline = None;
+            }
             return Ok(Self::token(TokKind::Newline, start, self.pos));
         }
         let rest = &self.line[start..];
         if rest.starts_with(b"<(") || rest.starts_with(b">(") {
-            return Err(unsupported(start, "process substitution"));
+            let (list, end) = self.sub_list(start + 2)?;
+            self.pos = end;
+            let span = Span::new(start, end);
+            let word = Word {
+                parts: vec![Part {
+                    kind: PartKind::ProcSub {
+                        list: Box::new(list),
+                        out: c == b'>',
+                    },
+                    span,
+                }],
+                span,
+            };
+            return Ok(Self::token(TokKind::Word(word), start, end));
         }
         if let Some((text, op)) = OPS.iter().find(|(t, _)| rest.starts_with(t)) {
             self.pos += text.len();
@@ -205,18 +389,10 @@ impl<'a> Lexer<'a> {
                         self.pos += 2;
                     }
                 },
-                b'\'' => {
-                    let close = self.line[i + 1..]
-                        .iter()
-                        .position(|&b| b == b'\'')
-                        .ok_or(err(i, ErrorKind::Unterminated('\'')))?;
-                    let end = i + 1 + close;
-                    w.quoted(&self.line[i + 1..end], Span::new(i, end + 1));
-                    self.pos = end + 1;
-                }
+                b'\'' => self.single_quoted(&mut w)?,
                 b'"' => self.double_quoted(&mut w)?,
                 b'$' => self.dollar(&mut w, false)?,
-                b'`' => return Err(unsupported(i, "command substitution '`...`'")),
+                b'`' => self.backquoted(&mut w, false)?,
                 b => {
                     w.bare(b, i);
                     self.pos += 1;
@@ -233,11 +409,21 @@ impl<'a> Lexer<'a> {
                 return Ok(Self::token(TokKind::IoNumber(n), start, self.pos));
             }
         }
-        if let Some(at) = brace_expansion(&word) {
-            return Err(unsupported(at, "brace expansion"));
-        }
         tilde_prefix(&mut word.parts);
         Ok(Self::token(TokKind::Word(word), start, self.pos))
+    }
+
+    /// `'...'` starting at `self.pos`.
+    fn single_quoted(&mut self, w: &mut WordBuf) -> Result<(), SyntaxError> {
+        let i = self.pos;
+        let close = self.line[i + 1..]
+            .iter()
+            .position(|&b| b == b'\'')
+            .ok_or(err(i, ErrorKind::Unterminated('\'')))?;
+        let end = i + 1 + close;
+        w.quoted(&self.line[i + 1..end], Span::new(i, end + 1));
+        self.pos = end + 1;
+        Ok(())
     }
 
     /// `"..."` starting at `self.pos`: `\` escapes only `$ \` " \ newline`, `$` expands.
@@ -245,29 +431,48 @@ impl<'a> Lexer<'a> {
         let open = self.pos;
         let parts_before = w.parts.len();
         self.pos += 1;
+        self.dq_body(w, Some(b'"')).map_err(|e| match e.kind {
+            ErrorKind::UnexpectedEof if e.pos >= self.line.len() => {
+                err(open, ErrorKind::Unterminated('"'))
+            }
+            _ => e,
+        })?;
+        self.pos += 1;
+        // Parts tile the word: the quotes belong to the first and last part.
+        if w.parts.len() == parts_before {
+            // `""` still makes a word.
+            w.quoted(&[], Span::new(open, self.pos));
+        }
+        if let Some(p) = w.parts.get_mut(parts_before) {
+            p.span.start = p.span.start.min(open);
+        }
+        if let Some(p) = w.parts.last_mut() {
+            p.span.end = self.pos;
+        }
+        Ok(())
+    }
+
+    /// Text as inside double quotes, up to `end` (left at it) or the end of the input: a
+    /// here-document's body, an arithmetic expression, a quoted `${x:-...}` word.
+    fn dq_body(&mut self, w: &mut WordBuf, end: Option<u8>) -> Result<(), SyntaxError> {
         loop {
             let i = self.pos;
             match self.at(i) {
-                None => return Err(err(open, ErrorKind::Unterminated('"'))),
-                Some(b'"') => {
-                    self.pos += 1;
-                    // Parts tile the word: the quotes belong to the first and last part.
-                    if w.parts.len() == parts_before {
-                        // `""` still makes a word.
-                        w.quoted(&[], Span::new(open, self.pos));
-                    }
-                    if let Some(p) = w.parts.get_mut(parts_before) {
-                        p.span.start = p.span.start.min(open);
-                    }
-                    if let Some(p) = w.parts.last_mut() {
-                        p.span.end = self.pos;
-                    }
-                    return Ok(());
-                }
+                None if end.is_none() => return Ok(()),
+                None => return Err(err(self.line.len(), ErrorKind::UnexpectedEof)),
+                Some(b) if Some(b) == end => return Ok(()),
                 Some(b'\\') => match self.at(i + 1) {
                     Some(b'\n') => self.pos += 2,
-                    Some(b @ (b'$' | b'`' | b'"' | b'\\')) => {
+                    Some(b @ (b'$' | b'`' | b'\\')) => {
                         w.quoted(&[b], Span::new(i, i + 2));
+                        self.pos += 2;
+                    }
+                    Some(b) if Some(b) == end || (b == b'"' && end == Some(b'"')) => {
+                        w.quoted(&[b], Span::new(i, i + 2));
+                        self.pos += 2;
+                    }
+                    Some(b'"') if end == Some(b'}') => {
+                        w.quoted(b"\"", Span::new(i, i + 2));
                         self.pos += 2;
                     }
                     _ => {
@@ -276,13 +481,336 @@ impl<'a> Lexer<'a> {
                     }
                 },
                 Some(b'$') => self.dollar(w, true)?,
-                Some(b'`') => return Err(unsupported(i, "command substitution '`...`'")),
+                Some(b'`') => self.backquoted(w, true)?,
+                // `"${x:-"a b"}"`: quotes inside the braces nest.
+                Some(b'"') if end == Some(b'}') => self.double_quoted(w)?,
                 Some(b) => {
                     w.quoted(&[b], Span::new(i, i + 1));
                     self.pos += 1;
                 }
             }
         }
+    }
+
+    /// `` `...` `` at `self.pos`: the text up to the closing backquote, with `\\`, `` \` ``,
+    /// `\$` (and inside double quotes `\"`) unescaped, parsed as a command list.
+    fn backquoted(&mut self, w: &mut WordBuf, in_dq: bool) -> Result<(), SyntaxError> {
+        let open = self.pos;
+        let mut inner = Vec::new();
+        let mut i = open + 1;
+        loop {
+            match self.at(i) {
+                None => return Err(err(open, ErrorKind::Unterminated('`'))),
+                Some(b'`') => break,
+                Some(b'\\') => match self.at(i + 1) {
+                    Some(b @ (b'\\' | b'`' | b'$')) => {
+                        inner.push(b);
+                        i += 2;
+                    }
+                    Some(b'"') if in_dq => {
+                        inner.push(b'"');
+                        i += 2;
+                    }
+                    Some(b'\n') => i += 2,
+                    _ => {
+                        inner.push(b'\\');
+                        i += 1;
+                    }
+                },
+                Some(b) => {
+                    inner.push(b);
+                    i += 1;
+                }
+            }
+        }
+        self.pos = i + 1;
+        let span = Span::new(open, self.pos);
+        if self.depth >= MAX_DEPTH {
+            return Err(err(open, ErrorKind::TooDeep));
+        }
+        let mut list = parse::parse_nested(&inner, self.depth + 1).map_err(|mut e| {
+            e.pos = open;
+            e
+        })?;
+        list.respan(span);
+        w.push(
+            PartKind::CommandSub {
+                list: Box::new(list),
+                quoted: in_dq,
+            },
+            span,
+        );
+        Ok(())
+    }
+
+    /// The command list of `$(` or `<(` whose inside starts at `from`: parsed up to its `)`.
+    /// Returns it and the position after the `)`.
+    fn sub_list(&self, from: usize) -> Result<(super::ast::List, usize), SyntaxError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(err(from, ErrorKind::TooDeep));
+        }
+        parse::parse_until_paren(self.line, from, self.depth + 1)
+    }
+
+    /// A `${...}` word (`${x:-WORD}`) from `self.pos` up to an unquoted byte of `stops`
+    /// outside nested braces, left at it. Blanks are part of it; quotes work as in words, or
+    /// as in double quotes when the whole `${...}` is quoted.
+    fn param_word(&mut self, quoted: bool, stops: &[u8]) -> Result<Word, SyntaxError> {
+        let start = self.pos;
+        let mut w = WordBuf::default();
+        if quoted {
+            loop {
+                match self.at(self.pos) {
+                    Some(b) if stops.contains(&b) => break,
+                    None => return Err(err(start, ErrorKind::Unterminated('}'))),
+                    _ => {}
+                }
+                let before = self.pos;
+                self.dq_step(&mut w, stops)?;
+                if self.pos == before {
+                    break;
+                }
+            }
+        } else {
+            let mut depth = 0usize;
+            while let Some(c) = self.at(self.pos) {
+                let i = self.pos;
+                if depth == 0 && stops.contains(&c) {
+                    break;
+                }
+                match c {
+                    b'\\' => match self.at(i + 1) {
+                        None => return Err(err(i, ErrorKind::UnexpectedEof)),
+                        Some(b'\n') => self.pos += 2,
+                        Some(b) => {
+                            w.quoted(&[b], Span::new(i, i + 2));
+                            self.pos += 2;
+                        }
+                    },
+                    b'\'' => self.single_quoted(&mut w)?,
+                    b'"' => self.double_quoted(&mut w)?,
+                    b'$' => self.dollar(&mut w, false)?,
+                    b'`' => self.backquoted(&mut w, false)?,
+                    b => {
+                        if b == b'{' {
+                            depth += 1;
+                        } else if b == b'}' {
+                            depth = depth.saturating_sub(1);
+                        }
+                        w.bare(b, i);
+                        self.pos += 1;
+                    }
+                }
+            }
+        }
+        if self.at(self.pos).is_none() {
+            return Err(err(start.saturating_sub(2), ErrorKind::Unterminated('}')));
+        }
+        let mut parts = w.parts;
+        merge_parts(&mut parts);
+        Ok(Word {
+            parts,
+            span: Span::new(start, self.pos),
+        })
+    }
+
+    /// One piece of double-quoted text (up to a byte of `stops`): a run of plain bytes, one
+    /// escape, or one `$`/backquote form.
+    fn dq_step(&mut self, w: &mut WordBuf, stops: &[u8]) -> Result<(), SyntaxError> {
+        let i = self.pos;
+        match self.at(i) {
+            None => Ok(()),
+            Some(b) if stops.contains(&b) => Ok(()),
+            Some(b'\\') => {
+                match self.at(i + 1) {
+                    Some(b @ (b'$' | b'`' | b'\\' | b'"' | b'}')) => {
+                        w.quoted(&[b], Span::new(i, i + 2));
+                        self.pos += 2;
+                    }
+                    Some(b'\n') => self.pos += 2,
+                    _ => {
+                        w.quoted(b"\\", Span::new(i, i + 1));
+                        self.pos += 1;
+                    }
+                }
+                Ok(())
+            }
+            Some(b'$') => self.dollar(w, true),
+            Some(b'`') => self.backquoted(w, true),
+            Some(b'"') => self.double_quoted(w),
+            Some(b) => {
+                w.quoted(&[b], Span::new(i, i + 1));
+                self.pos += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// `${` at `d`: a plain parameter or one of the operator forms.
+    fn braced(&mut self, w: &mut WordBuf, d: usize, quoted: bool) -> Result<(), SyntaxError> {
+        let bad = |me: &Self, to: usize| {
+            let close = me.line[to..]
+                .iter()
+                .position(|&b| b == b'}')
+                .map_or(me.line.len(), |c| to + c + 1);
+            let text = String::from_utf8_lossy(&me.line[d..close]).into_owned();
+            err(d, ErrorKind::BadSubstitution(text))
+        };
+        if !self.line[d..].contains(&b'}') {
+            return Err(err(d, ErrorKind::Unterminated('}')));
+        }
+        let mut i = d + 2;
+        // `${#x}` (length) and `${!x}` (indirection), unless `#`/`!` is the parameter itself.
+        let mut prefix = None;
+        if let Some(c @ (b'#' | b'!')) = self.at(i) {
+            let next = self.at(i + 1);
+            let is_param_itself = next == Some(b'}')
+                || (c == b'#'
+                    && matches!(next, Some(b':' | b'-' | b'=' | b'?' | b'+'))
+                    && self.at(i + 2) != Some(b'}'));
+            if !is_param_itself {
+                prefix = Some(c);
+                i += 1;
+            }
+        }
+        let name_len = match self.at(i) {
+            Some(b) if is_name_start(b) => self.line[i..]
+                .iter()
+                .take_while(|&&b| is_name_byte(b))
+                .count(),
+            Some(b) if b.is_ascii_digit() => self.line[i..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count(),
+            Some(b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-') => 1,
+            _ => return Err(bad(self, i)),
+        };
+        let name = self.line[i..i + name_len].to_vec();
+        i += name_len;
+        self.pos = i;
+        let plain = |name: Vec<u8>| {
+            if name == b"?" {
+                PartKind::Status { quoted }
+            } else {
+                PartKind::Param { name, quoted }
+            }
+        };
+        let op = match (prefix, self.at(i)) {
+            (None, Some(b'}')) => {
+                self.pos = i + 1;
+                w.push(plain(name), Span::new(d, self.pos));
+                return Ok(());
+            }
+            (Some(b'#'), Some(b'}')) => ParamOp::Length,
+            (Some(b'!'), Some(b'}')) => ParamOp::Indirect,
+            (Some(_), _) => return Err(bad(self, i)),
+            (None, Some(c)) => {
+                let colon = c == b':' && matches!(self.at(i + 1), Some(b'-' | b'=' | b'?' | b'+'));
+                let opc = if colon {
+                    self.at(i + 1).unwrap_or(b'}')
+                } else {
+                    c
+                };
+                let skip = usize::from(colon) + 1;
+                match opc {
+                    b'-' | b'=' | b'?' | b'+' => {
+                        self.pos = i + skip;
+                        let mut word = self.param_word(quoted, b"}")?;
+                        if !quoted {
+                            tilde_prefix(&mut word.parts);
+                        }
+                        match opc {
+                            b'-' => ParamOp::Default { colon, word },
+                            b'=' => ParamOp::Assign { colon, word },
+                            b'?' => ParamOp::Error { colon, word },
+                            _ => ParamOp::Alt { colon, word },
+                        }
+                    }
+                    b'#' | b'%' => {
+                        let longest = self.at(i + 1) == Some(opc);
+                        self.pos = i + 1 + usize::from(longest);
+                        // A pattern stays a pattern inside double quotes.
+                        let pattern = self.param_word(false, b"}")?;
+                        ParamOp::Trim {
+                            suffix: opc == b'%',
+                            longest,
+                            pattern,
+                        }
+                    }
+                    b'/' => {
+                        let mut j = i + 1;
+                        let mut all = false;
+                        let mut anchor = None;
+                        match self.at(j) {
+                            Some(b'/') => {
+                                all = true;
+                                j += 1;
+                            }
+                            Some(b'#') => {
+                                anchor = Some(false);
+                                j += 1;
+                            }
+                            Some(b'%') => {
+                                anchor = Some(true);
+                                j += 1;
+                            }
+                            _ => {}
+                        }
+                        self.pos = j;
+                        let pattern = self.param_word(false, b"/}")?;
+                        let with = if self.at(self.pos) == Some(b'/') {
+                            self.pos += 1;
+                            self.param_word(quoted, b"}")?
+                        } else {
+                            Word::literal(b"", Span::new(self.pos, self.pos))
+                        };
+                        ParamOp::Replace {
+                            all,
+                            anchor,
+                            pattern,
+                            with,
+                        }
+                    }
+                    b':' => {
+                        self.pos = i + 1;
+                        let offset = self.param_word(quoted, b":}")?;
+                        let length = if self.at(self.pos) == Some(b':') {
+                            self.pos += 1;
+                            Some(self.param_word(quoted, b"}")?)
+                        } else {
+                            None
+                        };
+                        ParamOp::Slice { offset, length }
+                    }
+                    b'^' | b',' => {
+                        let all = self.at(i + 1) == Some(opc);
+                        self.pos = i + 1 + usize::from(all);
+                        if self.at(self.pos) != Some(b'}') {
+                            return Err(bad(self, i));
+                        }
+                        ParamOp::Case {
+                            upper: opc == b'^',
+                            all,
+                        }
+                    }
+                    _ => return Err(bad(self, i)),
+                }
+            }
+            (None, None) => return Err(err(d, ErrorKind::Unterminated('}'))),
+        };
+        if self.at(self.pos) != Some(b'}') {
+            return Err(err(d, ErrorKind::Unterminated('}')));
+        }
+        self.pos += 1;
+        w.push(
+            PartKind::ParamOp {
+                name,
+                op: Box::new(op),
+                quoted,
+            },
+            Span::new(d, self.pos),
+        );
+        Ok(())
     }
 
     /// A `$` at `self.pos`, bare or inside `"..."`.
@@ -306,38 +834,45 @@ impl<'a> Lexer<'a> {
                 self.double_quoted(w)?;
             }
             Some(b'{') => {
+                if self.depth >= MAX_DEPTH {
+                    return Err(err(d, ErrorKind::TooDeep));
+                }
+                self.depth += 1;
+                let r = self.braced(w, d, quoted);
+                self.depth -= 1;
+                r?;
+            }
+            Some(b'(') if self.at(d + 2) == Some(b'(') => match arith_end(self.line, d + 3)? {
+                Some(close) => {
+                    let expr = self.arith_word(d + 3, close)?;
+                    self.pos = close + 2;
+                    w.push(
+                        PartKind::Arith {
+                            expr: Box::new(expr),
+                            quoted,
+                        },
+                        Span::new(d, self.pos),
+                    );
+                }
+                None => self.command_sub(w, d, quoted)?,
+            },
+            Some(b'(') => self.command_sub(w, d, quoted)?,
+            Some(b'[') => {
                 let close = self.line[d + 2..]
                     .iter()
-                    .position(|&b| b == b'}')
+                    .position(|&b| b == b']')
                     .map(|c| d + 2 + c)
-                    .ok_or(err(d, ErrorKind::Unterminated('}')))?;
-                let inner = &self.line[d + 2..close];
-                let kind = match inner {
-                    b"?" => PartKind::Status { quoted },
-                    [b'$' | b'#' | b'!' | b'-' | b'@' | b'*'] => param(inner),
-                    _ if is_name(inner)
-                        || (!inner.is_empty() && inner.iter().all(u8::is_ascii_digit)) =>
-                    {
-                        param(inner)
-                    }
-                    _ => {
-                        let text = String::from_utf8_lossy(&self.line[d..=close]).into_owned();
-                        let kind = if inner.is_empty() {
-                            ErrorKind::BadSubstitution(text)
-                        } else {
-                            ErrorKind::Unsupported(format!("parameter expansion '{text}'"))
-                        };
-                        return Err(err(d, kind));
-                    }
-                };
+                    .ok_or(err(d, ErrorKind::Unterminated(']')))?;
+                let expr = self.arith_word(d + 2, close)?;
                 self.pos = close + 1;
-                w.push(kind, Span::new(d, self.pos));
+                w.push(
+                    PartKind::Arith {
+                        expr: Box::new(expr),
+                        quoted,
+                    },
+                    Span::new(d, self.pos),
+                );
             }
-            Some(b'(') if self.at(d + 2) == Some(b'(') => {
-                return Err(unsupported(d, "arithmetic expansion '$((...))'"));
-            }
-            Some(b'(') => return Err(unsupported(d, "command substitution '$(...)'")),
-            Some(b'[') => return Err(unsupported(d, "arithmetic expansion '$[...]'")),
             Some(b'?') => {
                 self.pos += 2;
                 w.push(PartKind::Status { quoted }, Span::new(d, self.pos));
@@ -366,6 +901,76 @@ impl<'a> Lexer<'a> {
         }
         Ok(())
     }
+}
+
+impl Lexer<'_> {
+    /// `$(` at `d`.
+    fn command_sub(&mut self, w: &mut WordBuf, d: usize, quoted: bool) -> Result<(), SyntaxError> {
+        let (list, end) = self.sub_list(d + 2)?;
+        self.pos = end;
+        w.push(
+            PartKind::CommandSub {
+                list: Box::new(list),
+                quoted,
+            },
+            Span::new(d, end),
+        );
+        Ok(())
+    }
+}
+
+/// Where the `))` closing an arithmetic expression that starts at `from` is, or `None` when a
+/// `)` closes at depth 0 alone (then it was `$( (...) )`, a command substitution).
+fn arith_end(line: &[u8], from: usize) -> Result<Option<usize>, SyntaxError> {
+    let mut depth = 0usize;
+    let mut i = from;
+    while let Some(&c) = line.get(i) {
+        match c {
+            b'(' => depth += 1,
+            b')' if depth > 0 => depth -= 1,
+            b')' => {
+                return Ok((line.get(i + 1) == Some(&b')')).then_some(i));
+            }
+            b'\\' => i += 1,
+            b'\'' => {
+                let close = line[i + 1..].iter().position(|&b| b == b'\'');
+                i += close.map_or(line.len(), |c| c + 1);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Err(err(line.len(), ErrorKind::UnexpectedEof))
+}
+
+/// Every span in `word` (and in what it holds) set to `span`: for text that was not typed
+/// where it stands (here-document bodies, backquoted commands, alias values).
+pub(super) fn respan(word: &mut Word, span: Span) {
+    word.span = span;
+    for p in &mut word.parts {
+        p.span = span;
+    }
+}
+
+/// Neighbouring bare or quoted parts joined (a `${...}` word is built piece by piece).
+fn merge_parts(parts: &mut Vec<Part>) {
+    let mut out: Vec<Part> = Vec::with_capacity(parts.len());
+    for p in parts.drain(..) {
+        match (out.last_mut(), &p.kind) {
+            (
+                Some(Part {
+                    kind: PartKind::Quoted(a),
+                    span,
+                }),
+                PartKind::Quoted(b),
+            ) => {
+                a.extend_from_slice(b);
+                *span = span.to(p.span);
+            }
+            _ => out.push(p),
+        }
+    }
+    *parts = out;
 }
 
 fn parse_fd(digits: &[u8]) -> Option<u32> {
@@ -453,6 +1058,59 @@ pub(super) fn tilde_prefix(parts: &mut Vec<Part>) {
             },
         );
     }
+}
+
+/// In an assignment's value, a `~` after an unquoted `:` expands too (`PATH=~/bin:~/x`).
+pub(super) fn tilde_after_colons(parts: &mut Vec<Part>) {
+    let mut out: Vec<Part> = Vec::with_capacity(parts.len());
+    let n = parts.len();
+    for (idx, p) in std::mem::take(parts).into_iter().enumerate() {
+        let PartKind::Bare(b) = &p.kind else {
+            out.push(p);
+            continue;
+        };
+        if !b.windows(2).any(|w| w == b":~") {
+            out.push(p);
+            continue;
+        }
+        let last = idx + 1 == n;
+        let mut start = 0;
+        let mut i = 0;
+        while i + 1 < b.len() {
+            if b[i] == b':' && b[i + 1] == b'~' {
+                let from = i + 1;
+                let end = b[from..]
+                    .iter()
+                    .position(|&c| c == b'/' || c == b':')
+                    .map_or(b.len(), |e| from + e);
+                let user = &b[from + 1..end];
+                let ends_well = end < b.len() || last;
+                let login = |c: &u8| c.is_ascii_alphanumeric() || b"._-".contains(c);
+                if ends_well && (matches!(user, b"" | b"+" | b"-") || user.iter().all(login)) {
+                    let at = p.span.start;
+                    out.push(Part {
+                        kind: PartKind::Bare(b[start..from].to_vec()),
+                        span: Span::new(at, at),
+                    });
+                    out.push(Part {
+                        kind: PartKind::Tilde(user.to_vec()),
+                        span: Span::new(at, at),
+                    });
+                    start = end;
+                    i = end;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        if start < b.len() {
+            out.push(Part {
+                kind: PartKind::Bare(b[start..].to_vec()),
+                span: p.span,
+            });
+        }
+    }
+    *parts = out;
 }
 
 /// Where a brace expansion starts in `word` (`{a,b}`, `{1..3}`, `{a..z}`), if it has one: bash

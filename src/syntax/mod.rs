@@ -20,7 +20,9 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod alias;
+pub mod arith;
 pub mod ast;
+pub mod brace;
 pub mod cursor;
 mod error;
 pub mod expand;
@@ -34,9 +36,11 @@ pub use ast::{
     AndOr, Assignment, Command, Connector, List, Part, PartKind, Pipeline, RedirOp, RedirTarget,
     Redirect, Span, Word,
 };
+pub use ast::{CaseArm, CaseEnd, Compound, CondTok, ParamOp};
 pub use cursor::{cursor_word, CursorWord};
 pub use expand::{
-    expand_assignment, expand_redirect_target, expand_word, expand_words, Env, ExpandError, Lister,
+    expand_assignment, expand_pattern, expand_redirect_target, expand_string, expand_word,
+    expand_words, glob_field, word_fields, Env, ExpandError, Field, Lister,
 };
-pub use parse::{parse, parse_with_aliases, ErrorKind, SyntaxError};
+pub use parse::{parse, parse_line, parse_with_aliases, ErrorKind, SyntaxError};
 pub use quote::quote;

@@ -107,7 +107,7 @@ mod tests {
             let list = parse(&line).unwrap();
             let cmd = &list.items[0].first.commands[0];
             assert!(cmd.assignments.is_empty() && cmd.redirects.is_empty());
-            let argv = expand_words(&cmd.words, &env, &tree);
+            let argv = expand_words(&cmd.words, &mut env.clone(), &tree).unwrap();
             let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_encoded_bytes()).collect();
             assert_eq!(
                 argv,

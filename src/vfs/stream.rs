@@ -194,11 +194,10 @@ impl Temp {
 
     /// After the agent closed the write: the temporary is gone unless the agent was.
     fn settle(self, err: Option<&crate::host::AgentError>) {
-        // Only the agent's own answer (success, or an errno from its cleanup) says the
-        // temporary is gone; a connection that ended or that we stopped trusting does not.
+        // A connection that ended (or that we stopped trusting) cannot have cleaned up.
         match err {
-            None | Some(crate::host::AgentError::Errno(_)) => self.done(),
-            Some(_) => self.orphan(),
+            Some(e) if e.connection_ended() => self.orphan(),
+            _ => self.done(),
         }
     }
 }

@@ -1,0 +1,993 @@
+//! The builtins of the language itself, which need the interpreter: `set`, `shift`, `return`,
+//! `break`, `continue`, `local`, `readonly`, `eval`, `.`/`source`, `trap`, `read`, `wait`,
+//! `jobs`, `getopts`, `command -v`, `type`, `umask`, plus `echo`, `test`/`[`, `true`, `false`
+//! and `:` (builtins so they see the namespace and cost no process).
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use super::run::Flow;
+use super::Shell;
+use crate::commands::Out;
+use crate::exit_codes;
+
+/// The names, for dispatch and `type`.
+const NAMES: &[&str] = &[
+    ":", "true", "false", "echo", "test", "[", "set", "shift", "return", "break", "continue",
+    "local", "readonly", "eval", ".", "source", "trap", "read", "wait", "jobs", "getopts",
+    "command", "type", "umask", "let", "shopt", "builtin", "printf",
+];
+
+/// The language builtin called `name`.
+pub fn find(name: &str) -> Option<&'static str> {
+    NAMES.iter().copied().find(|n| *n == name)
+}
+
+fn b(s: &OsString) -> &[u8] {
+    s.as_bytes()
+}
+
+fn err(cmd: &str, msg: &str) {
+    eprintln!("dockerbox: {cmd}: {msg}");
+}
+
+/// Runs language builtin `name`.
+pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out) -> i32 {
+    match name {
+        ":" | "true" => exit_codes::OK,
+        "false" => exit_codes::FAILURE,
+        "echo" => echo(&args, out),
+        "printf" => printf(&args, out),
+        "test" | "[" => {
+            let mut a: Vec<Vec<u8>> = args.into_iter().map(OsString::into_vec).collect();
+            if name == "[" {
+                if a.last().map(Vec::as_slice) != Some(b"]") {
+                    err("[", "missing `]'");
+                    return exit_codes::USAGE;
+                }
+                a.pop();
+            }
+            match sh.test_args(&a).await {
+                Ok(true) => exit_codes::OK,
+                Ok(false) => exit_codes::FAILURE,
+                Err(msg) => {
+                    err(name, &msg);
+                    exit_codes::USAGE
+                }
+            }
+        }
+        "set" => set(sh, args, out),
+        "shift" => {
+            let n = match args.first().map(|a| parse_n(b(a))) {
+                None => Some(1),
+                Some(n) => n,
+            };
+            match n {
+                Some(n) if n <= sh.args.len() => {
+                    sh.args.drain(..n);
+                    exit_codes::OK
+                }
+                Some(_) => exit_codes::FAILURE,
+                None => {
+                    err("shift", "numeric argument required");
+                    exit_codes::USAGE
+                }
+            }
+        }
+        "return" => {
+            let st = match args.first() {
+                None => sh.status,
+                Some(a) => match std::str::from_utf8(b(a))
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                {
+                    Some(n) => (n & 0xff) as i32,
+                    None => {
+                        err(
+                            "return",
+                            &format!("{}: numeric argument required", a.to_string_lossy()),
+                        );
+                        exit_codes::USAGE
+                    }
+                },
+            };
+            if sh.in_function == 0 && !sh.sourcing {
+                err(
+                    "return",
+                    "can only `return' from a function or sourced script",
+                );
+                return exit_codes::FAILURE;
+            }
+            sh.status = st;
+            sh.flow = Flow::Return;
+            st
+        }
+        "break" | "continue" => {
+            let n = match args.first().map(|a| parse_n(b(a))) {
+                None => Some(1),
+                Some(Some(0)) | Some(None) => {
+                    err(name, "loop count out of range");
+                    return exit_codes::FAILURE;
+                }
+                Some(n) => n,
+            };
+            if sh.loops == 0 {
+                return exit_codes::OK;
+            }
+            let n = n.unwrap_or(1).min(sh.loops);
+            sh.flow = if name == "break" {
+                Flow::Break(n)
+            } else {
+                Flow::Continue(n)
+            };
+            exit_codes::OK
+        }
+        "local" => {
+            if sh.locals.is_empty() {
+                err("local", "can only be used in a function");
+                return exit_codes::FAILURE;
+            }
+            for a in &args {
+                let (n, v) = split_assign(b(a));
+                let old = sh.vars.get(n).map(<[u8]>::to_vec);
+                if let Some(frame) = sh.locals.last_mut() {
+                    if !frame.iter().any(|(k, _)| k == n) {
+                        frame.push((n.to_vec(), old));
+                    }
+                }
+                if let Some(v) = v {
+                    sh.vars.set(n, v.to_vec());
+                }
+            }
+            exit_codes::OK
+        }
+        "readonly" => {
+            if args.is_empty() || args.iter().any(|a| b(a) == b"-p") {
+                for (n, v) in sh.vars.readonly_names() {
+                    let _ = writeln!(out, "declare -r {}=\"{}\"", lossy(n), lossy(v));
+                }
+                return exit_codes::OK;
+            }
+            for a in &args {
+                let (n, v) = split_assign(b(a));
+                if let Some(v) = v {
+                    if let Err(msg) = sh.assign(n, v.to_vec()) {
+                        err("readonly", &msg);
+                        return exit_codes::FAILURE;
+                    }
+                }
+                sh.vars.set_readonly(n);
+            }
+            exit_codes::OK
+        }
+        "eval" => {
+            let text = args.iter().map(b).collect::<Vec<_>>().join(&b' ');
+            sh.run_text(&text).await
+        }
+        "." | "source" => {
+            let Some(file) = args.first() else {
+                err(name, "filename argument required");
+                return exit_codes::USAGE;
+            };
+            let path = find_script(sh, file);
+            let text = match std::fs::read(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    err(
+                        name,
+                        &format!("{}: {}", file.to_string_lossy(), crate::vfs::io_text(&e)),
+                    );
+                    return exit_codes::FAILURE;
+                }
+            };
+            let saved =
+                (args.len() > 1).then(|| std::mem::replace(&mut sh.args, args[1..].to_vec()));
+            let was = std::mem::replace(&mut sh.sourcing, true);
+            let st = sh.run_text(&text).await;
+            sh.sourcing = was;
+            if sh.flow == Flow::Return {
+                sh.flow = Flow::Normal;
+            }
+            if let Some(a) = saved {
+                sh.args = a;
+            }
+            st
+        }
+        "trap" => trap(sh, args, out),
+        "read" => read(sh, args),
+        "wait" => {
+            if args.is_empty() {
+                return sh.wait_jobs(None).await;
+            }
+            let mut st = exit_codes::OK;
+            for a in &args {
+                let id = std::str::from_utf8(b(a))
+                    .ok()
+                    .and_then(|s| s.trim_start_matches('%').parse().ok());
+                st = match id {
+                    Some(id) => sh.wait_jobs(Some(id)).await,
+                    None if b(a).starts_with(b"%") || b(a) == b"-n" => exit_codes::NOT_FOUND,
+                    None => {
+                        err(
+                            "wait",
+                            &format!("`{}': not a pid or valid job spec", a.to_string_lossy()),
+                        );
+                        exit_codes::FAILURE
+                    }
+                };
+            }
+            st
+        }
+        "jobs" => {
+            if let Ok(jobs) = sh.jobs.lock() {
+                for (i, j) in jobs.iter().enumerate() {
+                    let state =
+                        if j.done.is_some() || j.thread.as_ref().is_some_and(|t| t.is_finished()) {
+                            "Done"
+                        } else {
+                            "Running"
+                        };
+                    let _ = writeln!(out, "[{}]  {state}  {}", i + 1, j.text);
+                }
+            }
+            exit_codes::OK
+        }
+        "getopts" => getopts(sh, args),
+        "command" | "type" | "builtin" => {
+            let verbose = name == "type" || args.first().is_some_and(|a| b(a) == b"-V");
+            let names: Vec<&OsString> = args.iter().filter(|a| !b(a).starts_with(b"-")).collect();
+            if name != "type" && !args.first().is_some_and(|a| matches!(b(a), b"-v" | b"-V")) {
+                // `command` alone or with only options: nothing to run.
+                return exit_codes::OK;
+            }
+            let mut st = exit_codes::OK;
+            for n in names {
+                match describe(sh, n, verbose) {
+                    Some(d) => {
+                        let _ = out.write_all(&d);
+                        let _ = out.write_all(b"\n");
+                    }
+                    None => {
+                        if verbose {
+                            err(name, &format!("{}: not found", n.to_string_lossy()));
+                        }
+                        st = exit_codes::FAILURE;
+                    }
+                }
+            }
+            st
+        }
+        "umask" => {
+            let m = crate::commands::umask();
+            match args.first() {
+                None => {
+                    let _ = writeln!(out, "{m:04o}");
+                    exit_codes::OK
+                }
+                Some(a) => match u32::from_str_radix(&a.to_string_lossy(), 8) {
+                    Ok(v) if v <= 0o777 => {
+                        // SAFETY: umask only sets the process's mask.
+                        unsafe { libc::umask(v as libc::mode_t) };
+                        exit_codes::OK
+                    }
+                    _ => {
+                        err(
+                            "umask",
+                            &format!("{}: octal number out of range", a.to_string_lossy()),
+                        );
+                        exit_codes::FAILURE
+                    }
+                },
+            }
+        }
+        "let" => {
+            let mut v = 0;
+            for a in &args {
+                match crate::syntax::arith::eval(b(a), sh) {
+                    Ok(x) => v = x,
+                    Err(msg) => {
+                        err("let", &msg);
+                        return exit_codes::FAILURE;
+                    }
+                }
+            }
+            i32::from(v == 0)
+        }
+        "shopt" => exit_codes::OK,
+        _ => exit_codes::NOT_FOUND,
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn parse_n(a: &[u8]) -> Option<usize> {
+    std::str::from_utf8(a).ok()?.parse().ok()
+}
+
+fn split_assign(a: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match a.iter().position(|&c| c == b'=') {
+        Some(i) => (&a[..i], Some(&a[i + 1..])),
+        None => (a, None),
+    }
+}
+
+/// `echo`: bash's, with `-n`, `-e`, `-E`.
+fn echo(args: &[OsString], out: &mut Out) -> i32 {
+    let mut newline = true;
+    let mut escapes = false;
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        let a = b(a);
+        if a.len() < 2 || a[0] != b'-' || !a[1..].iter().all(|c| b"neE".contains(c)) {
+            break;
+        }
+        for c in &a[1..] {
+            match c {
+                b'n' => newline = false,
+                b'e' => escapes = true,
+                _ => escapes = false,
+            }
+        }
+        i += 1;
+    }
+    let mut line = Vec::new();
+    for (k, a) in args[i..].iter().enumerate() {
+        if k > 0 {
+            line.push(b' ');
+        }
+        if escapes {
+            if unescape(b(a), &mut line) {
+                newline = false;
+                break;
+            }
+        } else {
+            line.extend_from_slice(b(a));
+        }
+    }
+    if newline {
+        line.push(b'\n');
+    }
+    match out.write_all(&line).and_then(|()| out.flush()) {
+        Ok(()) => exit_codes::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit_codes::FAILURE,
+        Err(e) => {
+            err("echo", &format!("write error: {}", crate::vfs::io_text(&e)));
+            exit_codes::FAILURE
+        }
+    }
+}
+
+/// `echo -e`'s escapes; true at `\c` (stop output).
+fn unescape(s: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] != b'\\' || i + 1 >= s.len() {
+            out.push(s[i]);
+            i += 1;
+            continue;
+        }
+        let e = s[i + 1];
+        i += 2;
+        match e {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'e' | b'E' => out.push(27),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            b'\\' => out.push(b'\\'),
+            b'c' => return true,
+            b'0' => {
+                let n = s[i..]
+                    .iter()
+                    .take(3)
+                    .take_while(|c| (b'0'..=b'7').contains(c))
+                    .count();
+                let v = s[i..i + n]
+                    .iter()
+                    .fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
+                out.push(v as u8);
+                i += n;
+            }
+            b'x' => {
+                let n = s[i..]
+                    .iter()
+                    .take(2)
+                    .take_while(|c| c.is_ascii_hexdigit())
+                    .count();
+                if n == 0 {
+                    out.extend_from_slice(b"\\x");
+                } else {
+                    let v =
+                        u8::from_str_radix(&String::from_utf8_lossy(&s[i..i + n]), 16).unwrap_or(0);
+                    out.push(v);
+                    i += n;
+                }
+            }
+            other => {
+                out.push(b'\\');
+                out.push(other);
+            }
+        }
+    }
+    false
+}
+
+/// `printf`: the host's, given the same arguments (it knows every format); its output goes
+/// through ours.
+fn printf(args: &[OsString], out: &mut Out) -> i32 {
+    let o = std::process::Command::new("printf")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output();
+    match o {
+        Ok(o) => {
+            let _ = out.write_all(&o.stdout);
+            let _ = out.flush();
+            for line in o.stderr.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+                let l = lossy(line);
+                let l = l.strip_prefix("printf: ").unwrap_or(&l);
+                err("printf", l);
+            }
+            o.status.code().unwrap_or(exit_codes::FAILURE)
+        }
+        Err(e) => {
+            err("printf", &crate::vfs::io_text(&e));
+            exit_codes::FAILURE
+        }
+    }
+}
+
+fn set(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
+    if args.is_empty() {
+        for (k, v) in sh.vars.all() {
+            let _ = out.write_all(k);
+            let _ = out.write_all(b"=");
+            let _ = out.write_all(&crate::syntax::quote(v));
+            let _ = out.write_all(b"\n");
+        }
+        return exit_codes::OK;
+    }
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        let a = b(a);
+        if a == b"--" {
+            sh.args = args[i + 1..].to_vec();
+            return exit_codes::OK;
+        }
+        if a == b"-" {
+            sh.opts.xtrace = false;
+            sh.opts.verbose = false;
+            i += 1;
+            break;
+        }
+        let on = match a.first() {
+            Some(b'-') => true,
+            Some(b'+') => false,
+            _ => break,
+        };
+        if a.len() < 2 {
+            break;
+        }
+        if &a[1..] == b"o" {
+            match args.get(i + 1) {
+                Some(name) => {
+                    if !set_long(sh, b(name), on) {
+                        err(
+                            "set",
+                            &format!("{}: invalid option name", name.to_string_lossy()),
+                        );
+                        return exit_codes::USAGE;
+                    }
+                    i += 2;
+                    continue;
+                }
+                None => {
+                    for (n, v) in long_options(sh) {
+                        let _ = writeln!(out, "{n:<15}\t{}", if v { "on" } else { "off" });
+                    }
+                    return exit_codes::OK;
+                }
+            }
+        }
+        for c in &a[1..] {
+            let o = &mut sh.opts;
+            match c {
+                b'e' => o.errexit = on,
+                b'u' => o.nounset = on,
+                b'x' => o.xtrace = on,
+                b'f' => o.noglob = on,
+                b'C' => o.noclobber = on,
+                b'a' => o.allexport = on,
+                b'v' => o.verbose = on,
+                b'n' => o.noexec = on,
+                b'h' | b'b' | b'm' | b'B' | b'H' => {}
+                _ => {
+                    err("set", &format!("-{}: invalid option", *c as char));
+                    return exit_codes::USAGE;
+                }
+            }
+        }
+        i += 1;
+    }
+    if i < args.len() {
+        sh.args = args[i..].to_vec();
+    }
+    exit_codes::OK
+}
+
+fn long_options(sh: &Shell) -> Vec<(&'static str, bool)> {
+    let o = &sh.opts;
+    vec![
+        ("allexport", o.allexport),
+        ("errexit", o.errexit),
+        ("noclobber", o.noclobber),
+        ("noexec", o.noexec),
+        ("noglob", o.noglob),
+        ("nounset", o.nounset),
+        ("pipefail", o.pipefail),
+        ("verbose", o.verbose),
+        ("xtrace", o.xtrace),
+    ]
+}
+
+fn set_long(sh: &mut Shell, name: &[u8], on: bool) -> bool {
+    let o = &mut sh.opts;
+    match name {
+        b"errexit" => o.errexit = on,
+        b"nounset" => o.nounset = on,
+        b"xtrace" => o.xtrace = on,
+        b"noglob" => o.noglob = on,
+        b"noclobber" => o.noclobber = on,
+        b"pipefail" => o.pipefail = on,
+        b"allexport" => o.allexport = on,
+        b"verbose" => o.verbose = on,
+        b"noexec" => o.noexec = on,
+        b"vi"
+        | b"emacs"
+        | b"posix"
+        | b"monitor"
+        | b"hashall"
+        | b"braceexpand"
+        | b"interactive-comments" => {}
+        _ => return false,
+    }
+    true
+}
+
+fn trap(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let args: Vec<&[u8]> = match args.first() {
+        Some(&b"--") => args[1..].to_vec(),
+        _ => args,
+    };
+    if args.is_empty() || args == [b"-p"] {
+        let mut traps: Vec<(&String, &Vec<u8>)> = sh.traps.iter().collect();
+        traps.sort_by_key(|(n, _)| signal_number(n));
+        for (name, text) in traps {
+            let shown = if name == "EXIT" || name == "ERR" || name == "DEBUG" || name == "RETURN" {
+                name.clone()
+            } else {
+                format!("SIG{name}")
+            };
+            let quoted = lossy(text).replace('\'', "'\\''");
+            let _ = writeln!(out, "trap -- '{quoted}' {shown}");
+        }
+        return exit_codes::OK;
+    }
+    let (action, sigs): (Option<&[u8]>, &[&[u8]]) = if args.len() == 1 || args[0] == b"-" {
+        (
+            None,
+            if args.len() == 1 {
+                &args[..]
+            } else {
+                &args[1..]
+            },
+        )
+    } else {
+        (Some(args[0]), &args[1..])
+    };
+    let mut st = exit_codes::OK;
+    for s in sigs {
+        let name = match signal_name(s) {
+            Some(n) => n,
+            None => {
+                err(
+                    "trap",
+                    &format!("{}: invalid signal specification", lossy(s)),
+                );
+                st = exit_codes::FAILURE;
+                continue;
+            }
+        };
+        match action {
+            None => {
+                sh.traps.remove(name);
+            }
+            Some(text) => {
+                sh.traps.insert(name.to_string(), text.to_vec());
+            }
+        }
+    }
+    st
+}
+
+/// Where `trap` lists a condition: EXIT first, then by signal number.
+fn signal_number(name: &str) -> u32 {
+    match name {
+        "EXIT" => 0,
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "USR1" => 10,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        "CHLD" => 17,
+        _ => 100,
+    }
+}
+
+fn signal_name(s: &[u8]) -> Option<&'static str> {
+    let upper = std::str::from_utf8(s).ok()?.to_ascii_uppercase();
+    let s = upper.strip_prefix("SIG").unwrap_or(&upper);
+    Some(match s {
+        "0" | "EXIT" => "EXIT",
+        "2" | "INT" => "INT",
+        "15" | "TERM" => "TERM",
+        "1" | "HUP" => "HUP",
+        "3" | "QUIT" => "QUIT",
+        "ERR" => "ERR",
+        "DEBUG" => "DEBUG",
+        "RETURN" => "RETURN",
+        "USR1" | "10" => "USR1",
+        "USR2" | "12" => "USR2",
+        "PIPE" | "13" => "PIPE",
+        "ALRM" | "14" => "ALRM",
+        "CHLD" | "17" => "CHLD",
+        _ => return None,
+    })
+}
+
+/// `read [-r] [-p prompt] [-d delim] [-n N] NAME...`: one line from stdin, byte by byte (so
+/// nothing after it is taken from a pipe), split on IFS.
+fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
+    let mut raw = false;
+    let mut delim = b'\n';
+    let mut count: Option<usize> = None;
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    let mut it = args.iter().map(|a| a.as_bytes());
+    while let Some(a) = it.next() {
+        match a {
+            b"-r" => raw = true,
+            b"-p" => {
+                if let Some(p) = it.next() {
+                    let _ = std::io::stderr().write_all(p);
+                }
+            }
+            b"-d" => delim = it.next().and_then(|d| d.first().copied()).unwrap_or(0),
+            b"-n" | b"-N" => count = it.next().and_then(parse_n),
+            b"-s" | b"-e" => {}
+            b"-t" | b"-u" | b"-a" => {
+                it.next();
+            }
+            _ if a.starts_with(b"-") && a.len() > 1 && names.is_empty() => {
+                if a.starts_with(b"-r") {
+                    raw = true;
+                }
+            }
+            _ => names.push(a.to_vec()),
+        }
+    }
+    if names.is_empty() {
+        names.push(b"REPLY".to_vec());
+    }
+    let fd: std::os::fd::RawFd = match &sh.stdin {
+        Some(fd) => std::os::fd::AsRawFd::as_raw_fd(&**fd),
+        None => 0,
+    };
+    let mut line = Vec::new();
+    let mut got_delim = false;
+    loop {
+        if count.is_some_and(|n| line.len() >= n) {
+            got_delim = true;
+            break;
+        }
+        let mut c = [0u8; 1];
+        // SAFETY: one byte into a valid buffer.
+        let n = unsafe { libc::read(fd, c.as_mut_ptr().cast(), 1) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            if crate::interrupt::is_set() {
+                return exit_codes::INTERRUPTED;
+            }
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        if c[0] == delim {
+            got_delim = true;
+            break;
+        }
+        if c[0] == b'\\' && !raw {
+            let mut d = [0u8; 1];
+            // SAFETY: as above.
+            let m = unsafe { libc::read(fd, d.as_mut_ptr().cast(), 1) };
+            if m <= 0 {
+                break;
+            }
+            if d[0] == b'\n' {
+                continue;
+            }
+            // An escaped byte is kept and never splits: mark it with a NUL prefix.
+            line.push(0);
+            line.push(d[0]);
+            continue;
+        }
+        line.push(c[0]);
+    }
+    let ifs = sh
+        .vars
+        .get(b"IFS")
+        .map_or_else(|| b" \t\n".to_vec(), <[u8]>::to_vec);
+    let fields = split_read(&line, &ifs, names.len());
+    for (i, n) in names.iter().enumerate() {
+        let v = fields.get(i).cloned().unwrap_or_default();
+        if let Err(msg) = sh.assign(n, v) {
+            err("read", &msg);
+            return exit_codes::FAILURE;
+        }
+    }
+    if got_delim {
+        exit_codes::OK
+    } else {
+        exit_codes::FAILURE
+    }
+}
+
+/// `read`'s splitting: at most `n` fields, the last taking the rest (without trailing IFS
+/// blanks). A NUL marks the next byte as escaped.
+fn split_read(line: &[u8], ifs: &[u8], n: usize) -> Vec<Vec<u8>> {
+    let is_ws = |c: u8| ifs.contains(&c) && matches!(c, b' ' | b'\t' | b'\n');
+    let is_sep = |c: u8| ifs.contains(&c);
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut i = 0;
+    while i < line.len() && is_ws(line[i]) {
+        i += 1;
+    }
+    let mut cur = Vec::new();
+    while i < line.len() {
+        let c = line[i];
+        if c == 0 && i + 1 < line.len() {
+            cur.push(line[i + 1]);
+            i += 2;
+            continue;
+        }
+        if out.len() + 1 < n && is_sep(c) {
+            out.push(std::mem::take(&mut cur));
+            let was_ws = is_ws(c);
+            i += 1;
+            while i < line.len() && is_ws(line[i]) {
+                i += 1;
+            }
+            if was_ws && i < line.len() && is_sep(line[i]) && !is_ws(line[i]) {
+                i += 1;
+                while i < line.len() && is_ws(line[i]) {
+                    i += 1;
+                }
+            }
+            continue;
+        }
+        cur.push(c);
+        i += 1;
+    }
+    // The last field loses trailing IFS blanks.
+    while cur.last().is_some_and(|&c| is_ws(c)) {
+        cur.pop();
+    }
+    if !cur.is_empty() || !out.is_empty() || !line.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn getopts(sh: &mut Shell, args: Vec<OsString>) -> i32 {
+    let (Some(spec), Some(var)) = (args.first(), args.get(1)) else {
+        err("getopts", "usage: getopts optstring name [arg ...]");
+        return exit_codes::USAGE;
+    };
+    let spec = b(spec).to_vec();
+    let var = b(var).to_vec();
+    let params: Vec<Vec<u8>> = if args.len() > 2 {
+        args[2..].iter().map(|a| a.as_bytes().to_vec()).collect()
+    } else {
+        sh.args.iter().map(|a| a.as_bytes().to_vec()).collect()
+    };
+    let silent = spec.first() == Some(&b':');
+    let mut optind: usize = sh
+        .vars
+        .get(b"OPTIND")
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let mut sub = sh.getopts_pos;
+    let done = |sh: &mut Shell, optind: usize| {
+        let _ = sh.assign(&var, b"?".to_vec());
+        sh.vars.set(b"OPTIND", optind.to_string().into_bytes());
+        sh.getopts_pos = 0;
+        exit_codes::FAILURE
+    };
+    let Some(arg) = params.get(optind - 1) else {
+        return done(sh, optind);
+    };
+    if sub == 0 {
+        if arg == b"--" {
+            return done(sh, optind + 1);
+        }
+        if arg.len() < 2 || arg[0] != b'-' {
+            return done(sh, optind);
+        }
+        sub = 1;
+    }
+    let c = arg[sub];
+    sub += 1;
+    let at_end = sub >= arg.len();
+    let pos = spec.iter().position(|&s| s == c && c != b':');
+    let takes = pos.is_some_and(|p| spec.get(p + 1) == Some(&b':'));
+    let mut value: Option<Vec<u8>> = None;
+    let mut result = vec![c];
+    if pos.is_none() {
+        if silent {
+            value = Some(vec![c]);
+        } else {
+            err("getopts", &format!("illegal option -- {}", c as char));
+            sh.vars.unset(b"OPTARG");
+        }
+        result = b"?".to_vec();
+    } else if takes {
+        if !at_end {
+            value = Some(arg[sub..].to_vec());
+            sub = arg.len();
+        } else if let Some(next) = params.get(optind) {
+            value = Some(next.clone());
+            optind += 1;
+        } else {
+            if silent {
+                result = b":".to_vec();
+                value = Some(vec![c]);
+            } else {
+                err(
+                    "getopts",
+                    &format!("option requires an argument -- {}", c as char),
+                );
+                result = b"?".to_vec();
+            }
+        }
+    }
+    if takes || sub >= arg.len() {
+        optind += 1;
+        sub = 0;
+    }
+    sh.getopts_pos = sub;
+    match value {
+        Some(v) => sh.vars.set(b"OPTARG", v),
+        None if pos.is_some() => sh.vars.unset(b"OPTARG"),
+        None => {}
+    }
+    sh.vars.set(b"OPTIND", optind.to_string().into_bytes());
+    let _ = sh.assign(&var, result);
+    exit_codes::OK
+}
+
+/// What `type`/`command -v` say about `name`.
+fn describe(sh: &Shell, name: &OsStr, verbose: bool) -> Option<Vec<u8>> {
+    let n = name.as_bytes();
+    let shown = lossy(n);
+    const KEYWORDS: &[&str] = &[
+        "if", "then", "else", "elif", "fi", "case", "esac", "for", "while", "until", "do", "done",
+        "{", "}", "!", "[[", "]]", "function", "in",
+    ];
+    if KEYWORDS.contains(&shown.as_str()) {
+        return Some(
+            if verbose {
+                format!("{shown} is a shell keyword")
+            } else {
+                shown
+            }
+            .into_bytes(),
+        );
+    }
+    if let Some(v) = sh.aliases.get(n) {
+        return Some(if verbose {
+            format!("{shown} is aliased to `{}'", lossy(v)).into_bytes()
+        } else {
+            format!("alias {shown}='{}'", lossy(v)).into_bytes()
+        });
+    }
+    if sh.functions.contains_key(n) {
+        return Some(
+            if verbose {
+                format!("{shown} is a function")
+            } else {
+                shown
+            }
+            .into_bytes(),
+        );
+    }
+    if super::pipeline::builtin(name).is_some() {
+        return Some(
+            if verbose {
+                format!("{shown} is a shell builtin")
+            } else {
+                shown
+            }
+            .into_bytes(),
+        );
+    }
+    let path = if n.contains(&b'/') {
+        std::path::Path::new(name)
+            .is_file()
+            .then(|| name.to_os_string())
+    } else {
+        let dirs = sh.vars.get(b"PATH").unwrap_or(b"/usr/bin:/bin").to_vec();
+        dirs.split(|&c| c == b':').find_map(|d| {
+            let p = std::path::Path::new(OsStr::from_bytes(d)).join(name);
+            let meta = std::fs::metadata(&p).ok()?;
+            use std::os::unix::fs::PermissionsExt;
+            (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then(|| p.into_os_string())
+        })
+    }?;
+    Some(if verbose {
+        format!("{shown} is {}", path.to_string_lossy()).into_bytes()
+    } else {
+        path.into_vec()
+    })
+}
+
+/// The file `.` reads: a name with a slash as is, else the first match in PATH, else the
+/// current directory.
+fn find_script(sh: &Shell, file: &OsStr) -> std::path::PathBuf {
+    let p = std::path::Path::new(file);
+    if file.as_bytes().contains(&b'/') {
+        return sh.host_cwd.join(p);
+    }
+    if let Some(dirs) = sh.vars.get(b"PATH") {
+        for d in dirs.split(|&c| c == b':') {
+            let c = std::path::Path::new(OsStr::from_bytes(d)).join(p);
+            if c.is_file() {
+                return c;
+            }
+        }
+    }
+    sh.host_cwd.join(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_splits_like_bash() {
+        type Row<'a> = (&'a [u8], &'a [u8], usize, &'a [&'a [u8]]);
+        let rows: &[Row] = &[
+            (b"  a  b  c  ", b" \t\n", 2, &[b"a", b"b  c"]),
+            (b"a:b:c", b":", 2, &[b"a", b"b:c"]),
+            (b"a::b", b":", 3, &[b"a", b"", b"b"]),
+            (b" x ", b" \t\n", 1, &[b"x"]),
+            (b"a\0 b c", b" ", 2, &[b"a b", b"c"]),
+            (b"", b" ", 1, &[]),
+        ];
+        for (line, ifs, n, want) in rows {
+            let got = split_read(line, ifs, *n);
+            let want: Vec<Vec<u8>> = want.iter().map(|w| w.to_vec()).collect();
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(line));
+        }
+    }
+}

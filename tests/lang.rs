@@ -1,0 +1,108 @@
+//! The shell language over the namespace (issue 15): loops, substitutions, `test`, here-documents
+//! and `case` reaching into containers, names staying bytes, and loops streaming into `head`.
+
+use crate::util::{Sandbox, TestShell, BUSYBOX};
+
+#[test]
+fn loops_and_substitutions_over_containers() {
+    let Some(mut sb) = Sandbox::new("langloop") else {
+        return;
+    };
+    let a = sb.run("a", BUSYBOX, &["--hostname", "alpha"]);
+    let b = sb.run("b", BUSYBOX, &["--hostname", "beta"]);
+    let sh = TestShell::new();
+    let line = format!(
+        "for c in /containers/{a} /containers/{b}; do echo \"${{c##*-}}: $(cat $c/etc/hostname)\"; done"
+    );
+    assert_eq!(sh.c(&line).ok(), "a: alpha\nb: beta\n");
+    // `test` and `[[ ]]` ask the namespace.
+    let line = format!(
+        "[ -f /containers/{a}/etc/passwd ] && echo file; [ -d /containers/{a}/etc ] && echo dir; \
+         test -e /containers/{a}/nope || echo missing; [[ -s /containers/{a}/etc/hostname ]] && echo size; \
+         [ -x /containers/{a}/bin/busybox ] && echo exec"
+    );
+    assert_eq!(sh.c(&line).ok(), "file\ndir\nmissing\nsize\nexec\n");
+    // `grep -c ... || true`: a status in a list, and `$?`.
+    let line = format!("grep -c nomatch /containers/{a}/etc/passwd || true; echo $?");
+    assert_eq!(sh.c(&line).ok(), "0\n0\n");
+}
+
+#[test]
+fn here_documents_into_container_files() {
+    let Some(mut sb) = Sandbox::new("langheredoc") else {
+        return;
+    };
+    let c = sb.run("c", BUSYBOX, &[]);
+    let sh = TestShell::new();
+    let line = format!(
+        "X=world\ncat > /containers/{c}/tmp/job.sh <<'EOF'\necho $X\nEOF\n\
+         cat <<EOF >> /containers/{c}/tmp/job.sh\necho hello $X\nEOF\ncat /containers/{c}/tmp/job.sh\n\
+         [ /containers/{c}/tmp/job.sh -nt /containers/{c}/etc/passwd ] && echo newer"
+    );
+    assert_eq!(sh.c(&line).ok(), "echo $X\necho hello world\nnewer\n");
+    assert_eq!(
+        sb.exec(&c, &["cat", "/tmp/job.sh"]).trim_end(),
+        "echo $X\necho hello world"
+    );
+}
+
+#[test]
+fn hostile_names_survive_for_read_and_case() {
+    let Some(mut sb) = Sandbox::new("langnames") else {
+        return;
+    };
+    let c = sb.run("c", BUSYBOX, &[]);
+    let sh = TestShell::new();
+    // A newline, a leading dash, `$(...)` and a byte that is not UTF-8.
+    let made = format!(
+        "cd /containers/{c}/tmp && touch $'a\\nb' -- -rf '$(touch pwned)' $'caf\\xe9'; \
+         for f in /containers/{c}/tmp/*; do case $f in *pwned*) echo sub;; *$'\\xe9') echo latin;; \
+         *-rf) echo dash;; *) printf '%s|' \"$f\" | od -c | head -1 >/dev/null; echo other;; esac; done"
+    );
+    let r = sh.c(&made);
+    assert_eq!(r.ok(), "sub\ndash\nother\nlatin\n");
+    let r = sh.c(&format!(
+        "ls /containers/{c}/tmp | while read -r n; do echo \"<$n>\"; done; ls /containers/{c}/tmp/pwned 2>/dev/null || echo none"
+    ));
+    let out = r.stdout.clone();
+    assert!(
+        out.starts_with(b"<$(touch pwned)>\n<-rf>\n<a>\n<b>\n<caf\xe9>\n"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(r.out().ends_with("none\n"));
+}
+
+#[test]
+fn loops_stream_into_head() {
+    let sh = TestShell::new();
+    // Without streaming these would never end: the loop is endless and `yes` unbounded.
+    let r = sh.c("while true; do echo y; done | head -1; for i in 1 2; do yes; done | head -2; { yes; } | head -1");
+    assert_eq!(r.ok(), "y\ny\ny\ny\n");
+}
+
+#[test]
+fn functions_subshells_and_jobs() {
+    let sh = TestShell::new();
+    let r = sh.c(
+        "f() { local x=$1; shift; echo \"$x:$#:$*\"; return 4; }; f a b c; echo $?; \
+         (cd /; x=1; exit 3); echo \"$? ${x-unset} $(pwd | wc -c | tr -d ' ')\"; \
+         sleep 0.1 & wait $!; echo bg $?; x=$(exit 5); echo $?",
+    );
+    let pwd_len = sh.c("pwd | wc -c | tr -d ' '").ok();
+    assert_eq!(r.ok(), format!("a:2:b c\n4\n3 unset {}bg 0\n5\n", pwd_len));
+    let r = sh.c("set -e; false || echo ok; if false; then :; fi; false; echo never");
+    assert_eq!((r.out(), r.status), ("ok\n".to_string(), 1));
+    let r = sh.c("set -u; echo $nope; echo never");
+    assert_eq!(
+        (r.stderr.as_str(), r.status),
+        ("dockerbox: nope: unbound variable\n", 1)
+    );
+    let r = sh.c("trap 'echo bye' EXIT; echo hi");
+    assert_eq!(r.ok(), "hi\nbye\n");
+    let r = sh.c("alias hi='echo hello'\nhi");
+    assert_eq!(r.ok(), "hello\n");
+    // A prefix assignment sees the ones before it; `~` after `:` in an assignment expands.
+    let r = sh.c("A=1 B=[$A] env | grep '^B='; HOME=/h; P=~/bin:~/x; echo $P");
+    assert_eq!(r.ok(), "B=[1]\n/h/bin:/h/x\n");
+}
