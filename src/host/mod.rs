@@ -7,6 +7,7 @@ mod agent;
 mod engine;
 mod error;
 mod exec;
+mod objects;
 mod procroot;
 mod sources;
 mod ssh;
@@ -15,5 +16,6 @@ pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteS
 pub use engine::{ContainerInfo, Engine, EngineSummary, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};
+pub use objects::Verb;
 pub use procroot::{copy_slice, ProcRoot, ProcWriter};
 pub use sources::{resolve, Request};

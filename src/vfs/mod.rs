@@ -14,6 +14,7 @@ mod error;
 #[cfg(test)]
 mod fake;
 mod hostfs;
+mod meta;
 pub mod owners;
 pub mod path;
 pub mod stream;
@@ -281,6 +282,10 @@ impl Vfs {
                 });
                 return Ok(("/".into(), None, ready(b)));
             }
+            VPath::Meta(p) => {
+                return Ok((p.clone(), None, ready(Arc::new(meta::Meta { vfs: self }))))
+            }
+            VPath::Images(_) => return Err(FsError::NotFound),
             VPath::Container { host, name, path } => (host, name, path),
         };
         if need == Need::Write && path == Path::new("/") {
