@@ -2,33 +2,97 @@
 //!
 //! Async work races against [`wait`]; blocking copy loops poll [`is_set`]. The shell clears the
 //! flag before each command. Host children get the signal from the terminal themselves.
+//!
+//! SIGTERM and SIGHUP interrupt a running command the same way, so it cleans up (no
+//! temporary is left behind), and then dockerbox ends with status 128 + the signal
+//! ([`terminating`]). Arriving while no command runs ([`busy`] not held), they end dockerbox at
+//! once, the terminal's saved modes put back.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
-use crate::vfs::FsError;
-
 static FLAG: AtomicBool = AtomicBool::new(false);
+/// SIGTERM or SIGHUP once one arrived (never cleared), else 0.
+static TERMINATING: AtomicI32 = AtomicI32::new(0);
+/// How many commands are running (a builtin in a pipeline runs beside the shell's own wait).
+static BUSY: AtomicUsize = AtomicUsize::new(0);
+/// The terminal's modes at start, put back when a signal ends dockerbox at the prompt.
+static TERMINAL: OnceLock<libc::termios> = OnceLock::new();
 
 fn notify() -> &'static Notify {
     static N: OnceLock<Notify> = OnceLock::new();
     N.get_or_init(Notify::new)
 }
 
-/// Starts catching SIGINT. Call once, inside the runtime.
+/// Starts catching SIGINT, SIGTERM and SIGHUP. Call once, inside the runtime.
 pub fn install() -> std::io::Result<()> {
-    let mut sigint = signal(SignalKind::interrupt())?;
-    tokio::spawn(async move {
-        while sigint.recv().await.is_some() {
-            FLAG.store(true, Ordering::SeqCst);
-            notify().notify_waiters();
-        }
-    });
+    save_terminal();
+    for (kind, signo) in [
+        (SignalKind::interrupt(), 0),
+        (SignalKind::terminate(), libc::SIGTERM),
+        (SignalKind::hangup(), libc::SIGHUP),
+    ] {
+        let mut sig = signal(kind)?;
+        tokio::spawn(async move {
+            while sig.recv().await.is_some() {
+                if signo != 0 {
+                    let _ =
+                        TERMINATING.compare_exchange(0, signo, Ordering::SeqCst, Ordering::SeqCst);
+                    if BUSY.load(Ordering::SeqCst) == 0 {
+                        end_now(signo);
+                    }
+                }
+                FLAG.store(true, Ordering::SeqCst);
+                notify().notify_waiters();
+            }
+        });
+    }
     Ok(())
+}
+
+/// The signal (SIGTERM, SIGHUP) that asked dockerbox to end, once one has.
+pub fn terminating() -> Option<i32> {
+    match TERMINATING.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// Held while a command runs: a SIGTERM or SIGHUP then waits for it to clean up.
+pub struct Busy(());
+
+/// Marks a command as running until the guard drops.
+pub fn busy() -> Busy {
+    BUSY.fetch_add(1, Ordering::SeqCst);
+    Busy(())
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        BUSY.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn save_terminal() {
+    // SAFETY: a zeroed termios is a valid out-buffer; tcgetattr only writes into it.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; fd 0 may be anything, a failure just means no terminal.
+    if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut t) } == 0 {
+        let _ = TERMINAL.set(t);
+    }
+}
+
+/// Ends dockerbox for `signo` while nothing runs: the line editor's raw mode is undone first.
+fn end_now(signo: i32) -> ! {
+    if let Some(t) = TERMINAL.get() {
+        // SAFETY: puts back modes read from this same descriptor at start.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, t) };
+    }
+    std::process::exit(128 + signo)
 }
 
 /// True once Ctrl-C was pressed since the last [`clear`].
@@ -52,10 +116,15 @@ pub async fn wait() {
     }
 }
 
-/// Runs `f` unless Ctrl-C comes first, which gives `FsError::Interrupted`.
-pub async fn guard<T>(f: impl Future<Output = Result<T, FsError>>) -> Result<T, FsError> {
+/// What [`guard`] gives when Ctrl-C came first; each layer's error type converts it into its
+/// own "Interrupted", so this module depends on none of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted;
+
+/// Runs `f` unless Ctrl-C comes first, which gives [`Interrupted`] as the caller's error.
+pub async fn guard<T, E: From<Interrupted>>(f: impl Future<Output = Result<T, E>>) -> Result<T, E> {
     tokio::select! {
         r = f => r,
-        _ = wait() => Err(FsError::Interrupted),
+        _ = wait() => Err(Interrupted.into()),
     }
 }

@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod complete;
+mod context;
 mod exit_codes;
 mod host;
 mod interrupt;
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from((code & 0xff) as u8),
         Err(e) => {
-            eprintln!("dockerbox: {e:#}");
+            context::Reporter::stderr().error(format_args!("{e:#}"));
             ExitCode::from(exit_codes::USAGE as u8)
         }
     }
@@ -73,9 +74,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         .enumerate()
         .map(|(i, spec)| Arc::new(Engine::new(spec, i, timeout)))
         .collect();
+    let reporter = context::Reporter::stderr();
     let notes: Option<vfs::Sink> = cli
         .verbose
-        .then(|| Arc::new(|line: &str| eprintln!("dockerbox: {line}")) as vfs::Sink);
+        .then(|| Arc::new(move |line: &str| reporter.note(line)) as vfs::Sink);
     let vfs = Arc::new(Vfs::new(engines, mode, notes));
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
     sh.color_forced = cli.color == cli::ColorWhen::Always;

@@ -118,7 +118,8 @@ fn run_rc(rt: &tokio::runtime::Runtime, sh: &mut Shell) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
         Err(e) => {
-            eprintln!("dockerbox: {}: {}", path.display(), crate::vfs::io_text(&e));
+            let e = crate::vfs::io_text(&e);
+            crate::context::Reporter::stderr().error(format_args!("{}: {e}", path.display()));
             return;
         }
     };

@@ -163,3 +163,21 @@ fn memory_stays_flat_for_big_files() {
     );
     let _ = docker(&["exec", &c, "rm", "/tmp/big"]);
 }
+
+/// Issue 12: the direct path reads as the host's root, so files of the kernel's filesystems
+/// (whose contents depend on who reads them) come from the agent, as a process in the
+/// container sees them: `/proc/kallsyms` has zeros where the host's root would see addresses.
+#[test]
+fn kernel_files_read_as_the_container_sees_them() {
+    let Some(mut sb) = Sandbox::new("catproc") else {
+        return;
+    };
+    let c = sb.run("k", BUSYBOX, &[]);
+    let theirs = sb.exec(&c, &["head", "-n", "3", "/proc/kallsyms"]);
+    let sh = TestShell::new();
+    let ours = sh.c(&format!("cat /containers/{c}/proc/kallsyms")).ok();
+    let ours: Vec<&str> = ours.lines().take(3).collect();
+    assert_eq!(ours.join("\n"), theirs.trim_end());
+    let status = sh.c(&format!("cat /containers/{c}/proc/self/status")).ok();
+    assert!(status.contains("Name:"), "{status}");
+}

@@ -247,7 +247,26 @@ fn a_source_container_killed_mid_copy_leaves_no_file() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Killed once the copy is under way: its temporary holds bytes (a wait for a condition,
+    // not a fixed sleep, which on a loaded machine could land before the copy started).
+    let started = std::time::Instant::now();
+    let copying = || {
+        std::fs::read_dir(sh.home.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.file_name().to_string_lossy().contains("dbx")
+                    && e.metadata().is_ok_and(|m| m.len() > 0)
+            })
+    };
+    while !copying() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the copy did not start within 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     docker(&["kill", &a]);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));

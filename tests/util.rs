@@ -367,7 +367,8 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Waits until the screen satisfies `pred` (10 s at most); returns the screen.
+    /// Waits until the screen satisfies `pred` (60 s at most: a loaded machine is slow, and a
+    /// condition that holds returns at once); returns the screen.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
@@ -375,7 +376,7 @@ impl Tmux {
             if pred(&s) {
                 return s;
             }
-            if start.elapsed() > Duration::from_secs(10) {
+            if start.elapsed() > Duration::from_secs(60) {
                 panic!("timed out waiting for {what}; screen:\n{s}");
             }
             std::thread::sleep(Duration::from_millis(50));

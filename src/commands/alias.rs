@@ -7,8 +7,8 @@ use futures_util::future::LocalBoxFuture;
 
 use super::export::single_quoted;
 use super::{Builtin, Out};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 use crate::syntax::alias::is_valid_name;
 
 pub struct Alias;
@@ -25,7 +25,7 @@ impl Builtin for Alias {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
@@ -40,13 +40,10 @@ impl Builtin for Alias {
                         break;
                     }
                     f if f.starts_with(b"-") && f.len() > 1 => {
-                        return sh.usage(
-                            "alias",
-                            super::UsageError(format!(
-                                "{}: invalid option",
-                                first.to_string_lossy()
-                            )),
-                        )
+                        return ctx.usage(super::UsageError(format!(
+                            "{}: invalid option",
+                            first.to_string_lossy()
+                        )))
                     }
                     _ => break,
                 }
@@ -54,7 +51,7 @@ impl Builtin for Alias {
             }
             let mut text = Vec::new();
             if list {
-                for (name, value) in &sh.aliases {
+                for (name, value) in &ctx.aliases {
                     text.extend_from_slice(&line(name, value));
                 }
             }
@@ -63,19 +60,19 @@ impl Builtin for Alias {
                 let b = arg.as_bytes();
                 match b.iter().position(|&c| c == b'=') {
                     Some(i) if is_valid_name(&b[..i]) => {
-                        sh.aliases.insert(b[..i].to_vec(), b[i + 1..].to_vec());
+                        ctx.aliases.insert(b[..i].to_vec(), b[i + 1..].to_vec());
                     }
                     Some(i) => {
-                        eprintln!(
-                            "dockerbox: alias: '{}': invalid alias name",
+                        ctx.fail(format_args!(
+                            "'{}': invalid alias name",
                             String::from_utf8_lossy(&b[..i])
-                        );
+                        ));
                         status = exit_codes::FAILURE;
                     }
-                    None => match sh.aliases.get(b) {
+                    None => match ctx.aliases.get(b) {
                         Some(value) => text.extend_from_slice(&line(b, value)),
                         None => {
-                            eprintln!("dockerbox: alias: {}: not found", arg.to_string_lossy());
+                            ctx.fail(format_args!("{}: not found", arg.to_string_lossy()));
                             status = exit_codes::FAILURE;
                         }
                     },

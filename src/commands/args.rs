@@ -16,6 +16,12 @@ pub struct Args {
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl Args {
     /// Parses `argv` accepting the short flags in `shorts` and the long names in `longs`.
     /// A long name may be given as `name=` to say it takes a value.

@@ -7,8 +7,8 @@ use std::os::fd::OwnedFd;
 use futures_util::future::LocalBoxFuture;
 
 use super::{Args, Builtin, Out};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 use crate::vfs::FsError;
 
 pub struct Cat;
@@ -25,14 +25,14 @@ impl Builtin for Cat {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let args = match Args::parse(args, "u", &[]) {
                 Ok(a) => a,
-                Err(e) => return sh.usage("cat", e),
+                Err(e) => return ctx.usage(e),
             };
             let mut files = args.operands;
             if files.is_empty() {
@@ -41,18 +41,18 @@ impl Builtin for Cat {
             let mut status = exit_codes::OK;
             for f in &files {
                 let r = if f == "-" {
-                    match &sh.stdin {
+                    match &ctx.stdin {
                         Some(fd) => copy_fd(fd, out),
                         None => copy_stdin(out),
                     }
                 } else {
-                    sh.vfs.read(&sh.resolve(f), out).await
+                    ctx.vfs.read(&ctx.resolve(f), out).await
                 };
                 match r {
                     Ok(_) => {}
                     Err(e) if e.is_broken_pipe() => return exit_codes::OK,
                     Err(e) => {
-                        sh.report("cat", f, &e);
+                        ctx.report(f, &e);
                         status = exit_codes::FAILURE;
                         if matches!(e, FsError::Interrupted) {
                             break;
@@ -70,7 +70,7 @@ fn copy_fd(fd: &OwnedFd, out: &mut Out) -> Result<u64, FsError> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0;
     loop {
-        let n = crate::shell::read_interruptibly(fd, &mut buf)?;
+        let n = crate::context::read_interruptibly(fd, &mut buf)?;
         if n == 0 {
             return Ok(total);
         }
@@ -86,7 +86,7 @@ fn copy_stdin(out: &mut Out) -> Result<u64, FsError> {
     let mut total = 0;
     loop {
         // SIGINT does not interrupt a read (the handler restarts it): wait in short slices.
-        if !crate::shell::wait_readable(libc::STDIN_FILENO)? {
+        if !crate::context::wait_readable(libc::STDIN_FILENO)? {
             continue;
         }
         let n = match stdin.read(&mut buf) {

@@ -5,8 +5,8 @@ use std::ffi::{OsStr, OsString};
 use futures_util::future::LocalBoxFuture;
 
 use super::{Args, Builtin, Out};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 use crate::vfs::FsError;
 
 pub struct Cd;
@@ -23,52 +23,52 @@ impl Builtin for Cd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let args = match Args::parse(args, "LP", &[]) {
                 Ok(a) => a,
-                Err(e) => return sh.usage("cd", e),
+                Err(e) => return ctx.usage(e),
             };
             let (target, print): (OsString, bool) = match args.operands.as_slice() {
-                [] => match sh.vars.get_os("HOME") {
+                [] => match ctx.vars.get_os("HOME") {
                     Some(h) => (h, false),
                     None => {
-                        eprintln!("dockerbox: cd: HOME not set");
+                        ctx.fail("HOME not set");
                         return exit_codes::FAILURE;
                     }
                 },
-                [dash] if dash == "-" => match &sh.oldpwd {
+                [dash] if dash == "-" => match &ctx.oldpwd {
                     Some(p) => (p.clone().into_os_string(), true),
                     None => {
-                        eprintln!("dockerbox: cd: OLDPWD not set");
+                        ctx.fail("OLDPWD not set");
                         return exit_codes::FAILURE;
                     }
                 },
                 [one] => (one.clone(), false),
                 _ => {
-                    eprintln!("dockerbox: cd: too many arguments");
+                    ctx.fail("too many arguments");
                     return exit_codes::FAILURE;
                 }
             };
-            let p = sh.resolve(&target);
-            match sh.vfs.stat(&p).await {
+            let p = ctx.resolve(&target);
+            match ctx.vfs.stat(&p).await {
                 Ok(e) if e.is_dir() => {}
-                Ok(_) => return fail(sh, &target, FsError::NotADirectory),
-                Err(e) => return fail(sh, &target, e),
+                Ok(_) => return fail(ctx, &target, FsError::NotADirectory),
+                Err(e) => return fail(ctx, &target, e),
             }
-            sh.set_cwd(&p);
+            ctx.set_cwd(&p);
             if print {
-                let _ = writeln!(out, "{}", sh.cwd.display());
+                let _ = writeln!(out, "{}", ctx.cwd.display());
             }
             exit_codes::OK
         })
     }
 }
 
-fn fail(sh: &Shell, target: &OsStr, e: FsError) -> i32 {
-    sh.report("cd", target, &e);
+fn fail(ctx: &Context, target: &OsStr, e: FsError) -> i32 {
+    ctx.report(target, &e);
     exit_codes::FAILURE
 }

@@ -7,10 +7,10 @@ use std::os::unix::ffi::OsStrExt;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::common::{complain, quote, quote_c, quote_if_needed, umask};
+use super::common::{quote, quote_c, quote_if_needed, umask};
 use super::{Args, Builtin, Out, UsageError};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 use crate::vfs::path::join_bytes;
 use crate::vfs::{Entry, FsError, Kind, VPath};
 
@@ -28,28 +28,28 @@ impl Builtin for Cmd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let (mut opts, files) = match parse(args) {
                 Ok(p) => p,
-                Err(e) => return sh.usage("chmod", e),
+                Err(e) => return ctx.usage(e),
             };
             if let Some(r) = opts.reference.take() {
-                match sh.vfs.stat(&sh.resolve(&r)).await {
+                match ctx.vfs.stat(&ctx.resolve(&r)).await {
                     Ok(e) => opts.mode = Mode::exact(e.perm),
                     Err(e) => {
                         let what = format!("failed to get attributes of {}", quote(&r));
-                        complain("chmod", &what, &e);
+                        ctx.complain(&what, &e);
                         return exit_codes::FAILURE;
                     }
                 }
             }
             let mut status = exit_codes::OK;
             for f in &files {
-                if !opts.operand(sh, out, f).await {
+                if !opts.operand(ctx, out, f).await {
                     status = exit_codes::FAILURE;
                 }
                 if crate::interrupt::is_set() {
@@ -177,15 +177,15 @@ fn parse(argv: Vec<OsString>) -> Result<(Opts, Vec<OsString>), UsageError> {
 
 impl Opts {
     /// One operand, and with `-R` everything under it; false when anything failed.
-    async fn operand(&self, sh: &Shell, out: &mut Out, text: &OsStr) -> bool {
+    async fn operand(&self, ctx: &Context, out: &mut Out, text: &OsStr) -> bool {
         let shown = one_trailing_slash(text);
-        let p = sh.resolve(text);
+        let p = ctx.resolve(text);
         // Operands are followed (a symlink operand changes its referent, as chmod(2) does).
-        let e = match sh.vfs.stat(&p).await {
+        let e = match ctx.vfs.stat(&p).await {
             Ok(e) => e,
             Err(err) => {
                 if !self.silent {
-                    complain("chmod", &format!("cannot access {}", quote(&shown)), &err);
+                    ctx.complain(&format!("cannot access {}", quote(&shown)), &err);
                 }
                 if self.verbosity == Verbosity::All {
                     let _ = writeln!(out, "{} could not be accessed", quote(&shown));
@@ -200,17 +200,17 @@ impl Opts {
             if crate::interrupt::is_set() {
                 return false;
             }
-            ok &= self.change(sh, out, &shown, &p, &e).await;
+            ok &= self.change(ctx, out, &shown, &p, &e).await;
             if !self.recursive || !e.is_dir() {
                 continue;
             }
-            match sh.vfs.read_dir(&p).await {
+            match ctx.vfs.read_dir(&p).await {
                 Ok(list) => {
                     let mut kids: Vec<&Entry> = list.iter().collect();
                     kids.sort_by(|a, b| b.name.cmp(&a.name));
                     for k in kids {
                         let t = join_bytes(shown.as_ref(), k.name.as_bytes()).into_os_string();
-                        let kp = sh.resolve(&t);
+                        let kp = ctx.resolve(&t);
                         stack.push((t, kp, k.clone()));
                     }
                 }
@@ -218,7 +218,7 @@ impl Opts {
                     ok = false;
                     if !self.silent {
                         let what = format!("cannot read directory {}", quote(&shown));
-                        complain("chmod", &what, &err);
+                        ctx.complain(&what, &err);
                     }
                 }
             }
@@ -227,7 +227,14 @@ impl Opts {
     }
 
     /// Changes one file whose current attributes are `e`.
-    async fn change(&self, sh: &Shell, out: &mut Out, shown: &OsStr, p: &VPath, e: &Entry) -> bool {
+    async fn change(
+        &self,
+        ctx: &Context,
+        out: &mut Out,
+        shown: &OsStr,
+        p: &VPath,
+        e: &Entry,
+    ) -> bool {
         if e.kind == Kind::Symlink {
             // Only met inside a -R walk: chmod(2) would change the referent, which may be
             // anywhere; GNU leaves both alone.
@@ -242,11 +249,11 @@ impl Opts {
         }
         let old = e.perm & 0o7777;
         let new = self.mode.apply(old, e.is_dir(), self.umask);
-        let result: Result<(), FsError> = sh.vfs.chmod(p, new).await;
+        let result: Result<(), FsError> = ctx.vfs.chmod(p, new).await;
         if let Err(err) = &result {
             if !self.silent {
                 let what = format!("changing permissions of {}", quote(shown));
-                complain("chmod", &what, err);
+                ctx.complain(&what, err);
             }
         }
         self.describe(out, shown, old, new, result.is_ok());
@@ -256,12 +263,12 @@ impl Opts {
         if self.diagnose {
             let naive = self.mode.apply(old, e.is_dir(), 0);
             if new & !naive != 0 {
-                eprintln!(
-                    "dockerbox: chmod: {}: new permissions are {}, not {}",
+                ctx.fail(format_args!(
+                    "{}: new permissions are {}, not {}",
                     quote_if_needed(shown),
                     perm_string(new),
                     perm_string(naive)
-                );
+                ));
                 return false;
             }
         }

@@ -48,15 +48,6 @@ pub fn errno(e: &FsError) -> Option<i32> {
     }
 }
 
-/// Prints a GNU-worded failure, `dockerbox: CMD: WHAT: ERROR` (WHAT names the file, quoted
-/// GNU's way); like `Shell::report`, nothing after Ctrl-C or for a closed pipe.
-pub fn complain(cmd: &str, what: &str, err: &FsError) {
-    if matches!(err, FsError::Interrupted) || err.is_broken_pipe() {
-        return;
-    }
-    eprintln!("dockerbox: {cmd}: {what}: {err}");
-}
-
 /// Takes the short options that carry a value (`-m MODE`, `-mMODE`, `-pm MODE`) out of
 /// `argv`, which `Args::parse` cannot do. Returns the rest and the values in order.
 #[allow(clippy::type_complexity)]

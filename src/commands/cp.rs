@@ -1,15 +1,17 @@
 //! `cp`: copy between any two places dockerbox sees (the host, running and stopped containers),
 //! streamed end to end, with GNU cp's options, decisions and messages.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 
 use futures_util::future::LocalBoxFuture;
 
 use super::cp_plan::{self, Node, Operand};
 use super::{Args, Builtin, Out, UsageError};
+use crate::context::{Context, Reporter};
 use crate::exit_codes;
-use crate::shell::Shell;
-use crate::vfs::copy::{Copier, CopyOpts, Deref, Preserve};
+use crate::output::progress::Progress;
+use crate::output::quote;
+use crate::vfs::copy::{Copier, CopyOpts, CopyReport, Deref, Preserve};
 use crate::vfs::{FsError, Kind};
 
 pub struct Cmd;
@@ -137,27 +139,27 @@ impl Builtin for Cmd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
-        _out: &'a mut Out,
+        out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let cfg = match parse(args) {
                 Ok(c) => c,
-                Err(e) => return sh.usage("cp", e),
+                Err(e) => return ctx.usage(e),
             };
-            run(sh, cfg, "cp").await
+            run(ctx, cfg, out).await
         })
     }
 }
 
 /// Looks up what an operand is, the way cp's decisions need it.
-pub async fn operand(sh: &Shell, text: &OsString, follow: bool) -> Operand {
-    let p = sh.resolve(text);
+pub async fn operand(ctx: &Context, text: &OsString, follow: bool) -> Operand {
+    let p = ctx.resolve(text);
     let found = if follow {
-        sh.vfs.stat(&p).await
+        ctx.vfs.stat(&p).await
     } else {
-        sh.vfs.lstat(&p).await
+        ctx.vfs.lstat(&p).await
     };
     let node = match found {
         Ok(e) => match e.kind {
@@ -167,7 +169,7 @@ pub async fn operand(sh: &Shell, text: &OsString, follow: bool) -> Operand {
             _ => Node::Other,
         },
         // A dangling symlink is not "missing": cp must not write through it.
-        Err(FsError::NotFound) if follow && sh.vfs.lstat(&p).await.is_ok() => Node::Symlink,
+        Err(FsError::NotFound) if follow && ctx.vfs.lstat(&p).await.is_ok() => Node::Symlink,
         Err(FsError::NotFound) => Node::Missing,
         Err(_) => Node::Other,
     };
@@ -177,33 +179,92 @@ pub async fn operand(sh: &Shell, text: &OsString, follow: bool) -> Operand {
     }
 }
 
-/// Reports a problem with the whole command line (for cp and mv); returns the status.
-pub fn fatal(cmd: &str, f: &cp_plan::Fatal) -> i32 {
-    eprintln!("dockerbox: {cmd}: {}", f.message);
-    if f.usage {
-        eprintln!("Try 'help {cmd}' for more information.");
-        return exit_codes::USAGE;
+/// Why the destination cannot be looked at when the reason is its container or engine (gone,
+/// unreachable), which GNU's decisions know nothing of: said as it is, instead of the "Not a
+/// directory" those decisions would give a place that is not a directory.
+pub async fn unreachable(ctx: &Context, dest: &Operand) -> Option<FsError> {
+    if dest.node != Node::Other {
+        return None;
     }
+    match ctx.vfs.stat(&ctx.resolve(&dest.text)).await {
+        Err(
+            e @ (FsError::NoSuchContainer
+            | FsError::Unreachable { .. }
+            | FsError::Ambiguous(_)
+            | FsError::Engine(_)),
+        ) => Some(e),
+        _ => None,
+    }
+}
+
+/// Reports a problem with the whole command line (for cp and mv); returns the status.
+pub fn fatal(ctx: &Context, f: &cp_plan::Fatal) -> i32 {
+    if f.usage {
+        return ctx.usage(&f.message);
+    }
+    ctx.fail(&f.message);
     exit_codes::FAILURE
 }
 
+/// Where the copy walk's reports go for cp and mv: failures to the command's reporter (after
+/// clearing the progress bar), `-v` lines to its stdout, bytes and files to the bar.
+pub struct Shown<'a> {
+    errors: &'a Reporter,
+    out: &'a mut Out,
+    pub progress: Progress,
+}
+
+impl<'a> Shown<'a> {
+    /// `total`: the bytes to copy, when known (a single file).
+    pub fn new(ctx: &'a Context, out: &'a mut Out, total: Option<u64>) -> Shown<'a> {
+        Shown {
+            errors: &ctx.errors,
+            out,
+            progress: Progress::new(total, ctx.errors.is_own_terminal()),
+        }
+    }
+}
+
+impl CopyReport for Shown<'_> {
+    fn quote(&self, name: &OsStr) -> String {
+        quote(name)
+    }
+    fn error(&mut self, msg: &str) {
+        self.progress.finish();
+        self.errors.error(msg);
+    }
+    fn copied(&mut self, src: &OsStr, dst: &OsStr) {
+        let _ = writeln!(self.out, "{} -> {}", quote(src), quote(dst));
+    }
+    fn bytes(&mut self, n: u64) {
+        self.progress.add_bytes(n);
+    }
+    fn file_done(&mut self) {
+        self.progress.file_done();
+    }
+}
+
 /// Plans and performs the copies; returns the exit status.
-pub async fn run(sh: &Shell, cfg: Config, cmd: &'static str) -> i32 {
+pub async fn run(ctx: &Context, cfg: Config, out: &mut Out) -> i32 {
     let (operands, dest_text) = match cp_plan::split_operands(
         &cfg.operands,
         cfg.target_dir.as_deref(),
         cfg.no_target_dir,
     ) {
         Ok(split) => split,
-        Err(f) => return fatal(cmd, &f),
+        Err(f) => return fatal(ctx, &f),
     };
     let follow_top = cfg.opts.deref != Deref::Never;
     let mut sources = Vec::new();
     for s in operands {
-        sources.push(operand(sh, s, follow_top).await);
+        sources.push(operand(ctx, s, follow_top).await);
     }
     let dest_text = dest_text.to_os_string();
-    let dest = operand(sh, &dest_text, true).await;
+    let dest = operand(ctx, &dest_text, true).await;
+    if let Some(e) = unreachable(ctx, &dest).await {
+        ctx.fail(format_args!("cannot stat {}: {e}", quote(&dest_text)));
+        return exit_codes::FAILURE;
+    }
     let popts = cp_plan::Opts {
         recursive: cfg.opts.recursive,
         no_target_dir: cfg.no_target_dir,
@@ -211,36 +272,42 @@ pub async fn run(sh: &Shell, cfg: Config, cmd: &'static str) -> i32 {
     };
     let (steps, skips) = match cp_plan::plan(&sources, &dest, popts) {
         Ok(p) => p,
-        Err(f) => return fatal(cmd, &f),
+        Err(f) => return fatal(ctx, &f),
     };
     let mut failed = false;
     for s in &skips {
-        eprintln!("dockerbox: {cmd}: {}", s.message);
         // A source named twice is only a warning, as with GNU cp.
-        failed |= !s.warning;
+        if s.warning {
+            ctx.errors.note(&s.message);
+        } else {
+            ctx.fail(&s.message);
+            failed = true;
+        }
     }
     let total = match steps.as_slice() {
-        [one] if sources.get(one.src).is_some_and(|s| s.node == Node::File) => sh
+        [one] if sources.get(one.src).is_some_and(|s| s.node == Node::File) => ctx
             .vfs
-            .stat(&sh.resolve(&sources[one.src].text))
+            .stat(&ctx.resolve(&sources[one.src].text))
             .await
             .ok()
             .map(|e| e.size),
         _ => None,
     };
-    let mut copier = Copier::new(&sh.vfs, cfg.opts, cmd, total);
+    let mut shown = Shown::new(ctx, out, total);
+    let mut copier = Copier::new(&ctx.vfs, cfg.opts, &mut shown);
     for step in &steps {
         let Some(src) = sources.get(step.src) else {
             continue;
         };
-        let (sp, dp) = (sh.resolve(&src.text), sh.resolve(&step.dest));
+        let (sp, dp) = (ctx.resolve(&src.text), ctx.resolve(&step.dest));
         copier.copy(&sp, &src.text, &dp, &step.dest, true).await;
         if crate::interrupt::is_set() {
             break;
         }
     }
-    copier.progress.finish();
-    if failed || copier.failed {
+    let copy_failed = copier.failed;
+    shown.progress.finish();
+    if failed || copy_failed {
         exit_codes::FAILURE
     } else {
         exit_codes::OK

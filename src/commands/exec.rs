@@ -11,10 +11,10 @@ use std::io::{self, Write};
 use futures_util::future::LocalBoxFuture;
 
 use super::{Builtin, Out, UsageError};
+use crate::context::Context;
 use crate::exit_codes;
 use crate::host::{self, ExecError, ExecRequest};
 use crate::output::quote::quote_if_needed;
-use crate::shell::Shell;
 use crate::vfs::VPath;
 
 pub struct Cmd;
@@ -38,7 +38,7 @@ impl Builtin for Cmd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         mut args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
@@ -47,13 +47,13 @@ impl Builtin for Cmd {
                 args.remove(0);
             }
             if args.is_empty() {
-                return sh.usage("exec", UsageError("missing command".into()));
+                return ctx.usage(UsageError("missing command".into()));
             }
             // Outside containers the shell runs `exec CMD` as the host program CMD itself
             // (`shell::pipeline::host_forms`), with the pipeline's descriptors and variables.
-            match container_here(sh) {
-                Some(here) => in_container(sh, "exec", &here, &args, out, None).await,
-                None => not_here(sh, "exec"),
+            match container_here(ctx) {
+                Some(here) => in_container(ctx, &here, &args, out, None).await,
+                None => not_here(ctx),
             }
         })
     }
@@ -61,16 +61,15 @@ impl Builtin for Cmd {
 
 /// Reached only if the shell's dispatch did not send the host form to the host (it always
 /// does): said as a usage error rather than run a second way.
-pub(super) fn not_here(sh: &Shell, cmd: &str) -> i32 {
-    sh.usage(
-        cmd,
-        UsageError("the current directory is not in a container".into()),
-    )
+pub(super) fn not_here(ctx: &Context) -> i32 {
+    ctx.usage(UsageError(
+        "the current directory is not in a container".into(),
+    ))
 }
 
 /// The current directory, when it is inside a container.
-pub(super) fn container_here(sh: &Shell) -> Option<VPath> {
-    let here = VPath::parse(&sh.cwd);
+pub(super) fn container_here(ctx: &Context) -> Option<VPath> {
+    let here = VPath::parse(&ctx.cwd);
     matches!(here, VPath::Container { .. }).then_some(here)
 }
 
@@ -78,8 +77,7 @@ pub(super) fn container_here(sh: &Shell) -> Option<VPath> {
 /// `dockerbox: CMD: ...`. `shell` is the shell being opened (`/bin/sh`), whose absence is
 /// worded as the container lacking one.
 pub(super) async fn in_container(
-    sh: &Shell,
-    cmd: &str,
+    ctx: &Context,
     here: &VPath,
     argv: &[OsString],
     out: &mut Out,
@@ -94,10 +92,10 @@ pub(super) async fn in_container(
         path: "/".into(),
     }
     .to_path();
-    let (engine, c) = match sh.vfs.container_of(here).await {
+    let (engine, c) = match ctx.vfs.container_of(here).await {
         Ok(found) => found,
         Err(e) => {
-            sh.report(cmd, root.as_os_str(), &e);
+            ctx.report(root.as_os_str(), &e);
             return exit_codes::FAILURE;
         }
     };
@@ -105,26 +103,26 @@ pub(super) async fn in_container(
     let result = match ExecRequest::new(argv, path) {
         Ok(mut req) => {
             // In a pipeline or under redirects: no terminal, and stdin from the pipe.
-            if let Some(fd) = &sh.stdin {
+            if let Some(fd) = &ctx.stdin {
                 req.tty = false;
                 req.stdin = true;
                 req.input = Some(std::os::fd::AsRawFd::as_raw_fd(&**fd));
             }
-            if !sh.stdout_tty {
+            if !ctx.stdout_tty {
                 req.tty = false;
             }
-            host::exec(&engine, &c, &req, out).await
+            host::exec(&engine, &c, &req, out, &mut ctx.errors.writer()).await
         }
         Err(e) => Err(e),
     };
     // The command may have changed the container's files.
-    sh.vfs.host_command_ran();
+    ctx.vfs.host_command_ran();
     let e = match result {
         Ok(code) => return code,
         Err(e) => e,
     };
     if let (ExecError::CommandNotFound, Some(shell)) = (&e, shell) {
-        eprintln!("dockerbox: {cmd}: no {shell} in container {}", c.name);
+        ctx.fail(format_args!("no {shell} in container {}", c.name));
         return e.status();
     }
     let program = argv.first().map_or(OsStr::new(""), |a| a.as_os_str());
@@ -135,9 +133,9 @@ pub(super) async fn in_container(
         ExecError::CommandNotFound | ExecError::PermissionDenied | ExecError::Runtime(_) => {
             quote_if_needed(program)
         }
-        ExecError::NoWorkdir => quote_if_needed(sh.cwd.as_os_str()),
+        ExecError::NoWorkdir => quote_if_needed(ctx.cwd.as_os_str()),
         _ => quote_if_needed(root.as_os_str()),
     };
-    eprintln!("dockerbox: {cmd}: {subject}: {e}");
+    ctx.fail(format_args!("{subject}: {e}"));
     e.status()
 }

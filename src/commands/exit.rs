@@ -5,8 +5,8 @@ use std::ffi::OsString;
 use futures_util::future::LocalBoxFuture;
 
 use super::{Builtin, Out};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 
 pub struct Exit;
 
@@ -22,29 +22,29 @@ impl Builtin for Exit {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         _out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let code = match args.as_slice() {
-                [] => sh.status,
+                [] => ctx.status,
                 [n] => match n.to_str().and_then(|s| s.parse::<i64>().ok()) {
                     Some(n) => (n & 0xff) as i32,
                     None => {
-                        eprintln!(
-                            "dockerbox: exit: {}: numeric argument required",
+                        ctx.fail(format_args!(
+                            "{}: numeric argument required",
                             n.to_string_lossy()
-                        );
+                        ));
                         exit_codes::USAGE
                     }
                 },
                 _ => {
-                    eprintln!("dockerbox: exit: too many arguments");
+                    ctx.fail("too many arguments");
                     return exit_codes::FAILURE;
                 }
             };
-            sh.exit = Some(code);
+            ctx.exit = Some(code);
             code
         })
     }

@@ -6,8 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::{Builtin, Out};
+use crate::context::{is_name, Context};
 use crate::exit_codes;
-use crate::shell::{is_name, Shell};
 
 pub struct Export;
 
@@ -23,7 +23,7 @@ impl Builtin for Export {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
@@ -40,13 +40,10 @@ impl Builtin for Export {
                     b"-n" => unexport = true,
                     b"-p" => list = true,
                     f if f.starts_with(b"-") && f.len() > 1 => {
-                        return sh.usage(
-                            "export",
-                            super::UsageError(format!(
-                                "{}: invalid option",
-                                first.to_string_lossy()
-                            )),
-                        )
+                        return ctx.usage(super::UsageError(format!(
+                            "{}: invalid option",
+                            first.to_string_lossy()
+                        )))
                     }
                     _ => break,
                 }
@@ -54,10 +51,10 @@ impl Builtin for Export {
             }
             if names.is_empty() || (list && !unexport) {
                 if !names.is_empty() {
-                    return sh.usage("export", super::UsageError("-p takes no NAME".into()));
+                    return ctx.usage(super::UsageError("-p takes no NAME".into()));
                 }
                 let mut text = Vec::new();
-                for (name, value) in sh.vars.exported_names() {
+                for (name, value) in ctx.vars.exported_names() {
                     text.extend_from_slice(b"export ");
                     text.extend_from_slice(name);
                     if let Some(v) = value {
@@ -79,18 +76,18 @@ impl Builtin for Export {
                     None => (b, None),
                 };
                 if !is_name(name) {
-                    eprintln!(
-                        "dockerbox: export: '{}': not a valid identifier",
+                    ctx.fail(format_args!(
+                        "'{}': not a valid identifier",
                         arg.to_string_lossy()
-                    );
+                    ));
                     status = exit_codes::FAILURE;
                 } else if unexport {
                     if let Some(v) = value {
-                        sh.vars.set(name, v);
+                        ctx.vars.set(name, v);
                     }
-                    sh.vars.unexport(name);
+                    ctx.vars.unexport(name);
                 } else {
-                    sh.vars.export(name, value);
+                    ctx.vars.export(name, value);
                 }
             }
             status

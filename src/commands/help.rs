@@ -5,8 +5,8 @@ use std::ffi::OsString;
 use futures_util::future::LocalBoxFuture;
 
 use super::{Builtin, Out, BUILTINS};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 
 pub struct Help;
 
@@ -22,7 +22,7 @@ impl Builtin for Help {
     }
     fn run<'a>(
         &'a self,
-        _sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
@@ -44,10 +44,10 @@ impl Builtin for Help {
                 Some(name) => match super::find(&name.to_string_lossy()) {
                     Some(b) => format!("usage: {}\n{}\n", b.usage(), b.about()),
                     None => {
-                        eprintln!(
-                            "dockerbox: help: no builtin called '{}'",
+                        ctx.fail(format_args!(
+                            "no builtin called '{}'",
                             name.to_string_lossy()
-                        );
+                        ));
                         return exit_codes::FAILURE;
                     }
                 },

@@ -9,10 +9,10 @@ use std::path::Path;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::common::{complain, errno, quote, quote_if_needed, take_valued};
+use super::common::{errno, quote, quote_if_needed, take_valued};
 use super::{Args, Builtin, Out, UsageError};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 use crate::vfs::stream::Attrs;
 use crate::vfs::{FsError, VPath};
 
@@ -30,22 +30,22 @@ impl Builtin for Cmd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let (opts, operands) = match parse(args) {
                 Ok(p) => p,
-                Err(e) => return sh.usage("ln", e),
+                Err(e) => return ctx.usage(e),
             };
-            let jobs = match opts.plan(sh, operands).await {
+            let jobs = match opts.plan(ctx, operands).await {
                 Ok(j) => j,
                 Err(status) => return status,
             };
             let mut status = exit_codes::OK;
             for (target, link) in &jobs {
-                if !opts.link(sh, out, target, link).await {
+                if !opts.link(ctx, out, target, link).await {
                     status = exit_codes::FAILURE;
                 }
                 if crate::interrupt::is_set() {
@@ -128,18 +128,18 @@ impl Opts {
     /// the links in. An error here stops the command, as in GNU.
     async fn plan(
         &self,
-        sh: &Shell,
+        ctx: &Context,
         mut ops: Vec<OsString>,
     ) -> Result<Vec<(OsString, OsString)>, i32> {
         if let Some(dir) = &self.target_dir {
-            return match self.is_dir(sh, dir, false).await {
+            return match self.is_dir(ctx, dir, false).await {
                 Ok(true) => Ok(into(dir, ops)),
                 Ok(false) => {
-                    eprintln!("dockerbox: ln: target {} is not a directory", quote(dir));
+                    ctx.fail(format_args!("target {} is not a directory", quote(dir)));
                     Err(exit_codes::FAILURE)
                 }
                 Err(e) => {
-                    complain("ln", &format!("failed to access {}", quote(dir)), &e);
+                    ctx.complain(&format!("failed to access {}", quote(dir)), &e);
                     Err(exit_codes::FAILURE)
                 }
             };
@@ -153,65 +153,61 @@ impl Opts {
         if self.no_target_dir {
             return Ok(ops.into_iter().map(|t| (t, last.clone())).collect());
         }
-        match self.is_dir(sh, &last, self.no_deref).await {
+        match self.is_dir(ctx, &last, self.no_deref).await {
             Ok(true) => Ok(into(&last, ops)),
             Ok(false) | Err(_) if ops.len() == 1 => {
                 Ok(ops.into_iter().map(|t| (t, last.clone())).collect())
             }
             Ok(false) => {
-                complain(
-                    "ln",
-                    &format!("target {}", quote(&last)),
-                    &FsError::NotADirectory,
-                );
+                ctx.complain(&format!("target {}", quote(&last)), &FsError::NotADirectory);
                 Err(exit_codes::FAILURE)
             }
             Err(e) => {
-                complain("ln", &format!("target {}", quote(&last)), &e);
+                ctx.complain(&format!("target {}", quote(&last)), &e);
                 Err(exit_codes::FAILURE)
             }
         }
     }
 
-    async fn is_dir(&self, sh: &Shell, text: &OsStr, no_deref: bool) -> Result<bool, FsError> {
-        let p = sh.resolve(text);
+    async fn is_dir(&self, ctx: &Context, text: &OsStr, no_deref: bool) -> Result<bool, FsError> {
+        let p = ctx.resolve(text);
         let e = if no_deref {
-            sh.vfs.lstat(&p).await?
+            ctx.vfs.lstat(&p).await?
         } else {
-            sh.vfs.stat(&p).await?
+            ctx.vfs.stat(&p).await?
         };
         Ok(e.is_dir())
     }
 
     /// Makes one link; false when it failed.
-    async fn link(&self, sh: &Shell, out: &mut Out, target: &OsStr, name: &OsStr) -> bool {
-        let link = sh.resolve(name);
+    async fn link(&self, ctx: &Context, out: &mut Out, target: &OsStr, name: &OsStr) -> bool {
+        let link = ctx.resolve(name);
         // A hard link's target is a path here; a symlink's is text, stored as typed.
-        let target_path = sh.resolve(target);
+        let target_path = ctx.resolve(target);
         if !self.symbolic {
-            match sh.vfs.lstat(&target_path).await {
+            match ctx.vfs.lstat(&target_path).await {
                 Ok(e) if e.is_dir() => {
-                    eprintln!(
-                        "dockerbox: ln: {}: hard link not allowed for directory",
+                    ctx.fail(format_args!(
+                        "{}: hard link not allowed for directory",
                         quote_if_needed(target)
-                    );
+                    ));
                     return false;
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    complain("ln", &format!("failed to access {}", quote(target)), &e);
+                    ctx.complain(&format!("failed to access {}", quote(target)), &e);
                     return false;
                 }
             }
         }
-        if self.force && !self.clear_way(sh, target, &target_path, name, &link).await {
+        if self.force && !self.clear_way(ctx, target, &target_path, name, &link).await {
             return false;
         }
         let made = if self.symbolic {
             let t = Path::new(target);
-            sh.vfs.symlink(t, &link, &Attrs::default()).await
+            ctx.vfs.symlink(t, &link, &Attrs::default()).await
         } else {
-            sh.vfs.hard_link(&target_path, &link).await
+            ctx.vfs.hard_link(&target_path, &link).await
         };
         match made {
             Ok(()) => {
@@ -222,7 +218,7 @@ impl Opts {
                 true
             }
             Err(e) => {
-                complain("ln", &self.failure(target, name, &e), &e);
+                ctx.complain(&self.failure(target, name, &e), &e);
                 false
             }
         }
@@ -231,36 +227,36 @@ impl Opts {
     /// `-f`: removes what is at `link`, unless it is a directory or the very file to link to.
     async fn clear_way(
         &self,
-        sh: &Shell,
+        ctx: &Context,
         target: &OsStr,
         target_path: &VPath,
         name: &OsStr,
         link: &VPath,
     ) -> bool {
-        let Ok(existing) = sh.vfs.lstat(link).await else {
+        let Ok(existing) = ctx.vfs.lstat(link).await else {
             return true;
         };
         if existing.is_dir() {
-            eprintln!(
-                "dockerbox: ln: {}: cannot overwrite directory",
+            ctx.fail(format_args!(
+                "{}: cannot overwrite directory",
                 quote_if_needed(name)
-            );
+            ));
             return false;
         }
         // Removing the link would remove the target (`ln -f f f`, `ln -sf f f`): refuse, as GNU.
         // Without inode numbers only the same path is recognised.
         if target_path == link {
-            eprintln!(
-                "dockerbox: ln: {} and {} are the same file",
+            ctx.fail(format_args!(
+                "{} and {} are the same file",
                 quote(target),
                 quote(name)
-            );
+            ));
             return false;
         }
-        match sh.vfs.remove(link, false).await {
+        match ctx.vfs.remove(link, false).await {
             Ok(()) | Err(FsError::NotFound) => true,
             Err(e) => {
-                complain("ln", &format!("cannot remove {}", quote(name)), &e);
+                ctx.complain(&format!("cannot remove {}", quote(name)), &e);
                 false
             }
         }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use futures_util::future::LocalBoxFuture;
 
 use super::{Args, Builtin, Out};
+use crate::context::Context;
 use crate::exit_codes;
 use crate::output::grid::{render_grid, render_lines};
 use crate::output::long::{render_long, LongOpts};
 use crate::output::{terminal_width, Layout};
-use crate::shell::Shell;
 use crate::vfs::path::join_bytes;
 use crate::vfs::{Entry, FsError, Kind, VPath};
 
@@ -70,21 +70,21 @@ impl Builtin for Ls {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let args = match Args::parse(args, "laA1dhR", &[]) {
                 Ok(a) => a,
-                Err(e) => return sh.usage("ls", e),
+                Err(e) => return ctx.usage(e),
             };
-            let cfg = Config::from(args, sh.stdout_tty);
-            match run(sh, &cfg, out).await {
+            let cfg = Config::from(args, ctx.stdout_tty);
+            match run(ctx, &cfg, out).await {
                 Ok(status) => status,
                 Err(e) if e.is_broken_pipe() => exit_codes::OK,
                 Err(e) => {
-                    sh.report("ls", OsStr::new("write error"), &e);
+                    ctx.report(OsStr::new("write error"), &e);
                     exit_codes::FAILURE
                 }
             }
@@ -94,24 +94,24 @@ impl Builtin for Ls {
 
 /// Lists every operand; an `Err` is a failure to write output, everything else is reported
 /// per operand and shows in the status.
-async fn run(sh: &Shell, cfg: &Config, out: &mut Out) -> Result<i32, FsError> {
+async fn run(ctx: &Context, cfg: &Config, out: &mut Out) -> Result<i32, FsError> {
     let mut status = exit_codes::OK;
     let mut files: Vec<(VPath, Entry)> = Vec::new();
     let mut dirs: Vec<(OsString, VPath)> = Vec::new();
     let long = cfg.layout == Layout::Long;
     for op in &cfg.operands {
-        let p = sh.resolve(op);
+        let p = ctx.resolve(op);
         let looked = if cfg.dirs_as_files {
-            sh.vfs.lstat_with(&p, long).await
+            ctx.vfs.lstat_with(&p, long).await
         } else {
-            match sh.vfs.stat(&p).await {
+            match ctx.vfs.stat(&p).await {
                 Ok(e) if e.is_dir() => {
                     dirs.push((op.clone(), p));
                     continue;
                 }
-                Ok(e) if long || e.kind == Kind::Symlink => sh.vfs.lstat_with(&p, true).await,
+                Ok(e) if long || e.kind == Kind::Symlink => ctx.vfs.lstat_with(&p, true).await,
                 Ok(e) if p.is_virtual() => Ok(e),
-                Ok(_) => sh.vfs.lstat_with(&p, long).await,
+                Ok(_) => ctx.vfs.lstat_with(&p, long).await,
                 Err(e) => Err(e),
             }
         };
@@ -121,7 +121,7 @@ async fn run(sh: &Shell, cfg: &Config, out: &mut Out) -> Result<i32, FsError> {
                 files.push((p, e));
             }
             Err(e) => {
-                sh.report("ls", op, &e);
+                ctx.report(op, &e);
                 status = exit_codes::USAGE;
             }
         }
@@ -136,7 +136,7 @@ async fn run(sh: &Shell, cfg: &Config, out: &mut Out) -> Result<i32, FsError> {
             .map(|(p, _)| p.clone())
             .unwrap_or(VPath::Containers);
         let entries: Vec<Entry> = files.into_iter().map(|(_, e)| e).collect();
-        print(sh, cfg, out, &owners_of, &entries, false).await?;
+        print(ctx, cfg, out, &owners_of, &entries, false).await?;
         first = false;
     }
     let headers = cfg.operands.len() > 1 || cfg.recursive;
@@ -150,14 +150,14 @@ async fn run(sh: &Shell, cfg: &Config, out: &mut Out) -> Result<i32, FsError> {
         }
         first = false;
         if headers {
-            out.write_all(&crate::output::display_name(&shown, sh.stdout_tty))
+            out.write_all(&crate::output::display_name(&shown, ctx.stdout_tty))
                 .map_err(FsError::Io)?;
             out.write_all(b":\n").map_err(FsError::Io)?;
         }
-        let list = match listing(sh, cfg, &p).await {
+        let list = match listing(ctx, cfg, &p).await {
             Ok(l) => l,
             Err(e) => {
-                sh.report("ls", &shown, &e);
+                ctx.report(&shown, &e);
                 // An engine that does not answer is an unreadable directory: 1, as GNU ls.
                 let unreadable = headers || matches!(e, FsError::Unreachable { .. });
                 status = status.max(if unreadable {
@@ -168,7 +168,7 @@ async fn run(sh: &Shell, cfg: &Config, out: &mut Out) -> Result<i32, FsError> {
                 continue;
             }
         };
-        print(sh, cfg, out, &p, &list, true).await?;
+        print(ctx, cfg, out, &p, &list, true).await?;
         if cfg.recursive {
             // Depth first, like GNU ls: children go to the front in listing order.
             let subdirs: Vec<_> = list
@@ -189,8 +189,8 @@ async fn run(sh: &Shell, cfg: &Config, out: &mut Out) -> Result<i32, FsError> {
 }
 
 /// The sorted, filtered entries of one directory, with `.` and `..` under `-a`.
-async fn listing(sh: &Shell, cfg: &Config, p: &VPath) -> Result<Vec<Entry>, FsError> {
-    let all = sh.vfs.read_dir_with(p, cfg.layout == Layout::Long).await?;
+async fn listing(ctx: &Context, cfg: &Config, p: &VPath) -> Result<Vec<Entry>, FsError> {
+    let all = ctx.vfs.read_dir_with(p, cfg.layout == Layout::Long).await?;
     let mut list: Vec<Entry> = all
         .iter()
         .filter(|e| cfg.all.is_some() || !e.name.as_bytes().starts_with(b"."))
@@ -203,7 +203,7 @@ async fn listing(sh: &Shell, cfg: &Config, p: &VPath) -> Result<Vec<Entry>, FsEr
             (".", p.clone()),
             ("..", VPath::parse(&p.to_path().join(".."))),
         ] {
-            let mut e = sh
+            let mut e = ctx
                 .vfs
                 .stat(&path)
                 .await
@@ -223,22 +223,22 @@ async fn listing(sh: &Shell, cfg: &Config, p: &VPath) -> Result<Vec<Entry>, FsEr
 }
 
 async fn print(
-    sh: &Shell,
+    ctx: &Context,
     cfg: &Config,
     out: &mut Out,
     p: &VPath,
     entries: &[Entry],
     is_dir: bool,
 ) -> Result<(), FsError> {
-    let theme = &sh.theme;
-    let tty = sh.stdout_tty;
+    let theme = &ctx.theme;
+    let tty = ctx.stdout_tty;
     match cfg.layout {
         Layout::Grid { width } => render_grid(out, entries, theme, tty, width),
         Layout::Lines => render_lines(out, entries, theme, tty),
         Layout::Long => {
             let owners = match p {
                 VPath::Containers | VPath::Engine(_) => Arc::new(Default::default()),
-                p => sh.vfs.owners(p).await,
+                p => ctx.vfs.owners(p).await,
             };
             if is_dir && !matches!(p, VPath::Containers | VPath::Engine(_)) {
                 let total: u64 = entries.iter().map(|e| e.blocks_k).sum();

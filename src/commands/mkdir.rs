@@ -11,10 +11,10 @@ use std::os::unix::ffi::OsStrExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::chmod::Mode;
-use super::common::{complain, errno_error, quote, quote_c, take_valued, umask};
+use super::common::{errno_error, quote, quote_c, take_valued, umask};
 use super::{Args, Builtin, Out, UsageError};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 use crate::vfs::stream::Attrs;
 use crate::vfs::FsError;
 
@@ -32,25 +32,25 @@ impl Builtin for Cmd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let (opts, dirs) = match parse(args) {
                 Ok(p) => p,
-                Err(e) => return sh.usage("mkdir", e),
+                Err(e) => return ctx.usage(e),
             };
             let mut status = exit_codes::OK;
             for d in &dirs {
                 let made = if opts.parents {
-                    opts.make_parents(sh, out, d).await
+                    opts.make_parents(ctx, out, d).await
                 } else {
-                    opts.make(sh, out, d).await
+                    opts.make(ctx, out, d).await
                 };
                 if let Err((shown, e)) = made {
                     let what = format!("cannot create directory {}", quote_c(&shown));
-                    complain("mkdir", &what, &e);
+                    ctx.complain(&what, &e);
                     status = exit_codes::FAILURE;
                     if matches!(e, FsError::Interrupted) {
                         break;
@@ -122,8 +122,8 @@ enum Made {
 
 impl Opts {
     /// Plain `mkdir DIR`.
-    async fn make(&self, sh: &Shell, out: &mut Out, text: &OsStr) -> Result<(), Failed> {
-        match self.try_make(sh, out, text, self.mode).await {
+    async fn make(&self, ctx: &Context, out: &mut Out, text: &OsStr) -> Result<(), Failed> {
+        match self.try_make(ctx, out, text, self.mode).await {
             Ok(Made::Created) => Ok(()),
             Ok(Made::Exists(_)) => Err((text.into(), errno_error(libc::EEXIST))),
             Ok(Made::NoParent(e)) | Err(e) => Err((text.into(), e)),
@@ -132,7 +132,7 @@ impl Opts {
 
     /// `mkdir -p DIR`: goes up from DIR only as far as something is missing (one request
     /// when the parent exists), then makes the missing levels on the way back down.
-    async fn make_parents(&self, sh: &Shell, out: &mut Out, text: &OsStr) -> Result<(), Failed> {
+    async fn make_parents(&self, ctx: &Context, out: &mut Out, text: &OsStr) -> Result<(), Failed> {
         let levels = prefixes(text);
         let last = levels.len() - 1;
         let mut i = last;
@@ -143,7 +143,7 @@ impl Opts {
                 self.parent_mode
             };
             let fail = |e| Err((levels[i].to_os_string(), e));
-            match self.try_make(sh, out, levels[i], mode).await {
+            match self.try_make(ctx, out, levels[i], mode).await {
                 Ok(Made::Created) | Ok(Made::Exists(true)) => break,
                 Ok(Made::Exists(false)) if i == last => return fail(errno_error(libc::EEXIST)),
                 Ok(Made::Exists(false)) => return fail(FsError::NotADirectory),
@@ -158,7 +158,7 @@ impl Opts {
             } else {
                 self.parent_mode
             };
-            match self.try_make(sh, out, level, mode).await {
+            match self.try_make(ctx, out, level, mode).await {
                 Ok(Made::Created) | Ok(Made::Exists(true)) => {}
                 Ok(Made::Exists(false)) => {
                     let e = if j == last {
@@ -178,7 +178,7 @@ impl Opts {
     /// for `/containers` or a container's root, which refuse writes but exist).
     async fn try_make(
         &self,
-        sh: &Shell,
+        ctx: &Context,
         out: &mut Out,
         text: &OsStr,
         mode: u32,
@@ -186,12 +186,12 @@ impl Opts {
         if text.is_empty() {
             return Err(FsError::NotFound);
         }
-        let p = sh.resolve(text);
+        let p = ctx.resolve(text);
         let attrs = Attrs {
             mode,
             ..Attrs::default()
         };
-        let err = match sh.vfs.mkdir(&p, &attrs).await {
+        let err = match ctx.vfs.mkdir(&p, &attrs).await {
             Ok(()) => {
                 if self.verbose {
                     let _ = writeln!(out, "mkdir: created directory {}", quote(text));
@@ -203,10 +203,10 @@ impl Opts {
         if matches!(err, FsError::Interrupted) {
             return Err(err);
         }
-        match sh.vfs.stat(&p).await {
+        match ctx.vfs.stat(&p).await {
             Ok(e) => Ok(Made::Exists(e.is_dir())),
             // A dangling symlink is there, but no directory can be made through it.
-            Err(FsError::NotFound) if sh.vfs.lstat(&p).await.is_ok() => Ok(Made::Exists(false)),
+            Err(FsError::NotFound) if ctx.vfs.lstat(&p).await.is_ok() => Ok(Made::Exists(false)),
             Err(_) if matches!(err, FsError::NotFound | FsError::NotADirectory) => {
                 Ok(Made::NoParent(err))
             }

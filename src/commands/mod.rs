@@ -1,8 +1,9 @@
 //! The builtins: one unit struct per command, each in its own file, all in [`BUILTINS`].
 //!
 //! A command parses its arguments into a plain struct before any I/O, writes results to the
-//! output it is handed, and reports failures through [`Shell::report`] (never printing errors
-//! itself). It returns its exit status.
+//! output it is handed, and reports failures through its [`Context`]'s reporter, which adds
+//! `dockerbox: CMD:` (never printing errors itself). It returns its exit status. Commands see
+//! the [`Context`], never the shell that runs them.
 
 mod alias;
 mod args;
@@ -36,7 +37,7 @@ use futures_util::future::LocalBoxFuture;
 pub use args::{Args, UsageError};
 pub use common::umask;
 
-use crate::shell::Shell;
+use crate::context::Context;
 
 /// Where a command's standard output goes.
 pub type Out = dyn Write + Send;
@@ -52,7 +53,7 @@ pub trait Builtin: Sync {
     /// Runs with `args` (without the command name); returns the exit status.
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32>;

@@ -8,9 +8,9 @@ use futures_util::future::LocalBoxFuture;
 use super::cp::{self, Config};
 use super::cp_plan;
 use super::{Builtin, Out};
+use crate::context::Context;
 use crate::exit_codes;
 use crate::output::quote;
-use crate::shell::Shell;
 use crate::vfs::copy::{Copier, CopyOpts, Deref, Preserve};
 use crate::vfs::FsError;
 
@@ -28,9 +28,9 @@ impl Builtin for Cmd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
-        _out: &'a mut Out,
+        out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             // mv takes cp's syntax for the operands; -r/-a are implied, not options.
@@ -46,35 +46,39 @@ impl Builtin for Cmd {
                     .find(|c| !b"fnvTt".contains(c))
                     .copied()
                     .unwrap_or(b'?');
-                return sh.usage(
-                    "mv",
-                    super::UsageError(format!("invalid option -- '{}'", c as char)),
-                );
+                return ctx.usage(super::UsageError(format!(
+                    "invalid option -- '{}'",
+                    c as char
+                )));
             }
             let cfg = match cp::parse(args) {
                 Ok(c) => c,
-                Err(e) => return sh.usage("mv", e),
+                Err(e) => return ctx.usage(e),
             };
-            run(sh, cfg).await
+            run(ctx, cfg, out).await
         })
     }
 }
 
-async fn run(sh: &Shell, cfg: Config) -> i32 {
+async fn run(ctx: &Context, cfg: Config, out: &mut Out) -> i32 {
     let (operands, dest_text) = match cp_plan::split_operands(
         &cfg.operands,
         cfg.target_dir.as_deref(),
         cfg.no_target_dir,
     ) {
         Ok(split) => split,
-        Err(f) => return cp::fatal("mv", &f),
+        Err(f) => return cp::fatal(ctx, &f),
     };
     let mut sources = Vec::new();
     for s in operands {
-        sources.push(cp::operand(sh, s, false).await);
+        sources.push(cp::operand(ctx, s, false).await);
     }
     let dest_text = dest_text.to_os_string();
-    let dest = cp::operand(sh, &dest_text, true).await;
+    let dest = cp::operand(ctx, &dest_text, true).await;
+    if let Some(e) = cp::unreachable(ctx, &dest).await {
+        ctx.fail(format_args!("cannot stat {}: {e}", quote(&dest_text)));
+        return exit_codes::FAILURE;
+    }
     let popts = cp_plan::Opts {
         recursive: true,
         no_target_dir: cfg.no_target_dir,
@@ -82,22 +86,26 @@ async fn run(sh: &Shell, cfg: Config) -> i32 {
     };
     let (steps, skips) = match cp_plan::plan(&sources, &dest, popts) {
         Ok(p) => p,
-        Err(f) => return cp::fatal("mv", &f),
+        Err(f) => return cp::fatal(ctx, &f),
     };
     let mut ok = true;
     for s in &skips {
-        eprintln!("dockerbox: mv: {}", s.message);
-        ok &= s.warning;
+        if s.warning {
+            ctx.errors.note(&s.message);
+        } else {
+            ctx.fail(&s.message);
+            ok = false;
+        }
     }
     for step in &steps {
         let Some(src) = sources.get(step.src) else {
             continue;
         };
-        let (sp, dp) = (sh.resolve(&src.text), sh.resolve(&step.dest));
-        if cfg.opts.no_clobber && sh.vfs.lstat(&dp).await.is_ok() {
+        let (sp, dp) = (ctx.resolve(&src.text), ctx.resolve(&step.dest));
+        if cfg.opts.no_clobber && ctx.vfs.lstat(&dp).await.is_ok() {
             continue;
         }
-        match sh.vfs.rename(&sp, &dp).await {
+        match ctx.vfs.rename(&sp, &dp).await {
             Ok(()) => {}
             Err(FsError::Io(e)) if e.raw_os_error() == Some(libc::EXDEV) => {
                 // Another filesystem: copy everything, then remove the source.
@@ -114,29 +122,31 @@ async fn run(sh: &Shell, cfg: Config) -> i32 {
                     verbose: false,
                     umask: cfg.opts.umask,
                 };
-                let mut copier = Copier::new(&sh.vfs, opts, "mv", None);
-                if !copier.copy(&sp, &src.text, &dp, &step.dest, true).await || copier.failed {
+                let mut shown = cp::Shown::new(ctx, out, None);
+                let mut copier = Copier::new(&ctx.vfs, opts, &mut shown);
+                let copied = copier.copy(&sp, &src.text, &dp, &step.dest, true).await;
+                if !copied || copier.failed {
                     ok = false;
                     continue;
                 }
-                copier.progress.finish();
-                if !super::rm::remove_tree(sh, &sp, &src.text).await {
+                shown.progress.finish();
+                if !super::rm::remove_tree(ctx, &sp, &src.text).await {
                     ok = false;
                     continue;
                 }
             }
             Err(e) => {
-                eprintln!(
-                    "dockerbox: mv: cannot move {} to {}: {e}",
+                ctx.fail(format_args!(
+                    "cannot move {} to {}: {e}",
                     quote(&src.text),
                     quote(&step.dest)
-                );
+                ));
                 ok = false;
                 continue;
             }
         }
         if cfg.opts.verbose {
-            println!("renamed {} -> {}", quote(&src.text), quote(&step.dest));
+            let _ = writeln!(out, "renamed {} -> {}", quote(&src.text), quote(&step.dest));
         }
         if crate::interrupt::is_set() {
             break;

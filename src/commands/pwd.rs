@@ -6,8 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::{Args, Builtin, Out};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 
 pub struct Pwd;
 
@@ -23,15 +23,15 @@ impl Builtin for Pwd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             if let Err(e) = Args::parse(args, "LP", &[]) {
-                return sh.usage("pwd", e);
+                return ctx.usage(e);
             }
-            let mut line = sh.cwd.as_os_str().as_bytes().to_vec();
+            let mut line = ctx.cwd.as_os_str().as_bytes().to_vec();
             line.push(b'\n');
             match out.write_all(&line) {
                 Ok(()) => exit_codes::OK,

@@ -1,15 +1,15 @@
 //! `rm`: remove files and (with `-r`) directory trees, anywhere in the namespace.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::os::unix::ffi::OsStrExt;
 
 use futures_util::future::LocalBoxFuture;
 
 use super::{Args, Builtin, Out};
+use crate::context::Context;
 use crate::exit_codes;
 use crate::output::quote;
-use crate::shell::Shell;
 use crate::vfs::path::join_bytes;
 use crate::vfs::{FsError, Kind, VPath};
 
@@ -36,9 +36,9 @@ impl Builtin for Cmd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
-        _out: &'a mut Out,
+        out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let a = match Args::parse(
@@ -47,7 +47,7 @@ impl Builtin for Cmd {
                 &["recursive", "force", "interactive", "dir", "verbose"],
             ) {
                 Ok(a) => a,
-                Err(e) => return sh.usage("rm", e),
+                Err(e) => return ctx.usage(e),
             };
             let long = |n: &str| a.long.iter().any(|(l, _)| l == n);
             let cfg = Config {
@@ -61,8 +61,7 @@ impl Builtin for Cmd {
                 if cfg.force {
                     return exit_codes::OK;
                 }
-                eprintln!("dockerbox: rm: missing operand\nTry 'help rm' for more information.");
-                return exit_codes::USAGE;
+                return ctx.usage("missing operand");
             }
             let mut ok = true;
             for op in &a.operands {
@@ -72,27 +71,27 @@ impl Builtin for Cmd {
                     .find(|s| !s.is_empty())
                     .unwrap_or(b"");
                 if base == b"." || base == b".." {
-                    eprintln!(
-                        "dockerbox: rm: refusing to remove '.' or '..' directory: skipping {}",
+                    ctx.fail(format_args!(
+                        "refusing to remove '.' or '..' directory: skipping {}",
                         quote(op)
-                    );
+                    ));
                     ok = false;
                     continue;
                 }
-                let p = sh.resolve(op);
+                let p = ctx.resolve(op);
                 if matches!(&p, VPath::Host(h) if h.as_os_str() == "/")
                     || matches!(p, VPath::Containers | VPath::Engine(_))
                     || is_container_root(&p)
                 {
-                    eprintln!(
-                        "dockerbox: rm: it is dangerous to operate recursively on {}",
+                    ctx.fail(format_args!(
+                        "it is dangerous to operate recursively on {}",
                         quote(op)
-                    );
-                    eprintln!("dockerbox: rm: use a container tool to remove a container");
+                    ));
+                    ctx.fail("use a container tool to remove a container");
                     ok = false;
                     continue;
                 }
-                ok &= remove(sh, &cfg, &p, op).await;
+                ok &= remove(ctx, &cfg, &p, op, out).await;
                 if crate::interrupt::is_set() {
                     break;
                 }
@@ -107,7 +106,7 @@ impl Builtin for Cmd {
 }
 
 /// Removes a whole tree without asking (`rm -rf`), for `mv` across filesystems.
-pub async fn remove_tree(sh: &Shell, p: &VPath, shown: &OsStr) -> bool {
+pub async fn remove_tree(ctx: &Context, p: &VPath, shown: &OsStr) -> bool {
     let cfg = Config {
         recursive: true,
         force: true,
@@ -115,7 +114,7 @@ pub async fn remove_tree(sh: &Shell, p: &VPath, shown: &OsStr) -> bool {
         empty_dirs: false,
         verbose: false,
     };
-    remove(sh, &cfg, p, shown).await
+    remove(ctx, &cfg, p, shown, &mut std::io::sink()).await
 }
 
 fn is_container_root(p: &VPath) -> bool {
@@ -124,36 +123,38 @@ fn is_container_root(p: &VPath) -> bool {
 
 /// Removes one path (a tree with `-r`); reports failures; false when something failed.
 fn remove<'a>(
-    sh: &'a Shell,
+    ctx: &'a Context,
     cfg: &'a Config,
     p: &'a VPath,
     shown: &'a OsStr,
+    out: &'a mut Out,
 ) -> LocalBoxFuture<'a, bool> {
     Box::pin(async move {
-        let e = match sh.vfs.lstat(p).await {
+        let e = match ctx.vfs.lstat(p).await {
             Ok(e) => e,
             Err(FsError::NotFound) if cfg.force => return true,
             Err(e) => {
-                eprintln!("dockerbox: rm: cannot remove {}: {e}", quote(shown));
+                ctx.fail(format_args!("cannot remove {}: {e}", quote(shown)));
                 return false;
             }
         };
         if e.kind == Kind::Dir {
             if !cfg.recursive && !cfg.empty_dirs {
-                eprintln!(
-                    "dockerbox: rm: cannot remove {}: Is a directory",
+                ctx.fail(format_args!(
+                    "cannot remove {}: Is a directory",
                     quote(shown)
-                );
+                ));
                 return false;
             }
             if cfg.recursive {
-                if cfg.interactive && !ask(&format!("descend into directory {}", quote(shown))) {
+                if cfg.interactive && !ask(ctx, &format!("descend into directory {}", quote(shown)))
+                {
                     return true;
                 }
-                let children = match sh.vfs.read_dir(p).await {
+                let children = match ctx.vfs.read_dir(p).await {
                     Ok(c) => c,
                     Err(err) => {
-                        eprintln!("dockerbox: rm: cannot remove {}: {err}", quote(shown));
+                        ctx.fail(format_args!("cannot remove {}: {err}", quote(shown)));
                         return false;
                     }
                 };
@@ -161,7 +162,7 @@ fn remove<'a>(
                 for c in children.iter() {
                     let cp = VPath::parse(&join_bytes(&p.to_path(), c.name.as_bytes()));
                     let cs = join_bytes(shown.as_ref(), c.name.as_bytes()).into_os_string();
-                    ok &= remove(sh, cfg, &cp, &cs).await;
+                    ok &= remove(ctx, cfg, &cp, &cs, out).await;
                     if crate::interrupt::is_set() {
                         return false;
                     }
@@ -170,14 +171,16 @@ fn remove<'a>(
                     return false;
                 }
             }
-            if cfg.interactive && !ask(&format!("remove directory {}", quote(shown))) {
+            if cfg.interactive && !ask(ctx, &format!("remove directory {}", quote(shown))) {
                 return true;
             }
             return done(
-                sh.vfs.remove(p, true).await,
+                ctx,
+                ctx.vfs.remove(p, true).await,
                 cfg,
                 shown,
                 "removed directory",
+                out,
             );
         }
         if cfg.interactive {
@@ -187,34 +190,47 @@ fn remove<'a>(
                 Kind::Symlink => "symbolic link",
                 _ => "file",
             };
-            if !ask(&format!("remove {what} {}", quote(shown))) {
+            if !ask(ctx, &format!("remove {what} {}", quote(shown))) {
                 return true;
             }
         }
-        done(sh.vfs.remove(p, false).await, cfg, shown, "removed")
+        done(
+            ctx,
+            ctx.vfs.remove(p, false).await,
+            cfg,
+            shown,
+            "removed",
+            out,
+        )
     })
 }
 
-fn done(r: Result<(), FsError>, cfg: &Config, shown: &OsStr, what: &str) -> bool {
+fn done(
+    ctx: &Context,
+    r: Result<(), FsError>,
+    cfg: &Config,
+    shown: &OsStr,
+    what: &str,
+    out: &mut Out,
+) -> bool {
     match r {
         Ok(()) => {
             if cfg.verbose {
-                println!("{what} {}", quote(shown));
+                let _ = writeln!(out, "{what} {}", quote(shown));
             }
             true
         }
         Err(FsError::NotFound) if cfg.force => true,
         Err(e) => {
-            eprintln!("dockerbox: rm: cannot remove {}: {e}", quote(shown));
+            ctx.fail(format_args!("cannot remove {}: {e}", quote(shown)));
             false
         }
     }
 }
 
 /// Asks on stderr, reads a line from stdin: yes when it starts with y or Y.
-fn ask(question: &str) -> bool {
-    eprint!("dockerbox: rm: {question}? ");
-    let _ = std::io::stderr().flush();
+fn ask(ctx: &Context, question: &str) -> bool {
+    ctx.errors.prompt(question);
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
     line.trim_start().starts_with(['y', 'Y'])

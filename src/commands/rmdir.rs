@@ -7,10 +7,10 @@ use std::os::unix::ffi::OsStrExt;
 
 use futures_util::future::LocalBoxFuture;
 
-use super::common::{complain, errno, errno_error, quote};
+use super::common::{errno, errno_error, quote};
 use super::{Args, Builtin, Out, UsageError};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 use crate::vfs::{FsError, Kind};
 
 pub struct Cmd;
@@ -27,18 +27,18 @@ impl Builtin for Cmd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let (opts, dirs) = match parse(args) {
                 Ok(p) => p,
-                Err(e) => return sh.usage("rmdir", e),
+                Err(e) => return ctx.usage(e),
             };
             let mut status = exit_codes::OK;
             for d in &dirs {
-                if !opts.operand(sh, out, d).await {
+                if !opts.operand(ctx, out, d).await {
                     status = exit_codes::FAILURE;
                 }
                 if crate::interrupt::is_set() {
@@ -75,32 +75,32 @@ fn parse(argv: Vec<OsString>) -> Result<(Opts, Vec<OsString>), UsageError> {
 
 impl Opts {
     /// One operand, then with `-p` its parents; false when something failed.
-    async fn operand(&self, sh: &Shell, out: &mut Out, text: &OsStr) -> bool {
-        if let Err(e) = self.remove(sh, out, text).await {
+    async fn operand(&self, ctx: &Context, out: &mut Out, text: &OsStr) -> bool {
+        if let Err(e) = self.remove(ctx, out, text).await {
             if self.ignorable(&e) {
                 return true;
             }
-            let e = symlink_not_followed(sh, text, e).await;
-            complain("rmdir", &format!("failed to remove {}", quote(text)), &e);
+            let e = symlink_not_followed(ctx, text, e).await;
+            ctx.complain(&format!("failed to remove {}", quote(text)), &e);
             return false;
         }
         if !self.parents {
             return true;
         }
         for parent in parents(text) {
-            if let Err(e) = self.remove(sh, out, parent).await {
+            if let Err(e) = self.remove(ctx, out, parent).await {
                 if self.ignorable(&e) {
                     return true;
                 }
                 let what = format!("failed to remove directory {}", quote(parent));
-                complain("rmdir", &what, &e);
+                ctx.complain(&what, &e);
                 return false;
             }
         }
         true
     }
 
-    async fn remove(&self, sh: &Shell, out: &mut Out, text: &OsStr) -> Result<(), FsError> {
+    async fn remove(&self, ctx: &Context, out: &mut Out, text: &OsStr) -> Result<(), FsError> {
         if self.verbose {
             let _ = writeln!(out, "rmdir: removing directory, {}", quote(text));
         }
@@ -115,14 +115,14 @@ impl Opts {
             let dir =
                 &b[..b.len() - b.iter().rev().take_while(|&&c| c == b'/').count() - last.len()];
             let dir = if dir.is_empty() { b"." } else { dir };
-            let e = sh.vfs.stat(&sh.resolve(OsStr::from_bytes(dir))).await?;
+            let e = ctx.vfs.stat(&ctx.resolve(OsStr::from_bytes(dir))).await?;
             return Err(match (e.is_dir(), last) {
                 (false, _) => FsError::NotADirectory,
                 (true, b".") => errno_error(libc::EINVAL),
                 (true, _) => errno_error(libc::ENOTEMPTY),
             });
         }
-        sh.vfs.remove(&sh.resolve(text), true).await
+        ctx.vfs.remove(&ctx.resolve(text), true).await
     }
 
     fn ignorable(&self, e: &FsError) -> bool {
@@ -131,13 +131,13 @@ impl Opts {
 }
 
 /// `rmdir link/` where link points to a directory: GNU's own words for why nothing happened.
-async fn symlink_not_followed(sh: &Shell, text: &OsStr, e: FsError) -> FsError {
+async fn symlink_not_followed(ctx: &Context, text: &OsStr, e: FsError) -> FsError {
     if !matches!(e, FsError::NotADirectory) || !text.as_bytes().ends_with(b"/") {
         return e;
     }
-    let p = sh.resolve(text);
-    let is_link = matches!(sh.vfs.lstat(&p).await, Ok(l) if l.kind == Kind::Symlink);
-    if is_link && sh.vfs.stat(&p).await.is_ok_and(|s| s.is_dir()) {
+    let p = ctx.resolve(text);
+    let is_link = matches!(ctx.vfs.lstat(&p).await, Ok(l) if l.kind == Kind::Symlink);
+    if is_link && ctx.vfs.stat(&p).await.is_ok_and(|s| s.is_dir()) {
         return FsError::Io(io::Error::other("Symbolic link not followed"));
     }
     e

@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::exec::{container_here, in_container, not_here};
 use super::{Builtin, Out};
-use crate::shell::Shell;
+use crate::context::Context;
 
 pub struct Sh;
 pub struct Bash;
@@ -30,11 +30,11 @@ impl Builtin for Sh {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
-        Box::pin(shell(sh, "sh", "/bin/sh", args, out))
+        Box::pin(shell(ctx, "/bin/sh", args, out))
     }
 }
 
@@ -53,28 +53,22 @@ impl Builtin for Bash {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
-        Box::pin(shell(sh, "bash", "bash", args, out))
+        Box::pin(shell(ctx, "bash", args, out))
     }
 }
 
-/// `program` in the container when typed alone there. The host's `name` (with arguments, or
-/// outside containers) is run by the shell's dispatch as any host program
+/// `program` in the container when typed alone there. The host's program of the same name
+/// (with arguments, or outside containers) is run by the shell's dispatch as any host program
 /// (`shell::pipeline::host_forms`).
-async fn shell(
-    sh: &mut Shell,
-    name: &str,
-    program: &str,
-    args: Vec<OsString>,
-    out: &mut Out,
-) -> i32 {
-    match container_here(sh) {
+async fn shell(ctx: &mut Context, program: &str, args: Vec<OsString>, out: &mut Out) -> i32 {
+    match container_here(ctx) {
         Some(here) if args.is_empty() => {
-            in_container(sh, name, &here, &[program.into()], out, Some(program)).await
+            in_container(ctx, &here, &[program.into()], out, Some(program)).await
         }
-        _ => not_here(sh, name),
+        _ => not_here(ctx),
     }
 }

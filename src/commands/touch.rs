@@ -6,10 +6,10 @@ use std::ffi::{OsStr, OsString};
 
 use futures_util::future::LocalBoxFuture;
 
-use super::common::{complain, quote, quote_c, take_valued, umask};
+use super::common::{quote, quote_c, take_valued, umask};
 use super::{Args, Builtin, Out, UsageError};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 use crate::vfs::path::link_target_in_container;
 use crate::vfs::stream::Attrs;
 use crate::vfs::{FsError, Kind, VPath};
@@ -28,21 +28,21 @@ impl Builtin for Cmd {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         _out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let (mut opts, files) = match parse(args) {
                 Ok(p) => p,
-                Err(e) => return sh.usage("touch", e),
+                Err(e) => return ctx.usage(e),
             };
-            if let Err(code) = opts.read_reference(sh).await {
+            if let Err(code) = opts.read_reference(ctx).await {
                 return code;
             }
             let mut status = exit_codes::OK;
             for f in &files {
-                if !opts.operand(sh, f).await {
+                if !opts.operand(ctx, f).await {
                     status = exit_codes::FAILURE;
                 }
                 if crate::interrupt::is_set() {
@@ -157,15 +157,15 @@ fn parse(argv: Vec<OsString>) -> Result<(Opts, Vec<OsString>), UsageError> {
 impl Opts {
     /// `-r FILE`: takes FILE's modification time (the namespace gives no access time, so it
     /// is used for both). On failure the command stops, as GNU's does.
-    async fn read_reference(&mut self, sh: &Shell) -> Result<(), i32> {
+    async fn read_reference(&mut self, ctx: &Context) -> Result<(), i32> {
         let Some(r) = &self.reference else {
             return Ok(());
         };
-        let p = sh.resolve(r);
+        let p = ctx.resolve(r);
         let e = if self.no_deref {
-            sh.vfs.lstat(&p).await
+            ctx.vfs.lstat(&p).await
         } else {
-            sh.vfs.stat(&p).await
+            ctx.vfs.stat(&p).await
         };
         match e {
             Ok(e) => {
@@ -175,21 +175,17 @@ impl Opts {
                 Ok(())
             }
             Err(e) => {
-                complain(
-                    "touch",
-                    &format!("failed to get attributes of {}", quote(r)),
-                    &e,
-                );
+                ctx.complain(&format!("failed to get attributes of {}", quote(r)), &e);
                 Err(exit_codes::FAILURE)
             }
         }
     }
 
     /// One file: set its times, or create it. False when that failed.
-    async fn operand(&self, sh: &Shell, text: &OsStr) -> bool {
-        let p = sh.resolve(text);
+    async fn operand(&self, ctx: &Context, text: &OsStr) -> bool {
+        let p = ctx.resolve(text);
         // Existing files are the common case: one request, no stat first.
-        let err = match sh
+        let err = match ctx
             .vfs
             .set_times(&p, self.atime, self.mtime, !self.no_deref)
             .await
@@ -206,22 +202,22 @@ impl Opts {
             FsError::NotFound | FsError::NotRunning(_) | FsError::NoSuchContainer
         );
         if missing && (self.no_create || !self.no_deref) {
-            match missing_target(sh, &p).await {
+            match missing_target(ctx, &p).await {
                 Ok(Some(_)) if self.no_create => return true,
-                Ok(Some(dest)) => return self.create(sh, text, &dest).await,
+                Ok(Some(dest)) => return self.create(ctx, text, &dest).await,
                 Ok(None) => {}
                 Err(e) => {
-                    complain("touch", &format!("cannot touch {}", quote(text)), &e);
+                    ctx.complain(&format!("cannot touch {}", quote(text)), &e);
                     return false;
                 }
             }
         }
-        complain("touch", &format!("setting times of {}", quote(text)), &err);
+        ctx.complain(&format!("setting times of {}", quote(text)), &err);
         false
     }
 
     /// Creates an empty file at `dest` (where `text` leads) with the times asked for.
-    async fn create(&self, sh: &Shell, text: &OsStr, dest: &VPath) -> bool {
+    async fn create(&self, ctx: &Context, text: &OsStr, dest: &VPath) -> bool {
         let attrs = Attrs {
             mode: 0o666 & !umask(),
             owner: None,
@@ -229,20 +225,20 @@ impl Opts {
             mtime: is_given(self.mtime).then_some(self.mtime),
         };
         let made = async {
-            let w = sh.vfs.create(dest, &attrs, 0).await?;
+            let w = ctx.vfs.create(dest, &attrs, 0).await?;
             w.commit().await
         };
         if let Err(e) = made.await {
-            complain("touch", &format!("cannot touch {}", quote(text)), &e);
+            ctx.complain(&format!("cannot touch {}", quote(text)), &e);
             return false;
         }
         if !is_given(self.atime) && !is_given(self.mtime) {
             return true;
         }
-        match sh.vfs.set_times(dest, self.atime, self.mtime, true).await {
+        match ctx.vfs.set_times(dest, self.atime, self.mtime, true).await {
             Ok(()) | Err(FsError::NotRunning(_)) => true,
             Err(e) => {
-                complain("touch", &format!("setting times of {}", quote(text)), &e);
+                ctx.complain(&format!("setting times of {}", quote(text)), &e);
                 false
             }
         }
@@ -252,10 +248,10 @@ impl Opts {
 /// Where a missing file would be created: the path itself, or, when it is a dangling symlink,
 /// what the link names (as open(2) with O_CREAT does; replacing the link would be wrong).
 /// `None` when something is there after all.
-async fn missing_target(sh: &Shell, p: &VPath) -> Result<Option<VPath>, FsError> {
+async fn missing_target(ctx: &Context, p: &VPath) -> Result<Option<VPath>, FsError> {
     let mut cur = p.clone();
     for _ in 0..40 {
-        let e = match sh.vfs.lstat_with(&cur, true).await {
+        let e = match ctx.vfs.lstat_with(&cur, true).await {
             Ok(e) => e,
             Err(FsError::NotFound) => return Ok(Some(cur)),
             Err(e) => return Err(e),

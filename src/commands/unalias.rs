@@ -6,8 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::{Args, Builtin, Out};
+use crate::context::Context;
 use crate::exit_codes;
-use crate::shell::Shell;
 
 pub struct Unalias;
 
@@ -23,26 +23,26 @@ impl Builtin for Unalias {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         _out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let args = match Args::parse(args, "a", &[]) {
                 Ok(a) => a,
-                Err(e) => return sh.usage("unalias", e),
+                Err(e) => return ctx.usage(e),
             };
             if args.has('a') {
-                sh.aliases.clear();
+                ctx.aliases.clear();
                 return exit_codes::OK;
             }
             if args.operands.is_empty() {
-                return sh.usage("unalias", super::UsageError("missing NAME".into()));
+                return ctx.usage(super::UsageError("missing NAME".into()));
             }
             let mut status = exit_codes::OK;
             for name in &args.operands {
-                if sh.aliases.remove(name.as_bytes()).is_none() {
-                    eprintln!("dockerbox: unalias: {}: not found", name.to_string_lossy());
+                if ctx.aliases.remove(name.as_bytes()).is_none() {
+                    ctx.fail(format_args!("{}: not found", name.to_string_lossy()));
                     status = exit_codes::FAILURE;
                 }
             }

@@ -6,8 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::{Args, Builtin, Out};
+use crate::context::{is_name, Context};
 use crate::exit_codes;
-use crate::shell::{is_name, Shell};
 
 pub struct Unset;
 
@@ -23,24 +23,24 @@ impl Builtin for Unset {
     }
     fn run<'a>(
         &'a self,
-        sh: &'a mut Shell,
+        ctx: &'a mut Context,
         args: Vec<OsString>,
         _out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
             let args = match Args::parse(args, "v", &[]) {
                 Ok(a) => a,
-                Err(e) => return sh.usage("unset", e),
+                Err(e) => return ctx.usage(e),
             };
             let mut status = exit_codes::OK;
             for name in &args.operands {
                 if is_name(name.as_bytes()) {
-                    sh.vars.unset(name.as_bytes());
+                    ctx.vars.unset(name.as_bytes());
                 } else {
-                    eprintln!(
-                        "dockerbox: unset: '{}': not a valid identifier",
+                    ctx.fail(format_args!(
+                        "'{}': not a valid identifier",
                         name.to_string_lossy()
-                    );
+                    ));
                     status = exit_codes::FAILURE;
                 }
             }

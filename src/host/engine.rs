@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bollard::models::ContainerSummaryStateEnum;
+use bollard::models::{ContainerInspectResponse, ContainerSummaryStateEnum};
 use bollard::query_parameters::{EventsOptions, ListContainersOptions};
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -86,6 +86,9 @@ pub struct EngineSummary {
     pub error: Option<String>,
 }
 
+/// A container's inspect, and the generation it was asked in.
+type Inspected = (Option<u64>, Arc<ContainerInspectResponse>);
+
 /// A container's direct path (or that it has none), and the generation it was looked up in.
 type FoundRoot = (Option<u64>, Option<Arc<ProcRoot>>);
 
@@ -107,6 +110,11 @@ pub struct Engine {
     /// False until the event stream answers, and again once it breaks: then nothing is cached.
     following: Arc<AtomicBool>,
     table: Mutex<Option<(u64, Table)>>,
+    /// Each listed container's generation when the table was listed: while it is unchanged,
+    /// that container's entry is current even if other containers' events moved the table.
+    listed_gens: Mutex<HashMap<String, Option<u64>>>,
+    /// One inspect per container and generation, for the direct path and its tmpfs mounts.
+    inspected: Mutex<HashMap<String, Inspected>>,
     /// Bumped by [`Engine::invalidate`]: part of every container's generation.
     epoch: AtomicU64,
     /// tmpfs mount points per container id (fixed for a container's life).
@@ -122,7 +130,7 @@ impl Engine {
     /// The engine `spec` describes, number `index` in the list; nothing is sent until it is
     /// first used.
     pub fn new(spec: EngineSpec, index: usize, timeout: Duration) -> Engine {
-        let docker = super::sources::connect(&spec, REQUEST_TIMEOUT);
+        let docker = super::connect::connect(&spec, REQUEST_TIMEOUT);
         Engine {
             spec,
             index,
@@ -134,6 +142,8 @@ impl Engine {
             table_gen: Arc::new(AtomicU64::new(0)),
             following: Arc::new(AtomicBool::new(false)),
             table: Mutex::new(None),
+            listed_gens: Mutex::new(HashMap::new()),
+            inspected: Mutex::new(HashMap::new()),
             tmpfs: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
             container_gen: Arc::new(Mutex::new(HashMap::new())),
@@ -239,6 +249,19 @@ impl Engine {
             all: true,
             ..Default::default()
         };
+        // Generations from before the request: an event that races the answer makes the next
+        // lookup list again rather than trust a stale entry.
+        let gens_before = self
+            .container_gen
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        let (following, epoch) = (
+            self.following.load(Ordering::SeqCst),
+            self.epoch.load(Ordering::SeqCst),
+        );
+        let before =
+            |id: &str| following.then(|| gens_before.get(id).copied().unwrap_or(0) + (epoch << 32));
         let list = tokio::time::timeout(self.timeout, docker.list_containers(Some(opts)))
             .await
             .map_err(|_| self.unreachable("timed out".into()))
@@ -263,6 +286,12 @@ impl Engine {
         let table = Arc::new(table);
         if let Ok(mut guard) = self.table.lock() {
             *guard = Some((gen, table.clone()));
+        }
+        if let Ok(mut g) = self.listed_gens.lock() {
+            *g = table
+                .iter()
+                .map(|c| (c.id.clone(), before(&c.id)))
+                .collect();
         }
         Ok(table)
     }
@@ -306,6 +335,18 @@ impl Engine {
 
     /// Finds a container by name or unique ID prefix, as the docker CLI does.
     pub async fn find(&self, name: &str) -> Result<Arc<ContainerInfo>, EngineError> {
+        // Other containers' events (a busy engine has many) move the table, not this entry.
+        if let Some(c) = self.cached(name) {
+            let listed = self
+                .listed_gens
+                .lock()
+                .ok()
+                .and_then(|g| g.get(&c.id).copied());
+            let now = self.generation(&c.id);
+            if now.is_some() && listed == Some(now) {
+                return Ok(c);
+            }
+        }
         let table = self.containers().await?;
         if let Some(c) = table.iter().find(|c| c.name == name) {
             return Ok(c.clone());
@@ -332,6 +373,23 @@ impl Engine {
         let guard = self.table.lock().ok()?;
         let (_, t) = guard.as_ref()?;
         t.iter().find(|c| c.name == name || c.id == name).cloned()
+    }
+
+    /// The engine's inspect of a container, asked once per generation of it.
+    async fn inspect(&self, id: &str) -> Option<Arc<ContainerInspectResponse>> {
+        let gen = self.generation(id);
+        let cached = self.inspected.lock().ok().and_then(|m| m.get(id).cloned());
+        if let Some((g, i)) = cached {
+            if g == gen && gen.is_some() {
+                return Some(i);
+            }
+        }
+        let docker = self.client().await.ok()?;
+        let i = Arc::new(docker.inspect_container(id, None).await.ok()?);
+        if let Ok(mut m) = self.inspected.lock() {
+            m.insert(id.to_string(), (gen, i.clone()));
+        }
+        Some(i)
     }
 
     /// The generation of a container's files: changes whenever an event says they may have.
@@ -409,20 +467,19 @@ impl Engine {
         let mounts = match cached {
             Some(m) => m,
             None => {
-                let Ok(docker) = self.client().await else {
-                    return true;
-                };
-                let Ok(c) = docker.inspect_container(id, None).await else {
+                let Some(c) = self.inspect(id).await else {
                     return true;
                 };
                 let mut mounts: Vec<String> = c
                     .host_config
-                    .and_then(|h| h.tmpfs)
+                    .as_ref()
+                    .and_then(|h| h.tmpfs.clone())
                     .unwrap_or_default()
                     .into_keys()
                     .collect();
                 mounts.extend(
                     c.mounts
+                        .clone()
                         .unwrap_or_default()
                         .into_iter()
                         .filter(|m| {
@@ -463,12 +520,11 @@ impl Engine {
                 return root.filter(|r| r.alive());
             }
         }
-        let docker = self.client().await.ok()?;
-        let pid = docker
-            .inspect_container(&c.id, None)
-            .await
-            .ok()?
+        let pid = self
+            .inspect(&c.id)
+            .await?
             .state
+            .as_ref()
             .and_then(|s| s.pid)?;
         let root = ProcRoot::open(pid, &c.id).map(Arc::new);
         if let Ok(mut m) = self.proc_roots.lock() {
@@ -542,4 +598,4 @@ fn state_of(s: Option<ContainerSummaryStateEnum>) -> State {
     }
 }
 
-use super::sources::reason;
+use super::connect::reason;

@@ -127,13 +127,14 @@ impl ExecError {
     }
 }
 
-/// Runs `req` in container `c` of `engine`; stdout goes to `out`, stderr to ours. Returns the
-/// process's exit status once its output ends.
+/// Runs `req` in container `c` of `engine`; stdout goes to `out`, stderr to `err` (the
+/// builtin's fd 2). Returns the process's exit status once its output ends.
 pub async fn run(
     engine: &Engine,
     c: &ContainerInfo,
     req: &ExecRequest,
     out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
 ) -> Result<i32, ExecError> {
     match c.state {
         State::Running => {}
@@ -206,7 +207,7 @@ pub async fn run(
         held: Vec::new(),
         passing: false,
     }
-    .pump(output, out)
+    .pump(output, out, err)
     .await;
     drop(stop);
     drop(raw);
@@ -313,8 +314,8 @@ impl Session<'_> {
             Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
         >,
         out: &mut (dyn Write + Send),
+        stderr: &mut (dyn Write + Send),
     ) -> Result<Vec<u8>, Ended> {
-        let mut stderr = io::stderr();
         loop {
             tokio::select! {
                 msg = output.next() => match msg {

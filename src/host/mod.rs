@@ -4,6 +4,7 @@
 //! Only this module and the vfs backends touch bollard.
 
 mod agent;
+mod connect;
 mod engine;
 mod error;
 mod exec;
@@ -17,5 +18,5 @@ pub use engine::{ContainerInfo, Engine, EngineSummary, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};
 pub use objects::Verb;
-pub use procroot::{copy_slice, ProcRoot, ProcWriter};
+pub use procroot::{copy_slice, on_kernel_fs, ProcRoot, ProcWriter};
 pub use sources::{resolve, Request};

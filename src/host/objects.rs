@@ -26,8 +26,8 @@ pub enum Verb {
 }
 
 impl Engine {
-    /// `docker inspect` of one container (by name or ID).
-    pub async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse, EngineError> {
+    /// `docker inspect` of one container (by name or ID), asked now (not the cached one).
+    pub async fn inspect_now(&self, id: &str) -> Result<ContainerInspectResponse, EngineError> {
         let docker = self.client().await?;
         docker
             .inspect_container(id, None)

@@ -220,6 +220,30 @@ impl ProcRoot {
     }
 }
 
+/// Whether an open file lives on a kernel filesystem (procfs, sysfs, cgroups, debugfs...),
+/// whose contents depend on who reads them: `/proc/kallsyms` shows addresses to the host's root
+/// and zeros to a container's. Such files are not read through the direct path, whose reads
+/// carry the host's root rights. Unknown counts as yes.
+pub fn on_kernel_fs(f: &File) -> bool {
+    // SAFETY: a zeroed `statfs` is a valid value for the kernel to fill in.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a descriptor we own and a `statfs` to write.
+    if unsafe { libc::fstatfs(f.as_raw_fd(), &mut st) } != 0 {
+        return true;
+    }
+    matches!(
+        st.f_type,
+        libc::PROC_SUPER_MAGIC
+            | libc::SYSFS_MAGIC
+            | libc::CGROUP_SUPER_MAGIC
+            | libc::CGROUP2_SUPER_MAGIC
+            | libc::DEBUGFS_MAGIC
+            | libc::SECURITYFS_MAGIC
+            | libc::TRACEFS_MAGIC
+            | libc::BPF_FS_MAGIC
+    )
+}
+
 /// One name of a directory read through the direct path.
 pub struct DirEntry {
     pub name: OsString,
@@ -408,6 +432,17 @@ mod tests {
         }
         assert_eq!(slices, 3);
         assert_eq!(std::fs::read(&b).expect("read"), data);
+    }
+
+    #[test]
+    fn kernel_filesystems_are_told_apart() {
+        assert!(on_kernel_fs(
+            &File::open("/proc/self/status").expect("proc")
+        ));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"x").expect("write");
+        assert!(!on_kernel_fs(&File::open(&f).expect("open")));
     }
 
     #[test]

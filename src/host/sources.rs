@@ -1,4 +1,4 @@
-//! Which Docker engines dockerbox talks to, and how to connect to each.
+//! Which Docker engines dockerbox talks to (how to reach each is `connect.rs`).
 //!
 //! [`resolve`] turns the command line and the environment into a list of [`EngineSpec`]s, the way
 //! the docker CLI picks its one engine, first match wins:
@@ -12,15 +12,13 @@
 //! 5. The local socket, `unix:///var/run/docker.sock`.
 //!
 //! The context named `default` is always the engine of steps 2 and 5, as in the docker CLI.
-//! [`connect`] makes a bollard client for a spec; nothing is sent until it is used.
+//! `connect::connect` makes a bollard client for a spec.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-
-use bollard::Docker;
 
 use super::ssh;
 
@@ -190,87 +188,9 @@ pub fn resolve(
     Ok(specs)
 }
 
-/// A bollard client for `spec`. Nothing is sent yet, so most failures (refused, unreachable,
-/// TLS handshake) come with the first request; these are the ones found before. The text reads
-/// after `cannot connect to ADDR: `.
-pub fn connect(spec: &EngineSpec, timeout_secs: u64) -> Result<Docker, String> {
-    let version = bollard::API_DEFAULT_VERSION;
-    let addr = spec.addr.as_str();
-    if addr.starts_with("unix://") {
-        Docker::connect_with_unix(addr, timeout_secs, version).map_err(|e| reason(&e))
-    } else if addr.starts_with("ssh://") {
-        ssh::connect(addr, timeout_secs)
-    } else if addr.starts_with("tcp://") {
-        match &spec.tls {
-            None => Docker::connect_with_http(addr, timeout_secs, version).map_err(|e| reason(&e)),
-            Some(tls) => connect_tls(addr, tls, timeout_secs),
-        }
-    } else {
-        Err("unsupported address (use unix://, tcp:// or ssh://)".to_string())
-    }
-}
-
-fn connect_tls(addr: &str, tls: &TlsFiles, timeout_secs: u64) -> Result<Docker, String> {
-    if !tls.verify {
-        return Err(
-            "TLS without certificate verification (skip-tls-verify, DOCKER_TLS) is not supported"
-                .to_string(),
-        );
-    }
-    for path in [&tls.ca, &tls.cert, &tls.key].into_iter().flatten() {
-        std::fs::File::open(path).map_err(|e| format!("{}: {}", path.display(), io_text(&e)))?;
-    }
-    // bollard wants all three paths. An empty CA file adds nothing to the system's roots, and
-    // an empty key means no client certificate is offered. (bollard trusts the system's roots
-    // beside the CA, where the docker CLI trusts the CA alone.)
-    let nothing = Path::new("/dev/null");
-    let (cert, key) = match (&tls.cert, &tls.key) {
-        (Some(cert), Some(key)) => (cert.as_path(), key.as_path()),
-        (None, None) => (nothing, nothing),
-        _ => return Err("a TLS client certificate needs both cert.pem and key.pem".to_string()),
-    };
-    let ca = tls.ca.as_deref().unwrap_or(nothing);
-    Docker::connect_with_ssl(
-        addr,
-        key,
-        cert,
-        ca,
-        timeout_secs,
-        bollard::API_DEFAULT_VERSION,
-    )
-    .map_err(|e| reason(&e))
-}
-
-/// The readable part of a bollard error (the same rule as the engine's).
-pub(super) fn reason(e: &bollard::errors::Error) -> String {
-    use bollard::errors::Error as E;
-    match e {
-        E::SocketNotFoundError(_) => "No such file or directory".to_string(),
-        E::RequestTimeoutError => "timed out".to_string(),
-        E::CertPathError { path } => format!("{}: cannot read certificate", path.display()),
-        E::CertParseError { path } => format!("{}: not a valid PEM file", path.display()),
-        E::LoadNativeCertsErrors { .. } => "cannot load the system's CA certificates".to_string(),
-        e => {
-            // hyper nests the OS error; its innermost source is the readable part.
-            let mut src: &dyn std::error::Error = e;
-            while let Some(s) = src.source() {
-                src = s;
-            }
-            strip_os_error(src.to_string())
-        }
-    }
-}
-
 /// `No such file or directory`, without Rust's ` (os error 2)`.
 fn io_text(e: &io::Error) -> String {
-    strip_os_error(e.to_string())
-}
-
-fn strip_os_error(text: String) -> String {
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
+    super::connect::strip_os_error(e.to_string())
 }
 
 /// The environment and the docker CLI's configuration directory, read once per [`resolve`].
@@ -699,70 +619,11 @@ fn parse_tcp(rest: &str) -> Result<String, String> {
     Ok(format!("tcp://{host}:{port}{path}"))
 }
 
-/// Hex SHA-256, the id under which the docker CLI stores a context. Written out (FIPS 180-4)
-/// so that finding a context needs no crypto crate; the tests check it against known digests.
+/// Hex SHA-256, the id under which the docker CLI stores a context (ring's, already in the
+/// build for rustls).
 fn sha256_hex(data: &[u8]) -> String {
-    const K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2,
-    ];
-    let mut h: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    let mut msg = data.to_vec();
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&(data.len() as u64 * 8).to_be_bytes());
-    for block in msg.chunks_exact(64) {
-        let mut w = [0u32; 64];
-        for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
-            *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        }
-        for i in 16..64 {
-            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[i - 7])
-                .wrapping_add(s1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
-        for (k, wi) in K.iter().zip(w.iter()) {
-            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-            let ch = (e & f) ^ (!e & g);
-            let t1 = hh
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(*k)
-                .wrapping_add(*wi);
-            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-            let maj = (a & b) ^ (a & c) ^ (b & c);
-            let t2 = s0.wrapping_add(maj);
-            hh = g;
-            g = f;
-            f = e;
-            e = d.wrapping_add(t1);
-            d = c;
-            c = b;
-            b = a;
-            a = t1.wrapping_add(t2);
-        }
-        for (x, y) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
-            *x = x.wrapping_add(y);
-        }
-    }
-    h.iter().map(|x| format!("{x:08x}")).collect()
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -1447,78 +1308,5 @@ mod tests {
         // Contexts need a configuration directory.
         let err = resolve_with(&req(&[], &["x"], false), &[], None).expect_err("no dir");
         assert_eq!(err, SourceError::NoConfigDir);
-    }
-
-    fn spec(addr: &str, tls: Option<TlsFiles>) -> EngineSpec {
-        EngineSpec {
-            name: "e".to_string(),
-            addr: addr.to_string(),
-            tls,
-            origin: Origin::Host,
-        }
-    }
-
-    #[test]
-    fn connect_builds_clients_lazily() {
-        let fx = Fixture::new();
-        let dir = fx.root.path();
-        // Not PEM, so they add no certificate, but they can be read.
-        for f in ["ca.pem", "cert.pem", "key.pem"] {
-            fs::write(dir.join(f), "").expect("write");
-        }
-        let files = TlsFiles {
-            ca: Some(dir.join("ca.pem")),
-            cert: Some(dir.join("cert.pem")),
-            key: Some(dir.join("key.pem")),
-            verify: true,
-        };
-        let sock = dir.join("docker.sock");
-        let _listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
-        let ok = [
-            spec(&format!("unix://{}", sock.display()), None),
-            spec("tcp://127.0.0.1:9", None),
-            spec("tcp://127.0.0.1:9", Some(files.clone())),
-            spec(
-                "tcp://127.0.0.1:9",
-                Some(TlsFiles {
-                    ca: None,
-                    cert: None,
-                    key: None,
-                    verify: true,
-                }),
-            ),
-            spec("ssh://me@box:2222/run/docker.sock", None),
-        ];
-        for s in ok {
-            assert!(connect(&s, 5).is_ok(), "{s:?}");
-        }
-        let missing = dir.join("nope.pem");
-        let bad = [
-            (
-                spec("unix:///nonexistent.sock", None),
-                "No such file or directory".to_string(),
-            ),
-            (
-                spec("tcp://h:1", Some(TlsFiles { verify: false, ..files.clone() })),
-                "TLS without certificate verification (skip-tls-verify, DOCKER_TLS) is not supported"
-                    .to_string(),
-            ),
-            (
-                spec("tcp://h:1", Some(TlsFiles { ca: Some(missing.clone()), ..files.clone() })),
-                format!("{}: No such file or directory", missing.display()),
-            ),
-            (
-                spec("tcp://h:1", Some(TlsFiles { key: None, ..files.clone() })),
-                "a TLS client certificate needs both cert.pem and key.pem".to_string(),
-            ),
-            (spec("ssh://", None), "hostname is empty".to_string()),
-            (
-                spec("npipe:////./pipe/x", None),
-                "unsupported address (use unix://, tcp:// or ssh://)".to_string(),
-            ),
-        ];
-        for (s, want) in bad {
-            assert_eq!(connect(&s, 5).err(), Some(want), "{s:?}");
-        }
     }
 }

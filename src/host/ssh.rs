@@ -445,14 +445,14 @@ mod tests {
         let docker = connect_via(&ssh, vec![], 5).expect("client");
         let err = docker.ping().await.expect_err("dial fails");
         assert_eq!(
-            super::super::sources::reason(&err),
+            super::super::connect::reason(&err),
             "ssh: Could not resolve hostname nohost: Name or service not known"
         );
 
         let docker = connect_via("/nonexistent/ssh", vec![], 5).expect("client");
         let err = docker.ping().await.expect_err("no ssh");
         assert_eq!(
-            super::super::sources::reason(&err),
+            super::super::connect::reason(&err),
             "/nonexistent/ssh: command not found"
         );
     }

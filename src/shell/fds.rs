@@ -9,15 +9,11 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::interrupt;
+pub use crate::context::{read_interruptibly, Fd};
 
-/// An open descriptor; shared, since `2>&1` makes two numbers point at one.
-pub type Fd = Arc<OwnedFd>;
-
-/// A close-on-exec copy of `fd` numbered 10 or above (clear of 0-2, which get swapped).
+/// A close-on-exec copy of `fd` numbered 10 or above (clear of 0-2).
 pub fn dup(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl on any number is safe; a valid result is a new descriptor we own.
     let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
@@ -54,16 +50,7 @@ pub fn is_tty(fd: &OwnedFd) -> bool {
     unsafe { libc::isatty(fd.as_raw_fd()) == 1 }
 }
 
-fn is_fifo(fd: &OwnedFd) -> bool {
-    // SAFETY: a zeroed stat is a valid out-buffer for fstat.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat writes into `st` only.
-    let ok = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0;
-    ok && (st.st_mode & libc::S_IFMT) == libc::S_IFIFO
-}
-
-/// The descriptors dockerbox started with, copied once, so that pointing the process's own fd 2
-/// somewhere for a builtin never changes what other commands inherit.
+/// The descriptors dockerbox started with, copied once: what commands get unless redirected.
 pub struct StdFds([Option<Fd>; 3]);
 
 impl StdFds {
@@ -177,40 +164,6 @@ impl ChildFds {
     }
 }
 
-/// Waits up to 100 ms for `fd` to be readable; fails with Interrupted after Ctrl-C.
-pub fn wait_readable(fd: RawFd) -> io::Result<bool> {
-    if interrupt::is_set() {
-        return Err(io::ErrorKind::Interrupted.into());
-    }
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, count 1.
-    let r = unsafe { libc::poll(&mut pfd, 1, 100) };
-    // -1 is EINTR from the very signal we wait for: the caller loops and looks at the flag.
-    Ok(r > 0)
-}
-
-/// One read from a pipe or file that Ctrl-C can stop (a plain read would block through it).
-pub fn read_interruptibly(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        if !wait_readable(fd.as_raw_fd())? {
-            continue;
-        }
-        // SAFETY: `buf` is valid for `buf.len()` bytes.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
 /// Writes to dockerbox's stdout; each write takes the lock, so it may cross awaits.
 pub struct StdoutWriter;
 
@@ -242,105 +195,6 @@ impl Write for ClosedWriter {
 /// reader sees lines as they come.
 pub fn line_writer(fd: &Fd) -> io::Result<io::LineWriter<File>> {
     Ok(io::LineWriter::new(File::from(fd.try_clone()?)))
-}
-
-/// The process's fd 2 pointed at a builtin's stderr while it runs: builtins and the vfs print
-/// with `eprintln!`, which cannot be handed a writer. A pipe target goes through a relay thread
-/// that drops what it cannot deliver, because `eprintln!` panics on a closed pipe. Put back on
-/// drop.
-pub struct StderrSwap {
-    saved: Option<OwnedFd>,
-    relay: Option<std::thread::JoinHandle<()>>,
-}
-
-/// Whether a builtin has fd 2 pointed elsewhere now: only one may at a time, or restoring it
-/// out of order would lose dockerbox's own.
-static CLAIMED: AtomicBool = AtomicBool::new(false);
-
-impl StderrSwap {
-    /// Points fd 2 at `target`, unless another builtin has it (then, or on failure, `None`:
-    /// messages go where fd 2 points already).
-    pub fn claim(target: &Fd) -> Option<StderrSwap> {
-        if CLAIMED.swap(true, Ordering::SeqCst) {
-            return None;
-        }
-        let swap = StderrSwap::to(target).ok();
-        if swap.is_none() {
-            CLAIMED.store(false, Ordering::SeqCst);
-        }
-        swap
-    }
-
-    fn to(target: &Fd) -> io::Result<StderrSwap> {
-        let saved = dup(2)?;
-        let _ = io::stderr().flush();
-        let (source, relay) = if is_fifo(target) {
-            let (r, w) = pipe()?;
-            let out = target.clone();
-            let h = std::thread::Builder::new()
-                .name("dockerbox-stderr".into())
-                .spawn(move || relay(r, out))?;
-            (w, Some(h))
-        } else {
-            (target.try_clone()?, None)
-        };
-        // SAFETY: dup2 onto 2; `source` stays ours and is closed below.
-        if unsafe { libc::dup2(source.as_raw_fd(), 2) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        drop(source);
-        Ok(StderrSwap {
-            saved: Some(saved),
-            relay,
-        })
-    }
-}
-
-impl Drop for StderrSwap {
-    fn drop(&mut self) {
-        if let Some(saved) = self.saved.take() {
-            // SAFETY: puts the saved descriptor back on 2; this also closes the relay's last
-            // write end, so the relay sees the end of its input.
-            unsafe { libc::dup2(saved.as_raw_fd(), 2) };
-        }
-        if let Some(h) = self.relay.take() {
-            let _ = h.join();
-        }
-        CLAIMED.store(false, Ordering::SeqCst);
-    }
-}
-
-/// Copies `from` to `to` until the end, discarding once `to` fails.
-fn relay(from: OwnedFd, to: Fd) {
-    let mut out = File::from(match to.try_clone() {
-        Ok(fd) => fd,
-        Err(_) => return drain_to_nothing(from),
-    });
-    let mut buf = vec![0u8; 8192];
-    let mut broken = false;
-    loop {
-        // SAFETY: `buf` is valid for its length.
-        let n = unsafe { libc::read(from.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        match n {
-            0 => return,
-            n if n < 0 => {
-                if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                    return;
-                }
-            }
-            n => {
-                if !broken {
-                    broken = out.write_all(&buf[..n as usize]).is_err();
-                }
-            }
-        }
-    }
-}
-
-fn drain_to_nothing(from: OwnedFd) {
-    let mut buf = [0u8; 4096];
-    // SAFETY: `buf` is valid for its length.
-    while unsafe { libc::read(from.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The shell's state and how a line runs: `syntax` parses it (with aliases), this file walks
 //! `;`, `&&`, `||` and `!` and keeps `$?`, `pipeline.rs` runs each pipeline over descriptors
 //! (`fds.rs`) pointed by redirects (`redirect.rs`), with words expanded and globbed over the
-//! namespace (`expand.rs`). The shell's own errors are reported here, once, with the
-//! `dockerbox: ` prefix.
+//! namespace (`expand.rs`). Builtins run on the [`Context`] the shell holds; the shell's own
+//! errors go through its [`Reporter`], as builtins' do through theirs.
 
 mod expand;
 mod fds;
@@ -10,115 +10,62 @@ mod pipeline;
 mod redirect;
 mod vars;
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use crate::commands::UsageError;
+use crate::context::{Context, Reporter};
 use crate::exit_codes;
 use crate::interrupt;
 use crate::output::Theme;
 use crate::syntax::{self, Connector, SyntaxError};
-use crate::vfs::{FsError, VPath, Vfs};
+use crate::vfs::Vfs;
 
-pub use fds::{read_interruptibly, wait_readable, Fd};
-pub use vars::{is_name, Vars};
-
-/// Everything a command may read or change. Cloning makes a subshell (a builtin's copy in a
-/// pipeline): cheap, the namespace is shared.
+/// The runner: the [`Context`] builtins see, plus what only the runner needs (dockerbox's
+/// own descriptors, the script line for messages). Cloning makes a subshell (a builtin's copy
+/// in a pipeline). It derefs to its context, the state it runs commands in.
 #[derive(Clone)]
 pub struct Shell {
-    pub vfs: Arc<Vfs>,
-    /// The current directory as the user sees it (logical: `..` is textual, as `cd -L`).
-    pub cwd: PathBuf,
-    /// Where `cd -` goes.
-    pub oldpwd: Option<PathBuf>,
-    /// The last host directory visited: host programs run here while `cwd` is virtual.
-    pub host_cwd: PathBuf,
-    /// The last command's exit status (`$?`).
-    pub status: i32,
-    /// Colour for stdout listings.
-    pub theme: Arc<Theme>,
-    /// `--color always`: colours even into pipes and files.
-    pub color_forced: bool,
-    /// Whether stdout is a terminal (grid layout, sanitised names).
-    pub stdout_tty: bool,
-    /// Set by `exit`: the shell stops with this status.
-    pub exit: Option<i32>,
-    /// A person at a terminal (the REPL), rather than a script.
-    pub interactive: bool,
-    /// Shell variables; the exported ones are host programs' environment.
-    pub vars: Vars,
-    /// `alias NAME=VALUE`, substituted by the parser.
-    pub aliases: BTreeMap<Vec<u8>, Vec<u8>>,
-    /// Standard input for a builtin that reads it (`cat`) when it is a pipe or a redirect;
-    /// `None` is dockerbox's own stdin.
-    pub stdin: Option<Fd>,
+    pub ctx: Context,
     /// The descriptors dockerbox started with: what commands get unless redirected.
     std: Arc<fds::StdFds>,
-    /// A builtin's copy in a pipeline: the process's directory is not changed from here.
-    subshell: bool,
+    /// The shell's own messages: dockerbox's stderr.
+    own: Reporter,
     /// The script and the line being run, for the shell's own messages.
     pub origin: Option<(String, usize)>,
 }
 
+impl Deref for Shell {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
+}
+
+impl DerefMut for Shell {
+    fn deref_mut(&mut self) -> &mut Context {
+        &mut self.ctx
+    }
+}
+
 impl Shell {
     pub fn new(vfs: Arc<Vfs>, theme: Arc<Theme>, stdout_tty: bool) -> Shell {
-        let host_cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        let cwd = std::env::var_os("PWD")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute() && same_file(p, &host_cwd))
-            .unwrap_or_else(|| host_cwd.clone());
+        let own = Reporter::stderr();
         Shell {
-            vfs,
-            cwd,
-            oldpwd: None,
-            host_cwd,
-            status: 0,
-            theme,
-            color_forced: false,
-            stdout_tty,
-            exit: None,
-            interactive: false,
-            vars: Vars::from_env(),
-            aliases: BTreeMap::new(),
-            stdin: None,
+            ctx: Context::new(vfs, theme, stdout_tty, own.clone()),
             std: Arc::new(fds::StdFds::capture()),
-            subshell: false,
+            own,
             origin: None,
         }
-    }
-
-    /// Resolves a typed path against the current directory.
-    pub fn resolve(&self, arg: &OsStr) -> VPath {
-        VPath::resolve(&self.cwd, arg)
-    }
-
-    /// Reports `CMD: PATH: ERROR` on stderr (not for a Ctrl-C or a closed pipe).
-    pub fn report(&self, cmd: &str, path: &OsStr, err: &FsError) {
-        if matches!(err, FsError::Interrupted) || err.is_broken_pipe() {
-            return;
-        }
-        eprintln!("dockerbox: {cmd}: {}: {err}", path.to_string_lossy());
-    }
-
-    /// Reports a usage error and returns the usage status.
-    pub fn usage(&self, cmd: &str, err: UsageError) -> i32 {
-        eprintln!(
-            "dockerbox: {cmd}: {}\nTry 'help {cmd}' for more information.",
-            err.0
-        );
-        exit_codes::USAGE
     }
 
     /// Reports the shell's own error (syntax, redirect, command not found), with the script
     /// line when running one.
     pub fn shell_error(&self, msg: &str) {
         match &self.origin {
-            Some((file, line)) => eprintln!("dockerbox: {file}: line {line}: {msg}"),
-            None => eprintln!("dockerbox: {msg}"),
+            Some((file, line)) => self.own.error(format_args!("{file}: line {line}: {msg}")),
+            None => self.own.error(msg),
         }
     }
 
@@ -134,6 +81,8 @@ impl Shell {
 
     /// Runs one line: `;`-separated and-or lists of pipelines. Returns the last status.
     pub async fn run_line(&mut self, line: &[u8]) -> i32 {
+        // A SIGTERM or SIGHUP from here on lets the command clean up before dockerbox ends.
+        let _busy = interrupt::busy();
         let list = match self.parse(line) {
             Ok(l) => l,
             Err(e) => {
@@ -175,24 +124,16 @@ impl Shell {
                     // Started while the user types the next line.
                     self.vfs.launch_agents(false).await;
                 }
+                if let Some(sig) = interrupt::terminating() {
+                    // SIGTERM or SIGHUP: the command has cleaned up; dockerbox ends.
+                    self.exit = Some(128 + sig);
+                }
                 if self.exit.is_some() || self.status == exit_codes::INTERRUPTED {
                     break 'items;
                 }
             }
         }
         self.status
-    }
-
-    /// Changes directory to an already checked location.
-    pub fn set_cwd(&mut self, to: &VPath) {
-        let new = to.to_path();
-        if let VPath::Host(h) = to {
-            // A subshell's directory is its own: the process's stays the parent's.
-            if self.subshell || std::env::set_current_dir(h).is_ok() {
-                self.host_cwd = h.clone();
-            }
-        }
-        self.oldpwd = Some(std::mem::replace(&mut self.cwd, new));
     }
 
     /// The prompt for the REPL, uncoloured (the editor colours it).
@@ -269,13 +210,5 @@ fn trace_time(name: &OsStr, took: std::time::Duration) {
         .open(path)
     {
         let _ = writeln!(f, "{} {}", name.to_string_lossy(), took.as_micros());
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
     }
 }

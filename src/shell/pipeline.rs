@@ -17,10 +17,11 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use super::expand::Expanded;
-use super::fds::{self, ClosedWriter, Fd, FdTable, StderrSwap, StdoutWriter};
+use super::fds::{self, ClosedWriter, Fd, FdTable, StdoutWriter};
 use super::redirect::Pumps;
 use super::Shell;
 use crate::commands::{self, Builtin, Out};
+use crate::context::Reporter;
 use crate::exit_codes;
 use crate::interrupt;
 use crate::output::Theme;
@@ -37,10 +38,24 @@ enum Running {
 impl Running {
     async fn wait(self) -> i32 {
         match self {
-            Running::Child(mut c) => match c.wait().await {
-                Ok(st) => st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
-                Err(_) => exit_codes::FAILURE,
-            },
+            Running::Child(mut c) => {
+                let st = tokio::select! {
+                    st = c.wait() => st,
+                    () = interrupt::wait() => {
+                        // Ctrl-C reached the child from the terminal; a SIGTERM or SIGHUP was
+                        // sent to dockerbox alone, so it is passed on.
+                        if let (Some(sig), Some(pid)) = (interrupt::terminating(), c.id()) {
+                            // SAFETY: kill(2) on our own child, which is not reaped yet.
+                            unsafe { libc::kill(pid as libc::pid_t, sig) };
+                        }
+                        c.wait().await
+                    }
+                };
+                match st {
+                    Ok(st) => st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)),
+                    Err(_) => exit_codes::FAILURE,
+                }
+            }
             // A thread that died without a status panicked.
             Running::Thread(rx) => rx.await.unwrap_or(exit_codes::FAILURE),
             Running::Done(s) => s,
@@ -54,8 +69,8 @@ struct BuiltinIo {
     stdout_tty: bool,
     /// `None`: dockerbox's own stdin.
     stdin: Option<Fd>,
-    /// Where fd 2 must point while it runs, when not at dockerbox's own.
-    stderr: Option<Fd>,
+    /// Its messages, to its fd 2.
+    errors: Reporter,
 }
 
 fn builtin(name: &OsStr) -> Option<&'static dyn Builtin> {
@@ -78,6 +93,15 @@ fn host_forms(cwd: &std::path::Path, argv: &mut Vec<OsString>) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// A builtin's status, never 0 once it reported a failure: a message means a nonzero status.
+fn with_reported(status: i32, errors: &Reporter) -> i32 {
+    if status == exit_codes::OK {
+        errors.status()
+    } else {
+        status
     }
 }
 
@@ -143,7 +167,7 @@ impl Shell {
             }
         };
         let keep = status != exit_codes::INTERRUPTED && !interrupt::is_set();
-        if !pumps.finish(keep).await && status == exit_codes::OK {
+        if !pumps.finish(keep, &self.own).await && status == exit_codes::OK {
             exit_codes::FAILURE
         } else {
             status
@@ -199,7 +223,7 @@ impl Shell {
         }
         // `yes | cat > f`: Ctrl-C killed yes, and cat saw a plain end of input.
         let keep = !interrupted && !interrupt::is_set();
-        if !pumps.finish(keep).await && status == exit_codes::OK {
+        if !pumps.finish(keep, &self.own).await && status == exit_codes::OK {
             exit_codes::FAILURE
         } else {
             status
@@ -207,7 +231,7 @@ impl Shell {
     }
 
     /// A builtin's streams from its table; the stdout writer is made here.
-    fn builtin_io(&self, table: &FdTable) -> io::Result<BuiltinIo> {
+    fn builtin_io(&self, table: &FdTable, b_name: &'static str) -> io::Result<BuiltinIo> {
         let (out, stdout_tty): (Box<Out>, bool) = match table.get(1) {
             fd if self.std.is(1, fd) => (Box::new(StdoutWriter), self.stdout_tty),
             None => (Box::new(ClosedWriter), false),
@@ -218,16 +242,16 @@ impl Shell {
             None => Some(Arc::new(fds::dev_null(false)?)),
             Some(fd) => Some(fd.clone()),
         };
-        let stderr = match table.get(2) {
-            fd if self.std.is(2, fd) => None,
-            None => Some(Arc::new(fds::dev_null(true)?)),
-            Some(fd) => Some(fd.clone()),
+        let errors = match table.get(2) {
+            fd if self.std.is(2, fd) => self.own.clone(),
+            None => Reporter::to_file(fds::dev_null(true)?.into(), false),
+            Some(fd) => Reporter::to_file(fd.try_clone()?.into(), fds::is_tty(fd)),
         };
         Ok(BuiltinIo {
             out,
             stdout_tty,
             stdin,
-            stderr,
+            errors: errors.for_command(b_name),
         })
     }
 
@@ -242,7 +266,7 @@ impl Shell {
 
     /// Runs a builtin in this shell with its redirects; `A=b builtin` lasts for the builtin.
     async fn run_builtin_here(&mut self, b: &dyn Builtin, e: Expanded, table: FdTable) -> i32 {
-        let io = match self.builtin_io(&table) {
+        let io = match self.builtin_io(&table, b.name()) {
             Ok(io) => io,
             Err(err) => {
                 self.shell_error(&crate::vfs::io_text(&err));
@@ -265,14 +289,14 @@ impl Shell {
             std::mem::replace(&mut self.stdin, io.stdin),
             std::mem::replace(&mut self.stdout_tty, io.stdout_tty),
             std::mem::replace(&mut self.theme, theme),
+            std::mem::replace(&mut self.errors, io.errors),
         );
-        let swap = io.stderr.as_ref().and_then(StderrSwap::claim);
         let mut out = io.out;
-        let status = b.run(self, argv[1..].to_vec(), &mut *out).await;
+        let status = b.run(&mut self.ctx, argv[1..].to_vec(), &mut *out).await;
+        let status = with_reported(status, &self.errors);
         let _ = out.flush();
         drop(out);
-        drop(swap);
-        (self.stdin, self.stdout_tty, self.theme) = saved;
+        (self.stdin, self.stdout_tty, self.theme, self.errors) = saved;
         // The temporary values go.
         for (name, old) in saved_vars {
             match old {
@@ -285,7 +309,7 @@ impl Shell {
 
     /// Starts a builtin of a pipeline on its own thread, on a copy of the shell.
     fn start_builtin(&self, b: &'static dyn Builtin, e: Expanded, table: FdTable) -> Running {
-        let io = match self.builtin_io(&table) {
+        let io = match self.builtin_io(&table, b.name()) {
             Ok(io) => io,
             Err(err) => {
                 self.shell_error(&crate::vfs::io_text(&err));
@@ -301,21 +325,19 @@ impl Shell {
         sub.theme = self.theme_for(io.stdout_tty);
         sub.stdin = io.stdin;
         sub.stdout_tty = io.stdout_tty;
+        sub.errors = io.errors;
         let args = e.argv[1..].to_vec();
-        let (mut out, stderr) = (io.out, io.stderr);
+        let mut out = io.out;
         let handle = tokio::runtime::Handle::current();
         let (tx, rx) = oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("dockerbox-builtin".into())
             .spawn(move || {
-                // Only one builtin at a time can own fd 2: in `a 2>x | b 2>y`, b's messages go
-                // where a's do while both run.
-                let swap = stderr.as_ref().and_then(StderrSwap::claim);
-                let status = handle.block_on(b.run(&mut sub, args, &mut *out));
+                let status = handle.block_on(b.run(&mut sub.ctx, args, &mut *out));
+                let status = with_reported(status, &sub.errors);
                 let _ = out.flush();
                 drop(out);
                 drop(sub);
-                drop(swap);
                 let _ = tx.send(status);
             });
         match spawned {

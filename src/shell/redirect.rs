@@ -28,6 +28,7 @@ use tokio::sync::oneshot;
 use super::expand::{Redir, Target};
 use super::fds::{self, Fd, FdTable};
 use super::Shell;
+use crate::context::Reporter;
 use crate::exit_codes;
 use crate::syntax::RedirOp;
 use crate::vfs::stream::{Attrs, FileWriter, CHUNK};
@@ -61,7 +62,7 @@ impl Pumps {
     /// Tells drains whether to land their files (`keep`: the command was not interrupted),
     /// waits for every pump (the command's descriptors must be closed by now, or a drain never
     /// sees its end) and reports failures. False if any failed.
-    pub async fn finish(mut self, keep: bool) -> bool {
+    pub async fn finish(mut self, keep: bool, errors: &Reporter) -> bool {
         let mut ok = true;
         for p in &mut self.0 {
             if let Some(tx) = p.land.take() {
@@ -73,7 +74,7 @@ impl Pumps {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     if !matches!(e, FsError::Interrupted) && !e.is_broken_pipe() {
-                        eprintln!("dockerbox: {}: {e}", p.label);
+                        errors.error(format_args!("{}: {e}", p.label));
                     }
                     ok = false;
                 }
@@ -142,7 +143,8 @@ impl Shell {
             Target::Ambiguous(msg) => return Err(msg.clone()),
             Target::Path(p) => p,
         };
-        let shown = path.to_string_lossy().into_owned();
+        // Quoted on a terminal: a container's file name must not drive it.
+        let shown = self.own.name(path);
         let fail = |e: FsError| format!("{shown}: {e}");
         let reading = matches!(r.op, RedirOp::In | RedirOp::DupIn);
         let fd = match self.resolve(path) {
@@ -252,7 +254,7 @@ impl Shell {
             return Ok((args.to_vec(), Vec::new()));
         }
         let in_container = VPath::parse(&self.cwd).is_virtual();
-        let prog = prog.to_string_lossy();
+        let prog = self.own.name(prog);
         let (mut out, mut extra) = (Vec::with_capacity(args.len()), Vec::new());
         let mut next = FIRST_STREAM_FD;
         for arg in args {
@@ -267,7 +269,7 @@ impl Shell {
                 out.push(arg.clone());
                 continue;
             }
-            let shown = arg.to_string_lossy();
+            let shown = self.own.name(arg);
             let why = match self.vfs.stat(&p).await {
                 Ok(e) if !e.is_dir() => None,
                 // `du .` in a container means the container's directory, never the host's.
@@ -290,14 +292,16 @@ impl Shell {
                 Err(e) => Some(e.to_string()),
             };
             if let Some(why) = why {
-                eprintln!("dockerbox: {prog}: {shown}: {why}");
+                self.own.error(format_args!("{prog}: {shown}: {why}"));
                 return Err(exit_codes::FAILURE);
             }
             while table.contains(next) && next > LAST_STREAM_FD {
                 next -= 1;
             }
             if next <= LAST_STREAM_FD {
-                eprintln!("dockerbox: {prog}: too many files from containers in one command");
+                self.own.error(format_args!(
+                    "{prog}: too many files from containers in one command"
+                ));
                 return Err(exit_codes::FAILURE);
             }
             match self.feed(p, format!("{prog}: {shown}")) {
@@ -308,7 +312,8 @@ impl Shell {
                     next -= 1;
                 }
                 Err(e) => {
-                    eprintln!("dockerbox: {prog}: {shown}: {}", crate::vfs::io_text(&e));
+                    let e = crate::vfs::io_text(&e);
+                    self.own.error(format_args!("{prog}: {shown}: {e}"));
                     return Err(exit_codes::FAILURE);
                 }
             }

@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::ast::{Part, Span, Word};
+use super::error::{ErrorKind, SyntaxError};
 use super::lex::{Lexer, TokKind, Token};
-use super::parse::{ErrorKind, SyntaxError};
 
 /// The alias table, as the parser sees it.
 pub trait Aliases {

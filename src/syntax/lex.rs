@@ -4,7 +4,7 @@
 //! with its position, so it can never pass as literal text.
 
 use super::ast::{Part, PartKind, Span, Word};
-use super::parse::{ErrorKind, SyntaxError};
+use super::error::{ErrorKind, SyntaxError};
 
 /// One token and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

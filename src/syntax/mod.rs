@@ -6,7 +6,8 @@
 //!
 //! - `ast.rs`: the tree (list, and-or, pipeline, command, word parts, redirects), with spans.
 //! - `lex.rs`: quoting, escapes, `$` forms, comments, operators; refuses what dockerbox lacks.
-//! - `parse.rs`: the grammar and [`SyntaxError`] (bash's wording, a position, "incomplete").
+//! - `parse.rs`: the grammar; `error.rs`: [`SyntaxError`] (bash's wording, a position,
+//!   "incomplete"), shared with the lexer.
 //! - `alias.rs`: the alias table's interface and how values are lexed in place of a name.
 //! - `expand.rs`: tilde, parameters, field splitting, globbing over any [`Lister`].
 //! - `glob.rs`: the fnmatch-style matcher for one path component.
@@ -21,6 +22,7 @@
 pub mod alias;
 pub mod ast;
 pub mod cursor;
+mod error;
 pub mod expand;
 pub mod glob;
 mod lex;

@@ -190,7 +190,9 @@ impl ArchiveFs {
     ) -> Result<u64, FsError> {
         let mut rx = self.open_read(eng, c, path).await?;
         let mut total = 0u64;
-        while let Some(chunk) = interrupt::guard(async { Ok(rx.recv().await) }).await? {
+        while let Some(chunk) =
+            interrupt::guard(async { Ok::<_, FsError>(rx.recv().await) }).await?
+        {
             let chunk = chunk?;
             out.write_all(&chunk).map_err(FsError::Io)?;
             total += chunk.len() as u64;
@@ -434,7 +436,7 @@ impl ArchiveFs {
         let first = interrupt::guard(async {
             match stream.next().await {
                 Some(Ok(b)) => Ok(Some(b)),
-                Some(Err(e)) => Err(eng.error(e).into()),
+                Some(Err(e)) => Err(FsError::from(eng.error(e))),
                 None => Ok(None),
             }
         })

@@ -5,6 +5,9 @@
 //! [`FileWriter`](super::stream::FileWriter) in bounded chunks, so a container-to-container
 //! copy is never staged on disk and memory stays flat; each lands atomically where the
 //! destination allows. Failures are reported per file (GNU wording) and the copy goes on.
+//!
+//! The walk prints nothing: failures, `-v` lines and progress go to the [`CopyReport`] its
+//! caller gives it, which decides how names are quoted and where each line goes.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -14,8 +17,6 @@ use futures_util::future::LocalBoxFuture;
 use super::path::join_bytes;
 use super::stream::{Attrs, FileReader};
 use super::{Entry, FsError, Kind, VPath, Vfs};
-use crate::output::progress::Progress;
-use crate::output::quote;
 
 /// When to follow symlinks in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,13 +50,27 @@ pub struct CopyOpts {
     pub umask: u32,
 }
 
-/// One copy run: options, counters for the progress bar, and whether anything failed.
+/// What the copy walk tells its caller (`cp`, `mv`), which shows it: the walk itself never
+/// prints, so it does not depend on the terminal, the output or the quoting style.
+pub trait CopyReport {
+    /// A name as a message shows it (GNU cp quotes every name it mentions).
+    fn quote(&self, name: &OsStr) -> String;
+    /// One entry failed; `msg` is GNU cp's wording, names quoted with [`quote`](Self::quote).
+    /// The walk goes on with the next entry.
+    fn error(&mut self, msg: &str);
+    /// `-v`: `src` was copied to `dst` (as typed, unquoted).
+    fn copied(&mut self, src: &OsStr, dst: &OsStr);
+    /// `n` more bytes landed.
+    fn bytes(&mut self, n: u64);
+    /// One more regular file landed whole.
+    fn file_done(&mut self);
+}
+
+/// One copy run: options, where it reports, and whether anything failed.
 pub struct Copier<'a> {
     vfs: &'a Vfs,
     opts: CopyOpts,
-    /// The command name for messages (`cp`, `mv`).
-    cmd: &'static str,
-    pub progress: Progress,
+    report: &'a mut dyn CopyReport,
     pub failed: bool,
     /// A top-level directory copied into itself (`cp -r d d/sub`): its source and destination,
     /// as shown. GNU copies what it can and refuses at the point where the walk would meet the
@@ -68,12 +83,11 @@ pub struct Copier<'a> {
 }
 
 impl<'a> Copier<'a> {
-    pub fn new(vfs: &'a Vfs, opts: CopyOpts, cmd: &'static str, total: Option<u64>) -> Copier<'a> {
+    pub fn new(vfs: &'a Vfs, opts: CopyOpts, report: &'a mut dyn CopyReport) -> Copier<'a> {
         Copier {
             vfs,
             opts,
-            cmd,
-            progress: Progress::new(total),
+            report,
             failed: false,
             into_itself: None,
             stopped: false,
@@ -81,9 +95,13 @@ impl<'a> Copier<'a> {
         }
     }
 
+    /// A name for a message, quoted by the caller.
+    fn q(&self, name: &OsStr) -> String {
+        self.report.quote(name)
+    }
+
     fn fail(&mut self, msg: String) {
-        self.progress.finish();
-        eprintln!("dockerbox: {}: {msg}", self.cmd);
+        self.report.error(&msg);
         self.failed = true;
     }
 
@@ -127,7 +145,7 @@ impl<'a> Copier<'a> {
             let s = match looked {
                 Ok(e) => e,
                 Err(e) => {
-                    self.fail(format!("cannot stat {}: {e}", quote(src_text)));
+                    self.fail(format!("cannot stat {}: {e}", self.q(src_text)));
                     return false;
                 }
             };
@@ -140,15 +158,15 @@ impl<'a> Copier<'a> {
                 (Kind::Dir, _) if !self.opts.recursive => {
                     self.fail(format!(
                         "-r not specified; omitting directory {}",
-                        quote(src_text)
+                        self.q(src_text)
                     ));
                     false
                 }
                 (Kind::Dir, Some(k)) if k != Kind::Dir => {
                     let msg = format!(
                         "cannot overwrite non-directory {} with directory {}",
-                        quote(dst_text),
-                        quote(src_text)
+                        self.q(dst_text),
+                        self.q(src_text)
                     );
                     self.fail(msg);
                     false
@@ -160,7 +178,7 @@ impl<'a> Copier<'a> {
                 (_, Some(Kind::Dir)) => {
                     self.fail(format!(
                         "cannot overwrite directory {} with non-directory",
-                        quote(dst_text)
+                        self.q(dst_text)
                     ));
                     false
                 }
@@ -176,7 +194,7 @@ impl<'a> Copier<'a> {
                 _ => {
                     self.fail(format!(
                         "cannot copy special file {}: not supported",
-                        quote(src_text)
+                        self.q(src_text)
                     ));
                     false
                 }
@@ -214,8 +232,8 @@ impl<'a> Copier<'a> {
             if &src.to_path() == made {
                 let msg = format!(
                     "cannot copy a directory, {}, into itself, {}",
-                    quote(top_src),
-                    quote(top_dst)
+                    self.q(top_src),
+                    self.q(top_dst)
                 );
                 self.fail(msg);
                 return false;
@@ -240,14 +258,14 @@ impl<'a> Copier<'a> {
             if let Some(r) = self.vfs.copy_tree(src, dst).await {
                 return match r {
                     Ok(bytes) => {
-                        self.progress.add_bytes(bytes);
+                        self.report.bytes(bytes);
                         true
                     }
                     Err(e) => {
                         self.fail(format!(
                             "cannot copy {} to {}: {e}",
-                            quote(src_text),
-                            quote(dst_text)
+                            self.q(src_text),
+                            self.q(dst_text)
                         ));
                         false
                     }
@@ -263,17 +281,17 @@ impl<'a> Copier<'a> {
                 mtime: None,
             };
             if let Err(e) = self.vfs.mkdir(dst, &tmp).await {
-                self.fail(format!("cannot create directory {}: {e}", quote(dst_text)));
+                self.fail(format!("cannot create directory {}: {e}", self.q(dst_text)));
                 return false;
             }
             if self.opts.verbose {
-                println!("{} -> {}", quote(src_text), quote(dst_text));
+                self.report.copied(src_text, dst_text);
             }
         }
         let children = match self.vfs.read_dir(src).await {
             Ok(c) => c,
             Err(e) => {
-                self.fail(format!("cannot access {}: {e}", quote(src_text)));
+                self.fail(format!("cannot access {}: {e}", self.q(src_text)));
                 return false;
             }
         };
@@ -305,7 +323,7 @@ impl<'a> Copier<'a> {
             if let Err(e) = self.vfs.set_dir_attrs(dst, &attrs).await {
                 self.fail(format!(
                     "preserving permissions for {}: {e}",
-                    quote(dst_text)
+                    self.q(dst_text)
                 ));
             }
         }
@@ -320,12 +338,12 @@ impl<'a> Copier<'a> {
         exists: bool,
     ) -> bool {
         let Some(target) = &s.link_target else {
-            self.fail(format!("cannot read symbolic link {}", quote(&s.name)));
+            self.fail(format!("cannot read symbolic link {}", self.q(&s.name)));
             return false;
         };
         if exists {
             if let Err(e) = self.vfs.remove(dst, false).await {
-                self.fail(format!("cannot remove {}: {e}", quote(dst_text)));
+                self.fail(format!("cannot remove {}: {e}", self.q(dst_text)));
                 return false;
             }
         }
@@ -338,7 +356,7 @@ impl<'a> Copier<'a> {
         if let Err(e) = self.vfs.symlink(target, dst, &attrs).await {
             self.fail(format!(
                 "cannot create symbolic link {}: {e}",
-                quote(dst_text)
+                self.q(dst_text)
             ));
             return false;
         }
@@ -346,7 +364,7 @@ impl<'a> Copier<'a> {
             // The link's own time (a stopped container had it from the tar header).
             match self.vfs.set_times(dst, m, m, false).await {
                 Ok(()) | Err(FsError::NotRunning(_)) => {}
-                Err(e) => self.fail(format!("preserving times for {}: {e}", quote(dst_text))),
+                Err(e) => self.fail(format!("preserving times for {}: {e}", self.q(dst_text))),
             }
         }
         true
@@ -371,7 +389,7 @@ impl<'a> Copier<'a> {
                 return match self.vfs.hard_link(&first, dst).await {
                     Ok(()) => true,
                     Err(e) => {
-                        self.fail(format!("cannot create hard link {}: {e}", quote(dst_text)));
+                        self.fail(format!("cannot create hard link {}: {e}", self.q(dst_text)));
                         false
                     }
                 };
@@ -380,15 +398,15 @@ impl<'a> Copier<'a> {
         if src == dst {
             self.fail(format!(
                 "{} and {} are the same file",
-                quote(src_text),
-                quote(dst_text)
+                self.q(src_text),
+                self.q(dst_text)
             ));
             return false;
         }
         let (_, mut reader) = match self.vfs.open_read_known(src, s).await {
             Ok(r) => r,
             Err(e) => {
-                self.fail(format!("cannot open {} for reading: {e}", quote(src_text)));
+                self.fail(format!("cannot open {} for reading: {e}", self.q(src_text)));
                 return false;
             }
         };
@@ -398,7 +416,7 @@ impl<'a> Copier<'a> {
             Err(e) => {
                 self.fail(format!(
                     "cannot create regular file {}: {e}",
-                    quote(dst_text)
+                    self.q(dst_text)
                 ));
                 return false;
             }
@@ -411,8 +429,8 @@ impl<'a> Copier<'a> {
                 if !matches!(e, FsError::Interrupted) {
                     self.fail(format!(
                         "error copying {} to {}: {e}",
-                        quote(src_text),
-                        quote(dst_text)
+                        self.q(src_text),
+                        self.q(dst_text)
                     ));
                 }
                 return false;
@@ -425,37 +443,40 @@ impl<'a> Copier<'a> {
                 Err(e) => {
                     writer.abort().await;
                     if !matches!(e, FsError::Interrupted) {
-                        self.fail(format!("error reading {}: {e}", quote(src_text)));
+                        self.fail(format!("error reading {}: {e}", self.q(src_text)));
                     }
                     return false;
                 }
             };
             if let Err(e) = writer.write(&chunk).await {
                 writer.abort().await;
-                self.fail(format!("error writing {}: {e}", quote(dst_text)));
+                self.fail(format!("error writing {}: {e}", self.q(dst_text)));
                 return false;
             }
-            self.progress.add_bytes(chunk.len() as u64);
+            self.report.bytes(chunk.len() as u64);
         }
         let attrs_set = writer.sets_attrs();
         if let Err(e) = writer.commit().await {
-            self.fail(format!("error writing {}: {e}", quote(dst_text)));
+            self.fail(format!("error writing {}: {e}", self.q(dst_text)));
             return false;
         }
         if attrs_set {
             // Set before the rename.
         } else if let Err(e) = self.vfs.finish_attrs(dst, &attrs).await {
             if !matches!(e, FsError::NotRunning(_)) {
-                self.fail(format!("preserving attributes of {}: {e}", quote(dst_text)));
+                self.fail(format!(
+                    "preserving attributes of {}: {e}",
+                    self.q(dst_text)
+                ));
             }
         }
         if self.opts.verbose {
-            println!("{} -> {}", quote(src_text), quote(dst_text));
+            self.report.copied(src_text, dst_text);
         }
         if tracked {
             self.linked.insert(identity, dst.clone());
         }
-        self.progress.file_done();
+        self.report.file_done();
         true
     }
 }
@@ -484,7 +505,7 @@ impl Copier<'_> {
             if n == 0 {
                 return Ok(());
             }
-            self.progress.add_bytes(n as u64);
+            self.report.bytes(n as u64);
         }
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! Where its answer could differ from what a process in the container sees, it says
 //! `Unsupported` and the route asks the agent: a name that is not a regular file when opened
-//! for reading, and a symlink through a magic link (`/proc/self/root`), which openat2 refuses.
+//! for reading, a file on a kernel filesystem (procfs, sysfs: what they show depends on who
+//! reads, and we read as the host's root), and a symlink through a magic link
+//! (`/proc/self/root`), which openat2 refuses.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -17,7 +19,7 @@ use dockerbox_proto::Attr;
 use super::backend::{At, Backend, BoxFut};
 use super::stream::{Attrs, FileReader, FileWriter};
 use super::{agent, Entry, FsError, Notes};
-use crate::host::{ContainerInfo, ProcRoot};
+use crate::host::{on_kernel_fs, ContainerInfo, ProcRoot};
 
 pub struct DirectFs<'v> {
     pub root: Arc<ProcRoot>,
@@ -43,6 +45,25 @@ impl DirectFs<'_> {
                 _ => FsError::from(e),
             })
         })
+    }
+}
+
+impl DirectFs<'_> {
+    /// Opens a regular file for reading, or says `Unsupported` where the agent should answer.
+    async fn open_file(&self, path: &Path) -> Result<std::fs::File, FsError> {
+        let f = match self.run(move |r| Ok(r.open_read(path))).await? {
+            Ok(f) => f,
+            // Not a regular file (a directory, a fifo): the next backend words it as the
+            // container would.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Err(FsError::Unsupported),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(FsError::Unsupported),
+            Err(e) => return Err(e.into()),
+        };
+        if on_kernel_fs(&f) {
+            // Read as the container's processes would: by the agent, not as the host's root.
+            return Err(FsError::Unsupported);
+        }
+        Ok(f)
     }
 }
 
@@ -108,18 +129,7 @@ impl Backend for DirectFs<'_> {
 
     fn open_read<'a>(&'a self, path: &'a Path, _size_hint: u64) -> BoxFut<'a, FileReader> {
         Box::pin(async move {
-            let f = match self.run(move |r| Ok(r.open_read(path))).await? {
-                Ok(f) => f,
-                // Not a regular file (a directory, a fifo): the next backend words it as the
-                // container would.
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    return Err(FsError::Unsupported)
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                    return Err(FsError::Unsupported)
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let f = self.open_file(path).await?;
             self.notes
                 .note(&self.c, "read directly through /proc/PID/root");
             Ok(FileReader::Local(f))
@@ -127,7 +137,10 @@ impl Backend for DirectFs<'_> {
     }
 
     fn read_at<'a>(&'a self, path: &'a Path, offset: u64, len: usize) -> BoxFut<'a, Bytes> {
-        self.run(move |r| super::hostfs::pread(&r.open_read(path)?, offset, len))
+        Box::pin(async move {
+            let f = self.open_file(path).await?;
+            Ok(super::hostfs::pread(&f, offset, len)?)
+        })
     }
 
     fn create<'a>(&'a self, path: &'a Path, attrs: Attrs, _size: u64) -> BoxFut<'a, FileWriter> {

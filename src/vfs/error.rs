@@ -89,6 +89,12 @@ impl From<AgentError> for FsError {
     }
 }
 
+impl From<crate::interrupt::Interrupted> for FsError {
+    fn from(_: crate::interrupt::Interrupted) -> FsError {
+        FsError::Interrupted
+    }
+}
+
 #[allow(dead_code)] // errno() is what the FUSE frontend will return
 impl FsError {
     /// True when the output side went away (`dockerbox -c 'cat f' | head`): not worth reporting.

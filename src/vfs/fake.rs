@@ -469,7 +469,7 @@ impl Backend for Refuses {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vfs::copy::{Copier, CopyOpts, Deref, Preserve};
+    use crate::vfs::copy::{Copier, CopyOpts, CopyReport, Deref, Preserve};
     use crate::vfs::{AgentMode, VPath, Vfs};
 
     /// A namespace whose host side is served by `chain`, in order.
@@ -600,12 +600,35 @@ mod tests {
         }
     }
 
-    async fn cp(v: &Vfs, o: CopyOpts, src: &str, dst: &str) -> bool {
-        let mut c = Copier::new(v, o, "cp", None);
+    /// What the walk reported.
+    #[derive(Default)]
+    struct Said(Vec<String>);
+
+    impl CopyReport for Said {
+        fn quote(&self, name: &std::ffi::OsStr) -> String {
+            format!("'{}'", name.to_string_lossy())
+        }
+        fn error(&mut self, msg: &str) {
+            self.0.push(msg.to_string());
+        }
+        fn copied(&mut self, _src: &std::ffi::OsStr, _dst: &std::ffi::OsStr) {}
+        fn bytes(&mut self, _n: u64) {}
+        fn file_done(&mut self) {}
+    }
+
+    /// `cp` of one operand through the walk: whether it succeeded, and its messages.
+    async fn cp_said(v: &Vfs, o: CopyOpts, src: &str, dst: &str) -> (bool, Vec<String>) {
+        let mut said = Said::default();
+        let mut c = Copier::new(v, o, &mut said);
         let ok = c
             .copy(&host(src), src.as_ref(), &host(dst), dst.as_ref(), true)
             .await;
-        ok && !c.failed
+        let ok = ok && !c.failed;
+        (ok, said.0)
+    }
+
+    async fn cp(v: &Vfs, o: CopyOpts, src: &str, dst: &str) -> bool {
+        cp_said(v, o, src, dst).await.0
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -654,9 +677,19 @@ mod tests {
             .file("/file", b"old");
         let v = vfs(vec![f.clone()]);
         // A directory onto a file, and into itself.
-        assert!(!cp(&v, opts(false), "/d", "/file").await);
+        let (ok, said) = cp_said(&v, opts(false), "/d", "/file").await;
+        assert!(!ok);
+        assert_eq!(
+            said,
+            ["cannot overwrite non-directory '/file' with directory '/d'"]
+        );
         assert_eq!(f.contents("/file"), Some(b"old".to_vec()));
-        assert!(!cp(&v, opts(false), "/d", "/d/sub/copy").await);
+        let (ok, said) = cp_said(&v, opts(false), "/d", "/d/sub/copy").await;
+        assert!(!ok);
+        assert_eq!(
+            said,
+            ["cannot copy a directory, '/d', into itself, '/d/sub/copy'"]
+        );
         assert_eq!(f.contents("/d/sub/copy/f"), Some(b"new".to_vec()));
         assert!(f
             .paths()

@@ -467,7 +467,7 @@ impl Meta<'_> {
         name: &str,
     ) -> Result<(Arc<crate::host::ContainerInfo>, Files), FsError> {
         let c = self.vfs.container(host, name).await?;
-        let doc = self.vfs.eng(&c).inspect(&c.id).await?;
+        let doc = self.vfs.eng(&c).inspect_now(&c.id).await?;
         Ok((
             c,
             Files {
@@ -481,7 +481,8 @@ impl Meta<'_> {
     async fn container_dirs(&self, host: Option<&str>) -> Result<Vec<Entry>, FsError> {
         let eng = self.vfs.engine(host)?;
         let table = eng.containers().await?;
-        let docs = futures_util::future::join_all(table.iter().map(|c| eng.inspect(&c.id))).await;
+        let docs =
+            futures_util::future::join_all(table.iter().map(|c| eng.inspect_now(&c.id))).await;
         Ok(table
             .iter()
             .zip(docs)

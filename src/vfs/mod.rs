@@ -39,8 +39,9 @@ use owners::Owners;
 /// How many symlinks one lookup follows before giving up with ELOOP, as Linux does.
 const MAX_LINKS: usize = 40;
 
-/// Where the namespace's notes go (`-v`: which backend served; big files): the namespace
-/// never prints. `None`: nobody wants them.
+/// Where the namespace's notes go (`-v`: which backend served; big files), one line each
+/// without a prefix (`web: served by ...`): the namespace never prints. `None`: nobody wants
+/// them.
 pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The notes of one command, each said once.
@@ -293,7 +294,15 @@ impl Vfs {
         }
         let c = self.container(host.as_deref(), name).await?;
         let mut hops = VecDeque::new();
-        if let Some(root) = self.eng(&c).proc_root(&c).await {
+        // The kernel's filesystems answer by who asks (`/proc/self`, `/proc/kallsyms`): only a
+        // process in the container (the agent) sees them as the container does.
+        let kernel = path.starts_with("/proc") || path.starts_with("/sys");
+        let direct = if kernel {
+            None
+        } else {
+            self.eng(&c).proc_root(&c).await
+        };
+        if let Some(root) = direct {
             hops.push_back(Hop::Ready(Arc::new(direct::DirectFs {
                 root,
                 c: c.clone(),
@@ -304,8 +313,11 @@ impl Vfs {
         let wait = match need {
             Need::Write => true,
             Need::Exact => running,
-            // The archive API sees the layer beneath a tmpfs, not the files on it.
-            Need::Names | Need::Read => running && self.eng(&c).under_tmpfs(&c.id, path).await,
+            // The archive API sees the layer beneath a tmpfs, not the files on it, and none of
+            // the kernel's filesystems.
+            Need::Names | Need::Read => {
+                running && (kernel || self.eng(&c).under_tmpfs(&c.id, path).await)
+            }
         };
         hops.push_back(Hop::Served { wait });
         Ok((path.clone(), Some(c), hops))

@@ -64,12 +64,13 @@ impl FileReader {
             FileReader::Agent(s) => {
                 interrupt::guard(async { s.next().await.map_err(super::agent::fs_error) }).await
             }
-            FileReader::Archive(rx) => match interrupt::guard(async { Ok(rx.recv().await) }).await?
-            {
-                Some(Ok(b)) => Ok(Some(b)),
-                Some(Err(e)) => Err(e.into()),
-                None => Ok(None),
-            },
+            FileReader::Archive(rx) => {
+                match interrupt::guard(async { Ok::<_, FsError>(rx.recv().await) }).await? {
+                    Some(Ok(b)) => Ok(Some(b)),
+                    Some(Err(e)) => Err(e.into()),
+                    None => Ok(None),
+                }
+            }
         }
     }
 }
