@@ -18,6 +18,7 @@ mod exec;
 mod fileops;
 mod ls;
 mod messages;
+mod meta;
 mod multi;
 mod nav;
 mod repl;
