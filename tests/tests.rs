@@ -16,6 +16,7 @@ mod cp_gnu;
 mod engines;
 mod exec;
 mod fileops;
+mod images;
 mod ls;
 mod messages;
 mod meta;

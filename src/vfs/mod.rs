@@ -14,6 +14,7 @@ mod error;
 #[cfg(test)]
 mod fake;
 mod hostfs;
+mod images;
 mod meta;
 pub mod owners;
 pub mod path;
@@ -106,6 +107,8 @@ pub struct Vfs {
     /// Every engine shown; with more than one, `/containers` holds one directory per engine.
     engines: Vec<Arc<Engine>>,
     archive: archive::ArchiveFs,
+    /// `/images`' never-started containers, removed in [`Vfs::settle`].
+    images: images::Views,
     agents: Agents,
     owners: Mutex<HashMap<String, Arc<Owners>>>,
     notes: Notes,
@@ -122,6 +125,7 @@ impl Vfs {
         Vfs {
             engines,
             archive: archive::ArchiveFs::default(),
+            images: images::Views::default(),
             agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
             notes: Notes {
@@ -145,6 +149,7 @@ impl Vfs {
     /// Before exit: lets agents that are still starting finish, so nothing is left behind.
     pub async fn settle(&self) {
         self.agents.settle().await;
+        self.images.remove_all(&self.engines).await;
     }
 
     /// Starts the agents the last command wanted (`auto` mode). Interactive sessions start them
@@ -286,7 +291,13 @@ impl Vfs {
             VPath::Meta(p) => {
                 return Ok((p.clone(), None, ready(Arc::new(meta::Meta { vfs: self }))))
             }
-            VPath::Images(_) => return Err(FsError::NotFound),
+            VPath::Images(p) => {
+                return Ok((
+                    p.clone(),
+                    None,
+                    ready(Arc::new(images::Images { vfs: self })),
+                ))
+            }
             VPath::Container { host, name, path } => (host, name, path),
         };
         if need == Need::Write && path == Path::new("/") {
