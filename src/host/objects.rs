@@ -213,7 +213,7 @@ impl Engine {
         Ok(r.id)
     }
 
-    /// Removes image views: this session's (`mine`), or every one whose session is gone.
+    /// Removes image views whose session is gone, and this session's (`mine`) too.
     pub async fn remove_image_views(&self, mine: Option<&str>) -> Result<(), EngineError> {
         let docker = self.client().await?;
         let mut filters = std::collections::HashMap::new();
@@ -234,10 +234,7 @@ impl Engine {
                 .and_then(|l| l.get(IMAGE_VIEW))
                 .cloned()
                 .unwrap_or_default();
-            let remove = match mine {
-                Some(m) => session == m,
-                None => !session_alive(&session),
-            };
+            let remove = mine.is_some_and(|m| session == m) || !session_alive(&session);
             if let (true, Some(id)) = (remove, c.id) {
                 let opts = bollard::query_parameters::RemoveContainerOptions {
                     force: true,
