@@ -484,3 +484,26 @@ pub fn sha256(data: &[u8]) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+impl Sandbox {
+    /// Starts a container running `cmd` (with `extra` options before the image), named and
+    /// labelled as [`Sandbox::run`] names them.
+    pub fn run_cmd(&mut self, short: &str, image: &str, extra: &[&str], cmd: &[&str]) -> String {
+        let name = self.name(short);
+        let mut args = vec![
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--label",
+            LABEL,
+            "--name",
+            &name,
+        ];
+        args.extend_from_slice(extra);
+        args.push(image);
+        args.extend_from_slice(cmd);
+        docker(&args);
+        name
+    }
+}

@@ -275,6 +275,13 @@ impl Engine {
         let mut table: Vec<Arc<ContainerInfo>> = list
             .into_iter()
             .filter_map(|c| {
+                // /images' never-started helpers are not the user's containers.
+                if c.labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(super::objects::IMAGE_VIEW))
+                {
+                    return None;
+                }
                 let id = c.id?;
                 let name = c.names?.first()?.trim_start_matches('/').to_string();
                 Some(Arc::new(ContainerInfo {

@@ -290,8 +290,10 @@ impl Shell {
             let b = arg.as_bytes();
             let typed_absolute = b.starts_with(b"/");
             let p = self.resolve(arg);
-            let candidate = matches!(p, VPath::Container { .. })
-                && (typed_absolute || (in_container && !b.starts_with(b"-")));
+            let candidate = matches!(
+                p,
+                VPath::Container { .. } | VPath::Meta(_) | VPath::Images(_)
+            ) && (typed_absolute || (in_container && !b.starts_with(b"-")));
             if !candidate {
                 out.push(arg.clone());
                 continue;

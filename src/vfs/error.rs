@@ -42,6 +42,10 @@ pub enum FsError {
     Unreachable { addr: String, reason: String },
     #[error("engine error: {0}")]
     Engine(String),
+    /// The engine refused a request (a `ctl` verb): its own words, with the errno they mean
+    /// (EBUSY, EPERM, ENOENT, EINVAL...), so the message is shown once.
+    #[error("{message}")]
+    Refused { errno: i32, message: String },
     #[error("{}", io_text(.0))]
     Io(io::Error),
     /// A write into a stopped container failed after the engine had started unpacking it: the
@@ -126,6 +130,7 @@ impl FsError {
             FsError::Gone => libc::ESTALE,
             FsError::Unreachable { .. } => libc::EHOSTUNREACH,
             FsError::Engine(_) => libc::EIO,
+            FsError::Refused { errno, .. } => *errno,
             FsError::Io(e) => e.raw_os_error().unwrap_or(libc::EIO),
             FsError::PartialLeft(e) => e.errno(),
         }

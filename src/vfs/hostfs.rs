@@ -45,6 +45,12 @@ pub fn read_dir(p: &Path) -> Result<Vec<Entry>, FsError> {
     if p == Path::new("/") && fs::symlink_metadata("/containers").is_err() {
         out.push(super::synthetic::containers_dir());
     }
+    if p == Path::new("/") && fs::symlink_metadata("/meta").is_err() {
+        out.push(super::meta::meta_dir());
+    }
+    if p == Path::new("/") && fs::symlink_metadata("/images").is_err() {
+        out.push(super::images::images_dir());
+    }
     for de in fs::read_dir(p)? {
         let de = de?;
         let path = de.path();

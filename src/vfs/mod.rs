@@ -14,6 +14,8 @@ mod error;
 #[cfg(test)]
 mod fake;
 mod hostfs;
+mod images;
+mod meta;
 pub mod owners;
 pub mod path;
 pub mod stream;
@@ -106,6 +108,8 @@ pub struct Vfs {
     /// Every engine shown; with more than one, `/containers` holds one directory per engine.
     engines: Vec<Arc<Engine>>,
     archive: archive::ArchiveFs,
+    /// `/images`' never-started containers, removed in [`Vfs::settle`].
+    images: images::Views,
     agents: Agents,
     owners: Mutex<HashMap<String, Arc<Owners>>>,
     notes: Notes,
@@ -124,6 +128,7 @@ impl Vfs {
         Vfs {
             engines,
             archive: archive::ArchiveFs::default(),
+            images: images::Views::default(),
             agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
             notes: Notes {
@@ -147,6 +152,7 @@ impl Vfs {
     /// Before exit: lets agents that are still starting finish, so nothing is left behind.
     pub async fn settle(&self) {
         self.agents.settle().await;
+        self.images.remove_all(&self.engines).await;
     }
 
     /// Starts the agents the last command wanted (`auto` mode). Interactive sessions start them
@@ -298,6 +304,16 @@ impl Vfs {
                     host: Some(h.clone()),
                 });
                 return Ok(("/".into(), None, ready(b)));
+            }
+            VPath::Meta(p) => {
+                return Ok((p.clone(), None, ready(Arc::new(meta::Meta { vfs: self }))))
+            }
+            VPath::Images(p) => {
+                return Ok((
+                    p.clone(),
+                    None,
+                    ready(Arc::new(images::Images { vfs: self })),
+                ))
             }
             VPath::Container { host, name, path } => (host, name, path),
         };

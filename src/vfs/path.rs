@@ -12,6 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// The mount point of the container tree.
 pub const CONTAINERS: &str = "/containers";
 
+/// The mount point of the Docker objects' metadata (`/meta/containers/NAME/FIELD`).
+pub const META: &str = "/meta";
+
+/// The mount point of the images' filesystems (`/images/REF/...`).
+pub const IMAGES: &str = "/images";
+
 /// Several engines: the tree is `/containers/HOST/NAME/...` instead of `/containers/NAME/...`.
 /// Set once at startup, from the engine list.
 static MULTI: AtomicBool = AtomicBool::new(false);
@@ -42,6 +48,11 @@ pub enum VPath {
         name: String,
         path: PathBuf,
     },
+    /// A path in `/meta` (`/` is `/meta` itself), read-only but for `ctl` files; its backend
+    /// (`vfs/meta.rs`) parses the rest.
+    Meta(PathBuf),
+    /// A path in `/images` (`/` is `/images` itself), read-only; parsed by `vfs/images.rs`.
+    Images(PathBuf),
 }
 
 impl VPath {
@@ -76,6 +87,12 @@ impl VPath {
                     },
                 }
             }
+            Some(Component::Normal(c)) if c == "meta" => {
+                VPath::Meta(Path::new("/").join(comps.as_path()))
+            }
+            Some(Component::Normal(c)) if c == "images" => {
+                VPath::Images(Path::new("/").join(comps.as_path()))
+            }
             _ => VPath::Host(norm),
         }
     }
@@ -103,6 +120,8 @@ impl VPath {
                 }
                 p
             }
+            VPath::Meta(p) => tree_path(META, p),
+            VPath::Images(p) => tree_path(IMAGES, p),
         }
     }
 
@@ -118,6 +137,16 @@ impl VPath {
     pub fn is_virtual(&self) -> bool {
         !matches!(self, VPath::Host(_))
     }
+}
+
+/// `mount` + a path inside that tree (`/` is the mount point itself).
+fn tree_path(mount: &str, inside: &Path) -> PathBuf {
+    let mut p = PathBuf::from(mount);
+    let rel = inside.strip_prefix("/").unwrap_or(inside);
+    if !rel.as_os_str().is_empty() {
+        p.push(rel);
+    }
+    p
 }
 
 /// Lexical normalisation of an absolute path: drops `.` and empty components, applies `..`
@@ -227,6 +256,19 @@ mod tests {
             ("/containers/web/../../../..", VPath::Host("/".into())),
             ("/containersx/a", VPath::Host("/containersx/a".into())),
             ("/tmp/../containers/a/b", c("a", "/b")),
+            ("/meta", VPath::Meta("/".into())),
+            (
+                "/meta/containers/web/state",
+                VPath::Meta("/containers/web/state".into()),
+            ),
+            ("/meta/containers/web/..", VPath::Meta("/containers".into())),
+            ("/meta/..", VPath::Host("/".into())),
+            ("/metax", VPath::Host("/metax".into())),
+            ("/images/", VPath::Images("/".into())),
+            (
+                "/images/ghcr.io/org/app:v1/etc",
+                VPath::Images("/ghcr.io/org/app:v1/etc".into()),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(&VPath::parse(Path::new(input)), want, "parse({input})");
@@ -258,6 +300,10 @@ mod tests {
             "/containers",
             "/containers/web",
             "/containers/web/etc/x",
+            "/meta",
+            "/meta/containers/web/labels/a.b",
+            "/images",
+            "/images/app:v1/etc",
         ] {
             assert_eq!(VPath::parse(Path::new(p)).to_path(), PathBuf::from(p));
         }
