@@ -36,6 +36,13 @@ pub struct At {
 /// One filesystem's operations. Each default is `Err(FsError::Unsupported)` unless its doc says
 /// otherwise.
 pub trait Backend: Send + Sync {
+    /// What a write answers that this backend does not serve, when no backend after it on the
+    /// route does either. Default `Unsupported`; a read-only tree says `EROFS` (or `EACCES`)
+    /// here once instead of in every write method.
+    fn refuse_write(&self) -> FsError {
+        FsError::Unsupported
+    }
+
     /// What is at the path itself (a final symlink is not followed; its target is filled in).
     fn lstat<'a>(&'a self, _path: &'a Path) -> BoxFut<'a, Entry> {
         unsupported()

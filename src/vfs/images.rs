@@ -14,8 +14,8 @@ use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::backend::{At, Backend, BoxFut};
-use super::stream::{Attrs, FileReader, FileWriter};
+use super::backend::{Backend, BoxFut};
+use super::stream::FileReader;
 use super::{Entry, FsError, Kind, Vfs};
 use crate::host::{ContainerInfo, Engine, ImageInfo, State};
 
@@ -198,10 +198,6 @@ pub fn images_dir() -> Entry {
     dir("images", 0, 0)
 }
 
-fn erofs<'a, T: 'a>() -> BoxFut<'a, T> {
-    Box::pin(async { Err(FsError::errno_error(libc::EROFS)) })
-}
-
 impl Images<'_> {
     async fn place(&self, path: &Path) -> Result<Place, FsError> {
         let mut comps: Vec<String> = Vec::new();
@@ -263,6 +259,11 @@ impl Images<'_> {
 }
 
 impl Backend for Images<'_> {
+    /// A read-only tree: every write it does not serve is refused.
+    fn refuse_write(&self) -> FsError {
+        FsError::errno_error(libc::EROFS)
+    }
+
     fn lstat<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Entry> {
         Box::pin(async move {
             match self.place(path).await? {
@@ -319,52 +320,6 @@ impl Backend for Images<'_> {
                 Place::Inside(c, rest, _) => self.archive(&c).open_read(&rest, size_hint).await,
             }
         })
-    }
-
-    fn create<'a>(
-        &'a self,
-        _p: &'a Path,
-        _a: Attrs,
-        _s: u64,
-        _o: super::stream::Open,
-    ) -> BoxFut<'a, FileWriter> {
-        erofs()
-    }
-    fn create_needs_size(&self) -> BoxFut<'_, bool> {
-        erofs()
-    }
-    fn mkdir<'a>(&'a self, _p: &'a Path, _a: Attrs) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn set_dir_attrs<'a>(&'a self, _p: &'a Path, _a: Attrs) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn symlink<'a>(&'a self, _at: &'a At, _a: Attrs) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn remove<'a>(&'a self, _p: &'a Path, _dir: bool) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn rename<'a>(&'a self, _at: &'a At) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn link<'a>(&'a self, _at: &'a At) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn chmod<'a>(&'a self, _p: &'a Path, _m: u32) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn chown<'a>(&'a self, _p: &'a Path, _u: u32, _g: u32, _f: bool) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn set_times<'a>(
-        &'a self,
-        _p: &'a Path,
-        _a: (i64, u32),
-        _m: (i64, u32),
-        _f: bool,
-    ) -> BoxFut<'a, ()> {
-        erofs()
     }
 }
 

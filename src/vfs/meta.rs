@@ -19,7 +19,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::backend::{At, Backend, BoxFut};
+use super::backend::{Backend, BoxFut};
 use super::entry::parse_rfc3339;
 use super::stream::{ArchiveWriter, Attrs, FileReader, FileWriter};
 use super::{Entry, FsError, Kind, Vfs};
@@ -365,10 +365,6 @@ fn refused(e: EngineError) -> FsError {
     FsError::Refused { errno, message }
 }
 
-fn erofs<'a, T: 'a>() -> BoxFut<'a, T> {
-    Box::pin(async { Err(FsError::errno_error(libc::EROFS)) })
-}
-
 fn dir(name: impl Into<OsString>, mtime: i64) -> Entry {
     let mut e = Entry::new(name, Kind::Dir);
     e.perm = 0o555;
@@ -554,6 +550,11 @@ fn tar_content(tar_bytes: &[u8]) -> Result<Vec<u8>, FsError> {
 }
 
 impl Backend for Meta<'_> {
+    /// A read-only tree: every write it does not serve is refused.
+    fn refuse_write(&self) -> FsError {
+        FsError::errno_error(libc::EROFS)
+    }
+
     fn lstat<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Entry> {
         Box::pin(self.entry(path))
     }
@@ -666,40 +667,6 @@ impl Backend for Meta<'_> {
     /// Only `ctl` takes writes, and its verb is done whole on commit: the shell spools it.
     fn create_needs_size(&self) -> BoxFut<'_, bool> {
         Box::pin(async { Ok(true) })
-    }
-
-    fn mkdir<'a>(&'a self, _p: &'a Path, _a: Attrs) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn set_dir_attrs<'a>(&'a self, _p: &'a Path, _a: Attrs) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn symlink<'a>(&'a self, _at: &'a At, _a: Attrs) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn remove<'a>(&'a self, _p: &'a Path, _dir: bool) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn rename<'a>(&'a self, _at: &'a At) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn link<'a>(&'a self, _at: &'a At) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn chmod<'a>(&'a self, _p: &'a Path, _m: u32) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn chown<'a>(&'a self, _p: &'a Path, _u: u32, _g: u32, _f: bool) -> BoxFut<'a, ()> {
-        erofs()
-    }
-    fn set_times<'a>(
-        &'a self,
-        _p: &'a Path,
-        _a: (i64, u32),
-        _m: (i64, u32),
-        _f: bool,
-    ) -> BoxFut<'a, ()> {
-        erofs()
     }
 }
 

@@ -403,6 +403,8 @@ impl Vfs {
         F: for<'b> Fn(&'b dyn Backend, &'b At) -> BoxFut<'b, T>,
     {
         let mut picked_again = false;
+        // What the last backend that declined a write says of it (a read-only tree: EROFS).
+        let mut refused = FsError::Unsupported;
         'pick: loop {
             let (path, c, mut hops) = self.route(p, need).await?;
             let at = At {
@@ -414,7 +416,12 @@ impl Vfs {
                     break;
                 };
                 match op(&*b, &at).await {
-                    Err(FsError::Unsupported) => continue,
+                    Err(FsError::Unsupported) => {
+                        if need == Need::Write {
+                            refused = b.refuse_write();
+                        }
+                        continue;
+                    }
                     Err(FsError::Gone) if !picked_again => {
                         picked_again = true;
                         continue 'pick;
@@ -427,7 +434,7 @@ impl Vfs {
                     }
                 }
             }
-            return Err(FsError::Unsupported);
+            return Err(refused);
         }
     }
 

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::backend::{At, Backend, BoxFut};
-use super::stream::{Attrs, FileReader, FileWriter, Open};
+use super::backend::{Backend, BoxFut};
+use super::stream::FileReader;
 use super::{Entry, FsError, Kind, Vfs};
 use crate::host::{ContainerInfo, EngineSummary};
 
@@ -42,11 +42,12 @@ pub fn container_entry(c: &Arc<ContainerInfo>) -> Entry {
     e
 }
 
-fn denied<'a, T: 'a>() -> BoxFut<'a, T> {
-    Box::pin(async { Err(FsError::PermissionDenied) })
-}
-
 impl Backend for Containers<'_> {
+    /// A read-only tree: every write it does not serve is refused.
+    fn refuse_write(&self) -> FsError {
+        FsError::PermissionDenied
+    }
+
     fn lstat<'a>(&'a self, _path: &'a Path) -> BoxFut<'a, Entry> {
         Box::pin(async move {
             let Some(h) = self.host.as_deref() else {
@@ -77,45 +78,5 @@ impl Backend for Containers<'_> {
 
     fn open_read<'a>(&'a self, _path: &'a Path, _size_hint: u64) -> BoxFut<'a, FileReader> {
         Box::pin(async { Err(FsError::IsADirectory) })
-    }
-
-    fn create<'a>(&'a self, _p: &'a Path, _a: Attrs, _s: u64, _o: Open) -> BoxFut<'a, FileWriter> {
-        denied()
-    }
-    fn create_needs_size(&self) -> BoxFut<'_, bool> {
-        denied()
-    }
-    fn mkdir<'a>(&'a self, _p: &'a Path, _a: Attrs) -> BoxFut<'a, ()> {
-        denied()
-    }
-    fn set_dir_attrs<'a>(&'a self, _p: &'a Path, _a: Attrs) -> BoxFut<'a, ()> {
-        denied()
-    }
-    fn symlink<'a>(&'a self, _at: &'a At, _a: Attrs) -> BoxFut<'a, ()> {
-        denied()
-    }
-    fn remove<'a>(&'a self, _p: &'a Path, _dir: bool) -> BoxFut<'a, ()> {
-        denied()
-    }
-    fn rename<'a>(&'a self, _at: &'a At) -> BoxFut<'a, ()> {
-        denied()
-    }
-    fn link<'a>(&'a self, _at: &'a At) -> BoxFut<'a, ()> {
-        denied()
-    }
-    fn chmod<'a>(&'a self, _p: &'a Path, _m: u32) -> BoxFut<'a, ()> {
-        denied()
-    }
-    fn chown<'a>(&'a self, _p: &'a Path, _u: u32, _g: u32, _f: bool) -> BoxFut<'a, ()> {
-        denied()
-    }
-    fn set_times<'a>(
-        &'a self,
-        _p: &'a Path,
-        _a: (i64, u32),
-        _m: (i64, u32),
-        _f: bool,
-    ) -> BoxFut<'a, ()> {
-        denied()
     }
 }
