@@ -440,9 +440,7 @@ impl Backend for AgentFs<'_> {
         open: Open,
     ) -> BoxFut<'a, FileWriter> {
         Box::pin(async move {
-            let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
-            // Journaled before the agent may make it (`vfs::temps`).
-            let temp = Temp::new(&self.c.id, path.with_file_name(&tmp), true);
+            let (tmp, temp) = Temp::beside(&self.c.id, path);
             let w = self
                 .conn
                 .begin_write(

@@ -151,9 +151,7 @@ impl Backend for DirectFs<'_> {
         open: Open,
     ) -> BoxFut<'a, FileWriter> {
         Box::pin(async move {
-            let tmp = super::stream::temp_name(path.file_name().unwrap_or_default());
-            // Journaled before it is made (`vfs::temps`); settled at once for a write in place.
-            let temp = Temp::new(&self.c.id, path.with_file_name(&tmp), true);
+            let (tmp, temp) = Temp::beside(&self.c.id, path);
             let w = match self
                 .run(move |r| r.create(path, &tmp, attrs.mode, open))
                 .await
@@ -164,12 +162,7 @@ impl Backend for DirectFs<'_> {
                     return Err(e);
                 }
             };
-            let temp = if w.is_new() {
-                temp
-            } else {
-                temp.done();
-                Temp::new(&self.c.id, std::path::PathBuf::new(), false)
-            };
+            let temp = temp.unless_in_place(w.is_new());
             self.notes
                 .note(&self.c, "written directly through /proc/PID/root");
             Ok(FileWriter::Direct(w, attrs, temp))

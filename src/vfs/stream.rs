@@ -178,6 +178,25 @@ impl Temp {
         }
     }
 
+    /// A temporary name beside `path` in container `id`, journaled before the writer may make
+    /// it.
+    pub fn beside(id: &str, path: &Path) -> (std::ffi::OsString, Temp) {
+        let tmp = temp_name(path.file_name().unwrap_or_default());
+        let temp = Temp::new(id, path.with_file_name(&tmp), true);
+        (tmp, temp)
+    }
+
+    /// What is left to settle once the writer said whether it made the temporary: nothing for
+    /// a write in place.
+    pub fn unless_in_place(self, made: bool) -> Temp {
+        if made {
+            return self;
+        }
+        let container = self.container.clone();
+        self.done();
+        Temp::new(&container, PathBuf::new(), false)
+    }
+
     /// The temporary landed or was removed.
     pub fn done(self) {
         if let Some(t) = self.ticket {
