@@ -77,8 +77,9 @@ impl From<EngineError> for FsError {
             EngineError::NoSuchContainer => FsError::NoSuchContainer,
             EngineError::Ambiguous(m) => FsError::Ambiguous(m),
             EngineError::Unreachable { addr, reason } => FsError::Unreachable { addr, reason },
-            EngineError::Server { message, .. } => FsError::Engine(message),
-            e => FsError::Engine(e.to_string()),
+            EngineError::Server { message, .. } | EngineError::Other(message) => {
+                FsError::Engine(message)
+            }
         }
     }
 }

@@ -280,6 +280,9 @@ impl Vfs {
         p: &VPath,
         need: Need,
     ) -> Result<(PathBuf, Option<Arc<ContainerInfo>>, VecDeque<Hop<'_>>), FsError> {
+        if let Some(errno) = p.limits_error() {
+            return Err(FsError::errno_error(errno));
+        }
         let (host, name, path) = match p {
             #[cfg(test)]
             VPath::Host(h) if self.test_chain.lock().is_ok_and(|c| !c.is_empty()) => {
