@@ -106,3 +106,30 @@ fn functions_subshells_and_jobs() {
     let r = sh.c("A=1 B=[$A] env | grep '^B='; HOME=/h; P=~/bin:~/x; echo $P");
     assert_eq!(r.ok(), "B=[1]\n/h/bin:/h/x\n");
 }
+
+#[test]
+fn arrays_over_containers() {
+    let Some(mut sb) = Sandbox::new("langarrays") else {
+        return;
+    };
+    let a = sb.run("a", BUSYBOX, &["--hostname", "alpha"]);
+    let b = sb.run("b", BUSYBOX, &["--hostname", "beta"]);
+    let sh = TestShell::new();
+    // An array of container paths, indexed, counted, sliced, and each one's file read.
+    let line = format!(
+        "cs=(/containers/{a} /containers/{b}); echo ${{#cs[@]}}; \
+         for c in \"${{cs[@]}}\"; do h[${{#h[@]}}]=$(cat $c/etc/hostname); done; \
+         echo \"${{h[*]}}\" ${{!h[@]}} \"${{h[-1]}}\" \"${{cs[@]:1}}\" | sed 's|/containers/||'; \
+         declare -A by; by[$(cat /containers/{a}/etc/hostname)]=1; declare -p by"
+    );
+    assert_eq!(
+        sh.c(&line).ok(),
+        format!("2\nalpha beta 0 1 beta {b}\ndeclare -A by=([alpha]=\"1\" )\n")
+    );
+    // PIPESTATUS, unset of an element, arithmetic on elements.
+    let r = sh.c(
+        "true | false | (exit 3); echo ${PIPESTATUS[@]}; n=(5 6 7); unset 'n[1]'; \
+         (( n[0] += n[2] )); echo ${n[@]} ${!n[@]}; f() { local -a l=(x); declare -p l; }; f",
+    );
+    assert_eq!(r.ok(), "0 1 3\n12 7 0 2\ndeclare -a l=([0]=\"x\")\n");
+}

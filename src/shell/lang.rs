@@ -16,7 +16,7 @@ use crate::exit_codes;
 const NAMES: &[&str] = &[
     ":", "true", "false", "echo", "test", "[", "set", "shift", "return", "break", "continue",
     "local", "readonly", "eval", ".", "source", "trap", "read", "wait", "jobs", "getopts",
-    "command", "type", "umask", "let", "shopt", "builtin", "printf",
+    "command", "type", "umask", "let", "shopt", "builtin", "printf", "declare", "typeset", "unset",
 ];
 
 /// The language builtin called `name`.
@@ -128,39 +128,10 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                 err("local", "can only be used in a function");
                 return exit_codes::FAILURE;
             }
-            for a in &args {
-                let (n, v) = split_assign(b(a));
-                let old = sh.vars.get(n).map(<[u8]>::to_vec);
-                if let Some(frame) = sh.locals.last_mut() {
-                    if !frame.iter().any(|(k, _)| k == n) {
-                        frame.push((n.to_vec(), old));
-                    }
-                }
-                if let Some(v) = v {
-                    sh.vars.set(n, v.to_vec());
-                }
-            }
-            exit_codes::OK
+            super::declare::declare(sh, name, args, out)
         }
-        "readonly" => {
-            if args.is_empty() || args.iter().any(|a| b(a) == b"-p") {
-                for (n, v) in sh.vars.readonly_names() {
-                    let _ = writeln!(out, "declare -r {}=\"{}\"", lossy(n), lossy(v));
-                }
-                return exit_codes::OK;
-            }
-            for a in &args {
-                let (n, v) = split_assign(b(a));
-                if let Some(v) = v {
-                    if let Err(msg) = sh.assign(n, v.to_vec()) {
-                        err("readonly", &msg);
-                        return exit_codes::FAILURE;
-                    }
-                }
-                sh.vars.set_readonly(n);
-            }
-            exit_codes::OK
-        }
+        "declare" | "typeset" | "readonly" => super::declare::declare(sh, name, args, out),
+        "unset" => super::declare::unset(sh, args),
         "eval" => {
             let text = args.iter().map(b).collect::<Vec<_>>().join(&b' ');
             sh.run_text(&text).await
@@ -305,13 +276,6 @@ fn lossy(b: &[u8]) -> String {
 
 fn parse_n(a: &[u8]) -> Option<usize> {
     std::str::from_utf8(a).ok()?.parse().ok()
-}
-
-fn split_assign(a: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match a.iter().position(|&c| c == b'=') {
-        Some(i) => (&a[..i], Some(&a[i + 1..])),
-        None => (a, None),
-    }
 }
 
 /// `echo`: bash's, with `-n`, `-e`, `-E`.

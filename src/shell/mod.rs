@@ -5,6 +5,7 @@
 //! errors go through its [`Reporter`], as builtins' do through theirs.
 
 mod cond;
+mod declare;
 mod expand;
 mod fds;
 mod lang;
@@ -63,6 +64,8 @@ pub struct Shell {
     sourcing: bool,
     /// Saved values of each function call's `local`s.
     locals: Vec<run::Saved>,
+    /// Each stage's status in the last pipeline: `${PIPESTATUS[@]}`.
+    pipestatus: Vec<i32>,
     /// Conditions and `&&` lists around the command: `set -e` does not apply there.
     no_errexit: usize,
     /// Ctrl-C ended a command: everything around it stops.
@@ -130,6 +133,7 @@ impl Shell {
             in_function: 0,
             sourcing: false,
             locals: Vec::new(),
+            pipestatus: Vec::new(),
             no_errexit: 0,
             interrupted: false,
             inherited: None,

@@ -188,12 +188,17 @@ impl Shell {
         });
         let _ = io::stdout().flush();
         let status = match stages.len() {
-            1 => match stages.pop() {
-                Some(Stage::Simple(only)) => self.run_alone(only).await,
-                Some(Stage::Compound(c)) => self.run_compound(&c).await,
-                Some(Stage::Failed(st)) => st,
-                None => self.status,
-            },
+            1 => {
+                let st = match stages.pop() {
+                    Some(Stage::Simple(only)) => self.run_alone(only).await,
+                    Some(Stage::Compound(c)) => self.run_compound(&c).await,
+                    Some(Stage::Failed(st)) => st,
+                    None => self.status,
+                };
+                self.pipestatus.clear();
+                self.pipestatus.push(st);
+                st
+            }
             _ => self.run_piped(stages).await,
         };
         self.proc_fds.clear();
@@ -378,8 +383,10 @@ impl Shell {
         drop(next_in);
         let (mut status, mut interrupted) = (exit_codes::OK, false);
         let mut failed = exit_codes::OK;
+        self.pipestatus.clear();
         for r in running {
             status = r.wait().await;
+            self.pipestatus.push(status);
             interrupted |= status == exit_codes::INTERRUPTED;
             if status != exit_codes::OK {
                 failed = status;

@@ -65,7 +65,7 @@ impl Opts {
 }
 
 /// Variables' values before a function's `local`s, put back when it returns.
-pub type Saved = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+pub type Saved = Vec<(Vec<u8>, Option<crate::context::Var>)>;
 
 /// A background job: its number for `$!`, `wait` and `jobs`, and its status when done.
 pub struct Job {
@@ -478,10 +478,7 @@ impl Shell {
         self.in_function -= 1;
         if let Some(frame) = self.locals.pop() {
             for (name, old) in frame.into_iter().rev() {
-                match old {
-                    Some(v) => self.vars.set(&name, v),
-                    None => self.vars.unset(&name),
-                }
+                self.vars.restore(&name, old);
             }
         }
         self.inherited = saved_table;
