@@ -133,3 +133,23 @@ fn arrays_over_containers() {
     );
     assert_eq!(r.ok(), "0 1 3\n12 7 0 2\ndeclare -a l=([0]=\"x\")\n");
 }
+
+#[test]
+fn printf_read_and_echo_are_bash_s() {
+    let sh = TestShell::new();
+    let r = sh.c(
+        "printf '%s|%5.2s|%-4d|%x|%q|%b\\n' abc xyz 42 255 'a b' 'x\\ty'; printf -v v '%03d' 7; \
+         echo $v; printf '%d\\n' 3x; echo $?; echo -e '\\u00e9\\x41\\0101'; \
+         read -u 3 -d 5 3<<EOF\n123456\nEOF\necho \"$REPLY\"; printf '  a b  \\n' | { read; echo \"[$REPLY]\"; }; \
+         v='it'\\''s'; echo ${v@Q}",
+    );
+    assert_eq!(
+        (r.out(), r.status),
+        (
+            "abc|   xy|42  |ff|a\\ b|x\ty\n007\n3\n1\néAA\n1234\n[  a b  ]\n'it'\\''s'\n"
+                .to_string(),
+            0
+        )
+    );
+    assert_eq!(r.stderr, "dockerbox: printf: 3x: invalid number\n");
+}

@@ -64,6 +64,8 @@ pub struct Shell {
     sourcing: bool,
     /// Saved values of each function call's `local`s.
     locals: Vec<run::Saved>,
+    /// The descriptors of the language builtin running now (`read -u 3 3<f`).
+    command_fds: Option<fds::FdTable>,
     /// Each stage's status in the last pipeline: `${PIPESTATUS[@]}`.
     pipestatus: Vec<i32>,
     /// Conditions and `&&` lists around the command: `set -e` does not apply there.
@@ -134,6 +136,7 @@ impl Shell {
             sourcing: false,
             locals: Vec::new(),
             pipestatus: Vec::new(),
+            command_fds: None,
             no_errexit: 0,
             interrupted: false,
             inherited: None,

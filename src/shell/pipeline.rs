@@ -451,7 +451,14 @@ impl Shell {
                 return exit_codes::FAILURE;
             }
         };
-        drop(table);
+        // `read -u 3 3<file`: a language builtin may use the command's other descriptors.
+        let saved_table = match b {
+            Runner::Lang(_) => self.command_fds.replace(table),
+            Runner::Table(_) => {
+                drop(table);
+                self.command_fds.take()
+            }
+        };
         let Expanded {
             assignments, argv, ..
         } = e;
@@ -484,6 +491,7 @@ impl Shell {
         let _ = out.flush();
         drop(out);
         (self.stdin, self.stdout_tty, self.theme, self.errors) = saved;
+        self.command_fds = saved_table;
         // The temporary values go.
         for (name, old) in saved_vars {
             match old {

@@ -80,6 +80,10 @@ impl Env for Shell {
         self.vars.is_assoc(name)
     }
 
+    fn is_array(&self, name: &[u8]) -> bool {
+        name == b"PIPESTATUS" || matches!(self.vars.value(name), Some(Value::Indexed(_)))
+    }
+
     fn elem(&self, name: &[u8], key: &Key) -> Option<OsString> {
         match (name, key) {
             (b"PIPESTATUS", Key::Index(i)) => {

@@ -232,6 +232,9 @@ pub enum ParamOp {
     Case { upper: bool, all: bool },
     /// `${!x}`: the variable named by x's value.
     Indirect,
+    /// `${x@Q}` (quoted for the shell), `@E` (escapes expanded), `@a` (attributes), `@U`,
+    /// `@u`, `@L` (case), `@K` (as `@Q`).
+    Transform(u8),
 }
 
 impl Word {
@@ -516,6 +519,7 @@ impl ParamOp {
             ParamOp::Value => ("", String::new()),
             ParamOp::Length => ("#", String::new()),
             ParamOp::Indirect => ("!", String::new()),
+            ParamOp::Transform(c) => ("", format!("@{}", *c as char)),
             ParamOp::Default { colon, word } => ("", format!("{}-{word}", c(colon))),
             ParamOp::Assign { colon, word } => ("", format!("{}={word}", c(colon))),
             ParamOp::Error { colon, word } => ("", format!("{}?{word}", c(colon))),

@@ -53,6 +53,10 @@ pub trait Env {
     fn is_assoc(&self, _name: &[u8]) -> bool {
         false
     }
+    /// Whether `name` is an indexed array; by default none is.
+    fn is_array(&self, _name: &[u8]) -> bool {
+        false
+    }
     /// One element of an array (a string is element 0 of itself); by default only that.
     fn elem(&self, name: &[u8], key: &Key) -> Option<OsString> {
         match key {
@@ -530,6 +534,38 @@ impl Splitter {
         };
         match op {
             ParamOp::Value => self.value(&value.unwrap_or_default(), quoted),
+            ParamOp::Transform(t) => {
+                let v = match (t, &value) {
+                    (b'a', _) => {
+                        let kind = if env.is_assoc(name) {
+                            "A"
+                        } else if env.is_array(name) {
+                            "a"
+                        } else {
+                            ""
+                        };
+                        Some(kind.as_bytes().to_vec())
+                    }
+                    (_, None) => None,
+                    (b'Q' | b'K', Some(v)) => Some(single_quoted(v)),
+                    (b'E', Some(v)) => {
+                        let mut out = Vec::new();
+                        let mut text = b"$'".to_vec();
+                        text.extend_from_slice(v);
+                        text.push(b'\'');
+                        super::lex::ansi_c_text(&text, &mut out);
+                        Some(out)
+                    }
+                    (b'U', Some(v)) => Some(case(v, true, true)),
+                    (b'u', Some(v)) => Some(case(v, true, false)),
+                    (_, Some(v)) => Some(case(v, false, true)),
+                };
+                match v {
+                    Some(v) => self.value(&v, quoted),
+                    None if quoted => self.literal(b"", true),
+                    None => {}
+                }
+            }
             ParamOp::Length => {
                 let n = if let Some(p) = &list {
                     p.len()
@@ -673,6 +709,37 @@ impl Splitter {
         }
         Ok(())
     }
+}
+
+/// `${x@Q}`: `'...'`, a single quote as `'\''`, control bytes in `$'...'`.
+fn single_quoted(v: &[u8]) -> Vec<u8> {
+    if v.iter().any(|&c| c < 0x20 || c == 0x7f) {
+        let mut out = b"$'".to_vec();
+        for &c in v {
+            match c {
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\'' => out.extend_from_slice(b"\\'"),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                c if c < 0x20 || c == 0x7f => {
+                    out.extend_from_slice(format!("\\{c:03o}").as_bytes())
+                }
+                c => out.push(c),
+            }
+        }
+        out.push(b'\'');
+        return out;
+    }
+    let mut out = vec![b'\''];
+    for &c in v {
+        if c == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push(b'\'');
+    out
 }
 
 /// `${x^}`, `${x,,}` and the others.

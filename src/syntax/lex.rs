@@ -821,6 +821,12 @@ impl<'a> Lexer<'a> {
                         };
                         ParamOp::Slice { offset, length }
                     }
+                    b'@' if self.at(i + 2) == Some(b'}')
+                        && self.at(i + 1).is_some_and(|c| b"QEaULuK".contains(&c)) =>
+                    {
+                        self.pos = i + 2;
+                        ParamOp::Transform(self.at(i + 1).unwrap_or(b'Q'))
+                    }
                     b'^' | b',' => {
                         let all = self.at(i + 1) == Some(opc);
                         self.pos = i + 1 + usize::from(all);
@@ -1242,6 +1248,22 @@ fn is_sequence(s: &[u8]) -> bool {
 
 /// Decodes the body of `$'...'` from `i` into `out`; returns the index of the closing quote, or
 /// `None` if there is none.
+/// `${x@E}`: the escapes of `$'...'` expanded in `text` (which is `$'` + value + `'`); a quote
+/// inside the value stays a quote.
+pub(super) fn ansi_c_text(text: &[u8], out: &mut Vec<u8>) {
+    let body = &text[2..text.len().saturating_sub(1).max(2)];
+    let mut line = body.to_vec();
+    line.push(b'\'');
+    let mut i = 0;
+    while let Some(end) = ansi_c(&line, i, out) {
+        if end + 1 >= line.len() {
+            return;
+        }
+        out.push(b'\'');
+        i = end + 1;
+    }
+}
+
 fn ansi_c(line: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<usize> {
     loop {
         let c = *line.get(i)?;
