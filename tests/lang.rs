@@ -153,3 +153,13 @@ fn printf_read_and_echo_are_bash_s() {
     );
     assert_eq!(r.stderr, "dockerbox: printf: 3x: invalid number\n");
 }
+
+#[test]
+fn special_variables() {
+    let sh = TestShell::new();
+    let r = sh.c(
+        "echo one\necho $LINENO\nfor i in 1; do\n  echo $LINENO\ndone\necho \"hi there\"; echo \"$_\"; \
+         [ \"$PPID\" -gt 0 ] && [ \"$UID\" -ge 0 ] && echo ids; p=$BASHPID; ( [ $BASHPID != $p ] && echo sub )",
+    );
+    assert_eq!(r.ok(), "one\n2\n4\nhi there\nhi there\nids\nsub\n");
+}

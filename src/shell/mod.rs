@@ -64,6 +64,14 @@ pub struct Shell {
     sourcing: bool,
     /// Saved values of each function call's `local`s.
     locals: Vec<run::Saved>,
+    /// The line the text being run starts on: a command's `line` counts from it.
+    line_base: usize,
+    /// The last argument of the previous simple command: `$_`.
+    last_arg: OsString,
+    /// `$BASHPID`: the process id, or a number of its own for each copy of the shell.
+    bashpid: u32,
+    /// When the shell started: `$SECONDS`.
+    started: std::time::Instant,
     /// The descriptors of the language builtin running now (`read -u 3 3<f`).
     command_fds: Option<fds::FdTable>,
     /// Each stage's status in the last pipeline: `${PIPESTATUS[@]}`.
@@ -137,6 +145,10 @@ impl Shell {
             locals: Vec::new(),
             pipestatus: Vec::new(),
             command_fds: None,
+            last_arg: OsString::new(),
+            line_base: 1,
+            bashpid: std::process::id(),
+            started: std::time::Instant::now(),
             no_errexit: 0,
             interrupted: false,
             inherited: None,
@@ -185,6 +197,7 @@ impl Shell {
     pub async fn run_line(&mut self, line: &[u8]) -> i32 {
         // A SIGTERM or SIGHUP from here on lets the command clean up before dockerbox ends.
         let _busy = interrupt::busy();
+        self.line_base = self.lineno;
         let mut pos = 0;
         loop {
             match syntax::parse_line(line, pos, &self.aliases) {

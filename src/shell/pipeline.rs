@@ -131,6 +131,9 @@ fn with_reported(status: i32, errors: &Reporter) -> i32 {
 impl Shell {
     /// Runs a pipeline; returns its status and the first command's name (for timing).
     pub(super) async fn run_pipeline(&mut self, p: &Pipeline) -> (i32, OsString) {
+        if let Some(line) = p.commands.first().map(|c| c.line).filter(|l| *l > 0) {
+            self.lineno = self.line_base + line - 1;
+        }
         let mut stages = Vec::with_capacity(p.commands.len());
         let mut name = OsString::new();
         for c in &p.commands {
@@ -144,6 +147,9 @@ impl Shell {
             };
             match expanded {
                 Ok(mut e) => {
+                    if let Some(last) = e.argv.last() {
+                        self.last_arg.clone_from(last);
+                    }
                     e.host = host_forms(&self.cwd, &mut e.argv);
                     if name.is_empty() {
                         name = e.argv.first().cloned().unwrap_or_default();

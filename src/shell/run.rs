@@ -189,6 +189,7 @@ impl Shell {
         Box::pin(async move {
             let mut pos = 0;
             self.status = 0;
+            let saved_base = std::mem::replace(&mut self.line_base, self.lineno);
             loop {
                 match syntax::parse_line(text, pos, &self.aliases) {
                     Ok(None) => break,
@@ -206,6 +207,7 @@ impl Shell {
                     }
                 }
             }
+            self.line_base = saved_base;
             self.status
         })
     }
@@ -447,6 +449,9 @@ impl Shell {
     pub(super) fn subshell_copy(&self) -> Shell {
         let mut sub = self.clone();
         sub.subshell = true;
+        // Not a process of its own, but a `$BASHPID` of its own (above any real PID).
+        static COPIES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1 << 22);
+        sub.bashpid = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         sub.traps.remove("EXIT");
         sub.flow = Flow::Normal;
         sub.loops = 0;

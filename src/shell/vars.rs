@@ -25,6 +25,21 @@ impl Env for Shell {
                     .join(&b" "[..]),
             )),
             b"LINENO" => Some(self.lineno.to_string().into()),
+            b"_" => Some(self.last_arg.clone()),
+            // The process's own, whatever the environment says (bash makes them readonly).
+            b"PPID" => Some(std::os::unix::process::parent_id().to_string().into()),
+            // SAFETY: getuid and geteuid cannot fail.
+            b"UID" => Some(unsafe { libc::getuid() }.to_string().into()),
+            b"EUID" => Some(unsafe { libc::geteuid() }.to_string().into()),
+            b"BASHPID" => Some(self.bashpid.to_string().into()),
+            b"SECONDS" if self.vars.get(b"SECONDS").is_none() => {
+                Some(self.started.elapsed().as_secs().to_string().into())
+            }
+            b"OSTYPE" if self.vars.get(b"OSTYPE").is_none() => Some("linux-gnu".into()),
+            b"HOSTNAME" if self.vars.get(b"HOSTNAME").is_none() => {
+                let h = std::fs::read("/proc/sys/kernel/hostname").unwrap_or_default();
+                Some(OsString::from_vec(h.trim_ascii_end().to_vec()))
+            }
             b"PIPESTATUS" => self.pipestatus.first().map(|s| s.to_string().into()),
             b"RANDOM" => {
                 // xorshift: not for secrets, as bash's.

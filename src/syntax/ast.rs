@@ -71,6 +71,8 @@ pub struct Command {
     /// A compound command (`if`, `while`, `{ }`, a function definition...) in place of the
     /// words; `redirects` then apply to all of it.
     pub compound: Option<Box<Compound>>,
+    /// The line it starts on in the parsed text, from 1 (0: not known): `$LINENO`.
+    pub line: usize,
 }
 
 /// The commands that hold other commands.

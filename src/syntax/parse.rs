@@ -116,6 +116,8 @@ struct Parser<'a> {
     aliases: &'a dyn Aliases,
     /// The previous word was an alias whose value ended in a blank: this word may be one too.
     alias_next: bool,
+    /// A byte position and the line it is on, for [`Parser::line_of`].
+    lines: (usize, usize),
 }
 
 impl List {
@@ -145,6 +147,7 @@ impl<'a> Parser<'a> {
             ahead: VecDeque::new(),
             aliases,
             alias_next: false,
+            lines: (0, 1),
         }
     }
 
@@ -360,7 +363,30 @@ impl<'a> Parser<'a> {
 
     /// A simple command. `substituted`: an alias was already replaced at its start, so it may
     /// end up empty (`alias e=''`).
-    fn command(&mut self, mut substituted: bool) -> Result<Command, SyntaxError> {
+    fn command(&mut self, substituted: bool) -> Result<Command, SyntaxError> {
+        let start = self.peek()?.span.start;
+        let mut c = self.command_here(substituted)?;
+        c.line = self.line_of(start);
+        Ok(c)
+    }
+
+    /// The line (from 1) that byte `pos` is on; counted on from the last answer.
+    fn line_of(&mut self, pos: usize) -> usize {
+        let (from, mut n) = if pos >= self.lines.0 {
+            self.lines
+        } else {
+            (0, 1)
+        };
+        let to = pos.min(self.line.len());
+        n += self.line[from.min(to)..to]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.lines = (to, n);
+        n
+    }
+
+    fn command_here(&mut self, mut substituted: bool) -> Result<Command, SyntaxError> {
         if let Some(c) = self.compound()? {
             return Ok(c);
         }
