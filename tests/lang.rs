@@ -163,3 +163,19 @@ fn special_variables() {
     );
     assert_eq!(r.ok(), "one\n2\n4\nhi there\nhi there\nids\nsub\n");
 }
+
+#[test]
+fn cd_and_pwd_as_in_bash() {
+    let sh = TestShell::new();
+    let r = sh.c(
+        "cd $HOME && mkdir -p t/target t/sp/inner && ln -s $HOME/t/target $HOME/t/link && cd t/link; \
+         basename $PWD; basename $(pwd -P); cd -P $HOME/t/link; basename $PWD; \
+         env | grep -c '^OLDPWD='; cd nope/.. 2>/dev/null || echo refused; \
+         CDPATH=$HOME/t/sp cd inner | sed \"s|$HOME||\"; PWD=set; echo $PWD; \
+         mkdir $HOME/gone && cd $HOME/gone && rmdir $HOME/gone && /bin/echo still runs",
+    );
+    assert_eq!(
+        r.ok(),
+        "link\ntarget\ntarget\n1\nrefused\n/t/sp/inner\nset\nstill runs\n"
+    );
+}

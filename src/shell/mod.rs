@@ -128,7 +128,7 @@ impl Shell {
 
     pub fn new(vfs: Arc<Vfs>, theme: Arc<Theme>, stdout_tty: bool) -> Shell {
         let own = Reporter::stderr();
-        Shell {
+        let mut sh = Shell {
             ctx: Context::new(vfs, theme, stdout_tty, own.clone()),
             std: Arc::new(fds::StdFds::capture()),
             own,
@@ -159,7 +159,11 @@ impl Shell {
             getopts_pos: 0,
             random: std::cell::Cell::new(std::process::id().wrapping_mul(2654435761)),
             lineno: 1,
-        }
+        };
+        // `$PWD` is a variable like any (assignable, unsettable); `cd` sets it.
+        let cwd = std::os::unix::ffi::OsStrExt::as_bytes(sh.cwd.as_os_str()).to_vec();
+        sh.vars.export(b"PWD", Some(cwd));
+        sh
     }
 
     /// Reports the shell's own error (syntax, redirect, command not found), with the script

@@ -612,11 +612,20 @@ impl Shell {
         }
         let (args, streams) = self.stream_args(name, args, &table, pumps).await?;
         let mut cmd = std::process::Command::new(name);
-        cmd.args(&args).current_dir(&self.host_cwd).env_clear();
+        cmd.args(&args).env_clear();
+        // A removed directory cannot be entered again, but the process is still in it (a
+        // subshell's copy never left it): the program starts there too.
+        if self.subshell || std::fs::metadata(&self.host_cwd).is_ok() {
+            cmd.current_dir(&self.host_cwd);
+        }
         for (k, v) in self.vars.exported() {
             cmd.env(OsStr::from_bytes(k), OsStr::from_bytes(v));
         }
-        cmd.env("PWD", &self.host_cwd);
+        // `$PWD` as `cd` left it means the host directory the program runs in; one the user
+        // set or unset is passed as it is.
+        if self.vars.get(b"PWD") == Some(self.cwd.as_os_str().as_bytes()) {
+            cmd.env("PWD", &self.host_cwd);
+        }
         for (k, v) in &assignments {
             cmd.env(OsStr::from_bytes(k), v);
         }

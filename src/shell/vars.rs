@@ -54,9 +54,6 @@ impl Env for Shell {
                 let i: usize = std::str::from_utf8(n).ok()?.parse().ok()?;
                 self.args.get(i.checked_sub(1)?).cloned()
             }
-            // The directory as the user sees it, which may be inside a container.
-            b"PWD" => Some(self.cwd.clone().into_os_string()),
-            b"OLDPWD" => self.oldpwd.clone().map(|p| p.into_os_string()),
             n => self.vars.get(n).map(os),
         }
     }
