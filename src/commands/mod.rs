@@ -21,6 +21,7 @@ mod ln;
 mod ls;
 mod mkdir;
 mod mv;
+mod printf;
 mod pwd;
 mod rm;
 mod rmdir;
@@ -36,6 +37,7 @@ use futures_util::future::LocalBoxFuture;
 
 pub use args::{Args, UsageError};
 pub use common::umask;
+pub use printf::escape_as;
 
 use crate::context::Context;
 
@@ -77,6 +79,7 @@ pub const BUILTINS: &[&dyn Builtin] = &[
     &sh::Sh,
     &sh::Bash,
     &export::Export,
+    &printf::Printf,
     &unset::Unset,
     &alias::Alias,
     &unalias::Unalias,
