@@ -16,6 +16,7 @@ mod cp_plan;
 mod exec;
 mod exit;
 mod export;
+mod grep;
 mod help;
 mod ln;
 mod ls;
@@ -24,6 +25,7 @@ mod mv;
 mod pwd;
 mod rm;
 mod rmdir;
+mod searching;
 mod sh;
 mod touch;
 mod unalias;
@@ -36,6 +38,15 @@ use futures_util::future::LocalBoxFuture;
 
 pub use args::{Args, UsageError};
 pub use common::umask;
+
+/// Whether the host's program runs this grep, find or du (an option dockerbox does not
+/// implement, and only host paths).
+pub fn search_on_host(cwd: &std::path::Path, argv: &[OsString]) -> bool {
+    match argv.first().and_then(|n| n.to_str()) {
+        Some("grep") => grep::host_runs(cwd, &argv[1..]),
+        _ => false,
+    }
+}
 
 use crate::context::Context;
 
@@ -73,6 +84,7 @@ pub const BUILTINS: &[&dyn Builtin] = &[
     &touch::Cmd,
     &ln::Cmd,
     &chmod::Cmd,
+    &grep::Cmd,
     &exec::Cmd,
     &sh::Sh,
     &sh::Bash,

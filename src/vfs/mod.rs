@@ -16,6 +16,7 @@ mod fake;
 mod hostfs;
 mod images;
 mod meta;
+pub mod search;
 pub mod owners;
 pub mod path;
 pub mod stream;
