@@ -117,7 +117,9 @@ async fn grep(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
             jobs.push(stdin_job(&o, names, ctx.stdin.clone()));
             continue;
         }
-        let Some((vp, who)) = placed.next() else { break };
+        let Some((vp, who)) = placed.next() else {
+            break;
+        };
         jobs.push(match who {
             Searcher::Agent(conn, path) => Job::Agent(
                 conn,
@@ -180,10 +182,9 @@ async fn grep(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
             let name = ctx.errors.name(OsStr::from_bytes(&path));
             match note {
                 Note::BinaryMatches => ctx.errors.note(format!("{name}: binary file matches")),
-                Note::DirLoop => {
-                    ctx.errors
-                        .note(format!("{name}: warning: recursive directory loop"))
-                }
+                Note::DirLoop => ctx
+                    .errors
+                    .note(format!("{name}: warning: recursive directory loop")),
             }
             true
         }

@@ -74,7 +74,8 @@ pub async fn run(
         rx
     };
     let mut jobs = jobs.into_iter();
-    let mut running: VecDeque<mpsc::Receiver<Event>> = jobs.by_ref().take(PARALLEL).map(start).collect();
+    let mut running: VecDeque<mpsc::Receiver<Event>> =
+        jobs.by_ref().take(PARALLEL).map(start).collect();
     while let Some(mut rx) = running.pop_front() {
         loop {
             let ev = tokio::select! {
@@ -120,7 +121,9 @@ pub fn host_runs(
         }
         if let Some(long) = a.strip_prefix(b"--") {
             let name = long.split(|&b| b == b'=').next().unwrap_or_default();
-            let takes = long_values.iter().any(|l| l.as_bytes().starts_with(name) && !name.is_empty());
+            let takes = long_values
+                .iter()
+                .any(|l| l.as_bytes().starts_with(name) && !name.is_empty());
             if matches!(name, b"regexp" | b"file") {
                 have_pattern = true;
             }
@@ -171,7 +174,13 @@ mod tests {
         let vals = b"efmABCdD";
         let longs = &["regexp", "file", "context", "color"];
         assert!(host_runs(host, &v(&["-o", "x", "f"]), vals, longs, true));
-        assert!(!host_runs(host, &v(&["-o", "x", "/containers/web/f"]), vals, longs, true));
+        assert!(!host_runs(
+            host,
+            &v(&["-o", "x", "/containers/web/f"]),
+            vals,
+            longs,
+            true
+        ));
         // In a container's directory: stdin only is the host's; a relative file is not.
         assert!(host_runs(c, &v(&["-A", "3", "x"]), vals, longs, true));
         assert!(!host_runs(c, &v(&["-A", "3", "x", "f"]), vals, longs, true));

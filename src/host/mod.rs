@@ -13,9 +13,7 @@ mod procroot;
 mod sources;
 mod ssh;
 
-pub use agent::{
-    binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream,
-};
+pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream};
 pub use engine::{ContainerInfo, Engine, EngineSummary, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};

@@ -189,11 +189,12 @@ pub async fn in_agent(
         let ev = match s.next().await {
             Ok(Some(Response::Found { data, .. })) => Event::Out(data),
             Ok(Some(Response::Problem { path, errno })) => Event::Problem(path, errno),
-            Ok(Some(Response::Notice { path, what })) => match dockerbox_search::Note::from_u8(what)
-            {
-                Some(n) => Event::Note(path, n),
-                None => continue,
-            },
+            Ok(Some(Response::Notice { path, what })) => {
+                match dockerbox_search::Note::from_u8(what) {
+                    Some(n) => Event::Note(path, n),
+                    None => continue,
+                }
+            }
             Ok(Some(Response::SearchDone { found })) => Event::Done(found),
             Ok(Some(_)) => continue,
             Ok(None) => return,
@@ -220,6 +221,8 @@ impl dockerbox_search::Sink for EventSink {
             .is_ok()
     }
     fn note(&mut self, path: &[u8], note: dockerbox_search::Note) -> bool {
-        self.0.blocking_send(Event::Note(path.to_vec(), note)).is_ok()
+        self.0
+            .blocking_send(Event::Note(path.to_vec(), note))
+            .is_ok()
     }
 }

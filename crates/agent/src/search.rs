@@ -126,7 +126,14 @@ impl Sink for Frames<'_> {
 }
 
 /// Runs one `Search` to its end (or its cancel) and answers `SearchDone`.
-pub fn run(id: u32, tool: u8, args: &[Vec<u8>], roots: Vec<(Vec<u8>, Vec<u8>)>, credit: &Credit, out: &Out) {
+pub fn run(
+    id: u32,
+    tool: u8,
+    args: &[Vec<u8>],
+    roots: Vec<(Vec<u8>, Vec<u8>)>,
+    credit: &Credit,
+    out: &Out,
+) {
     let roots: Vec<Root> = roots
         .into_iter()
         .map(|(path, display)| Root { path, display })
@@ -135,15 +142,32 @@ pub fn run(id: u32, tool: u8, args: &[Vec<u8>], roots: Vec<(Vec<u8>, Vec<u8>)>, 
     let found = match Tool::from_u8(tool) {
         Some(Tool::Grep) => {
             let Ok((o, _)) = grep::parse(args) else {
-                return out.send(id, &Response::Error { errno: libc::EINVAL });
+                return out.send(
+                    id,
+                    &Response::Error {
+                        errno: libc::EINVAL,
+                    },
+                );
             };
             let names = o.names(roots.len());
             let Ok(mut g) = grep::Grep::new(o) else {
-                return out.send(id, &Response::Error { errno: libc::EINVAL });
+                return out.send(
+                    id,
+                    &Response::Error {
+                        errno: libc::EINVAL,
+                    },
+                );
             };
             grep::run(&mut g, &mut Local, &roots, names, &mut frames).found
         }
-        _ => return out.send(id, &Response::Error { errno: libc::ENOSYS }),
+        _ => {
+            return out.send(
+                id,
+                &Response::Error {
+                    errno: libc::ENOSYS,
+                },
+            )
+        }
     };
     out.send(id, &Response::SearchDone { found });
 }

@@ -48,11 +48,7 @@ pub fn parse(argv: &[Vec<u8>], specs: &[Spec]) -> Result<Parsed, ArgError> {
                 (Some(s), _) => s,
                 (None, 1) => cands[0],
                 (None, 0) => return Err(ArgError::Unknown(shown)),
-                (None, _) => {
-                    return Err(ArgError::Usage(format!(
-                        "option '{shown}' is ambiguous"
-                    )))
-                }
+                (None, _) => return Err(ArgError::Usage(format!("option '{shown}' is ambiguous"))),
             };
             let value = match (spec.value, value) {
                 (true, Some(v)) => Some(v),
@@ -144,7 +140,11 @@ mod tests {
 
     #[test]
     fn gnu_forms() {
-        let (o, ops) = parse(&v(&["-neX", "f", "--line", "--max-depth=2", "g", "--", "-n"]), SPECS).unwrap();
+        let (o, ops) = parse(
+            &v(&["-neX", "f", "--line", "--max-depth=2", "g", "--", "-n"]),
+            SPECS,
+        )
+        .unwrap();
         assert_eq!(
             o,
             vec![

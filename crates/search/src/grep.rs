@@ -239,7 +239,19 @@ fn special(b: u8, mode: Mode) -> bool {
         Mode::Basic => matches!(b, b'\\' | b'[' | b'*' | b'.' | b'^' | b'$'),
         Mode::Extended => matches!(
             b,
-            b'\\' | b'[' | b'*' | b'.' | b'^' | b'$' | b'+' | b'?' | b'{' | b'}' | b'(' | b')' | b'|'
+            b'\\'
+                | b'['
+                | b'*'
+                | b'.'
+                | b'^'
+                | b'$'
+                | b'+'
+                | b'?'
+                | b'{'
+                | b'}'
+                | b'('
+                | b')'
+                | b'|'
         ),
     }
 }
@@ -257,7 +269,8 @@ fn escape(p: &[u8]) -> Vec<u8> {
 }
 
 fn uses_buffer_anchors(p: &[u8]) -> bool {
-    p.windows(2).any(|w| w[0] == b'\\' && (w[1] == b'`' || w[1] == b'\''))
+    p.windows(2)
+        .any(|w| w[0] == b'\\' && (w[1] == b'`' || w[1] == b'\''))
 }
 
 impl Grep {
@@ -380,7 +393,8 @@ impl Grep {
         }
         Ok(Scan {
             selected: st.selected,
-            stop: st.stop || p.stopped() || (self.o.quiet && st.selected > 0),
+            // `st.stop` ends this file only (-l, a binary file's first match).
+            stop: p.stopped() || (self.o.quiet && st.selected > 0),
         })
     }
 
@@ -492,7 +506,10 @@ fn memchr(c: u8, b: &[u8]) -> Option<usize> {
 }
 
 fn line_of(hay: &[u8], m: usize) -> (usize, usize) {
-    let ls = hay[..m].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let ls = hay[..m]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     let le = memchr(b'\n', &hay[m..]).map_or(hay.len(), |i| m + i);
     (ls, le)
 }
@@ -600,7 +617,13 @@ pub struct Outcome {
 }
 
 /// Runs grep over `roots` in `fs`, as GNU walks them.
-pub fn run(g: &mut Grep, fs: &mut dyn Fs, roots: &[Root], names: Names, sink: &mut dyn Sink) -> Outcome {
+pub fn run(
+    g: &mut Grep,
+    fs: &mut dyn Fs,
+    roots: &[Root],
+    names: Names,
+    sink: &mut dyn Sink,
+) -> Outcome {
     let mut p = Printer::new(sink);
     let mut w = Walk {
         g,
@@ -730,11 +753,13 @@ mod tests {
             true
         }
         fn error(&mut self, path: &[u8], errno: i32) -> bool {
-            self.1.push(format!("{}: {errno}", String::from_utf8_lossy(path)));
+            self.1
+                .push(format!("{}: {errno}", String::from_utf8_lossy(path)));
             true
         }
         fn note(&mut self, path: &[u8], note: Note) -> bool {
-            self.1.push(format!("{}: {note:?}", String::from_utf8_lossy(path)));
+            self.1
+                .push(format!("{}: {note:?}", String::from_utf8_lossy(path)));
             true
         }
     }
@@ -769,7 +794,10 @@ mod tests {
     fn words_case_and_syntax() {
         assert_eq!(grep(&["-w", "ab"], b"xab\nab-c\nabab\n").0, "ab-c\n");
         assert_eq!(grep(&["-w", "a.*"], b"ab xa\n").0, "ab xa\n");
-        assert_eq!(grep(&["-i", "HELLO"], b"hello\nHeLLo\nbye\n").0, "hello\nHeLLo\n");
+        assert_eq!(
+            grep(&["-i", "HELLO"], b"hello\nHeLLo\nbye\n").0,
+            "hello\nHeLLo\n"
+        );
         assert_eq!(grep(&["-E", "a+b|^z"], b"aab\nzz\nb\n").0, "aab\nzz\n");
         assert_eq!(grep(&["a+b"], b"aab\na+b\n").0, "a+b\n");
         assert_eq!(grep(&["-F", "a.b"], b"axb\na.b\n").0, "a.b\n");
@@ -787,6 +815,13 @@ mod tests {
         assert_eq!(grep(&["-c", ""], b"a\0a\nb\n").0, "3\n");
         assert!(grep(&["-c", "a"], b"a\0a\nb\n").1.is_empty());
         assert_eq!(grep(&["-q", "zz"], b"a\0a\nb\n").2, 0);
+        // A binary file's first match ends that file, not the search.
+        let argv: Vec<Vec<u8>> = vec![b"a".to_vec()];
+        let mut g = Grep::new(parse(&argv).unwrap().0).unwrap();
+        let mut c = Collect(Vec::new(), Vec::new());
+        let mut p = Printer::new(&mut c);
+        let s = g.file(&mut &b"a\0a\n"[..], b"f", false, &mut p).unwrap();
+        assert_eq!((s.selected, s.stop), (1, false));
     }
 
     #[test]

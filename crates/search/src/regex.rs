@@ -33,8 +33,11 @@ struct Regs {
 
 extern "C" {
     fn re_set_syntax(syntax: c_ulong) -> c_ulong;
-    fn re_compile_pattern(pattern: *const c_char, length: usize, buffer: *mut Buffer)
-        -> *const c_char;
+    fn re_compile_pattern(
+        pattern: *const c_char,
+        length: usize,
+        buffer: *mut Buffer,
+    ) -> *const c_char;
     fn re_search(
         buffer: *mut Buffer,
         string: *const c_char,
