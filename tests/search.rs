@@ -1,4 +1,4 @@
-//! grep (find and du to come) inside containers, compared byte for byte with GNU's own tools
+//! grep, find and du inside containers, compared byte for byte with GNU's own tools
 //! run by `docker exec` in the Debian image (the oracle): output, messages (after the
 //! `dockerbox: ` prefix) and exit statuses, over a tree with hostile names, binary files and
 //! symlinks; several containers at once; a stopped container and host paths through the
@@ -25,6 +25,10 @@ printf 'a.b\naxb\n' > sub/deep/dots.txt
 ln -s app.log link.log
 ln -s sub dirlink
 ln -s nowhere dangling
+ln app.log hard.log
+touch -h -d '2020-01-02 03:04:05' sub/back.txt link.log
+touch -d '2001-01-01 00:00:00' sub/deep/dots.txt
+touch -d '2030-01-01 00:00:00' sub/late.bin
 "#;
 
 fn q(s: &str) -> String {
@@ -47,9 +51,12 @@ fn ours(sh: &TestShell, dir: &str, tool: &str, args: &[&str]) -> Run {
     sh.c(&format!("cd {}; {tool} {}", q(dir), words.join(" ")))
 }
 
-/// Our messages as GNU words them.
+/// Our messages as GNU words them (without the `dockerbox: ` prefix).
 fn gnu_messages(stderr: &str) -> String {
-    stderr.replace("dockerbox: grep: ", "grep: ")
+    stderr
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("dockerbox: ").unwrap_or(l)))
+        .collect()
 }
 
 fn same(what: &str, ours: &Run, gnu: &Run) {
@@ -119,6 +126,69 @@ fn grep_matches_gnu_grep_inside_a_container() {
     );
     // The file named `$(touch pwned).log` was only ever read.
     assert_eq!(oracle(&c, "/t", "ls", &["pwned"]).status, 2);
+}
+
+const FIND_CASES: &[&[&str]] = &[
+    &["t"],
+    &["t", "-name", "*.log"],
+    &["t", "-iname", "*.LOG", "-type", "f"],
+    &["t", "-type", "l"],
+    &["t", "-type", "d,l"],
+    &["t", "-maxdepth", "1"],
+    &["t", "-mindepth", "2", "-type", "f"],
+    &["t", "-size", "-1k"],
+    &["t", "-size", "+0", "-type", "f"],
+    &["t", "-size", "16c"],
+    &["t", "-mtime", "+400"],
+    &["t", "-mtime", "-1"],
+    &["t", "-newer", "t/app.log"],
+    &["t", "!", "-name", "*.log", "-type", "f"],
+    &[
+        "t", "(", "-name", "*.txt", "-o", "-name", "*.bin", ")", "-print",
+    ],
+    &["t", "-name", "x", "-o", "-type", "l", "-print"],
+    &["t", "-print0"],
+    &["t/nope", "t/sub"],
+    &["t/sub/", "-maxdepth", "1"],
+    &["t/link.log", "t/dirlink"],
+    &["-maxdepth", "1"],
+];
+
+const DU_CASES: &[&[&str]] = &[
+    &["t"],
+    &["-a", "t"],
+    &["-s", "t"],
+    &["-sh", "t"],
+    &["-c", "t/sub", "t/app.log"],
+    &["--max-depth=1", "t"],
+    &["-ah", "--max-depth=1", "t"],
+    &["t/nope", "t/sub"],
+    &["-d", "0", "t"],
+    &["t", "t/sub"],
+    &["-h"],
+];
+
+#[test]
+fn find_and_du_match_gnu_inside_a_container() {
+    let Some(mut sb) = Sandbox::new("finddu") else {
+        return;
+    };
+    let c = sb.run("deb", DEBIAN, &[]);
+    sb.exec(&c, &["sh", "-c", TREE]);
+    let sh = TestShell::new();
+    for (tool, cases) in [("find", FIND_CASES), ("du", DU_CASES)] {
+        for args in cases {
+            // Without a path, the current directory.
+            let dir = if args.iter().any(|a| a.starts_with('t')) {
+                "/"
+            } else {
+                "/t"
+            };
+            let gnu = oracle(&c, dir, tool, args);
+            let ours = ours(&sh, &format!("/containers/{c}{dir}"), tool, args);
+            same(&format!("{tool} {args:?}"), &ours, &gnu);
+        }
+    }
 }
 
 #[test]

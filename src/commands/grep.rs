@@ -12,15 +12,14 @@ use std::os::unix::ffi::OsStrExt;
 use dockerbox_proto::Tool;
 use dockerbox_search::args::ArgError;
 use dockerbox_search::grep::{self as g, Names, Recurse};
-use dockerbox_search::walk::Root;
 use dockerbox_search::{Note, Printer};
 use futures_util::future::LocalBoxFuture;
 
-use super::searching::{self, bytes, Job};
+use super::searching::{self, Batch, Job};
 use super::{Builtin, Out};
 use crate::context::{read_interruptibly, Context, Fd};
 use crate::exit_codes;
-use crate::vfs::search::{Event, NamespaceFs, Searcher};
+use crate::vfs::search::Event;
 use crate::vfs::FsError;
 
 pub struct Cmd;
@@ -109,46 +108,26 @@ async fn grep(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
     };
     let args = told.to_args();
 
-    let files: Vec<Vec<u8>> = operands.iter().filter(|o| *o != b"-").cloned().collect();
-    let mut placed = searching::searchers(ctx, &files).await.into_iter();
     let mut jobs = Vec::with_capacity(operands.len());
-    for op in operands {
-        if op == b"-" {
+    // Runs of files between `-`s (standard input), each in batches by searcher.
+    for (i, run) in operands.split(|op| op == b"-").enumerate() {
+        if i > 0 {
             jobs.push(stdin_job(&o, names, ctx.stdin.clone()));
-            continue;
         }
-        let Some((vp, who)) = placed.next() else {
-            break;
-        };
-        jobs.push(match who {
-            Searcher::Agent(conn, path) => Job::Agent(
-                conn,
-                Root {
-                    path: bytes(&path),
-                    display: op,
-                },
-            ),
-            Searcher::Here => {
-                let root = Root {
-                    path: bytes(&vp.to_path()),
-                    display: op,
-                };
-                let (o, fs) = (
-                    o.clone(),
-                    NamespaceFs {
-                        vfs: ctx.vfs.clone(),
-                        rt: tokio::runtime::Handle::current(),
-                    },
-                );
-                Job::Here(Box::new(move |sink| {
-                    let Ok(mut grep) = g::Grep::new(o) else {
-                        return false;
-                    };
-                    let mut fs = fs;
-                    g::run(&mut grep, &mut fs, &[root], names, sink).found
-                }))
-            }
-        });
+        for batch in searching::batches(ctx, run).await {
+            jobs.push(match batch {
+                Batch::Agent(conn, roots) => Job::Agent(conn, roots),
+                Batch::Here(roots) => {
+                    let (mut fs, o) = (searching::namespace(ctx), o.clone());
+                    Job::Here(Box::new(move |sink| {
+                        let Ok(mut grep) = g::Grep::new(o) else {
+                            return (false, 0);
+                        };
+                        (g::run(&mut grep, &mut fs, &roots, names, sink).found, 0)
+                    }))
+                }
+            });
+        }
     }
 
     let (mut found, mut failed) = (false, false);
@@ -164,7 +143,7 @@ async fn grep(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
                 false
             }
         },
-        Event::Problem(path, errno) => {
+        Event::Problem(path, errno, _) => {
             failed = true;
             if !o.no_messages {
                 let path = OsStr::from_bytes(&path);
@@ -193,7 +172,7 @@ async fn grep(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
             ctx.report(OsStr::from_bytes(&path), &e);
             true
         }
-        Event::Done(f) => {
+        Event::Done(f, _) => {
             found |= f;
             !(quiet && found)
         }
@@ -218,7 +197,7 @@ fn stdin_job(o: &g::Opts, names: Names, fd: Option<Fd>) -> Job {
     let o = o.clone();
     Job::Here(Box::new(move |sink| {
         let Ok(mut grep) = g::Grep::new(o) else {
-            return false;
+            return (false, 0);
         };
         let mut p = Printer::new(sink);
         let name = b"(standard input)";
@@ -234,7 +213,7 @@ fn stdin_job(o: &g::Opts, names: Names, fd: Option<Fd>) -> Job {
             }
         };
         p.flush();
-        found
+        (found, 0)
     }))
 }
 

@@ -13,9 +13,11 @@ mod chmod;
 mod common;
 mod cp;
 mod cp_plan;
+mod du;
 mod exec;
 mod exit;
 mod export;
+mod find;
 mod grep;
 mod help;
 mod ln;
@@ -44,6 +46,8 @@ pub use common::umask;
 pub fn search_on_host(cwd: &std::path::Path, argv: &[OsString]) -> bool {
     match argv.first().and_then(|n| n.to_str()) {
         Some("grep") => grep::host_runs(cwd, &argv[1..]),
+        Some("find") => find::host_runs(cwd, &argv[1..]),
+        Some("du") => du::host_runs(cwd, &argv[1..]),
         _ => false,
     }
 }
@@ -85,6 +89,8 @@ pub const BUILTINS: &[&dyn Builtin] = &[
     &ln::Cmd,
     &chmod::Cmd,
     &grep::Cmd,
+    &find::Cmd,
+    &du::Cmd,
     &exec::Cmd,
     &sh::Sh,
     &sh::Bash,

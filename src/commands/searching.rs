@@ -17,18 +17,71 @@ use tokio::sync::mpsc;
 use crate::context::Context;
 use crate::host::AgentConn;
 use crate::interrupt;
-use crate::vfs::search::{in_agent, Event, EventSink, Searcher, EVENTS};
+use crate::vfs::search::{in_agent, Event, EventSink, NamespaceFs, Searcher, EVENTS};
 use crate::vfs::VPath;
 
 /// How many operands are searched at once (the rest wait their turn).
 const PARALLEL: usize = 16;
 
-/// One operand's search.
+/// The search of one run of operands that the same searcher serves.
 pub enum Job {
-    /// In the agent of its container.
-    Agent(Arc<AgentConn>, Root),
-    /// Here, on a blocking thread; gives whether anything was found.
-    Here(Box<dyn FnOnce(&mut EventSink) -> bool + Send>),
+    /// In the agent of their container.
+    Agent(Arc<AgentConn>, Vec<Root>),
+    /// Here, on a blocking thread.
+    Here(Walk),
+}
+
+/// A walk here: gives whether anything was found and (du) the bytes counted.
+pub type Walk = Box<dyn FnOnce(&mut EventSink) -> (bool, u64) + Send>;
+
+/// Who searches a run of consecutive operands, and their roots (paths in the searcher's
+/// filesystem, shown as typed). One request per run: du counts a file met twice once, as GNU
+/// du does across its operands.
+pub enum Batch {
+    Agent(Arc<AgentConn>, Vec<Root>),
+    Here(Vec<Root>),
+}
+
+/// The operands in runs by searcher (agents started at once, concurrently).
+pub async fn batches(ctx: &Context, operands: &[Vec<u8>]) -> Vec<Batch> {
+    let mut out: Vec<Batch> = Vec::new();
+    for ((vp, who), op) in searchers(ctx, operands).await.into_iter().zip(operands) {
+        let display = op.clone();
+        match (who, out.last_mut()) {
+            (Searcher::Agent(conn, path), Some(Batch::Agent(c, roots)))
+                if Arc::ptr_eq(&conn, c) =>
+            {
+                roots.push(Root {
+                    path: bytes(&path),
+                    display,
+                })
+            }
+            (Searcher::Agent(conn, path), _) => out.push(Batch::Agent(
+                conn,
+                vec![Root {
+                    path: bytes(&path),
+                    display,
+                }],
+            )),
+            (Searcher::Here, Some(Batch::Here(roots))) => roots.push(Root {
+                path: bytes(&vp.to_path()),
+                display,
+            }),
+            (Searcher::Here, _) => out.push(Batch::Here(vec![Root {
+                path: bytes(&vp.to_path()),
+                display,
+            }])),
+        }
+    }
+    out
+}
+
+/// The namespace as a filesystem for a walk here.
+pub fn namespace(ctx: &Context) -> NamespaceFs {
+    NamespaceFs {
+        vfs: ctx.vfs.clone(),
+        rt: tokio::runtime::Handle::current(),
+    }
 }
 
 /// The operands as typed, each with who searches it (agents started at once, concurrently).
@@ -60,14 +113,14 @@ pub async fn run(
     let start = |job: Job| {
         let (tx, rx) = mpsc::channel(EVENTS);
         match job {
-            Job::Agent(conn, root) => {
-                tokio::spawn(in_agent(conn, tool, args.to_vec(), root, tx));
+            Job::Agent(conn, roots) => {
+                tokio::spawn(in_agent(conn, tool, args.to_vec(), roots, tx));
             }
             Job::Here(f) => {
                 tokio::task::spawn_blocking(move || {
                     let mut sink = EventSink(tx);
-                    let found = f(&mut sink);
-                    let _ = sink.0.blocking_send(Event::Done(found));
+                    let (found, total) = f(&mut sink);
+                    let _ = sink.0.blocking_send(Event::Done(found, total));
                 });
             }
         }
@@ -83,7 +136,7 @@ pub async fn run(
                 () = interrupt::wait() => return Err(interrupt::Interrupted),
             };
             let Some(ev) = ev else { break };
-            let last = matches!(ev, Event::Done(_) | Event::Failed(..));
+            let last = matches!(ev, Event::Done(..) | Event::Failed(..));
             if !on(ev) {
                 return Ok(());
             }
@@ -101,7 +154,8 @@ pub async fn run(
 /// Whether the host's program should run instead: an option we do not implement, and every
 /// operand a host path (`cwd` is where relative ones start). `values` are the tool's short
 /// options that take a value, `long_values` its long ones; `pattern` says the first operand
-/// is a pattern unless `-e`/`-f` gave one (grep).
+/// is a pattern unless `-e`/`-f` gave one (grep); without operands the tool reads standard
+/// input (grep) or the current directory (du).
 pub fn host_runs(
     cwd: &Path,
     argv: &[OsString],
@@ -109,6 +163,7 @@ pub fn host_runs(
     long_values: &[&str],
     pattern: bool,
 ) -> bool {
+    let dot = std::ffi::OsStr::new(".");
     let mut operands = Vec::new();
     let mut have_pattern = !pattern;
     let mut i = 0;
@@ -150,6 +205,9 @@ pub fn host_runs(
     }
     if !have_pattern && !operands.is_empty() {
         operands.remove(0);
+    }
+    if operands.is_empty() && !pattern {
+        operands.push(dot.as_bytes());
     }
     operands.iter().all(|o| {
         matches!(

@@ -43,6 +43,20 @@ impl Vfs {
         }
     }
 
+    /// A path's modification time to the nanosecond (`lstat`), for `find -newer`: from the
+    /// agent where it runs; elsewhere the namespace knows whole seconds.
+    pub async fn mtime_exact(&self, p: &VPath) -> Result<(i64, u32), FsError> {
+        if let Searcher::Agent(conn, path) = self.searcher(p).await {
+            let req = dockerbox_proto::Request::Lstat {
+                path: path.as_os_str().as_bytes().to_vec(),
+            };
+            if let Ok(dockerbox_proto::Response::Attr(a)) = conn.call(req).await {
+                return Ok((a.mtime, a.mtime_nsec));
+            }
+        }
+        self.lstat(p).await.map(|e| (e.mtime, 0))
+    }
+
     /// A file's chunks, opened through the route (for a walk here).
     pub async fn open_reader(&self, p: &VPath) -> Result<FileReader, FsError> {
         self.serve(p, Need::Read, Path::new(""), |b, at| {
@@ -149,14 +163,15 @@ impl Read for Chunks<'_> {
 pub enum Event {
     /// Output bytes.
     Out(Vec<u8>),
-    /// A path could not be read (the path as displayed, the errno).
-    Problem(Vec<u8>, i32),
+    /// A path could not be read (the path as displayed, the errno, whether it was reading
+    /// a directory's entries).
+    Problem(Vec<u8>, i32, bool),
     /// A note about a path.
     Note(Vec<u8>, dockerbox_search::Note),
     /// The job could not run at all (the agent went away mid-search).
     Failed(Vec<u8>, FsError),
-    /// The end: whether anything was found.
-    Done(bool),
+    /// The end: whether anything was found, and (du) the bytes counted.
+    Done(bool, u64),
 }
 
 /// How many events a job may have waiting before it pauses (and, in the agent, the credit
@@ -168,15 +183,15 @@ pub async fn in_agent(
     conn: Arc<AgentConn>,
     tool: dockerbox_proto::Tool,
     args: Vec<Vec<u8>>,
-    root: walk::Root,
+    roots: Vec<walk::Root>,
     tx: tokio::sync::mpsc::Sender<Event>,
 ) {
     use dockerbox_proto::{Request, Response};
-    let display = root.display.clone();
+    let display = roots.first().map(|r| r.display.clone()).unwrap_or_default();
     let req = Request::Search {
         tool: tool as u8,
         args,
-        roots: vec![(root.path, root.display)],
+        roots: roots.into_iter().map(|r| (r.path, r.display)).collect(),
     };
     let mut s = match conn.search(req).await {
         Ok(s) => s,
@@ -188,19 +203,19 @@ pub async fn in_agent(
     loop {
         let ev = match s.next().await {
             Ok(Some(Response::Found { data, .. })) => Event::Out(data),
-            Ok(Some(Response::Problem { path, errno })) => Event::Problem(path, errno),
+            Ok(Some(Response::Problem { path, errno, dir })) => Event::Problem(path, errno, dir),
             Ok(Some(Response::Notice { path, what })) => {
                 match dockerbox_search::Note::from_u8(what) {
                     Some(n) => Event::Note(path, n),
                     None => continue,
                 }
             }
-            Ok(Some(Response::SearchDone { found })) => Event::Done(found),
+            Ok(Some(Response::SearchDone { found, total })) => Event::Done(found, total),
             Ok(Some(_)) => continue,
             Ok(None) => return,
             Err(e) => Event::Failed(display.clone(), e.into()),
         };
-        let last = matches!(ev, Event::Done(_) | Event::Failed(..));
+        let last = matches!(ev, Event::Done(..) | Event::Failed(..));
         // The receiver gone (grep -q found, Ctrl-C): dropping the stream cancels the search.
         if tx.send(ev).await.is_err() || last {
             return;
@@ -215,9 +230,9 @@ impl dockerbox_search::Sink for EventSink {
     fn out(&mut self, bytes: &[u8], _whole: bool) -> bool {
         self.0.blocking_send(Event::Out(bytes.to_vec())).is_ok()
     }
-    fn error(&mut self, path: &[u8], errno: i32) -> bool {
+    fn error(&mut self, path: &[u8], errno: i32, dir: bool) -> bool {
         self.0
-            .blocking_send(Event::Problem(path.to_vec(), errno))
+            .blocking_send(Event::Problem(path.to_vec(), errno, dir))
             .is_ok()
     }
     fn note(&mut self, path: &[u8], note: dockerbox_search::Note) -> bool {

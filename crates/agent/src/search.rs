@@ -1,4 +1,4 @@
-//! `Search`: grep (find, du to come) run here on the container's own files by
+//! `Search`: grep, find and du run here on the container's own files by
 //! dockerbox-search, so only results cross the wire. Each frame but the last takes one chunk
 //! of the request's credit, as a `Read`'s data does; a cancel (credit 0) stops the walk.
 
@@ -10,7 +10,7 @@ use std::path::Path;
 
 use dockerbox_proto::{Response, Tool};
 use dockerbox_search::walk::{Fs, Kind, Meta, Root};
-use dockerbox_search::{grep, Note, Sink};
+use dockerbox_search::{du, find, grep, Note, Sink};
 
 use crate::{Credit, Out};
 
@@ -109,11 +109,12 @@ impl Sink for Frames<'_> {
             whole,
         })
     }
-    fn error(&mut self, path: &[u8], errno: i32) -> bool {
+    fn error(&mut self, path: &[u8], errno: i32, dir: bool) -> bool {
         let path: &[u8] = if path.is_empty() { b"." } else { path };
         self.send(&Response::Problem {
             path: path.to_vec(),
             errno,
+            dir,
         })
     }
     fn note(&mut self, path: &[u8], note: Note) -> bool {
@@ -139,7 +140,7 @@ pub fn run(
         .map(|(path, display)| Root { path, display })
         .collect();
     let mut frames = Frames { id, out, credit };
-    let found = match Tool::from_u8(tool) {
+    let (found, total) = match Tool::from_u8(tool) {
         Some(Tool::Grep) => {
             let Ok((o, _)) = grep::parse(args) else {
                 return out.send(
@@ -158,9 +159,38 @@ pub fn run(
                     },
                 );
             };
-            grep::run(&mut g, &mut Local, &roots, names, &mut frames).found
+            (
+                grep::run(&mut g, &mut Local, &roots, names, &mut frames).found,
+                0,
+            )
         }
-        _ => {
+        Some(Tool::Find) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let Ok(f) = find::parse(args, now) else {
+                return out.send(
+                    id,
+                    &Response::Error {
+                        errno: libc::EINVAL,
+                    },
+                );
+            };
+            (find::run(&f, &mut Local, &roots, &mut frames), 0)
+        }
+        Some(Tool::Du) => {
+            let Ok((o, _)) = du::parse(args) else {
+                return out.send(
+                    id,
+                    &Response::Error {
+                        errno: libc::EINVAL,
+                    },
+                );
+            };
+            let (total, ok) = du::run(&o, &mut Local, &roots, &mut frames);
+            (ok, total)
+        }
+        None => {
             return out.send(
                 id,
                 &Response::Error {
@@ -169,5 +199,5 @@ pub fn run(
             )
         }
     };
-    out.send(id, &Response::SearchDone { found });
+    out.send(id, &Response::SearchDone { found, total });
 }

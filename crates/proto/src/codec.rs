@@ -152,9 +152,9 @@ pub fn encode_response(id: u32, resp: &Response, out: &mut Vec<u8>) {
         Response::Eof => w.kind(107),
         Response::Closed { errno } => w.kind(109).i32(*errno),
         Response::Found { data, whole } => w.kind(140).bool(*whole).bytes(data),
-        Response::Problem { path, errno } => w.kind(141).bytes(path).i32(*errno),
+        Response::Problem { path, errno, dir } => w.kind(141).bytes(path).i32(*errno).bool(*dir),
         Response::Notice { path, what } => w.kind(142).bytes(path).u8(*what),
-        Response::SearchDone { found } => w.kind(143).bool(*found),
+        Response::SearchDone { found, total } => w.kind(143).bool(*found).u64(*total),
         Response::StatFs(s) => w
             .kind(108)
             .u64(s.bsize)
@@ -290,12 +290,16 @@ impl Response {
             141 => Response::Problem {
                 path: r.bytes()?,
                 errno: r.i32()?,
+                dir: r.bool()?,
             },
             142 => Response::Notice {
                 path: r.bytes()?,
                 what: r.u8()?,
             },
-            143 => Response::SearchDone { found: r.bool()? },
+            143 => Response::SearchDone {
+                found: r.bool()?,
+                total: r.u64()?,
+            },
             108 => Response::StatFs(StatFs {
                 bsize: r.u64()?,
                 blocks: r.u64()?,
@@ -571,12 +575,16 @@ mod tests {
             Response::Problem {
                 path: b"/a\nb".to_vec(),
                 errno: 13,
+                dir: true,
             },
             Response::Notice {
                 path: b"/bin".to_vec(),
                 what: 1,
             },
-            Response::SearchDone { found: true },
+            Response::SearchDone {
+                found: true,
+                total: 1 << 40,
+            },
             Response::StatFs(StatFs {
                 bsize: 4096,
                 blocks: 1,

@@ -305,6 +305,8 @@ pub enum Response {
         path: Vec<u8>,
         /// The errno value.
         errno: i32,
+        /// It was reading the directory's entries that failed (du: `cannot read directory`).
+        dir: bool,
     },
     /// A `Search`'s note about a path that is no failure (`binary file matches`).
     Notice {
@@ -317,5 +319,7 @@ pub enum Response {
     SearchDone {
         /// Whether anything was found (grep's status 0).
         found: bool,
+        /// du: the bytes counted, for `-c`'s total.
+        total: u64,
     },
 }

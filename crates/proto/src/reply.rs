@@ -212,7 +212,7 @@ pub fn check_reply(expect: Expect, resp: &Response) -> Result<(), Invalid> {
         (Expect::Search, Response::Found { data, .. }) => {
             invalid(format!("a chunk of {} bytes (at most {CHUNK})", data.len()))
         }
-        (Expect::Search, Response::Problem { path, errno }) => {
+        (Expect::Search, Response::Problem { path, errno, .. }) => {
             check_shown(path)?;
             match *errno {
                 1..=MAX_ERRNO => Ok(()),
@@ -421,6 +421,7 @@ mod tests {
         let problem = |p: &[u8], errno| Response::Problem {
             path: p.to_vec(),
             errno,
+            dir: false,
         };
         assert_eq!(check_reply(Expect::Search, &problem(b"/a\nb", 13)), Ok(()));
         assert!(check_reply(Expect::Search, &problem(b"", 13)).is_err());
@@ -434,7 +435,10 @@ mod tests {
         assert!(check_reply(Expect::Search, &notice(9)).is_err());
         assert!(check_reply(Expect::Data, &found(1)).is_err());
         assert!(check_reply(Expect::Search, &Response::Data(vec![1])).is_err());
-        let done = Response::SearchDone { found: false };
+        let done = Response::SearchDone {
+            found: false,
+            total: 0,
+        };
         assert!(Expect::Search.ends(&done));
         assert!(!Expect::Search.costs_credit(&done));
         assert!(Expect::Search.costs_credit(&found(1)));

@@ -752,7 +752,7 @@ mod tests {
             self.0.extend_from_slice(b);
             true
         }
-        fn error(&mut self, path: &[u8], errno: i32) -> bool {
+        fn error(&mut self, path: &[u8], errno: i32, _dir: bool) -> bool {
             self.1
                 .push(format!("{}: {errno}", String::from_utf8_lossy(path)));
             true

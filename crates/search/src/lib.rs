@@ -8,6 +8,8 @@
 //! only, so the static agent stays small.
 
 pub mod args;
+pub mod du;
+pub mod find;
 pub mod grep;
 pub mod regex;
 pub mod walk;
@@ -36,8 +38,9 @@ impl Note {
 pub trait Sink {
     /// Output bytes; `whole` when they end at a record's end (a line, a name). False: stop.
     fn out(&mut self, bytes: &[u8], whole: bool) -> bool;
-    /// A per-file failure (`PATH: strerror(errno)`), the path as displayed. False: stop.
-    fn error(&mut self, path: &[u8], errno: i32) -> bool;
+    /// A per-file failure (`PATH: strerror(errno)`), the path as displayed; `dir` when it was
+    /// reading a directory's entries that failed (du words that one differently). False: stop.
+    fn error(&mut self, path: &[u8], errno: i32, dir: bool) -> bool;
     /// A note about a path. False: stop.
     fn note(&mut self, path: &[u8], note: Note) -> bool;
 }
@@ -103,7 +106,14 @@ impl<'s> Printer<'s> {
     }
 
     pub fn error(&mut self, path: &[u8], errno: i32) {
-        if self.flush() && !self.sink.error(path, errno) {
+        if self.flush() && !self.sink.error(path, errno, false) {
+            self.stopped = true;
+        }
+    }
+
+    /// Reading a directory's entries failed.
+    pub fn dir_error(&mut self, path: &[u8], errno: i32) {
+        if self.flush() && !self.sink.error(path, errno, true) {
             self.stopped = true;
         }
     }

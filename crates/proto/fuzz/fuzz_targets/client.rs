@@ -91,7 +91,7 @@ fn safe(resp: &Response, expect: Expect) {
         Response::Path(p) => assert!(!p.is_empty() && !p.contains(&0)),
         Response::Data(d) => assert!(d.len() <= CHUNK),
         Response::Found { data, .. } => assert!(data.len() <= CHUNK),
-        Response::Problem { path, errno } => {
+        Response::Problem { path, errno, .. } => {
             assert!(!path.is_empty() && !path.contains(&0));
             assert!((1..=4095).contains(errno));
         }
