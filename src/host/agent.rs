@@ -448,7 +448,7 @@ impl AgentConn {
     fn register(&self, req: &Request) -> (u32, mpsc::UnboundedReceiver<Response>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let expect = Expect::of(req);
-        let window = if expect == Expect::Data {
+        let window = if matches!(expect, Expect::Data | Expect::Search) {
             READ_WINDOW
         } else {
             0
@@ -774,6 +774,84 @@ impl Drop for ReadStream {
     }
 }
 
+impl AgentConn {
+    /// Starts a `Search` (grep, find, du run by the agent); its frames come from
+    /// [`SearchStream::next`].
+    pub async fn search(self: &Arc<Self>, req: Request) -> Result<SearchStream, AgentError> {
+        let (id, rx) = self.register(&req);
+        if let Err(e) = self.send(id, &req).await {
+            self.unregister(id);
+            return Err(e);
+        }
+        Ok(SearchStream {
+            conn: self.clone(),
+            id,
+            rx,
+            used: 0,
+            done: false,
+        })
+    }
+}
+
+/// A search running in the agent: its `Found`, `Problem` and `Notice` frames under the
+/// credit window, refilled as they are taken; dropping it midway cancels the search.
+pub struct SearchStream {
+    conn: Arc<AgentConn>,
+    id: u32,
+    rx: mpsc::UnboundedReceiver<Response>,
+    used: u32,
+    done: bool,
+}
+
+impl SearchStream {
+    /// The next frame; the last is `SearchDone`, after which this gives `None`.
+    pub async fn next(&mut self) -> Result<Option<Response>, AgentError> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.conn.recv(&mut self.rx).await {
+            Ok(Response::Error { errno }) => {
+                self.finish();
+                Err(AgentError::Errno(errno))
+            }
+            Ok(r @ Response::SearchDone { .. }) => {
+                self.finish();
+                Ok(Some(r))
+            }
+            Ok(r) => {
+                self.used += 1;
+                if self.used >= READ_WINDOW / 2 {
+                    let n = std::mem::take(&mut self.used);
+                    self.conn.grant(self.id, n);
+                    self.conn.send(self.id, &Request::Credit { n }).await?;
+                }
+                Ok(Some(r))
+            }
+            Err(e) => {
+                self.finish();
+                Err(e)
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+        self.conn.unregister(self.id);
+    }
+}
+
+impl Drop for SearchStream {
+    fn drop(&mut self) {
+        if !self.done {
+            let (conn, id) = (self.conn.clone(), self.id);
+            conn.unregister(id);
+            tokio::spawn(async move {
+                let _ = conn.send(id, &Request::Credit { n: 0 }).await;
+            });
+        }
+    }
+}
+
 /// How to find out why an agent's connection ended.
 struct Ending {
     docker: Docker,
@@ -895,7 +973,7 @@ fn deliver(shared: &Shared, id: u32, resp: Response) -> Result<(), dockerbox_pro
         return Ok(());
     };
     check_reply(w.expect, &resp)?;
-    if matches!(resp, Response::Data(_)) {
+    if w.expect.costs_credit(&resp) {
         if w.window == 0 {
             return Err(dockerbox_proto::Invalid(
                 "more chunks than the read's credit allows".into(),

@@ -18,6 +18,7 @@ mod images;
 mod meta;
 pub mod owners;
 pub mod path;
+pub mod search;
 pub mod stream;
 mod synthetic;
 pub mod temps;
