@@ -186,8 +186,9 @@ impl Engine {
         &self.spec.name
     }
 
-    /// The client, after version negotiation (the engine here speaks API 1.41, older than
-    /// bollard's default) and with the event follower started.
+    /// The client, once the engine answered: after version negotiation (the engine here
+    /// speaks API 1.41, older than bollard's default) or a first list answered while the
+    /// negotiation runs beside it ([`Engine::containers`]); with the event follower started.
     pub async fn client(&self) -> Result<&Docker, EngineError> {
         self.still_down()?;
         let r = self
@@ -268,13 +269,21 @@ impl Engine {
     /// All containers, running or not, as `docker ps -a` lists them, sorted by name.
     pub async fn containers(&self) -> Result<Table, EngineError> {
         if self.ready.get().is_none() {
-            // First use: the list goes beside the version negotiation, not after it. Should
-            // the engine refuse it (a client version it does not speak), it is asked again
-            // once negotiated.
+            // First use: the list is the first request, and an answer to it is proof enough
+            // that the engine is there. The version is negotiated beside it, in the background
+            // (`GET /version` makes this engine run `runc --version` and `docker-init
+            // --version`: 5 ms when idle, 35 ms under load); bollard's clones share the
+            // version it settles on. Should the engine refuse the list (a client version it
+            // does not speak), it is asked again once negotiated.
             if let Ok(raw) = self.raw() {
-                let (ready, first) = tokio::join!(self.client(), self.list(&raw));
-                ready?;
-                if let Ok(t) = first {
+                self.still_down()?;
+                self.follow_events(raw.clone());
+                let (negotiating, limit) = (raw.clone(), self.timeout);
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(limit, negotiating.negotiate_version()).await;
+                });
+                if let Ok(t) = self.list(&raw).await {
+                    let _ = self.ready.set(raw);
                     return Ok(t);
                 }
             }
@@ -650,15 +659,22 @@ impl Engine {
     /// Inspects a container for starting an agent in it.
     pub async fn agent_target(&self, id: &str) -> Result<AgentTarget, EngineError> {
         let docker = self.client().await?;
-        let c = docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| self.error(e))?;
-        let config = c.config.unwrap_or_default();
-        let host = c.host_config.unwrap_or_default();
+        // The inspect the lookup already made (once per generation), else a fresh one.
+        let c = match self.inspect(id).await {
+            Some(c) => c,
+            None => Arc::new(
+                docker
+                    .inspect_container(id, None)
+                    .await
+                    .map_err(|e| self.error(e))?,
+            ),
+        };
+        let config = c.config.clone().unwrap_or_default();
+        let host = c.host_config.clone().unwrap_or_default();
         // Mount points hide what is uploaded beneath them (and tmpfs is noexec by default).
         let mut mounts: Vec<String> = c
             .mounts
+            .clone()
             .unwrap_or_default()
             .into_iter()
             .filter_map(|m| m.destination)
@@ -681,9 +697,9 @@ impl Engine {
                 dirs.push(d);
             }
         }
-        let arch = match c.image {
+        let arch = match &c.image {
             Some(img) => docker
-                .inspect_image(&img)
+                .inspect_image(img)
                 .await
                 .ok()
                 .and_then(|i| i.architecture)
