@@ -268,7 +268,7 @@ impl Engine {
 
     /// All containers, running or not, as `docker ps -a` lists them, sorted by name.
     pub async fn containers(&self) -> Result<Table, EngineError> {
-        if self.ready.get().is_none() {
+        if self.ready.get().is_none() && self.cheap_connections() {
             // First use: the list is the first request, and an answer to it is proof enough
             // that the engine is there. The version is negotiated beside it, in the background
             // (`GET /version` makes this engine run `runc --version` and `docker-init
@@ -416,7 +416,7 @@ impl Engine {
                 return Ok(c);
             }
         }
-        let table = if self.table_is_cold() && plain_name(name) {
+        let table = if self.table_is_cold() && self.cheap_connections() && plain_name(name) {
             // The first lookup: the container's inspect (what the direct path and the tmpfs
             // check need) is asked by name beside the list, instead of after it.
             let (table, _) = tokio::join!(self.containers(), self.inspect_by_name(name));
@@ -449,6 +449,13 @@ impl Engine {
         let guard = self.table.lock().ok()?;
         let (_, t) = guard.as_ref()?;
         t.iter().find(|c| c.name == name || c.id == name).cloned()
+    }
+
+    /// Whether a connection costs next to nothing (a local socket), so first requests may go
+    /// side by side. Over ssh each one is an ssh process and its handshake, over TCP a TLS
+    /// handshake: there the negotiation goes first and the list reuses its connection.
+    fn cheap_connections(&self) -> bool {
+        self.spec.addr.starts_with("unix://")
     }
 
     /// Whether no table was listed yet.

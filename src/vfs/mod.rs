@@ -638,6 +638,25 @@ async fn owners_via_archive(eng: Arc<Engine>, c: Arc<ContainerInfo>) -> Arc<Owne
 mod tests {
     use super::*;
 
+    /// Never run, only compiled: what a frontend on other threads (FUSE) calls gives `Send`
+    /// futures, so a change that breaks that fails the build.
+    #[allow(dead_code)]
+    fn operations_are_send(v: &Vfs, p: &VPath, q: &VPath, attrs: &stream::Attrs) {
+        fn send<T: Send>(_: &T) {}
+        send(&v.stat(p));
+        send(&v.lstat_with(p, true));
+        send(&v.read_dir_with(p, true));
+        send(&v.readlink(p));
+        send(&v.realpath(p));
+        send(&v.read_at(p, 0, 1));
+        send(&v.create(p, attrs, 0));
+        send(&v.mkdir(p, attrs));
+        send(&v.remove(p, false));
+        send(&v.rename(p, q));
+        send(&v.chmod(p, 0o644));
+        send(&v.subscribe());
+    }
+
     #[test]
     fn entries_without_inode_numbers_get_stable_ones_from_their_paths() {
         let mut real = Entry::new("real", Kind::File);
