@@ -17,7 +17,7 @@ mod shell;
 mod syntax;
 mod vfs;
 
-use std::io::{self, BufRead, IsTerminal};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -80,6 +80,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         .verbose
         .then(|| Arc::new(move |line: &str| reporter.note(line)) as vfs::Sink);
     let vfs = Arc::new(Vfs::new(engines, mode, notes));
+    if let Some(path) = std::env::var_os("DOCKERBOX_TRACE_CHANGES") {
+        trace_changes(&rt, &vfs, path.into());
+    }
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
     sh.color_forced = cli.color == cli::ColorWhen::Always;
 
@@ -107,6 +110,29 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     rt.block_on(sh.finish());
     rt.block_on(sh.vfs.settle());
     Ok(sh.exit.unwrap_or(sh.status))
+}
+
+/// With `DOCKERBOX_TRACE_CHANGES=FILE`, appends every change the namespace announces to FILE,
+/// one path a line (`*`: anything may have changed): the tests watch engine events arrive.
+fn trace_changes(rt: &tokio::runtime::Runtime, vfs: &Vfs, path: std::path::PathBuf) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut rx = vfs.subscribe();
+    rt.spawn(async move {
+        loop {
+            let line = match rx.recv().await {
+                Ok(c) => c.to_string(),
+                Err(RecvError::Lagged(_)) => "*".to_string(),
+                Err(RecvError::Closed) => break,
+            };
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path);
+            if let Ok(mut f) = f {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    });
 }
 
 /// Lines of stdin, taking the lock only while reading each one.

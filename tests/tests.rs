@@ -15,6 +15,7 @@ mod cp;
 mod cp_gnu;
 mod data;
 mod engines;
+mod events;
 mod exec;
 mod faults;
 mod fileops;

@@ -298,30 +298,47 @@ impl AgentConn {
             } else {
                 format!("{dir}/{name}")
             };
-            if place.by_exec {
+            let created = if place.by_exec {
                 if let Err(e) = upload_by_exec(docker, container, &path, binary).await {
                     last = format!("upload to {dir}: {e}");
                     leftovers.push(path.into_bytes());
                     continue;
                 }
+                AgentConn::create_exec(docker, container, &path).await
             } else {
                 let tar = agent_tar(&name, binary, place.uid, place.gid);
                 let opts = UploadToContainerOptions {
                     path: dir.clone(),
                     ..Default::default()
                 };
-                if let Err(e) = docker
-                    .upload_to_container(container, Some(opts), bollard::body_full(tar.into()))
-                    .await
-                {
+                // The exec is created while the file uploads (it names a path, which only its
+                // start needs to exist): one round trip less before the agent answers.
+                let (uploaded, created) = tokio::join!(
+                    docker.upload_to_container(
+                        container,
+                        Some(opts),
+                        bollard::body_full(tar.into())
+                    ),
+                    AgentConn::create_exec(docker, container, &path),
+                );
+                if let Err(e) = uploaded {
                     last = format!("upload to {dir}: {}", short(&e));
                     if last.contains("read-only") {
                         break; // every other place is read-only too
                     }
                     continue;
                 }
-            }
-            match AgentConn::exec(docker, container, &path, place).await {
+                created
+            };
+            let exec = match created {
+                Ok(id) => id,
+                Err(e) => {
+                    last = format!("start from {dir}: {e}");
+                    leftovers.push(path.into_bytes());
+                    continue;
+                }
+            };
+            match AgentConn::exec(docker, container, exec, place).await {
                 Ok(mut conn) => {
                     conn.dir = dir.clone();
                     // Files from failed starts (a noexec place) are removed by the one that ran.
@@ -339,12 +356,12 @@ impl AgentConn {
         Err(AgentError::Start(last))
     }
 
-    async fn exec(
+    /// Creates (does not start) the exec that runs the agent at `path`; gives its id.
+    async fn create_exec(
         docker: &Docker,
         container: &str,
         path: &str,
-        place: &Placement,
-    ) -> Result<AgentConn, AgentError> {
+    ) -> Result<String, AgentError> {
         let opts = CreateExecOptions {
             cmd: Some(vec![path.to_string()]),
             attach_stdin: Some(true),
@@ -357,8 +374,18 @@ impl AgentConn {
             .create_exec(container, opts)
             .await
             .map_err(|e| AgentError::Start(short(&e)))?;
+        Ok(exec.id)
+    }
+
+    /// Starts the exec `exec` and checks the agent's banner and hello.
+    async fn exec(
+        docker: &Docker,
+        container: &str,
+        exec: String,
+        place: &Placement,
+    ) -> Result<AgentConn, AgentError> {
         let started = docker
-            .start_exec(&exec.id, None)
+            .start_exec(&exec, None)
             .await
             .map_err(|e| AgentError::Start(short(&e)))?;
         let StartExecResults::Attached { mut output, input } = started else {
@@ -430,7 +457,7 @@ impl AgentConn {
         let why = Ending {
             docker: docker.clone(),
             container: container.to_string(),
-            exec: exec.id.clone(),
+            exec,
         };
         let reader = tokio::spawn(read_loop(output, Replies::new(buf), shared.clone(), why));
         Ok(AgentConn {

@@ -86,6 +86,21 @@ pub struct EngineSummary {
     pub error: Option<String>,
 }
 
+/// A container event from the engine's stream, as [`Engine::on_events`]' sink is given it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerEvent {
+    pub id: String,
+    /// As the engine names it: `start`, `die`, `rename`, `extract-to-dir`, `exec_die`...
+    pub action: String,
+    /// The container's name (after a rename, the new one), without the leading `/`.
+    pub name: String,
+    /// A rename's old name, as the engine gives it (with its `/`).
+    pub old_name: Option<String>,
+}
+
+/// Told of every container event, after the generations it moves have moved.
+pub type EventSink = Arc<dyn Fn(&ContainerEvent) + Send + Sync>;
+
 /// A container's inspect, and the generation it was asked in.
 type Inspected = (Option<u64>, Arc<ContainerInspectResponse>);
 
@@ -124,6 +139,10 @@ pub struct Engine {
     /// The direct path into running containers, per container id, with the generation it was
     /// found in (a restart means a new process and a new root).
     proc_roots: Mutex<HashMap<String, FoundRoot>>,
+    /// Who is told of container events (the vfs, which turns them into changes).
+    sink: Arc<std::sync::OnceLock<EventSink>>,
+    /// The task following `GET /events`.
+    follower: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl Engine {
@@ -148,6 +167,8 @@ impl Engine {
             epoch: AtomicU64::new(0),
             container_gen: Arc::new(Mutex::new(HashMap::new())),
             proc_roots: Mutex::new(HashMap::new()),
+            sink: Arc::default(),
+            follower: Mutex::new(None),
         }
     }
 
@@ -165,22 +186,22 @@ impl Engine {
         &self.spec.name
     }
 
-    /// The client, after version negotiation (the engine here speaks API 1.41, older than
-    /// bollard's default) and with the event follower started.
+    /// The client, once the engine answered: after version negotiation (the engine here
+    /// speaks API 1.41, older than bollard's default) or a first list answered while the
+    /// negotiation runs beside it ([`Engine::containers`]); with the event follower started.
     pub async fn client(&self) -> Result<&Docker, EngineError> {
         self.still_down()?;
         let r = self
             .ready
             .get_or_try_init(|| async {
-                let docker = self
-                    .docker
-                    .clone()
-                    .map_err(|reason| self.unreachable(reason))?;
+                let docker = self.raw()?;
+                // Events are followed from the start, beside the negotiation (bollard's
+                // clones share the negotiated version).
+                self.follow_events(docker.clone());
                 let docker = tokio::time::timeout(self.timeout, docker.negotiate_version())
                     .await
                     .map_err(|_| self.unreachable("timed out".into()))?
                     .map_err(|e| self.unreachable(reason(&e)))?;
-                self.follow_events(docker.clone());
                 Ok(docker)
             })
             .await;
@@ -188,6 +209,14 @@ impl Engine {
             self.mark_down(e);
         }
         r
+    }
+
+    /// The client before version negotiation: bollard 0.21 sends unversioned paths, which
+    /// the engine serves at its own version, so a first request may go beside the negotiation.
+    fn raw(&self) -> Result<Docker, EngineError> {
+        self.docker
+            .clone()
+            .map_err(|reason| self.unreachable(reason))
     }
 
     /// An engine that just failed to answer is not asked again for a moment: one command that
@@ -239,6 +268,26 @@ impl Engine {
 
     /// All containers, running or not, as `docker ps -a` lists them, sorted by name.
     pub async fn containers(&self) -> Result<Table, EngineError> {
+        if self.ready.get().is_none() && self.cheap_connections() {
+            // First use: the list is the first request, and an answer to it is proof enough
+            // that the engine is there. The version is negotiated beside it, in the background
+            // (`GET /version` makes this engine run `runc --version` and `docker-init
+            // --version`: 5 ms when idle, 35 ms under load); bollard's clones share the
+            // version it settles on. Should the engine refuse the list (a client version it
+            // does not speak), it is asked again once negotiated.
+            if let Ok(raw) = self.raw() {
+                self.still_down()?;
+                self.follow_events(raw.clone());
+                let (negotiating, limit) = (raw.clone(), self.timeout);
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(limit, negotiating.negotiate_version()).await;
+                });
+                if let Ok(t) = self.list(&raw).await {
+                    let _ = self.ready.set(raw);
+                    return Ok(t);
+                }
+            }
+        }
         let docker = self.client().await?;
         let gen = self.table_gen.load(Ordering::SeqCst);
         if self.following.load(Ordering::SeqCst) {
@@ -250,13 +299,13 @@ impl Engine {
                 }
             }
         }
-        let opts = ListContainersOptions {
-            all: true,
-            ..Default::default()
-        };
-        // Generations from before the request: an event that races the answer makes the next
-        // lookup list again rather than trust a stale entry.
-        let gens_before = self
+        self.list(docker).await
+    }
+
+    /// What this engine's generations are now: a lookup of container `id` made after this
+    /// gets `before(id)`, to be trusted while [`Engine::generation`] still says the same.
+    fn generations_now(&self) -> impl Fn(&str) -> Option<u64> {
+        let gens = self
             .container_gen
             .lock()
             .map(|m| m.clone())
@@ -265,8 +314,19 @@ impl Engine {
             self.following.load(Ordering::SeqCst),
             self.epoch.load(Ordering::SeqCst),
         );
-        let before =
-            |id: &str| following.then(|| gens_before.get(id).copied().unwrap_or(0) + (epoch << 32));
+        move |id: &str| following.then(|| gens.get(id).copied().unwrap_or(0) + (epoch << 32))
+    }
+
+    /// Lists the containers and keeps the table.
+    async fn list(&self, docker: &Docker) -> Result<Table, EngineError> {
+        let gen = self.table_gen.load(Ordering::SeqCst);
+        let opts = ListContainersOptions {
+            all: true,
+            ..Default::default()
+        };
+        // Generations from before the request: an event that races the answer makes the next
+        // lookup list again rather than trust a stale entry.
+        let before = self.generations_now();
         let list = tokio::time::timeout(self.timeout, docker.list_containers(Some(opts)))
             .await
             .map_err(|_| self.unreachable("timed out".into()))
@@ -356,7 +416,14 @@ impl Engine {
                 return Ok(c);
             }
         }
-        let table = self.containers().await?;
+        let table = if self.table_is_cold() && self.cheap_connections() && plain_name(name) {
+            // The first lookup: the container's inspect (what the direct path and the tmpfs
+            // check need) is asked by name beside the list, instead of after it.
+            let (table, _) = tokio::join!(self.containers(), self.inspect_by_name(name));
+            table?
+        } else {
+            self.containers().await?
+        };
         if let Some(c) = table.iter().find(|c| c.name == name) {
             return Ok(c.clone());
         }
@@ -382,6 +449,33 @@ impl Engine {
         let guard = self.table.lock().ok()?;
         let (_, t) = guard.as_ref()?;
         t.iter().find(|c| c.name == name || c.id == name).cloned()
+    }
+
+    /// Whether a connection costs next to nothing (a local socket), so first requests may go
+    /// side by side. Over ssh each one is an ssh process and its handshake, over TCP a TLS
+    /// handshake: there the negotiation goes first and the list reuses its connection.
+    fn cheap_connections(&self) -> bool {
+        self.spec.addr.starts_with("unix://")
+    }
+
+    /// Whether no table was listed yet.
+    fn table_is_cold(&self) -> bool {
+        self.table.lock().is_ok_and(|t| t.is_none())
+    }
+
+    /// Inspects a container by the name the user gave and keeps it under its ID, with the
+    /// generation from before the request (see [`Engine::inspect`]).
+    async fn inspect_by_name(&self, name: &str) {
+        let Ok(raw) = self.raw() else { return };
+        let before = self.generations_now();
+        let Ok(Ok(i)) = tokio::time::timeout(self.timeout, raw.inspect_container(name, None)).await
+        else {
+            return;
+        };
+        let Some(id) = i.id.clone() else { return };
+        if let Ok(mut m) = self.inspected.lock() {
+            m.insert(id.clone(), (before(&id), Arc::new(i)));
+        }
     }
 
     /// The engine's inspect of a container, asked once per generation of it.
@@ -419,7 +513,13 @@ impl Engine {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Tells `sink` of every container event from now on (set once; later calls are ignored).
+    pub fn on_events(&self, sink: EventSink) {
+        let _ = self.sink.set(sink);
+    }
+
     fn follow_events(&self, docker: Docker) {
+        let sink = self.sink.clone();
         let table_gen = self.table_gen.clone();
         let following = self.following.clone();
         let container_gen = self.container_gen.clone();
@@ -429,29 +529,50 @@ impl Engine {
             filters: Some(filters),
             ..Default::default()
         };
-        tokio::spawn(async move {
+        // The stream yields nothing until an event arrives: it counts as live from the moment
+        // its request is made, which the spawned task's first poll does beside the caller's
+        // own first request.
+        following.store(true, Ordering::SeqCst);
+        let task = tokio::spawn(async move {
             let mut stream = Box::pin(docker.events(Some(opts)));
-            // The stream yields nothing until an event arrives; consider it live once the
-            // engine has answered the request, which the first poll drives.
-            following.store(true, Ordering::SeqCst);
             while let Some(msg) = stream.next().await {
                 let Ok(msg) = msg else { break };
                 let action = msg.action.unwrap_or_default();
-                let id = msg.actor.and_then(|a| a.id).unwrap_or_default();
-                match action.as_str() {
-                    a if a.starts_with("exec_") => continue,
-                    "archive-path" | "attach" | "top" | "resize" | "export" => continue,
-                    "extract-to-dir" => {}
+                let (id, mut attrs) = msg
+                    .actor
+                    .map(|a| (a.id.unwrap_or_default(), a.attributes.unwrap_or_default()))
+                    .unwrap_or_default();
+                let moved = match action.as_str() {
+                    a if a.starts_with("exec_") => false,
+                    "archive-path" | "attach" | "top" | "resize" | "export" => false,
+                    "extract-to-dir" => true,
                     _ => {
                         table_gen.fetch_add(1, Ordering::SeqCst);
+                        true
+                    }
+                };
+                if moved {
+                    if let Ok(mut map) = container_gen.lock() {
+                        *map.entry(id.clone()).or_insert(0) += 1;
                     }
                 }
-                if let Ok(mut map) = container_gen.lock() {
-                    *map.entry(id).or_insert(0) += 1;
+                if let Some(sink) = sink.get() {
+                    sink(&ContainerEvent {
+                        id,
+                        name: attrs.remove("name").unwrap_or_default(),
+                        old_name: attrs.remove("oldName"),
+                        action,
+                    });
                 }
             }
             following.store(false, Ordering::SeqCst);
         });
+        // One follower at a time: one left from an attempt whose negotiation failed goes.
+        if let Ok(mut f) = self.follower.lock() {
+            if let Some(old) = f.replace(task.abort_handle()) {
+                old.abort();
+            }
+        }
     }
 }
 
@@ -560,15 +681,22 @@ impl Engine {
     /// Inspects a container for starting an agent in it.
     pub async fn agent_target(&self, id: &str) -> Result<AgentTarget, EngineError> {
         let docker = self.client().await?;
-        let c = docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| self.error(e))?;
-        let config = c.config.unwrap_or_default();
-        let host = c.host_config.unwrap_or_default();
+        // The inspect the lookup already made (once per generation), else a fresh one.
+        let c = match self.inspect(id).await {
+            Some(c) => c,
+            None => Arc::new(
+                docker
+                    .inspect_container(id, None)
+                    .await
+                    .map_err(|e| self.error(e))?,
+            ),
+        };
+        let config = c.config.clone().unwrap_or_default();
+        let host = c.host_config.clone().unwrap_or_default();
         // Mount points hide what is uploaded beneath them (and tmpfs is noexec by default).
         let mut mounts: Vec<String> = c
             .mounts
+            .clone()
             .unwrap_or_default()
             .into_iter()
             .filter_map(|m| m.destination)
@@ -591,9 +719,9 @@ impl Engine {
                 dirs.push(d);
             }
         }
-        let arch = match c.image {
+        let arch = match &c.image {
             Some(img) => docker
-                .inspect_image(&img)
+                .inspect_image(img)
                 .await
                 .ok()
                 .and_then(|i| i.architecture)
@@ -607,6 +735,14 @@ impl Engine {
             read_only: host.readonly_rootfs.unwrap_or(false),
         })
     }
+}
+
+/// A name as Docker allows them (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`), so it is safe in a request's
+/// path as it is; anything else is only ever looked up in the listed table.
+fn plain_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 fn state_of(s: Option<ContainerSummaryStateEnum>) -> State {

@@ -14,7 +14,7 @@ mod sources;
 mod ssh;
 
 pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream};
-pub use engine::{ContainerInfo, Engine, EngineSummary, State};
+pub use engine::{ContainerEvent, ContainerInfo, Engine, EngineSummary, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};
 pub use objects::{session_marker, ImageInfo, Verb, VolumeInfo, VOLUME_AT, VOLUME_VIEW};

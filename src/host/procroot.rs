@@ -18,7 +18,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 use crate::inplace::{prepare_in_place, rename_noreplace, set_mode_if_changed, Open};
@@ -29,6 +29,11 @@ pub struct ProcRoot {
     /// `/proc/PID`: pins the process, so the checks and the root refer to the same one.
     proc_dir: OwnedFd,
     root: OwnedFd,
+    /// A pidfd of that process (Linux 5.3), which turns readable once it exited: [`alive`]
+    /// is one `poll` instead of reading `/proc/PID/stat`. `None` where the kernel has none.
+    ///
+    /// [`alive`]: ProcRoot::alive
+    pidfd: Option<OwnedFd>,
 }
 
 impl ProcRoot {
@@ -38,6 +43,9 @@ impl ProcRoot {
         if pid <= 0 || id.len() < 12 {
             return None;
         }
+        // Before /proc/PID: while the pidfd's process lives, the PID is its, so the directory
+        // opened next is that same process's if it is still alive after the checks.
+        let pidfd = pidfd_open(pid);
         let proc_dir = open_at(
             libc::AT_FDCWD,
             format!("/proc/{pid}").as_bytes(),
@@ -57,7 +65,14 @@ impl ProcRoot {
             libc::O_PATH | libc::O_DIRECTORY,
         )
         .ok()?;
-        Some(ProcRoot { proc_dir, root })
+        let r = ProcRoot {
+            proc_dir,
+            root,
+            pidfd,
+        };
+        // A kernel without openat2 (before 5.6) cannot confine paths: no direct path there.
+        r.open_in(Path::new("/"), libc::O_PATH).ok()?;
+        r.alive().then_some(r)
     }
 
     /// The directory `dir` (absolute, as the engine `pid` sees its own filesystem: a volume's
@@ -70,6 +85,7 @@ impl ProcRoot {
         if pid <= 0 || !dir.is_absolute() {
             return None;
         }
+        let pidfd = pidfd_open(pid);
         let proc_dir = open_at(
             libc::AT_FDCWD,
             format!("/proc/{pid}").as_bytes(),
@@ -91,19 +107,32 @@ impl ProcRoot {
         let within = ProcRoot {
             proc_dir,
             root: engine_root,
+            pidfd: None,
         };
         let root = within
             .open_in(dir, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
             .ok()?;
-        Some(ProcRoot {
+        let r = ProcRoot {
             proc_dir: within.proc_dir,
             root,
-        })
+            pidfd,
+        };
+        r.alive().then_some(r)
     }
 
     /// Whether the process is still there (a dead one leaves a root nobody should write to).
     pub fn alive(&self) -> bool {
-        read_small(&self.proc_dir, b"stat").is_some()
+        let Some(pidfd) = &self.pidfd else {
+            return read_small(&self.proc_dir, b"stat").is_some();
+        };
+        let mut p = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, a descriptor we own; no waiting.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n == 0
     }
 
     /// Opens `path` (absolute inside the container) with `flags`, confined to the container.
@@ -191,12 +220,11 @@ impl ProcRoot {
     /// left out.
     pub fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
         let dir = self.open_in(path, libc::O_RDONLY | libc::O_DIRECTORY)?;
-        // Our own descriptor, listed through our own /proc: the directory just opened.
-        let listing = std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))?;
         let mut out = Vec::new();
-        for de in listing {
-            let name = de?.file_name();
-            let c = CString::new(name.as_bytes()).map_err(|_| einval())?;
+        // Listed through the descriptor just opened (one open of the directory: on a FUSE
+        // storage driver every open is a round trip to its daemon).
+        for c in names_in(&dir)? {
+            let name = OsString::from_vec(c.as_bytes().to_vec());
             let st = match stat_at(dir.as_raw_fd(), &c, libc::AT_SYMLINK_NOFOLLOW) {
                 Ok(st) => st,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
@@ -647,6 +675,60 @@ fn open_at(dir: i32, path: &[u8], flags: i32) -> io::Result<OwnedFd> {
 }
 
 /// A small file under `/proc/PID` (cgroup, status, uid_map).
+/// The names in an open directory (without `.` and `..`), read through a duplicate of its
+/// descriptor (which shares its file description, so nothing is opened again).
+fn names_in(dir: &OwnedFd) -> io::Result<Vec<CString>> {
+    // SAFETY: duplicating a descriptor we own.
+    let dup = unsafe { libc::fcntl(dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `dup` is ours; on success the DIR owns it and closedir closes it.
+    let dirp = unsafe { libc::fdopendir(dup) };
+    if dirp.is_null() {
+        let e = io::Error::last_os_error();
+        // SAFETY: fdopendir failed, so `dup` is still ours to close.
+        unsafe { libc::close(dup) };
+        return Err(e);
+    }
+    let mut names = Vec::new();
+    let result = loop {
+        // readdir reports an error only through errno: clear it first.
+        // SAFETY: errno is thread-local.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: `dirp` is a valid DIR until closedir below.
+        let ent = unsafe { libc::readdir64(dirp) };
+        if ent.is_null() {
+            let e = io::Error::last_os_error();
+            break match e.raw_os_error() {
+                Some(0) | None => Ok(()),
+                Some(_) => Err(e),
+            };
+        }
+        // SAFETY: readdir returned an entry whose d_name is NUL-terminated, valid until the
+        // next readdir on this DIR; it is copied at once.
+        let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
+        if name.to_bytes() != b"." && name.to_bytes() != b".." {
+            names.push(name.to_owned());
+        }
+    };
+    // SAFETY: `dirp` came from fdopendir and is closed once.
+    unsafe { libc::closedir(dirp) };
+    result.map(|()| names)
+}
+
+/// `pidfd_open(2)`, or `None` where the kernel has no pidfds.
+fn pidfd_open(pid: i64) -> Option<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: a plain syscall with two integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just gave us this descriptor; nobody else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
 fn read_small(dir: &OwnedFd, name: &[u8]) -> Option<Vec<u8>> {
     use std::io::Read;
     let fd = open_at(dir.as_raw_fd(), name, libc::O_RDONLY).ok()?;

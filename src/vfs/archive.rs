@@ -30,6 +30,14 @@ use crate::interrupt;
 
 type Dirs = HashMap<PathBuf, Arc<Vec<Entry>>>;
 
+/// What a download turned out to hold at the path asked for.
+enum Opened {
+    /// A file's bytes, in chunks.
+    File(mpsc::Receiver<io::Result<Bytes>>),
+    /// A symlink, with its target as written.
+    Link(PathBuf),
+}
+
 /// How many components (the root included) a path may have for the engine to resolve it: its
 /// `FollowSymlinkInScope` takes at most 255 steps, one per component or link followed.
 const ENGINE_DEPTH: usize = 200;
@@ -228,16 +236,52 @@ impl ArchiveFs {
         Ok(total)
     }
 
-    /// Streams the regular file at `path` (already resolved) as chunks from a blocking tar reader.
+    /// A file's bytes, as a stream of chunks. A final symlink is followed inside the container
+    /// (intermediate ones are resolved by the engine). No `HEAD` first: the download's own
+    /// first tar header says whether it is a file, a directory or a link, so a cold `cat`
+    /// costs one round trip; a cached listing still answers without any.
     pub async fn open_read(
         &self,
         eng: &Engine,
         c: &ContainerInfo,
         path: &Path,
     ) -> Result<mpsc::Receiver<io::Result<Bytes>>, FsError> {
+        let mut cur = path.to_path_buf();
+        for _ in 0..super::MAX_LINKS {
+            let known = self.cached_entry(eng, c, &cur);
+            let target = match known.as_ref().map(|e| (e.kind, &e.link_target)) {
+                Some((Kind::Dir, _)) => return Err(FsError::IsADirectory),
+                Some((Kind::Symlink, Some(t))) => t.clone(),
+                _ => match self.open_entry(eng, c, &cur).await? {
+                    Opened::File(rx) => return Ok(rx),
+                    Opened::Link(t) => t,
+                },
+            };
+            cur = super::path::link_target_in_container(&cur, &target);
+        }
+        Err(FsError::Loop)
+    }
+
+    /// Downloads `path` and reads its first header: a file streams on (through a blocking tar
+    /// reader), a symlink gives its target, a directory is `EISDIR`.
+    async fn open_entry(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+    ) -> Result<Opened, FsError> {
         let (root, rel) = utf8_ancestor(path);
-        let rx = self.download(eng, c, &root).await?;
+        let rx = match self.download(eng, c, &root).await {
+            Ok(rx) => rx,
+            // The engine's own words (a symlink loop names the host's data root): its `HEAD`
+            // says what went wrong as an errno does, if it fails too.
+            Err(e @ FsError::Engine(_)) => {
+                return Err(self.lstat(eng, c, path).await.err().unwrap_or(e));
+            }
+            Err(e) => return Err(e),
+        };
         let (tx, out) = mpsc::channel(8);
+        let (kind_tx, kind) = tokio::sync::oneshot::channel::<io::Result<Option<PathBuf>>>();
         tokio::task::spawn_blocking(move || {
             let send_err = |e: io::Error| {
                 let _ = tx.blocking_send(Err(e));
@@ -248,15 +292,30 @@ impl ArchiveFs {
             });
             let mut entries = match ar.entries() {
                 Ok(e) => e,
-                Err(e) => return send_err(e),
+                Err(e) => return drop(kind_tx.send(Err(e))),
             };
             let mut entry = match pick(&mut entries, rel.as_deref()) {
                 Ok(Some(e)) => e,
-                Ok(None) => return send_err(io::Error::from(io::ErrorKind::NotFound)),
-                Err(e) => return send_err(e),
+                Ok(None) => return drop(kind_tx.send(Err(io::ErrorKind::NotFound.into()))),
+                Err(e) => return drop(kind_tx.send(Err(e))),
             };
-            if entry.header().entry_type() == tar::EntryType::Directory {
-                return send_err(io::Error::from_raw_os_error(libc::EISDIR));
+            match entry.header().entry_type() {
+                tar::EntryType::Directory => {
+                    return drop(kind_tx.send(Err(io::Error::from_raw_os_error(libc::EISDIR))))
+                }
+                tar::EntryType::Symlink => {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|t| PathBuf::from(OsStr::from_bytes(&t)));
+                    return drop(kind_tx.send(match target {
+                        Some(t) => Ok(Some(t)),
+                        None => Err(io::ErrorKind::InvalidData.into()),
+                    }));
+                }
+                _ => {}
+            }
+            if kind_tx.send(Ok(None)).is_err() {
+                return;
             }
             loop {
                 let mut buf = vec![0u8; CHUNK];
@@ -277,7 +336,12 @@ impl ArchiveFs {
                 }
             }
         });
-        Ok(out)
+        match kind.await {
+            Ok(Ok(None)) => Ok(Opened::File(out)),
+            Ok(Ok(Some(target))) => Ok(Opened::Link(target)),
+            Ok(Err(e)) => Err(FsError::from(e)),
+            Err(_) => Err(FsError::Engine("the archive reader ended".into())),
+        }
     }
 
     /// Starts writing a file into a (stopped) container: a one-entry tar uploaded into the
@@ -554,8 +618,8 @@ fn head_error(e: EngineError) -> FsError {
 /// The `dev` of entries read from an archive (their `ino` is [`path_id`]).
 pub(super) const ARCHIVE_DEV: u64 = 0xdb0c_a4c1;
 
-/// A stable number for a path, standing in for an inode number.
-fn path_id(p: &Path) -> u64 {
+/// A stable number for a path, standing in for an inode number (never 0).
+pub(super) fn path_id(p: &Path) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     p.hash(&mut h);
@@ -934,12 +998,8 @@ impl Backend for ArchiveBackend<'_> {
 
     fn open_read<'a>(&'a self, path: &'a Path, _size_hint: u64) -> BoxFut<'a, FileReader> {
         Box::pin(async move {
-            let (real, e) = self.resolve(path).await?;
-            if e.is_dir() {
-                return Err(FsError::IsADirectory);
-            }
             Ok(FileReader::Archive(
-                self.fs.open_read(self.eng, &self.c, &real).await?,
+                self.fs.open_read(self.eng, &self.c, path).await?,
             ))
         })
     }

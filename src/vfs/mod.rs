@@ -7,6 +7,7 @@
 mod agent;
 mod archive;
 pub mod backend;
+mod changes;
 pub mod copy;
 mod direct;
 mod entry;
@@ -31,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use agent::AgentMode;
+pub use changes::Change;
 pub use entry::{Entry, Kind, Object};
 pub use error::{io_text, FsError};
 pub use path::VPath;
@@ -65,14 +67,35 @@ impl Notes {
     }
 }
 
-/// What a path changed by: sent to [`Vfs::subscribe`]rs so caches can let go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// Something at this path (or below it) changed through us.
-    Path(VPath),
-    /// Anything may have changed (a host program ran: `docker cp`, `docker restart`...).
-    All,
+/// The `dev` of entries whose backend has no inode numbers (`/containers`, `/meta`): their
+/// `ino` is a hash of their path ([`stamp`]), stable, so a frontend can hand it out.
+const NAMESPACE_DEV: u64 = 0xdb0c_0001;
+
+/// Gives an entry without an inode number (0) one that stands for its path.
+fn stamp(path: impl FnOnce() -> PathBuf, e: &mut Entry) {
+    if e.ino == 0 {
+        e.dev = NAMESPACE_DEV;
+        e.ino = archive::path_id(&path());
+    }
 }
+
+/// [`stamp`] for a listing of `dir`; copied only when some entry lacks a number.
+fn stamp_all(dir: &VPath, list: Arc<Vec<Entry>>) -> Arc<Vec<Entry>> {
+    if list.iter().all(|e| e.ino != 0) {
+        return list;
+    }
+    let base = dir.to_path();
+    let mut list = list;
+    for e in Arc::make_mut(&mut list) {
+        let path = base.join(&e.name);
+        stamp(|| path, e);
+    }
+    list
+}
+
+/// How many changes a subscriber may fall behind by; beyond that it is told `Lagged` and must
+/// let everything go (as for [`Change::All`]).
+const CHANGES_KEPT: usize = 1024;
 
 /// What an operation needs from the backend that serves it; the route follows from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +155,19 @@ impl Vfs {
         path::set_multi_engine(engines.len() > 1);
         // Host temporaries a killed dockerbox left go now (`vfs::temps`).
         temps::load_journals();
+        let changes = tokio::sync::broadcast::channel(CHANGES_KEPT).0;
+        for e in &engines {
+            // The engine's own events (`docker restart`, `docker cp` done elsewhere) as changes.
+            let (tx, host) = (
+                changes.clone(),
+                (engines.len() > 1).then(|| e.name().to_string()),
+            );
+            e.on_events(Arc::new(move |ev| {
+                for c in changes::of_event(host.as_deref(), ev) {
+                    let _ = tx.send(c);
+                }
+            }));
+        }
         Vfs {
             engines,
             archive: archive::ArchiveFs::default(),
@@ -143,7 +179,7 @@ impl Vfs {
                 sink: notes,
                 noted: Mutex::new(HashSet::new()),
             },
-            changes: tokio::sync::broadcast::channel(64).0,
+            changes,
             #[cfg(test)]
             test_chain: Mutex::new(Vec::new()),
         }
@@ -192,10 +228,9 @@ impl Vfs {
         let _ = self.changes.send(what);
     }
 
-    /// Changes made through this namespace and host programs having run, for caches kept
-    /// outside it (a FUSE mount's). Engine events reach the archive cache through container
-    /// generations.
-    #[allow(dead_code)] // for the FUSE frontend to come
+    /// Changes for caches kept outside the namespace (a FUSE mount's): writes made through it,
+    /// host programs having run, and the engines' container events (`vfs::changes`). A
+    /// receiver that lags (`RecvError::Lagged`) must drop everything, as for `Change::All`.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
         self.changes.subscribe()
     }
@@ -459,8 +494,11 @@ impl Vfs {
 
     /// `stat`: follows symlinks.
     pub async fn stat(&self, p: &VPath) -> Result<Entry, FsError> {
-        self.serve(p, Need::Names, Path::new(""), |b, at| b.stat(&at.path))
-            .await
+        let mut e = self
+            .serve(p, Need::Names, Path::new(""), |b, at| b.stat(&at.path))
+            .await?;
+        stamp(|| p.to_path(), &mut e);
+        Ok(e)
     }
 
     /// `lstat`: what is at the path itself. `full` asks for every attribute exact (owner, link
@@ -477,6 +515,7 @@ impl Vfs {
                 e.container = Some(self.container(host.as_deref(), name).await?);
             }
         }
+        stamp(|| p.to_path(), &mut e);
         Ok(e)
     }
 
@@ -492,8 +531,10 @@ impl Vfs {
     /// `read_dir`; with `full`, every attribute exact (a long listing).
     pub async fn read_dir_with(&self, p: &VPath, full: bool) -> Result<Arc<Vec<Entry>>, FsError> {
         let need = if full { Need::Exact } else { Need::Names };
-        self.serve(p, need, Path::new(""), |b, at| b.read_dir(&at.path))
-            .await
+        let list = self
+            .serve(p, need, Path::new(""), |b, at| b.read_dir(&at.path))
+            .await?;
+        Ok(stamp_all(p, list))
     }
 
     /// A symlink's target, as written.
@@ -592,4 +633,57 @@ async fn owners_via_archive(eng: Arc<Engine>, c: Arc<ContainerInfo>) -> Arc<Owne
     let _ = fs.read(&eng, &c, Path::new("/etc/passwd"), &mut pw).await;
     let _ = fs.read(&eng, &c, Path::new("/etc/group"), &mut gr).await;
     Arc::new(Owners::parse(&pw.into_inner(), &gr.into_inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Never run, only compiled: what a frontend on other threads (FUSE) calls gives `Send`
+    /// futures, so a change that breaks that fails the build.
+    #[allow(dead_code)]
+    fn operations_are_send(v: &Vfs, p: &VPath, q: &VPath, attrs: &stream::Attrs) {
+        fn send<T: Send>(_: &T) {}
+        send(&v.stat(p));
+        send(&v.lstat_with(p, true));
+        send(&v.read_dir_with(p, true));
+        send(&v.readlink(p));
+        send(&v.realpath(p));
+        send(&v.read_at(p, 0, 1));
+        send(&v.create(p, attrs, 0));
+        send(&v.mkdir(p, attrs));
+        send(&v.remove(p, false));
+        send(&v.rename(p, q));
+        send(&v.chmod(p, 0o644));
+        send(&v.subscribe());
+    }
+
+    #[test]
+    fn entries_without_inode_numbers_get_stable_ones_from_their_paths() {
+        let mut real = Entry::new("real", Kind::File);
+        (real.dev, real.ino) = (7, 42);
+        let list = Arc::new(vec![
+            Entry::new("a", Kind::Dir),
+            real,
+            Entry::new("b", Kind::Dir),
+        ]);
+        let dir = VPath::Containers;
+        let once = stamp_all(&dir, list.clone());
+        let again = stamp_all(&dir, list);
+        let ids: Vec<(u64, u64)> = once.iter().map(|e| (e.dev, e.ino)).collect();
+        assert_eq!(
+            ids,
+            again.iter().map(|e| (e.dev, e.ino)).collect::<Vec<_>>()
+        );
+        assert!(ids.iter().all(|&(_, ino)| ino != 0));
+        assert_eq!(ids[1], (7, 42), "a real number stays");
+        assert_ne!(ids[0], ids[2]);
+        // The same path by lstat gets the number its listing gave.
+        let mut e = Entry::new("a", Kind::Dir);
+        stamp(|| PathBuf::from("/containers/a"), &mut e);
+        assert_eq!((e.dev, e.ino), ids[0]);
+        // A listing with every number real is not copied.
+        let full = Arc::new(vec![once[1].clone()]);
+        assert!(Arc::ptr_eq(&full, &stamp_all(&dir, full.clone())));
+    }
 }
