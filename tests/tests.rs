@@ -29,3 +29,4 @@ mod repl;
 mod search;
 mod shell;
 mod signals;
+mod volumes;
