@@ -153,7 +153,7 @@ impl VPath {
     /// container for a container path).
     pub fn limits_error(&self) -> Option<i32> {
         let (inside, name): (&Path, &str) = match self {
-            VPath::Host(p) | VPath::Meta(p) | VPath::Images(p) => (p, ""),
+            VPath::Host(p) | VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p) => (p, ""),
             VPath::Container { name, path, .. } => (path, name),
             VPath::Containers | VPath::Engine(_) => return None,
         };
