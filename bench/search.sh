@@ -11,13 +11,16 @@ runs=${1:-3}
 n=${2:-10}
 pattern=${PATTERN:-ERROR}
 bash tests/images/build.sh debian >/dev/null
-cargo build --release -q
+# DOCKERBOX=path uses that binary (the agent is built optimized whatever the profile).
+[ -n "${DOCKERBOX:-}" ] || cargo build --release -q
 db=${DOCKERBOX:-$PWD/target/release/dockerbox}
 pre=dbx-bench-search-$$
 work=$(mktemp -d)
 names=()
 for i in $(seq "$n"); do names+=("$pre-$i"); done
-trap 'docker rm -f "${names[@]}" >/dev/null; rm -rf "$work"' EXIT
+cleanup() { docker rm -f "${names[@]}" >/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 for c in "${names[@]}"; do
     docker run -d --network none --label dockerbox.test=1 --name "$c" dockerbox-test/debian:1 sleep 1000000 >/dev/null
 done
@@ -47,4 +50,4 @@ med() { printf '%s\n' "$@" | median; }
 o=$(med "${t_ours[@]}")
 row "grep -rn in /usr of $n containers vs sequential execs" "$o" "$(med "${t_seq[@]}")"
 row "grep -rn in /usr of $n containers vs parallel execs" "$o" "$(med "${t_par[@]}")"
-echo "output: dockerbox $(wc -c <"$work/ours.out") bytes, docker $(wc -c <"$work/seq.out") bytes (the paths differ by /containers/NAME)"
+echo "output: dockerbox $(wc -l <"$work/ours.out") lines, docker $(wc -l <"$work/seq.out") lines"
