@@ -113,6 +113,20 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
             append,
         } => w.kind(22).bytes(path).bytes(tmp).u32(*mode).bool(*append),
         Request::RemoveTemp { path } => w.kind(23).bytes(path),
+        Request::ReadAt { path, offset, len } => w.kind(24).bytes(path).u64(*offset).u32(*len),
+        Request::WriteAt {
+            path,
+            offset,
+            data,
+            append,
+        } => w
+            .kind(25)
+            .bytes(path)
+            .u64(*offset)
+            .bytes(data)
+            .bool(*append),
+        Request::Truncate { path, len } => w.kind(26).bytes(path).u64(*len),
+        Request::Fsync { path, data_only } => w.kind(27).bytes(path).bool(*data_only),
     };
     w.finish();
 }
@@ -140,6 +154,7 @@ pub fn encode_response(id: u32, resp: &Response, out: &mut Vec<u8>) {
         Response::Data(d) => w.kind(106).bytes(d),
         Response::Eof => w.kind(107),
         Response::Closed { errno } => w.kind(109).i32(*errno),
+        Response::Bytes(d) => w.kind(110).bytes(d),
         Response::StatFs(s) => w
             .kind(108)
             .u64(s.bsize)
@@ -217,6 +232,25 @@ impl Request {
                 append: r.bool()?,
             },
             23 => Request::RemoveTemp { path: r.bytes()? },
+            24 => Request::ReadAt {
+                path: r.bytes()?,
+                offset: r.u64()?,
+                len: r.u32()?,
+            },
+            25 => Request::WriteAt {
+                path: r.bytes()?,
+                offset: r.u64()?,
+                data: r.bytes()?,
+                append: r.bool()?,
+            },
+            26 => Request::Truncate {
+                path: r.bytes()?,
+                len: r.u64()?,
+            },
+            27 => Request::Fsync {
+                path: r.bytes()?,
+                data_only: r.bool()?,
+            },
             k => return Err(ProtoError::UnknownKind(k)),
         };
         r.end()?;
@@ -253,6 +287,7 @@ impl Response {
             106 => Response::Data(r.bytes()?),
             107 => Response::Eof,
             109 => Response::Closed { errno: r.i32()? },
+            110 => Response::Bytes(r.bytes()?),
             108 => Response::StatFs(StatFs {
                 bsize: r.u64()?,
                 blocks: r.u64()?,
@@ -470,7 +505,29 @@ mod tests {
             },
             Request::Realpath { path: p.clone() },
             Request::StatFs { path: p.clone() },
-            Request::Access { path: p, mode: 4 },
+            Request::Access {
+                path: p.clone(),
+                mode: 4,
+            },
+            Request::ReadAt {
+                path: p.clone(),
+                offset: 1 << 40,
+                len: 131072,
+            },
+            Request::WriteAt {
+                path: p.clone(),
+                offset: u64::MAX,
+                data: vec![0, 255, 10],
+                append: true,
+            },
+            Request::Truncate {
+                path: p.clone(),
+                len: 12345,
+            },
+            Request::Fsync {
+                path: p,
+                data_only: true,
+            },
         ]
     }
 
@@ -506,6 +563,8 @@ mod tests {
             Response::Data(vec![7; 1000]),
             Response::Eof,
             Response::Closed { errno: 28 },
+            Response::Bytes(vec![9; 300]),
+            Response::Bytes(Vec::new()),
             Response::StatFs(StatFs {
                 bsize: 4096,
                 blocks: 1,
@@ -538,6 +597,21 @@ mod tests {
             let (frame, _) = decode_frame(&buf).unwrap().unwrap();
             assert_eq!(Response::decode(frame.kind, frame.body).unwrap(), resp);
         }
+    }
+
+    #[test]
+    fn exact_bytes_of_a_read_at() {
+        let mut buf = Vec::new();
+        let req = Request::ReadAt {
+            path: b"/a".to_vec(),
+            offset: 2,
+            len: 3,
+        };
+        encode_request(4, &req, &mut buf);
+        let mut want = vec![23, 0, 0, 0, 4, 0, 0, 0, 24, 2, 0, 0, 0, b'/', b'a'];
+        want.extend_from_slice(&2u64.to_le_bytes());
+        want.extend_from_slice(&3u32.to_le_bytes());
+        assert_eq!(buf, want);
     }
 
     #[test]

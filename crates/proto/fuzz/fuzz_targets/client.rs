@@ -12,7 +12,7 @@ use std::path::{Component, Path};
 use dockerbox_proto::{check_id, check_reply, Expect, Replies, Response, CHUNK};
 use libfuzzer_sys::fuzz_target;
 
-const EXPECTS: [Expect; 9] = [
+const EXPECTS: [Expect; 10] = [
     Expect::Attr,
     Expect::Entries,
     Expect::Link,
@@ -22,6 +22,7 @@ const EXPECTS: [Expect; 9] = [
     Expect::Done,
     Expect::StatFs,
     Expect::Nothing,
+    Expect::Bytes(7),
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -89,6 +90,10 @@ fn safe(resp: &Response, expect: Expect) {
         }
         Response::Path(p) => assert!(!p.is_empty() && !p.contains(&0)),
         Response::Data(d) => assert!(d.len() <= CHUNK),
+        Response::Bytes(d) => match expect {
+            Expect::Bytes(max) => assert!(d.len() <= max as usize),
+            _ => panic!("bytes accepted for {expect:?}"),
+        },
         Response::Hello { .. } => panic!("a hello accepted"),
         _ => {}
     }
