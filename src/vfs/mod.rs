@@ -16,6 +16,7 @@ mod fake;
 mod hostfs;
 mod images;
 mod meta;
+mod offset;
 pub mod owners;
 pub mod path;
 pub mod stream;
@@ -31,6 +32,7 @@ use std::sync::{Arc, Mutex};
 pub use agent::AgentMode;
 pub use entry::{Entry, Kind};
 pub use error::{io_text, FsError};
+pub use offset::NewFile;
 pub use path::VPath;
 
 use crate::host::{ContainerInfo, Engine, State};
@@ -85,6 +87,17 @@ enum Need {
     Read,
     /// A change: in a running container only the agent (or the direct path) lands it whole.
     Write,
+    /// A change to a file's bytes in place (a mount's writes at an offset, truncate, fsync):
+    /// routed as `Write`, but not announced on the change channel, whose subscriber made it
+    /// (a 1 GB file written through a mount would be 8,000 changes).
+    InPlace,
+}
+
+impl Need {
+    /// Whether this changes something (routed as a write).
+    fn writes(self) -> bool {
+        matches!(self, Need::Write | Need::InPlace)
+    }
 }
 
 /// One step of a route. The agent's and the archive API's are made into backends only when
@@ -186,7 +199,6 @@ impl Vfs {
     /// Changes made through this namespace and host programs having run, for caches kept
     /// outside it (a FUSE mount's). Engine events reach the archive cache through container
     /// generations.
-    #[allow(dead_code)] // for the FUSE frontend to come
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
         self.changes.subscribe()
     }
@@ -317,7 +329,7 @@ impl Vfs {
             }
             VPath::Container { host, name, path } => (host, name, path),
         };
-        if need == Need::Write && path == Path::new("/") {
+        if need.writes() && path == Path::new("/") {
             return Err(FsError::errno_error(libc::EBUSY));
         }
         let c = self.container(host.as_deref(), name).await?;
@@ -339,7 +351,7 @@ impl Vfs {
         }
         let running = c.state == State::Running;
         let wait = match need {
-            Need::Write => true,
+            Need::Write | Need::InPlace => true,
             Need::Exact => running,
             // The archive API sees the layer beneath a tmpfs, not the files on it, and none of
             // the kernel's filesystems.
@@ -417,7 +429,7 @@ impl Vfs {
                 };
                 match op(&*b, &at).await {
                     Err(FsError::Unsupported) => {
-                        if need == Need::Write {
+                        if need.writes() {
                             refused = b.refuse_write();
                         }
                         continue;
@@ -478,7 +490,6 @@ impl Vfs {
     }
 
     /// A symlink's target, as written.
-    #[allow(dead_code)] // for the FUSE frontend to come
     pub async fn readlink(&self, p: &VPath) -> Result<PathBuf, FsError> {
         self.serve(p, Need::Names, Path::new(""), |b, at| b.readlink(&at.path))
             .await
@@ -491,9 +502,9 @@ impl Vfs {
             .await
     }
 
-    /// Up to `len` bytes of a file at `offset` (where a backend reads at an offset: the host
-    /// and the direct path; elsewhere `Unsupported`).
-    #[allow(dead_code)] // for the FUSE frontend to come
+    /// Up to `len` bytes of a file at `offset` (where a backend reads at an offset: the host,
+    /// the direct path and the agent; the archive API says `Unsupported`, and a reader streams
+    /// instead).
     pub async fn read_at(
         &self,
         p: &VPath,
