@@ -23,6 +23,7 @@ mod lang;
 mod ls;
 mod messages;
 mod meta;
+mod mount;
 mod multi;
 mod nav;
 mod repl;

@@ -59,14 +59,21 @@ pub struct Inner {
     next_fh: AtomicU64,
     /// Who mounted: the owner of the root and of the trees' directories.
     owner: (u32, u32),
+    /// Where the mount is, as the host's kernel names it (symlink targets are rewritten
+    /// against it).
+    at: PathBuf,
     started: SystemTime,
 }
+
+/// A new file under its temporary name, shared by its handle and the pending table: whoever
+/// lands (or discards) it first takes it.
+type Slot = Arc<tokio::sync::Mutex<Option<Box<NewFile>>>>;
 
 /// A new file the mount shows at its name before it is there.
 #[derive(Clone)]
 enum Pending {
     /// Written under this temporary name (its permission bits come at landing).
-    Temp(VPath, u32),
+    Temp(VPath, u32, Slot),
     /// Spooled for a stopped container: the handle holding the spool.
     Spool(u64),
 }
@@ -96,8 +103,10 @@ enum How {
     InPlace { append: bool },
     /// A new file still under its temporary name.
     New {
-        file: tokio::sync::Mutex<Option<Box<NewFile>>>,
         append: bool,
+        /// The thread that created it: its close lands the file (a forked child's close of
+        /// its copy of the descriptor does not).
+        creator: u32,
     },
     /// A stopped container's file, spooled here and uploaded whole when closed.
     Spool(tokio::sync::Mutex<Spool>),
@@ -121,7 +130,7 @@ fn errno(e: &FsError) -> Errno {
 }
 
 impl Inner {
-    pub fn new(vfs: Arc<Vfs>, rt: tokio::runtime::Handle) -> Inner {
+    pub fn new(vfs: Arc<Vfs>, rt: tokio::runtime::Handle, at: PathBuf) -> Inner {
         // SAFETY: geteuid and getegid cannot fail.
         let owner = unsafe { (libc::geteuid(), libc::getegid()) };
         Inner {
@@ -133,7 +142,61 @@ impl Inner {
             pending: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             owner,
+            at,
             started: SystemTime::now(),
+        }
+    }
+
+    /// A container's root as the host names it under the mount.
+    fn container_root(&self, host: &Option<String>, name: &str) -> PathBuf {
+        let mut r = self.at.join(&path::CONTAINERS[1..]);
+        if let Some(h) = host {
+            r.push(h);
+        }
+        r.push(name);
+        r
+    }
+
+    /// A symlink's target as the host's kernel must see it to resolve it inside the
+    /// container: an absolute one names that path under this container's root in the mount,
+    /// and a relative one that climbs above the container's root with `..` is cut there (as
+    /// the container's kernel would), also under the mount. Others are left as written.
+    fn host_target(&self, vp: &VPath, target: PathBuf) -> PathBuf {
+        let VPath::Container { host, name, path } = vp else {
+            return target;
+        };
+        let root = self.container_root(host, name);
+        if target.is_absolute() {
+            let rel = target.strip_prefix("/").unwrap_or(&target);
+            return root.join(rel);
+        }
+        // How deep the link's directory is, and how far up the target climbs from it.
+        let mut depth = path.parent().map_or(0, |d| d.components().count() - 1) as isize;
+        for c in target.components() {
+            match c {
+                std::path::Component::ParentDir => depth -= 1,
+                std::path::Component::Normal(_) => depth += 1,
+                _ => {}
+            }
+            if depth < 0 {
+                let dir = path.parent().unwrap_or(Path::new("/"));
+                let inside = path::normalize(&dir.join(&target));
+                let rel = inside.strip_prefix("/").unwrap_or(&inside);
+                return root.join(rel);
+            }
+        }
+        target
+    }
+
+    /// The other way, for a link made through the mount: a target under this container's
+    /// root as the host names it becomes the container's own absolute path.
+    fn container_target(&self, vp: &VPath, target: &Path) -> PathBuf {
+        let VPath::Container { host, name, .. } = vp else {
+            return target.to_path_buf();
+        };
+        match target.strip_prefix(self.container_root(host, name)) {
+            Ok(rest) => Path::new("/").join(rest),
+            Err(_) => target.to_path_buf(),
         }
     }
 
@@ -144,11 +207,22 @@ impl Inner {
             .lock()
             .map(|mut m| m.drain().map(|(_, h)| h).collect())
             .unwrap_or_default();
-        for h in all {
-            if let How::New { file, .. } = &h.how {
-                if let Some(nf) = file.lock().await.take() {
-                    nf.discard(&self.vfs).await;
-                }
+        drop(all);
+        let slots: Vec<Slot> = self
+            .pending
+            .lock()
+            .map(|mut m| {
+                m.drain()
+                    .filter_map(|(_, p)| match p {
+                        Pending::Temp(_, _, slot) => Some(slot),
+                        Pending::Spool(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for slot in slots {
+            if let Some(nf) = slot.lock().await.take() {
+                nf.discard(&self.vfs).await;
             }
         }
     }
@@ -279,7 +353,7 @@ impl Inner {
     async fn stat_path(&self, ino: u64, p: &Path) -> Result<FileAttr, Errno> {
         let vp = Self::vpath_of(p)?;
         match self.pending(ino) {
-            Some(Pending::Temp(temp, mode)) => {
+            Some(Pending::Temp(temp, mode, _)) => {
                 let e = self
                     .vfs
                     .lstat_with(&temp, true)
@@ -316,7 +390,7 @@ impl Inner {
     /// The path a node's bytes are at now: its temporary while it is a pending new file.
     fn data_path(&self, ino: u64) -> Result<VPath, Errno> {
         match self.pending(ino) {
-            Some(Pending::Temp(temp, _)) => Ok(temp),
+            Some(Pending::Temp(temp, ..)) => Ok(temp),
             _ => self.vpath(ino),
         }
     }
@@ -374,9 +448,9 @@ impl Inner {
         }
         if let Some(mode) = set.mode {
             match self.pending(ino) {
-                Some(Pending::Temp(t, _)) => {
+                Some(Pending::Temp(t, _, slot)) => {
                     if let Ok(mut p) = self.pending.lock() {
-                        p.insert(ino, Pending::Temp(t, mode));
+                        p.insert(ino, Pending::Temp(t, mode, slot));
                     }
                 }
                 _ => self
@@ -411,6 +485,38 @@ impl Inner {
                 .map_err(|e| errno(&e))?;
         }
         self.stat_node(ino).await
+    }
+
+    /// Lands the pending new file of node `ino` at `dest` (else at its node's path) now: its
+    /// handles then write in place.
+    async fn land(&self, ino: u64, dest: Option<&VPath>) -> Result<(), Errno> {
+        let Some(Pending::Temp(_, _, slot)) = self.pending(ino) else {
+            return Ok(());
+        };
+        let mut f = slot.lock().await;
+        let Some(mut nf) = f.take() else {
+            return Ok(());
+        };
+        if let Ok(mut p) = self.pending.lock() {
+            if let Some(Pending::Temp(_, mode, _)) = p.remove(&ino) {
+                nf.mode = mode;
+            }
+        }
+        let dest = match dest {
+            Some(d) => Ok(d.clone()),
+            None => self.vpath(ino),
+        };
+        match dest {
+            Ok(d) => {
+                nf.dest = d;
+                nf.land(&self.vfs).await.map_err(|e| errno(&e))
+            }
+            // Unlinked while open: the bytes go with it.
+            Err(_) => {
+                nf.discard(&self.vfs).await;
+                Ok(())
+            }
+        }
     }
 
     async fn read(&self, h: &Handle, offset: u64, size: usize) -> Result<Bytes, Errno> {
@@ -506,29 +612,7 @@ impl Inner {
     /// At a close: a new file lands at its name, a spooled one is uploaded.
     async fn settle(&self, h: &Handle) -> Result<(), Errno> {
         match &h.how {
-            How::New { file, .. } => {
-                let mut f = file.lock().await;
-                let Some(mut nf) = f.take() else {
-                    return Ok(());
-                };
-                let dest = self.vpath(h.ino);
-                if let Ok(mut p) = self.pending.lock() {
-                    if let Some(Pending::Temp(_, mode)) = p.remove(&h.ino) {
-                        nf.mode = mode;
-                    }
-                }
-                match dest {
-                    Ok(dest) => {
-                        nf.dest = dest;
-                        nf.land(&self.vfs).await.map_err(|e| errno(&e))
-                    }
-                    // Unlinked while open: the bytes go with it.
-                    Err(_) => {
-                        nf.discard(&self.vfs).await;
-                        Ok(())
-                    }
-                }
-            }
+            How::New { .. } => self.land(h.ino, None).await,
             How::Spool(s) => {
                 let mut s = s.lock().await;
                 if !s.dirty {
@@ -652,6 +736,7 @@ impl Inner {
         mode: u32,
         flags: i32,
         owner: (u32, u32),
+        creator: u32,
     ) -> Result<(u64, FileAttr, u64), Errno> {
         let (p, vp) = self.child(parent, name)?;
         let append = flags & libc::O_APPEND != 0;
@@ -685,13 +770,11 @@ impl Inner {
             }
         };
         let ino = self.remember(parent, name, self.attr(&p, &vp, &e).ino.0);
+        let slot: Slot = Arc::new(tokio::sync::Mutex::new(Some(Box::new(nf))));
         if let Ok(mut m) = self.pending.lock() {
-            m.insert(ino, Pending::Temp(temp, mode));
+            m.insert(ino, Pending::Temp(temp, mode, slot));
         }
-        let how = How::New {
-            file: tokio::sync::Mutex::new(Some(Box::new(nf))),
-            append,
-        };
+        let how = How::New { append, creator };
         let fh = self.add_handle(self.new_handle(ino, how));
         let attr = self.stat_path(ino, &p).await?;
         Ok((ino, attr, fh))
@@ -737,7 +820,7 @@ impl Inner {
                 if path.parent() != nodes.path(ino).as_deref() {
                     continue;
                 }
-                if let Pending::Temp(VPath::Container { path: t, .. }, _) = p {
+                if let Pending::Temp(VPath::Container { path: t, .. }, ..) = p {
                     hidden.extend(t.file_name().map(OsStr::to_os_string));
                 }
                 shown.extend(path.file_name().map(OsStr::to_os_string));
@@ -918,7 +1001,10 @@ impl Filesystem for MountFs {
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         self.spawn(|i| async move {
             let r = match i.vpath(ino.0) {
-                Ok(vp) => i.vfs.readlink(&vp).await.map_err(|e| errno(&e)),
+                Ok(vp) => match i.vfs.readlink(&vp).await {
+                    Ok(t) => Ok(i.host_target(&vp, t)),
+                    Err(e) => Err(errno(&e)),
+                },
                 Err(e) => Err(e),
             };
             match r {
@@ -946,7 +1032,7 @@ impl Filesystem for MountFs {
         self.spawn(|i| async move {
             let r = async {
                 let (ino, attr, fh) = i
-                    .create(parent.0, &name, mode, libc::O_WRONLY, owner)
+                    .create(parent.0, &name, mode, libc::O_WRONLY, owner, 0)
                     .await?;
                 let h = i.handle(fh)?;
                 i.settle(&h).await?;
@@ -1017,6 +1103,7 @@ impl Filesystem for MountFs {
         self.spawn(|i| async move {
             let r = async {
                 let (_, vp) = i.child(parent.0, &name)?;
+                let target = i.container_target(&vp, &target);
                 let attrs = Attrs {
                     mode: 0o777,
                     owner: (owner != (0, 0)).then_some(owner),
@@ -1058,12 +1145,12 @@ impl Filesystem for MountFs {
                 let ino = i.nodes.lock().ok().and_then(|n| n.find(parent.0, &name));
                 // A new file still under its temporary lands later at whichever name it has
                 // then: only the node moves.
-                let pending = ino.and_then(|ino| i.pending(ino));
-                if pending.is_none() {
-                    i.vfs.rename(&from, &to).await.map_err(|e| errno(&e))?;
-                } else if i.vfs.lstat(&to).await.is_ok() {
-                    // Over an existing name: that one goes now, as rename(2) would replace it.
-                    i.vfs.remove(&to, false).await.map_err(|e| errno(&e))?;
+                match ino.map(|ino| (ino, i.pending(ino))) {
+                    // A new file renamed before its last close (an editor's save): it lands at
+                    // the new name now, replacing what is there in one rename.
+                    Some((ino, Some(Pending::Temp(..)))) => i.land(ino, Some(&to)).await?,
+                    Some((_, Some(Pending::Spool(_)))) => {}
+                    _ => i.vfs.rename(&from, &to).await.map_err(|e| errno(&e))?,
                 }
                 if let Ok(mut n) = i.nodes.lock() {
                     n.rename(parent.0, &name, newparent.0, &newname);
@@ -1161,15 +1248,22 @@ impl Filesystem for MountFs {
 
     fn flush(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         _lock_owner: fuser::LockOwner,
         reply: ReplyEmpty,
     ) {
+        // A flush comes at every close of every copy of the descriptor (a forked child's exec
+        // closes its copy): only the creator's close lands a new file (else the last close,
+        // at release), so close(2) returns once the file is at its name.
+        let pid = req.pid();
         self.spawn(|i| async move {
             let r = match i.handle(fh.0) {
-                Ok(h) => i.settle(&h).await,
+                Ok(h) => match &h.how {
+                    How::New { creator, .. } if *creator == pid => i.settle(&h).await,
+                    _ => Ok(()),
+                },
                 Err(e) => Err(e),
             };
             match r {
@@ -1399,9 +1493,9 @@ impl Filesystem for MountFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let (name, owner) = (name.to_os_string(), (req.uid(), req.gid()));
+        let (name, owner, pid) = (name.to_os_string(), (req.uid(), req.gid()), req.pid());
         self.spawn(|i| async move {
-            match i.create(parent.0, &name, mode, flags, owner).await {
+            match i.create(parent.0, &name, mode, flags, owner, pid).await {
                 Ok((_, attr, fh)) => reply.created(
                     &TTL,
                     &attr,
@@ -1424,9 +1518,11 @@ impl MountFs {
                 let ino = i.nodes.lock().ok().and_then(|n| n.find(parent, &name));
                 let pending = ino.and_then(|ino| i.pending.lock().ok()?.remove(&ino));
                 match pending {
-                    // Never landed: only its temporary goes (its handle discards it at close).
-                    Some(Pending::Temp(temp, _)) => {
-                        i.vfs.remove(&temp, false).await.map_err(|e| errno(&e))?
+                    // Never landed: only its temporary goes.
+                    Some(Pending::Temp(_, _, slot)) => {
+                        if let Some(nf) = slot.lock().await.take() {
+                            nf.discard(&i.vfs).await;
+                        }
                     }
                     Some(Pending::Spool(_)) => {}
                     None => i.vfs.remove(&vp, dir).await.map_err(|e| errno(&e))?,

@@ -83,7 +83,8 @@ pub fn run(
         Ok(_) => return Err(opts.fail("Not a directory")),
         Err(e) => return Err(opts.fail(crate::vfs::io_text(&e))),
     }
-    let inner = Arc::new(fs::Inner::new(vfs.clone(), rt.handle().clone()));
+    let at = std::fs::canonicalize(&opts.dir).map_err(|e| opts.fail(crate::vfs::io_text(&e)))?;
+    let inner = Arc::new(fs::Inner::new(vfs.clone(), rt.handle().clone(), at));
     let mut options = vec![
         MountOption::FSName("dockerbox".into()),
         MountOption::Subtype("dockerbox".into()),
@@ -105,7 +106,7 @@ pub fn run(
         inner: inner.clone(),
     };
     // Returns once the kernel's INIT was answered: the mount is there.
-    let mut session = fuser::Session::new(fs, &opts.dir, &config).map_err(|e| {
+    let session = fuser::Session::new(fs, &opts.dir, &config).map_err(|e| {
         // SAFETY: geteuid cannot fail.
         let root = unsafe { libc::geteuid() } == 0;
         let hint = if root {
@@ -116,7 +117,6 @@ pub fn run(
         opts.fail(format!("cannot mount: {}{hint}", short(&e)))
     })?;
     let notifier = session.notifier();
-    let mut unmounter = session.unmount_callable();
     let bg = session
         .spawn()
         .map_err(|e| opts.fail(format!("cannot serve the mount: {}", short(&e))))?;
@@ -127,26 +127,34 @@ pub fn run(
     let dir = opts.dir.clone();
     rt.block_on(async move {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut served = tokio::task::spawn_blocking(move || bg.join());
         let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
             signal(SignalKind::hangup()),
         ) else {
-            let _ = served.await;
+            let _ = tokio::task::spawn_blocking(move || bg.join()).await;
             return;
         };
-        tokio::select! {
-            _ = &mut served => return,
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
+        // Until a signal, or until someone else unmounted it (the session's thread ends).
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => if bg.guard.is_finished() {
+                    let _ = tokio::task::spawn_blocking(move || bg.join()).await;
+                    return;
+                },
+                _ = int.recv() => break,
+                _ = term.recv() => break,
+                _ = hup.recv() => break,
+            }
         }
-        if unmounter.unmount().is_err() {
-            // Busy (a shell's cwd is in it): detached now, gone when the last user leaves.
-            detach(&dir);
-        }
-        let _ = served.await;
+        let _ = tokio::task::spawn_blocking(move || {
+            if bg.umount_and_join().is_err() {
+                // Busy (a shell's cwd is in it): detached now, gone when its last user leaves.
+                detach(&dir);
+            }
+        })
+        .await;
     });
     rt.block_on(async {
         inner.discard_all().await;
