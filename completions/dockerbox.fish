@@ -39,7 +39,7 @@ complete -c dockerbox -n "__fish_dockerbox_needs_command" -s v -l verbose -d 'Sa
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -l all-contexts -d 'Show every docker CLI context, plus `default`'
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -s h -l help -d 'Print help'
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -s V -l version -d 'Print version'
-complete -c dockerbox -n "__fish_dockerbox_needs_command" -a "mount" -d 'Serve the namespace at DIR as a filesystem (FUSE) for every program: DIR/containers/NAME/... (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images. Runs until unmounted (umount DIR, fusermount3 -u DIR) or interrupted'
+complete -c dockerbox -n "__fish_dockerbox_needs_command" -a "mount" -d 'Serve the namespace at DIR as a filesystem (FUSE) for every program: DIR/containers/NAME/... (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images, DIR/volumes. Runs until unmounted (umount DIR, fusermount3 -u DIR) or interrupted'
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -s o -d 'Mount options, comma-separated: ro, rw, allow_other' -r
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -l agent -d 'Use the in-container agent: auto (start it in the background, answer from the archive API meanwhile), always (wait for it), never (upload nothing)' -r -f -a "auto\t''
@@ -52,7 +52,7 @@ complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -l background
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -s v -l verbose -d 'Say which backend (agent or archive API) served each container'
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -l all-contexts -d 'Show every docker CLI context, plus `default`'
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -s h -l help -d 'Print help'
-complete -c dockerbox -n "__fish_dockerbox_using_subcommand help; and not __fish_seen_subcommand_from mount help" -f -a "mount" -d 'Serve the namespace at DIR as a filesystem (FUSE) for every program: DIR/containers/NAME/... (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images. Runs until unmounted (umount DIR, fusermount3 -u DIR) or interrupted'
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand help; and not __fish_seen_subcommand_from mount help" -f -a "mount" -d 'Serve the namespace at DIR as a filesystem (FUSE) for every program: DIR/containers/NAME/... (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images, DIR/volumes. Runs until unmounted (umount DIR, fusermount3 -u DIR) or interrupted'
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand help; and not __fish_seen_subcommand_from mount help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # dockerbox: the argument of -c is completed by dockerbox itself.

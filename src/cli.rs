@@ -65,7 +65,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Serve the namespace at DIR as a filesystem (FUSE) for every program: DIR/containers/NAME/...
-    /// (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images. Runs until
+    /// (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images, DIR/volumes. Runs until
     /// unmounted (umount DIR, fusermount3 -u DIR) or interrupted
     Mount {
         /// Return once the mount is ready; it is served in the background

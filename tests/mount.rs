@@ -186,7 +186,7 @@ fn host_tools_see_what_docker_exec_sees() {
     let m = Mounted::new(&sh, &[]);
     // The root shows the namespace's trees and never the host's own files.
     let top = host(m.root(), "ls");
-    assert_eq!(top, "containers\nimages\nmeta\n");
+    assert_eq!(top, "containers\nimages\nmeta\nvolumes\n");
     assert!(host(&m.root().join("containers"), "ls")
         .lines()
         .any(|l| l == c));

@@ -29,3 +29,4 @@ mod nav;
 mod repl;
 mod shell;
 mod signals;
+mod volumes;

@@ -97,6 +97,80 @@ pub struct Placement {
     /// The container's name and its engine's, for messages.
     pub container: String,
     pub engine: String,
+    /// The root filesystem is read-only, so the archive API cannot upload: the file is written
+    /// by the container's own shell through exec, into a writable mount that allows exec
+    /// (`/dev`, a tmpfs the runtime mounts without `noexec`), where the archive API cannot.
+    pub by_exec: bool,
+}
+
+/// Writes the agent to `path` through the container's own `sh` (exec with stdin): for a
+/// read-only root filesystem, whose writable mounts the archive API cannot reach. The file is
+/// made with mode 0700 before a byte is written and removed again if the write fails; a
+/// failure says what the shell said.
+async fn upload_by_exec(
+    docker: &Docker,
+    container: &str,
+    path: &str,
+    binary: &[u8],
+) -> Result<(), String> {
+    let script =
+        "umask 077 && set -C && { cat > \"$0\" && chmod 700 \"$0\" || { rm -f \"$0\"; exit 1; }; }";
+    let opts = CreateExecOptions {
+        cmd: Some(["/bin/sh", "-c", script, path].map(String::from).to_vec()),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(false),
+        ..Default::default()
+    };
+    let exec = docker
+        .create_exec(container, opts)
+        .await
+        .map_err(|e| short(&e))?;
+    let started = docker
+        .start_exec(&exec.id, None)
+        .await
+        .map_err(|e| short(&e))?;
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = started
+    else {
+        return Err("exec did not attach".into());
+    };
+    let mut said = Vec::new();
+    let work = async {
+        let write = async {
+            input.write_all(binary).await?;
+            input.shutdown().await
+        };
+        let read = async {
+            while let Some(Ok(m)) = output.next().await {
+                if said.len() < 4096 {
+                    said.extend_from_slice(&m.into_bytes());
+                }
+            }
+        };
+        let (w, ()) = tokio::join!(write, read);
+        w
+    };
+    let wrote = match tokio::time::timeout(stall_limit(), work).await {
+        Err(_) => return Err("no answer".into()),
+        Ok(w) => w,
+    };
+    let code = docker
+        .inspect_exec(&exec.id)
+        .await
+        .map_err(|e| short(&e))?
+        .exit_code;
+    // A shell that is not there fails the exec, and the runtime's words arrive as output.
+    let text = String::from_utf8_lossy(&said);
+    match (code, wrote, text.lines().next()) {
+        (Some(0), Ok(()), _) => Ok(()),
+        (_, _, Some(line)) if !line.trim().is_empty() => Err(line.trim().to_string()),
+        (_, Err(e), _) => Err(super::connect::strip_os_error(e.to_string())),
+        _ => Err("the container's shell could not write it".into()),
+    }
 }
 
 /// Picks the executable for an image architecture (`amd64`), if one is embedded.
@@ -224,17 +298,22 @@ impl AgentConn {
             } else {
                 format!("{dir}/{name}")
             };
-            let tar = agent_tar(&name, binary, place.uid, place.gid);
-            let opts = UploadToContainerOptions {
-                path: dir.clone(),
-                ..Default::default()
-            };
-            match docker
-                .upload_to_container(container, Some(opts), bollard::body_full(tar.into()))
-                .await
-            {
-                Ok(()) => {}
-                Err(e) => {
+            if place.by_exec {
+                if let Err(e) = upload_by_exec(docker, container, &path, binary).await {
+                    last = format!("upload to {dir}: {e}");
+                    leftovers.push(path.into_bytes());
+                    continue;
+                }
+            } else {
+                let tar = agent_tar(&name, binary, place.uid, place.gid);
+                let opts = UploadToContainerOptions {
+                    path: dir.clone(),
+                    ..Default::default()
+                };
+                if let Err(e) = docker
+                    .upload_to_container(container, Some(opts), bollard::body_full(tar.into()))
+                    .await
+                {
                     last = format!("upload to {dir}: {}", short(&e));
                     if last.contains("read-only") {
                         break; // every other place is read-only too

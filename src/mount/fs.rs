@@ -40,7 +40,7 @@ const TTL: Duration = Duration::from_secs(1);
 const MAX_WRITE: u32 = 1 << 20;
 
 /// The trees the mount's root shows: every one of the namespace's but the host's own.
-const TREES: &[&str] = &[path::CONTAINERS, path::META, path::IMAGES];
+const TREES: &[&str] = path::TREES;
 
 /// The filesystem as fuser drives it.
 pub struct MountFs {
@@ -314,12 +314,16 @@ impl Inner {
         };
         let t = match (vp, e.mtime) {
             (VPath::Containers | VPath::Engine(_), 0) => self.started,
-            (VPath::Meta(p) | VPath::Images(p), 0) if p == Path::new("/") => self.started,
+            (VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p), 0) if p == Path::new("/") => {
+                self.started
+            }
             (_, m) => time(m),
         };
         let (uid, gid) = match vp {
             VPath::Containers | VPath::Engine(_) => self.owner,
-            VPath::Meta(p) | VPath::Images(p) if p == Path::new("/") => self.owner,
+            VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p) if p == Path::new("/") => {
+                self.owner
+            }
             _ => (e.uid, e.gid),
         };
         FileAttr {

@@ -1,7 +1,8 @@
 //! `dockerbox mount DIR`: the namespace as a kernel filesystem (FUSE), so every host program
 //! (`find`, `grep -r`, `tar`, `rsync`, `git`, an editor) can use container paths as it uses
 //! any other: `DIR/containers/NAME/...` (`DIR/containers/HOST/NAME/...` with several engines),
-//! `DIR/meta`, `DIR/images`. The host's own files are not shown again under DIR.
+//! `DIR/meta`, `DIR/images`, `DIR/volumes` (every tree in `vfs::path::TREES`). The host's own
+//! files are not shown again under DIR.
 //!
 //! As root it opens `/dev/fuse` and calls mount(2) itself (fuser's pure-Rust mount, no
 //! libfuse); as a user fuser runs `fusermount3`. The mount is `nodev,nosuid` and uses the
