@@ -534,6 +534,14 @@ impl Inner {
         let vp = self.data_path(h.ino)?;
         match self.vfs.read_at(&vp, offset, size).await {
             Err(FsError::Unsupported) => self.read_streaming(h, &vp, offset, size).await,
+            // A new file landed meanwhile (another handle's close): at its name now.
+            Err(FsError::NotFound) if self.data_path(h.ino).ok().as_ref() != Some(&vp) => {
+                let now = self.data_path(h.ino)?;
+                self.vfs
+                    .read_at(&now, offset, size)
+                    .await
+                    .map_err(|e| errno(&e))
+            }
             r => r.map_err(|e| errno(&e)),
         }
     }
@@ -604,10 +612,17 @@ impl Inner {
             }
             How::InPlace { append } | How::New { append, .. } => {
                 let vp = self.data_path(h.ino)?;
-                self.vfs
-                    .write_at(&vp, offset, data, *append)
-                    .await
-                    .map_err(|e| errno(&e))?;
+                match self.vfs.write_at(&vp, offset, data.clone(), *append).await {
+                    // A new file landed meanwhile (another handle's close): at its name now.
+                    Err(FsError::NotFound) if self.data_path(h.ino).ok().as_ref() != Some(&vp) => {
+                        let now = self.data_path(h.ino)?;
+                        self.vfs
+                            .write_at(&now, offset, data, *append)
+                            .await
+                            .map_err(|e| errno(&e))?;
+                    }
+                    r => r.map_err(|e| errno(&e))?,
+                }
             }
         }
         Ok(len)
