@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// An interactive shell where Docker containers are directories.
 ///
@@ -23,29 +23,29 @@ pub struct Cli {
     pub color: ColorWhen,
 
     /// Say which backend (agent or archive API) served each container
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     pub verbose: bool,
 
     /// Use the in-container agent: auto (start it in the background, answer from the archive
     /// API meanwhile), always (wait for it), never (upload nothing)
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = AgentWhen::Auto)]
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = AgentWhen::Auto, global = true)]
     pub agent: AgentWhen,
 
     /// An engine to show, as NAME=URL (unix://, tcp://, ssh://) or URL; repeat for several.
     /// With more than one engine the tree is /containers/HOST/NAME
-    #[arg(short = 'H', long = "host", value_name = "[NAME=]URL")]
+    #[arg(short = 'H', long = "host", value_name = "[NAME=]URL", global = true)]
     pub host: Vec<String>,
 
     /// A docker CLI context to show (repeatable)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", global = true)]
     pub context: Vec<String>,
 
     /// Show every docker CLI context, plus `default`
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub all_contexts: bool,
 
     /// Seconds an engine may take to answer before it counts as unreachable
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout)]
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_timeout, global = true)]
     pub timeout: f64,
 
     /// For shell completion scripts: print the ways to complete TEXT (a dockerbox command line,
@@ -56,6 +56,28 @@ pub struct Cli {
     /// A script to run, one command line per line
     #[arg(value_name = "SCRIPT")]
     pub script: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+/// What dockerbox does instead of being a shell.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Serve the namespace at DIR as a filesystem (FUSE) for every program: DIR/containers/NAME/...
+    /// (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images, DIR/volumes. Runs until
+    /// unmounted (umount DIR, fusermount3 -u DIR) or interrupted
+    Mount {
+        /// Return once the mount is ready; it is served in the background
+        #[arg(long)]
+        background: bool,
+        /// Mount options, comma-separated: ro, rw, allow_other
+        #[arg(short = 'o', value_name = "OPTIONS")]
+        options: Vec<String>,
+        /// The directory to mount on
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

@@ -11,6 +11,7 @@ mod exit_codes;
 mod host;
 mod inplace;
 mod interrupt;
+mod mount;
 mod output;
 mod repl;
 mod shell;
@@ -33,7 +34,21 @@ use vfs::{AgentMode, Vfs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    // `mount --background` forks now, while there is one thread; the parent exits when the
+    // mount is ready.
+    let ready = match &cli.cmd {
+        Some(cli::Cmd::Mount {
+            background: true, ..
+        }) => match mount::daemonize() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                context::Reporter::stderr().error(format_args!("mount: cannot detach: {e}"));
+                return ExitCode::from(exit_codes::FAILURE as u8);
+            }
+        },
+        _ => None,
+    };
+    match run(cli, ready) {
         Ok(code) => ExitCode::from((code & 0xff) as u8),
         Err(e) => {
             context::Reporter::stderr().error(format_args!("{e:#}"));
@@ -42,14 +57,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<i32> {
+fn run(cli: Cli, ready: Option<mount::Ready>) -> anyhow::Result<i32> {
+    let mounting = matches!(cli.cmd, Some(cli::Cmd::Mount { .. }));
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        // A mount's requests run here, some in blocking syscalls (the direct path).
+        .worker_threads(if mounting { 4 } else { 2 })
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(async { interrupt::install() })
-        .context("cannot catch Ctrl-C")?;
+    if !mounting {
+        rt.block_on(async { interrupt::install() })
+            .context("cannot catch Ctrl-C")?;
+    }
 
     let stdout_tty = io::stdout().is_terminal();
     let theme = Theme::new(
@@ -57,6 +76,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         std::env::var("LS_COLORS").ok().as_deref(),
     );
     let mode = match cli.agent {
+        // A mount answers nothing it would have to guess: the agent is waited for.
+        cli::AgentWhen::Auto if mounting => AgentMode::Always,
         cli::AgentWhen::Auto => AgentMode::Auto,
         cli::AgentWhen::Always => AgentMode::Always,
         cli::AgentWhen::Never => AgentMode::Never,
@@ -82,6 +103,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let vfs = Arc::new(Vfs::new(engines, mode, notes));
     if let Some(path) = std::env::var_os("DOCKERBOX_TRACE_CHANGES") {
         trace_changes(&rt, &vfs, path.into());
+    }
+    if let Some(cli::Cmd::Mount { options, dir, .. }) = &cli.cmd {
+        let opts = mount::Options::parse(dir.clone(), options)?;
+        return Ok(mount::run(&rt, vfs, &opts, ready)?);
     }
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
     sh.color_forced = cli.color == cli::ColorWhen::Always;

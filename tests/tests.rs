@@ -24,6 +24,7 @@ mod lang;
 mod ls;
 mod messages;
 mod meta;
+mod mount;
 mod multi;
 mod nav;
 mod repl;

@@ -181,6 +181,36 @@ impl ProcRoot {
         Ok(file)
     }
 
+    /// Opens an existing regular file to write it in place at offsets (a mount's writes), or
+    /// at its end with `append`; anything but a regular file is `EINVAL` (a directory
+    /// `EISDIR`), and nothing is ever made.
+    pub fn open_write(&self, path: &Path, append: bool) -> io::Result<File> {
+        let mut flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+        if append {
+            flags |= libc::O_APPEND;
+        }
+        let file = File::from(self.open_in(path, flags)?);
+        if !file.metadata()?.is_file() {
+            return Err(einval());
+        }
+        Ok(file)
+    }
+
+    /// Opens whatever is at `path` (a file or a directory) for `fsync`, never blocking.
+    pub fn open_sync(&self, path: &Path) -> io::Result<File> {
+        let fd = self.open_in(path, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;
+        Ok(File::from(fd))
+    }
+
+    /// `statfs(2)` of the container's root filesystem.
+    pub fn statfs(&self) -> io::Result<libc::statvfs> {
+        // SAFETY: a zeroed `statvfs` is a valid value for the kernel to fill in.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a descriptor we own and a `statvfs` to write.
+        check(unsafe { libc::fstatvfs(self.root.as_raw_fd(), &mut st) })?;
+        Ok(st)
+    }
+
     /// The directory holding `path` (opened inside the container) and the last component;
     /// `None` for the root itself.
     fn parent_of(&self, path: &Path) -> io::Result<Option<(OwnedFd, CString)>> {

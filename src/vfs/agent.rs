@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use dockerbox_proto::{Attr, Request, Response};
 use tokio::sync::OnceCell;
 
-use super::backend::{At, Backend, BoxFut};
+use bytes::Bytes;
+
+use super::backend::{At, Backend, BoxFut, StatFs};
 use super::owners::Owners;
 use super::stream::{Attrs, FileReader, FileWriter, Open, Temp};
 use super::{Entry, FsError, Kind};
@@ -434,6 +436,83 @@ impl Backend for AgentFs<'_> {
             }
             let s = self.conn.open_read(bytes(path)).await?;
             Ok(FileReader::Agent(s))
+        })
+    }
+
+    /// One `ReadAt` per chunk, all in flight at once.
+    fn read_at<'a>(&'a self, path: &'a Path, offset: u64, len: usize) -> BoxFut<'a, Bytes> {
+        boxed(async move {
+            let chunk = dockerbox_proto::CHUNK;
+            let asks = (0..len.div_ceil(chunk)).map(|i| {
+                let req = Request::ReadAt {
+                    path: bytes(path),
+                    offset: offset.saturating_add((i * chunk) as u64),
+                    len: (len - i * chunk).min(chunk) as u32,
+                };
+                async move {
+                    match self.conn.call(req).await.map_err(meta_error)? {
+                        Response::Bytes(b) => Ok(b),
+                        other => Err(FsError::Engine(format!("agent: unexpected {other:?}"))),
+                    }
+                }
+            });
+            let parts = interrupt::guard(futures_util::future::try_join_all(asks)).await?;
+            let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            for (i, p) in parts.iter().enumerate() {
+                out.extend_from_slice(p);
+                // A short piece is the end of the file: nothing after it counts.
+                if p.len() < (len - i * chunk).min(chunk) {
+                    break;
+                }
+            }
+            Ok(Bytes::from(out))
+        })
+    }
+
+    /// One `WriteAt` per chunk, in order (an append must land in order).
+    fn write_at<'a>(
+        &'a self,
+        path: &'a Path,
+        offset: u64,
+        data: Bytes,
+        append: bool,
+    ) -> BoxFut<'a, ()> {
+        boxed(async move {
+            let chunk = dockerbox_proto::CHUNK;
+            for (i, piece) in data.chunks(chunk).enumerate() {
+                self.call(Request::WriteAt {
+                    path: bytes(path),
+                    offset: offset.saturating_add((i * chunk) as u64),
+                    data: piece.to_vec(),
+                    append,
+                })
+                .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn truncate<'a>(&'a self, path: &'a Path, len: u64) -> BoxFut<'a, ()> {
+        boxed(self.call(Request::Truncate {
+            path: bytes(path),
+            len,
+        }))
+    }
+
+    fn fsync<'a>(&'a self, path: &'a Path, data_only: bool) -> BoxFut<'a, ()> {
+        boxed(self.call(Request::Fsync {
+            path: bytes(path),
+            data_only,
+        }))
+    }
+
+    fn statfs<'a>(&'a self, path: &'a Path) -> BoxFut<'a, StatFs> {
+        boxed(async move {
+            let req = Request::StatFs { path: bytes(path) };
+            match interrupt::guard(async { self.conn.call(req).await.map_err(meta_error) }).await? {
+                Response::StatFs(s) => Ok(s),
+                other => Err(FsError::Engine(format!("agent: unexpected {other:?}"))),
+            }
         })
     }
 

@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
+pub use dockerbox_proto::StatFs;
 
 use super::stream::{Attrs, FileReader, FileWriter, Open};
 use super::{Entry, FsError};
@@ -78,6 +79,34 @@ pub trait Backend: Send + Sync {
 
     /// Up to `len` bytes at `offset` (fewer only at the end of the file).
     fn read_at<'a>(&'a self, _path: &'a Path, _offset: u64, _len: usize) -> BoxFut<'a, Bytes> {
+        unsupported()
+    }
+
+    /// Writes `data` into an existing regular file at `offset` (at its end, whatever its length
+    /// now, with `append`), in place: no file is made, and a missing one is `NotFound`. What a
+    /// mount's writes into an open file need; stateless, by path.
+    fn write_at<'a>(
+        &'a self,
+        _path: &'a Path,
+        _offset: u64,
+        _data: Bytes,
+        _append: bool,
+    ) -> BoxFut<'a, ()> {
+        unsupported()
+    }
+
+    /// `truncate(2)`: an existing regular file cut or extended to `len`, in place.
+    fn truncate<'a>(&'a self, _path: &'a Path, _len: u64) -> BoxFut<'a, ()> {
+        unsupported()
+    }
+
+    /// `fsync(2)` (`fdatasync` with `data_only`) of what is at the path.
+    fn fsync<'a>(&'a self, _path: &'a Path, _data_only: bool) -> BoxFut<'a, ()> {
+        unsupported()
+    }
+
+    /// `statfs(2)` of the filesystem the path is on.
+    fn statfs<'a>(&'a self, _path: &'a Path) -> BoxFut<'a, StatFs> {
         unsupported()
     }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dockerbox_proto::Attr;
 
-use super::backend::{At, Backend, BoxFut};
+use super::backend::{At, Backend, BoxFut, StatFs};
 use super::stream::{Attrs, FileReader, FileWriter, Open, Temp};
 use super::{agent, Entry, FsError, Notes};
 use crate::host::{on_kernel_fs, ContainerInfo, ProcRoot};
@@ -141,6 +141,44 @@ impl Backend for DirectFs<'_> {
             let f = self.open_file(path).await?;
             Ok(super::hostfs::pread(&f, offset, len)?)
         })
+    }
+
+    fn write_at<'a>(
+        &'a self,
+        path: &'a Path,
+        offset: u64,
+        data: Bytes,
+        append: bool,
+    ) -> BoxFut<'a, ()> {
+        self.run(move |r| {
+            use std::io::Write;
+            use std::os::unix::fs::FileExt;
+            let mut f = r.open_write(path, append)?;
+            if append {
+                f.write_all(&data)
+            } else {
+                f.write_all_at(&data, offset)
+            }
+        })
+    }
+
+    fn truncate<'a>(&'a self, path: &'a Path, len: u64) -> BoxFut<'a, ()> {
+        self.run(move |r| r.open_write(path, false)?.set_len(len))
+    }
+
+    fn fsync<'a>(&'a self, path: &'a Path, data_only: bool) -> BoxFut<'a, ()> {
+        self.run(move |r| {
+            let f = r.open_sync(path)?;
+            if data_only {
+                f.sync_data()
+            } else {
+                f.sync_all()
+            }
+        })
+    }
+
+    fn statfs<'a>(&'a self, _path: &'a Path) -> BoxFut<'a, StatFs> {
+        self.run(move |r| Ok(super::hostfs::stat_fs(&r.statfs()?)))
     }
 
     fn create<'a>(

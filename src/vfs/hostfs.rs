@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::backend::{At, Backend, BoxFut};
+use super::backend::{At, Backend, BoxFut, StatFs};
 use super::stream::{Attrs, FileReader, FileWriter, HostWriter, Open};
 use super::{Entry, FsError, Kind};
 
@@ -138,6 +138,61 @@ impl Backend for HostFs {
         ready(move || Ok(pread(&fs::File::open(path)?, offset, len)?))
     }
 
+    fn write_at<'a>(
+        &'a self,
+        path: &'a Path,
+        offset: u64,
+        data: Bytes,
+        append: bool,
+    ) -> BoxFut<'a, ()> {
+        ready(move || {
+            use std::io::Write;
+            use std::os::unix::fs::FileExt;
+            let mut f = open_regular(path, append)?;
+            if append {
+                f.write_all(&data)?;
+            } else {
+                f.write_all_at(&data, offset)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn truncate<'a>(&'a self, path: &'a Path, len: u64) -> BoxFut<'a, ()> {
+        ready(move || Ok(open_regular(path, false)?.set_len(len)?))
+    }
+
+    fn fsync<'a>(&'a self, path: &'a Path, data_only: bool) -> BoxFut<'a, ()> {
+        ready(move || {
+            use std::os::unix::fs::OpenOptionsExt;
+            let f = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(path)?;
+            if data_only {
+                f.sync_data()?;
+            } else {
+                f.sync_all()?;
+            }
+            Ok(())
+        })
+    }
+
+    fn statfs<'a>(&'a self, path: &'a Path) -> BoxFut<'a, StatFs> {
+        ready(move || {
+            use std::os::unix::ffi::OsStrExt;
+            let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+            // SAFETY: a zeroed `statvfs` is a valid value for the kernel to fill in.
+            let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+            // SAFETY: a valid C string and a `statvfs` to write.
+            if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+                return Err(io::Error::last_os_error().into());
+            }
+            Ok(stat_fs(&st))
+        })
+    }
+
     fn create<'a>(
         &'a self,
         path: &'a Path,
@@ -230,6 +285,34 @@ impl Backend for HostFs {
 }
 
 /// Up to `len` bytes of `f` at `offset`; fewer only at its end.
+/// An existing regular file opened to be written in place (never made, never a fifo waited
+/// on).
+fn open_regular(path: &Path, append: bool) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .append(append)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(f)
+}
+
+/// `statvfs(3)`'s figures as the agent reports them.
+pub fn stat_fs(st: &libc::statvfs) -> StatFs {
+    StatFs {
+        bsize: st.f_frsize,
+        blocks: st.f_blocks,
+        bfree: st.f_bfree,
+        bavail: st.f_bavail,
+        files: st.f_files,
+        ffree: st.f_ffree,
+        namelen: st.f_namemax,
+    }
+}
+
 pub fn pread(f: &fs::File, offset: u64, len: usize) -> io::Result<Bytes> {
     use std::os::unix::fs::FileExt;
     let mut buf = vec![0u8; len];

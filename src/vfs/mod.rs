@@ -17,6 +17,7 @@ mod fake;
 mod hostfs;
 mod images;
 mod meta;
+mod offset;
 pub mod owners;
 pub mod path;
 pub mod search;
@@ -35,6 +36,7 @@ pub use agent::AgentMode;
 pub use changes::Change;
 pub use entry::{Entry, Kind, Object};
 pub use error::{io_text, FsError};
+pub use offset::NewFile;
 pub use path::VPath;
 
 use crate::host::{ContainerInfo, Engine, State};
@@ -110,6 +112,17 @@ enum Need {
     Read,
     /// A change: in a running container only the agent (or the direct path) lands it whole.
     Write,
+    /// A change to a file's bytes in place (a mount's writes at an offset, truncate, fsync):
+    /// routed as `Write`, but not announced on the change channel, whose subscriber made it
+    /// (a 1 GB file written through a mount would be 8,000 changes).
+    InPlace,
+}
+
+impl Need {
+    /// Whether this changes something (routed as a write).
+    fn writes(self) -> bool {
+        matches!(self, Need::Write | Need::InPlace)
+    }
 }
 
 /// One step of a route. The agent's and the archive API's are made into backends only when
@@ -371,7 +384,7 @@ impl Vfs {
             }
             VPath::Container { host, name, path } => (host, name, path),
         };
-        if need == Need::Write && path == Path::new("/") {
+        if need.writes() && path == Path::new("/") {
             return Err(FsError::errno_error(libc::EBUSY));
         }
         let c = self.container(host.as_deref(), name).await?;
@@ -396,7 +409,7 @@ impl Vfs {
         // none of the kernel's filesystems (`Engine::mounts`).
         let blind = running && (kernel || self.eng(&c).under_mount(&c.id, path).await);
         let wait = match need {
-            Need::Write => true,
+            Need::Write | Need::InPlace => true,
             Need::Exact => running,
             Need::Names | Need::Read => blind,
         };
@@ -471,7 +484,7 @@ impl Vfs {
                 };
                 match op(&*b, &at).await {
                     Err(FsError::Unsupported) => {
-                        if need == Need::Write {
+                        if need.writes() {
                             refused = b.refuse_write();
                         }
                         continue;
@@ -538,7 +551,6 @@ impl Vfs {
     }
 
     /// A symlink's target, as written.
-    #[allow(dead_code)] // for the FUSE frontend to come
     pub async fn readlink(&self, p: &VPath) -> Result<PathBuf, FsError> {
         self.serve(p, Need::Names, Path::new(""), |b, at| b.readlink(&at.path))
             .await
@@ -551,9 +563,9 @@ impl Vfs {
             .await
     }
 
-    /// Up to `len` bytes of a file at `offset` (where a backend reads at an offset: the host
-    /// and the direct path; elsewhere `Unsupported`).
-    #[allow(dead_code)] // for the FUSE frontend to come
+    /// Up to `len` bytes of a file at `offset` (where a backend reads at an offset: the host,
+    /// the direct path and the agent; the archive API says `Unsupported`, and a reader streams
+    /// instead).
     pub async fn read_at(
         &self,
         p: &VPath,

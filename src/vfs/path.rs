@@ -24,6 +24,9 @@ pub const IMAGES: &str = "/images";
 /// The mount point of the volumes' contents (`/volumes/NAME/...`).
 pub const VOLUMES: &str = "/volumes";
 
+/// The namespace's own trees beside the host's files, which a mount of it shows at its root.
+pub const TREES: &[&str] = &[CONTAINERS, META, IMAGES, VOLUMES];
+
 /// Several engines: the tree is `/containers/HOST/NAME/...` instead of `/containers/NAME/...`.
 /// Set once at startup, from the engine list.
 static MULTI: AtomicBool = AtomicBool::new(false);

@@ -95,9 +95,87 @@ pub fn simple(req: Request) -> Response {
         Request::StatFs { path } => statfs(&path).map_or_else(|e| errno(&e), Response::StatFs),
         Request::Access { path, mode } => done(access(&path, mode)),
         Request::RemoveTemp { path } => done(remove_temp(&path)),
+        Request::ReadAt { path, offset, len } => match read_at(&path, offset, len) {
+            Ok(b) => Response::Bytes(b),
+            Err(e) => errno(&e),
+        },
+        Request::WriteAt {
+            path,
+            offset,
+            data,
+            append,
+        } => done(write_at(&path, offset, &data, append)),
+        Request::Truncate { path, len } => {
+            done(open_regular(&path, false, false).and_then(|f| f.set_len(len)))
+        }
+        Request::Fsync { path, data_only } => done(fsync(&path, data_only)),
         _ => Response::Error {
             errno: libc::EPROTO,
         },
+    }
+}
+
+/// Opens an existing regular file by path (symlinks followed inside the container) for reading
+/// or writing, without blocking on a fifo that took its place: a directory is `EISDIR`,
+/// anything else but a regular file `EINVAL`.
+fn open_regular(path: &[u8], read: bool, append: bool) -> io::Result<File> {
+    let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+    if append {
+        flags |= libc::O_APPEND;
+    }
+    let f = OpenOptions::new()
+        .read(read)
+        .write(!read)
+        .custom_flags(flags)
+        .open(p(path))?;
+    let md = f.metadata()?;
+    if md.is_dir() {
+        return Err(io::Error::from_raw_os_error(libc::EISDIR));
+    }
+    if !md.is_file() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(f)
+}
+
+/// Up to `len` bytes (at most one chunk) at `offset`: fewer only at the end of the file.
+fn read_at(path: &[u8], offset: u64, len: u32) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let f = open_regular(path, true, false)?;
+    let mut buf = vec![0u8; (len as usize).min(CHUNK)];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read_at(&mut buf[n..], offset.saturating_add(n as u64)) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Writes all of `data` into an existing regular file in place, at `offset` or at its end.
+fn write_at(path: &[u8], offset: u64, data: &[u8], append: bool) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut f = open_regular(path, false, append)?;
+    if append {
+        f.write_all(data)
+    } else {
+        f.write_all_at(data, offset)
+    }
+}
+
+fn fsync(path: &[u8], data_only: bool) -> io::Result<()> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(p(path))?;
+    if data_only {
+        f.sync_data()
+    } else {
+        f.sync_all()
     }
 }
 
@@ -747,6 +825,125 @@ mod tests {
             }),
             Response::Path(b"/tmp".to_vec())
         );
+    }
+
+    #[test]
+    fn reads_and_writes_at_an_offset_in_place() {
+        let dir = tempfile_dir("offset");
+        let f = dir.join("f");
+        fs::write(&f, b"0123456789").unwrap();
+        fs::hard_link(&f, dir.join("f2")).unwrap();
+        let ino = fs::metadata(&f).unwrap().ino();
+        let b = |n: &str| dir.join(n).into_os_string().into_vec();
+        let read = |offset, len| {
+            simple(Request::ReadAt {
+                path: b("f"),
+                offset,
+                len,
+            })
+        };
+        assert_eq!(read(3, 4), Response::Bytes(b"3456".to_vec()));
+        assert_eq!(
+            read(8, 100),
+            Response::Bytes(b"89".to_vec()),
+            "short at the end"
+        );
+        assert_eq!(
+            read(50, 4),
+            Response::Bytes(Vec::new()),
+            "nothing past the end"
+        );
+        assert!(
+            matches!(read(0, u32::MAX), Response::Bytes(v) if v.len() == 10),
+            "never more than a chunk is allocated"
+        );
+        let write = |offset, data: &[u8], append| {
+            simple(Request::WriteAt {
+                path: b("f"),
+                offset,
+                data: data.to_vec(),
+                append,
+            })
+        };
+        assert_eq!(write(2, b"ab", false), Response::Ok);
+        assert_eq!(
+            write(0, b"END", true),
+            Response::Ok,
+            "append ignores the offset"
+        );
+        assert_eq!(write(15, b"!", false), Response::Ok, "a hole past the end");
+        let mut want = b"01ab456789END".to_vec();
+        want.extend_from_slice(&[0, 0, b'!']);
+        assert_eq!(fs::read(dir.join("f2")).unwrap(), want, "the same inode");
+        assert_eq!(
+            simple(Request::Truncate {
+                path: b("f"),
+                len: 4
+            }),
+            Response::Ok
+        );
+        assert_eq!(fs::read(&f).unwrap(), b"01ab");
+        let md = fs::metadata(&f).unwrap();
+        assert_eq!((md.ino(), md.nlink()), (ino, 2));
+        assert_eq!(
+            simple(Request::Fsync {
+                path: b("f"),
+                data_only: false
+            }),
+            Response::Ok
+        );
+        assert_eq!(
+            simple(Request::Fsync {
+                path: dir.clone().into_os_string().into_vec(),
+                data_only: true
+            }),
+            Response::Ok,
+            "a directory is fsynced too"
+        );
+        // No file is made, and a directory is neither read nor written as one.
+        let missing = simple(Request::WriteAt {
+            path: b("new"),
+            offset: 0,
+            data: b"x".to_vec(),
+            append: false,
+        });
+        assert_eq!(
+            missing,
+            Response::Error {
+                errno: libc::ENOENT
+            }
+        );
+        assert!(!dir.join("new").exists());
+        let d = dir.clone().into_os_string().into_vec();
+        assert_eq!(
+            simple(Request::ReadAt {
+                path: d.clone(),
+                offset: 0,
+                len: 1
+            }),
+            Response::Error {
+                errno: libc::EISDIR
+            }
+        );
+        assert!(matches!(
+            simple(Request::Truncate { path: d, len: 0 }),
+            Response::Error { .. }
+        ));
+        // A fifo without a writer is refused at once, never waited on.
+        let fifo = dir.join("fifo");
+        let c = CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        assert_eq!(
+            simple(Request::ReadAt {
+                path: b("fifo"),
+                offset: 0,
+                len: 1
+            }),
+            Response::Error {
+                errno: libc::EINVAL
+            }
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     fn tempfile_dir(test: &str) -> PathBuf {

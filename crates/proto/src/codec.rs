@@ -124,6 +124,20 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
             }
             &mut w
         }
+        Request::ReadAt { path, offset, len } => w.kind(24).bytes(path).u64(*offset).u32(*len),
+        Request::WriteAt {
+            path,
+            offset,
+            data,
+            append,
+        } => w
+            .kind(25)
+            .bytes(path)
+            .u64(*offset)
+            .bytes(data)
+            .bool(*append),
+        Request::Truncate { path, len } => w.kind(26).bytes(path).u64(*len),
+        Request::Fsync { path, data_only } => w.kind(27).bytes(path).bool(*data_only),
     };
     w.finish();
 }
@@ -155,6 +169,7 @@ pub fn encode_response(id: u32, resp: &Response, out: &mut Vec<u8>) {
         Response::Problem { path, errno, dir } => w.kind(141).bytes(path).i32(*errno).bool(*dir),
         Response::Notice { path, what } => w.kind(142).bytes(path).u8(*what),
         Response::SearchDone { found, total } => w.kind(143).bool(*found).u64(*total),
+        Response::Bytes(d) => w.kind(110).bytes(d),
         Response::StatFs(s) => w
             .kind(108)
             .u64(s.bsize)
@@ -247,6 +262,25 @@ impl Request {
                 }
                 Request::Search { tool, args, roots }
             }
+            24 => Request::ReadAt {
+                path: r.bytes()?,
+                offset: r.u64()?,
+                len: r.u32()?,
+            },
+            25 => Request::WriteAt {
+                path: r.bytes()?,
+                offset: r.u64()?,
+                data: r.bytes()?,
+                append: r.bool()?,
+            },
+            26 => Request::Truncate {
+                path: r.bytes()?,
+                len: r.u64()?,
+            },
+            27 => Request::Fsync {
+                path: r.bytes()?,
+                data_only: r.bool()?,
+            },
             k => return Err(ProtoError::UnknownKind(k)),
         };
         r.end()?;
@@ -300,6 +334,7 @@ impl Response {
                 found: r.bool()?,
                 total: r.u64()?,
             },
+            110 => Response::Bytes(r.bytes()?),
             108 => Response::StatFs(StatFs {
                 bsize: r.u64()?,
                 blocks: r.u64()?,
@@ -531,7 +566,26 @@ mod tests {
             Request::Search {
                 tool: 1,
                 args: vec![b"-rn".to_vec(), b"-e".to_vec(), b"\\(x\\)".to_vec()],
-                roots: vec![(p, b"/containers/web/-rf".to_vec())],
+                roots: vec![(p.clone(), b"/containers/web/-rf".to_vec())],
+            },
+            Request::ReadAt {
+                path: p.clone(),
+                offset: 1 << 40,
+                len: 131072,
+            },
+            Request::WriteAt {
+                path: p.clone(),
+                offset: u64::MAX,
+                data: vec![0, 255, 10],
+                append: true,
+            },
+            Request::Truncate {
+                path: p.clone(),
+                len: 12345,
+            },
+            Request::Fsync {
+                path: p,
+                data_only: true,
             },
         ]
     }
@@ -585,6 +639,8 @@ mod tests {
                 found: true,
                 total: 1 << 40,
             },
+            Response::Bytes(vec![9; 300]),
+            Response::Bytes(Vec::new()),
             Response::StatFs(StatFs {
                 bsize: 4096,
                 blocks: 1,
@@ -617,6 +673,21 @@ mod tests {
             let (frame, _) = decode_frame(&buf).unwrap().unwrap();
             assert_eq!(Response::decode(frame.kind, frame.body).unwrap(), resp);
         }
+    }
+
+    #[test]
+    fn exact_bytes_of_a_read_at() {
+        let mut buf = Vec::new();
+        let req = Request::ReadAt {
+            path: b"/a".to_vec(),
+            offset: 2,
+            len: 3,
+        };
+        encode_request(4, &req, &mut buf);
+        let mut want = vec![23, 0, 0, 0, 4, 0, 0, 0, 24, 2, 0, 0, 0, b'/', b'a'];
+        want.extend_from_slice(&2u64.to_le_bytes());
+        want.extend_from_slice(&3u32.to_le_bytes());
+        assert_eq!(buf, want);
     }
 
     #[test]

@@ -215,6 +215,42 @@ pub enum Request {
         /// R_OK, W_OK, X_OK bits.
         mode: u32,
     },
+    /// Up to `len` bytes of a regular file at `offset` (fewer only at its end), answered by one
+    /// `Bytes`. Stateless: the file is opened by path for each request (a mount's reads).
+    ReadAt {
+        /// The file (symlinks followed).
+        path: Vec<u8>,
+        /// Where to start.
+        offset: u64,
+        /// How many bytes at most ([`crate::CHUNK`] at most).
+        len: u32,
+    },
+    /// Writes `data` into an existing regular file at `offset` (or at its end, with `append`),
+    /// in place; answered by `Ok`. Stateless like `ReadAt`.
+    WriteAt {
+        /// The file (symlinks followed).
+        path: Vec<u8>,
+        /// Where to write (ignored with `append`).
+        offset: u64,
+        /// The bytes.
+        data: Vec<u8>,
+        /// `O_APPEND`: at the end of the file, whatever its length now.
+        append: bool,
+    },
+    /// `truncate(2)`: an existing regular file cut or extended to `len`; answered by `Ok`.
+    Truncate {
+        /// The file (symlinks followed).
+        path: Vec<u8>,
+        /// The new length.
+        len: u64,
+    },
+    /// `fsync(2)` (or `fdatasync` with `data_only`) of the file at `path`; answered by `Ok`.
+    Fsync {
+        /// The file or directory.
+        path: Vec<u8>,
+        /// `fdatasync`: data only.
+        data_only: bool,
+    },
     /// Runs grep, find or du over `roots` in the container (dockerbox-search, the same code
     /// dockerbox runs locally), streaming `Found`, `Problem` and `Notice` frames under a
     /// credit window as `Read` does, then one `SearchDone`.
@@ -285,6 +321,8 @@ pub enum Response {
     Eof,
     /// Filesystem figures.
     StatFs(StatFs),
+    /// The answer to `ReadAt`: the bytes read, never more than asked.
+    Bytes(Vec<u8>),
     /// The one answer to `WriteClose`: 0 when the file landed, else the first errno of the write.
     /// (A write's open and data frames get no answer unless they fail, so writes pipeline.)
     Closed {

@@ -48,6 +48,9 @@ pub enum Expect {
     Done,
     /// `StatFs`: one `StatFs`.
     StatFs,
+    /// `ReadAt`: one `Bytes` of at most this many bytes (never more than asked, nor more
+    /// than [`CHUNK`]).
+    Bytes(u32),
     /// `Credit`: no answer of its own.
     Nothing,
     /// `Search`: `Found`, `Problem` and `Notice` frames (each under the credit window), then
@@ -69,6 +72,7 @@ impl Expect {
             | Request::WriteData { .. }
             | Request::WriteClose { .. } => Expect::Write,
             Request::StatFs { .. } => Expect::StatFs,
+            Request::ReadAt { len, .. } => Expect::Bytes((*len).min(CHUNK as u32)),
             Request::Credit { .. } => Expect::Nothing,
             Request::Search { .. } => Expect::Search,
             Request::Mkdir { .. }
@@ -81,7 +85,10 @@ impl Expect {
             | Request::Chown { .. }
             | Request::Utimes { .. }
             | Request::Access { .. }
-            | Request::RemoveTemp { .. } => Expect::Done,
+            | Request::RemoveTemp { .. }
+            | Request::WriteAt { .. }
+            | Request::Truncate { .. }
+            | Request::Fsync { .. } => Expect::Done,
         }
     }
 
@@ -226,6 +233,11 @@ pub fn check_reply(expect: Expect, resp: &Response) -> Result<(), Invalid> {
                 n => invalid(format!("unknown notice {n}")),
             }
         }
+        (Expect::Bytes(max), Response::Bytes(d)) if d.len() <= max as usize => Ok(()),
+        (Expect::Bytes(max), Response::Bytes(d)) => invalid(format!(
+            "{} bytes in answer to a read of at most {max}",
+            d.len()
+        )),
         (Expect::Data, Response::Eof)
         | (Expect::Search, Response::SearchDone { .. })
         | (Expect::Done, Response::Ok)
@@ -250,6 +262,7 @@ fn kind_name(r: &Response) -> &'static str {
         Response::Problem { .. } => "Problem",
         Response::Notice { .. } => "Notice",
         Response::SearchDone { .. } => "SearchDone",
+        Response::Bytes(_) => "Bytes",
     }
 }
 
@@ -389,6 +402,52 @@ mod tests {
             Ok(())
         );
         assert!(check_reply(Expect::Data, &Response::Data(vec![0; CHUNK + 1])).is_err());
+    }
+
+    #[test]
+    fn a_read_at_gets_no_more_than_it_asked() {
+        let req = |len| Request::ReadAt {
+            path: b"/f".to_vec(),
+            offset: 0,
+            len,
+        };
+        let ask = Expect::of(&req(10));
+        assert_eq!(ask, Expect::Bytes(10));
+        assert_eq!(check_reply(ask, &Response::Bytes(vec![1; 10])), Ok(()));
+        assert_eq!(check_reply(ask, &Response::Bytes(Vec::new())), Ok(()));
+        assert!(check_reply(ask, &Response::Bytes(vec![1; 11])).is_err());
+        assert!(check_reply(ask, &Response::Data(vec![1])).is_err());
+        assert_eq!(
+            check_reply(ask, &Response::Error { errno: 21 }),
+            Ok(()),
+            "EISDIR"
+        );
+        assert!(ask.ends(&Response::Bytes(vec![])));
+        // Whatever the request says, never beyond one chunk.
+        let big = Expect::of(&req(u32::MAX));
+        assert_eq!(big, Expect::Bytes(CHUNK as u32));
+        assert!(check_reply(big, &Response::Bytes(vec![0; CHUNK + 1])).is_err());
+        // Bytes answer nothing else.
+        assert!(check_reply(Expect::Data, &Response::Bytes(vec![])).is_err());
+        assert!(check_reply(Expect::Done, &Response::Bytes(vec![])).is_err());
+        for w in [
+            Request::WriteAt {
+                path: b"/f".to_vec(),
+                offset: 1,
+                data: vec![1],
+                append: false,
+            },
+            Request::Truncate {
+                path: b"/f".to_vec(),
+                len: 0,
+            },
+            Request::Fsync {
+                path: b"/f".to_vec(),
+                data_only: false,
+            },
+        ] {
+            assert_eq!(Expect::of(&w), Expect::Done);
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::{Component, Path};
 use dockerbox_proto::{check_id, check_reply, Expect, Replies, Response, CHUNK};
 use libfuzzer_sys::fuzz_target;
 
-const EXPECTS: [Expect; 10] = [
+const EXPECTS: [Expect; 11] = [
     Expect::Attr,
     Expect::Entries,
     Expect::Link,
@@ -23,6 +23,7 @@ const EXPECTS: [Expect; 10] = [
     Expect::StatFs,
     Expect::Nothing,
     Expect::Search,
+    Expect::Bytes(7),
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -96,6 +97,10 @@ fn safe(resp: &Response, expect: Expect) {
             assert!((1..=4095).contains(errno));
         }
         Response::Notice { path, .. } => assert!(!path.is_empty() && !path.contains(&0)),
+        Response::Bytes(d) => match expect {
+            Expect::Bytes(max) => assert!(d.len() <= max as usize),
+            _ => panic!("bytes accepted for {expect:?}"),
+        },
         Response::Hello { .. } => panic!("a hello accepted"),
         _ => {}
     }

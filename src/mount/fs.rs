@@ -1,0 +1,1561 @@
+//! The FUSE operations over the namespace. Each request is answered from a task on the tokio
+//! runtime (fuser's replies are `Send`), so a slow container never holds up the kernel's
+//! other requests; the fuser thread only spawns.
+//!
+//! Files are stateless by path, as the vfs is: an open file is its node (so a rename of the
+//! open file is followed), and every read and write goes to the path the node has now. A new
+//! file is written under a temporary name beside its name and renamed onto it at its first
+//! close (`vfs::NewFile`), so other processes never see it half written; meanwhile the mount
+//! shows it under its own name. Into a stopped container, which takes only whole files, a
+//! file is spooled in an unlinked host file and uploaded whole at close.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, OpenFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
+};
+
+use super::nodes::{Nodes, ROOT};
+use crate::vfs::stream::{Attrs, FileReader, CHUNK};
+use crate::vfs::{path, Entry, FsError, Kind, NewFile, VPath, Vfs};
+
+/// How long the kernel may keep an answer (attributes, a name's entry) before it asks again:
+/// short, since containers change under us; changes the engine reports are pushed sooner.
+const TTL: Duration = Duration::from_secs(1);
+
+/// The largest write the kernel sends in one request.
+const MAX_WRITE: u32 = 1 << 20;
+
+/// The trees the mount's root shows: every one of the namespace's but the host's own.
+const TREES: &[&str] = path::TREES;
+
+/// The filesystem as fuser drives it.
+pub struct MountFs {
+    pub inner: Arc<Inner>,
+}
+
+/// What every request's task shares.
+pub struct Inner {
+    pub vfs: Arc<Vfs>,
+    rt: tokio::runtime::Handle,
+    pub nodes: Mutex<Nodes>,
+    handles: Mutex<HashMap<u64, Arc<Handle>>>,
+    dirs: Mutex<HashMap<u64, Listing>>,
+    /// New files not yet at their name, by node.
+    pending: Mutex<HashMap<u64, Pending>>,
+    next_fh: AtomicU64,
+    /// Who mounted: the owner of the root and of the trees' directories.
+    owner: (u32, u32),
+    /// Where the mount is, as the host's kernel names it (symlink targets are rewritten
+    /// against it).
+    at: PathBuf,
+    started: SystemTime,
+}
+
+/// A new file under its temporary name, shared by its handle and the pending table: whoever
+/// lands (or discards) it first takes it.
+type Slot = Arc<tokio::sync::Mutex<Option<Box<NewFile>>>>;
+
+/// A new file the mount shows at its name before it is there.
+#[derive(Clone)]
+enum Pending {
+    /// Written under this temporary name (its permission bits come at landing).
+    Temp(VPath, u32, Slot),
+    /// Spooled for a stopped container: the handle holding the spool.
+    Spool(u64),
+}
+
+/// An open directory's listing, read at its first readdir.
+type Listing = Arc<tokio::sync::Mutex<Option<Vec<Item>>>>;
+
+/// One name of a directory listing, as handed to the kernel.
+struct Item {
+    name: OsString,
+    entry: Option<Entry>,
+}
+
+/// An open file.
+struct Handle {
+    ino: u64,
+    how: How,
+    /// Reads of a backend that cannot read at an offset (the archive API): one stream, read
+    /// on while the reads are sequential.
+    cursor: tokio::sync::Mutex<Option<Cursor>>,
+}
+
+enum How {
+    /// Read only.
+    Read,
+    /// Written in place (an existing file, or a new one once it landed).
+    InPlace { append: bool },
+    /// A new file still under its temporary name.
+    New {
+        append: bool,
+        /// The thread that created it: its close lands the file (a forked child's close of
+        /// its copy of the descriptor does not).
+        creator: u32,
+    },
+    /// A stopped container's file, spooled here and uploaded whole when closed.
+    Spool(tokio::sync::Mutex<Spool>),
+}
+
+struct Spool {
+    file: File,
+    mode: u32,
+    dirty: bool,
+    append: bool,
+}
+
+struct Cursor {
+    pos: u64,
+    reader: FileReader,
+    left: Bytes,
+}
+
+fn errno(e: &FsError) -> Errno {
+    Errno::from_i32(e.errno())
+}
+
+impl Inner {
+    pub fn new(vfs: Arc<Vfs>, rt: tokio::runtime::Handle, at: PathBuf) -> Inner {
+        // SAFETY: geteuid and getegid cannot fail.
+        let owner = unsafe { (libc::geteuid(), libc::getegid()) };
+        Inner {
+            vfs,
+            rt,
+            nodes: Mutex::new(Nodes::default()),
+            handles: Mutex::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            owner,
+            at,
+            started: SystemTime::now(),
+        }
+    }
+
+    /// A container's root as the host names it under the mount.
+    fn container_root(&self, host: &Option<String>, name: &str) -> PathBuf {
+        let mut r = self.at.join(&path::CONTAINERS[1..]);
+        if let Some(h) = host {
+            r.push(h);
+        }
+        r.push(name);
+        r
+    }
+
+    /// A symlink's target as the host's kernel must see it to resolve it inside the
+    /// container: an absolute one names that path under this container's root in the mount,
+    /// and a relative one that climbs above the container's root with `..` is cut there (as
+    /// the container's kernel would), also under the mount. Others are left as written.
+    fn host_target(&self, vp: &VPath, target: PathBuf) -> PathBuf {
+        let VPath::Container { host, name, path } = vp else {
+            return target;
+        };
+        let root = self.container_root(host, name);
+        if target.is_absolute() {
+            let rel = target.strip_prefix("/").unwrap_or(&target);
+            return root.join(rel);
+        }
+        // How deep the link's directory is, and how far up the target climbs from it.
+        let mut depth = path.parent().map_or(0, |d| d.components().count() - 1) as isize;
+        for c in target.components() {
+            match c {
+                std::path::Component::ParentDir => depth -= 1,
+                std::path::Component::Normal(_) => depth += 1,
+                _ => {}
+            }
+            if depth < 0 {
+                let dir = path.parent().unwrap_or(Path::new("/"));
+                let inside = path::normalize(&dir.join(&target));
+                let rel = inside.strip_prefix("/").unwrap_or(&inside);
+                return root.join(rel);
+            }
+        }
+        target
+    }
+
+    /// The other way, for a link made through the mount: a target under this container's
+    /// root as the host names it becomes the container's own absolute path.
+    fn container_target(&self, vp: &VPath, target: &Path) -> PathBuf {
+        let VPath::Container { host, name, .. } = vp else {
+            return target.to_path_buf();
+        };
+        match target.strip_prefix(self.container_root(host, name)) {
+            Ok(rest) => Path::new("/").join(rest),
+            Err(_) => target.to_path_buf(),
+        }
+    }
+
+    /// At unmount: new files never closed leave no temporary behind.
+    pub async fn discard_all(&self) {
+        let all: Vec<Arc<Handle>> = self
+            .handles
+            .lock()
+            .map(|mut m| m.drain().map(|(_, h)| h).collect())
+            .unwrap_or_default();
+        drop(all);
+        let slots: Vec<Slot> = self
+            .pending
+            .lock()
+            .map(|mut m| {
+                m.drain()
+                    .filter_map(|(_, p)| match p {
+                        Pending::Temp(_, _, slot) => Some(slot),
+                        Pending::Spool(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for slot in slots {
+            if let Some(nf) = slot.lock().await.take() {
+                nf.discard(&self.vfs).await;
+            }
+        }
+    }
+
+    fn path_of(&self, ino: u64) -> Option<PathBuf> {
+        self.nodes.lock().ok()?.path(ino)
+    }
+
+    /// The namespace path of a node below the root; `None` for the root and unknown nodes.
+    fn vpath(&self, ino: u64) -> Result<VPath, Errno> {
+        let p = self.path_of(ino).ok_or(Errno::ENOENT)?;
+        Self::vpath_of(&p)
+    }
+
+    fn vpath_of(p: &Path) -> Result<VPath, Errno> {
+        let vp = VPath::parse(p);
+        match vp {
+            // Never the host: the root shows only the namespace's own trees.
+            VPath::Host(_) => Err(Errno::ENOENT),
+            vp => Ok(vp),
+        }
+    }
+
+    fn child(&self, parent: u64, name: &OsStr) -> Result<(PathBuf, VPath), Errno> {
+        let mut p = self.path_of(parent).ok_or(Errno::ENOENT)?;
+        if parent == ROOT && !TREES.iter().any(|t| OsStr::new(&t[1..]) == name) {
+            return Err(Errno::ENOENT);
+        }
+        p.push(name);
+        let vp = Self::vpath_of(&p)?;
+        Ok((p, vp))
+    }
+
+    fn handle(&self, fh: u64) -> Result<Arc<Handle>, Errno> {
+        self.handles
+            .lock()
+            .ok()
+            .and_then(|h| h.get(&fh).cloned())
+            .ok_or(Errno::EBADF)
+    }
+
+    fn add_handle(&self, h: Handle) -> u64 {
+        let fh = self.next_fh.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut m) = self.handles.lock() {
+            m.insert(fh, Arc::new(h));
+        }
+        fh
+    }
+
+    fn pending(&self, ino: u64) -> Option<Pending> {
+        self.pending.lock().ok()?.get(&ino).cloned()
+    }
+
+    fn root_attr(&self) -> FileAttr {
+        FileAttr {
+            ino: INodeNo(ROOT),
+            size: 0,
+            blocks: 0,
+            atime: self.started,
+            mtime: self.started,
+            ctime: self.started,
+            crtime: self.started,
+            kind: FileType::Directory,
+            perm: 0o755,
+            nlink: 2 + TREES.len() as u32,
+            uid: self.owner.0,
+            gid: self.owner.1,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    /// The kernel's attributes for an entry at `p`. `st_ino` is stable per file: from the
+    /// file's own (dev, ino) and its container where the backend knows them (so hard links
+    /// share it), else from the path; never 0.
+    fn attr(&self, p: &Path, vp: &VPath, e: &Entry) -> FileAttr {
+        let mut h = DefaultHasher::new();
+        match vp {
+            // A container's root is also an entry of /containers, which knows no inode.
+            VPath::Container { host, name, path } if e.ino != 0 && path != Path::new("/") => {
+                (host, name, e.dev, e.ino).hash(&mut h);
+            }
+            _ => p.hash(&mut h),
+        }
+        let ino = match h.finish() {
+            0 | 1 => 2,
+            n => n,
+        };
+        let t = match (vp, e.mtime) {
+            (VPath::Containers | VPath::Engine(_), 0) => self.started,
+            (VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p), 0) if p == Path::new("/") => {
+                self.started
+            }
+            (_, m) => time(m),
+        };
+        let (uid, gid) = match vp {
+            VPath::Containers | VPath::Engine(_) => self.owner,
+            VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p) if p == Path::new("/") => {
+                self.owner
+            }
+            _ => (e.uid, e.gid),
+        };
+        FileAttr {
+            ino: INodeNo(ino),
+            size: e.size,
+            blocks: e.blocks_k * 2,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            crtime: t,
+            kind: kind(e.kind),
+            perm: (e.perm & 0o7777) as u16,
+            nlink: e.nlink.clamp(1, u32::MAX as u64) as u32,
+            uid,
+            gid,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    /// What is at a node now (a pending new file: its temporary, under its own name).
+    async fn stat_node(&self, ino: u64) -> Result<FileAttr, Errno> {
+        if ino == ROOT {
+            return Ok(self.root_attr());
+        }
+        let p = self.path_of(ino).ok_or(Errno::ENOENT)?;
+        self.stat_path(ino, &p).await
+    }
+
+    async fn stat_path(&self, ino: u64, p: &Path) -> Result<FileAttr, Errno> {
+        let vp = Self::vpath_of(p)?;
+        match self.pending(ino) {
+            Some(Pending::Temp(temp, mode, _)) => {
+                let e = self
+                    .vfs
+                    .lstat_with(&temp, true)
+                    .await
+                    .map_err(|e| errno(&e))?;
+                let mut a = self.attr(p, &vp, &e);
+                a.perm = (mode & 0o7777) as u16;
+                return Ok(a);
+            }
+            Some(Pending::Spool(fh)) => {
+                let h = self.handle(fh)?;
+                if let How::Spool(s) = &h.how {
+                    let s = s.lock().await;
+                    let md = s.file.metadata().map_err(Errno::from)?;
+                    let mut e = Entry::new(p.file_name().unwrap_or_default(), Kind::File);
+                    e.size = md.len();
+                    e.perm = s.mode & 0o7777;
+                    e.uid = self.owner.0;
+                    e.gid = self.owner.1;
+                    e.mtime = md.mtime();
+                    return Ok(self.attr(p, &vp, &e));
+                }
+            }
+            None => {}
+        }
+        let e = self
+            .vfs
+            .lstat_with(&vp, true)
+            .await
+            .map_err(|e| errno(&e))?;
+        Ok(self.attr(p, &vp, &e))
+    }
+
+    /// The path a node's bytes are at now: its temporary while it is a pending new file.
+    fn data_path(&self, ino: u64) -> Result<VPath, Errno> {
+        match self.pending(ino) {
+            Some(Pending::Temp(temp, ..)) => Ok(temp),
+            _ => self.vpath(ino),
+        }
+    }
+
+    /// The node `ino` for a name the kernel is told about.
+    fn remember(&self, parent: u64, name: &OsStr, ino: u64) -> u64 {
+        if let Ok(mut n) = self.nodes.lock() {
+            n.lookup(parent, name, ino);
+        }
+        ino
+    }
+
+    async fn lookup(&self, parent: u64, name: &OsStr) -> Result<(u64, FileAttr), Errno> {
+        let (p, vp) = self.child(parent, name)?;
+        let known = self.nodes.lock().ok().and_then(|n| n.find(parent, name));
+        let attr = match known {
+            Some(ino) => self.stat_path(ino, &p).await?,
+            None => {
+                let e = self
+                    .vfs
+                    .lstat_with(&vp, true)
+                    .await
+                    .map_err(|e| errno(&e))?;
+                self.attr(&p, &vp, &e)
+            }
+        };
+        Ok((self.remember(parent, name, attr.ino.0), attr))
+    }
+
+    /// The owner a new entry should have: the caller's, when it is not the one the backend
+    /// gives anyway (root's).
+    async fn give_owner(&self, vp: &VPath, uid: u32, gid: u32) {
+        if (uid, gid) != (0, 0) {
+            let _ = self.vfs.chown(vp, uid, gid, false).await;
+        }
+    }
+
+    async fn setattr(&self, ino: u64, set: SetAttr, fh: Option<u64>) -> Result<FileAttr, Errno> {
+        let data = self.data_path(ino)?;
+        if let Some(size) = set.size {
+            match fh.and_then(|fh| self.handle(fh).ok()) {
+                Some(h) if matches!(h.how, How::Spool(_)) => {
+                    if let How::Spool(s) = &h.how {
+                        let mut s = s.lock().await;
+                        s.file.set_len(size).map_err(Errno::from)?;
+                        s.dirty = true;
+                    }
+                }
+                _ => self
+                    .vfs
+                    .truncate(&data, size)
+                    .await
+                    .map_err(|e| errno(&e))?,
+            }
+        }
+        if let Some(mode) = set.mode {
+            match self.pending(ino) {
+                Some(Pending::Temp(t, _, slot)) => {
+                    if let Ok(mut p) = self.pending.lock() {
+                        p.insert(ino, Pending::Temp(t, mode, slot));
+                    }
+                }
+                _ => self
+                    .vfs
+                    .chmod(&data, mode & 0o7777)
+                    .await
+                    .map_err(|e| errno(&e))?,
+            }
+        }
+        if set.uid.is_some() || set.gid.is_some() {
+            let (uid, gid) = match (set.uid, set.gid) {
+                (Some(u), Some(g)) => (u, g),
+                _ => {
+                    let a = self.stat_node(ino).await?;
+                    (set.uid.unwrap_or(a.uid), set.gid.unwrap_or(a.gid))
+                }
+            };
+            self.vfs
+                .chown(&data, uid, gid, false)
+                .await
+                .map_err(|e| errno(&e))?;
+        }
+        if set.atime.is_some() || set.mtime.is_some() {
+            let ts = |t: Option<TimeOrNow>| match t {
+                None => (0, libc::UTIME_OMIT as u32),
+                Some(TimeOrNow::Now) => (0, libc::UTIME_NOW as u32),
+                Some(TimeOrNow::SpecificTime(t)) => timespec(t),
+            };
+            self.vfs
+                .set_times(&data, ts(set.atime), ts(set.mtime), false)
+                .await
+                .map_err(|e| errno(&e))?;
+        }
+        self.stat_node(ino).await
+    }
+
+    /// Lands the pending new file of node `ino` at `dest` (else at its node's path) now: its
+    /// handles then write in place.
+    async fn land(&self, ino: u64, dest: Option<&VPath>) -> Result<(), Errno> {
+        let Some(Pending::Temp(_, _, slot)) = self.pending(ino) else {
+            return Ok(());
+        };
+        let mut f = slot.lock().await;
+        let Some(mut nf) = f.take() else {
+            return Ok(());
+        };
+        if let Ok(mut p) = self.pending.lock() {
+            if let Some(Pending::Temp(_, mode, _)) = p.remove(&ino) {
+                nf.mode = mode;
+            }
+        }
+        let dest = match dest {
+            Some(d) => Ok(d.clone()),
+            None => self.vpath(ino),
+        };
+        match dest {
+            Ok(d) => {
+                nf.dest = d;
+                nf.land(&self.vfs).await.map_err(|e| errno(&e))
+            }
+            // Unlinked while open: the bytes go with it.
+            Err(_) => {
+                nf.discard(&self.vfs).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn read(&self, h: &Handle, offset: u64, size: usize) -> Result<Bytes, Errno> {
+        if let How::Spool(s) = &h.how {
+            let s = s.lock().await;
+            let mut buf = vec![0u8; size];
+            let n = s.file.read_at(&mut buf, offset).map_err(Errno::from)?;
+            buf.truncate(n);
+            return Ok(Bytes::from(buf));
+        }
+        let vp = self.data_path(h.ino)?;
+        match self.vfs.read_at(&vp, offset, size).await {
+            Err(FsError::Unsupported) => self.read_streaming(h, &vp, offset, size).await,
+            // A new file landed meanwhile (another handle's close): at its name now.
+            Err(FsError::NotFound) if self.data_path(h.ino).ok().as_ref() != Some(&vp) => {
+                let now = self.data_path(h.ino)?;
+                self.vfs
+                    .read_at(&now, offset, size)
+                    .await
+                    .map_err(|e| errno(&e))
+            }
+            r => r.map_err(|e| errno(&e)),
+        }
+    }
+
+    /// A read where only a stream serves (a stopped container): go on with the handle's
+    /// stream when the read starts where the last one ended (or a little after), else open
+    /// it again and skip.
+    async fn read_streaming(
+        &self,
+        h: &Handle,
+        vp: &VPath,
+        offset: u64,
+        size: usize,
+    ) -> Result<Bytes, Errno> {
+        let mut cur = h.cursor.lock().await;
+        let reusable = cur.as_ref().is_some_and(|c| c.pos <= offset);
+        if !reusable {
+            let e = self.vfs.stat(vp).await.map_err(|e| errno(&e))?;
+            let (_, reader) = self
+                .vfs
+                .open_read_known(vp, &e)
+                .await
+                .map_err(|e| errno(&e))?;
+            *cur = Some(Cursor {
+                pos: 0,
+                reader,
+                left: Bytes::new(),
+            });
+        }
+        let Some(c) = cur.as_mut() else {
+            return Err(Errno::EIO);
+        };
+        let mut out = Vec::with_capacity(size);
+        while out.len() < size {
+            if c.left.is_empty() {
+                match c.reader.next().await.map_err(|e| errno(&e))? {
+                    Some(b) => c.left = b,
+                    None => break,
+                }
+            }
+            let skip = (offset.saturating_sub(c.pos)).min(c.left.len() as u64) as usize;
+            if skip > 0 {
+                let _ = c.left.split_to(skip);
+                c.pos += skip as u64;
+                continue;
+            }
+            let n = (size - out.len()).min(c.left.len());
+            out.extend_from_slice(&c.left.split_to(n));
+            c.pos += n as u64;
+        }
+        Ok(Bytes::from(out))
+    }
+
+    async fn write(&self, h: &Handle, offset: u64, data: Bytes) -> Result<u32, Errno> {
+        let len = data.len() as u32;
+        match &h.how {
+            How::Read => return Err(Errno::EBADF),
+            How::Spool(s) => {
+                let mut s = s.lock().await;
+                let at = if s.append {
+                    s.file.metadata().map_err(Errno::from)?.len()
+                } else {
+                    offset
+                };
+                s.file.write_all_at(&data, at).map_err(Errno::from)?;
+                s.dirty = true;
+                return Ok(len);
+            }
+            How::InPlace { append } | How::New { append, .. } => {
+                let vp = self.data_path(h.ino)?;
+                match self.vfs.write_at(&vp, offset, data.clone(), *append).await {
+                    // A new file landed meanwhile (another handle's close): at its name now.
+                    Err(FsError::NotFound) if self.data_path(h.ino).ok().as_ref() != Some(&vp) => {
+                        let now = self.data_path(h.ino)?;
+                        self.vfs
+                            .write_at(&now, offset, data, *append)
+                            .await
+                            .map_err(|e| errno(&e))?;
+                    }
+                    r => r.map_err(|e| errno(&e))?,
+                }
+            }
+        }
+        Ok(len)
+    }
+
+    /// At a close: a new file lands at its name, a spooled one is uploaded.
+    async fn settle(&self, h: &Handle) -> Result<(), Errno> {
+        match &h.how {
+            How::New { .. } => self.land(h.ino, None).await,
+            How::Spool(s) => {
+                let mut s = s.lock().await;
+                if !s.dirty {
+                    return Ok(());
+                }
+                s.dirty = false;
+                if let Ok(mut p) = self.pending.lock() {
+                    p.remove(&h.ino);
+                }
+                let vp = self.vpath(h.ino)?;
+                self.upload(&s, &vp).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn upload(&self, s: &Spool, vp: &VPath) -> Result<(), Errno> {
+        let size = s.file.metadata().map_err(Errno::from)?.len();
+        let attrs = Attrs {
+            mode: s.mode & 0o7777,
+            ..Attrs::default()
+        };
+        let mut w = self
+            .vfs
+            .create(vp, &attrs, size)
+            .await
+            .map_err(|e| errno(&e))?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut at = 0u64;
+        while at < size {
+            let n = s.file.read_at(&mut buf, at).map_err(Errno::from)?;
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = w.write(&buf[..n]).await {
+                w.abort().await;
+                return Err(errno(&e));
+            }
+            at += n as u64;
+        }
+        w.commit().await.map_err(|e| errno(&e))
+    }
+
+    async fn open(&self, ino: u64, flags: i32) -> Result<(u64, FopenFlags), Errno> {
+        let vp = self.data_path(ino)?;
+        let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
+        let append = flags & libc::O_APPEND != 0;
+        let trunc = flags & libc::O_TRUNC != 0;
+        let how = if !write {
+            How::Read
+        } else if matches!(self.pending(ino), Some(Pending::Temp(..))) {
+            // Opened again while new: written under its temporary too, landed by the first
+            // close.
+            if trunc {
+                self.vfs.truncate(&vp, 0).await.map_err(|e| errno(&e))?;
+            }
+            How::InPlace { append }
+        } else if self.vfs.create_needs_size(&vp).await.unwrap_or(false) {
+            let e = self.vfs.stat(&vp).await.map_err(|e| errno(&e))?;
+            let spool = self.spool(e.perm, append)?;
+            if !trunc {
+                // The archive API takes whole files: what is there comes along.
+                let mut w = spool.file.try_clone().map_err(Errno::from)?;
+                self.vfs.read(&vp, &mut w).await.map_err(|e| errno(&e))?;
+            }
+            How::Spool(tokio::sync::Mutex::new(Spool {
+                dirty: trunc,
+                ..spool
+            }))
+        } else {
+            if trunc {
+                self.vfs.truncate(&vp, 0).await.map_err(|e| errno(&e))?;
+            }
+            How::InPlace { append }
+        };
+        let mut fopen = FopenFlags::empty();
+        if self.uncached(&vp).await {
+            fopen |= FopenFlags::FOPEN_DIRECT_IO;
+        }
+        Ok((self.add_handle(self.new_handle(ino, how)), fopen))
+    }
+
+    /// Files whose size says nothing of their contents (`/meta`, a container's `/proc` and
+    /// `/sys`) are read past their size, never from the page cache.
+    async fn uncached(&self, vp: &VPath) -> bool {
+        match vp {
+            VPath::Meta(_) => true,
+            VPath::Container { path, .. } => path.starts_with("/proc") || path.starts_with("/sys"),
+            _ => false,
+        }
+    }
+
+    fn new_handle(&self, ino: u64, how: How) -> Handle {
+        Handle {
+            ino,
+            how,
+            cursor: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn spool(&self, mode: u32, append: bool) -> Result<Spool, Errno> {
+        let dir = std::env::temp_dir();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags_tmpfile()
+            .open(&dir)
+            .map_err(Errno::from)?;
+        Ok(Spool {
+            file,
+            mode,
+            dirty: false,
+            append,
+        })
+    }
+
+    async fn create(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        flags: i32,
+        owner: (u32, u32),
+        creator: u32,
+    ) -> Result<(u64, FileAttr, u64), Errno> {
+        let (p, vp) = self.child(parent, name)?;
+        let append = flags & libc::O_APPEND != 0;
+        let mode = mode & 0o7777;
+        if self.vfs.create_needs_size(&vp).await.unwrap_or(false) {
+            let spool = Spool {
+                dirty: true,
+                ..self.spool(mode, append)?
+            };
+            // Nothing is there yet: the node is named after the path, as stat will.
+            let mut e = Entry::new(name, Kind::File);
+            e.perm = mode;
+            let ino = self.remember(parent, name, self.attr(&p, &vp, &e).ino.0);
+            let how = How::Spool(tokio::sync::Mutex::new(spool));
+            let fh = self.add_handle(self.new_handle(ino, how));
+            if let Ok(mut m) = self.pending.lock() {
+                m.insert(ino, Pending::Spool(fh));
+            }
+            let attr = self.stat_path(ino, &p).await?;
+            return Ok((ino, attr, fh));
+        }
+        let nf = self.vfs.begin_new(&vp, mode).await.map_err(|e| errno(&e))?;
+        self.give_owner(&nf.temp, owner.0, owner.1).await;
+        let temp = nf.temp.clone();
+        let e = self.vfs.lstat_with(&temp, true).await;
+        let e = match e {
+            Ok(e) => e,
+            Err(e) => {
+                nf.discard(&self.vfs).await;
+                return Err(errno(&e));
+            }
+        };
+        let ino = self.remember(parent, name, self.attr(&p, &vp, &e).ino.0);
+        let slot: Slot = Arc::new(tokio::sync::Mutex::new(Some(Box::new(nf))));
+        if let Ok(mut m) = self.pending.lock() {
+            m.insert(ino, Pending::Temp(temp, mode, slot));
+        }
+        let how = How::New { append, creator };
+        let fh = self.add_handle(self.new_handle(ino, how));
+        let attr = self.stat_path(ino, &p).await?;
+        Ok((ino, attr, fh))
+    }
+
+    async fn list(&self, ino: u64) -> Result<Vec<Item>, Errno> {
+        let mut items = vec![
+            Item {
+                name: ".".into(),
+                entry: None,
+            },
+            Item {
+                name: "..".into(),
+                entry: None,
+            },
+        ];
+        if ino == ROOT {
+            for t in TREES {
+                let vp = VPath::parse(Path::new(t));
+                if let Ok(e) = self.vfs.lstat(&vp).await {
+                    items.push(Item {
+                        name: t[1..].into(),
+                        entry: Some(e),
+                    });
+                }
+            }
+            return Ok(items);
+        }
+        let vp = self.vpath(ino)?;
+        let list = self
+            .vfs
+            .read_dir_with(&vp, true)
+            .await
+            .map_err(|e| errno(&e))?;
+        // New files of ours show under their own names, their temporaries not at all.
+        let mut hidden: Vec<OsString> = Vec::new();
+        let mut shown: Vec<OsString> = Vec::new();
+        if let (Ok(pending), Ok(nodes)) = (self.pending.lock(), self.nodes.lock()) {
+            for (&node, p) in pending.iter() {
+                let Some(path) = nodes.path(node) else {
+                    continue;
+                };
+                if path.parent() != nodes.path(ino).as_deref() {
+                    continue;
+                }
+                if let Pending::Temp(VPath::Container { path: t, .. }, ..) = p {
+                    hidden.extend(t.file_name().map(OsStr::to_os_string));
+                }
+                shown.extend(path.file_name().map(OsStr::to_os_string));
+            }
+        }
+        for e in list.iter() {
+            if hidden.contains(&e.name) || shown.contains(&e.name) {
+                continue;
+            }
+            items.push(Item {
+                name: e.name.clone(),
+                entry: Some(e.clone()),
+            });
+        }
+        for name in shown {
+            items.push(Item { name, entry: None });
+        }
+        Ok(items)
+    }
+
+    /// The directory handle's listing, read once (at its first readdir), so offsets stay put.
+    async fn listing(&self, ino: u64, fh: u64) -> Result<Listing, Errno> {
+        let slot = self
+            .dirs
+            .lock()
+            .ok()
+            .and_then(|d| d.get(&fh).cloned())
+            .ok_or(Errno::EBADF)?;
+        {
+            let mut s = slot.lock().await;
+            if s.is_none() {
+                *s = Some(self.list(ino).await?);
+            }
+        }
+        Ok(slot)
+    }
+}
+
+/// `setattr`'s changes, gathered.
+struct SetAttr {
+    mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    size: Option<u64>,
+    atime: Option<TimeOrNow>,
+    mtime: Option<TimeOrNow>,
+}
+
+trait TmpFile {
+    fn custom_flags_tmpfile(&mut self) -> &mut Self;
+}
+
+impl TmpFile for std::fs::OpenOptions {
+    /// An unlinked file in the directory opened (`O_TMPFILE`): gone when closed, whatever
+    /// happens to us.
+    fn custom_flags_tmpfile(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_TMPFILE).mode(0o600)
+    }
+}
+
+fn time(secs: i64) -> SystemTime {
+    if secs >= 0 {
+        UNIX_EPOCH + Duration::from_secs(secs as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+fn timespec(t: SystemTime) -> (i64, u32) {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
+        Err(e) => {
+            let d = e.duration();
+            let (s, ns) = (d.as_secs() as i64, d.subsec_nanos());
+            if ns == 0 {
+                (-s, 0)
+            } else {
+                (-s - 1, 1_000_000_000 - ns)
+            }
+        }
+    }
+}
+
+fn kind(k: Kind) -> FileType {
+    match k {
+        Kind::File => FileType::RegularFile,
+        Kind::Dir => FileType::Directory,
+        Kind::Symlink => FileType::Symlink,
+        Kind::Fifo => FileType::NamedPipe,
+        Kind::Socket => FileType::Socket,
+        Kind::CharDevice => FileType::CharDevice,
+        Kind::BlockDevice => FileType::BlockDevice,
+    }
+}
+
+impl MountFs {
+    /// Runs `f` on the runtime; it answers the kernel itself.
+    fn spawn<F>(&self, f: impl FnOnce(Arc<Inner>) -> F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let fut = f(self.inner.clone());
+        self.inner.rt.spawn(fut);
+    }
+}
+
+impl Filesystem for MountFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        let want = InitFlags::FUSE_ATOMIC_O_TRUNC
+            | InitFlags::FUSE_DO_READDIRPLUS
+            | InitFlags::FUSE_READDIRPLUS_AUTO;
+        let _ = config.add_capabilities(want & config.capabilities());
+        let _ = config.set_max_write(MAX_WRITE);
+        let _ = config.set_max_background(64);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let name = name.to_os_string();
+        self.spawn(|i| async move {
+            match i.lookup(parent.0, &name).await {
+                Ok((_, attr)) => reply.entry(&TTL, &attr, Generation(0)),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        if let Ok(mut n) = self.inner.nodes.lock() {
+            n.forget(ino.0, nlookup);
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.spawn(|i| async move {
+            match i.stat_node(ino.0).await {
+                Ok(a) => reply.attr(&TTL, &a),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let set = SetAttr {
+            mode,
+            uid,
+            gid,
+            size,
+            atime,
+            mtime,
+        };
+        self.spawn(|i| async move {
+            match i.setattr(ino.0, set, fh.map(|f| f.0)).await {
+                Ok(a) => reply.attr(&TTL, &a),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        self.spawn(|i| async move {
+            let r = match i.vpath(ino.0) {
+                Ok(vp) => match i.vfs.readlink(&vp).await {
+                    Ok(t) => Ok(i.host_target(&vp, t)),
+                    Err(e) => Err(errno(&e)),
+                },
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(t) => reply.data(t.as_os_str().as_bytes()),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        // Only regular files: a container's devices and fifos are not made from outside.
+        if mode & libc::S_IFMT != libc::S_IFREG {
+            return reply.error(Errno::EPERM);
+        }
+        let (name, owner) = (name.to_os_string(), (req.uid(), req.gid()));
+        self.spawn(|i| async move {
+            let r = async {
+                let (ino, attr, fh) = i
+                    .create(parent.0, &name, mode, libc::O_WRONLY, owner, 0)
+                    .await?;
+                let h = i.handle(fh)?;
+                i.settle(&h).await?;
+                if let Ok(mut m) = i.handles.lock() {
+                    m.remove(&fh);
+                }
+                let attr = i.stat_node(ino).await.unwrap_or(attr);
+                Ok::<_, Errno>(attr)
+            }
+            .await;
+            match r {
+                Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let (name, owner) = (name.to_os_string(), (req.uid(), req.gid()));
+        self.spawn(|i| async move {
+            let r = async {
+                let (_, vp) = i.child(parent.0, &name)?;
+                let attrs = Attrs {
+                    mode: mode & 0o7777,
+                    ..Attrs::default()
+                };
+                i.vfs.mkdir(&vp, &attrs).await.map_err(|e| errno(&e))?;
+                i.give_owner(&vp, owner.0, owner.1).await;
+                i.lookup(parent.0, &name).await
+            }
+            .await;
+            match r {
+                Ok((_, a)) => reply.entry(&TTL, &a, Generation(0)),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.remove(parent.0, name, false, reply);
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.remove(parent.0, name, true, reply);
+    }
+
+    fn symlink(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
+        let (name, target, owner) = (
+            link_name.to_os_string(),
+            target.to_path_buf(),
+            (req.uid(), req.gid()),
+        );
+        self.spawn(|i| async move {
+            let r = async {
+                let (_, vp) = i.child(parent.0, &name)?;
+                let target = i.container_target(&vp, &target);
+                let attrs = Attrs {
+                    mode: 0o777,
+                    owner: (owner != (0, 0)).then_some(owner),
+                    mtime: None,
+                };
+                i.vfs
+                    .symlink(&target, &vp, &attrs)
+                    .await
+                    .map_err(|e| errno(&e))?;
+                i.lookup(parent.0, &name).await
+            }
+            .await;
+            match r {
+                Ok((_, a)) => reply.entry(&TTL, &a, Generation(0)),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: fuser::RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        if !flags.is_empty() {
+            // RENAME_NOREPLACE / RENAME_EXCHANGE: callers fall back to a plain rename.
+            return reply.error(Errno::EINVAL);
+        }
+        let (name, newname) = (name.to_os_string(), newname.to_os_string());
+        self.spawn(|i| async move {
+            let r = async {
+                let (_, from) = i.child(parent.0, &name)?;
+                let (_, to) = i.child(newparent.0, &newname)?;
+                let ino = i.nodes.lock().ok().and_then(|n| n.find(parent.0, &name));
+                // A new file still under its temporary lands later at whichever name it has
+                // then: only the node moves.
+                match ino.map(|ino| (ino, i.pending(ino))) {
+                    // A new file renamed before its last close (an editor's save): it lands at
+                    // the new name now, replacing what is there in one rename.
+                    Some((ino, Some(Pending::Temp(..)))) => i.land(ino, Some(&to)).await?,
+                    Some((_, Some(Pending::Spool(_)))) => {}
+                    _ => i.vfs.rename(&from, &to).await.map_err(|e| errno(&e))?,
+                }
+                if let Ok(mut n) = i.nodes.lock() {
+                    n.rename(parent.0, &name, newparent.0, &newname);
+                }
+                Ok::<_, Errno>(())
+            }
+            .await;
+            match r {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        let newname = newname.to_os_string();
+        self.spawn(|i| async move {
+            let r = async {
+                let from = i.data_path(ino.0)?;
+                let (_, to) = i.child(newparent.0, &newname)?;
+                i.vfs.hard_link(&from, &to).await.map_err(|e| errno(&e))?;
+                i.lookup(newparent.0, &newname).await
+            }
+            .await;
+            match r {
+                Ok((_, a)) => reply.entry(&TTL, &a, Generation(0)),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.spawn(|i| async move {
+            match i.open(ino.0, flags.0).await {
+                Ok((fh, f)) => reply.opened(FileHandle(fh), f),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyData,
+    ) {
+        self.spawn(|i| async move {
+            let r = match i.handle(fh.0) {
+                Ok(h) => i.read(&h, offset, size as usize).await,
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(b) => reply.data(&b),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: fuser::WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let data = Bytes::copy_from_slice(data);
+        self.spawn(|i| async move {
+            let r = match i.handle(fh.0) {
+                Ok(h) => i.write(&h, offset, data).await,
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(n) => reply.written(n),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn flush(
+        &self,
+        req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: fuser::LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        // A flush comes at every close of every copy of the descriptor (a forked child's exec
+        // closes its copy): only the creator's close lands a new file (else the last close,
+        // at release), so close(2) returns once the file is at its name.
+        let pid = req.pid();
+        self.spawn(|i| async move {
+            let r = match i.handle(fh.0) {
+                Ok(h) => match &h.how {
+                    How::New { creator, .. } if *creator == pid => i.settle(&h).await,
+                    _ => Ok(()),
+                },
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.spawn(|i| async move {
+            let h = i.handles.lock().ok().and_then(|mut m| m.remove(&fh.0));
+            if let Some(h) = h {
+                let _ = i.settle(&h).await;
+            }
+            reply.ok();
+        });
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.spawn(|i| async move {
+            let r = async {
+                let h = i.handle(fh.0)?;
+                if let How::Spool(s) = &h.how {
+                    return s.lock().await.file.sync_data().map_err(Errno::from);
+                }
+                let vp = i.data_path(ino.0)?;
+                i.vfs.fsync(&vp, datasync).await.map_err(|e| errno(&e))
+            }
+            .await;
+            match r {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+
+    fn opendir(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let fh = self.inner.next_fh.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut d) = self.inner.dirs.lock() {
+            d.insert(fh, Arc::default());
+        }
+        reply.opened(FileHandle(fh), FopenFlags::empty());
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        self.spawn(|i| async move {
+            let slot = match i.listing(ino.0, fh.0).await {
+                Ok(s) => s,
+                Err(e) => return reply.error(e),
+            };
+            let list = slot.lock().await;
+            let items = list.as_deref().unwrap_or_default();
+            let dir = i.path_of(ino.0).unwrap_or_default();
+            for (n, it) in items.iter().enumerate().skip(offset as usize) {
+                // The same st_ino stat gives, where the listing knows it.
+                let p = dir.join(&it.name);
+                let (k, st_ino) = match (&it.entry, Inner::vpath_of(&p)) {
+                    (Some(e), Ok(vp)) => (kind(e.kind), i.attr(&p, &vp, e).ino),
+                    (Some(e), Err(_)) => (kind(e.kind), INodeNo(ino.0)),
+                    (None, _) if it.name == "." || it.name == ".." => {
+                        (FileType::Directory, INodeNo(ino.0))
+                    }
+                    (None, _) => (FileType::RegularFile, INodeNo(ino.0)),
+                };
+                if reply.add(st_ino, (n + 1) as u64, k, &it.name) {
+                    break;
+                }
+            }
+            reply.ok();
+        });
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        self.spawn(|i| async move {
+            let slot = match i.listing(ino.0, fh.0).await {
+                Ok(s) => s,
+                Err(e) => return reply.error(e),
+            };
+            let list = slot.lock().await;
+            let items = list.as_deref().unwrap_or_default();
+            let dir = i.path_of(ino.0).unwrap_or_default();
+            for (n, it) in items.iter().enumerate().skip(offset as usize) {
+                let next = (n + 1) as u64;
+                if it.name == "." || it.name == ".." {
+                    let a = i.root_attr();
+                    let here = if it.name == "." { ino.0 } else { ROOT };
+                    // "." and ".." take no reference.
+                    if reply.add(
+                        INodeNo(here),
+                        next,
+                        &it.name,
+                        &Duration::ZERO,
+                        &a,
+                        Generation(0),
+                    ) {
+                        break;
+                    }
+                    continue;
+                }
+                let p = dir.join(&it.name);
+                let Ok(vp) = Inner::vpath_of(&p) else {
+                    continue;
+                };
+                let known = i.nodes.lock().ok().and_then(|nd| nd.find(ino.0, &it.name));
+                let root = matches!(&vp, VPath::Container { path, .. } if path == Path::new("/"));
+                let attr = match (&it.entry, known) {
+                    // A container in /containers: its root's own attributes.
+                    _ if root => match i.stat_path(0, &p).await {
+                        Ok(a) => a,
+                        Err(_) => continue,
+                    },
+                    (Some(e), None) => i.attr(&p, &vp, e),
+                    (Some(e), Some(k)) if i.pending(k).is_none() => i.attr(&p, &vp, e),
+                    (_, Some(k)) => match i.stat_path(k, &p).await {
+                        Ok(a) => a,
+                        Err(_) => continue,
+                    },
+                    (None, None) => continue,
+                };
+                // Named first: the kernel counts the entry once it is sent.
+                let node = i.remember(ino.0, &it.name, attr.ino.0);
+                if reply.add(INodeNo(node), next, &it.name, &TTL, &attr, Generation(0)) {
+                    // Not sent after all.
+                    if let Ok(mut nd) = i.nodes.lock() {
+                        nd.forget(node, 1);
+                    }
+                    break;
+                }
+            }
+            reply.ok();
+        });
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        if let Ok(mut d) = self.inner.dirs.lock() {
+            d.remove(&fh.0);
+        }
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.spawn(|i| async move {
+            let r = match i.vpath(ino.0) {
+                Ok(vp) => i.vfs.fsync(&vp, datasync).await.map_err(|e| errno(&e)),
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(()) | Err(_) => reply.ok(),
+            }
+        });
+    }
+
+    fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
+        self.spawn(|i| async move {
+            let s = match i.vpath(ino.0) {
+                Ok(vp @ VPath::Container { .. }) => i.vfs.statfs(&vp).await.ok(),
+                _ => None,
+            };
+            match s {
+                Some(s) => reply.statfs(
+                    s.blocks,
+                    s.bfree,
+                    s.bavail,
+                    s.files,
+                    s.ffree,
+                    s.bsize as u32,
+                    s.namelen as u32,
+                    s.bsize as u32,
+                ),
+                None => reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096),
+            }
+        });
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let (name, owner, pid) = (name.to_os_string(), (req.uid(), req.gid()), req.pid());
+        self.spawn(|i| async move {
+            match i.create(parent.0, &name, mode, flags, owner, pid).await {
+                Ok((_, attr, fh)) => reply.created(
+                    &TTL,
+                    &attr,
+                    Generation(0),
+                    FileHandle(fh),
+                    FopenFlags::empty(),
+                ),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+}
+
+impl MountFs {
+    fn remove(&self, parent: u64, name: &OsStr, dir: bool, reply: ReplyEmpty) {
+        let name = name.to_os_string();
+        self.spawn(|i| async move {
+            let r = async {
+                let (_, vp) = i.child(parent, &name)?;
+                let ino = i.nodes.lock().ok().and_then(|n| n.find(parent, &name));
+                let pending = ino.and_then(|ino| i.pending.lock().ok()?.remove(&ino));
+                match pending {
+                    // Never landed: only its temporary goes.
+                    Some(Pending::Temp(_, _, slot)) => {
+                        if let Some(nf) = slot.lock().await.take() {
+                            nf.discard(&i.vfs).await;
+                        }
+                    }
+                    Some(Pending::Spool(_)) => {}
+                    None => i.vfs.remove(&vp, dir).await.map_err(|e| errno(&e))?,
+                }
+                if let Ok(mut n) = i.nodes.lock() {
+                    n.detach(parent, &name);
+                }
+                Ok::<_, Errno>(())
+            }
+            .await;
+            match r {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
+    }
+}

@@ -1,0 +1,570 @@
+//! `dockerbox mount`: host tools on the mount against the truth from `docker exec` in the same
+//! container (GNU tools in the Debian image), writes landing whole, containers stopped,
+//! restarted and removed under the mount, and the mount's own life (signals, `--background`,
+//! `-o ro`, errors). Every mount is made in a temporary directory and torn down by a guard, also
+//! when a test fails (a dead server's mount is detached lazily).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::util::{docker, host_tree, wait_until, Sandbox, TestShell, DEBIAN, SCRATCH};
+
+/// Whether `dir` is a mount point of ours now.
+fn mounted(dir: &Path) -> bool {
+    let want = dir.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
+        m.lines().any(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let after: Vec<&str> = l.split(" - ").nth(1).unwrap_or("").split(' ').collect();
+            f.get(4) == Some(&want.as_str())
+                && after.first().is_some_and(|t| t.starts_with("fuse"))
+                && after.get(1) == Some(&"dockerbox")
+        })
+    })
+}
+
+/// A mount in a temporary directory, served by a foreground `dockerbox mount`.
+struct Mounted {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Mounted {
+    fn new(sh: &TestShell, opts: &[&str]) -> Mounted {
+        let dir = tempfile::tempdir().expect("mount point");
+        let mut args = vec!["mount".to_string()];
+        args.extend(opts.iter().map(|s| s.to_string()));
+        args.push(dir.path().to_string_lossy().into_owned());
+        let child = sh
+            .command()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn dockerbox mount");
+        let m = Mounted {
+            dir,
+            child: Some(child),
+        };
+        wait_until("the mount", || mounted(m.dir.path()));
+        m
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `DIR/containers/NAME/REL`.
+    fn at(&self, name: &str, rel: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("containers")
+            .join(name)
+            .join(rel.trim_start_matches('/'))
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// SIGTERM, and the exit status once it unmounted.
+    fn stop(&mut self) -> i32 {
+        let Some(mut c) = self.child.take() else {
+            return -1;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let mut code = -1;
+        wait_until("the mount to end", || match c.try_wait() {
+            Ok(Some(s)) => {
+                code = s.code().unwrap_or(-1);
+                true
+            }
+            _ => false,
+        });
+        code
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if mounted(self.dir.path()) {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
+        }
+    }
+}
+
+/// Runs `sh -c SCRIPT` on the host in `dir`; returns stdout, panics with stderr on failure.
+fn host(dir: &Path, script: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC")
+        .output()
+        .expect("run sh");
+    assert!(
+        out.status.success(),
+        "`{script}` in {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts two outputs are the same, showing `diff` of them when not.
+fn same(got: &str, want: &str, what: &str) {
+    // `docker` output comes without its last newline.
+    let (got, want) = (got.trim_end(), want.trim_end());
+    if got == want {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("mount"), got).unwrap();
+    std::fs::write(d.path().join("exec"), want).unwrap();
+    let diff = Command::new("diff")
+        .args(["-u", "exec", "mount"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    panic!("{what} differs:\n{}", String::from_utf8_lossy(&diff.stdout));
+}
+
+/// The same script inside the container, in `dir` there.
+fn inside(c: &str, dir: &str, script: &str) -> String {
+    docker(&[
+        "exec", "-w", dir, "-e", "LC_ALL=C", "-e", "TZ=UTC", c, "sh", "-c", script,
+    ])
+}
+
+/// Waits until every new file written through the mount under `dir` landed at its name: the
+/// kernel reports the last close just after close(2) returned.
+fn landed(c: &str, dir: &str) {
+    wait_until("new files to land", || {
+        Command::new("docker")
+            .args(["exec", c, "find", dir, "-name", ".*.dbx-*"])
+            .output()
+            .is_ok_and(|o| o.status.success() && o.stdout.is_empty())
+    });
+}
+
+fn mount_ready() -> Option<(Sandbox, TestShell)> {
+    let sb = Sandbox::new("mount")?;
+    if !Path::new("/dev/fuse").exists() {
+        eprintln!("skipping: no /dev/fuse");
+        return None;
+    }
+    Some((sb, TestShell::new()))
+}
+
+#[test]
+fn host_tools_see_what_docker_exec_sees() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("tools", DEBIAN, &[]);
+    let m = Mounted::new(&sh, &[]);
+    // The root shows the namespace's trees and never the host's own files.
+    let top = host(m.root(), "ls");
+    assert_eq!(top, "containers\nimages\nmeta\nvolumes\n");
+    assert!(host(&m.root().join("containers"), "ls")
+        .lines()
+        .any(|l| l == c));
+    // Absolute link targets read as paths under the mount (so the host's kernel resolves
+    // them inside the container): put back, the text is the container's.
+    let root = format!(
+        "{}/",
+        m.at(&c, "/").display().to_string().trim_end_matches('/')
+    );
+    let unmounted = |s: String| s.replace(&root, "/");
+    for dir in ["/etc", "/usr/bin", "/usr/share/doc"] {
+        let at = m.at(&c, dir);
+        let ls = "ls -lnR --time-style=+%s .";
+        same(
+            &unmounted(host(&at, ls)),
+            &inside(&c, dir, ls),
+            &format!("ls -lR of {dir}"),
+        );
+        let find = "find . -printf '%p %s %m %U %G %y %l %n\\n' | sort";
+        same(
+            &unmounted(host(&at, find)),
+            &inside(&c, dir, find),
+            &format!("find of {dir}"),
+        );
+        let sums = "find . -type f -print0 | sort -z | xargs -0 sha256sum";
+        same(
+            &host(&at, sums),
+            &inside(&c, dir, sums),
+            &format!("sha256sum of {dir}"),
+        );
+    }
+    // Hard links are one file through the mount too; inode numbers stay put per path.
+    sb.exec(&c, &["sh", "-c", "echo x > /tmp/a && ln /tmp/a /tmp/b"]);
+    let (a, b) = (
+        std::fs::metadata(m.at(&c, "/tmp/a")).unwrap(),
+        std::fs::metadata(m.at(&c, "/tmp/b")).unwrap(),
+    );
+    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+    assert_ne!(a.ino(), 0);
+    assert_eq!(
+        std::fs::metadata(m.at(&c, "/etc/passwd")).unwrap().ino(),
+        std::fs::metadata(m.at(&c, "/etc/passwd")).unwrap().ino()
+    );
+    // Symlinks resolve inside the container, never on the host: an absolute target (or one
+    // climbing out with `..`) reads as the path of what it names under the mount.
+    sb.exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "echo in-container > /tmp/hosts && ln -s /tmp/hosts /tmp/abs && \
+             ln -s ../../../../../tmp/hosts /tmp/climb && ln -s hosts /tmp/rel",
+        ],
+    );
+    for l in ["abs", "climb", "rel"] {
+        let got = std::fs::read_to_string(m.at(&c, &format!("/tmp/{l}"))).unwrap();
+        assert_eq!(got, "in-container\n", "{l}");
+    }
+    assert_eq!(
+        std::fs::read_link(m.at(&c, "/tmp/abs")).unwrap(),
+        m.at(&c, "/tmp/hosts")
+    );
+    assert_eq!(
+        std::fs::read_link(m.at(&c, "/tmp/rel")).unwrap(),
+        Path::new("hosts")
+    );
+    // And a link made through the mount to such a path is the container's own.
+    std::os::unix::fs::symlink(m.at(&c, "/etc/passwd"), m.at(&c, "/tmp/made")).unwrap();
+    assert_eq!(sb.exec(&c, &["readlink", "/tmp/made"]), "/etc/passwd");
+}
+
+#[test]
+fn copies_and_archives_go_in_and_out_whole() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("cp", DEBIAN, &[]);
+    let m = Mounted::new(&sh, &[]);
+    let src = host_tree(&[
+        ("a.txt", b"alpha\n", 0o644),
+        ("dir with space/b", b"beta", 0o600),
+        ("dir with space/-leading", b"dash", 0o755),
+        ("deep/er/x.bin", &[0u8, 255, 10, 13], 0o640),
+        ("$(touch pwned)", b"sub", 0o644),
+    ]);
+    host(
+        src.path(),
+        "ln -s a.txt link && ln a.txt hard && mkdir empty && touch -d @1000000000 a.txt",
+    );
+    let dest = m.at(&c, "/tmp/in");
+    host(src.path(), &format!("cp -a . '{}'", dest.display()));
+    let back = tempfile::tempdir().unwrap();
+    host(back.path(), &format!("cp -a '{}/.' .", dest.display()));
+    host(
+        back.path(),
+        &format!("diff -r '{}' .", src.path().display()),
+    );
+    // As the container sees it: modes, times, the hard link, and no temporary left.
+    landed(&c, "/tmp/in");
+    let seen = inside(
+        &c,
+        "/tmp/in",
+        "find . -printf '%p %m %s %T@ %n %y\\n' | sort",
+    );
+    let want = host(src.path(), "find . -printf '%p %m %s %T@ %n %y\\n' | sort");
+    let secs = |s: &str| -> String {
+        s.lines()
+            .map(|l| {
+                let mut f: Vec<String> = l.split(' ').map(str::to_string).collect();
+                if let Some(t) = f.get_mut(3) {
+                    *t = t.split('.').next().unwrap_or("").to_string();
+                }
+                // A directory's size is its filesystem's business.
+                if f.last().is_some_and(|y| y == "d") {
+                    f[2] = "-".into();
+                }
+                f.join(" ") + "\n"
+            })
+            .collect()
+    };
+    assert_eq!(secs(&seen), secs(&want));
+    assert!(!seen.contains(".dbx-"), "no temporary left: {seen}");
+    assert!(!Path::new("/tmp/in/pwned").exists());
+    // tar in and out.
+    let tar_in = m.at(&c, "/tmp/tarred");
+    std::fs::create_dir(&tar_in).unwrap();
+    host(
+        src.path(),
+        &format!("tar cf - . | tar xf - -C '{}'", tar_in.display()),
+    );
+    let untar = tempfile::tempdir().unwrap();
+    host(
+        untar.path(),
+        &format!("tar cf - -C '{}' . | tar xpf -", tar_in.display()),
+    );
+    host(
+        untar.path(),
+        &format!("diff -r '{}' .", src.path().display()),
+    );
+}
+
+#[test]
+fn saves_renames_git_and_concurrent_writers() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("edit", DEBIAN, &[]);
+    sb.exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "mkdir /srv/p && echo old > /srv/p/conf && chmod 640 /srv/p/conf",
+        ],
+    );
+    let m = Mounted::new(&sh, &[]);
+    let dir = m.at(&c, "/srv/p");
+    // An editor's save: a new temporary written and fsynced, then renamed over the file.
+    {
+        use std::io::Write;
+        let tmp = dir.join(".conf.swp");
+        let mut f = std::fs::File::create(&tmp).unwrap();
+        f.write_all(b"new\n").unwrap();
+        f.sync_all().unwrap();
+        drop(f);
+        std::fs::rename(&tmp, dir.join("conf")).unwrap();
+    }
+    assert_eq!(sb.exec(&c, &["cat", "/srv/p/conf"]), "new");
+    assert_eq!(sb.exec(&c, &["ls", "-A", "/srv/p"]), "conf");
+    // An existing file written in place keeps its inode and mode; `>>` appends.
+    let ino = sb.exec(&c, &["stat", "-c", "%i %a", "/srv/p/conf"]);
+    host(&dir, "printf 'in place\\n' > conf && echo more >> conf");
+    assert_eq!(sb.exec(&c, &["stat", "-c", "%i %a", "/srv/p/conf"]), ino);
+    assert_eq!(sb.exec(&c, &["cat", "/srv/p/conf"]), "in place\nmore");
+    // A new file is not at its name until it is closed.
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(dir.join("growing")).unwrap();
+        f.write_all(b"half").unwrap();
+        let listed = sb.exec(&c, &["ls", "-A", "/srv/p"]);
+        assert!(!listed.lines().any(|l| l == "growing"), "{listed}");
+        assert_eq!(std::fs::read(dir.join("growing")).unwrap(), b"half");
+        f.write_all(b" and whole").unwrap();
+    }
+    // It lands at the last close, which the kernel reports just after close(2) returned.
+    wait_until("the new file at its name", || {
+        Command::new("docker")
+            .args(["exec", &c, "cat", "/srv/p/growing"])
+            .output()
+            .is_ok_and(|o| o.stdout == b"half and whole")
+    });
+    // git, if the host has it: init, add, commit inside the container's directory.
+    if Command::new("git").arg("--version").output().is_ok() {
+        host(
+            &dir,
+            "git init -q . && git -c user.email=t@t -c user.name=t add -A && \
+             git -c user.email=t@t -c user.name=t commit -qm first && git status --porcelain",
+        );
+        let log = host(&dir, "git log --format=%s");
+        assert_eq!(log, "first\n");
+        assert!(inside(&c, "/srv/p", "ls .git").contains("objects"));
+        assert_eq!(host(&dir, "git status --porcelain"), "");
+    }
+    // Writers at once, each its own file, and appenders on one file.
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let d = dir.clone();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let body = format!("{i}\n").repeat(10_000);
+                std::fs::write(d.join(format!("w{i}")), &body).unwrap();
+                let mut log = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(d.join("shared.log"))
+                    .unwrap();
+                for _ in 0..50 {
+                    log.write_all(format!("line {i}\n").as_bytes()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    landed(&c, "/srv/p");
+    for i in 0..8 {
+        let sum = inside(&c, "/srv/p", &format!("sha256sum < w{i}"));
+        let want = crate::util::sha256(format!("{i}\n").repeat(10_000).as_bytes());
+        assert!(sum.starts_with(&want), "w{i}");
+    }
+    let counted = inside(
+        &c,
+        "/srv/p",
+        "sort shared.log | uniq -c | awk '{print $1}' | sort -u",
+    );
+    assert_eq!(counted, "50", "every appended line, none lost");
+    assert!(!inside(&c, "/srv/p", "ls -A").contains(".dbx-"));
+}
+
+#[test]
+fn a_big_file_streams_through_with_flat_memory() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("big", DEBIAN, &[]);
+    let m = Mounted::new(&sh, &[]);
+    let f = m.at(&c, "/tmp/big");
+    host(
+        m.root(),
+        &format!(
+            "head -c 1073741824 /dev/urandom | tee '{}' | sha256sum > /tmp/dbx-mount-big-{}.sum",
+            f.display(),
+            m.pid()
+        ),
+    );
+    let sum_file = format!("/tmp/dbx-mount-big-{}.sum", m.pid());
+    let want = std::fs::read_to_string(&sum_file).unwrap();
+    let _ = std::fs::remove_file(&sum_file);
+    let want = want.split_whitespace().next().unwrap().to_string();
+    landed(&c, "/tmp");
+    assert_eq!(
+        sb.exec(&c, &["sh", "-c", "sha256sum < /tmp/big"])
+            .split_whitespace()
+            .next(),
+        Some(want.as_str())
+    );
+    let read = host(m.root(), &format!("sha256sum < '{}'", f.display()));
+    assert_eq!(read.split_whitespace().next(), Some(want.as_str()));
+    // The mount's own peak memory, after a gigabyte each way.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", m.pid())).unwrap();
+    let hwm_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(hwm_kb < 200 * 1024, "peak memory {hwm_kb} kB");
+}
+
+#[test]
+fn containers_stop_restart_and_go_under_the_mount() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("life", DEBIAN, &[]);
+    let s = sb.run("scratch", SCRATCH, &[]);
+    let never = sb.create("never", DEBIAN);
+    let m = Mounted::new(&sh, &[]);
+    // Scratch and never-started containers are there too.
+    assert!(host(&m.at(&s, "/"), "ls").contains("pause"));
+    assert_eq!(
+        std::fs::read_to_string(m.at(&never, "/etc/debian_version")).unwrap(),
+        sb.exec(&c, &["cat", "/etc/debian_version"]) + "\n"
+    );
+    // A stopped container takes new files (whole, at close), as cp does.
+    std::fs::write(m.at(&never, "/tmp/note"), b"to a stopped one").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // Uploaded at the last close, which the kernel reports just after close(2) returned.
+    wait_until("the upload into the stopped container", || {
+        Command::new("docker")
+            .args([
+                "cp",
+                &format!("{never}:/tmp/note"),
+                &out.path().to_string_lossy(),
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    assert_eq!(
+        std::fs::read(out.path().join("note")).unwrap(),
+        b"to a stopped one"
+    );
+    // Stopped, then started again under the mount.
+    std::fs::write(m.at(&c, "/tmp/one"), b"1").unwrap();
+    docker(&["stop", "-t", "0", &c]);
+    wait_until("the stopped container read through the mount", || {
+        std::fs::read(m.at(&c, "/tmp/one")).is_ok_and(|b| b == b"1")
+    });
+    docker(&["start", &c]);
+    wait_until("a write after the restart", || {
+        std::fs::write(m.at(&c, "/tmp/two"), b"2").is_ok()
+            && Command::new("docker")
+                .args(["exec", &c, "cat", "/tmp/two"])
+                .output()
+                .is_ok_and(|o| o.stdout == b"2")
+    });
+    // Removed: ENOENT, and nothing hangs.
+    docker(&["rm", "-f", &c]);
+    wait_until("the removed container to be gone", || {
+        std::fs::metadata(m.at(&c, "/tmp/one"))
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    });
+    assert!(!host(&m.root().join("containers"), "ls")
+        .lines()
+        .any(|l| l == c));
+}
+
+#[test]
+fn the_mount_ends_cleanly_and_says_why_it_cannot_start() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("ends", DEBIAN, &[]);
+    // Read-only: reads work, writes are EROFS.
+    let mut m = Mounted::new(&sh, &["-o", "ro"]);
+    assert!(std::fs::read(m.at(&c, "/etc/hostname")).is_ok());
+    let e = std::fs::write(m.at(&c, "/tmp/x"), b"x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS));
+    // SIGTERM unmounts and ends with 0.
+    let dir = m.root().to_path_buf();
+    assert_eq!(m.stop(), 0);
+    assert!(!mounted(&dir));
+    // --background returns once the mount answers; unmounting ends the server.
+    let bg = tempfile::tempdir().unwrap();
+    let r = sh.args(&["mount", "--background", &bg.path().to_string_lossy()]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(mounted(bg.path()));
+    assert!(host(&bg.path().join("containers"), "ls")
+        .lines()
+        .any(|l| l == c));
+    host(Path::new("/"), &format!("umount '{}'", bg.path().display()));
+    wait_until("the background server to end", || {
+        !Command::new("pgrep")
+            .args(["-f", &format!("mount --background {}", bg.path().display())])
+            .output()
+            .is_ok_and(|o| !o.stdout.is_empty())
+    });
+    // Errors: one line, nonzero.
+    let r = sh.args(&["mount", "/nonexistent-dbx-mount"]);
+    assert_ne!(r.status, 0);
+    assert_eq!(
+        r.stderr,
+        "dockerbox: mount: /nonexistent-dbx-mount: No such file or directory\n"
+    );
+    let r = sh.args(&["mount", "-o", "exec", &bg.path().to_string_lossy()]);
+    assert_ne!(r.status, 0);
+    assert_eq!(
+        r.stderr,
+        "dockerbox: mount: -o exec: unknown option (ro, rw, allow_other)\n"
+    );
+}
