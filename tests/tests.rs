@@ -9,6 +9,7 @@
 mod util;
 
 mod agent;
+mod apps;
 mod cat;
 mod cli;
 mod cp;

@@ -457,6 +457,49 @@ impl Engine {
     }
 }
 
+/// A container as `/apps` groups it: its name, state and labels.
+#[derive(Debug, Clone)]
+pub struct Labelled {
+    pub name: String,
+    pub running: bool,
+    /// Seconds since the epoch.
+    pub created: i64,
+    pub labels: std::collections::HashMap<String, String>,
+}
+
+impl Engine {
+    /// Every container (running or not) carrying the label `key`, with its labels.
+    pub async fn labelled(&self, key: &str) -> Result<Vec<Labelled>, EngineError> {
+        let docker = self.client().await?;
+        let mut filters = std::collections::HashMap::new();
+        filters.insert("label".to_string(), vec![key.to_string()]);
+        let opts = bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let list = docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                if is_view(&labels) {
+                    return None;
+                }
+                Some(Labelled {
+                    name: c.names?.first()?.trim_start_matches('/').to_string(),
+                    running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
+                    created: c.created.unwrap_or(0),
+                    labels,
+                })
+            })
+            .collect())
+    }
+}
+
 /// This process's session marker: `HOST:PID:START` (the PID's start time, so a recycled PID
 /// is not taken for it).
 pub fn session_marker() -> String {
