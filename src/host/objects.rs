@@ -64,6 +64,53 @@ impl Engine {
         Ok(stream)
     }
 
+    /// `docker image inspect`, as JSON (for `/meta/images`).
+    pub async fn image_doc(&self, id: &str) -> Result<serde_json::Value, EngineError> {
+        let docker = self.client().await?;
+        let doc = docker.inspect_image(id).await.map_err(|e| self.error(e))?;
+        serde_json::to_value(doc).map_err(|e| EngineError::Other(e.to_string()))
+    }
+
+    /// `docker volume inspect`, as JSON (for `/meta/volumes`).
+    pub async fn volume_doc(&self, name: &str) -> Result<serde_json::Value, EngineError> {
+        let docker = self.client().await?;
+        let doc = docker
+            .inspect_volume(name)
+            .await
+            .map_err(|e| self.error(e))?;
+        serde_json::to_value(doc).map_err(|e| EngineError::Other(e.to_string()))
+    }
+
+    /// `docker top`: the column titles and one row per process.
+    pub async fn top(&self, id: &str) -> Result<(Vec<String>, Vec<Vec<String>>), EngineError> {
+        let docker = self.client().await?;
+        let t = docker
+            .top_processes(id, None::<bollard::query_parameters::TopOptions>)
+            .await
+            .map_err(|e| self.container_error(e))?;
+        Ok((
+            t.titles.unwrap_or_default(),
+            t.processes.unwrap_or_default(),
+        ))
+    }
+
+    /// One sample of `docker stats` (`one-shot`: no second sample waited for), as JSON.
+    pub async fn stats_once(&self, id: &str) -> Result<serde_json::Value, EngineError> {
+        let docker = self.client().await?;
+        let opts = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut s = docker.stats(id, Some(opts));
+        match s.next().await {
+            Some(r) => {
+                let v = r.map_err(|e| self.container_error(e))?;
+                serde_json::to_value(v).map_err(|e| EngineError::Other(e.to_string()))
+            }
+            None => Err(EngineError::Other("the engine sent no stats".into())),
+        }
+    }
+
     /// Does `verb` to a container. "Already so" (304: start a running one, stop a stopped
     /// one) counts as done, as the docker CLI counts it.
     pub async fn control(&self, id: &str, verb: &Verb) -> Result<(), EngineError> {

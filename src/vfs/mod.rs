@@ -17,6 +17,7 @@ mod fake;
 mod hostfs;
 mod images;
 mod meta;
+mod objdoc;
 pub mod owners;
 pub mod path;
 pub mod stream;
