@@ -21,6 +21,7 @@ mod faults;
 mod fileops;
 mod images;
 mod lang;
+mod logs;
 mod ls;
 mod messages;
 mod meta;

@@ -18,6 +18,7 @@ mod exit;
 mod export;
 mod help;
 mod ln;
+mod logs;
 mod ls;
 mod mkdir;
 mod mv;
@@ -74,6 +75,7 @@ pub const BUILTINS: &[&dyn Builtin] = &[
     &ln::Cmd,
     &chmod::Cmd,
     &exec::Cmd,
+    &logs::Cmd,
     &sh::Sh,
     &sh::Bash,
     &export::Export,

@@ -8,6 +8,7 @@ mod connect;
 mod engine;
 mod error;
 mod exec;
+mod logs;
 mod objects;
 mod procroot;
 mod sources;

@@ -182,7 +182,7 @@ fn async_stream(
     .boxed()
 }
 
-fn bytes_of(o: bollard::container::LogOutput) -> Bytes {
+pub(super) fn bytes_of(o: bollard::container::LogOutput) -> Bytes {
     use bollard::container::LogOutput as L;
     match o {
         L::StdErr { message }
