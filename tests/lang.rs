@@ -106,3 +106,76 @@ fn functions_subshells_and_jobs() {
     let r = sh.c("A=1 B=[$A] env | grep '^B='; HOME=/h; P=~/bin:~/x; echo $P");
     assert_eq!(r.ok(), "B=[1]\n/h/bin:/h/x\n");
 }
+
+#[test]
+fn arrays_over_containers() {
+    let Some(mut sb) = Sandbox::new("langarrays") else {
+        return;
+    };
+    let a = sb.run("a", BUSYBOX, &["--hostname", "alpha"]);
+    let b = sb.run("b", BUSYBOX, &["--hostname", "beta"]);
+    let sh = TestShell::new();
+    // An array of container paths, indexed, counted, sliced, and each one's file read.
+    let line = format!(
+        "cs=(/containers/{a} /containers/{b}); echo ${{#cs[@]}}; \
+         for c in \"${{cs[@]}}\"; do h[${{#h[@]}}]=$(cat $c/etc/hostname); done; \
+         echo \"${{h[*]}}\" ${{!h[@]}} \"${{h[-1]}}\" \"${{cs[@]:1}}\" | sed 's|/containers/||'; \
+         declare -A by; by[$(cat /containers/{a}/etc/hostname)]=1; declare -p by"
+    );
+    assert_eq!(
+        sh.c(&line).ok(),
+        format!("2\nalpha beta 0 1 beta {b}\ndeclare -A by=([alpha]=\"1\" )\n")
+    );
+    // PIPESTATUS, unset of an element, arithmetic on elements.
+    let r = sh.c(
+        "true | false | (exit 3); echo ${PIPESTATUS[@]}; n=(5 6 7); unset 'n[1]'; \
+         (( n[0] += n[2] )); echo ${n[@]} ${!n[@]}; f() { local -a l=(x); declare -p l; }; f",
+    );
+    assert_eq!(r.ok(), "0 1 3\n12 7 0 2\ndeclare -a l=([0]=\"x\")\n");
+}
+
+#[test]
+fn printf_read_and_echo_are_bash_s() {
+    let sh = TestShell::new();
+    let r = sh.c(
+        "printf '%s|%5.2s|%-4d|%x|%q|%b\\n' abc xyz 42 255 'a b' 'x\\ty'; printf -v v '%03d' 7; \
+         echo $v; printf '%d\\n' 3x; echo $?; echo -e '\\u00e9\\x41\\0101'; \
+         read -u 3 -d 5 3<<EOF\n123456\nEOF\necho \"$REPLY\"; printf '  a b  \\n' | { read; echo \"[$REPLY]\"; }; \
+         v='it'\\''s'; echo ${v@Q}",
+    );
+    assert_eq!(
+        (r.out(), r.status),
+        (
+            "abc|   xy|42  |ff|a\\ b|x\ty\n007\n3\n1\néAA\n1234\n[  a b  ]\n'it'\\''s'\n"
+                .to_string(),
+            0
+        )
+    );
+    assert_eq!(r.stderr, "dockerbox: printf: 3x: invalid number\n");
+}
+
+#[test]
+fn special_variables() {
+    let sh = TestShell::new();
+    let r = sh.c(
+        "echo one\necho $LINENO\nfor i in 1; do\n  echo $LINENO\ndone\necho \"hi there\"; echo \"$_\"; \
+         [ \"$PPID\" -gt 0 ] && [ \"$UID\" -ge 0 ] && echo ids; p=$BASHPID; ( [ $BASHPID != $p ] && echo sub )",
+    );
+    assert_eq!(r.ok(), "one\n2\n4\nhi there\nhi there\nids\nsub\n");
+}
+
+#[test]
+fn cd_and_pwd_as_in_bash() {
+    let sh = TestShell::new();
+    let r = sh.c(
+        "cd $HOME && mkdir -p t/target t/sp/inner && ln -s $HOME/t/target $HOME/t/link && cd t/link; \
+         basename $PWD; basename $(pwd -P); cd -P $HOME/t/link; basename $PWD; \
+         env | grep -c '^OLDPWD='; cd nope/.. 2>/dev/null || echo refused; \
+         CDPATH=$HOME/t/sp cd inner | sed \"s|$HOME||\"; PWD=set; echo $PWD; \
+         mkdir $HOME/gone && cd $HOME/gone && rmdir $HOME/gone && /bin/echo still runs",
+    );
+    assert_eq!(
+        r.ok(),
+        "link\ntarget\ntarget\n1\nrefused\n/t/sp/inner\nset\nstill runs\n"
+    );
+}

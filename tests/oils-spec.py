@@ -10,9 +10,13 @@ repository: pass the path of a checkout (`git clone https://github.com/oils-for-
 A case passes for a shell when its stdout and exit status are what the file expects of bash
 (the case's own `## stdout`/`## STDOUT`/`## status`, or its `OK`/`BUG`/`N-I bash` lines), as
 Oils' test/sh_spec.py checks them. Each case runs in a fresh temporary directory with `-c`, the
-spec's helpers (spec/bin) on PATH and $SH naming the shell, and gets 10 seconds.
+spec's helpers (spec/bin) on PATH and $SH naming the shell, and gets 10 seconds. Cases run on
+as many threads as there are CPUs; bash's answers are kept in $TMPDIR/oils-spec-bash-cache.json
+and asked again for a case dockerbox does not match.
 """
 
+import concurrent.futures
+import hashlib
 import json
 import os
 import re
@@ -99,6 +103,15 @@ def run(shell, code, spec_dir):
             return None, "timeout", b""
 
 
+def bash_cache():
+    """bash's answers, kept between runs (they depend only on the code and the bash binary)."""
+    path = os.path.join(tempfile.gettempdir(), "oils-spec-bash-cache.json")
+    try:
+        return path, json.load(open(path))
+    except (OSError, ValueError):
+        return path, {}
+
+
 def main(argv):
     args = [a for a in argv if not a.startswith("-")]
     verbose = "-v" in argv
@@ -114,34 +127,53 @@ def main(argv):
         os.path.join(os.path.dirname(__file__), "..", "target", "debug", "dockerbox"))
     files = args[2:] or FILES
     spec_dir = os.path.join(checkout, "spec")
-    total_pass = total_fail = skipped = 0
-    for f in files:
-        path = os.path.join(spec_dir, f + ".test.sh")
-        if not os.path.exists(path):
-            print(f"{f}: missing", file=sys.stderr)
-            continue
-        npass = nfail = 0
-        for case in parse(path):
-            if only and only not in case["name"]:
-                continue
-            code = "".join(case["code"])
-            want_out, want_status = expected(case)
-            out, status, _ = run("bash", code, spec_dir)
+    cache_path, cache = bash_cache()
+
+    def judge(case):
+        """None when bash itself fails the case, else (passed, report)."""
+        code = "".join(case["code"])
+        want_out, want_status = expected(case)
+        key = hashlib.sha256(code.encode("utf-8", "surrogateescape")).hexdigest()
+        fresh = key not in cache
+        if fresh:
+            cache[key] = run("bash", code, spec_dir)[:2]
+        out, status = cache[key]
+        if (want_out is not None and out != want_out) or status != want_status:
+            return None
+        out2, status2, err2 = run(dockerbox, code, spec_dir)
+        if not fresh and (out2 != out or status2 != status):
+            # bash's remembered answer may hold a date or a PID: ask it again.
+            out, status = cache[key] = run("bash", code, spec_dir)[:2]
             if (want_out is not None and out != want_out) or status != want_status:
-                skipped += 1
+                return None
+        if out2 == out and status2 == status:
+            return True, ""
+        return False, (f"{code}bash: {out!r} {status}\ndbx:  {out2!r} {status2}\n"
+                       f"stderr: {err2.decode('utf-8', 'replace')[:400]}")
+
+    total_pass = total_fail = skipped = 0
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        for f in files:
+            path = os.path.join(spec_dir, f + ".test.sh")
+            if not os.path.exists(path):
+                print(f"{f}: missing", file=sys.stderr)
                 continue
-            out2, status2, err2 = run(dockerbox, code, spec_dir)
-            if out2 == out and status2 == status:
-                npass += 1
-            else:
-                nfail += 1
-                if verbose:
-                    print(f"--- FAIL {f}: {case['name']}\n{code}"
-                          f"bash: {out!r} {status}\ndbx:  {out2!r} {status2}\n"
-                          f"stderr: {err2.decode('utf-8', 'replace')[:400]}")
-        total_pass += npass
-        total_fail += nfail
-        print(f"{f}: {npass} passed, {nfail} failed")
+            cases = [c for c in parse(path) if not only or only in c["name"]]
+            npass = nfail = 0
+            for case, result in zip(cases, pool.map(judge, cases)):
+                if result is None:
+                    skipped += 1
+                elif result[0]:
+                    npass += 1
+                else:
+                    nfail += 1
+                    if verbose:
+                        print(f"--- FAIL {f}: {case['name']}\n{result[1]}")
+            total_pass += npass
+            total_fail += nfail
+            print(f"{f}: {npass} passed, {nfail} failed")
+    with open(cache_path, "w") as out:
+        json.dump(cache, out)
     n = total_pass + total_fail
     pct = 100 * total_pass // n if n else 0
     print(f"{total_pass} passed, {total_fail} failed ({pct}%) over the {n} cases bash passes"

@@ -1,4 +1,5 @@
-//! `pwd`: print the current directory.
+//! `pwd`: print the current directory: the logical one (as `cd` went, symlinks kept), or with
+//! `-P` the host's real path.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -19,7 +20,7 @@ impl Builtin for Pwd {
         "print the current directory"
     }
     fn usage(&self) -> &'static str {
-        "pwd"
+        "pwd [-L|-P]\n  -P  the host's real path, symlinks resolved"
     }
     fn run<'a>(
         &'a self,
@@ -28,10 +29,17 @@ impl Builtin for Pwd {
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
-            if let Err(e) = Args::parse(args, "LP", &[]) {
-                return ctx.usage(e);
-            }
-            let mut line = ctx.cwd.as_os_str().as_bytes().to_vec();
+            let args = match Args::parse(args, "LP", &[]) {
+                Ok(a) => a,
+                Err(e) => return ctx.usage(e),
+            };
+            let physical = args.last_of("LP") == Some('P');
+            let real = match ctx.resolve(std::ffi::OsStr::new(".")) {
+                crate::vfs::VPath::Host(h) if physical => std::fs::canonicalize(h).ok(),
+                _ => None,
+            };
+            let shown = real.as_deref().unwrap_or(&ctx.cwd);
+            let mut line = shown.as_os_str().as_bytes().to_vec();
             line.push(b'\n');
             match out.write_all(&line) {
                 Ok(()) => exit_codes::OK,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 pub use report::Reporter;
 pub use streams::{read_interruptibly, wait_readable, Fd};
-pub use vars::{is_name, Vars};
+pub use vars::{is_name, Key, Value, Var, Vars};
 
 use crate::output::Theme;
 use crate::vfs::{FsError, VPath, Vfs};

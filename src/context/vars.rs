@@ -1,21 +1,48 @@
 //! Shell variables: the environment dockerbox started with (all exported) plus what `A=b`,
 //! `export` and `unset` change. Exported ones are host programs' environment; the process's own
 //! environment is never changed (other threads read it). The shell's expansion reads them
-//! through its `syntax::Env`, with `$PWD` the logical directory.
+//! through its `syntax::Env`, with `$PWD` the logical directory. A variable is a string, an
+//! indexed array (sparse, as bash's) or an associative one; arrays are never exported, and a
+//! scalar use of an array (`$a`, `a=x`) means its element 0, as in bash.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
+pub use crate::syntax::Key;
+
 #[derive(Debug, Clone, Default)]
 pub struct Vars(BTreeMap<Vec<u8>, Var>);
 
+/// One variable with its attributes; [`Vars::save`] and [`Vars::restore`] move it whole (for
+/// `local` and prefix assignments).
 #[derive(Debug, Clone)]
-struct Var {
-    /// `None`: exported by name before it has a value (`export X`).
-    value: Option<Vec<u8>>,
+pub struct Var {
+    /// `None`: declared by name before it has a value (`export X`, `local x`).
+    value: Option<Value>,
     exported: bool,
     readonly: bool,
+}
+
+/// What a variable holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Str(Vec<u8>),
+    /// `a=(x y)`, `a[5]=z`: elements by index, in index order.
+    Indexed(BTreeMap<i64, Vec<u8>>),
+    /// `declare -A m; m[k]=v`: elements by key, in key order.
+    Assoc(BTreeMap<Vec<u8>, Vec<u8>>),
+}
+
+impl Value {
+    /// The scalar meaning: the string, or element 0.
+    fn scalar(&self) -> Option<&[u8]> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Indexed(m) => m.get(&0).map(Vec::as_slice),
+            Value::Assoc(m) => m.get(&b"0"[..]).map(Vec::as_slice),
+        }
+    }
 }
 
 /// Whether `name` can be a variable: `[A-Za-z_][A-Za-z0-9_]*`.
@@ -32,7 +59,7 @@ impl Vars {
             v.0.insert(
                 k.into_vec(),
                 Var {
-                    value: Some(val.into_vec()),
+                    value: Some(Value::Str(val.into_vec())),
                     exported: true,
                     readonly: false,
                 },
@@ -42,7 +69,163 @@ impl Vars {
     }
 
     pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
-        self.0.get(name).and_then(|v| v.value.as_deref())
+        self.0.get(name).and_then(|v| v.value.as_ref()?.scalar())
+    }
+
+    /// The whole value, arrays included.
+    pub fn value(&self, name: &[u8]) -> Option<&Value> {
+        self.0.get(name).and_then(|v| v.value.as_ref())
+    }
+
+    /// Whether `name` is an associative array (its subscripts are strings, not arithmetic).
+    pub fn is_assoc(&self, name: &[u8]) -> bool {
+        matches!(self.value(name), Some(Value::Assoc(_)))
+    }
+
+    /// One element; a string is element 0 of itself. A negative index counts from the end.
+    pub fn elem(&self, name: &[u8], key: &Key) -> Option<&[u8]> {
+        match (self.value(name)?, key) {
+            (Value::Str(s), Key::Index(0 | -1)) => Some(s),
+            (Value::Indexed(m), Key::Index(i)) => {
+                let i = if *i < 0 {
+                    m.keys().next_back().map_or(*i, |last| last + 1 + i)
+                } else {
+                    *i
+                };
+                m.get(&i).map(Vec::as_slice)
+            }
+            (Value::Assoc(m), Key::Name(k)) => m.get(k).map(Vec::as_slice),
+            (Value::Assoc(m), Key::Index(i)) => m.get(i.to_string().as_bytes()).map(Vec::as_slice),
+            _ => None,
+        }
+    }
+
+    /// `declare x`, `local x`: the name exists without a value.
+    pub fn declare(&mut self, name: &[u8]) {
+        self.0.entry(name.to_vec()).or_insert(Var {
+            value: None,
+            exported: false,
+            readonly: false,
+        });
+    }
+
+    /// The variable as it is now, attributes included, to put back later.
+    pub fn save(&self, name: &[u8]) -> Option<Var> {
+        self.0.get(name).cloned()
+    }
+
+    /// Puts back what [`Vars::save`] gave (`None`: there was no such variable).
+    pub fn restore(&mut self, name: &[u8], saved: Option<Var>) {
+        match saved {
+            Some(v) => {
+                self.0.insert(name.to_vec(), v);
+            }
+            None => {
+                self.0.remove(name);
+            }
+        }
+    }
+
+    /// Replaces the whole value (`a=(x y)`), keeping the attributes.
+    pub fn set_value(&mut self, name: &[u8], value: Value) {
+        self.0
+            .entry(name.to_vec())
+            .or_insert(Var {
+                value: None,
+                exported: false,
+                readonly: false,
+            })
+            .value = Some(value);
+    }
+
+    /// `a[k]=v`: a missing variable becomes an indexed array, a string becomes element 0 of
+    /// one. `Err` names a negative index past the start.
+    pub fn set_elem(&mut self, name: &[u8], key: Key, value: Vec<u8>) -> Result<(), String> {
+        let var = self.0.entry(name.to_vec()).or_insert(Var {
+            value: None,
+            exported: false,
+            readonly: false,
+        });
+        let current = var.value.take();
+        let mut v = match current {
+            None => Value::Indexed(BTreeMap::new()),
+            Some(Value::Str(s)) => Value::Indexed(BTreeMap::from([(0, s)])),
+            Some(other) => other,
+        };
+        let result = match (&mut v, key) {
+            (Value::Indexed(m), Key::Index(i)) => {
+                let i = if i < 0 {
+                    m.keys().next_back().map_or(i, |last| last + 1 + i)
+                } else {
+                    i
+                };
+                if i < 0 {
+                    Err(format!(
+                        "{}[{i}]: bad array subscript",
+                        String::from_utf8_lossy(name)
+                    ))
+                } else {
+                    m.insert(i, value);
+                    Ok(())
+                }
+            }
+            (Value::Assoc(m), Key::Name(k)) => {
+                m.insert(k, value);
+                Ok(())
+            }
+            (Value::Assoc(m), Key::Index(i)) => {
+                m.insert(i.to_string().into_bytes(), value);
+                Ok(())
+            }
+            (Value::Indexed(m), Key::Name(k)) => {
+                let i = std::str::from_utf8(&k)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                m.insert(i, value);
+                Ok(())
+            }
+            (Value::Str(_), _) => Ok(()),
+        };
+        var.value = Some(v);
+        result
+    }
+
+    /// `unset 'a[k]'`.
+    pub fn unset_elem(&mut self, name: &[u8], key: &Key) {
+        let Some(var) = self.0.get_mut(name) else {
+            return;
+        };
+        if var.readonly {
+            return;
+        }
+        match (&mut var.value, key) {
+            (Some(Value::Indexed(m)), Key::Index(i)) => {
+                let i = if *i < 0 {
+                    m.keys().next_back().map_or(*i, |last| last + 1 + i)
+                } else {
+                    *i
+                };
+                m.remove(&i);
+            }
+            (Some(Value::Assoc(m)), Key::Name(k)) => {
+                m.remove(k);
+            }
+            (Some(Value::Assoc(m)), Key::Index(i)) => {
+                m.remove(i.to_string().as_bytes());
+            }
+            (Some(Value::Str(_)), Key::Index(0 | -1)) => {
+                self.0.remove(name);
+            }
+            _ => {}
+        }
+    }
+
+    /// Every variable with its value and attributes, sorted (`declare -p`).
+    pub fn declared(&self) -> impl Iterator<Item = (&[u8], Option<&Value>, bool, bool)> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.value.as_ref(), v.exported, v.readonly))
     }
 
     pub fn get_os(&self, name: &str) -> Option<OsString> {
@@ -53,12 +236,20 @@ impl Vars {
     /// `NAME=value`: an exported variable stays exported.
     pub fn set(&mut self, name: &[u8], value: Vec<u8>) {
         match self.0.get_mut(name) {
-            Some(v) => v.value = Some(value),
+            Some(v) => match &mut v.value {
+                Some(Value::Indexed(m)) => {
+                    m.insert(0, value);
+                }
+                Some(Value::Assoc(m)) => {
+                    m.insert(b"0".to_vec(), value);
+                }
+                slot => *slot = Some(Value::Str(value)),
+            },
             None => {
                 self.0.insert(
                     name.to_vec(),
                     Var {
-                        value: Some(value),
+                        value: Some(Value::Str(value)),
                         exported: false,
                         readonly: false,
                     },
@@ -75,8 +266,8 @@ impl Vars {
             readonly: false,
         });
         v.exported = true;
-        if value.is_some() {
-            v.value = value;
+        if let Some(value) = value {
+            v.value = Some(Value::Str(value));
         }
     }
 
@@ -109,27 +300,23 @@ impl Vars {
             .readonly = true;
     }
 
-    /// Readonly variables with their values (`readonly -p`).
-    pub fn readonly_names(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.0
-            .iter()
-            .filter(|(_, v)| v.readonly)
-            .map(|(k, v)| (k.as_slice(), v.value.as_deref().unwrap_or_default()))
-    }
-
     /// Every variable with a value, sorted (`set`).
     pub fn all(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.0
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_slice(), v.value.as_deref()?)))
+        self.0.iter().filter_map(|(k, v)| match &v.value {
+            Some(Value::Str(s)) => Some((k.as_slice(), s.as_slice())),
+            _ => None,
+        })
     }
 
-    /// Exported variables with a value, sorted: a host program's environment.
+    /// Exported variables with a string value, sorted: a host program's environment.
     pub fn exported(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.0
             .iter()
             .filter(|(_, v)| v.exported)
-            .filter_map(|(k, v)| Some((k.as_slice(), v.value.as_deref()?)))
+            .filter_map(|(k, v)| match &v.value {
+                Some(Value::Str(s)) => Some((k.as_slice(), s.as_slice())),
+                _ => None,
+            })
     }
 
     /// Every exported name, with its value if it has one (`export -p`).
@@ -137,7 +324,7 @@ impl Vars {
         self.0
             .iter()
             .filter(|(_, v)| v.exported)
-            .map(|(k, v)| (k.as_slice(), v.value.as_deref()))
+            .map(|(k, v)| (k.as_slice(), v.value.as_ref().and_then(Value::scalar)))
     }
 }
 

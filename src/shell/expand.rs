@@ -81,6 +81,14 @@ impl Shell {
             if i > 0 && declaring {
                 if let Some(a) = assignment(w) {
                     let mut arg = a.name.clone();
+                    if let Some(i) = &a.index {
+                        arg.push(b'[');
+                        arg.extend_from_slice(&syntax::expand_string(i, self)?);
+                        arg.push(b']');
+                    }
+                    if a.append {
+                        arg.push(b'+');
+                    }
                     arg.push(b'=');
                     arg.extend_from_slice(syntax::expand_assignment(&a.value, self)?.as_bytes());
                     pending.push(Pending::Whole(OsStr::from_bytes(&arg).to_os_string()));
@@ -129,20 +137,25 @@ impl Shell {
         let mut saved = Vec::new();
         let lasting = cmd.words.is_empty();
         for a in &cmd.assignments {
-            let v = syntax::expand_assignment(&a.value, self)?;
             if !lasting {
-                saved.push((a.name.clone(), self.vars.get(&a.name).map(<[u8]>::to_vec)));
+                saved.push((a.name.clone(), self.vars.save(&a.name)));
             }
+            if a.array.is_some() || a.index.is_some() || a.append {
+                self.assign_compound(a)?;
+                if !lasting {
+                    let v = self.vars.get(&a.name).unwrap_or_default();
+                    assignments.push((a.name.clone(), OsStr::from_bytes(v).to_os_string()));
+                }
+                continue;
+            }
+            let v = syntax::expand_assignment(&a.value, self)?;
             if !self.vars.is_readonly(&a.name) {
                 self.vars.set(&a.name, v.as_bytes().to_vec());
             }
             assignments.push((a.name.clone(), v));
         }
         for (name, old) in saved.into_iter().rev() {
-            match old {
-                Some(v) => self.vars.set(&name, v),
-                None => self.vars.unset(&name),
-            }
+            self.vars.restore(&name, old);
         }
         let noglob = self.opts.noglob
             || !pending.iter().any(|p| match p {

@@ -16,7 +16,7 @@ use crate::exit_codes;
 const NAMES: &[&str] = &[
     ":", "true", "false", "echo", "test", "[", "set", "shift", "return", "break", "continue",
     "local", "readonly", "eval", ".", "source", "trap", "read", "wait", "jobs", "getopts",
-    "command", "type", "umask", "let", "shopt", "builtin", "printf",
+    "command", "type", "umask", "let", "shopt", "builtin", "declare", "typeset", "unset",
 ];
 
 /// The language builtin called `name`.
@@ -38,7 +38,6 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
         ":" | "true" => exit_codes::OK,
         "false" => exit_codes::FAILURE,
         "echo" => echo(&args, out),
-        "printf" => printf(&args, out),
         "test" | "[" => {
             let mut a: Vec<Vec<u8>> = args.into_iter().map(OsString::into_vec).collect();
             if name == "[" {
@@ -128,39 +127,10 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                 err("local", "can only be used in a function");
                 return exit_codes::FAILURE;
             }
-            for a in &args {
-                let (n, v) = split_assign(b(a));
-                let old = sh.vars.get(n).map(<[u8]>::to_vec);
-                if let Some(frame) = sh.locals.last_mut() {
-                    if !frame.iter().any(|(k, _)| k == n) {
-                        frame.push((n.to_vec(), old));
-                    }
-                }
-                if let Some(v) = v {
-                    sh.vars.set(n, v.to_vec());
-                }
-            }
-            exit_codes::OK
+            super::declare::declare(sh, name, args, out)
         }
-        "readonly" => {
-            if args.is_empty() || args.iter().any(|a| b(a) == b"-p") {
-                for (n, v) in sh.vars.readonly_names() {
-                    let _ = writeln!(out, "declare -r {}=\"{}\"", lossy(n), lossy(v));
-                }
-                return exit_codes::OK;
-            }
-            for a in &args {
-                let (n, v) = split_assign(b(a));
-                if let Some(v) = v {
-                    if let Err(msg) = sh.assign(n, v.to_vec()) {
-                        err("readonly", &msg);
-                        return exit_codes::FAILURE;
-                    }
-                }
-                sh.vars.set_readonly(n);
-            }
-            exit_codes::OK
-        }
+        "declare" | "typeset" | "readonly" => super::declare::declare(sh, name, args, out),
+        "unset" => super::declare::unset(sh, args),
         "eval" => {
             let text = args.iter().map(b).collect::<Vec<_>>().join(&b' ');
             sh.run_text(&text).await
@@ -307,13 +277,6 @@ fn parse_n(a: &[u8]) -> Option<usize> {
     std::str::from_utf8(a).ok()?.parse().ok()
 }
 
-fn split_assign(a: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match a.iter().position(|&c| c == b'=') {
-        Some(i) => (&a[..i], Some(&a[i + 1..])),
-        None => (a, None),
-    }
-}
-
 /// `echo`: bash's, with `-n`, `-e`, `-E`.
 fn echo(args: &[OsString], out: &mut Out) -> i32 {
     let mut newline = true;
@@ -364,84 +327,18 @@ fn echo(args: &[OsString], out: &mut Out) -> i32 {
 fn unescape(s: &[u8], out: &mut Vec<u8>) -> bool {
     let mut i = 0;
     while i < s.len() {
-        if s[i] != b'\\' || i + 1 >= s.len() {
+        if s[i] != b'\\' {
             out.push(s[i]);
             i += 1;
             continue;
         }
-        let e = s[i + 1];
-        i += 2;
-        match e {
-            b'n' => out.push(b'\n'),
-            b't' => out.push(b'\t'),
-            b'r' => out.push(b'\r'),
-            b'a' => out.push(7),
-            b'b' => out.push(8),
-            b'e' | b'E' => out.push(27),
-            b'f' => out.push(12),
-            b'v' => out.push(11),
-            b'\\' => out.push(b'\\'),
-            b'c' => return true,
-            b'0' => {
-                let n = s[i..]
-                    .iter()
-                    .take(3)
-                    .take_while(|c| (b'0'..=b'7').contains(c))
-                    .count();
-                let v = s[i..i + n]
-                    .iter()
-                    .fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
-                out.push(v as u8);
-                i += n;
-            }
-            b'x' => {
-                let n = s[i..]
-                    .iter()
-                    .take(2)
-                    .take_while(|c| c.is_ascii_hexdigit())
-                    .count();
-                if n == 0 {
-                    out.extend_from_slice(b"\\x");
-                } else {
-                    let v =
-                        u8::from_str_radix(&String::from_utf8_lossy(&s[i..i + n]), 16).unwrap_or(0);
-                    out.push(v);
-                    i += n;
-                }
-            }
-            other => {
-                out.push(b'\\');
-                out.push(other);
-            }
+        let (n, stop) = crate::commands::escape_as(&s[i..], true, false, out);
+        if stop {
+            return true;
         }
+        i += n;
     }
     false
-}
-
-/// `printf`: the host's, given the same arguments (it knows every format); its output goes
-/// through ours.
-fn printf(args: &[OsString], out: &mut Out) -> i32 {
-    let o = std::process::Command::new("printf")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .output();
-    match o {
-        Ok(o) => {
-            let _ = out.write_all(&o.stdout);
-            let _ = out.flush();
-            for line in o.stderr.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-                let l = lossy(line);
-                let l = l.strip_prefix("printf: ").unwrap_or(&l);
-                err("printf", l);
-            }
-            o.status.code().unwrap_or(exit_codes::FAILURE)
-        }
-        Err(e) => {
-            err("printf", &crate::vfs::io_text(&e));
-            exit_codes::FAILURE
-        }
-    }
 }
 
 fn set(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
@@ -662,43 +559,152 @@ fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
     let mut raw = false;
     let mut delim = b'\n';
     let mut count: Option<usize> = None;
+    let mut exact = false;
+    let mut timeout: Option<f64> = None;
+    let mut fd_arg: Option<u32> = None;
+    let mut array: Option<Vec<u8>> = None;
     let mut names: Vec<Vec<u8>> = Vec::new();
-    let mut it = args.iter().map(|a| a.as_bytes());
-    while let Some(a) = it.next() {
-        match a {
-            b"-r" => raw = true,
-            b"-p" => {
-                if let Some(p) = it.next() {
-                    let _ = std::io::stderr().write_all(p);
+    let mut k = 0;
+    // getopt's way: `-rd ''`, `-n1`, `-u 3`.
+    while k < args.len() {
+        let a = args[k].as_bytes();
+        k += 1;
+        if a == b"--" {
+            break;
+        }
+        if !a.starts_with(b"-") || a.len() < 2 {
+            k -= 1;
+            break;
+        }
+        let mut j = 1;
+        while j < a.len() {
+            let c = a[j];
+            j += 1;
+            let value = |k: &mut usize| -> Option<Vec<u8>> {
+                if j < a.len() {
+                    Some(a[j..].to_vec())
+                } else {
+                    let v = args.get(*k).map(|v| v.as_bytes().to_vec());
+                    *k += 1;
+                    v
+                }
+            };
+            match c {
+                b'r' => raw = true,
+                b's' | b'e' => {}
+                b'd' | b'n' | b'N' | b'p' | b't' | b'u' | b'a' | b'i' => {
+                    let Some(v) = value(&mut k) else {
+                        err(
+                            "read",
+                            &format!("-{}: option requires an argument", c as char),
+                        );
+                        return exit_codes::USAGE;
+                    };
+                    match c {
+                        b'd' => delim = v.first().copied().unwrap_or(0),
+                        b'n' | b'N' => {
+                            let Some(n) = parse_n(&v) else {
+                                err("read", &format!("{}: invalid number", lossy(&v)));
+                                return exit_codes::FAILURE;
+                            };
+                            count = Some(n);
+                            exact = c == b'N';
+                        }
+                        b'p' => {
+                            let _ = std::io::stderr().write_all(&v);
+                        }
+                        b't' => {
+                            timeout = std::str::from_utf8(&v)
+                                .ok()
+                                .and_then(|t| t.parse::<f64>().ok())
+                                .filter(|t| t.is_finite() && *t >= 0.0);
+                            if timeout.is_none() {
+                                err(
+                                    "read",
+                                    &format!("{}: invalid timeout specification", lossy(&v)),
+                                );
+                                return exit_codes::FAILURE;
+                            }
+                        }
+                        b'u' => {
+                            let Some(n) = parse_n(&v) else {
+                                err(
+                                    "read",
+                                    &format!(
+                                        "{}: invalid file descriptor specification",
+                                        lossy(&v)
+                                    ),
+                                );
+                                return exit_codes::FAILURE;
+                            };
+                            fd_arg = Some(n as u32);
+                        }
+                        b'a' => array = Some(v),
+                        _ => {}
+                    }
+                    break;
+                }
+                _ => {
+                    err("read", &format!("-{}: invalid option", c as char));
+                    return exit_codes::USAGE;
                 }
             }
-            b"-d" => delim = it.next().and_then(|d| d.first().copied()).unwrap_or(0),
-            b"-n" | b"-N" => count = it.next().and_then(parse_n),
-            b"-s" | b"-e" => {}
-            b"-t" | b"-u" | b"-a" => {
-                it.next();
-            }
-            _ if a.starts_with(b"-") && a.len() > 1 && names.is_empty() => {
-                if a.starts_with(b"-r") {
-                    raw = true;
-                }
-            }
-            _ => names.push(a.to_vec()),
         }
     }
-    if names.is_empty() {
-        names.push(b"REPLY".to_vec());
-    }
-    let fd: std::os::fd::RawFd = match &sh.stdin {
-        Some(fd) => std::os::fd::AsRawFd::as_raw_fd(&**fd),
-        None => 0,
+    names.extend(args[k..].iter().map(|a| a.as_bytes().to_vec()));
+    let reply = names.is_empty() && array.is_none();
+    let fd: std::os::fd::RawFd = match fd_arg {
+        Some(n) => match sh
+            .command_fds
+            .as_ref()
+            .and_then(|t| t.get(n))
+            .or_else(|| sh.inherited.as_ref().and_then(|t| t.get(n)))
+        {
+            Some(fd) => std::os::fd::AsRawFd::as_raw_fd(&**fd),
+            None => {
+                err(
+                    "read",
+                    &format!("{n}: invalid file descriptor: Bad file descriptor"),
+                );
+                return exit_codes::FAILURE;
+            }
+        },
+        None => match &sh.stdin {
+            Some(fd) => std::os::fd::AsRawFd::as_raw_fd(&**fd),
+            None => 0,
+        },
     };
+    let ready = |ms: i32| {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+    };
+    if timeout == Some(0.0) {
+        return if ready(0) {
+            exit_codes::OK
+        } else {
+            exit_codes::FAILURE
+        };
+    }
+    let deadline =
+        timeout.map(|t| std::time::Instant::now() + std::time::Duration::from_secs_f64(t));
     let mut line = Vec::new();
     let mut got_delim = false;
+    let mut kept = 0usize;
     loop {
-        if count.is_some_and(|n| line.len() >= n) {
+        if count.is_some_and(|n| kept >= n) {
             got_delim = true;
             break;
+        }
+        if let Some(d) = deadline {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            if !ready(left.as_millis().min(i32::MAX as u128) as i32) {
+                return 142;
+            }
         }
         let mut c = [0u8; 1];
         // SAFETY: one byte into a valid buffer.
@@ -712,7 +718,7 @@ fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
         if n <= 0 {
             break;
         }
-        if c[0] == delim {
+        if c[0] == delim && !exact {
             got_delim = true;
             break;
         }
@@ -729,20 +735,57 @@ fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
             // An escaped byte is kept and never splits: mark it with a NUL prefix.
             line.push(0);
             line.push(d[0]);
+            kept += 1;
             continue;
         }
         line.push(c[0]);
+        kept += 1;
     }
     let ifs = sh
         .vars
         .get(b"IFS")
         .map_or_else(|| b" \t\n".to_vec(), <[u8]>::to_vec);
-    let fields = split_read(&line, &ifs, names.len());
-    for (i, n) in names.iter().enumerate() {
-        let v = fields.get(i).cloned().unwrap_or_default();
-        if let Err(msg) = sh.assign(n, v) {
+    if reply || exact {
+        // `read` alone and `read -N`: the bytes as read, escapes resolved, nothing split.
+        let mut v = Vec::with_capacity(line.len());
+        let mut i = 0;
+        while i < line.len() {
+            if line[i] == 0 && i + 1 < line.len() {
+                i += 1;
+            }
+            v.push(line[i]);
+            i += 1;
+        }
+        let name = names.first().cloned().unwrap_or_else(|| b"REPLY".to_vec());
+        if let Err(msg) = sh.assign(&name, v) {
             err("read", &msg);
             return exit_codes::FAILURE;
+        }
+        for n in names.iter().skip(1) {
+            let _ = sh.assign(n, Vec::new());
+        }
+    } else if let Some(a) = array {
+        let fields = split_read(&line, &ifs, usize::MAX);
+        let value = crate::context::Value::Indexed(
+            fields
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| (i as i64, f))
+                .collect(),
+        );
+        if sh.vars.is_readonly(&a) {
+            err("read", &format!("{}: readonly variable", lossy(&a)));
+            return exit_codes::FAILURE;
+        }
+        sh.vars.set_value(&a, value);
+    } else {
+        let fields = split_read(&line, &ifs, names.len());
+        for (i, n) in names.iter().enumerate() {
+            let v = fields.get(i).cloned().unwrap_or_default();
+            if let Err(msg) = sh.assign(n, v) {
+                err("read", &msg);
+                return exit_codes::FAILURE;
+            }
         }
     }
     if got_delim {

@@ -5,6 +5,7 @@
 //! errors go through its [`Reporter`], as builtins' do through theirs.
 
 mod cond;
+mod declare;
 mod expand;
 mod fds;
 mod lang;
@@ -63,6 +64,18 @@ pub struct Shell {
     sourcing: bool,
     /// Saved values of each function call's `local`s.
     locals: Vec<run::Saved>,
+    /// The line the text being run starts on: a command's `line` counts from it.
+    line_base: usize,
+    /// The last argument of the previous simple command: `$_`.
+    last_arg: OsString,
+    /// `$BASHPID`: the process id, or a number of its own for each copy of the shell.
+    bashpid: u32,
+    /// When the shell started: `$SECONDS`.
+    started: std::time::Instant,
+    /// The descriptors of the language builtin running now (`read -u 3 3<f`).
+    command_fds: Option<fds::FdTable>,
+    /// Each stage's status in the last pipeline: `${PIPESTATUS[@]}`.
+    pipestatus: Vec<i32>,
     /// Conditions and `&&` lists around the command: `set -e` does not apply there.
     no_errexit: usize,
     /// Ctrl-C ended a command: everything around it stops.
@@ -115,7 +128,7 @@ impl Shell {
 
     pub fn new(vfs: Arc<Vfs>, theme: Arc<Theme>, stdout_tty: bool) -> Shell {
         let own = Reporter::stderr();
-        Shell {
+        let mut sh = Shell {
             ctx: Context::new(vfs, theme, stdout_tty, own.clone()),
             std: Arc::new(fds::StdFds::capture()),
             own,
@@ -130,6 +143,12 @@ impl Shell {
             in_function: 0,
             sourcing: false,
             locals: Vec::new(),
+            pipestatus: Vec::new(),
+            command_fds: None,
+            last_arg: OsString::new(),
+            line_base: 1,
+            bashpid: std::process::id(),
+            started: std::time::Instant::now(),
             no_errexit: 0,
             interrupted: false,
             inherited: None,
@@ -140,7 +159,11 @@ impl Shell {
             getopts_pos: 0,
             random: std::cell::Cell::new(std::process::id().wrapping_mul(2654435761)),
             lineno: 1,
-        }
+        };
+        // `$PWD` is a variable like any (assignable, unsettable); `cd` sets it.
+        let cwd = std::os::unix::ffi::OsStrExt::as_bytes(sh.cwd.as_os_str()).to_vec();
+        sh.vars.export(b"PWD", Some(cwd));
+        sh
     }
 
     /// Reports the shell's own error (syntax, redirect, command not found), with the script
@@ -178,6 +201,7 @@ impl Shell {
     pub async fn run_line(&mut self, line: &[u8]) -> i32 {
         // A SIGTERM or SIGHUP from here on lets the command clean up before dockerbox ends.
         let _busy = interrupt::busy();
+        self.line_base = self.lineno;
         let mut pos = 0;
         loop {
             match syntax::parse_line(line, pos, &self.aliases) {

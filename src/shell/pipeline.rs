@@ -103,7 +103,8 @@ fn host_forms(cwd: &std::path::Path, argv: &mut Vec<OsString>) -> bool {
         .first()
         .is_some_and(|n| matches!(n.as_bytes(), b"sh" | b"bash" | b"exec"))
     {
-        return false;
+        // grep, find and du with an option dockerbox lacks: the host's, for host paths.
+        return commands::search_on_host(cwd, argv);
     }
     let in_container = matches!(VPath::parse(cwd), VPath::Container { .. });
     match argv.first().and_then(|n| n.to_str()) {
@@ -131,6 +132,9 @@ fn with_reported(status: i32, errors: &Reporter) -> i32 {
 impl Shell {
     /// Runs a pipeline; returns its status and the first command's name (for timing).
     pub(super) async fn run_pipeline(&mut self, p: &Pipeline) -> (i32, OsString) {
+        if let Some(line) = p.commands.first().map(|c| c.line).filter(|l| *l > 0) {
+            self.lineno = self.line_base + line - 1;
+        }
         let mut stages = Vec::with_capacity(p.commands.len());
         let mut name = OsString::new();
         for c in &p.commands {
@@ -144,6 +148,9 @@ impl Shell {
             };
             match expanded {
                 Ok(mut e) => {
+                    if let Some(last) = e.argv.last() {
+                        self.last_arg.clone_from(last);
+                    }
                     e.host = host_forms(&self.cwd, &mut e.argv);
                     if name.is_empty() {
                         name = e.argv.first().cloned().unwrap_or_default();
@@ -188,12 +195,17 @@ impl Shell {
         });
         let _ = io::stdout().flush();
         let status = match stages.len() {
-            1 => match stages.pop() {
-                Some(Stage::Simple(only)) => self.run_alone(only).await,
-                Some(Stage::Compound(c)) => self.run_compound(&c).await,
-                Some(Stage::Failed(st)) => st,
-                None => self.status,
-            },
+            1 => {
+                let st = match stages.pop() {
+                    Some(Stage::Simple(only)) => self.run_alone(only).await,
+                    Some(Stage::Compound(c)) => self.run_compound(&c).await,
+                    Some(Stage::Failed(st)) => st,
+                    None => self.status,
+                };
+                self.pipestatus.clear();
+                self.pipestatus.push(st);
+                st
+            }
             _ => self.run_piped(stages).await,
         };
         self.proc_fds.clear();
@@ -378,8 +390,10 @@ impl Shell {
         drop(next_in);
         let (mut status, mut interrupted) = (exit_codes::OK, false);
         let mut failed = exit_codes::OK;
+        self.pipestatus.clear();
         for r in running {
             status = r.wait().await;
+            self.pipestatus.push(status);
             interrupted |= status == exit_codes::INTERRUPTED;
             if status != exit_codes::OK {
                 failed = status;
@@ -444,7 +458,14 @@ impl Shell {
                 return exit_codes::FAILURE;
             }
         };
-        drop(table);
+        // `read -u 3 3<file`: a language builtin may use the command's other descriptors.
+        let saved_table = match b {
+            Runner::Lang(_) => self.command_fds.replace(table),
+            Runner::Table(_) => {
+                drop(table);
+                self.command_fds.take()
+            }
+        };
         let Expanded {
             assignments, argv, ..
         } = e;
@@ -477,6 +498,7 @@ impl Shell {
         let _ = out.flush();
         drop(out);
         (self.stdin, self.stdout_tty, self.theme, self.errors) = saved;
+        self.command_fds = saved_table;
         // The temporary values go.
         for (name, old) in saved_vars {
             match old {
@@ -591,11 +613,20 @@ impl Shell {
         }
         let (args, streams) = self.stream_args(name, args, &table, pumps).await?;
         let mut cmd = std::process::Command::new(name);
-        cmd.args(&args).current_dir(&self.host_cwd).env_clear();
+        cmd.args(&args).env_clear();
+        // A removed directory cannot be entered again, but the process is still in it (a
+        // subshell's copy never left it): the program starts there too.
+        if self.subshell || std::fs::metadata(&self.host_cwd).is_ok() {
+            cmd.current_dir(&self.host_cwd);
+        }
         for (k, v) in self.vars.exported() {
             cmd.env(OsStr::from_bytes(k), OsStr::from_bytes(v));
         }
-        cmd.env("PWD", &self.host_cwd);
+        // `$PWD` as `cd` left it means the host directory the program runs in; one the user
+        // set or unset is passed as it is.
+        if self.vars.get(b"PWD") == Some(self.cwd.as_os_str().as_bytes()) {
+            cmd.env("PWD", &self.host_cwd);
+        }
         for (k, v) in &assignments {
             cmd.env(OsStr::from_bytes(k), v);
         }

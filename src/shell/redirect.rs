@@ -383,6 +383,10 @@ fn open_host(h: &Path, op: RedirOp) -> io::Result<OwnedFd> {
         RedirOp::ReadWrite => o.read(true).write(true).create(true),
         RedirOp::Append => o.append(true).create(true),
     };
+    // A NUL cannot reach the kernel: say what it would (std's own text names no errno).
+    if h.as_os_str().as_bytes().contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     Ok(o.mode(0o666).open(h)?.into())
 }
 

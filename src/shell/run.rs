@@ -65,7 +65,7 @@ impl Opts {
 }
 
 /// Variables' values before a function's `local`s, put back when it returns.
-pub type Saved = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+pub type Saved = Vec<(Vec<u8>, Option<crate::context::Var>)>;
 
 /// A background job: its number for `$!`, `wait` and `jobs`, and its status when done.
 pub struct Job {
@@ -189,6 +189,7 @@ impl Shell {
         Box::pin(async move {
             let mut pos = 0;
             self.status = 0;
+            let saved_base = std::mem::replace(&mut self.line_base, self.lineno);
             loop {
                 match syntax::parse_line(text, pos, &self.aliases) {
                     Ok(None) => break,
@@ -206,6 +207,7 @@ impl Shell {
                     }
                 }
             }
+            self.line_base = saved_base;
             self.status
         })
     }
@@ -447,6 +449,9 @@ impl Shell {
     pub(super) fn subshell_copy(&self) -> Shell {
         let mut sub = self.clone();
         sub.subshell = true;
+        // Not a process of its own, but a `$BASHPID` of its own (above any real PID).
+        static COPIES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1 << 22);
+        sub.bashpid = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         sub.traps.remove("EXIT");
         sub.flow = Flow::Normal;
         sub.loops = 0;
@@ -478,10 +483,7 @@ impl Shell {
         self.in_function -= 1;
         if let Some(frame) = self.locals.pop() {
             for (name, old) in frame.into_iter().rev() {
-                match old {
-                    Some(v) => self.vars.set(&name, v),
-                    None => self.vars.unset(&name),
-                }
+                self.vars.restore(&name, old);
             }
         }
         self.inherited = saved_table;

@@ -6,7 +6,13 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-use super::expand::Env;
+use super::expand::{Env, Key};
+
+/// A variable in an expression: a name, or an element `a[expr]` (the subscript evaluated).
+struct Lvalue {
+    name: Vec<u8>,
+    key: Option<Key>,
+}
 
 /// How deep parentheses and variables holding expressions may nest.
 const MAX_DEPTH: usize = 100;
@@ -89,7 +95,7 @@ impl Parser<'_> {
     fn assign(&mut self, on: bool) -> Result<i64, String> {
         self.skip_ws();
         let start = self.i;
-        if let Some(name) = self.name() {
+        if let Some(name) = self.lvalue(on)? {
             self.skip_ws();
             let rest = &self.s[self.i.min(self.s.len())..];
             if let Some(op) = ASSIGN_OPS
@@ -193,7 +199,7 @@ impl Parser<'_> {
                 let save = self.i;
                 self.i += 2;
                 self.skip_ws();
-                if let Some(name) = self.name() {
+                if let Some(name) = self.lvalue(on)? {
                     if !on {
                         return Ok(0);
                     }
@@ -233,7 +239,7 @@ impl Parser<'_> {
             }
             return Ok(v);
         }
-        if let Some(name) = self.name() {
+        if let Some(name) = self.lvalue(on)? {
             for (op, d) in [(&b"++"[..], 1i64), (b"--", -1)] {
                 if self.eat(op, &[]) {
                     if !on {
@@ -247,6 +253,49 @@ impl Parser<'_> {
             return if on { self.var(&name) } else { Ok(0) };
         }
         self.number()
+    }
+
+    /// A name, with its subscript if `[` follows: arithmetic for an indexed array, the text
+    /// for an associative one (evaluated only when `on`).
+    fn lvalue(&mut self, on: bool) -> Result<Option<Lvalue>, String> {
+        let Some(name) = self.name() else {
+            return Ok(None);
+        };
+        if self.s.get(self.i) != Some(&b'[') {
+            return Ok(Some(Lvalue { name, key: None }));
+        }
+        let from = self.i + 1;
+        let mut depth = 0usize;
+        let mut j = from;
+        loop {
+            match self.s.get(j) {
+                None => return Err(self.error("missing `]'")),
+                Some(b'[') => depth += 1,
+                Some(b']') if depth == 0 => break,
+                Some(b']') => depth -= 1,
+                _ => {}
+            }
+            j += 1;
+        }
+        let text = self.s[from..j].to_vec();
+        self.i = j + 1;
+        let key = if !on {
+            Key::Index(0)
+        } else if self.env.is_assoc(&name) {
+            let t = text.trim_ascii();
+            let t = t
+                .strip_prefix(b"\"")
+                .and_then(|t| t.strip_suffix(b"\""))
+                .or_else(|| t.strip_prefix(b"'").and_then(|t| t.strip_suffix(b"'")))
+                .unwrap_or(t);
+            Key::Name(t.to_vec())
+        } else {
+            Key::Index(eval_depth(&text, self.env, self.depth + 1)?)
+        };
+        Ok(Some(Lvalue {
+            name,
+            key: Some(key),
+        }))
     }
 
     fn name(&mut self) -> Option<Vec<u8>> {
@@ -283,12 +332,16 @@ impl Parser<'_> {
     }
 
     /// A variable's value as a number: empty or unset is 0, anything else an expression.
-    fn var(&mut self, name: &[u8]) -> Result<i64, String> {
-        let Some(value) = self.env.var(name) else {
+    fn var(&mut self, lv: &Lvalue) -> Result<i64, String> {
+        let value = match &lv.key {
+            None => self.env.var(&lv.name),
+            Some(k) => self.env.elem(&lv.name, k),
+        };
+        let Some(value) = value else {
             if self.env.nounset() {
                 return Err(format!(
                     "{}: unbound variable",
-                    String::from_utf8_lossy(name)
+                    String::from_utf8_lossy(&lv.name)
                 ));
             }
             return Ok(0);
@@ -304,8 +357,12 @@ impl Parser<'_> {
         eval_depth(t, self.env, self.depth + 1)
     }
 
-    fn set(&mut self, name: &[u8], v: i64) -> Result<(), String> {
-        self.env.set_var(name, v.to_string().into_bytes())
+    fn set(&mut self, lv: &Lvalue, v: i64) -> Result<(), String> {
+        let text = v.to_string().into_bytes();
+        match &lv.key {
+            None => self.env.set_var(&lv.name, text),
+            Some(k) => self.env.set_elem(&lv.name, k.clone(), text),
+        }
     }
 }
 

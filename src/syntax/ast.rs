@@ -71,6 +71,8 @@ pub struct Command {
     /// A compound command (`if`, `while`, `{ }`, a function definition...) in place of the
     /// words; `redirects` then apply to all of it.
     pub compound: Option<Box<Compound>>,
+    /// The line it starts on in the parsed text, from 1 (0: not known): `$LINENO`.
+    pub line: usize,
 }
 
 /// The commands that hold other commands.
@@ -144,6 +146,12 @@ pub struct Assignment {
     pub name: Vec<u8>,
     pub value: Word,
     pub span: Span,
+    /// `a[k]=v`: the subscript as typed.
+    pub index: Option<Word>,
+    /// `+=`: appends to the string, or adds elements to the array.
+    pub append: bool,
+    /// `a=(x [k]=y ...)`: the elements as typed (`value` is then empty).
+    pub array: Option<Vec<Word>>,
 }
 
 /// One word as typed, in pieces that remember their quoting.
@@ -178,9 +186,13 @@ pub enum PartKind {
     CommandSub { list: Box<List>, quoted: bool },
     /// `$((...))`: the expression's text (expanded as in double quotes), then evaluated.
     Arith { expr: Box<Word>, quoted: bool },
-    /// `${NAME OP WORD}`, `${#NAME}` and bash's forms.
+    /// `${NAME OP WORD}`, `${#NAME}` and bash's forms, also on an element (`${a[i]:-x}`) or
+    /// all of an array (`${a[@]}`, `${#a[*]}`, `${!a[@]}` its subscripts).
     ParamOp {
         name: Vec<u8>,
+        /// `[index]` after the name: arithmetic (or an associative array's key) as typed, or a
+        /// bare `@` / `*` for every element.
+        index: Option<Box<Word>>,
         op: Box<ParamOp>,
         quoted: bool,
     },
@@ -191,6 +203,8 @@ pub enum PartKind {
 /// What a `${...}` does with its parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamOp {
+    /// `${a[i]}`: the value itself (only with a subscript; `${x}` is a plain parameter).
+    Value,
     /// `${#x}`
     Length,
     /// `${x-w}`, `${x:-w}` (colon: also when empty)
@@ -220,6 +234,9 @@ pub enum ParamOp {
     Case { upper: bool, all: bool },
     /// `${!x}`: the variable named by x's value.
     Indirect,
+    /// `${x@Q}` (quoted for the shell), `@E` (escapes expanded), `@a` (attributes), `@U`,
+    /// `@u`, `@L` (case), `@K` (as `@Q`).
+    Transform(u8),
 }
 
 impl Word {
@@ -373,11 +390,23 @@ impl fmt::Display for Word {
                     write!(f, "{}({list})", if *out { ">" } else { "<" })?
                 }
                 PartKind::Arith { expr, .. } => write!(f, "$(({expr}))")?,
-                PartKind::ParamOp { name, op, .. } => {
+                PartKind::ParamOp {
+                    name, index, op, ..
+                } => {
                     f.write_str("${")?;
                     let (pre, text) = op.parts();
                     f.write_str(pre)?;
                     write_bytes(f, name)?;
+                    if let Some(i) = index {
+                        match i.as_bare() {
+                            Some(b) => {
+                                f.write_str("[")?;
+                                write_bytes(f, b)?;
+                                f.write_str("]")?;
+                            }
+                            None => write!(f, "[{i}]")?,
+                        }
+                    }
                     write!(f, "{text}}}")?;
                 }
             }
@@ -423,8 +452,20 @@ impl fmt::Display for Command {
         }
         let assignments = self.assignments.iter().map(|a| {
             let mut s = String::from_utf8_lossy(&a.name).into_owned();
+            if let Some(i) = &a.index {
+                s.push_str(&format!("[{i}]"));
+            }
+            if a.append {
+                s.push('+');
+            }
             s.push('=');
-            s.push_str(&a.value.to_string());
+            match &a.array {
+                Some(elems) => {
+                    let e: Vec<String> = elems.iter().map(|w| w.to_string()).collect();
+                    s.push_str(&format!("({})", e.join(" ")));
+                }
+                None => s.push_str(&a.value.to_string()),
+            }
             s
         });
         let words = self.words.iter().map(|w| w.to_string());
@@ -477,8 +518,10 @@ impl ParamOp {
     fn parts(&self) -> (&'static str, String) {
         let c = |colon: &bool| if *colon { ":" } else { "" };
         match self {
+            ParamOp::Value => ("", String::new()),
             ParamOp::Length => ("#", String::new()),
             ParamOp::Indirect => ("!", String::new()),
+            ParamOp::Transform(c) => ("", format!("@{}", *c as char)),
             ParamOp::Default { colon, word } => ("", format!("{}-{word}", c(colon))),
             ParamOp::Assign { colon, word } => ("", format!("{}={word}", c(colon))),
             ParamOp::Error { colon, word } => ("", format!("{}?{word}", c(colon))),

@@ -49,6 +49,53 @@ pub trait Env {
     fn nounset(&self) -> bool {
         false
     }
+    /// Whether `name` is an associative array (string subscripts); by default none is.
+    fn is_assoc(&self, _name: &[u8]) -> bool {
+        false
+    }
+    /// Whether `name` is an indexed array; by default none is.
+    fn is_array(&self, _name: &[u8]) -> bool {
+        false
+    }
+    /// One element of an array (a string is element 0 of itself); by default only that.
+    fn elem(&self, name: &[u8], key: &Key) -> Option<OsString> {
+        match key {
+            Key::Index(0) => self.var(name),
+            _ => None,
+        }
+    }
+    /// Every element with its subscript, in order (`${a[@]}`, `${!a[@]}`); `None` for an unset
+    /// variable; a string is one element at 0.
+    fn elems(&self, name: &[u8]) -> Option<Vec<(Key, OsString)>> {
+        self.var(name).map(|v| vec![(Key::Index(0), v)])
+    }
+    /// `a[k]=v`; by default arrays cannot be set.
+    fn set_elem(&mut self, name: &[u8], _key: Key, _value: Vec<u8>) -> Result<(), String> {
+        Err(format!(
+            "{}: cannot assign here",
+            String::from_utf8_lossy(name)
+        ))
+    }
+}
+
+/// The subscript of `name[index]` evaluated for that variable: a string for an associative
+/// array, else arithmetic.
+pub fn subscript(env: &mut dyn Env, name: &[u8], index: &Word) -> Result<Key, ExpandError> {
+    let text = expand_string(index, env)?;
+    if env.is_assoc(name) {
+        return Ok(Key::Name(text));
+    }
+    arith::eval(&text, env)
+        .map(Key::Index)
+        .map_err(ExpandError::Failed)
+}
+
+/// An element's subscript, evaluated: a number for indexed arrays (arithmetic, negative from
+/// the end), a string for associative ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    Index(i64),
+    Name(Vec<u8>),
 }
 
 /// Directory listings for globbing.
@@ -289,7 +336,12 @@ impl Splitter {
                 let v = arith::eval(&text, env).map_err(ExpandError::Failed)?;
                 self.value(v.to_string().as_bytes(), *quoted);
             }
-            PartKind::ParamOp { name, op, quoted } => self.param_op(name, op, *quoted, env)?,
+            PartKind::ParamOp {
+                name,
+                index,
+                op,
+                quoted,
+            } => self.param_op(name, index.as_deref(), op, *quoted, env)?,
         }
         Ok(())
     }
@@ -325,23 +377,83 @@ impl Splitter {
     fn param_op(
         &mut self,
         name: &[u8],
+        index: Option<&Word>,
         op: &ParamOp,
         quoted: bool,
         env: &mut dyn Env,
     ) -> Result<(), ExpandError> {
         let shown = || String::from_utf8_lossy(name).into_owned();
-        let is_list = matches!(name, b"@" | b"*");
-        let value: Option<Vec<u8>> = if is_list {
-            let p = env.positional();
+        // `${a[@]}`, `${a[*]}`: every element; `$@`, `$*`: every parameter.
+        let all = index.and_then(Word::as_bare);
+        let star = all.map_or(name == b"*", |a| a == b"*");
+        if let (Some(_), ParamOp::Indirect) = (all, op) {
+            // `${!a[@]}`: the subscripts.
+            let keys: Vec<OsString> = env
+                .elems(name)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, _)| match k {
+                    Key::Index(i) => i.to_string().into(),
+                    Key::Name(n) => OsString::from_vec(n),
+                })
+                .collect();
+            self.params(&keys, quoted, star);
+            return Ok(());
+        }
+        let list: Option<Vec<OsString>> = match all {
+            Some(_) => Some(
+                env.elems(name)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(_, v)| v)
+                    .collect(),
+            ),
+            None if index.is_none() && matches!(name, b"@" | b"*") => Some(env.positional()),
+            None => None,
+        };
+        let key = match index {
+            Some(i) if all.is_none() => Some(subscript(env, name, i)?),
+            _ => None,
+        };
+        let value: Option<Vec<u8>> = if let Some(p) = &list {
             if p.is_empty() && !matches!(op, ParamOp::Length | ParamOp::Slice { .. }) {
                 None
             } else {
+                let sep = if star {
+                    env.var(b"IFS")
+                        .map_or(vec![b' '], |i| i.into_vec().into_iter().take(1).collect())
+                } else {
+                    vec![b' ']
+                };
                 Some(
                     p.iter()
                         .map(|x| x.as_bytes())
                         .collect::<Vec<_>>()
-                        .join(&b" "[..]),
+                        .join(&sep[..]),
                 )
+            }
+        } else if let Some(k) = &key {
+            match env.elem(name, k) {
+                Some(v) => Some(v.into_vec()),
+                None if env.nounset()
+                    && !matches!(
+                        op,
+                        ParamOp::Default { .. }
+                            | ParamOp::Assign { .. }
+                            | ParamOp::Alt { .. }
+                            | ParamOp::Error { .. }
+                    ) =>
+                {
+                    return Err(ExpandError::Unbound(format!(
+                        "{}[{}]",
+                        shown(),
+                        match k {
+                            Key::Index(i) => i.to_string(),
+                            Key::Name(n) => String::from_utf8_lossy(n).into_owned(),
+                        }
+                    )))
+                }
+                None => None,
             }
         } else {
             match op {
@@ -357,19 +469,106 @@ impl Splitter {
                             shown()
                         )));
                     }
-                    lookup(env, &target)?
+                    indirect(env, &target)?
                 }
                 _ => lookup(env, name)?,
             }
         };
+        // Per-element operators on a list apply to each element.
+        if let Some(p) = &list {
+            let each: Option<Vec<OsString>> = match op {
+                ParamOp::Value => Some(p.clone()),
+                ParamOp::Trim {
+                    suffix,
+                    longest,
+                    pattern,
+                } => {
+                    let pat = expand_pattern(pattern, env)?;
+                    Some(
+                        p.iter()
+                            .map(|v| {
+                                OsString::from_vec(
+                                    trim(v.as_bytes(), &pat, *suffix, *longest).to_vec(),
+                                )
+                            })
+                            .collect(),
+                    )
+                }
+                ParamOp::Replace {
+                    all,
+                    anchor,
+                    pattern,
+                    with,
+                } => {
+                    let pat = expand_pattern(pattern, env)?;
+                    let with = expand_string(with, env)?;
+                    Some(
+                        p.iter()
+                            .map(|v| {
+                                OsString::from_vec(replace(
+                                    v.as_bytes(),
+                                    &pat,
+                                    &with,
+                                    *all,
+                                    *anchor,
+                                ))
+                            })
+                            .collect(),
+                    )
+                }
+                ParamOp::Case { upper, all } => Some(
+                    p.iter()
+                        .map(|v| OsString::from_vec(case(v.as_bytes(), *upper, *all)))
+                        .collect(),
+                ),
+                _ => None,
+            };
+            if let Some(each) = each {
+                self.params(&each, quoted, star);
+                return Ok(());
+            }
+        }
         let set = |colon: bool, v: &Option<Vec<u8>>| match v {
             None => false,
             Some(v) => !(colon && v.is_empty()),
         };
         match op {
+            ParamOp::Value => self.value(&value.unwrap_or_default(), quoted),
+            ParamOp::Transform(t) => {
+                let v = match (t, &value) {
+                    (b'a', _) => {
+                        let kind = if env.is_assoc(name) {
+                            "A"
+                        } else if env.is_array(name) {
+                            "a"
+                        } else {
+                            ""
+                        };
+                        Some(kind.as_bytes().to_vec())
+                    }
+                    (_, None) => None,
+                    (b'Q' | b'K', Some(v)) => Some(single_quoted(v)),
+                    (b'E', Some(v)) => {
+                        let mut out = Vec::new();
+                        let mut text = b"$'".to_vec();
+                        text.extend_from_slice(v);
+                        text.push(b'\'');
+                        super::lex::ansi_c_text(&text, &mut out);
+                        Some(out)
+                    }
+                    (b'U', Some(v)) => Some(case(v, true, true)),
+                    (b'u', Some(v)) => Some(case(v, true, false)),
+                    (_, Some(v)) => Some(case(v, false, true)),
+                };
+                match v {
+                    Some(v) => self.value(&v, quoted),
+                    None if quoted => self.literal(b"", true),
+                    None => {}
+                }
+            }
             ParamOp::Length => {
-                let n = if is_list {
-                    env.positional().len()
+                let n = if let Some(p) = &list {
+                    p.len()
                 } else {
                     let v = value.unwrap_or_default();
                     std::str::from_utf8(&v).map_or(v.len(), |s| s.chars().count())
@@ -379,7 +578,10 @@ impl Splitter {
             ParamOp::Indirect => self.value(&value.unwrap_or_default(), quoted),
             ParamOp::Default { colon, word } => {
                 if set(*colon, &value) {
-                    self.param_value(name, value.unwrap_or_default(), quoted, env);
+                    match &list {
+                        Some(p) if quoted && !star => self.params(p, true, false),
+                        _ => self.value(&value.unwrap_or_default(), quoted),
+                    }
                 } else {
                     self.inner_word(word, quoted, env)?;
                 }
@@ -396,7 +598,11 @@ impl Splitter {
                     self.value(&value.unwrap_or_default(), quoted);
                 } else {
                     let v = expand_string(word, env)?;
-                    env.set_var(name, v.clone()).map_err(ExpandError::Failed)?;
+                    match key {
+                        Some(k) => env.set_elem(name, k, v.clone()),
+                        None => env.set_var(name, v.clone()),
+                    }
+                    .map_err(ExpandError::Failed)?;
                     self.value(&v, quoted);
                 }
             }
@@ -448,9 +654,10 @@ impl Splitter {
                     }
                     None => None,
                 };
-                if is_list {
-                    let mut p = env.positional();
-                    p.insert(0, env.var(b"0").unwrap_or_default());
+                if let Some(mut p) = list {
+                    if all.is_none() {
+                        p.insert(0, env.var(b"0").unwrap_or_default());
+                    }
                     let n = p.len() as i64;
                     let start = if off < 0 {
                         (n + off).max(0)
@@ -497,34 +704,83 @@ impl Splitter {
             }
             ParamOp::Case { upper, all } => {
                 let v = value.unwrap_or_default();
-                let s = String::from_utf8_lossy(&v);
-                let mut out = String::new();
-                for (i, c) in s.chars().enumerate() {
-                    if i == 0 || *all {
-                        if *upper {
-                            out.extend(c.to_uppercase());
-                        } else {
-                            out.extend(c.to_lowercase());
-                        }
-                    } else {
-                        out.push(c);
-                    }
-                }
-                self.value(out.as_bytes(), quoted);
+                self.value(&case(&v, *upper, *all), quoted);
             }
         }
         Ok(())
     }
+}
 
-    /// A parameter's own value in `${x:-...}`: `"${@:-x}"` keeps its fields.
-    fn param_value(&mut self, name: &[u8], value: Vec<u8>, quoted: bool, env: &mut dyn Env) {
-        if name == b"@" && quoted {
-            let p = env.positional();
-            self.params(&p, true, false);
+/// `${x@Q}`: `'...'`, a single quote as `'\''`, control bytes in `$'...'`.
+fn single_quoted(v: &[u8]) -> Vec<u8> {
+    if v.iter().any(|&c| c < 0x20 || c == 0x7f) {
+        let mut out = b"$'".to_vec();
+        for &c in v {
+            match c {
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\'' => out.extend_from_slice(b"\\'"),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                c if c < 0x20 || c == 0x7f => {
+                    out.extend_from_slice(format!("\\{c:03o}").as_bytes())
+                }
+                c => out.push(c),
+            }
+        }
+        out.push(b'\'');
+        return out;
+    }
+    let mut out = vec![b'\''];
+    for &c in v {
+        if c == b'\'' {
+            out.extend_from_slice(b"'\\''");
         } else {
-            self.value(&value, quoted);
+            out.push(c);
         }
     }
+    out.push(b'\'');
+    out
+}
+
+/// `${x^}`, `${x,,}` and the others.
+fn case(v: &[u8], upper: bool, all: bool) -> Vec<u8> {
+    let s = String::from_utf8_lossy(v);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == 0 || all {
+            if upper {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.into_bytes()
+}
+
+/// `${!ref}` where ref holds `a[1]`, `a[@]` or a plain name.
+fn indirect(env: &mut dyn Env, target: &[u8]) -> Result<Option<Vec<u8>>, ExpandError> {
+    if let Some(open) = target.iter().position(|&b| b == b'[') {
+        if target.last() == Some(&b']') {
+            let name = &target[..open];
+            let inner = &target[open + 1..target.len() - 1];
+            if inner == b"@" || inner == b"*" {
+                let vals: Vec<Vec<u8>> = env
+                    .elems(name)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(_, v)| v.into_vec())
+                    .collect();
+                return Ok((!vals.is_empty()).then(|| vals.join(&b' ')));
+            }
+            let word = Word::literal(inner, Default::default());
+            let key = subscript(env, name, &word)?;
+            return Ok(env.elem(name, &key).map(OsString::into_vec));
+        }
+    }
+    lookup(env, target)
 }
 
 /// A parameter's value, or the `set -u` error.

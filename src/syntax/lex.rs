@@ -308,6 +308,26 @@ impl<'a> Lexer<'a> {
         Ok(word)
     }
 
+    /// A subscript's text (`a[$i+1]`, `m["k"]`): expanded as in double quotes, with quotes
+    /// removed as in a word.
+    pub(super) fn subscript_word(&self, from: usize, to: usize) -> Result<Word, SyntaxError> {
+        let inner = &self.line[from..to];
+        let mut sub = Lexer::starting(inner, 0, self.depth + 1);
+        let mut w = WordBuf::default();
+        while sub.pos < inner.len() {
+            match inner[sub.pos] {
+                b'\'' => sub.single_quoted(&mut w)?,
+                _ => sub.dq_step(&mut w, b"")?,
+            }
+        }
+        let span = Span::new(from, to);
+        let mut parts = w.parts;
+        merge_parts(&mut parts);
+        let mut word = Word { parts, span };
+        respan(&mut word, span);
+        Ok(word)
+    }
+
     fn at(&self, i: usize) -> Option<u8> {
         self.line.get(i).copied()
     }
@@ -687,6 +707,24 @@ impl<'a> Lexer<'a> {
         };
         let name = self.line[i..i + name_len].to_vec();
         i += name_len;
+        let mut index = None;
+        if self.at(i) == Some(b'[') && name.first().is_some_and(|&b| is_name_start(b)) {
+            let close = subscript_end(self.line, i + 1).ok_or_else(|| bad(self, i))?;
+            let text = &self.line[i + 1..close];
+            index = Some(Box::new(if text == b"@" || text == b"*" {
+                let span = Span::new(i + 1, close);
+                Word {
+                    parts: vec![Part {
+                        kind: PartKind::Bare(text.to_vec()),
+                        span,
+                    }],
+                    span,
+                }
+            } else {
+                self.subscript_word(i + 1, close)?
+            }));
+            i = close + 1;
+        }
         self.pos = i;
         let plain = |name: Vec<u8>| {
             if name == b"?" {
@@ -696,6 +734,7 @@ impl<'a> Lexer<'a> {
             }
         };
         let op = match (prefix, self.at(i)) {
+            (None, Some(b'}')) if index.is_some() => ParamOp::Value,
             (None, Some(b'}')) => {
                 self.pos = i + 1;
                 w.push(plain(name), Span::new(d, self.pos));
@@ -782,6 +821,12 @@ impl<'a> Lexer<'a> {
                         };
                         ParamOp::Slice { offset, length }
                     }
+                    b'@' if self.at(i + 2) == Some(b'}')
+                        && self.at(i + 1).is_some_and(|c| b"QEaULuK".contains(&c)) =>
+                    {
+                        self.pos = i + 2;
+                        ParamOp::Transform(self.at(i + 1).unwrap_or(b'Q'))
+                    }
                     b'^' | b',' => {
                         let all = self.at(i + 1) == Some(opc);
                         self.pos = i + 1 + usize::from(all);
@@ -805,6 +850,7 @@ impl<'a> Lexer<'a> {
         w.push(
             PartKind::ParamOp {
                 name,
+                index,
                 op: Box::new(op),
                 quoted,
             },
@@ -945,6 +991,26 @@ fn arith_end(line: &[u8], from: usize) -> Result<Option<usize>, SyntaxError> {
 
 /// Every span in `word` (and in what it holds) set to `span`: for text that was not typed
 /// where it stands (here-document bodies, backquoted commands, alias values).
+/// Where the `]` closing a subscript that starts at `from` is: brackets nest, quotes and
+/// backslashes hide them.
+pub(super) fn subscript_end(line: &[u8], from: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = from;
+    while i < line.len() {
+        match line[i] {
+            b'\\' => i += 1,
+            b'\'' => i += line[i + 1..].iter().position(|&b| b == b'\'')? + 1,
+            b'"' => i += line[i + 1..].iter().position(|&b| b == b'"')? + 1,
+            b'[' => depth += 1,
+            b']' if depth == 0 => return Some(i),
+            b']' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 pub(super) fn respan(word: &mut Word, span: Span) {
     word.span = span;
     for p in &mut word.parts {
@@ -1182,6 +1248,22 @@ fn is_sequence(s: &[u8]) -> bool {
 
 /// Decodes the body of `$'...'` from `i` into `out`; returns the index of the closing quote, or
 /// `None` if there is none.
+/// `${x@E}`: the escapes of `$'...'` expanded in `text` (which is `$'` + value + `'`); a quote
+/// inside the value stays a quote.
+pub(super) fn ansi_c_text(text: &[u8], out: &mut Vec<u8>) {
+    let body = &text[2..text.len().saturating_sub(1).max(2)];
+    let mut line = body.to_vec();
+    line.push(b'\'');
+    let mut i = 0;
+    while let Some(end) = ansi_c(&line, i, out) {
+        if end + 1 >= line.len() {
+            return;
+        }
+        out.push(b'\'');
+        i = end + 1;
+    }
+}
+
 fn ansi_c(line: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<usize> {
     loop {
         let c = *line.get(i)?;

@@ -40,7 +40,7 @@ pub use ast::{CaseArm, CaseEnd, Compound, CondTok, ParamOp};
 pub use cursor::{cursor_word, CursorWord};
 pub use expand::{
     expand_assignment, expand_pattern, expand_redirect_target, expand_string, expand_word,
-    expand_words, glob_field, word_fields, Env, ExpandError, Field, Lister,
+    expand_words, glob_field, subscript, word_fields, Env, ExpandError, Field, Key, Lister,
 };
 pub use parse::{parse, parse_line, parse_with_aliases, ErrorKind, SyntaxError};
 pub use quote::quote;

@@ -116,6 +116,8 @@ struct Parser<'a> {
     aliases: &'a dyn Aliases,
     /// The previous word was an alias whose value ended in a blank: this word may be one too.
     alias_next: bool,
+    /// A byte position and the line it is on, for [`Parser::line_of`].
+    lines: (usize, usize),
 }
 
 impl List {
@@ -145,6 +147,7 @@ impl<'a> Parser<'a> {
             ahead: VecDeque::new(),
             aliases,
             alias_next: false,
+            lines: (0, 1),
         }
     }
 
@@ -360,7 +363,30 @@ impl<'a> Parser<'a> {
 
     /// A simple command. `substituted`: an alias was already replaced at its start, so it may
     /// end up empty (`alias e=''`).
-    fn command(&mut self, mut substituted: bool) -> Result<Command, SyntaxError> {
+    fn command(&mut self, substituted: bool) -> Result<Command, SyntaxError> {
+        let start = self.peek()?.span.start;
+        let mut c = self.command_here(substituted)?;
+        c.line = self.line_of(start);
+        Ok(c)
+    }
+
+    /// The line (from 1) that byte `pos` is on; counted on from the last answer.
+    fn line_of(&mut self, pos: usize) -> usize {
+        let (from, mut n) = if pos >= self.lines.0 {
+            self.lines
+        } else {
+            (0, 1)
+        };
+        let to = pos.min(self.line.len());
+        n += self.line[from.min(to)..to]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.lines = (to, n);
+        n
+    }
+
+    fn command_here(&mut self, mut substituted: bool) -> Result<Command, SyntaxError> {
         if let Some(c) = self.compound()? {
             return Ok(c);
         }
@@ -379,8 +405,31 @@ impl<'a> Parser<'a> {
                     let TokKind::Word(word) = tok.kind else {
                         continue;
                     };
+                    let array_next = !tok.blank_after
+                        && word.parts.last().is_some_and(
+                            |p| matches!(&p.kind, PartKind::Bare(b) if b.ends_with(b"=")),
+                        )
+                        && self.peek_op()? == Some(Op::LParen);
+                    if array_next && !cmd.words.is_empty() {
+                        // `declare a=(1 2)`: the elements go to the builtin as typed.
+                        let (_, span) = self.array_literal()?;
+                        let mut word = word;
+                        word.parts.push(Part {
+                            kind: PartKind::Quoted(self.line[span.start..span.end].to_vec()),
+                            span,
+                        });
+                        word.span = word.span.to(span);
+                        spans.push(word.span);
+                        cmd.words.push(word);
+                        continue;
+                    }
                     if cmd.words.is_empty() {
-                        if let Some(a) = assignment(&word) {
+                        if let Some(mut a) = assignment(&word) {
+                            if array_next && a.value.parts.is_empty() {
+                                let (elems, span) = self.array_literal()?;
+                                a.array = Some(elems);
+                                a.span = a.span.to(span);
+                            }
                             spans.push(a.span);
                             cmd.assignments.push(a);
                             continue;
@@ -428,6 +477,28 @@ impl<'a> Parser<'a> {
             }
         };
         Ok(cmd)
+    }
+
+    /// `( word... )` after `a=`: an array's elements (newlines allowed), and the span from
+    /// `(` to `)`.
+    fn array_literal(&mut self) -> Result<(Vec<Word>, Span), SyntaxError> {
+        let open = self.next()?.span;
+        let mut words = Vec::new();
+        loop {
+            let tok = self.next()?;
+            match tok.kind {
+                TokKind::Word(w) => words.push(w),
+                TokKind::Newline => {}
+                TokKind::Op(Op::RParen) => return Ok((words, open.to(tok.span))),
+                TokKind::Eof => {
+                    return Err(SyntaxError {
+                        pos: self.line.len(),
+                        kind: ErrorKind::UnexpectedEof,
+                    })
+                }
+                _ => return Err(self.unexpected(&tok)),
+            }
+        }
     }
 
     /// A compound command if one starts here (with its redirects), else `None`.
@@ -920,36 +991,127 @@ fn literal(word: &Word) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// `NAME=value` if the word starts with a bare valid name and `=`: how the parser finds
-/// assignments, and how `export`/`alias` arguments can be recognised.
+/// `NAME=value` (also `NAME+=value`, `NAME[sub]=value`) if the word starts with a bare valid
+/// name and `=`: how the parser finds assignments, and how `export`/`alias` arguments can be
+/// recognised. An array's elements (`a=(...)`) are added by the parser.
 pub fn assignment(word: &Word) -> Option<Assignment> {
     let first = word.parts.first()?;
     let PartKind::Bare(b) = &first.kind else {
         return None;
     };
-    let eq = b.iter().position(|&c| c == b'=')?;
-    if !lex::is_name(&b[..eq]) {
+    let name_len = b.iter().take_while(|&&c| lex::is_name_byte(c)).count();
+    if name_len == 0 || !lex::is_name(&b[..name_len]) {
         return None;
     }
+    // After the name: `=`, `+=`, or a subscript and then one of those.
+    let (index, rest_part, rest_at) = if b.get(name_len) == Some(&b'[') {
+        let (index, part, at) = subscript_parts(word, name_len + 1)?;
+        (Some(index), part, at)
+    } else {
+        (None, 0, name_len)
+    };
+    let PartKind::Bare(rb) = &word.parts[rest_part].kind else {
+        return None;
+    };
+    let (append, eq) = match rb.get(rest_at..) {
+        Some([b'=', ..]) => (false, rest_at),
+        Some([b'+', b'=', ..]) => (true, rest_at + 1),
+        _ => return None,
+    };
+    let part = &word.parts[rest_part];
     let mut parts = Vec::new();
-    let value_start = first.span.start + eq + 1;
-    if eq + 1 < b.len() {
+    let value_start = part.span.start + eq + 1;
+    if eq + 1 < rb.len() {
         parts.push(Part {
-            kind: PartKind::Bare(b[eq + 1..].to_vec()),
-            span: Span::new(value_start.min(first.span.end), first.span.end),
+            kind: PartKind::Bare(rb[eq + 1..].to_vec()),
+            span: Span::new(value_start.min(part.span.end), part.span.end),
         });
     }
-    parts.extend(word.parts[1..].iter().cloned());
+    parts.extend(word.parts[rest_part + 1..].iter().cloned());
     lex::tilde_prefix(&mut parts);
     lex::tilde_after_colons(&mut parts);
     Some(Assignment {
-        name: b[..eq].to_vec(),
+        name: b[..name_len].to_vec(),
         value: Word {
             parts,
             span: Span::new(value_start.min(word.span.end), word.span.end),
         },
         span: word.span,
+        index,
+        append,
+        array: None,
     })
+}
+
+/// `[k]=v` as an array literal's element: the subscript and the value.
+pub fn element(word: &Word) -> Option<(Word, Word)> {
+    match &word.parts.first()?.kind {
+        PartKind::Bare(b) if b.starts_with(b"[") => {}
+        _ => return None,
+    }
+    let (key, part, at) = subscript_parts(word, 1)?;
+    let PartKind::Bare(rb) = &word.parts[part].kind else {
+        return None;
+    };
+    if rb.get(at) != Some(&b'=') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if at + 1 < rb.len() {
+        parts.push(Part {
+            kind: PartKind::Bare(rb[at + 1..].to_vec()),
+            span: word.parts[part].span,
+        });
+    }
+    parts.extend(word.parts[part + 1..].iter().cloned());
+    lex::tilde_prefix(&mut parts);
+    Some((
+        key,
+        Word {
+            parts,
+            span: word.span,
+        },
+    ))
+}
+
+/// The subscript starting at byte `from` of the word's first part, up to the matching `]`:
+/// the subscript as a word, and where the text after `]` is (part, byte offset in it).
+pub(crate) fn subscript_parts(word: &Word, from: usize) -> Option<(Word, usize, usize)> {
+    let mut depth = 0usize;
+    let mut parts: Vec<Part> = Vec::new();
+    for (pi, part) in word.parts.iter().enumerate() {
+        let start = if pi == 0 { from } else { 0 };
+        match &part.kind {
+            PartKind::Bare(b) => {
+                for (i, &c) in b.iter().enumerate().skip(start) {
+                    match c {
+                        b'[' => depth += 1,
+                        b']' if depth == 0 => {
+                            if i > start {
+                                parts.push(Part {
+                                    kind: PartKind::Quoted(b[start..i].to_vec()),
+                                    span: part.span,
+                                });
+                            }
+                            let span = word.span;
+                            return Some((Word { parts, span }, pi, i + 1));
+                        }
+                        b']' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                if b.len() > start {
+                    parts.push(Part {
+                        kind: PartKind::Quoted(b[start..].to_vec()),
+                        span: part.span,
+                    });
+                }
+            }
+            _ if pi == 0 => return None,
+            _ => parts.push(part.clone()),
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -981,6 +1143,15 @@ mod tests {
     fn structure() {
         check(&[
             ("ls -l /x", "[ls -l /x]"),
+            // Arrays and subscripts (bash).
+            ("a=(1 'b c'\n [3]=x) b", "[a=(1 'b c' [3]=x) b]"),
+            ("a=() ; a+=(x)", "[a=()]; [a+=(x)]"),
+            ("a[1]=x a[$i+1]=y s+=z", "[a['1']=x a[$i'+1']=y s+=z]"),
+            ("declare -a a=(1 $x)", "[declare -a a='(1 $x)']"),
+            (
+                "echo ${a[@]} ${#a[*]} ${!a[@]} \"${a[i+1]:-d}\"",
+                "[echo ${a[@]} ${#a[*]} ${!a[@]} ${a['i+1']:-'d'}]",
+            ),
             ("", ""),
             ("   # only a comment", ""),
             ("\n\n ls \n\n", "[ls]"),

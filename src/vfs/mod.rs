@@ -20,6 +20,7 @@ mod meta;
 mod objdoc;
 pub mod owners;
 pub mod path;
+pub mod search;
 pub mod stream;
 mod synthetic;
 pub mod temps;
@@ -95,8 +96,10 @@ enum Need {
 enum Hop<'v> {
     /// A backend ready to ask.
     Ready(Arc<dyn Backend + 'v>),
-    /// The agent if it serves now (waited for when `wait`), else the archive API.
-    Served { wait: bool },
+    /// The agent if it serves now (waited for when `wait`), else the archive API; unless
+    /// `blind`: the archive API would answer wrong (a mount point), so the agent's failure to
+    /// start is the answer.
+    Served { wait: bool, blind: bool },
     /// The archive API after the agent.
     Archive(String),
 }
@@ -299,6 +302,9 @@ impl Vfs {
         p: &VPath,
         need: Need,
     ) -> Result<(PathBuf, Option<Arc<ContainerInfo>>, VecDeque<Hop<'_>>), FsError> {
+        if let Some(errno) = p.limits_error() {
+            return Err(FsError::errno_error(errno));
+        }
         // Below a service link of /apps: the container path it leads to.
         let through;
         let p = match p {
@@ -377,16 +383,15 @@ impl Vfs {
             })));
         }
         let running = c.state == State::Running;
+        // The archive API sees the layer beneath a tmpfs or `/dev`, not the files on it, and
+        // none of the kernel's filesystems (`Engine::mounts`).
+        let blind = running && (kernel || self.eng(&c).under_mount(&c.id, path).await);
         let wait = match need {
             Need::Write => true,
             Need::Exact => running,
-            // The archive API sees the layer beneath a tmpfs, not the files on it, and none of
-            // the kernel's filesystems.
-            Need::Names | Need::Read => {
-                running && (kernel || self.eng(&c).under_tmpfs(&c.id, path).await)
-            }
+            Need::Names | Need::Read => blind,
         };
-        hops.push_back(Hop::Served { wait });
+        hops.push_back(Hop::Served { wait, blind });
         Ok((path.clone(), Some(c), hops))
     }
 
@@ -397,11 +402,11 @@ impl Vfs {
         c: &Option<Arc<ContainerInfo>>,
         need: Need,
         rest: &mut VecDeque<Hop<'v>>,
-    ) -> Option<Arc<dyn Backend + 'v>> {
+    ) -> Result<Option<Arc<dyn Backend + 'v>>, FsError> {
         let full = need == Need::Exact;
-        Some(match (hop, c) {
+        Ok(Some(match (hop, c) {
             (Hop::Ready(b), _) => b,
-            (Hop::Served { wait }, Some(c)) => match self.via_with(c, wait).await {
+            (Hop::Served { wait, blind }, Some(c)) => match self.via_with(c, wait).await {
                 Via::Agent(conn) => {
                     rest.push_back(Hop::Archive("the agent does not do this".into()));
                     Arc::new(agent::AgentFs {
@@ -412,11 +417,12 @@ impl Vfs {
                         notes: &self.notes,
                     })
                 }
+                Via::Archive(why) if blind => return Err(FsError::Blind(why)),
                 Via::Archive(why) => Arc::new(self.archive_of(c, why, full)),
             },
             (Hop::Archive(why), Some(c)) => Arc::new(self.archive_of(c, why, full)),
-            (_, None) => return None,
-        })
+            (_, None) => return Ok(None),
+        }))
     }
 
     fn archive_of<'v>(
@@ -451,7 +457,7 @@ impl Vfs {
                 other: other.to_path_buf(),
             };
             while let Some(hop) = hops.pop_front() {
-                let Some(b) = self.backend(hop, &c, need, &mut hops).await else {
+                let Some(b) = self.backend(hop, &c, need, &mut hops).await? else {
                     break;
                 };
                 match op(&*b, &at).await {
