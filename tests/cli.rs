@@ -94,7 +94,7 @@ fn help_and_version() {
     for b in ["ls", "cd", "pwd", "cat", "exit", "help"] {
         assert!(out.contains(&format!("  {b} ")), "help lists {b}: {out}");
     }
-    assert!(sh.c("help ls").ok().starts_with("usage: ls [-laA1dhR]"));
+    assert!(sh.c("help ls").ok().starts_with("usage: ls [-laA1dhRtr]"));
     assert_eq!(sh.c("help nope").status, 1);
 }
 

@@ -99,7 +99,8 @@ fn meta_fields_match_docker_inspect() {
     for line in long.lines().skip(1) {
         let cols: Vec<&str> = line.split_whitespace().collect();
         let (size, name) = (cols[4], cols[cols.len() - 1]);
-        if line.starts_with('-') && !["logs", "changes", "ctl"].contains(&name) {
+        if line.starts_with('-') && !["logs", "changes", "ctl", "top", "stats.json"].contains(&name)
+        {
             assert_eq!(size, cat(name).len().to_string(), "{name}");
         }
     }
@@ -321,4 +322,159 @@ fn make_rebuilds_exactly_when_the_container_restarted() {
     fetch();
     make();
     assert_eq!(builds(), 2);
+}
+
+#[test]
+fn meta_images_and_volumes_match_inspect() {
+    let Some(_sb) = Sandbox::new("metaobjects") else {
+        return;
+    };
+    let sh = TestShell::new();
+    let img = format!("/meta/images/{BUSYBOX}");
+    let cat = |p: &str| sh.c(&format!("cat {p}")).ok();
+    let image = |f: &str| docker(&["image", "inspect", "-f", f, BUSYBOX]);
+    assert_eq!(cat(&format!("{img}/id")), format!("{}\n", image("{{.Id}}")));
+    assert!(cat(&format!("{img}/tags")).lines().any(|t| t == BUSYBOX));
+    assert_eq!(
+        cat(&format!("{img}/created")),
+        format!("{}\n", image("{{.Created}}"))
+    );
+    assert_eq!(
+        cat(&format!("{img}/size")),
+        format!("{}\n", image("{{.Size}}"))
+    );
+    assert!(cat(&format!("{img}/inspect.json")).contains("\"RepoTags\""));
+    let names = sh.c(&format!("ls {img}")).ok();
+    for f in [
+        "id",
+        "tags",
+        "created",
+        "size",
+        "inspect.json",
+        "labels",
+        "env",
+    ] {
+        assert!(names.lines().any(|l| l == f), "{f} in {names}");
+    }
+    // The mtime is the image's creation.
+    let created = docker(&["image", "inspect", "-f", "{{.Created}}", BUSYBOX]);
+    let secs = |s: &str| {
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", s, "+%s"])
+            .output()
+            .expect("date");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let d = tempfile::tempdir().expect("tempdir");
+    sh.c(&format!("cp -p {img}/id {}/id", d.path().display()))
+        .ok();
+    let m = std::fs::metadata(d.path().join("id"))
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let m = m
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().to_string())
+        .unwrap_or_default();
+    assert_eq!(m, secs(&created));
+    // Read-only, like the rest of /meta.
+    let r = sh.c(&format!("echo x > {img}/id"));
+    assert!(r.stderr.contains("Read-only file system"), "{}", r.stderr);
+
+    let vol = format!("dbx-metavol-{}", std::process::id());
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        "dockerbox.test=1",
+        "--label",
+        "tier=db",
+        &vol,
+    ]);
+    let v = format!("/meta/volumes/{vol}");
+    let volume = |f: &str| docker(&["volume", "inspect", "-f", f, &vol]);
+    let got = [
+        cat(&format!("{v}/driver")),
+        cat(&format!("{v}/mountpoint")),
+        cat(&format!("{v}/created")),
+        cat(&format!("{v}/labels/tier")),
+    ];
+    let want = [
+        "local\n".to_string(),
+        format!("{}\n", volume("{{.Mountpoint}}")),
+        format!("{}\n", volume("{{.CreatedAt}}")),
+        "db\n".to_string(),
+    ];
+    let listed = sh.c("ls /meta/volumes").ok();
+    let _ = std::process::Command::new("docker")
+        .args(["volume", "rm", "-f", &vol])
+        .output();
+    assert_eq!(got, want);
+    assert!(listed.lines().any(|l| l == vol), "{listed}");
+}
+
+#[test]
+fn top_and_stats_of_a_running_container() {
+    let Some(mut sb) = Sandbox::new("metatop") else {
+        return;
+    };
+    let c = quick_stopper(&mut sb, "c", &[]);
+    let created = sb.create("created", BUSYBOX);
+    let sh = TestShell::new();
+    let top = sh.c(&format!("cat /meta/containers/{c}/top")).ok();
+    let mut lines = top.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|t| t.starts_with("UID") && t.contains("CMD")),
+        "{top}"
+    );
+    assert!(top.contains("sh -c"), "{top}");
+    let stats = sh.c(&format!("cat /meta/containers/{c}/stats.json")).ok();
+    let v: serde_json::Value = serde_json::from_str(&stats).expect("stats.json is JSON");
+    assert!(v.get("memory_stats").is_some(), "{stats}");
+    let r = sh.c(&format!("cat /meta/containers/{created}/top"));
+    assert_ne!(r.status, 0);
+    assert!(r.stderr.contains("is not running"), "{}", r.stderr);
+}
+
+#[test]
+fn ls_lt_sorts_containers_by_their_last_change() {
+    let Some(mut sb) = Sandbox::new("metalt") else {
+        return;
+    };
+    let first = sb.create("first", BUSYBOX);
+    let second = sb.create("second", BUSYBOX);
+    let created = inspect(&second, "{{.Created}}");
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &created, "+%s"])
+        .output()
+        .expect("date");
+    let created: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    // mtimes are whole seconds: the change must fall in a later second.
+    wait_until("the next second", || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .is_ok_and(|now| now.as_secs() > created)
+    });
+    docker(&["start", &first]);
+    let sh = TestShell::new();
+    let order: Vec<String> = sh
+        .c("ls -t /meta/containers")
+        .ok()
+        .lines()
+        .filter(|l| *l == first || *l == second)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(order, [first.clone(), second.clone()]);
+    let order: Vec<String> = sh
+        .c("ls -tr /meta/containers")
+        .ok()
+        .lines()
+        .filter(|l| *l == first || *l == second)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(order, [second, first]);
 }

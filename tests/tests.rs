@@ -9,6 +9,7 @@
 mod util;
 
 mod agent;
+mod apps;
 mod cat;
 mod cli;
 mod cp;
@@ -21,6 +22,7 @@ mod faults;
 mod fileops;
 mod images;
 mod lang;
+mod logs;
 mod ls;
 mod messages;
 mod meta;

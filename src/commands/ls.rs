@@ -24,6 +24,10 @@ struct Config {
     all: Option<bool>,
     dirs_as_files: bool,
     recursive: bool,
+    /// `-t`: newest first (ties by name), e.g. `ls -lt /meta/containers` by last change.
+    by_time: bool,
+    /// `-r`: the order reversed.
+    reverse: bool,
     long: LongOpts,
     operands: Vec<OsString>,
 }
@@ -52,6 +56,8 @@ impl Config {
             all,
             dirs_as_files: a.has('d'),
             recursive: a.has('R'),
+            by_time: a.has('t'),
+            reverse: a.has('r'),
             long: LongOpts { human: a.has('h') },
             operands,
         }
@@ -66,7 +72,7 @@ impl Builtin for Ls {
         "list directory contents: containers, their files, or the host's"
     }
     fn usage(&self) -> &'static str {
-        "ls [-laA1dhR] [PATH]...\n  -l  long listing (in /containers: state, image, ID, created, name)\n  -a  include names starting with '.', and . and ..\n  -A  like -a, without . and ..\n  -1  one name per line\n  -d  list directories themselves, not their contents\n  -h  sizes like 1.5K 12M (with -l)\n  -R  list subdirectories recursively"
+        "ls [-laA1dhRtr] [PATH]...\n  -l  long listing (in /containers: state, image, ID, created, name)\n  -a  include names starting with '.', and . and ..\n  -A  like -a, without . and ..\n  -1  one name per line\n  -d  list directories themselves, not their contents\n  -h  sizes like 1.5K 12M (with -l)\n  -R  list subdirectories recursively\n  -t  newest first (by modification time)\n  -r  reverse the order"
     }
     fn run<'a>(
         &'a self,
@@ -75,7 +81,7 @@ impl Builtin for Ls {
         out: &'a mut Out,
     ) -> LocalBoxFuture<'a, i32> {
         Box::pin(async move {
-            let args = match Args::parse(args, "laA1dhR", &[]) {
+            let args = match Args::parse(args, "laA1dhRtr", &[]) {
                 Ok(a) => a,
                 Err(e) => return ctx.usage(e),
             };
@@ -128,6 +134,13 @@ async fn run(ctx: &Context, cfg: &Config, out: &mut Out) -> Result<i32, FsError>
     }
     files.sort_by(|a, b| a.1.name.as_bytes().cmp(b.1.name.as_bytes()));
     dirs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    if cfg.by_time {
+        files.sort_by_key(|f| std::cmp::Reverse(f.1.mtime));
+    }
+    if cfg.reverse {
+        files.reverse();
+        dirs.reverse();
+    }
 
     let mut first = true;
     if !files.is_empty() {
@@ -197,6 +210,7 @@ async fn listing(ctx: &Context, cfg: &Config, p: &VPath) -> Result<Vec<Entry>, F
         .cloned()
         .collect();
     list.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    order(cfg, &mut list);
     if cfg.all == Some(true) {
         let mut dots = Vec::new();
         for (name, path) in [
@@ -220,6 +234,17 @@ async fn listing(ctx: &Context, cfg: &Config, p: &VPath) -> Result<Vec<Entry>, F
         list = dots;
     }
     Ok(list)
+}
+
+/// `-t` and `-r` applied to entries sorted by name: newest first (a stable sort, so ties stay
+/// by name), then reversed.
+fn order(cfg: &Config, list: &mut [Entry]) {
+    if cfg.by_time {
+        list.sort_by_key(|e| std::cmp::Reverse(e.mtime));
+    }
+    if cfg.reverse {
+        list.reverse();
+    }
 }
 
 async fn print(

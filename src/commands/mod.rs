@@ -21,6 +21,7 @@ mod find;
 mod grep;
 mod help;
 mod ln;
+mod logs;
 mod ls;
 mod mkdir;
 mod mv;
@@ -94,6 +95,7 @@ pub const BUILTINS: &[&dyn Builtin] = &[
     &find::Cmd,
     &du::Cmd,
     &exec::Cmd,
+    &logs::Cmd,
     &sh::Sh,
     &sh::Bash,
     &export::Export,

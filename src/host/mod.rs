@@ -8,6 +8,7 @@ mod connect;
 mod engine;
 mod error;
 mod exec;
+mod logs;
 mod objects;
 mod procroot;
 mod sources;
@@ -17,6 +18,6 @@ pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteS
 pub use engine::{ContainerEvent, ContainerInfo, Engine, EngineSummary, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};
-pub use objects::{session_marker, ImageInfo, Verb, VolumeInfo, VOLUME_AT, VOLUME_VIEW};
+pub use objects::{session_marker, ImageInfo, Labelled, Verb, VolumeInfo, VOLUME_AT, VOLUME_VIEW};
 pub use procroot::{copy_slice, on_kernel_fs, ProcRoot, ProcWriter};
 pub use sources::{resolve, Request};

@@ -64,6 +64,53 @@ impl Engine {
         Ok(stream)
     }
 
+    /// `docker image inspect`, as JSON (for `/meta/images`).
+    pub async fn image_doc(&self, id: &str) -> Result<serde_json::Value, EngineError> {
+        let docker = self.client().await?;
+        let doc = docker.inspect_image(id).await.map_err(|e| self.error(e))?;
+        serde_json::to_value(doc).map_err(|e| EngineError::Other(e.to_string()))
+    }
+
+    /// `docker volume inspect`, as JSON (for `/meta/volumes`).
+    pub async fn volume_doc(&self, name: &str) -> Result<serde_json::Value, EngineError> {
+        let docker = self.client().await?;
+        let doc = docker
+            .inspect_volume(name)
+            .await
+            .map_err(|e| self.error(e))?;
+        serde_json::to_value(doc).map_err(|e| EngineError::Other(e.to_string()))
+    }
+
+    /// `docker top`: the column titles and one row per process.
+    pub async fn top(&self, id: &str) -> Result<(Vec<String>, Vec<Vec<String>>), EngineError> {
+        let docker = self.client().await?;
+        let t = docker
+            .top_processes(id, None::<bollard::query_parameters::TopOptions>)
+            .await
+            .map_err(|e| self.container_error(e))?;
+        Ok((
+            t.titles.unwrap_or_default(),
+            t.processes.unwrap_or_default(),
+        ))
+    }
+
+    /// One sample of `docker stats` (`one-shot`: no second sample waited for), as JSON.
+    pub async fn stats_once(&self, id: &str) -> Result<serde_json::Value, EngineError> {
+        let docker = self.client().await?;
+        let opts = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut s = docker.stats(id, Some(opts));
+        match s.next().await {
+            Some(r) => {
+                let v = r.map_err(|e| self.container_error(e))?;
+                serde_json::to_value(v).map_err(|e| EngineError::Other(e.to_string()))
+            }
+            None => Err(EngineError::Other("the engine sent no stats".into())),
+        }
+    }
+
     /// Does `verb` to a container. "Already so" (304: start a running one, stop a stopped
     /// one) counts as done, as the docker CLI counts it.
     pub async fn control(&self, id: &str, verb: &Verb) -> Result<(), EngineError> {
@@ -135,7 +182,7 @@ fn async_stream(
     .boxed()
 }
 
-fn bytes_of(o: bollard::container::LogOutput) -> Bytes {
+pub(super) fn bytes_of(o: bollard::container::LogOutput) -> Bytes {
     use bollard::container::LogOutput as L;
     match o {
         L::StdErr { message }
@@ -454,6 +501,49 @@ impl Engine {
                 )
                 .await;
         }
+    }
+}
+
+/// A container as `/apps` groups it: its name, state and labels.
+#[derive(Debug, Clone)]
+pub struct Labelled {
+    pub name: String,
+    pub running: bool,
+    /// Seconds since the epoch.
+    pub created: i64,
+    pub labels: std::collections::HashMap<String, String>,
+}
+
+impl Engine {
+    /// Every container (running or not) carrying the label `key`, with its labels.
+    pub async fn labelled(&self, key: &str) -> Result<Vec<Labelled>, EngineError> {
+        let docker = self.client().await?;
+        let mut filters = std::collections::HashMap::new();
+        filters.insert("label".to_string(), vec![key.to_string()]);
+        let opts = bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let list = docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                if is_view(&labels) {
+                    return None;
+                }
+                Some(Labelled {
+                    name: c.names?.first()?.trim_start_matches('/').to_string(),
+                    running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
+                    created: c.created.unwrap_or(0),
+                    labels,
+                })
+            })
+            .collect())
     }
 }
 

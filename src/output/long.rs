@@ -110,8 +110,9 @@ fn render_containers(
     Ok(())
 }
 
-/// `ls -l /images`, `/volumes`: two columns of what each object is (an image's size and short
-/// ID; a volume's driver and mountpoint), its time (creation), its name. Entries that stand for no object (a directory of
+/// `ls -l /images`, `/volumes`, `/apps`: two columns of what each object is (an image's size
+/// and short ID; a volume's driver and mountpoint; a project's service count and working
+/// directory), its time (creation), its name. Entries that stand for no object (a directory of
 /// nested references) show `-`.
 fn render_objects(
     w: &mut dyn Write,
@@ -136,6 +137,16 @@ fn render_objects(
             }
             Some(Object::Volume { driver, mountpoint }) => {
                 (false, [text(driver), text(mountpoint)])
+            }
+            Some(Object::App {
+                working_dir,
+                services,
+            }) => {
+                let n = match services {
+                    1 => "1 service".to_string(),
+                    n => format!("{n} services"),
+                };
+                (true, [n, text(working_dir)])
             }
             None => (false, ["-".into(), "-".into()]),
         })

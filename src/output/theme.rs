@@ -68,11 +68,12 @@ pub fn state_style(s: State) -> Style {
     }
 }
 
-/// Images magenta, volumes cyan: none of the container states' colours, nor a plain
-/// directory's blue.
+/// Images magenta, volumes cyan, compose projects bold yellow: none of the container states'
+/// colours, nor a plain directory's blue.
 pub fn object_style(o: &Object) -> Style {
     match o {
         Object::Image { .. } => Color::Magenta.normal(),
         Object::Volume { .. } => Color::Cyan.normal(),
+        Object::App { .. } => Color::Yellow.bold(),
     }
 }

@@ -42,7 +42,7 @@ pub struct Entry {
     pub container: Option<Arc<ContainerInfo>>,
     /// Set on the entries of `/containers` when it holds engines.
     pub engine: Option<Arc<EngineSummary>>,
-    /// Set on the entries of `/images` and `/volumes`: the object each stands for.
+    /// Set on the entries of `/images`, `/volumes` and `/apps`: the object each stands for.
     pub object: Option<Arc<Object>>,
 }
 
@@ -54,6 +54,12 @@ pub enum Object {
     /// A volume (`/volumes/NAME`): its driver and where the engine keeps it (its creation time
     /// is the entry's mtime).
     Volume { driver: String, mountpoint: String },
+    /// A compose project or swarm stack (`/apps/PROJECT`): its working directory (`-` when
+    /// unknown) and how many services (its newest container's creation is the mtime).
+    App {
+        working_dir: String,
+        services: usize,
+    },
 }
 
 impl Entry {

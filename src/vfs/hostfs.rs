@@ -54,6 +54,9 @@ pub fn read_dir(p: &Path) -> Result<Vec<Entry>, FsError> {
     if p == Path::new("/") && fs::symlink_metadata("/volumes").is_err() {
         out.push(super::volumes::volumes_dir());
     }
+    if p == Path::new("/") && fs::symlink_metadata("/apps").is_err() {
+        out.push(super::apps::apps_dir());
+    }
     for de in fs::read_dir(p)? {
         let de = de?;
         let path = de.path();

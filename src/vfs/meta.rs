@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use super::backend::{Backend, BoxFut};
 use super::entry::parse_rfc3339;
+use super::objdoc::{self, Of};
 use super::stream::{ArchiveWriter, Attrs, FileReader, FileWriter};
 use super::{Entry, FsError, Kind, Vfs};
 use crate::host::{EngineError, Verb};
@@ -69,6 +70,13 @@ enum Node {
         name: String,
         rest: Vec<OsString>,
     },
+    /// `/meta/images/[HOST/]REF.../REST` or `/meta/volumes/[HOST/]NAME/REST` (`rest` holds
+    /// all that follows the engine; the objects' own parsing splits it).
+    Objects {
+        of: Of,
+        host: Option<String>,
+        rest: Vec<OsString>,
+    },
 }
 
 /// Parses a path inside `/meta` (`/` is `/meta`); `multi` is the `/containers` shape.
@@ -77,12 +85,24 @@ fn parse(path: &Path, multi: bool) -> Result<Node, FsError> {
         Component::Normal(n) => Some(n.to_os_string()),
         _ => None,
     });
+    let utf8 = |s: OsString| s.into_string().map_err(|_| FsError::NotFound);
     match parts.next() {
         None => return Ok(Node::Root),
         Some(c) if c == "containers" => {}
+        Some(c) if c == "images" || c == "volumes" => {
+            let of = if c == "images" { Of::Image } else { Of::Volume };
+            let host = match multi {
+                true => parts.next().map(utf8).transpose()?,
+                false => None,
+            };
+            return Ok(Node::Objects {
+                of,
+                host,
+                rest: parts.collect(),
+            });
+        }
         Some(_) => return Err(FsError::NotFound),
     }
-    let utf8 = |s: OsString| s.into_string().map_err(|_| FsError::NotFound);
     let host = if multi {
         match parts.next() {
             None => return Ok(Node::Containers),
@@ -133,9 +153,8 @@ impl Times {
         match field {
             "started" | "restart-count" => self.started,
             "finished" | "exit-code" => self.finished,
-            "state" | "pid" | "health" | "ip" | "ports" | "inspect.json" | "logs" | "changes" => {
-                self.last()
-            }
+            "state" | "pid" | "health" | "ip" | "ports" | "inspect.json" | "logs" | "changes"
+            | "top" | "stats.json" => self.last(),
             _ => self.created,
         }
     }
@@ -314,6 +333,37 @@ pub fn render_changes(changes: &[FilesystemChange]) -> Vec<u8> {
     }))
 }
 
+/// `docker top`'s table: the titles, then a row per process, in columns as wide as their
+/// widest cell (the last one, the command, as it is).
+pub fn render_top(titles: &[String], rows: &[Vec<String>]) -> Vec<u8> {
+    let all: Vec<&[String]> = std::iter::once(titles)
+        .chain(rows.iter().map(Vec::as_slice))
+        .collect();
+    let cols = all.iter().map(|r| r.len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|i| {
+            all.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    lines(all.iter().map(|r| {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                let pad = widths[i].saturating_sub(cell.chars().count()) + 3;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        line
+    }))
+}
+
 /// A verb written to `ctl`: one line, `start`, `stop`, `restart`, `pause`, `unpause` or
 /// `kill [SIGNAL]`.
 pub fn parse_verb(text: &[u8]) -> Result<Verb, FsError> {
@@ -416,7 +466,7 @@ impl Files {
         for d in ["labels", "env"] {
             out.push(dir(d, t.created));
         }
-        for s in ["logs", "changes"] {
+        for s in ["logs", "changes", "top", "stats.json"] {
             out.push(file(s, 0, t.of_field(s), 0o444));
         }
         out.push(file("ctl", 0, t.last(), 0o200));
@@ -502,6 +552,12 @@ impl Meta<'_> {
                 let (_, files) = self.files(host.as_deref(), &name).await?;
                 files.lookup(&name, &rest)
             }
+            Node::Objects { of, host, rest } => {
+                match self.objects(of, host.as_deref(), &rest).await? {
+                    ObjPlace::Dir(e, _) => Ok(e),
+                    ObjPlace::In(f, name, rest) => Ok(f.lookup(&name, &rest)?.0),
+                }
+            }
         }
     }
 
@@ -549,6 +605,199 @@ fn tar_content(tar_bytes: &[u8]) -> Result<Vec<u8>, FsError> {
     Ok(text)
 }
 
+/// One image's or volume's files, from its inspect document.
+struct ObjFiles {
+    of: Of,
+    doc: serde_json::Value,
+    /// Every file's mtime: the object's creation.
+    created: i64,
+}
+
+impl ObjFiles {
+    fn entries(&self) -> Vec<Entry> {
+        let t = self.created;
+        let mut out: Vec<Entry> = self
+            .of
+            .fields()
+            .iter()
+            .map(|(f, _)| *f)
+            .chain(["inspect.json"])
+            .map(|f| {
+                let size = objdoc::render(self.of, &self.doc, f).map_or(0, |v| v.len());
+                file(f, size, t, 0o444)
+            })
+            .collect();
+        out.extend(self.of.dirs().iter().map(|(d, _)| dir(*d, t)));
+        out
+    }
+
+    /// The entry at `rest` below the object's directory (called `name`), and its content for
+    /// a file.
+    fn lookup(&self, name: &OsStr, rest: &[OsString]) -> Result<(Entry, Vec<u8>), FsError> {
+        let t = self.created;
+        let text = |o: &OsString| o.to_str().ok_or(FsError::NotFound).map(str::to_string);
+        match rest {
+            [] => Ok((dir(name, t), Vec::new())),
+            [f] => {
+                let f = text(f)?;
+                if self.of.dirs().iter().any(|(d, _)| *d == f) {
+                    return Ok((dir(f, t), Vec::new()));
+                }
+                let v = objdoc::render(self.of, &self.doc, &f).ok_or(FsError::NotFound)?;
+                Ok((file(f, v.len(), t, 0o444), v))
+            }
+            [d, key] => {
+                let files =
+                    objdoc::keyed(self.of, &self.doc, &text(d)?).ok_or_else(|| {
+                        match self.lookup(name, &rest[..1]) {
+                            Ok(_) => FsError::NotADirectory,
+                            Err(e) => e,
+                        }
+                    })?;
+                let (k, v) = files
+                    .into_iter()
+                    .find(|(k, _)| k == key)
+                    .ok_or(FsError::NotFound)?;
+                Ok((file(k, v.len(), t, 0o444), v))
+            }
+            _ => Err(match self.lookup(name, &rest[..2]) {
+                Ok((e, _)) if e.is_dir() => FsError::NotFound,
+                Ok(_) => FsError::NotADirectory,
+                Err(e) => e,
+            }),
+        }
+    }
+
+    fn read_dir(&self, name: &OsStr, rest: &[OsString]) -> Result<Vec<Entry>, FsError> {
+        match rest {
+            [] => Ok(self.entries()),
+            [d] => match d
+                .to_str()
+                .and_then(|d| objdoc::keyed(self.of, &self.doc, d))
+            {
+                Some(kids) => Ok(kids
+                    .into_iter()
+                    .map(|(k, v)| file(k, v.len(), self.created, 0o444))
+                    .collect()),
+                None => {
+                    self.lookup(name, rest)?;
+                    Err(FsError::NotADirectory)
+                }
+            },
+            _ => {
+                self.lookup(name, rest)?;
+                Err(FsError::NotADirectory)
+            }
+        }
+    }
+}
+
+/// Where a path in `/meta/images` or `/meta/volumes` is.
+enum ObjPlace {
+    /// A directory of references, volumes or engines: its own entry and its children.
+    Dir(Entry, Vec<Entry>),
+    /// Inside one object's directory (`name`), at `rest`.
+    In(ObjFiles, OsString, Vec<OsString>),
+}
+
+impl Meta<'_> {
+    async fn objects(
+        &self,
+        of: Of,
+        host: Option<&str>,
+        rest: &[OsString],
+    ) -> Result<ObjPlace, FsError> {
+        let top = if of == Of::Image { "images" } else { "volumes" };
+        let multi = super::path::multi_engine();
+        if multi && host.is_none() {
+            let kids = self
+                .vfs
+                .engines()
+                .iter()
+                .map(|e| dir(e.name().to_string(), 0))
+                .collect();
+            return Ok(ObjPlace::Dir(dir(top, 0), kids));
+        }
+        let eng = self.vfs.engine(host)?;
+        let own = |name: Option<&OsString>| match name {
+            Some(n) => dir(n.clone(), 0),
+            None => dir(host.unwrap_or(top), 0),
+        };
+        let created = |doc: &serde_json::Value| {
+            of.created(doc)
+                .and_then(parse_rfc3339)
+                .filter(|t| *t > 0)
+                .unwrap_or(0)
+        };
+        match of {
+            Of::Volume => {
+                let Some((name, rest)) = rest.split_first() else {
+                    let kids = eng
+                        .volumes()
+                        .await?
+                        .into_iter()
+                        .map(|v| {
+                            let t = v.created.as_deref().and_then(parse_rfc3339).unwrap_or(0);
+                            dir(v.name, t)
+                        })
+                        .collect();
+                    return Ok(ObjPlace::Dir(own(None), kids));
+                };
+                let doc = eng
+                    .volume_doc(name.to_str().ok_or(FsError::NotFound)?)
+                    .await?;
+                let created = created(&doc);
+                let files = ObjFiles { of, doc, created };
+                Ok(ObjPlace::In(files, name.clone(), rest.to_vec()))
+            }
+            Of::Image => {
+                let comps: Vec<String> = rest
+                    .iter()
+                    .map(|c| c.to_str().map(str::to_string).ok_or(FsError::NotFound))
+                    .collect::<Result<_, _>>()?;
+                let images = eng.images().await?;
+                match super::images::resolve(&images, &comps) {
+                    super::images::Found::Nothing => Err(FsError::NotFound),
+                    super::images::Found::Ambiguous(m) => Err(FsError::Ambiguous(m)),
+                    super::images::Found::Dir(kids) => {
+                        let kids = kids
+                            .into_iter()
+                            .map(|k| {
+                                let mut full = comps.clone();
+                                full.push(k.clone());
+                                match super::images::resolve(&images, &full) {
+                                    super::images::Found::Image { image, rest }
+                                        if rest == Path::new("/") =>
+                                    {
+                                        dir(k, images[image].created)
+                                    }
+                                    _ => dir(k, 0),
+                                }
+                            })
+                            .collect();
+                        Ok(ObjPlace::Dir(own(rest.last()), kids))
+                    }
+                    super::images::Found::Image {
+                        image,
+                        rest: inside,
+                    } => {
+                        let doc = eng.image_doc(&images[image].id).await?;
+                        let created = created(&doc);
+                        let files = ObjFiles { of, doc, created };
+                        let n = inside
+                            .components()
+                            .filter(|c| matches!(c, Component::Normal(_)))
+                            .count();
+                        let name = rest[rest.len() - n - 1].clone();
+                        let inside = rest[rest.len() - n..].to_vec();
+                        Ok(ObjPlace::In(files, name, inside))
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Backend for Meta<'_> {
     /// A read-only tree: every write it does not serve is refused.
     fn refuse_write(&self) -> FsError {
@@ -571,7 +820,16 @@ impl Backend for Meta<'_> {
         Box::pin(async move {
             let multi = super::path::multi_engine();
             Ok(Arc::new(match parse(path, multi)? {
-                Node::Root => vec![dir("containers", 0)],
+                Node::Root => ["containers", "images", "volumes"]
+                    .into_iter()
+                    .map(|d| dir(d, 0))
+                    .collect(),
+                Node::Objects { of, host, rest } => {
+                    match self.objects(of, host.as_deref(), &rest).await? {
+                        ObjPlace::Dir(_, kids) => kids,
+                        ObjPlace::In(f, name, rest) => f.read_dir(&name, &rest)?,
+                    }
+                }
                 Node::Containers if multi => self
                     .vfs
                     .engines()
@@ -607,9 +865,18 @@ impl Backend for Meta<'_> {
 
     fn open_read<'a>(&'a self, path: &'a Path, _size_hint: u64) -> BoxFut<'a, FileReader> {
         Box::pin(async move {
-            let Node::Container { host, name, rest } = parse(path, super::path::multi_engine())?
-            else {
-                return Err(FsError::IsADirectory);
+            let (host, name, rest) = match parse(path, super::path::multi_engine())? {
+                Node::Container { host, name, rest } => (host, name, rest),
+                Node::Objects { of, host, rest } => {
+                    return match self.objects(of, host.as_deref(), &rest).await? {
+                        ObjPlace::Dir(..) => Err(FsError::IsADirectory),
+                        ObjPlace::In(f, name, rest) => match f.lookup(&name, &rest)? {
+                            (e, _) if e.is_dir() => Err(FsError::IsADirectory),
+                            (_, content) => Ok(bytes_reader(content)),
+                        },
+                    };
+                }
+                _ => return Err(FsError::IsADirectory),
             };
             let (c, files) = self.files(host.as_deref(), &name).await?;
             if files.lookup(&name, &rest)?.is_dir() {
@@ -634,6 +901,16 @@ impl Backend for Meta<'_> {
                     FileReader::Archive(rx)
                 }
                 (Some("changes"), None) => bytes_reader(render_changes(&eng.changes(&c.id).await?)),
+                (Some("top"), None) => {
+                    let (titles, rows) = eng.top(&c.id).await.map_err(refused)?;
+                    bytes_reader(render_top(&titles, &rows))
+                }
+                (Some("stats.json"), None) => {
+                    let mut v = serde_json::to_vec_pretty(&eng.stats_once(&c.id).await?)
+                        .map_err(|e| FsError::Engine(e.to_string()))?;
+                    v.push(b'\n');
+                    bytes_reader(v)
+                }
                 (Some("ctl"), None) => bytes_reader(Vec::new()),
                 (Some(f), None) => bytes_reader(render(&files.doc, f).unwrap_or_default()),
                 (Some(d), Some(key)) => {
@@ -806,7 +1083,23 @@ mod tests {
                 rest: vec![]
             })
         );
-        assert!(matches!(p("/volumes", false), Err(FsError::NotFound)));
+        assert_eq!(
+            p("/volumes/data/driver", false).ok(),
+            Some(Node::Objects {
+                of: Of::Volume,
+                host: None,
+                rest: vec!["data".into(), "driver".into()]
+            })
+        );
+        assert_eq!(
+            p("/images/lap/ghcr.io/app:v1", true).ok(),
+            Some(Node::Objects {
+                of: Of::Image,
+                host: Some("lap".into()),
+                rest: vec!["ghcr.io".into(), "app:v1".into()]
+            })
+        );
+        assert!(matches!(p("/networks", false), Err(FsError::NotFound)));
     }
 
     #[test]

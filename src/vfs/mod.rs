@@ -5,6 +5,7 @@
 //! followed here, confined to the container's root, so no backend can be tricked into the host.
 
 mod agent;
+mod apps;
 mod archive;
 pub mod backend;
 mod changes;
@@ -17,6 +18,7 @@ mod fake;
 mod hostfs;
 mod images;
 mod meta;
+mod objdoc;
 mod offset;
 pub mod owners;
 pub mod path;
@@ -307,6 +309,17 @@ impl Vfs {
         &self,
         p: &VPath,
     ) -> Result<(Arc<Engine>, Arc<ContainerInfo>), FsError> {
+        let through;
+        let p = match p {
+            VPath::Apps(a) => match apps::through(self, a).await? {
+                Some(c) => {
+                    through = c;
+                    &through
+                }
+                None => p,
+            },
+            p => p,
+        };
         match p {
             VPath::Container { host, name, .. } => {
                 let c = self.container(host.as_deref(), name).await?;
@@ -340,6 +353,18 @@ impl Vfs {
         if let Some(errno) = p.limits_error() {
             return Err(FsError::errno_error(errno));
         }
+        // Below a service link of /apps: the container path it leads to.
+        let through;
+        let p = match p {
+            VPath::Apps(a) => match apps::through(self, a).await? {
+                Some(c) => {
+                    through = c;
+                    &through
+                }
+                None => return Ok((a.clone(), None, ready(Arc::new(apps::Apps { vfs: self })))),
+            },
+            p => p,
+        };
         let (host, name, path) = match p {
             #[cfg(test)]
             VPath::Host(h) if self.test_chain.lock().is_ok_and(|c| !c.is_empty()) => {
@@ -375,6 +400,7 @@ impl Vfs {
                     ready(Arc::new(images::Images { vfs: self })),
                 ))
             }
+            VPath::Apps(_) => return Err(FsError::NotFound),
             VPath::Volumes(p) => {
                 let b = Arc::new(volumes::Volumes {
                     vfs: self,

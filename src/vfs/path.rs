@@ -24,8 +24,11 @@ pub const IMAGES: &str = "/images";
 /// The mount point of the volumes' contents (`/volumes/NAME/...`).
 pub const VOLUMES: &str = "/volumes";
 
+/// The mount point of the compose projects and swarm stacks (`/apps/PROJECT/SERVICE`).
+pub const APPS: &str = "/apps";
+
 /// The namespace's own trees beside the host's files, which a mount of it shows at its root.
-pub const TREES: &[&str] = &[CONTAINERS, META, IMAGES, VOLUMES];
+pub const TREES: &[&str] = &[CONTAINERS, META, IMAGES, VOLUMES, APPS];
 
 /// Several engines: the tree is `/containers/HOST/NAME/...` instead of `/containers/NAME/...`.
 /// Set once at startup, from the engine list.
@@ -65,6 +68,9 @@ pub enum VPath {
     /// A path in `/volumes` (`/` is `/volumes` itself), read and write; parsed by
     /// `vfs/volumes.rs`.
     Volumes(PathBuf),
+    /// A path in `/apps` (`/` is `/apps` itself): projects of links into `/containers`;
+    /// `vfs/apps.rs` parses it, and the route follows a link to the container path.
+    Apps(PathBuf),
 }
 
 impl VPath {
@@ -108,6 +114,9 @@ impl VPath {
             Some(Component::Normal(c)) if c == "volumes" => {
                 VPath::Volumes(Path::new("/").join(comps.as_path()))
             }
+            Some(Component::Normal(c)) if c == "apps" => {
+                VPath::Apps(Path::new("/").join(comps.as_path()))
+            }
             _ => VPath::Host(norm),
         }
     }
@@ -138,6 +147,7 @@ impl VPath {
             VPath::Meta(p) => tree_path(META, p),
             VPath::Images(p) => tree_path(IMAGES, p),
             VPath::Volumes(p) => tree_path(VOLUMES, p),
+            VPath::Apps(p) => tree_path(APPS, p),
         }
     }
 
@@ -156,7 +166,11 @@ impl VPath {
     /// container for a container path).
     pub fn limits_error(&self) -> Option<i32> {
         let (inside, name): (&Path, &str) = match self {
-            VPath::Host(p) | VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p) => (p, ""),
+            VPath::Host(p)
+            | VPath::Meta(p)
+            | VPath::Images(p)
+            | VPath::Volumes(p)
+            | VPath::Apps(p) => (p, ""),
             VPath::Container { name, path, .. } => (path, name),
             VPath::Containers | VPath::Engine(_) => return None,
         };
@@ -309,6 +323,7 @@ mod tests {
             ("/volumes", VPath::Volumes("/".into())),
             ("/volumes/data/x/..", VPath::Volumes("/data".into())),
             ("/volumesx", VPath::Host("/volumesx".into())),
+            ("/apps/shop/web", VPath::Apps("/shop/web".into())),
         ];
         for (input, want) in cases {
             assert_eq!(&VPath::parse(Path::new(input)), want, "parse({input})");
@@ -346,6 +361,7 @@ mod tests {
             "/images/app:v1/etc",
             "/volumes",
             "/volumes/data/x",
+            "/apps/shop/web/etc",
         ] {
             assert_eq!(VPath::parse(Path::new(p)).to_path(), PathBuf::from(p));
         }

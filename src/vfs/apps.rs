@@ -1,0 +1,434 @@
+//! `/apps/PROJECT/SERVICE`: compose projects (and swarm stacks) as directories of links into
+//! `/containers`, grouped from the labels the tools put on their containers, so `cd
+//! /apps/shop/web/etc` and `cp /apps/shop/web/etc/app.conf /apps/shop/worker/tmp/` work.
+//!
+//! Each service is a symlink to its lowest-numbered running replica (the lowest-numbered one
+//! when none runs); with several replicas each is also `SERVICE-N`. One-off containers
+//! (`compose run`) are left out. A path below a link is routed as the container path it leads
+//! to ([`through`], called by `Vfs::route`), so every backend of `/containers` serves it; this
+//! backend only serves `/apps`, the projects and the links themselves. With several engines
+//! the tree is `/apps/HOST/PROJECT/...`. Grouping is pure ([`group`], [`links`]) and
+//! unit-tested; compose v1 (`proj_web_1`) and v2 (`proj-web-1`) differ only in names, which
+//! are read from the labels (and the number from the name when its label is missing).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use super::backend::{Backend, BoxFut};
+use super::stream::FileReader;
+use super::{Entry, FsError, Kind, Object, VPath, Vfs};
+use crate::host::{Engine, Labelled};
+
+const PROJECT: &str = "com.docker.compose.project";
+const SERVICE: &str = "com.docker.compose.service";
+const NUMBER: &str = "com.docker.compose.container-number";
+const ONEOFF: &str = "com.docker.compose.oneoff";
+const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+const STACK: &str = "com.docker.stack.namespace";
+const SWARM_SERVICE: &str = "com.docker.swarm.service.name";
+const TASK_NAME: &str = "com.docker.swarm.task.name";
+
+/// One container of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub number: u32,
+    pub name: String,
+    pub running: bool,
+}
+
+/// A compose project or a swarm stack.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Project {
+    pub working_dir: Option<String>,
+    /// Each service's replicas, lowest number first.
+    pub services: BTreeMap<String, Vec<Replica>>,
+    /// The newest container's creation (the project's mtime).
+    pub created: i64,
+}
+
+/// The number at the end of a compose name (`proj_web_2`, `proj-web-2`).
+fn number_in_name(name: &str) -> Option<u32> {
+    name.rsplit(['_', '-']).next()?.parse().ok()
+}
+
+/// Groups labelled containers into projects: compose's labels, then swarm stacks'.
+pub fn group(list: &[Labelled]) -> BTreeMap<String, Project> {
+    let mut out: BTreeMap<String, Project> = BTreeMap::new();
+    for c in list {
+        let l = &c.labels;
+        let (project, service, number) = if let Some(p) = l.get(PROJECT) {
+            if l.get(ONEOFF)
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            {
+                continue;
+            }
+            let Some(s) = l.get(SERVICE) else { continue };
+            let n = l
+                .get(NUMBER)
+                .and_then(|n| n.parse().ok())
+                .or_else(|| number_in_name(&c.name))
+                .unwrap_or(1);
+            (p.clone(), s.clone(), n)
+        } else if let (Some(ns), Some(svc)) = (l.get(STACK), l.get(SWARM_SERVICE)) {
+            let s = svc
+                .strip_prefix(&format!("{ns}_"))
+                .unwrap_or(svc)
+                .to_string();
+            // `STACK_SERVICE.SLOT.TASKID`
+            let n = l
+                .get(TASK_NAME)
+                .and_then(|t| t.split('.').nth(1)?.parse().ok())
+                .unwrap_or(1);
+            (ns.clone(), s, n)
+        } else {
+            continue;
+        };
+        if project.is_empty() || service.is_empty() || project.contains('/') {
+            continue;
+        }
+        let p = out.entry(project).or_default();
+        if p.working_dir.is_none() {
+            p.working_dir = l.get(WORKING_DIR).cloned();
+        }
+        p.created = p.created.max(c.created);
+        p.services.entry(service).or_default().push(Replica {
+            number,
+            name: c.name.clone(),
+            running: c.running,
+        });
+    }
+    for p in out.values_mut() {
+        for r in p.services.values_mut() {
+            r.sort_by(|a, b| a.number.cmp(&b.number).then(a.name.cmp(&b.name)));
+        }
+    }
+    out
+}
+
+/// A project's links and the container each leads to: `SERVICE` (the lowest-numbered running
+/// replica, else the lowest-numbered), and with several replicas `SERVICE-N` for each. A name
+/// taken already (a service called `web-2`) keeps its first meaning.
+pub fn links(p: &Project) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut add = |link: String, to: &str| {
+        if !out.iter().any(|(l, _)| *l == link) {
+            out.push((link, to.to_string()));
+        }
+    };
+    for (service, replicas) in &p.services {
+        let Some(first) = replicas.iter().find(|r| r.running).or(replicas.first()) else {
+            continue;
+        };
+        add(service.clone(), &first.name);
+    }
+    for (service, replicas) in &p.services {
+        if replicas.len() > 1 {
+            for r in replicas {
+                add(format!("{service}-{}", r.number), &r.name);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The engine's projects, from the labels of its containers.
+async fn projects(eng: &Engine) -> Result<BTreeMap<String, Project>, FsError> {
+    let mut all = eng.labelled(PROJECT).await?;
+    all.extend(eng.labelled(STACK).await?);
+    Ok(group(&all))
+}
+
+/// Where a path in `/apps` is.
+enum Place {
+    Dir(Entry, Vec<Entry>),
+    /// A service link: its entry, and the container root it leads to.
+    Link(Entry, VPath),
+    /// Below a link: the container path it leads to.
+    Through(VPath),
+}
+
+fn dir(name: impl Into<OsString>, mtime: i64) -> Entry {
+    let mut e = Entry::new(name, Kind::Dir);
+    e.perm = 0o555;
+    e.nlink = 2;
+    e.mtime = mtime;
+    e
+}
+
+/// `/apps` as `/` lists it.
+pub fn apps_dir() -> Entry {
+    dir("apps", 0)
+}
+
+fn link(name: &str, target: PathBuf, mtime: i64) -> Entry {
+    let mut e = Entry::new(name, Kind::Symlink);
+    e.perm = 0o777;
+    e.mtime = mtime;
+    e.size = target.as_os_str().len() as u64;
+    e.link_target = Some(target);
+    e
+}
+
+async fn place(vfs: &Vfs, path: &Path) -> Result<Place, FsError> {
+    let mut comps: Vec<String> = Vec::new();
+    for c in path.components() {
+        if let Component::Normal(n) = c {
+            comps.push(n.to_str().ok_or(FsError::NotFound)?.to_string());
+        }
+    }
+    let engines = vfs.engines();
+    let (host, comps) = if super::path::multi_engine() {
+        let Some((h, rest)) = comps.split_first() else {
+            let kids = engines
+                .iter()
+                .map(|e| dir(e.name().to_string(), 0))
+                .collect();
+            return Ok(Place::Dir(apps_dir(), kids));
+        };
+        (Some(h.clone()), rest.to_vec())
+    } else {
+        (None, comps)
+    };
+    let eng = vfs.engine(host.as_deref())?;
+    let projects = projects(eng).await?;
+    let Some((name, rest)) = comps.split_first() else {
+        let kids = projects
+            .iter()
+            .map(|(name, p)| {
+                let mut e = dir(name.clone(), p.created);
+                e.object = Some(Arc::new(Object::App {
+                    working_dir: p.working_dir.clone().unwrap_or_else(|| "-".into()),
+                    services: p.services.len(),
+                }));
+                e
+            })
+            .collect();
+        let own = path.file_name().map_or_else(apps_dir, |n| dir(n, 0));
+        return Ok(Place::Dir(own, kids));
+    };
+    let project = projects.get(name).ok_or(FsError::NotFound)?;
+    let to_container = |c: &str| {
+        let mut t = PathBuf::from(super::path::CONTAINERS);
+        if let Some(h) = &host {
+            t.push(h);
+        }
+        t.push(c);
+        t
+    };
+    let links = links(project);
+    let Some((l, rest)) = rest.split_first() else {
+        let kids = links
+            .iter()
+            .map(|(l, c)| link(l, to_container(c), project.created))
+            .collect();
+        return Ok(Place::Dir(dir(name.clone(), project.created), kids));
+    };
+    let (_, c) = links
+        .iter()
+        .find(|(name, _)| name == l)
+        .ok_or(FsError::NotFound)?;
+    let mut inside = PathBuf::from("/");
+    inside.extend(rest);
+    let target = VPath::Container {
+        host: host.clone(),
+        name: c.clone(),
+        path: inside,
+    };
+    if rest.is_empty() {
+        return Ok(Place::Link(
+            link(l, to_container(c), project.created),
+            target,
+        ));
+    }
+    Ok(Place::Through(target))
+}
+
+/// The container path a path below a service link leads to (`None`: `/apps` serves it).
+pub async fn through(vfs: &Vfs, path: &Path) -> Result<Option<VPath>, FsError> {
+    let depth = path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count();
+    if depth < 3 + usize::from(super::path::multi_engine()) {
+        return Ok(None);
+    }
+    match place(vfs, path).await? {
+        Place::Through(p) => Ok(Some(p)),
+        _ => Ok(None),
+    }
+}
+
+/// `/apps` (`vfs/mod.rs` routes here whatever [`through`] does not send to a container).
+pub struct Apps<'v> {
+    pub vfs: &'v Vfs,
+}
+
+impl Backend for Apps<'_> {
+    /// Projects and links are the engine's to make: read-only.
+    fn refuse_write(&self) -> FsError {
+        FsError::errno_error(libc::EROFS)
+    }
+
+    fn lstat<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Entry> {
+        Box::pin(async move {
+            match place(self.vfs, path).await? {
+                Place::Dir(e, _) | Place::Link(e, _) => Ok(e),
+                Place::Through(p) => self.vfs.lstat(&p).await,
+            }
+        })
+    }
+
+    fn stat<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Entry> {
+        Box::pin(async move {
+            match place(self.vfs, path).await? {
+                Place::Dir(e, _) => Ok(e),
+                Place::Link(e, p) => {
+                    let mut s = self.vfs.stat(&p).await?;
+                    s.name = e.name;
+                    Ok(s)
+                }
+                Place::Through(p) => self.vfs.stat(&p).await,
+            }
+        })
+    }
+
+    fn read_dir<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Arc<Vec<Entry>>> {
+        Box::pin(async move {
+            match place(self.vfs, path).await? {
+                Place::Dir(_, kids) => Ok(Arc::new(kids)),
+                Place::Link(_, p) | Place::Through(p) => self.vfs.read_dir(&p).await,
+            }
+        })
+    }
+
+    fn readlink<'a>(&'a self, path: &'a Path) -> BoxFut<'a, PathBuf> {
+        Box::pin(async move {
+            match place(self.vfs, path).await? {
+                Place::Link(e, _) => e
+                    .link_target
+                    .ok_or_else(|| FsError::errno_error(libc::EINVAL)),
+                Place::Through(p) => self.vfs.readlink(&p).await,
+                Place::Dir(..) => Err(FsError::errno_error(libc::EINVAL)),
+            }
+        })
+    }
+
+    fn open_read<'a>(&'a self, path: &'a Path, size_hint: u64) -> BoxFut<'a, FileReader> {
+        Box::pin(async move {
+            match place(self.vfs, path).await? {
+                Place::Dir(..) | Place::Link(..) => Err(FsError::IsADirectory),
+                Place::Through(p) => {
+                    self.vfs
+                        .serve(&p, super::Need::Read, Path::new(""), move |b, at| {
+                            b.open_read(&at.path, size_hint)
+                        })
+                        .await
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(name: &str, running: bool, labels: &[(&str, &str)]) -> Labelled {
+        Labelled {
+            name: name.into(),
+            running,
+            created: 0,
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn compose(name: &str, running: bool, p: &str, s: &str, n: Option<&str>) -> Labelled {
+        let mut l = vec![(PROJECT, p), (SERVICE, s), (WORKING_DIR, "/src/shop")];
+        if let Some(n) = n {
+            l.push((NUMBER, n));
+        }
+        c(name, running, &l)
+    }
+
+    #[test]
+    fn compose_projects_group_by_label() {
+        let list = vec![
+            // v2 names
+            compose("shop-web-1", false, "shop", "web", Some("1")),
+            compose("shop-web-2", true, "shop", "web", Some("2")),
+            compose("shop-web-3", true, "shop", "web", Some("3")),
+            compose("shop-worker-1", true, "shop", "worker", Some("1")),
+            // v1 names, no number label
+            compose("old_db_1", true, "old", "db", None),
+            c(
+                "shop-web-run-abc",
+                true,
+                &[(PROJECT, "shop"), (SERVICE, "web"), (ONEOFF, "True")],
+            ),
+            c("plain", true, &[]),
+        ];
+        let g = group(&list);
+        assert_eq!(g.keys().collect::<Vec<_>>(), ["old", "shop"]);
+        let shop = &g["shop"];
+        assert_eq!(shop.working_dir.as_deref(), Some("/src/shop"));
+        assert_eq!(shop.services.len(), 2);
+        let l = |p: &Project| {
+            links(p)
+                .into_iter()
+                .map(|(a, b)| format!("{a}>{b}"))
+                .collect::<Vec<_>>()
+        };
+        // The lowest-numbered *running* replica; every replica by number; no one-off.
+        assert_eq!(
+            l(shop),
+            [
+                "web>shop-web-2",
+                "web-1>shop-web-1",
+                "web-2>shop-web-2",
+                "web-3>shop-web-3",
+                "worker>shop-worker-1"
+            ]
+        );
+        assert_eq!(l(&g["old"]), ["db>old_db_1"]);
+    }
+
+    #[test]
+    fn nothing_running_links_the_lowest_number() {
+        let list = vec![
+            compose("p_s_2", false, "p", "s", None),
+            compose("p_s_1", false, "p", "s", None),
+        ];
+        let g = group(&list);
+        assert_eq!(links(&g["p"])[0], ("s".to_string(), "p_s_1".to_string()));
+    }
+
+    #[test]
+    fn swarm_stacks_group_by_namespace_and_slot() {
+        let task = |name: &str, slot: &str| {
+            c(
+                name,
+                true,
+                &[
+                    (STACK, "shop"),
+                    (SWARM_SERVICE, "shop_web"),
+                    (TASK_NAME, &format!("shop_web.{slot}.x1y2z3")),
+                ],
+            )
+        };
+        let g = group(&[task("shop_web.2.x1y2z3", "2"), task("shop_web.1.a", "1")]);
+        assert_eq!(
+            links(&g["shop"]),
+            [
+                ("web".to_string(), "shop_web.1.a".to_string()),
+                ("web-1".to_string(), "shop_web.1.a".to_string()),
+                ("web-2".to_string(), "shop_web.2.x1y2z3".to_string()),
+            ]
+        );
+    }
+}
