@@ -28,3 +28,4 @@ mod nav;
 mod repl;
 mod shell;
 mod signals;
+mod volumes;

@@ -275,11 +275,8 @@ impl Engine {
         let mut table: Vec<Arc<ContainerInfo>> = list
             .into_iter()
             .filter_map(|c| {
-                // /images' never-started helpers are not the user's containers.
-                if c.labels
-                    .as_ref()
-                    .is_some_and(|l| l.contains_key(super::objects::IMAGE_VIEW))
-                {
+                // /images' and /volumes' never-started helpers are not the user's containers.
+                if c.labels.as_ref().is_some_and(super::objects::is_view) {
                     return None;
                 }
                 let id = c.id?;

@@ -292,7 +292,7 @@ impl Shell {
             let p = self.resolve(arg);
             let candidate = matches!(
                 p,
-                VPath::Container { .. } | VPath::Meta(_) | VPath::Images(_)
+                VPath::Container { .. } | VPath::Meta(_) | VPath::Images(_) | VPath::Volumes(_)
             ) && (typed_absolute || (in_container && !b.starts_with(b"-")));
             if !candidate {
                 out.push(arg.clone());

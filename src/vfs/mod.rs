@@ -21,6 +21,7 @@ pub mod path;
 pub mod stream;
 mod synthetic;
 pub mod temps;
+mod volumes;
 mod write;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -29,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use agent::AgentMode;
-pub use entry::{Entry, Kind};
+pub use entry::{Entry, Kind, Object};
 pub use error::{io_text, FsError};
 pub use path::VPath;
 
@@ -112,6 +113,9 @@ pub struct Vfs {
     archive: archive::ArchiveFs,
     /// `/images`' never-started containers, removed in [`Vfs::settle`].
     images: images::Views,
+    /// `/volumes`' never-started containers (where the direct path does not serve), removed
+    /// in [`Vfs::settle`].
+    volumes: volumes::Views,
     agents: Agents,
     owners: Mutex<HashMap<String, Arc<Owners>>>,
     notes: Notes,
@@ -131,6 +135,7 @@ impl Vfs {
             engines,
             archive: archive::ArchiveFs::default(),
             images: images::Views::default(),
+            volumes: volumes::Views::default(),
             agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
             notes: Notes {
@@ -155,6 +160,7 @@ impl Vfs {
     pub async fn settle(&self) {
         self.agents.settle().await;
         self.images.remove_all(&self.engines).await;
+        self.volumes.remove_all(&self.engines).await;
     }
 
     /// Starts the agents the last command wanted (`auto` mode). Interactive sessions start them
@@ -319,6 +325,13 @@ impl Vfs {
                     None,
                     ready(Arc::new(images::Images { vfs: self })),
                 ))
+            }
+            VPath::Volumes(p) => {
+                let b = Arc::new(volumes::Volumes {
+                    vfs: self,
+                    at: p.clone(),
+                });
+                return Ok((p.clone(), None, ready(b)));
             }
             VPath::Container { host, name, path } => (host, name, path),
         };

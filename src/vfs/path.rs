@@ -21,6 +21,9 @@ pub const META: &str = "/meta";
 /// The mount point of the images' filesystems (`/images/REF/...`).
 pub const IMAGES: &str = "/images";
 
+/// The mount point of the volumes' contents (`/volumes/NAME/...`).
+pub const VOLUMES: &str = "/volumes";
+
 /// Several engines: the tree is `/containers/HOST/NAME/...` instead of `/containers/NAME/...`.
 /// Set once at startup, from the engine list.
 static MULTI: AtomicBool = AtomicBool::new(false);
@@ -56,6 +59,9 @@ pub enum VPath {
     Meta(PathBuf),
     /// A path in `/images` (`/` is `/images` itself), read-only; parsed by `vfs/images.rs`.
     Images(PathBuf),
+    /// A path in `/volumes` (`/` is `/volumes` itself), read and write; parsed by
+    /// `vfs/volumes.rs`.
+    Volumes(PathBuf),
 }
 
 impl VPath {
@@ -96,6 +102,9 @@ impl VPath {
             Some(Component::Normal(c)) if c == "images" => {
                 VPath::Images(Path::new("/").join(comps.as_path()))
             }
+            Some(Component::Normal(c)) if c == "volumes" => {
+                VPath::Volumes(Path::new("/").join(comps.as_path()))
+            }
             _ => VPath::Host(norm),
         }
     }
@@ -125,6 +134,7 @@ impl VPath {
             }
             VPath::Meta(p) => tree_path(META, p),
             VPath::Images(p) => tree_path(IMAGES, p),
+            VPath::Volumes(p) => tree_path(VOLUMES, p),
         }
     }
 
@@ -143,7 +153,7 @@ impl VPath {
     /// container for a container path).
     pub fn limits_error(&self) -> Option<i32> {
         let (inside, name): (&Path, &str) = match self {
-            VPath::Host(p) | VPath::Meta(p) | VPath::Images(p) => (p, ""),
+            VPath::Host(p) | VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p) => (p, ""),
             VPath::Container { name, path, .. } => (path, name),
             VPath::Containers | VPath::Engine(_) => return None,
         };
@@ -293,6 +303,9 @@ mod tests {
                 "/images/ghcr.io/org/app:v1/etc",
                 VPath::Images("/ghcr.io/org/app:v1/etc".into()),
             ),
+            ("/volumes", VPath::Volumes("/".into())),
+            ("/volumes/data/x/..", VPath::Volumes("/data".into())),
+            ("/volumesx", VPath::Host("/volumesx".into())),
         ];
         for (input, want) in cases {
             assert_eq!(&VPath::parse(Path::new(input)), want, "parse({input})");
@@ -328,6 +341,8 @@ mod tests {
             "/meta/containers/web/labels/a.b",
             "/images",
             "/images/app:v1/etc",
+            "/volumes",
+            "/volumes/data/x",
         ] {
             assert_eq!(VPath::parse(Path::new(p)).to_path(), PathBuf::from(p));
         }

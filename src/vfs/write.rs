@@ -258,6 +258,8 @@ impl Vfs {
         let exdev = || FsError::errno_error(libc::EXDEV);
         match (from, to) {
             (VPath::Host(_), VPath::Host(b)) => Ok(b.clone()),
+            // The backend tells two volumes apart (EXDEV).
+            (VPath::Volumes(_), VPath::Volumes(b)) => Ok(b.clone()),
             (VPath::Containers | VPath::Engine(_), _)
             | (_, VPath::Containers | VPath::Engine(_)) => Err(FsError::PermissionDenied),
             (
