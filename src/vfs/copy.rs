@@ -97,6 +97,8 @@ pub struct Copier<'a> {
     /// The top of a new tree in a stopped container is being copied: `Some(true)` once it was
     /// made, so a walk cut short says that part of it stays.
     stopped_top: Option<bool>,
+    /// The walk refused a directory copied into itself (the message said why it stopped).
+    met_itself: bool,
 }
 
 impl<'a> Copier<'a> {
@@ -113,6 +115,7 @@ impl<'a> Copier<'a> {
             top: Default::default(),
             check_real: false,
             stopped_top: None,
+            met_itself: false,
         }
     }
 
@@ -233,8 +236,9 @@ impl<'a> Copier<'a> {
                         .copy_dir(src, src_text, &s, dst, dst_text, existing.is_some())
                         .await;
                     if top {
+                        // A copy that met itself stops as GNU's does, and says only that.
                         let made = self.stopped_top.take() == Some(true);
-                        self.partial_tree(!ok && made, dst_text);
+                        self.partial_tree(!ok && made && !self.met_itself, dst_text);
                     }
                     ok
                 }
@@ -298,6 +302,7 @@ impl<'a> Copier<'a> {
                 self.q(&self.top.1)
             );
             self.fail(msg);
+            self.met_itself = true;
             return false;
         }
         if let Some((made, top_src, top_dst)) = &self.into_itself {
@@ -308,6 +313,7 @@ impl<'a> Copier<'a> {
                     self.q(top_dst)
                 );
                 self.fail(msg);
+                self.met_itself = true;
                 return false;
             }
         } else if into_itself(src, dst) {
