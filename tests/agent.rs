@@ -426,3 +426,42 @@ fn big_files_visible_to_the_engine_take_the_cheaper_stream() {
 fn agent_shell() -> TestShell {
     TestShell::new().env("DOCKERBOX_DIRECT", "0")
 }
+
+/// Agent files of starts that failed after their upload (here every place is unreachable to
+/// the container's user, so each exec fails) are journaled before they are made: a later
+/// session that can start an agent there removes them, and `docker diff` shows nothing added.
+#[test]
+fn agent_files_of_failed_starts_are_swept_later() {
+    let Some(mut sb) = Sandbox::new("agleft") else {
+        return;
+    };
+    let c = sb.run("c", BUSYBOX, &["--user", "1000"]);
+    // Where busybox lets the agent go (it has no /run).
+    let places = ["/tmp", "/var/tmp", "/"];
+    let chmod = |mode: &str| {
+        let mut args = vec!["exec", "-u", "0", &c, "chmod", mode];
+        args.extend_from_slice(&places);
+        docker(&args);
+    };
+    chmod("700");
+    let sh = agent_shell().opts(&["--agent", "always", "-v"]);
+    let r = sh.c(&format!("ls /containers/{c}/etc"));
+    assert!(
+        r.stderr.contains("served by the archive API"),
+        "{}",
+        r.stderr
+    );
+    let left = || {
+        docker(&["exec", "-u", "0", &c, "ls", "-a", "/tmp", "/var/tmp", "/"])
+            .lines()
+            .filter(|l| l.starts_with(".dbx-agent"))
+            .count()
+    };
+    assert!(left() > 0, "the failed starts left their files");
+    // Sticky and open: the next agent (the same user, who owns the files) may remove them.
+    chmod("1777");
+    let r = sh.c(&format!("ls /containers/{c}/etc"));
+    assert!(r.stderr.contains("served by the agent"), "{}", r.stderr);
+    assert_eq!(left(), 0, "the next session removed them");
+    assert_eq!(added_files(&c), Vec::<String>::new());
+}

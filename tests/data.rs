@@ -467,6 +467,64 @@ fn ctrl_c_during_cp_a_of_a_tree_leaves_nothing() {
     }
 }
 
+/// Ctrl-C during `cp -a` of a tree into a stopped container: the archive API cannot take back
+/// what it unpacked, so the message says a partial tree stays, whether the tree came as one tar
+/// stream (from a container) or entry by entry (from the host).
+#[test]
+fn ctrl_c_during_cp_a_of_a_tree_into_a_stopped_container_says_what_stays() {
+    let Some(mut sb) = Sandbox::new("datatreestop") else {
+        return;
+    };
+    let a = sb.run("a", BUSYBOX, &[]);
+    sb.exec(
+        &a,
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /tree && cd /tree && for i in $(seq 1 40); do head -c 10000000 /dev/zero \
+             > f$i; done",
+        ],
+    );
+    let sh = TestShell::new();
+    let host_tree = sh.home.path().join("tree");
+    std::fs::create_dir(&host_tree).unwrap();
+    for i in 1..=40 {
+        std::fs::File::create(host_tree.join(format!("f{i}")))
+            .unwrap()
+            .set_len(10_000_000)
+            .unwrap();
+    }
+    for (how, from) in [
+        ("container", format!("/containers/{a}/tree")),
+        ("host", host_tree.display().to_string()),
+    ] {
+        let s = sb.create(&format!("s{how}"), BUSYBOX);
+        let landed = upper_dir(&s).join("tmp/tree/f1");
+        let child = sh
+            .command()
+            .args(["-c", &format!("cp -a {from} /containers/{s}/tmp/")])
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_until("the tree to begin landing", || landed.exists());
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{how}: {err}");
+        assert!(
+            err.contains(&format!(
+                "dockerbox: cp: /containers/{s}/tmp/tree: partial tree left (the container is \
+                 stopped)\n"
+            )),
+            "{how}: {err}"
+        );
+    }
+}
+
 /// Starts `dockerbox -c LINE` in the background (its stderr kept).
 fn spawn(sh: &TestShell, line: &str) -> std::process::Child {
     sh.command()

@@ -87,6 +87,22 @@ fn copy_cut_by(test: &str, fault: impl FnOnce(&Sandbox, &str), want: &[&str]) {
         r.stderr
     );
     assert!(want.iter().any(|w| line.ends_with(w)), "{}", r.stderr);
+    // Nothing of ours stays: the next dockerbox to reach the container (started again if the
+    // fault stopped it) removes the temporary the dead writer could not.
+    let state = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Running}}", &c])
+        .output()
+        .unwrap();
+    if !state.status.success() {
+        return; // removed, and everything with it
+    }
+    if String::from_utf8_lossy(&state.stdout).trim() != "true" {
+        docker(&["start", &c]);
+    }
+    let r = sh.c(&format!("ls /containers/{c}/tmp"));
+    assert_eq!((r.status, r.stderr.as_str()), (0, ""));
+    let diff = docker(&["diff", &c]);
+    assert!(!diff.contains("dbx-"), "docker diff after {test}:\n{diff}");
 }
 
 #[test]
@@ -415,5 +431,116 @@ fn a_forged_agent_reply_is_refused() {
             )
             .as_str()
         )
+    );
+}
+
+/// Bytes dockerbox (`pid`) has read so far: how far a copy got, whatever the backend.
+fn bytes_read(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("rchar: ").and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// `cp` of a 4 GiB (sparse) host file into a stopped container of an extra engine (one archive
+/// PUT), and `fault` done to that engine once 64 MiB went out: the copy must end with a message
+/// naming the engine that ends with one of `want`. `fault` may return a dockerd it stopped, to
+/// be continued before the engine is torn down.
+fn archive_upload_cut_by(
+    tag: &str,
+    fault: impl FnOnce(&mut crate::engines::ExtraEngine) -> Option<String>,
+    want: &[&str],
+) {
+    use crate::engines::{engines_available, ExtraEngine};
+    if !engines_available(tag) {
+        return;
+    }
+    let Some(mut e2) = ExtraEngine::unix(tag) else {
+        return;
+    };
+    let name = e2.create_container(&format!("dbx-{tag}-{}", std::process::id()));
+    let addr = e2.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let sh = TestShell::new().env("DOCKERBOX_STALL_SECS", "3").opts(&[
+        "--host",
+        &format!("e2={addr}"),
+        "--host",
+        "main=unix:///var/run/docker.sock",
+    ]);
+    let child = sh
+        .command()
+        .arg("-c")
+        .arg(format!(
+            "cp {} /containers/e2/{name}/tmp/big",
+            big.display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_until("the upload to be under way", 60, || {
+        bytes_read(pid) > 64 << 20
+    });
+    /// Continues a stopped dockerd, also when the test fails: before the engine is dropped
+    /// (declared after it), whose teardown needs it answering.
+    struct Cont(Option<String>);
+    impl Drop for Cont {
+        fn drop(&mut self) {
+            if let Some(pid) = &self.0 {
+                let _ = Command::new("kill").args(["-CONT", pid]).status();
+            }
+        }
+    }
+    let _cont = Cont(fault(&mut e2));
+    let r = finish(child, tag);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let line = r.stderr.lines().last().unwrap_or("").to_string();
+    assert!(line.starts_with("dockerbox: cp: "), "{}", r.stderr);
+    assert!(
+        line.contains(&format!("/containers/e2/{name}/tmp/big")),
+        "{}",
+        r.stderr
+    );
+    assert!(line.contains(&addr), "names the engine: {}", r.stderr);
+    assert!(!line.contains("hyper"), "{}", r.stderr);
+    assert!(want.iter().any(|w| line.contains(w)), "{}", r.stderr);
+}
+
+/// A frozen engine (dockerd stopped with SIGSTOP) in the middle of an archive upload: the
+/// stream fails after the stall limit with a message naming the engine.
+#[test]
+fn a_frozen_engine_stalls_an_archive_stream_with_a_message_naming_it() {
+    archive_upload_cut_by(
+        "fstall",
+        |e2| {
+            let pid = e2.pid().unwrap().to_string();
+            signal(&pid, "-STOP");
+            Some(pid)
+        },
+        &["no progress for 3 s from the engine at unix://"],
+    );
+}
+
+/// An engine killed in the middle of an archive upload: the message names it, in its own
+/// words rather than "Error in the hyper legacy client".
+#[test]
+fn an_engine_killed_mid_write_is_named() {
+    archive_upload_cut_by(
+        "fkilled",
+        |e2| {
+            e2.kill();
+            None
+        },
+        &["lost the connection to the engine at unix://"],
     );
 }

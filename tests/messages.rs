@@ -107,8 +107,8 @@ fn messages_name_the_command_that_failed() {
     );
 }
 
-/// On a terminal a name holding an escape sequence is shown quoted, in a builtin's error and
-/// in a redirect's: `\e[2J` must not clear the screen.
+/// On a terminal a name holding an escape sequence is shown quoted, in a builtin's error, in a
+/// redirect's and in a host program's argument's: `\e[2J` must not clear the screen.
 #[test]
 fn names_in_messages_cannot_drive_the_terminal() {
     if !tmux_available() {
@@ -131,6 +131,16 @@ fn names_in_messages_cannot_drive_the_terminal() {
         "{s}"
     );
     assert!(s.contains("MARK"), "the screen was not cleared:\n{s}");
+    // A container path given to a host program that cannot be fed to it.
+    if crate::util::docker_ready() {
+        t.keys(&["wc $'/containers/nope\\e[2J/f'", "Enter"]);
+        let s = t.wait_for("the host argument's message", |s| s.contains("wc:"));
+        assert!(
+            s.contains("dockerbox: wc: '/containers/nope'$'\\033''[2J/f': No such container"),
+            "{s}"
+        );
+        assert!(s.contains("MARK"), "the screen was not cleared:\n{s}");
+    }
     t.keys(&["C-d"]);
 }
 

@@ -41,6 +41,14 @@ pub const BUILD_ID: &str = env!("DOCKERBOX_AGENT_BUILD_ID");
 /// How long a started agent has to show its banner.
 const START_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The most entries one listing may bring: a replaced agent could send `Entries` frames that
+/// never end, and each is kept until the last. A million names is more than any directory a
+/// command can use; more is refused as an invalid reply.
+const MAX_LISTING: usize = 1 << 20;
+
+/// The most bytes of names and link targets one listing may bring (see [`MAX_LISTING`]).
+const MAX_LISTING_BYTES: usize = 256 << 20;
+
 /// Why the agent could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -89,8 +97,9 @@ impl AgentError {
 /// Where and as whom to start an agent.
 #[derive(Debug, Clone)]
 pub struct Placement {
-    /// Directories to try, in order.
-    pub dirs: Vec<String>,
+    /// Where to put the file, in order of preference: a directory and the absolute path of the
+    /// file in it (named by the caller, who journals them before any is made).
+    pub files: Vec<(String, String)>,
     /// Owner for the uploaded file: the container's configured user, so it may run it.
     pub uid: u32,
     pub gid: u32,
@@ -201,6 +210,9 @@ struct Waiter {
     expect: Expect,
     /// `Data` chunks the agent may still send (a `Read`'s credit).
     window: u32,
+    /// A listing so far: entries (an empty frame counts as one) and bytes of names and link
+    /// targets, bounded by [`MAX_LISTING`] and [`MAX_LISTING_BYTES`].
+    listed: (usize, usize),
 }
 
 /// What the reader task and the requests share.
@@ -282,25 +294,27 @@ impl Drop for AgentConn {
 }
 
 impl AgentConn {
-    /// Uploads and starts the agent in the first directory of `place` where it runs.
+    /// Uploads and starts the agent at the first of `place`'s files where it runs. A failure
+    /// comes with the files it made and could not remove (a start that failed after its
+    /// upload), for the caller to remove later; on success there are none (the agent removed
+    /// its own and those of the failed starts).
     pub async fn start(
         docker: &Docker,
         container: &str,
         binary: &[u8],
         place: &Placement,
-    ) -> Result<AgentConn, AgentError> {
+    ) -> Result<AgentConn, (AgentError, Vec<String>)> {
         let mut last = String::from("no writable directory");
         let mut leftovers = Vec::new();
-        for dir in &place.dirs {
-            let name = format!(".dbx-agent-{:016x}", random());
-            let path = if dir == "/" {
-                format!("/{name}")
-            } else {
-                format!("{dir}/{name}")
+        for (dir, path) in &place.files {
+            let path = path.clone();
+            let Some(name) = path.rsplit('/').next().map(str::to_string) else {
+                continue;
             };
             let created = if place.by_exec {
                 if let Err(e) = upload_by_exec(docker, container, &path, binary).await {
                     last = format!("upload to {dir}: {e}");
+                    // The shell removes what it started to write; an exec cut short may not.
                     leftovers.push(path.into_bytes());
                     continue;
                 }
@@ -353,7 +367,11 @@ impl AgentConn {
                 }
             }
         }
-        Err(AgentError::Start(last))
+        let left = leftovers
+            .into_iter()
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
+            .collect();
+        Err((AgentError::Start(last), left))
     }
 
     /// Creates (does not start) the exec that runs the agent at `path`; gives its id.
@@ -485,7 +503,15 @@ impl AgentConn {
             return (0, rx);
         };
         let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
-        p.insert(id, Waiter { tx, expect, window });
+        p.insert(
+            id,
+            Waiter {
+                tx,
+                expect,
+                window,
+                listed: (0, 0),
+            },
+        );
         (id, rx)
     }
 
@@ -1000,6 +1026,20 @@ fn deliver(shared: &Shared, id: u32, resp: Response) -> Result<(), dockerbox_pro
         return Ok(());
     };
     check_reply(w.expect, &resp)?;
+    if let Response::Entries { entries, .. } = &resp {
+        let bytes: usize = entries
+            .iter()
+            .map(|e| e.name.len() + e.link.as_ref().map_or(0, Vec::len))
+            .sum();
+        w.listed.0 += entries.len().max(1);
+        w.listed.1 += bytes;
+        if w.listed.0 > MAX_LISTING || w.listed.1 > MAX_LISTING_BYTES {
+            return Err(dockerbox_proto::Invalid(format!(
+                "a listing of more than {MAX_LISTING} entries or {} MiB of names",
+                MAX_LISTING_BYTES >> 20
+            )));
+        }
+    }
     if w.expect.costs_credit(&resp) {
         if w.window == 0 {
             return Err(dockerbox_proto::Invalid(
@@ -1032,7 +1072,7 @@ fn agent_tar(name: &str, binary: &[u8], uid: u32, gid: u32) -> Vec<u8> {
 }
 
 /// A random number for file names, from the kernel.
-fn random() -> u64 {
+pub fn random() -> u64 {
     let mut v = [0u8; 8];
     // SAFETY: getrandom writes at most 8 bytes into v.
     let n = unsafe { libc::getrandom(v.as_mut_ptr().cast(), 8, 0) };
@@ -1093,10 +1133,15 @@ mod tests {
     fn open(s: &Shared, expect: Expect, window: u32) -> (u32, mpsc::UnboundedReceiver<Response>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = s.next_id.fetch_add(1, Ordering::SeqCst);
-        s.pending
-            .lock()
-            .unwrap()
-            .insert(id, Waiter { tx, expect, window });
+        s.pending.lock().unwrap().insert(
+            id,
+            Waiter {
+                tx,
+                expect,
+                window,
+                listed: (0, 0),
+            },
+        );
         (id, rx)
     }
 
@@ -1137,6 +1182,57 @@ mod tests {
             deliver(&s, id, Response::Data(vec![1])).is_err(),
             "wrong kind"
         );
+    }
+
+    #[test]
+    fn a_listing_that_never_ends_is_refused() {
+        let s = shared();
+        let (id, mut rx) = open(&s, Expect::Entries, 0);
+        let frame = |n: usize, len: usize| Response::Entries {
+            entries: (0..n)
+                .map(|i| DirEntry {
+                    name: format!("{i:0len$}").into_bytes(),
+                    attr: dockerbox_proto::Attr {
+                        mode: 0o100644,
+                        ..Default::default()
+                    },
+                    link: None,
+                })
+                .collect(),
+            done: false,
+        };
+        // Up to the limit, in frames of 4096; then an empty frame still counts (each costs a
+        // message), and the one past the limit is refused.
+        for _ in 0..MAX_LISTING / 4096 - 1 {
+            deliver(&s, id, frame(4096, 1)).unwrap();
+            let _ = rx.try_recv();
+        }
+        deliver(&s, id, frame(4095, 1)).unwrap();
+        deliver(&s, id, frame(0, 1)).unwrap();
+        let e = deliver(&s, id, frame(0, 1)).unwrap_err();
+        assert!(e.0.contains("a listing of more than"), "{}", e.0);
+        // So are long link targets, long before the count.
+        let (id, mut rx) = open(&s, Expect::Entries, 0);
+        let links = Response::Entries {
+            entries: (0..100)
+                .map(|i| DirEntry {
+                    name: format!("l{i}").into_bytes(),
+                    attr: dockerbox_proto::Attr {
+                        mode: 0o120777,
+                        ..Default::default()
+                    },
+                    link: Some(vec![b'x'; 4000]),
+                })
+                .collect(),
+            done: false,
+        };
+        let mut frames = 0;
+        while deliver(&s, id, links.clone()).is_ok() {
+            let _ = rx.try_recv();
+            frames += 1;
+        }
+        // 100 links of 4000 bytes and their names (l0..l99: 290 bytes) a frame.
+        assert_eq!(frames, MAX_LISTING_BYTES / 400_290);
     }
 
     #[test]

@@ -62,7 +62,7 @@ fn connect_tls(addr: &str, tls: &TlsFiles, timeout_secs: u64) -> Result<Docker, 
 }
 
 /// The readable part of a bollard error (the same rule as the engine's).
-pub(super) fn reason(e: &bollard::errors::Error) -> String {
+pub fn reason(e: &bollard::errors::Error) -> String {
     use bollard::errors::Error as E;
     match e {
         E::SocketNotFoundError(_) => "No such file or directory".to_string(),

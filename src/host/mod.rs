@@ -14,7 +14,10 @@ mod procroot;
 mod sources;
 mod ssh;
 
-pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteStream};
+pub use agent::{
+    binary_for, random, stall_limit, AgentConn, AgentError, Placement, ReadStream, WriteStream,
+};
+pub use connect::reason;
 pub use engine::{ContainerEvent, ContainerInfo, Engine, EngineSummary, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};

@@ -6,7 +6,7 @@
 //! (read-only root, noexec, paused, another architecture) the archive API serves instead.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,7 +20,9 @@ use super::backend::{At, Backend, BoxFut, StatFs};
 use super::owners::Owners;
 use super::stream::{Attrs, FileReader, FileWriter, Open, Temp};
 use super::{Entry, FsError, Kind};
-use crate::host::{binary_for, AgentConn, AgentError, ContainerInfo, Engine, Placement, State};
+use crate::host::{
+    binary_for, random, AgentConn, AgentError, ContainerInfo, Engine, Placement, State,
+};
 use crate::interrupt;
 
 /// When to use the agent.
@@ -197,8 +199,23 @@ async fn start(eng: &Engine, c: &ContainerInfo, owners: OwnersFuture) -> Result<
     let binary = binary_for(&target.arch)
         .ok_or_else(|| format!("no agent for architecture {}", target.arch))?;
     let (uid, gid) = user_ids(&target.user, owners).await?;
+    // Each candidate file is journaled before it can be made (`vfs::temps`): one a start
+    // leaves behind (its exec failed, dockerbox was killed during the upload) is removed when
+    // the container is reached again, in this session or a later one.
+    let files: Vec<(String, String)> = dirs
+        .into_iter()
+        .map(|dir| {
+            let name = super::temps::name(OsStr::new(&format!("dbx-agent-{:x}", random())));
+            let path = Path::new(&dir).join(name).to_string_lossy().into_owned();
+            (dir, path)
+        })
+        .collect();
+    let tickets: Vec<_> = files
+        .iter()
+        .map(|(_, f)| super::temps::record(Some(&c.id), Path::new(f)))
+        .collect();
     let place = Placement {
-        dirs,
+        files,
         uid,
         gid,
         container: c.name.clone(),
@@ -206,9 +223,20 @@ async fn start(eng: &Engine, c: &ContainerInfo, owners: OwnersFuture) -> Result<
         by_exec,
     };
     let docker = eng.client().await.map_err(|e| e.to_string())?;
-    AgentConn::start(docker, &c.id, binary, &place)
-        .await
-        .map_err(|e| e.to_string())
+    let r = AgentConn::start(docker, &c.id, binary, &place).await;
+    let left = r
+        .as_ref()
+        .err()
+        .map(|(_, left)| left.clone())
+        .unwrap_or_default();
+    for ((_, f), t) in place.files.iter().zip(tickets) {
+        if left.contains(f) {
+            super::temps::orphaned(&c.id, Path::new(f), Some(t));
+        } else {
+            t.done();
+        }
+    }
+    r.map_err(|(e, _)| e.to_string())
 }
 
 /// `user[:group]` as the container configures it, into numeric ids.

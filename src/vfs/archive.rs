@@ -25,7 +25,7 @@ use super::entry::{from_go_mode, parse_rfc3339, Entry, Kind};
 use super::stream::{read_only, ArchiveWriter, Attrs, ChannelReader, ChannelWriter, FileReader};
 use super::stream::{FileWriter, Open, CHUNK};
 use super::FsError;
-use crate::host::{ContainerInfo, Engine, EngineError, State};
+use crate::host::{reason, stall_limit, ContainerInfo, Engine, EngineError, State};
 use crate::interrupt;
 
 type Dirs = HashMap<PathBuf, Arc<Vec<Entry>>>;
@@ -464,6 +464,10 @@ impl ArchiveFs {
         let rx = self.download(src_eng, from, src).await?;
         let (tx, tar_rx) = mpsc::channel::<Bytes>(8);
         let name = PathBuf::from(name);
+        // Whether an entry went out: from then on a failure leaves part of the tree in a
+        // stopped container, which the archive API cannot take back.
+        let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sent2 = sent.clone();
         let rewrite = tokio::task::spawn_blocking(move || -> io::Result<u64> {
             let mut ar = tar::Archive::new(ChannelReader {
                 rx,
@@ -511,6 +515,7 @@ impl ArchiveFs {
                         b.append_data(&mut h, &new_path, &mut entry)?;
                     }
                 }
+                sent2.store(true, std::sync::atomic::Ordering::SeqCst);
                 if interrupt::is_set() {
                     return Err(io::Error::new(io::ErrorKind::Interrupted, "Interrupted"));
                 }
@@ -527,10 +532,20 @@ impl ArchiveFs {
             eng.addr().to_string(),
         );
         let (put, moved) = tokio::join!(put, rewrite);
-        let moved = moved.map_err(|e| FsError::Engine(e.to_string()))?;
-        // The engine's answer says more than a broken pipe on our side.
-        put.map_err(super::stream::read_only)?;
-        Ok(moved?)
+        let r = (|| {
+            let moved = moved.map_err(|e| FsError::Engine(e.to_string()))?;
+            // The engine's answer says more than a broken pipe on our side.
+            put.map_err(super::stream::read_only)?;
+            Ok(moved?)
+        })();
+        match r {
+            Err(e)
+                if to.state != State::Running && sent.load(std::sync::atomic::Ordering::SeqCst) =>
+            {
+                Err(FsError::PartialLeft(Box::new(e)))
+            }
+            r => r,
+        }
     }
 
     /// Starts `GET archive` for `path` and feeds its body into a bounded channel, so that a
@@ -546,17 +561,18 @@ impl ArchiveFs {
             path: path_str(path)?,
         };
         let mut stream = Box::pin(docker.download_from_container(&c.id, Some(opts)));
+        let addr = eng.addr().to_string();
         // The first chunk tells us whether the path exists; report that as a plain FsError.
         let first = interrupt::guard(async {
-            match stream.next().await {
-                Some(Ok(b)) => Ok(Some(b)),
-                Some(Err(e)) => Err(FsError::from(eng.error(e))),
-                None => Ok(None),
+            match tokio::time::timeout(stall_limit(), stream.next()).await {
+                Err(_) => Err(FsError::Io(stalled(&addr))),
+                Ok(Some(Ok(b))) => Ok(Some(b)),
+                Ok(Some(Err(e))) => Err(FsError::from(eng.error(e))),
+                Ok(None) => Ok(None),
             }
         })
         .await?;
         let (tx, rx) = mpsc::channel(8);
-        let addr = eng.addr().to_string();
         tokio::spawn(async move {
             if let Some(b) = first {
                 if tx.send(Ok(b)).await.is_err() {
@@ -564,8 +580,13 @@ impl ArchiveFs {
                 }
             }
             loop {
+                // Only the engine's side is timed: a slow reader holds `send` below instead.
+                let next = tokio::time::timeout(stall_limit(), stream.next());
                 let item: Option<io::Result<Bytes>> = tokio::select! {
-                    item = stream.next() => item.map(|r| r.map_err(|e| io::Error::other(format!("{addr}: {e}")))),
+                    item = next => match item {
+                        Err(_) => Some(Err(stalled(&addr))),
+                        Ok(item) => item.map(|r| r.map_err(|e| lost(&addr, &e))),
+                    },
                     _ = interrupt::wait() => Some(Err(io::Error::new(io::ErrorKind::Interrupted, "Interrupted"))),
                 };
                 let Some(item) = item else { return };
@@ -710,27 +731,93 @@ async fn upload(
     rx: mpsc::Receiver<Bytes>,
     addr: String,
 ) -> Result<(), FsError> {
+    // When the engine last took a chunk (or the end of the body) and has not asked for the
+    // next one (or answered) since: `None` while it waits for us.
+    let taken: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
+    let mark = |t: &Mutex<_>, v| {
+        if let Ok(mut t) = t.lock() {
+            *t = v;
+        }
+    };
+    // The body reads a channel of its own, fed from `rx` here: a frozen engine's connection
+    // task keeps the body forever, and `rx` must go with this function (so the tar's writer
+    // sees the end) rather than stay with it.
+    let (tx2, rx2) = mpsc::channel::<Bytes>(1);
     let stream =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+        futures_util::stream::unfold((rx2, taken.clone()), move |(mut rx, t)| async move {
+            mark(&t, None);
+            let b = rx.recv().await;
+            mark(&t, Some(std::time::Instant::now()));
+            b.map(|b| (b, (rx, t)))
+        });
+    let mut rx = rx;
+    let pump = async move {
+        while let Some(b) = rx.recv().await {
+            if tx2.send(b).await.is_err() {
+                break;
+            }
+        }
+    };
     let opts = UploadToContainerOptions {
         path: path_str(&dir)?,
         ..Default::default()
     };
-    docker
-        .upload_to_container(&id, Some(opts), bollard::body_stream(stream))
-        .await
-        .map_err(|e| match e {
-            bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            } => FsError::NotFound,
-            bollard::errors::Error::DockerResponseServerError { message, .. } => {
-                FsError::Engine(message)
+    let put = docker.upload_to_container(&id, Some(opts), bollard::body_stream(stream));
+    // A frozen engine takes nothing and answers nothing: the upload fails after the stall
+    // limit instead of holding the command.
+    let watchdog = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            let since = taken.lock().ok().and_then(|t| *t);
+            if since.is_some_and(|t| t.elapsed() > stall_limit()) {
+                return;
             }
-            e => FsError::Unreachable {
+        }
+    };
+    tokio::pin!(put, pump, watchdog);
+    let mut pumped = false;
+    let r = loop {
+        tokio::select! {
+            r = &mut put => break r,
+            () = &mut pump, if !pumped => pumped = true,
+            () = &mut watchdog => return Err(FsError::Io(stalled(&addr))),
+        }
+    };
+    r.map_err(|e| match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        } => FsError::NotFound,
+        bollard::errors::Error::DockerResponseServerError { message, .. } => {
+            FsError::Engine(message)
+        }
+        // Never connected (the engine was down before): as every other call says it.
+        bollard::errors::Error::HyperLegacyError { err } if err.is_connect() => {
+            FsError::Unreachable {
                 addr,
-                reason: e.to_string(),
-            },
-        })
+                reason: reason(&bollard::errors::Error::HyperLegacyError { err }),
+            }
+        }
+        e => FsError::Io(lost(&addr, &e)),
+    })
+}
+
+/// A stream the engine at `addr` stopped moving for the stall limit (a frozen dockerd).
+fn stalled(addr: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "no progress for {} s from the engine at {addr}",
+            stall_limit().as_secs()
+        ),
+    )
+}
+
+/// A stream cut by the engine at `addr` (killed, restarted): its words, not hyper's.
+fn lost(addr: &str, e: &bollard::errors::Error) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        format!("lost the connection to the engine at {addr}: {}", reason(e)),
+    )
 }
 
 /// The generation to cache under, or `None` when this container's files may change unseen.

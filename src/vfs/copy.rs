@@ -94,6 +94,11 @@ pub struct Copier<'a> {
     top: (OsString, OsString),
     /// A top-level directory's real paths are still to be compared (once per operand).
     check_real: bool,
+    /// The top of a new tree in a stopped container is being copied: `Some(true)` once it was
+    /// made, so a walk cut short says that part of it stays.
+    stopped_top: Option<bool>,
+    /// The walk refused a directory copied into itself (the message said why it stopped).
+    met_itself: bool,
 }
 
 impl<'a> Copier<'a> {
@@ -109,6 +114,8 @@ impl<'a> Copier<'a> {
             made: std::collections::HashSet::new(),
             top: Default::default(),
             check_real: false,
+            stopped_top: None,
+            met_itself: false,
         }
     }
 
@@ -213,8 +220,27 @@ impl<'a> Copier<'a> {
                     false
                 }
                 (Kind::Dir, _) => {
-                    self.copy_dir(src, src_text, &s, dst, dst_text, existing.is_some())
-                        .await
+                    // A new tree in a stopped container cannot be taken back (the archive API
+                    // has no delete): one cut short says so, once, at its top.
+                    let top = existing.is_none()
+                        && self.stopped_top.is_none()
+                        && self
+                            .vfs
+                            .container_of(dst)
+                            .await
+                            .is_ok_and(|(_, c)| c.state != crate::host::State::Running);
+                    if top {
+                        self.stopped_top = Some(false);
+                    }
+                    let ok = self
+                        .copy_dir(src, src_text, &s, dst, dst_text, existing.is_some())
+                        .await;
+                    if top {
+                        // A copy that met itself stops as GNU's does, and says only that.
+                        let made = self.stopped_top.take() == Some(true);
+                        self.partial_tree(!ok && made && !self.met_itself, dst_text);
+                    }
+                    ok
                 }
                 (_, Some(Kind::Dir)) => {
                     self.fail(format!(
@@ -276,6 +302,7 @@ impl<'a> Copier<'a> {
                 self.q(&self.top.1)
             );
             self.fail(msg);
+            self.met_itself = true;
             return false;
         }
         if let Some((made, top_src, top_dst)) = &self.into_itself {
@@ -286,6 +313,7 @@ impl<'a> Copier<'a> {
                     self.q(top_dst)
                 );
                 self.fail(msg);
+                self.met_itself = true;
                 return false;
             }
         } else if into_itself(src, dst) {
@@ -330,6 +358,7 @@ impl<'a> Copier<'a> {
                             self.q(src_text),
                             self.q(dst_text)
                         ));
+                        self.partial_tree(matches!(e, FsError::PartialLeft(_)), dst_text);
                         false
                     }
                 };
@@ -346,6 +375,9 @@ impl<'a> Copier<'a> {
             if let Err(e) = self.vfs.mkdir(dst, &tmp).await {
                 self.fail(format!("cannot create directory {}: {e}", self.q(dst_text)));
                 return false;
+            }
+            if self.stopped_top == Some(false) {
+                self.stopped_top = Some(true);
             }
             // Only a copy within one filesystem space can meet itself.
             if src.container() == dst.container() {
@@ -641,6 +673,17 @@ impl Copier<'_> {
             name: name.clone(),
             path: out.join(last),
         })
+    }
+
+    /// Says that a tree copied into a stopped container was cut short: what landed stays there
+    /// (the archive API cannot take it back).
+    fn partial_tree(&mut self, left: bool, dst_text: &OsStr) {
+        if left {
+            self.fail(format!(
+                "{}: partial tree left (the container is stopped)",
+                self.report.quote_f(dst_text)
+            ));
+        }
     }
 
     /// Says that a failed write into a stopped container left a partial file (the archive API

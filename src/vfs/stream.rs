@@ -337,6 +337,8 @@ pub struct ArchiveWriter {
     expected: u64,
     written: u64,
     probe: Option<Probe>,
+    /// `upload` was awaited to its end (by `why`).
+    upload_done: bool,
 }
 
 impl ArchiveWriter {
@@ -373,6 +375,7 @@ impl ArchiveWriter {
             expected,
             written: 0,
             probe: None,
+            upload_done: false,
         }
     }
 
@@ -394,8 +397,10 @@ impl ArchiveWriter {
         Ok(())
     }
 
-    /// Why the upload stopped taking data: the engine's answer.
+    /// Why the upload stopped taking data: the engine's answer. The upload task has ended
+    /// then, and its handle must not be awaited again (`finish`, `abort`).
     async fn why(&mut self) -> FsError {
+        self.upload_done = true;
         match (&mut self.upload).await {
             Ok(Err(e)) => read_only(e),
             _ => FsError::Engine("the engine stopped taking the upload".into()),
@@ -416,15 +421,24 @@ impl ArchiveWriter {
             .await
             .map_err(|e| FsError::Engine(e.to_string()))
             .and_then(|b| b.map_err(FsError::from));
-        let uploaded = (&mut self.upload)
-            .await
-            .map_err(|e| FsError::Engine(e.to_string()))
-            .and_then(|u| u.map_err(read_only));
+        let uploaded = if self.upload_done {
+            Err(FsError::Engine(
+                "the engine stopped taking the upload".into(),
+            ))
+        } else {
+            (&mut self.upload)
+                .await
+                .map_err(|e| FsError::Engine(e.to_string()))
+                .and_then(|u| u.map_err(read_only))
+        };
         let Err(e) = uploaded.and(built) else {
             return Ok(());
         };
+        // A frozen engine would hold the question as it held the upload.
         let partial = match self.probe.take() {
-            Some(probe) => probe().await,
+            Some(probe) => tokio::time::timeout(crate::host::stall_limit(), probe())
+                .await
+                .unwrap_or(false),
             None => false,
         };
         Err(left(partial, e))
@@ -441,13 +455,17 @@ impl ArchiveWriter {
         }
         let _ = self.builder.await;
         // Let the engine finish with what it got before asking what is there.
-        let ended =
-            tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.upload).await;
-        if ended.is_err() {
-            self.upload.abort();
+        if !self.upload_done {
+            let ended =
+                tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.upload).await;
+            if ended.is_err() {
+                self.upload.abort();
+            }
         }
         match self.probe.take() {
-            Some(probe) => probe().await,
+            Some(probe) => tokio::time::timeout(crate::host::stall_limit(), probe())
+                .await
+                .unwrap_or(false),
             None => false,
         }
     }
