@@ -15,13 +15,13 @@ const TARGET: &str = "x86_64-unknown-linux-gnu";
 fn main() {
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
-    for dir in ["crates/agent", "crates/proto"] {
+    for dir in ["crates/agent", "crates/proto", "crates/search"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
     // The build id is a hash of the agent's and the protocol's sources.
     let mut h = DefaultHasher::new();
-    for dir in ["crates/agent", "crates/proto"] {
+    for dir in ["crates/agent", "crates/proto", "crates/search"] {
         hash_tree(&root.join(dir), &mut h);
     }
     let build_id = format!("{:016x}", h.finish());

@@ -72,8 +72,11 @@ fn the_agent_serves_busybox_debian_and_scratch_like_the_archive() {
     }
 }
 
+/// A read-only root takes no upload through the archive API: the agent is written into `/dev`
+/// (a writable tmpfs that allows exec) by the container's own shell, and leaves nothing there.
+/// Without a shell (scratch) the archive API serves what it sees right.
 #[test]
-fn a_read_only_root_falls_back_to_the_archive() {
+fn a_read_only_root_starts_the_agent_from_dev() {
     let Some(mut sb) = Sandbox::new("agro") else {
         return;
     };
@@ -81,8 +84,76 @@ fn a_read_only_root_falls_back_to_the_archive() {
     let r = agent().c(&format!("cat /containers/{c}/etc/os-release"));
     assert_eq!(r.ok(), "NAME=\"BusyBox\"\nID=busybox\n");
     assert!(
+        r.stderr.contains("served by the agent (started from /dev)"),
+        "{}",
         r.stderr
-            .contains("served by the archive API (read-only root filesystem)"),
+    );
+    assert!(!sb.exec(&c, &["ls", "-a", "/dev"]).contains("dbx-agent"));
+    let s = sb.run("ros", SCRATCH, &["--read-only"]);
+    let r = agent().c(&format!("cat /containers/{s}/etc/os-release"));
+    assert!(
+        r.stderr.contains("served by the archive API"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Mount points inside a running container (`/dev`, a `--tmpfs`, `/proc`) answer as a process
+/// in the container sees them, whichever backend serves and from the first command: the
+/// archive API sees the layer beneath them, so it never answers there. A read-only container
+/// with a tmpfs `/tmp` lists, reads and removes its files; where nothing in the container can
+/// serve (read-only scratch, no direct path), the message says so instead of a wrong answer.
+/// The direct path leaves `/proc` to the agent: kallsyms shows the container's zeros.
+#[test]
+fn mount_points_answer_as_in_the_container_on_every_path() {
+    let Some(mut sb) = Sandbox::new("agmnt") else {
+        return;
+    };
+    let c = sb.run("c", BUSYBOX, &[]);
+    let ro = sb.run("ro", BUSYBOX, &["--read-only", "--tmpfs", "/tmp"]);
+    let dev = sb.exec(&c, &["ls", "/dev"]) + "\n";
+    let ways: [(&str, &[&str]); 3] = [("1", &[]), ("0", &[]), ("0", &["--agent", "always"])];
+    for (direct, opts) in ways {
+        let sh = TestShell::new().env("DOCKERBOX_DIRECT", direct).opts(opts);
+        let how = format!("DOCKERBOX_DIRECT={direct} {opts:?}");
+        let r = sh.c(&format!("ls /containers/{c}/dev; ls /containers/{c}/dev"));
+        assert_eq!(r.ok(), format!("{dev}{dev}"), "{how}");
+        let r = sh.c(&format!("cat /containers/{c}/dev/zero | head -c 4"));
+        assert_eq!(
+            (r.stdout.as_slice(), r.stderr.as_str()),
+            (&[0u8; 4][..], ""),
+            "{how}"
+        );
+        let r = sh.c(&format!("cat /containers/{c}/proc/kallsyms | head -1"));
+        assert!(
+            r.ok().starts_with("0000000000000000 "),
+            "{how}: {}",
+            r.out()
+        );
+
+        sb.exec(&ro, &["sh", "-c", "echo hi > /tmp/f"]);
+        let r = sh.c(&format!(
+            "ls /containers/{ro}/tmp; cat /containers/{ro}/tmp/f; rm /containers/{ro}/tmp/f; \
+             ls -A /containers/{ro}/tmp"
+        ));
+        assert_eq!(
+            (r.out().as_str(), r.stderr.as_str()),
+            ("f\nhi\n", ""),
+            "{how}"
+        );
+        assert_eq!(sb.exec(&ro, &["ls", "-A", "/tmp"]), "", "{how}");
+        assert!(!sb.exec(&ro, &["ls", "-a", "/dev"]).contains("dbx-agent"));
+    }
+    let s = sb.run("ros", SCRATCH, &["--read-only", "--tmpfs", "/tmp"]);
+    let r = TestShell::new()
+        .env("DOCKERBOX_DIRECT", "0")
+        .c(&format!("ls /containers/{s}/tmp"));
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(&format!(
+            "dockerbox: ls: /containers/{s}/tmp: a mount point in the container, which the \
+             archive API cannot see, and the agent cannot start ("
+        )),
         "{}",
         r.stderr
     );

@@ -169,3 +169,57 @@ fn a_copy_to_an_unreachable_engine_or_a_removed_container_says_why() {
         )
     );
 }
+
+/// A NUL in a path, 500 components of a missing path and a 600 KB path get the kernel's words
+/// on every path: the host, a running container through the direct path, the agent and the
+/// archive API, and a stopped container (the engine would answer a bare 500, which reads as a
+/// symlink loop, or "uri too long"). The script is read from a file: no argument holds 600 KB.
+#[test]
+fn hostile_paths_get_the_kernel_s_words_on_every_path() {
+    let Some(mut sb) = Sandbox::new("msgpaths") else {
+        return;
+    };
+    let run = sb.run("r", BUSYBOX, &[]);
+    let stopped = sb.create("s", BUSYBOX);
+    let deep = "/a".repeat(500);
+    let long = format!("/{}", "b".repeat(600_000));
+    let ways: [(&str, &str, &[&str]); 5] = [
+        ("", "1", &[]),
+        (&run, "1", &[]),
+        (&run, "0", &["--agent", "always"]),
+        (&run, "0", &["--agent", "never"]),
+        (&stopped, "1", &[]),
+    ];
+    for (c, direct, opts) in ways {
+        let prefix = if c.is_empty() {
+            String::new()
+        } else {
+            format!("/containers/{c}")
+        };
+        let sh = TestShell::new().env("DOCKERBOX_DIRECT", direct).opts(opts);
+        let script = sh.home.path().join("paths.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "cat {prefix}{deep}\nls {prefix}{long}\ncat $'{prefix}/etc/pa\\0sswd'\n\
+                 echo x > $'{prefix}/tmp/a\\0b'\n"
+            ),
+        )
+        .unwrap();
+        let r = sh.args(&[&script]);
+        // The paths are shown short: an assertion message of 600 KB helps nobody.
+        let got = r.stderr.replace(&long, "/LONG").replace(&deep, "/DEEP");
+        assert_eq!(
+            got,
+            format!(
+                "dockerbox: cat: {prefix}/DEEP: No such file or directory\n\
+                 dockerbox: ls: {prefix}/LONG: File name too long\n\
+                 dockerbox: cat: {prefix}/etc/pa\0sswd: Invalid argument\n\
+                 dockerbox: {}: line 4: {prefix}/tmp/a\0b: Invalid argument\n",
+                script.display()
+            ),
+            "{c} DOCKERBOX_DIRECT={direct} {opts:?}"
+        );
+        assert_eq!(r.status, 1);
+    }
+}

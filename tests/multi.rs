@@ -117,9 +117,12 @@ fn a_dead_engine_is_reported_once_and_the_others_still_list() {
         "--host",
         &format!("e2={}", e2.addr()),
     ]);
-    // One session: e2 answers, then dies (a host command kills it), then is asked again.
+    // One session: e2 answers, then dies (a host command kills it; the loop waits until it is
+    // a zombie or gone, so its socket is closed), then is asked again.
     let script = format!(
-        "ls /containers/e2\nkill -9 {pid}\nsleep 0.3\nls /containers/e2 /containers/main\n"
+        "ls /containers/e2\nkill -9 {pid}\n\
+         while grep -Eq '^State:[[:space:]]+[^Z]' /proc/{pid}/status 2>/dev/null; do sleep 0.05; done\n\
+         ls /containers/e2 /containers/main\n"
     );
     let r = sh.stdin(script.as_bytes());
     e2.kill(); // reaps it; Drop cleans up

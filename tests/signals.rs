@@ -115,3 +115,71 @@ fn sigterm_between_commands_ends_at_once_and_reaches_a_host_program() {
     assert_eq!(st.code(), Some(143));
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "term\n");
 }
+
+/// A test run killed with SIGKILL never runs its `Drop`s: the next run's start removes the
+/// containers of test processes that are dead (by the owner label, or the PID in the name of
+/// one made without it) and leaves those of live ones (this run's, another run's).
+#[test]
+fn containers_of_a_killed_test_run_are_swept_by_the_next() {
+    use crate::util::{docker, start_time, sweep_dead_tests, LABEL, OWNER};
+    let Some(mut sb) = Sandbox::new("sweep") else {
+        return;
+    };
+    let mine = sb.create("mine", BUSYBOX);
+    // A test process that made two containers and was killed.
+    let mut dead = std::process::Command::new("sleep")
+        .arg("1000000")
+        .spawn()
+        .unwrap();
+    let pid = dead.id();
+    let start = start_time(pid).unwrap();
+    let by_label = format!("dbx-sweep-dead-{}", std::process::id());
+    let by_name = format!("dbx-sweep-old-{pid}-0-c");
+    docker(&[
+        "create",
+        "--network",
+        "none",
+        "--label",
+        LABEL,
+        "--label",
+        &format!("{OWNER}={pid}:{start}"),
+        "--name",
+        &by_label,
+        BUSYBOX,
+        "true",
+    ]);
+    docker(&[
+        "create",
+        "--network",
+        "none",
+        "--label",
+        LABEL,
+        "--name",
+        &by_name,
+        BUSYBOX,
+        "true",
+    ]);
+    dead.kill().unwrap();
+    dead.wait().unwrap();
+    let swept = sweep_dead_tests();
+    let left = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label={LABEL}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", &by_label, &by_name])
+        .output();
+    assert!(
+        swept.contains(&by_label) && swept.contains(&by_name),
+        "{swept:?}"
+    );
+    assert!(
+        !left.lines().any(|l| l == by_label || l == by_name),
+        "{left}"
+    );
+    assert!(left.lines().any(|l| l == mine), "{left}");
+}

@@ -26,5 +26,7 @@ mod meta;
 mod multi;
 mod nav;
 mod repl;
+mod search;
 mod shell;
 mod signals;
+mod volumes;

@@ -29,6 +29,76 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 /// Label on everything the tests create, so nothing else is ever touched.
 pub const LABEL: &str = "dockerbox.test=1";
+
+/// Label naming the test process that made a container (`PID:START`, its start time in clock
+/// ticks after boot, so a recycled PID is not taken for it): the next run removes the
+/// containers of one that died before its `Drop`s ran (SIGKILL), see [`sweep_dead_tests`].
+pub const OWNER: &str = "dockerbox.test.owner";
+
+/// This test process as [`OWNER`] names it.
+pub fn owner() -> String {
+    let me = std::process::id();
+    format!("{me}:{}", start_time(me).unwrap_or_default())
+}
+
+/// A process's start time (field 22 of `/proc/PID/stat`), `None` when it is gone.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count after its last `)`.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the test process an [`OWNER`] label names (or, for containers made without it,
+/// the PID in a `dbx-TEST-PID-N-...` name) still runs.
+fn owner_alive(owner: &str, name: &str) -> bool {
+    if let Some((pid, start)) = owner.split_once(':') {
+        let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+            return true;
+        };
+        return start_time(pid) == Some(start);
+    }
+    // `dbx-TEST-PID-N-SHORT`, where TEST and SHORT may hold dashes: the first two numbers
+    // in a row.
+    let parts: Vec<&str> = name.split('-').collect();
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match (1..parts.len().saturating_sub(1)).find(|&i| number(parts[i]) && number(parts[i + 1])) {
+        Some(i) => parts[i]
+            .parse::<u32>()
+            .map_or(true, |pid| start_time(pid).is_some()),
+        None => true,
+    }
+}
+
+/// Removes the test containers whose test process is dead: a run killed with SIGKILL leaves
+/// its containers behind, and the next run takes them away before it starts. Containers of
+/// live test processes (another run going on at the same time) are left alone.
+pub fn sweep_dead_tests() -> Vec<String> {
+    let out = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label={LABEL}"),
+        "--format",
+        &format!("{{{{.ID}}}}\t{{{{.Label \"{OWNER}\"}}}}\t{{{{.Names}}}}"),
+    ]);
+    let mut swept = Vec::new();
+    for line in out.lines() {
+        let mut f = line.splitn(3, '\t');
+        let (Some(id), Some(owner), Some(name)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if !owner_alive(owner, name) {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", "-v", id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            swept.push(name.to_string());
+        }
+    }
+    swept
+}
 pub const BUSYBOX: &str = "dockerbox-test/busybox:1";
 pub const DEBIAN: &str = "dockerbox-test/debian:1";
 pub const SCRATCH: &str = "dockerbox-test/scratch:1";
@@ -67,6 +137,7 @@ pub fn docker_ready() -> bool {
                 .status()
                 .expect("run tests/images/build.sh");
             assert!(st.success(), "tests/images/build.sh failed");
+            sweep_dead_tests();
         }
         ok
     })
@@ -102,6 +173,7 @@ impl Sandbox {
     /// Starts a container that keeps running: `sleep` for busybox/debian, `/pause` for scratch.
     pub fn run(&mut self, short: &str, image: &str, extra: &[&str]) -> String {
         let name = self.name(short);
+        let owner = format!("{OWNER}={}", owner());
         let keep_alive: &[&str] = if image == SCRATCH {
             &["/pause"]
         } else {
@@ -114,6 +186,8 @@ impl Sandbox {
             "none",
             "--label",
             LABEL,
+            "--label",
+            &owner,
             "--name",
             &name,
         ];
@@ -127,12 +201,15 @@ impl Sandbox {
     /// Creates a container that never starts.
     pub fn create(&mut self, short: &str, image: &str) -> String {
         let name = self.name(short);
+        let owner = format!("{OWNER}={}", owner());
         docker(&[
             "create",
             "--network",
             "none",
             "--label",
             LABEL,
+            "--label",
+            &owner,
             "--name",
             &name,
             image,
@@ -490,6 +567,7 @@ impl Sandbox {
     /// labelled as [`Sandbox::run`] names them.
     pub fn run_cmd(&mut self, short: &str, image: &str, extra: &[&str], cmd: &[&str]) -> String {
         let name = self.name(short);
+        let owner = format!("{OWNER}={}", owner());
         let mut args = vec![
             "run",
             "-d",
@@ -497,6 +575,8 @@ impl Sandbox {
             "none",
             "--label",
             LABEL,
+            "--label",
+            &owner,
             "--name",
             &name,
         ];

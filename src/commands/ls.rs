@@ -240,7 +240,9 @@ async fn print(
                 VPath::Containers | VPath::Engine(_) => Arc::new(Default::default()),
                 p => ctx.vfs.owners(p).await,
             };
-            if is_dir && !matches!(p, VPath::Containers | VPath::Engine(_)) {
+            // Docker objects (images, volumes, projects) take no blocks: no total for them.
+            let objects = entries.iter().any(|e| e.object.is_some());
+            if is_dir && !objects && !matches!(p, VPath::Containers | VPath::Engine(_)) {
                 let total: u64 = entries.iter().map(|e| e.blocks_k).sum();
                 writeln!(out, "total {total}").map_err(FsError::Io)?;
             }

@@ -13,9 +13,12 @@ mod chmod;
 mod common;
 mod cp;
 mod cp_plan;
+mod du;
 mod exec;
 mod exit;
 mod export;
+mod find;
+mod grep;
 mod help;
 mod ln;
 mod ls;
@@ -25,6 +28,7 @@ mod printf;
 mod pwd;
 mod rm;
 mod rmdir;
+mod searching;
 mod sh;
 mod touch;
 mod unalias;
@@ -38,6 +42,17 @@ use futures_util::future::LocalBoxFuture;
 pub use args::{Args, UsageError};
 pub use common::umask;
 pub use printf::escape_as;
+
+/// Whether the host's program runs this grep, find or du (an option dockerbox does not
+/// implement, and only host paths).
+pub fn search_on_host(cwd: &std::path::Path, argv: &[OsString]) -> bool {
+    match argv.first().and_then(|n| n.to_str()) {
+        Some("grep") => grep::host_runs(cwd, &argv[1..]),
+        Some("find") => find::host_runs(cwd, &argv[1..]),
+        Some("du") => du::host_runs(cwd, &argv[1..]),
+        _ => false,
+    }
+}
 
 use crate::context::Context;
 
@@ -75,6 +90,9 @@ pub const BUILTINS: &[&dyn Builtin] = &[
     &touch::Cmd,
     &ln::Cmd,
     &chmod::Cmd,
+    &grep::Cmd,
+    &find::Cmd,
+    &du::Cmd,
     &exec::Cmd,
     &sh::Sh,
     &sh::Bash,

@@ -97,6 +97,80 @@ pub struct Placement {
     /// The container's name and its engine's, for messages.
     pub container: String,
     pub engine: String,
+    /// The root filesystem is read-only, so the archive API cannot upload: the file is written
+    /// by the container's own shell through exec, into a writable mount that allows exec
+    /// (`/dev`, a tmpfs the runtime mounts without `noexec`), where the archive API cannot.
+    pub by_exec: bool,
+}
+
+/// Writes the agent to `path` through the container's own `sh` (exec with stdin): for a
+/// read-only root filesystem, whose writable mounts the archive API cannot reach. The file is
+/// made with mode 0700 before a byte is written and removed again if the write fails; a
+/// failure says what the shell said.
+async fn upload_by_exec(
+    docker: &Docker,
+    container: &str,
+    path: &str,
+    binary: &[u8],
+) -> Result<(), String> {
+    let script =
+        "umask 077 && set -C && { cat > \"$0\" && chmod 700 \"$0\" || { rm -f \"$0\"; exit 1; }; }";
+    let opts = CreateExecOptions {
+        cmd: Some(["/bin/sh", "-c", script, path].map(String::from).to_vec()),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(false),
+        ..Default::default()
+    };
+    let exec = docker
+        .create_exec(container, opts)
+        .await
+        .map_err(|e| short(&e))?;
+    let started = docker
+        .start_exec(&exec.id, None)
+        .await
+        .map_err(|e| short(&e))?;
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = started
+    else {
+        return Err("exec did not attach".into());
+    };
+    let mut said = Vec::new();
+    let work = async {
+        let write = async {
+            input.write_all(binary).await?;
+            input.shutdown().await
+        };
+        let read = async {
+            while let Some(Ok(m)) = output.next().await {
+                if said.len() < 4096 {
+                    said.extend_from_slice(&m.into_bytes());
+                }
+            }
+        };
+        let (w, ()) = tokio::join!(write, read);
+        w
+    };
+    let wrote = match tokio::time::timeout(stall_limit(), work).await {
+        Err(_) => return Err("no answer".into()),
+        Ok(w) => w,
+    };
+    let code = docker
+        .inspect_exec(&exec.id)
+        .await
+        .map_err(|e| short(&e))?
+        .exit_code;
+    // A shell that is not there fails the exec, and the runtime's words arrive as output.
+    let text = String::from_utf8_lossy(&said);
+    match (code, wrote, text.lines().next()) {
+        (Some(0), Ok(()), _) => Ok(()),
+        (_, _, Some(line)) if !line.trim().is_empty() => Err(line.trim().to_string()),
+        (_, Err(e), _) => Err(super::connect::strip_os_error(e.to_string())),
+        _ => Err("the container's shell could not write it".into()),
+    }
 }
 
 /// Picks the executable for an image architecture (`amd64`), if one is embedded.
@@ -224,17 +298,22 @@ impl AgentConn {
             } else {
                 format!("{dir}/{name}")
             };
-            let tar = agent_tar(&name, binary, place.uid, place.gid);
-            let opts = UploadToContainerOptions {
-                path: dir.clone(),
-                ..Default::default()
-            };
-            match docker
-                .upload_to_container(container, Some(opts), bollard::body_full(tar.into()))
-                .await
-            {
-                Ok(()) => {}
-                Err(e) => {
+            if place.by_exec {
+                if let Err(e) = upload_by_exec(docker, container, &path, binary).await {
+                    last = format!("upload to {dir}: {e}");
+                    leftovers.push(path.into_bytes());
+                    continue;
+                }
+            } else {
+                let tar = agent_tar(&name, binary, place.uid, place.gid);
+                let opts = UploadToContainerOptions {
+                    path: dir.clone(),
+                    ..Default::default()
+                };
+                if let Err(e) = docker
+                    .upload_to_container(container, Some(opts), bollard::body_full(tar.into()))
+                    .await
+                {
                     last = format!("upload to {dir}: {}", short(&e));
                     if last.contains("read-only") {
                         break; // every other place is read-only too
@@ -369,7 +448,7 @@ impl AgentConn {
     fn register(&self, req: &Request) -> (u32, mpsc::UnboundedReceiver<Response>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let expect = Expect::of(req);
-        let window = if expect == Expect::Data {
+        let window = if matches!(expect, Expect::Data | Expect::Search) {
             READ_WINDOW
         } else {
             0
@@ -695,6 +774,84 @@ impl Drop for ReadStream {
     }
 }
 
+impl AgentConn {
+    /// Starts a `Search` (grep, find, du run by the agent); its frames come from
+    /// [`SearchStream::next`].
+    pub async fn search(self: &Arc<Self>, req: Request) -> Result<SearchStream, AgentError> {
+        let (id, rx) = self.register(&req);
+        if let Err(e) = self.send(id, &req).await {
+            self.unregister(id);
+            return Err(e);
+        }
+        Ok(SearchStream {
+            conn: self.clone(),
+            id,
+            rx,
+            used: 0,
+            done: false,
+        })
+    }
+}
+
+/// A search running in the agent: its `Found`, `Problem` and `Notice` frames under the
+/// credit window, refilled as they are taken; dropping it midway cancels the search.
+pub struct SearchStream {
+    conn: Arc<AgentConn>,
+    id: u32,
+    rx: mpsc::UnboundedReceiver<Response>,
+    used: u32,
+    done: bool,
+}
+
+impl SearchStream {
+    /// The next frame; the last is `SearchDone`, after which this gives `None`.
+    pub async fn next(&mut self) -> Result<Option<Response>, AgentError> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.conn.recv(&mut self.rx).await {
+            Ok(Response::Error { errno }) => {
+                self.finish();
+                Err(AgentError::Errno(errno))
+            }
+            Ok(r @ Response::SearchDone { .. }) => {
+                self.finish();
+                Ok(Some(r))
+            }
+            Ok(r) => {
+                self.used += 1;
+                if self.used >= READ_WINDOW / 2 {
+                    let n = std::mem::take(&mut self.used);
+                    self.conn.grant(self.id, n);
+                    self.conn.send(self.id, &Request::Credit { n }).await?;
+                }
+                Ok(Some(r))
+            }
+            Err(e) => {
+                self.finish();
+                Err(e)
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+        self.conn.unregister(self.id);
+    }
+}
+
+impl Drop for SearchStream {
+    fn drop(&mut self) {
+        if !self.done {
+            let (conn, id) = (self.conn.clone(), self.id);
+            conn.unregister(id);
+            tokio::spawn(async move {
+                let _ = conn.send(id, &Request::Credit { n: 0 }).await;
+            });
+        }
+    }
+}
+
 /// How to find out why an agent's connection ended.
 struct Ending {
     docker: Docker,
@@ -816,7 +973,7 @@ fn deliver(shared: &Shared, id: u32, resp: Response) -> Result<(), dockerbox_pro
         return Ok(());
     };
     check_reply(w.expect, &resp)?;
-    if matches!(resp, Response::Data(_)) {
+    if w.expect.costs_credit(&resp) {
         if w.window == 0 {
             return Err(dockerbox_proto::Invalid(
                 "more chunks than the read's credit allows".into(),

@@ -117,7 +117,7 @@ pub struct Engine {
     inspected: Mutex<HashMap<String, Inspected>>,
     /// Bumped by [`Engine::invalidate`]: part of every container's generation.
     epoch: AtomicU64,
-    /// tmpfs mount points per container id (fixed for a container's life).
+    /// Mount points per container id (fixed for a container's life), see `Engine::mounts`.
     tmpfs: Mutex<HashMap<String, Arc<Vec<String>>>>,
     /// Per-container generation, bumped by that container's events (start, die, cp into it...).
     container_gen: Arc<Mutex<HashMap<String, u64>>>,
@@ -275,11 +275,8 @@ impl Engine {
         let mut table: Vec<Arc<ContainerInfo>> = list
             .into_iter()
             .filter_map(|c| {
-                // /images' never-started helpers are not the user's containers.
-                if c.labels
-                    .as_ref()
-                    .is_some_and(|l| l.contains_key(super::objects::IMAGE_VIEW))
-                {
+                // /images' and /volumes' never-started helpers are not the user's containers.
+                if c.labels.as_ref().is_some_and(super::objects::is_view) {
                     return None;
                 }
                 let id = c.id?;
@@ -472,44 +469,59 @@ pub struct AgentTarget {
 }
 
 impl Engine {
-    /// Whether `path` in a container lies on a tmpfs, which the archive API cannot see (it
-    /// reads and writes the layer beneath). Unknown counts as yes.
-    pub async fn under_tmpfs(&self, id: &str, path: &std::path::Path) -> bool {
-        let cached = self.tmpfs.lock().ok().and_then(|m| m.get(id).cloned());
-        let mounts = match cached {
-            Some(m) => m,
-            None => {
-                let Some(c) = self.inspect(id).await else {
-                    return true;
-                };
-                let mut mounts: Vec<String> = c
-                    .host_config
-                    .as_ref()
-                    .and_then(|h| h.tmpfs.clone())
-                    .unwrap_or_default()
-                    .into_keys()
-                    .collect();
-                mounts.extend(
-                    c.mounts
-                        .clone()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|m| {
-                            m.typ
-                                .as_ref()
-                                .is_some_and(|t| format!("{t:?}").eq_ignore_ascii_case("tmpfs"))
-                        })
-                        .filter_map(|m| m.destination),
-                );
-                mounts.push("/dev/shm".into());
-                let mounts = Arc::new(mounts);
-                if let Ok(mut m) = self.tmpfs.lock() {
-                    m.insert(id.to_string(), mounts.clone());
-                }
-                mounts
-            }
+    /// A running container's mount points whose files the archive API does not show as a
+    /// process in the container sees them: it reads and writes the layer beneath a tmpfs
+    /// (`--tmpfs`, tmpfs mounts) and beneath `/dev` (with `/dev/shm`, `/dev/pts`...), and none of
+    /// the kernel's filesystems (`/proc`, `/sys`). Volumes, binds and `/etc/hostname`, `hosts`,
+    /// `resolv.conf` it mounts for itself (measured on 20.10: the same files as inside), so they
+    /// are not listed. Unknown (the inspect failed) is everything, `/`.
+    async fn mounts(&self, id: &str) -> Arc<Vec<String>> {
+        if let Some(m) = self.tmpfs.lock().ok().and_then(|m| m.get(id).cloned()) {
+            return m;
+        }
+        let Some(c) = self.inspect(id).await else {
+            return Arc::new(vec!["/".into()]);
         };
-        mounts.iter().any(|m| path.starts_with(m))
+        let mut mounts: Vec<String> = c
+            .host_config
+            .as_ref()
+            .and_then(|h| h.tmpfs.clone())
+            .unwrap_or_default()
+            .into_keys()
+            .collect();
+        mounts.extend(
+            c.mounts
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| {
+                    m.typ
+                        .as_ref()
+                        .is_some_and(|t| format!("{t:?}").eq_ignore_ascii_case("tmpfs"))
+                })
+                .filter_map(|m| m.destination),
+        );
+        mounts.extend(["/dev", "/proc", "/sys"].map(String::from));
+        let mounts = Arc::new(mounts);
+        if let Ok(mut m) = self.tmpfs.lock() {
+            m.insert(id.to_string(), mounts.clone());
+        }
+        mounts
+    }
+
+    /// Whether `path` in a running container lies on one of [`Engine::mounts`]' mount points,
+    /// where only a process in the container (the agent, the direct path) answers right.
+    pub async fn under_mount(&self, id: &str, path: &std::path::Path) -> bool {
+        self.mounts(id).await.iter().any(|m| path.starts_with(m))
+    }
+
+    /// Whether a tree at `path` lies on a mount point or holds one, so one archive stream of it
+    /// would not be what a process in the container sees.
+    pub async fn touches_mount(&self, id: &str, path: &std::path::Path) -> bool {
+        let mounts = self.mounts(id).await;
+        mounts
+            .iter()
+            .any(|m| path.starts_with(m) || std::path::Path::new(m).starts_with(path))
     }
 
     /// The direct path into a running container's files (see [`ProcRoot`]): only for an engine

@@ -17,6 +17,6 @@ pub use agent::{binary_for, AgentConn, AgentError, Placement, ReadStream, WriteS
 pub use engine::{ContainerInfo, Engine, EngineSummary, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};
-pub use objects::{session_marker, ImageInfo, Verb};
+pub use objects::{session_marker, ImageInfo, Verb, VolumeInfo, VOLUME_AT, VOLUME_VIEW};
 pub use procroot::{copy_slice, on_kernel_fs, ProcRoot, ProcWriter};
 pub use sources::{resolve, Request};

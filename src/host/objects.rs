@@ -170,6 +170,8 @@ impl Engine {
             .map_err(|e| self.error(e))?;
         Ok(list
             .into_iter()
+            // The empty image /volumes' views are made from is not the user's.
+            .filter(|i| !i.labels.contains_key(HELPER_IMAGE))
             .map(|i| ImageInfo {
                 tags: i
                     .repo_tags
@@ -215,9 +217,15 @@ impl Engine {
 
     /// Removes image views whose session is gone, and this session's (`mine`) too.
     pub async fn remove_image_views(&self, mine: Option<&str>) -> Result<(), EngineError> {
+        self.remove_views(IMAGE_VIEW, mine).await
+    }
+
+    /// Removes the views labelled `label` ([`IMAGE_VIEW`], [`VOLUME_VIEW`]) whose session is
+    /// gone, and this session's (`mine`) too.
+    pub async fn remove_views(&self, label: &str, mine: Option<&str>) -> Result<(), EngineError> {
         let docker = self.client().await?;
         let mut filters = std::collections::HashMap::new();
-        filters.insert("label".to_string(), vec![IMAGE_VIEW.to_string()]);
+        filters.insert("label".to_string(), vec![label.to_string()]);
         let opts = bollard::query_parameters::ListContainersOptions {
             all: true,
             filters: Some(filters),
@@ -231,20 +239,221 @@ impl Engine {
             let session = c
                 .labels
                 .as_ref()
-                .and_then(|l| l.get(IMAGE_VIEW))
+                .and_then(|l| l.get(label))
                 .cloned()
                 .unwrap_or_default();
             let remove = mine.is_some_and(|m| session == m) || !session_alive(&session);
             if let (true, Some(id)) = (remove, c.id) {
                 let opts = bollard::query_parameters::RemoveContainerOptions {
                     force: true,
-                    v: true,
+                    // An image view's anonymous volumes (its image's VOLUMEs) go with it; a
+                    // volume view's volume is the user's and stays.
+                    v: label == IMAGE_VIEW,
                     ..Default::default()
                 };
                 let _ = docker.remove_container(&id, Some(opts)).await;
             }
         }
         Ok(())
+    }
+}
+
+/// The label on the never-started containers that show a volume's files (`/volumes`); its
+/// value is the session that made it, as for [`IMAGE_VIEW`].
+pub const VOLUME_VIEW: &str = "dockerbox.volume-view";
+
+/// The label on the empty image the volume views are created from (imported, never pulled).
+pub const HELPER_IMAGE: &str = "dockerbox.helper";
+
+/// Where a volume view mounts its volume.
+pub const VOLUME_AT: &str = "/volume";
+
+/// Whether a container is one of dockerbox's own never-started views (not the user's).
+pub fn is_view(labels: &std::collections::HashMap<String, String>) -> bool {
+    labels.contains_key(IMAGE_VIEW) || labels.contains_key(VOLUME_VIEW)
+}
+
+/// A volume as `/volumes` lists it.
+#[derive(Debug, Clone)]
+pub struct VolumeInfo {
+    pub name: String,
+    pub driver: String,
+    /// Where the engine keeps it, as the engine sees its own filesystem.
+    pub mountpoint: String,
+    /// When it was made, as the engine words it (RFC 3339).
+    pub created: Option<String>,
+    /// A plain directory of the `local` driver (no options: not an NFS or tmpfs mount made
+    /// only while a container uses it), which the direct path may open itself.
+    pub plain_dir: bool,
+}
+
+impl VolumeInfo {
+    fn of(v: bollard::models::Volume) -> VolumeInfo {
+        VolumeInfo {
+            plain_dir: v.driver == "local" && v.options.is_empty(),
+            created: v.created_at,
+            name: v.name,
+            driver: v.driver,
+            mountpoint: v.mountpoint,
+        }
+    }
+}
+
+impl Engine {
+    /// The engine's volumes, as `docker volume ls` lists them.
+    pub async fn volumes(&self) -> Result<Vec<VolumeInfo>, EngineError> {
+        let docker = self.client().await?;
+        let list = docker
+            .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut v: Vec<VolumeInfo> = list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(VolumeInfo::of)
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    /// One volume, asked now (`docker volume inspect`); a missing one is `NotFound`.
+    pub async fn volume(&self, name: &str) -> Result<VolumeInfo, EngineError> {
+        let docker = self.client().await?;
+        let v = docker
+            .inspect_volume(name)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(VolumeInfo::of(v))
+    }
+
+    /// The PID of the engine's process, from the credentials of its unix socket's peer
+    /// (`SO_PEERCRED`); `None` for an engine not on a unix socket, or one not run by root.
+    pub fn engine_pid(&self) -> Option<i64> {
+        use std::os::fd::AsRawFd;
+        let path = self.addr().strip_prefix("unix://")?;
+        let sock = std::os::unix::net::UnixStream::connect(path).ok()?;
+        // SAFETY: a zeroed `ucred` is a valid value for the kernel to fill in.
+        let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: a descriptor we own, and `cred` of the length passed.
+        let r = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&mut cred as *mut libc::ucred).cast(),
+                &mut len,
+            )
+        };
+        (r == 0 && cred.uid == 0 && cred.pid > 0).then_some(i64::from(cred.pid))
+    }
+
+    /// The empty image volume views are made from: one carrying [`HELPER_IMAGE`] if the engine
+    /// has it, else imported now from an empty tar (nothing is pulled). Returns its ID.
+    async fn helper_image(&self) -> Result<String, EngineError> {
+        let docker = self.client().await?;
+        let mut filters = std::collections::HashMap::new();
+        filters.insert("label".to_string(), vec![HELPER_IMAGE.to_string()]);
+        let opts = bollard::query_parameters::ListImagesOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let found = docker
+            .list_images(Some(opts))
+            .await
+            .map_err(|e| self.error(e))?;
+        if let Some(i) = found.into_iter().next() {
+            return Ok(i.id);
+        }
+        let opts = bollard::query_parameters::CreateImageOptions {
+            from_src: Some("-".into()),
+            changes: vec![format!("LABEL {HELPER_IMAGE}=volume-view")],
+            message: Some("dockerbox: the empty image /volumes' views are made from".into()),
+            ..Default::default()
+        };
+        // An empty tar: two zero blocks, padded to a record.
+        let body = bollard::body_full(Bytes::from(vec![0u8; 10240]));
+        let mut progress = docker.create_image(Some(opts), Some(body), None);
+        let mut id = None;
+        while let Some(msg) = progress.next().await {
+            let msg = msg.map_err(|e| self.error(e))?;
+            if let Some(s) = msg.status.filter(|s| s.starts_with("sha256:")) {
+                id = Some(s);
+            }
+        }
+        id.ok_or_else(|| EngineError::Other("importing the empty helper image gave no ID".into()))
+    }
+
+    /// Creates (never starts) a container from the empty helper image that mounts `volume` at
+    /// [`VOLUME_AT`], labelled [`VOLUME_VIEW`] with `session`, with no network. Returns its ID.
+    pub async fn create_volume_view(
+        &self,
+        volume: &str,
+        session: &str,
+    ) -> Result<String, EngineError> {
+        let mut tried_again = false;
+        loop {
+            let image = self.helper_image().await?;
+            let docker = self.client().await?;
+            let body = bollard::models::ContainerCreateBody {
+                image: Some(image),
+                cmd: Some(vec!["/.dockerbox-volume-view-never-runs".into()]),
+                labels: Some([(VOLUME_VIEW.to_string(), session.to_string())].into()),
+                network_disabled: Some(true),
+                host_config: Some(bollard::models::HostConfig {
+                    network_mode: Some("none".into()),
+                    mounts: Some(vec![bollard::models::Mount {
+                        target: Some(VOLUME_AT.into()),
+                        source: Some(volume.into()),
+                        typ: Some(bollard::models::MountType::VOLUME),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let r = docker
+                .create_container(
+                    None::<bollard::query_parameters::CreateContainerOptions>,
+                    body,
+                )
+                .await;
+            match r {
+                Ok(r) => return Ok(r.id),
+                // Another session removed the helper image between our list and our create.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) if !tried_again => tried_again = true,
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+    }
+
+    /// Removes the helper images no container uses any more (one in use by another session's
+    /// view stays: the engine refuses, and nothing is forced).
+    pub async fn remove_helper_images(&self) {
+        let Ok(docker) = self.client().await else {
+            return;
+        };
+        let mut filters = std::collections::HashMap::new();
+        filters.insert("label".to_string(), vec![HELPER_IMAGE.to_string()]);
+        let opts = bollard::query_parameters::ListImagesOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let Ok(found) = docker.list_images(Some(opts)).await else {
+            return;
+        };
+        for i in found {
+            let _ = docker
+                .remove_image(
+                    &i.id,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await;
+        }
     }
 }
 

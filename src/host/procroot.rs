@@ -48,25 +48,7 @@ impl ProcRoot {
         if !contains(&cgroup, id.as_bytes()) {
             return None;
         }
-        let status = read_small(&proc_dir, b"status")?;
-        let ids_root = |key: &[u8]| {
-            status.split(|&b| b == b'\n').any(|l| {
-                l.strip_prefix(key).is_some_and(|rest| {
-                    rest.split(|b| b.is_ascii_whitespace())
-                        .filter(|f| !f.is_empty())
-                        .all(|f| f == b"0")
-                })
-            })
-        };
-        if !ids_root(b"Uid:") || !ids_root(b"Gid:") {
-            return None;
-        }
-        let uid_map = read_small(&proc_dir, b"uid_map")?;
-        let fields: Vec<&[u8]> = uid_map
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|f| !f.is_empty())
-            .collect();
-        if fields != [&b"0"[..], b"0", b"4294967295"] {
+        if !runs_as_root(&proc_dir)? {
             return None;
         }
         let root = open_at(
@@ -76,6 +58,47 @@ impl ProcRoot {
         )
         .ok()?;
         Some(ProcRoot { proc_dir, root })
+    }
+
+    /// The directory `dir` (absolute, as the engine `pid` sees its own filesystem: a volume's
+    /// mountpoint) as a root of its own, if `pid` is a root process with no user-namespace
+    /// remapping whose command is `dockerd`. `dir` is resolved inside that process's root, so
+    /// an engine in another mount namespace is read as it sees itself; paths below are then
+    /// confined to `dir` as they are to a container's root. `None` whenever anything does not
+    /// fit.
+    pub fn open_dir_of(pid: i64, dir: &Path) -> Option<ProcRoot> {
+        if pid <= 0 || !dir.is_absolute() {
+            return None;
+        }
+        let proc_dir = open_at(
+            libc::AT_FDCWD,
+            format!("/proc/{pid}").as_bytes(),
+            libc::O_DIRECTORY | libc::O_RDONLY,
+        )
+        .ok()?;
+        if read_small(&proc_dir, b"comm")?.trim_ascii_end() != b"dockerd" {
+            return None;
+        }
+        if !runs_as_root(&proc_dir)? {
+            return None;
+        }
+        let engine_root = open_at(
+            proc_dir.as_raw_fd(),
+            b"root",
+            libc::O_PATH | libc::O_DIRECTORY,
+        )
+        .ok()?;
+        let within = ProcRoot {
+            proc_dir,
+            root: engine_root,
+        };
+        let root = within
+            .open_in(dir, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .ok()?;
+        Some(ProcRoot {
+            proc_dir: within.proc_dir,
+            root,
+        })
     }
 
     /// Whether the process is still there (a dead one leaves a root nobody should write to).
@@ -251,12 +274,160 @@ impl ProcRoot {
         })
     }
 
+    /// `mkdir` of `path` with `mode` (the parent resolved inside the root).
+    pub fn mkdir(&self, path: &Path, mode: u32) -> io::Result<()> {
+        let (dir, name) = self.parent_of(path)?.ok_or_else(eexist)?;
+        // SAFETY: a valid C string and a descriptor we own.
+        check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode as libc::mode_t) })
+    }
+
+    /// `unlink`, or `rmdir` with `dir`; the last component is never followed.
+    pub fn remove(&self, path: &Path, is_dir: bool) -> io::Result<()> {
+        let (dir, name) = self
+            .parent_of(path)?
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBUSY))?;
+        let flags = if is_dir { libc::AT_REMOVEDIR } else { 0 };
+        // SAFETY: a valid C string and a descriptor we own.
+        check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) })
+    }
+
+    /// A symlink at `path` holding `target` as written.
+    pub fn symlink(&self, path: &Path, target: &Path) -> io::Result<()> {
+        let (dir, name) = self.parent_of(path)?.ok_or_else(eexist)?;
+        let t = CString::new(target.as_os_str().as_bytes()).map_err(|_| einval())?;
+        // SAFETY: valid C strings and a descriptor we own.
+        check(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), name.as_ptr()) })
+    }
+
+    /// `rename(from, to)`, both inside the root; the last components are not followed.
+    pub fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (fd, fname) = self.parent_of(from)?.ok_or_else(ebusy)?;
+        let (td, tname) = self.parent_of(to)?.ok_or_else(ebusy)?;
+        // SAFETY: valid C strings and descriptors we own.
+        check(unsafe {
+            libc::renameat(
+                fd.as_raw_fd(),
+                fname.as_ptr(),
+                td.as_raw_fd(),
+                tname.as_ptr(),
+            )
+        })
+    }
+
+    /// A hard link `to` to the existing `from` (not followed, as link(2) on Linux).
+    pub fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (fd, fname) = self.parent_of(from)?.ok_or_else(ebusy)?;
+        let (td, tname) = self.parent_of(to)?.ok_or_else(eexist)?;
+        // SAFETY: valid C strings and descriptors we own.
+        check(unsafe {
+            libc::linkat(
+                fd.as_raw_fd(),
+                fname.as_ptr(),
+                td.as_raw_fd(),
+                tname.as_ptr(),
+                0,
+            )
+        })
+    }
+
+    /// `chmod`, symlinks followed inside the root (through `/proc/self/fd`: an `O_PATH`
+    /// descriptor cannot be fchmod-ed).
+    pub fn chmod(&self, path: &Path, mode: u32) -> io::Result<()> {
+        let fd = self.open_in(path, libc::O_PATH)?;
+        let p = fd_path(&fd)?;
+        // SAFETY: a valid C string.
+        check(unsafe { libc::chmod(p.as_ptr(), mode as libc::mode_t) })
+    }
+
+    /// `chown`, or `lchown` without `follow`.
+    pub fn chown(&self, path: &Path, uid: u32, gid: u32, follow: bool) -> io::Result<()> {
+        match (follow, self.parent_of(path)?) {
+            (false, Some((dir, name))) => {
+                // SAFETY: a valid C string and a descriptor we own.
+                check(unsafe {
+                    libc::fchownat(
+                        dir.as_raw_fd(),
+                        name.as_ptr(),
+                        uid,
+                        gid,
+                        libc::AT_SYMLINK_NOFOLLOW,
+                    )
+                })
+            }
+            _ => {
+                let fd = self.open_in(path, libc::O_PATH)?;
+                // SAFETY: a descriptor we own, an empty path with AT_EMPTY_PATH.
+                check(unsafe {
+                    libc::fchownat(fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH)
+                })
+            }
+        }
+    }
+
+    /// Access and modification times, of a final symlink itself without `follow`.
+    pub fn set_times(
+        &self,
+        path: &Path,
+        atime: (i64, u32),
+        mtime: (i64, u32),
+        follow: bool,
+    ) -> io::Result<()> {
+        let ts = |(s, ns): (i64, u32)| libc::timespec {
+            tv_sec: s,
+            tv_nsec: i64::from(ns),
+        };
+        let times = [ts(atime), ts(mtime)];
+        match (follow, self.parent_of(path)?) {
+            (false, Some((dir, name))) => {
+                // SAFETY: a valid C string, a descriptor we own, the two timespecs it reads.
+                check(unsafe {
+                    libc::utimensat(
+                        dir.as_raw_fd(),
+                        name.as_ptr(),
+                        times.as_ptr(),
+                        libc::AT_SYMLINK_NOFOLLOW,
+                    )
+                })
+            }
+            _ => {
+                let fd = self.open_in(path, libc::O_PATH)?;
+                let p = fd_path(&fd)?;
+                // SAFETY: a valid C string and the two timespecs utimensat reads.
+                check(unsafe { libc::utimensat(libc::AT_FDCWD, p.as_ptr(), times.as_ptr(), 0) })
+            }
+        }
+    }
+
     /// Removes `name` in `dir`, a file or a whole tree (a temporary of ours left by a failed
     /// copy), without following any symlink: every step is relative to a descriptor.
     pub fn remove_tree_in(&self, dir: &Path, name: &OsStr) -> io::Result<()> {
         let dir = self.open_in(dir, libc::O_PATH | libc::O_DIRECTORY)?;
         remove_at(&dir, name.as_bytes())
     }
+}
+
+/// Whether the process of `/proc/PID` runs as root (every uid and gid 0) with no user-namespace
+/// remapping; `None` when its files cannot be read.
+fn runs_as_root(proc_dir: &OwnedFd) -> Option<bool> {
+    let status = read_small(proc_dir, b"status")?;
+    let ids_root = |key: &[u8]| {
+        status.split(|&b| b == b'\n').any(|l| {
+            l.strip_prefix(key).is_some_and(|rest| {
+                rest.split(|b| b.is_ascii_whitespace())
+                    .filter(|f| !f.is_empty())
+                    .all(|f| f == b"0")
+            })
+        })
+    };
+    if !ids_root(b"Uid:") || !ids_root(b"Gid:") {
+        return Some(false);
+    }
+    let uid_map = read_small(proc_dir, b"uid_map")?;
+    let fields: Vec<&[u8]> = uid_map
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty())
+        .collect();
+    Some(fields == [&b"0"[..], b"0", b"4294967295"])
 }
 
 /// Removes `name` under the directory `dir`: a tree depth first, never through a symlink.
@@ -498,6 +669,19 @@ fn check(r: i32) -> io::Result<()> {
 
 fn einval() -> io::Error {
     io::Error::from_raw_os_error(libc::EINVAL)
+}
+
+/// `/proc/self/fd/N` of our own descriptor: the file it holds, for calls that take a path.
+fn fd_path(fd: &OwnedFd) -> io::Result<CString> {
+    CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|_| einval())
+}
+
+fn eexist() -> io::Error {
+    io::Error::from_raw_os_error(libc::EEXIST)
+}
+
+fn ebusy() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBUSY)
 }
 
 #[cfg(test)]

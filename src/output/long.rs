@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use super::{display_name, Theme};
 use crate::vfs::owners::Owners;
-use crate::vfs::{Entry, Kind};
+use crate::vfs::{Entry, Kind, Object};
 
 /// Options that change the long layout.
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,6 +28,9 @@ pub fn render_long(
     }
     if entries.iter().any(|e| e.engine.is_some()) {
         return render_engines(w, entries, theme, tty);
+    }
+    if entries.iter().any(|e| e.object.is_some()) {
+        return render_objects(w, entries, theme, tty, opts, now);
     }
     let rows: Vec<[String; 5]> = entries
         .iter()
@@ -102,6 +105,60 @@ fn render_containers(
             format_time(c.created, now)
         )?;
         w.write_all(&theme.paint(e, &display_name(&e.name, tty)))?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// `ls -l /images`, `/volumes`: two columns of what each object is (an image's size and short
+/// ID; a volume's driver and mountpoint), its time (creation), its name. Entries that stand for no object (a directory of
+/// nested references) show `-`.
+fn render_objects(
+    w: &mut dyn Write,
+    entries: &[Entry],
+    theme: &Theme,
+    tty: bool,
+    opts: LongOpts,
+    now: i64,
+) -> io::Result<()> {
+    let text = |s: &str| String::from_utf8_lossy(&display_name(s.as_ref(), tty)).into_owned();
+    let rows: Vec<(bool, [String; 2])> = entries
+        .iter()
+        .map(|e| match e.object.as_deref() {
+            Some(Object::Image { id, size }) => {
+                let size = if opts.human {
+                    human_size(*size)
+                } else {
+                    size.to_string()
+                };
+                let hex = id.strip_prefix("sha256:").unwrap_or(id);
+                (true, [size, hex[..hex.len().min(12)].to_string()])
+            }
+            Some(Object::Volume { driver, mountpoint }) => {
+                (false, [text(driver), text(mountpoint)])
+            }
+            None => (false, ["-".into(), "-".into()]),
+        })
+        .collect();
+    let w0 = rows.iter().map(|(_, r)| r[0].len()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|(_, r)| r[1].len()).max().unwrap_or(0);
+    for (e, (right, r)) in entries.iter().zip(&rows) {
+        if *right {
+            write!(w, "{:>w0$}  ", r[0])?;
+        } else {
+            write!(w, "{:<w0$}  ", r[0])?;
+        }
+        let time = if e.object.is_some() {
+            format_time(e.mtime, now)
+        } else {
+            format!("{:>12}", "-")
+        };
+        write!(w, "{:<w1$}  {}  ", r[1], time)?;
+        w.write_all(&theme.paint(e, &display_name(&e.name, tty)))?;
+        if let Some(t) = &e.link_target {
+            w.write_all(b" -> ")?;
+            w.write_all(&display_name(t.as_os_str(), tty))?;
+        }
         w.write_all(b"\n")?;
     }
     Ok(())
@@ -277,6 +334,53 @@ mod tests {
         assert_eq!(human_size(10 * 1024), "10K");
         assert_eq!(human_size(1536 * 1024), "1.5M");
         assert_eq!(human_size(2_000_000_000), "1.9G");
+    }
+
+    #[test]
+    fn objects_show_what_they_are() {
+        std::env::set_var("TZ", "UTC");
+        let now = 1_795_691_273;
+        let obj = |name: &str, o: Object| {
+            let mut e = Entry::new(name, Kind::Dir);
+            e.mtime = now - 60;
+            e.object = Some(std::sync::Arc::new(o));
+            e
+        };
+        let entries = vec![
+            obj(
+                "data",
+                Object::Volume {
+                    driver: "local".into(),
+                    mountpoint: "/var/lib/docker/volumes/data/_data".into(),
+                },
+            ),
+            obj(
+                "app:v1",
+                Object::Image {
+                    id: "sha256:0123456789abcdef".into(),
+                    size: 2048,
+                },
+            ),
+            Entry::new("ghcr.io", Kind::Dir),
+        ];
+        let mut out = Vec::new();
+        let owners = Owners::default();
+        render_long(
+            &mut out,
+            &entries,
+            &owners,
+            &Theme::plain(),
+            false,
+            LongOpts { human: true },
+            now,
+        )
+        .expect("render");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "local  /var/lib/docker/volumes/data/_data  Nov 26 11:06  data\n\
+             \x202.0K  0123456789ab                        Nov 26 11:06  app:v1\n\
+             -      -                                              -  ghcr.io\n"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use nu_ansi_term::{Color, Style};
 
 use super::lscolors::LsColors;
 use crate::host::State;
-use crate::vfs::Entry;
+use crate::vfs::{Entry, Object};
 
 /// What to colour and how. With `enabled == false` every renderer prints plain text.
 #[derive(Debug, Clone)]
@@ -31,10 +31,12 @@ impl Theme {
         if !self.enabled {
             return text.to_vec();
         }
-        let sgr: Option<String> = match &e.container {
+        let sgr: Option<String> = match (&e.container, e.object.as_deref()) {
             // Containers are coloured by state whatever LS_COLORS says.
-            Some(c) => Some(state_style(c.state).prefix().to_string()),
-            None => self.ls.style(e).map(|s| format!("\x1b[{s}m")),
+            (Some(c), _) => Some(state_style(c.state).prefix().to_string()),
+            // Other Docker objects by kind, apart from containers and plain directories.
+            (None, Some(o)) => Some(object_style(o).prefix().to_string()),
+            (None, None) => self.ls.style(e).map(|s| format!("\x1b[{s}m")),
         };
         match sgr {
             Some(prefix) => {
@@ -63,5 +65,14 @@ pub fn state_style(s: State) -> Style {
         State::Running => Color::Green.normal(),
         State::Paused | State::Restarting => Color::Yellow.normal(),
         _ => Color::Red.normal(),
+    }
+}
+
+/// Images magenta, volumes cyan: none of the container states' colours, nor a plain
+/// directory's blue.
+pub fn object_style(o: &Object) -> Style {
+    match o {
+        Object::Image { .. } => Color::Magenta.normal(),
+        Object::Volume { .. } => Color::Cyan.normal(),
     }
 }

@@ -103,7 +103,8 @@ fn host_forms(cwd: &std::path::Path, argv: &mut Vec<OsString>) -> bool {
         .first()
         .is_some_and(|n| matches!(n.as_bytes(), b"sh" | b"bash" | b"exec"))
     {
-        return false;
+        // grep, find and du with an option dockerbox lacks: the host's, for host paths.
+        return commands::search_on_host(cwd, argv);
     }
     let in_container = matches!(VPath::parse(cwd), VPath::Container { .. });
     match argv.first().and_then(|n| n.to_str()) {

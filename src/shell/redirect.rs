@@ -292,7 +292,7 @@ impl Shell {
             let p = self.resolve(arg);
             let candidate = matches!(
                 p,
-                VPath::Container { .. } | VPath::Meta(_) | VPath::Images(_)
+                VPath::Container { .. } | VPath::Meta(_) | VPath::Images(_) | VPath::Volumes(_)
             ) && (typed_absolute || (in_container && !b.starts_with(b"-")));
             if !candidate {
                 out.push(arg.clone());
@@ -379,6 +379,10 @@ fn open_host(h: &Path, op: RedirOp) -> io::Result<OwnedFd> {
         RedirOp::ReadWrite => o.read(true).write(true).create(true),
         RedirOp::Append => o.append(true).create(true),
     };
+    // A NUL cannot reach the kernel: say what it would (std's own text names no errno).
+    if h.as_os_str().as_bytes().contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     Ok(o.mode(0o666).open(h)?.into())
 }
 

@@ -185,18 +185,23 @@ pub type OwnersFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Arc<O
 
 async fn start(eng: &Engine, c: &ContainerInfo, owners: OwnersFuture) -> Result<AgentConn, String> {
     let target = eng.agent_target(&c.id).await.map_err(|e| e.to_string())?;
-    if target.read_only {
-        return Err("read-only root filesystem".into());
-    }
+    // A read-only root: only a writable mount can take the file, through the container's own
+    // shell (`Placement::by_exec`); `/dev` is one where exec is allowed.
+    let (dirs, by_exec) = if target.read_only {
+        (vec!["/dev".to_string()], true)
+    } else {
+        (target.dirs, false)
+    };
     let binary = binary_for(&target.arch)
         .ok_or_else(|| format!("no agent for architecture {}", target.arch))?;
     let (uid, gid) = user_ids(&target.user, owners).await?;
     let place = Placement {
-        dirs: target.dirs,
+        dirs,
         uid,
         gid,
         container: c.name.clone(),
         engine: eng.addr().to_string(),
+        by_exec,
     };
     let docker = eng.client().await.map_err(|e| e.to_string())?;
     AgentConn::start(docker, &c.id, binary, &place)

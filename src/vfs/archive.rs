@@ -30,6 +30,10 @@ use crate::interrupt;
 
 type Dirs = HashMap<PathBuf, Arc<Vec<Entry>>>;
 
+/// How many components (the root included) a path may have for the engine to resolve it: its
+/// `FollowSymlinkInScope` takes at most 255 steps, one per component or link followed.
+const ENGINE_DEPTH: usize = 200;
+
 /// Listings learnt per container id, with the generation they were learnt at.
 #[derive(Default)]
 pub struct ArchiveFs {
@@ -50,6 +54,9 @@ impl ArchiveFs {
         }
         if path.to_str().is_none() {
             return self.lstat_in_parent(eng, c, path).await;
+        }
+        if let Some(e) = self.too_deep(eng, c, path).await {
+            return Err(e);
         }
         let docker = eng.client().await?;
         let opts = ContainerArchiveInfoOptions {
@@ -84,6 +91,24 @@ impl ArchiveFs {
         Ok(e)
     }
 
+    /// The engine resolves a path one component per step and gives up after 255 steps with a
+    /// bare 500 (`evalSymlinksInScope: too many links`), which would read as a symlink loop. For
+    /// a deeper path the answer comes from its ancestor at that depth: missing (or not a
+    /// directory) there means missing here; otherwise the engine cannot reach it, `File name
+    /// too long`.
+    async fn too_deep(&self, eng: &Engine, c: &ContainerInfo, path: &Path) -> Option<FsError> {
+        let mut comps = path.components();
+        if comps.clone().count() <= ENGINE_DEPTH {
+            return None;
+        }
+        let ancestor: PathBuf = comps.by_ref().take(ENGINE_DEPTH).collect();
+        Some(match Box::pin(self.lstat(eng, c, &ancestor)).await {
+            Err(e) => e,
+            Ok(e) if !e.is_dir() && e.kind != Kind::Symlink => FsError::NotADirectory,
+            Ok(_) => FsError::errno_error(libc::ENAMETOOLONG),
+        })
+    }
+
     /// `lstat` of a path the engine cannot be asked about directly (not UTF-8): from the
     /// parent's listing.
     async fn lstat_in_parent(
@@ -112,6 +137,9 @@ impl ArchiveFs {
     ) -> Result<Entry, FsError> {
         if let Some(e) = self.cached_entry(eng, c, path) {
             return Ok(e);
+        }
+        if let Some(e) = self.too_deep(eng, c, path).await {
+            return Err(e);
         }
         let (root, rel) = utf8_ancestor(path);
         let rx = self.download(eng, c, &root).await?;

@@ -42,6 +42,18 @@ pub struct Entry {
     pub container: Option<Arc<ContainerInfo>>,
     /// Set on the entries of `/containers` when it holds engines.
     pub engine: Option<Arc<EngineSummary>>,
+    /// Set on the entries of `/images` and `/volumes`: the object each stands for.
+    pub object: Option<Arc<Object>>,
+}
+
+/// A Docker object other than a container, as `ls -l` shows it beside its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    /// An image (`/images/REF`): its ID and size (its creation time is the entry's mtime).
+    Image { id: String, size: u64 },
+    /// A volume (`/volumes/NAME`): its driver and where the engine keeps it (its creation time
+    /// is the entry's mtime).
+    Volume { driver: String, mountpoint: String },
 }
 
 impl Entry {
@@ -62,6 +74,7 @@ impl Entry {
             ino: 0,
             container: None,
             engine: None,
+            object: None,
         }
     }
 

@@ -48,6 +48,11 @@ pub enum FsError {
     Refused { errno: i32, message: String },
     #[error("{}", io_text(.0))]
     Io(io::Error),
+    /// A path on a mount point of a running container (a tmpfs, `/dev`, `/proc`) that only the
+    /// agent or the direct path see as the container does, when neither can serve: an error
+    /// rather than the archive API's view of the layer beneath.
+    #[error("a mount point in the container, which the archive API cannot see, and the agent cannot start ({0})")]
+    Blind(String),
     /// A write into a stopped container failed after the engine had started unpacking it: the
     /// archive API cannot take the partial file back. Displays as the cause.
     #[error("{0}")]
@@ -77,8 +82,9 @@ impl From<EngineError> for FsError {
             EngineError::NoSuchContainer => FsError::NoSuchContainer,
             EngineError::Ambiguous(m) => FsError::Ambiguous(m),
             EngineError::Unreachable { addr, reason } => FsError::Unreachable { addr, reason },
-            EngineError::Server { message, .. } => FsError::Engine(message),
-            e => FsError::Engine(e.to_string()),
+            EngineError::Server { message, .. } | EngineError::Other(message) => {
+                FsError::Engine(message)
+            }
         }
     }
 }
@@ -130,6 +136,7 @@ impl FsError {
             FsError::Gone => libc::ESTALE,
             FsError::Unreachable { .. } => libc::EHOSTUNREACH,
             FsError::Engine(_) => libc::EIO,
+            FsError::Blind(_) => libc::EIO,
             FsError::Refused { errno, .. } => *errno,
             FsError::Io(e) => e.raw_os_error().unwrap_or(libc::EIO),
             FsError::PartialLeft(e) => e.errno(),

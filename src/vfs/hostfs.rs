@@ -51,6 +51,9 @@ pub fn read_dir(p: &Path) -> Result<Vec<Entry>, FsError> {
     if p == Path::new("/") && fs::symlink_metadata("/images").is_err() {
         out.push(super::images::images_dir());
     }
+    if p == Path::new("/") && fs::symlink_metadata("/volumes").is_err() {
+        out.push(super::volumes::volumes_dir());
+    }
     for de in fs::read_dir(p)? {
         let de = de?;
         let path = de.path();

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::backend::{Backend, BoxFut};
 use super::stream::FileReader;
-use super::{Entry, FsError, Kind, Vfs};
+use super::{Entry, FsError, Kind, Object, Vfs};
 use crate::host::{ContainerInfo, Engine, ImageInfo, State};
 
 /// The directory of images by ID (hidden: a dot-name).
@@ -238,7 +238,12 @@ impl Images<'_> {
                         match resolve(&images, &full) {
                             Found::Image { image, rest } if rest == Path::new("/") => {
                                 let i = &images[image];
-                                dir(k, i.created, i.size)
+                                let mut e = dir(k, i.created, i.size);
+                                e.object = Some(Arc::new(Object::Image {
+                                    id: i.id.clone(),
+                                    size: i.size,
+                                }));
+                                e
                             }
                             _ => dir(k, 0, 0),
                         }

@@ -18,9 +18,11 @@ mod images;
 mod meta;
 pub mod owners;
 pub mod path;
+pub mod search;
 pub mod stream;
 mod synthetic;
 pub mod temps;
+mod volumes;
 mod write;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -29,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use agent::AgentMode;
-pub use entry::{Entry, Kind};
+pub use entry::{Entry, Kind, Object};
 pub use error::{io_text, FsError};
 pub use path::VPath;
 
@@ -92,8 +94,10 @@ enum Need {
 enum Hop<'v> {
     /// A backend ready to ask.
     Ready(Arc<dyn Backend + 'v>),
-    /// The agent if it serves now (waited for when `wait`), else the archive API.
-    Served { wait: bool },
+    /// The agent if it serves now (waited for when `wait`), else the archive API; unless
+    /// `blind`: the archive API would answer wrong (a mount point), so the agent's failure to
+    /// start is the answer.
+    Served { wait: bool, blind: bool },
     /// The archive API after the agent.
     Archive(String),
 }
@@ -110,6 +114,9 @@ pub struct Vfs {
     archive: archive::ArchiveFs,
     /// `/images`' never-started containers, removed in [`Vfs::settle`].
     images: images::Views,
+    /// `/volumes`' never-started containers (where the direct path does not serve), removed
+    /// in [`Vfs::settle`].
+    volumes: volumes::Views,
     agents: Agents,
     owners: Mutex<HashMap<String, Arc<Owners>>>,
     notes: Notes,
@@ -129,6 +136,7 @@ impl Vfs {
             engines,
             archive: archive::ArchiveFs::default(),
             images: images::Views::default(),
+            volumes: volumes::Views::default(),
             agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
             notes: Notes {
@@ -153,6 +161,7 @@ impl Vfs {
     pub async fn settle(&self) {
         self.agents.settle().await;
         self.images.remove_all(&self.engines).await;
+        self.volumes.remove_all(&self.engines).await;
     }
 
     /// Starts the agents the last command wanted (`auto` mode). Interactive sessions start them
@@ -280,6 +289,9 @@ impl Vfs {
         p: &VPath,
         need: Need,
     ) -> Result<(PathBuf, Option<Arc<ContainerInfo>>, VecDeque<Hop<'_>>), FsError> {
+        if let Some(errno) = p.limits_error() {
+            return Err(FsError::errno_error(errno));
+        }
         let (host, name, path) = match p {
             #[cfg(test)]
             VPath::Host(h) if self.test_chain.lock().is_ok_and(|c| !c.is_empty()) => {
@@ -315,6 +327,13 @@ impl Vfs {
                     ready(Arc::new(images::Images { vfs: self })),
                 ))
             }
+            VPath::Volumes(p) => {
+                let b = Arc::new(volumes::Volumes {
+                    vfs: self,
+                    at: p.clone(),
+                });
+                return Ok((p.clone(), None, ready(b)));
+            }
             VPath::Container { host, name, path } => (host, name, path),
         };
         if need == Need::Write && path == Path::new("/") {
@@ -338,16 +357,15 @@ impl Vfs {
             })));
         }
         let running = c.state == State::Running;
+        // The archive API sees the layer beneath a tmpfs or `/dev`, not the files on it, and
+        // none of the kernel's filesystems (`Engine::mounts`).
+        let blind = running && (kernel || self.eng(&c).under_mount(&c.id, path).await);
         let wait = match need {
             Need::Write => true,
             Need::Exact => running,
-            // The archive API sees the layer beneath a tmpfs, not the files on it, and none of
-            // the kernel's filesystems.
-            Need::Names | Need::Read => {
-                running && (kernel || self.eng(&c).under_tmpfs(&c.id, path).await)
-            }
+            Need::Names | Need::Read => blind,
         };
-        hops.push_back(Hop::Served { wait });
+        hops.push_back(Hop::Served { wait, blind });
         Ok((path.clone(), Some(c), hops))
     }
 
@@ -358,11 +376,11 @@ impl Vfs {
         c: &Option<Arc<ContainerInfo>>,
         need: Need,
         rest: &mut VecDeque<Hop<'v>>,
-    ) -> Option<Arc<dyn Backend + 'v>> {
+    ) -> Result<Option<Arc<dyn Backend + 'v>>, FsError> {
         let full = need == Need::Exact;
-        Some(match (hop, c) {
+        Ok(Some(match (hop, c) {
             (Hop::Ready(b), _) => b,
-            (Hop::Served { wait }, Some(c)) => match self.via_with(c, wait).await {
+            (Hop::Served { wait, blind }, Some(c)) => match self.via_with(c, wait).await {
                 Via::Agent(conn) => {
                     rest.push_back(Hop::Archive("the agent does not do this".into()));
                     Arc::new(agent::AgentFs {
@@ -373,11 +391,12 @@ impl Vfs {
                         notes: &self.notes,
                     })
                 }
+                Via::Archive(why) if blind => return Err(FsError::Blind(why)),
                 Via::Archive(why) => Arc::new(self.archive_of(c, why, full)),
             },
             (Hop::Archive(why), Some(c)) => Arc::new(self.archive_of(c, why, full)),
-            (_, None) => return None,
-        })
+            (_, None) => return Ok(None),
+        }))
     }
 
     fn archive_of<'v>(
@@ -412,7 +431,7 @@ impl Vfs {
                 other: other.to_path_buf(),
             };
             while let Some(hop) = hops.pop_front() {
-                let Some(b) = self.backend(hop, &c, need, &mut hops).await else {
+                let Some(b) = self.backend(hop, &c, need, &mut hops).await? else {
                     break;
                 };
                 match op(&*b, &at).await {

@@ -9,6 +9,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// The longest name of one path component (Linux's `NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+
 /// The mount point of the container tree.
 pub const CONTAINERS: &str = "/containers";
 
@@ -17,6 +20,9 @@ pub const META: &str = "/meta";
 
 /// The mount point of the images' filesystems (`/images/REF/...`).
 pub const IMAGES: &str = "/images";
+
+/// The mount point of the volumes' contents (`/volumes/NAME/...`).
+pub const VOLUMES: &str = "/volumes";
 
 /// Several engines: the tree is `/containers/HOST/NAME/...` instead of `/containers/NAME/...`.
 /// Set once at startup, from the engine list.
@@ -53,6 +59,9 @@ pub enum VPath {
     Meta(PathBuf),
     /// A path in `/images` (`/` is `/images` itself), read-only; parsed by `vfs/images.rs`.
     Images(PathBuf),
+    /// A path in `/volumes` (`/` is `/volumes` itself), read and write; parsed by
+    /// `vfs/volumes.rs`.
+    Volumes(PathBuf),
 }
 
 impl VPath {
@@ -93,6 +102,9 @@ impl VPath {
             Some(Component::Normal(c)) if c == "images" => {
                 VPath::Images(Path::new("/").join(comps.as_path()))
             }
+            Some(Component::Normal(c)) if c == "volumes" => {
+                VPath::Volumes(Path::new("/").join(comps.as_path()))
+            }
             _ => VPath::Host(norm),
         }
     }
@@ -122,6 +134,7 @@ impl VPath {
             }
             VPath::Meta(p) => tree_path(META, p),
             VPath::Images(p) => tree_path(IMAGES, p),
+            VPath::Volumes(p) => tree_path(VOLUMES, p),
         }
     }
 
@@ -131,6 +144,27 @@ impl VPath {
             VPath::Container { name, .. } => Some(name),
             _ => None,
         }
+    }
+
+    /// What the kernel refuses of a path before looking at any filesystem, checked in the route
+    /// so every backend answers alike (the engine would say a bare 500 or "uri too long"): a NUL
+    /// byte is `EINVAL`, a component over `NAME_MAX` or a path of `PATH_MAX` bytes or more
+    /// `ENAMETOOLONG`. The limits apply to the path as its own filesystem sees it (inside the
+    /// container for a container path).
+    pub fn limits_error(&self) -> Option<i32> {
+        let (inside, name): (&Path, &str) = match self {
+            VPath::Host(p) | VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p) => (p, ""),
+            VPath::Container { name, path, .. } => (path, name),
+            VPath::Containers | VPath::Engine(_) => return None,
+        };
+        let bytes = inside.as_os_str().as_bytes();
+        if bytes.contains(&0) || name.as_bytes().contains(&0) {
+            return Some(libc::EINVAL);
+        }
+        let too_long = bytes.len() >= libc::PATH_MAX as usize
+            || name.len() > NAME_MAX
+            || bytes.split(|&b| b == b'/').any(|c| c.len() > NAME_MAX);
+        too_long.then_some(libc::ENAMETOOLONG)
     }
 
     /// True for everything dockerbox serves itself rather than the host kernel.
@@ -269,6 +303,9 @@ mod tests {
                 "/images/ghcr.io/org/app:v1/etc",
                 VPath::Images("/ghcr.io/org/app:v1/etc".into()),
             ),
+            ("/volumes", VPath::Volumes("/".into())),
+            ("/volumes/data/x/..", VPath::Volumes("/data".into())),
+            ("/volumesx", VPath::Host("/volumesx".into())),
         ];
         for (input, want) in cases {
             assert_eq!(&VPath::parse(Path::new(input)), want, "parse({input})");
@@ -304,6 +341,8 @@ mod tests {
             "/meta/containers/web/labels/a.b",
             "/images",
             "/images/app:v1/etc",
+            "/volumes",
+            "/volumes/data/x",
         ] {
             assert_eq!(VPath::parse(Path::new(p)).to_path(), PathBuf::from(p));
         }
@@ -329,6 +368,32 @@ mod tests {
         assert_eq!(t("/a/l", "/etc/passwd"), PathBuf::from("/etc/passwd"));
         assert_eq!(t("/a/l", "../../../../etc"), PathBuf::from("/etc"));
         assert_eq!(t("/l", "/../../host"), PathBuf::from("/host"));
+    }
+
+    #[test]
+    fn the_kernel_s_path_limits_are_checked_before_any_backend() {
+        let p = |s: &[u8]| VPath::parse_in(Path::new(OsStr::from_bytes(s)), false);
+        assert_eq!(p(b"/etc/pa\0sswd").limits_error(), Some(libc::EINVAL));
+        assert_eq!(
+            p(b"/containers/c/etc/x\0").limits_error(),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            p(b"/containers/c\0d/etc").limits_error(),
+            Some(libc::EINVAL)
+        );
+        let deep = b"/a".repeat(500);
+        assert_eq!(p(&deep).limits_error(), None);
+        let name = [b"/containers/c/".as_slice(), &[b'b'; 255]].concat();
+        assert_eq!(p(&name).limits_error(), None);
+        let name = [b"/containers/c/".as_slice(), &[b'b'; 256]].concat();
+        assert_eq!(p(&name).limits_error(), Some(libc::ENAMETOOLONG));
+        let long = b"/b".repeat(2048);
+        assert_eq!(p(&long).limits_error(), Some(libc::ENAMETOOLONG));
+        // The limit is the container's: its mount point does not count.
+        let inside = [b"/containers/c".as_slice(), &b"/b".repeat(2047)].concat();
+        assert_eq!(p(&inside).limits_error(), None);
+        assert_eq!(p(b"/containers").limits_error(), None);
     }
 
     #[test]

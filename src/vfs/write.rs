@@ -38,8 +38,8 @@ impl Vfs {
 
     /// Copies a whole new tree from one container into another as one tar stream (one GET
     /// piped into one PUT, all attributes and hard links kept), when that is exact: `None` when
-    /// it does not apply (a host side, a tmpfs the archive API cannot see, a name it cannot
-    /// address). Into a running container the tree is unpacked under a temporary name and
+    /// it does not apply (a host side, a mount point the archive API does not see as the
+    /// container does, a name it cannot address). Into a running container the tree is unpacked under a temporary name and
     /// renamed into place by the agent, so it appears whole or not at all.
     pub async fn copy_tree(&self, src: &VPath, dst: &VPath) -> Option<Result<u64, FsError>> {
         let (
@@ -64,8 +64,9 @@ impl Vfs {
         let (parent, name) = (p2.parent()?, p2.file_name()?);
         p1.to_str()?;
         parent.to_str()?;
-        if self.eng(&c1).under_tmpfs(&c1.id, p1).await
-            || self.eng(&c2).under_tmpfs(&c2.id, p2).await
+        let running = |c: &ContainerInfo| c.state == crate::host::State::Running;
+        if (running(&c1) && self.eng(&c1).touches_mount(&c1.id, p1).await)
+            || (running(&c2) && self.eng(&c2).touches_mount(&c2.id, p2).await)
         {
             return None;
         }
@@ -257,6 +258,8 @@ impl Vfs {
         let exdev = || FsError::errno_error(libc::EXDEV);
         match (from, to) {
             (VPath::Host(_), VPath::Host(b)) => Ok(b.clone()),
+            // The backend tells two volumes apart (EXDEV).
+            (VPath::Volumes(_), VPath::Volumes(b)) => Ok(b.clone()),
             (VPath::Containers | VPath::Engine(_), _)
             | (_, VPath::Containers | VPath::Engine(_)) => Err(FsError::PermissionDenied),
             (

@@ -7,6 +7,7 @@
 //! so it never holds up the requests behind it.
 
 mod ops;
+mod search;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -192,6 +193,20 @@ fn handle(id: u32, req: Request, out: &Out, reads: &Reads, writes: &mut ops::Wri
             let (out, reads) = (out.clone(), reads.clone());
             std::thread::spawn(move || {
                 ops::stream_file(id, &path, &credit, &out);
+                if let Ok(mut m) = reads.lock() {
+                    m.remove(&id);
+                }
+            });
+        }
+        Request::Search { tool, args, roots } => {
+            let credit = Arc::new(Credit::default());
+            credit.grant(dockerbox_proto::READ_WINDOW);
+            if let Ok(mut m) = reads.lock() {
+                m.insert(id, credit.clone());
+            }
+            let (out, reads) = (out.clone(), reads.clone());
+            std::thread::spawn(move || {
+                search::run(id, tool, &args, roots, &credit, &out);
                 if let Ok(mut m) = reads.lock() {
                     m.remove(&id);
                 }

@@ -113,6 +113,17 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
             append,
         } => w.kind(22).bytes(path).bytes(tmp).u32(*mode).bool(*append),
         Request::RemoveTemp { path } => w.kind(23).bytes(path),
+        Request::Search { tool, args, roots } => {
+            w.kind(40).u8(*tool).u32(args.len() as u32);
+            for a in args {
+                w.bytes(a);
+            }
+            w.u32(roots.len() as u32);
+            for (p, d) in roots {
+                w.bytes(p).bytes(d);
+            }
+            &mut w
+        }
     };
     w.finish();
 }
@@ -140,6 +151,10 @@ pub fn encode_response(id: u32, resp: &Response, out: &mut Vec<u8>) {
         Response::Data(d) => w.kind(106).bytes(d),
         Response::Eof => w.kind(107),
         Response::Closed { errno } => w.kind(109).i32(*errno),
+        Response::Found { data, whole } => w.kind(140).bool(*whole).bytes(data),
+        Response::Problem { path, errno, dir } => w.kind(141).bytes(path).i32(*errno).bool(*dir),
+        Response::Notice { path, what } => w.kind(142).bytes(path).u8(*what),
+        Response::SearchDone { found, total } => w.kind(143).bool(*found).u64(*total),
         Response::StatFs(s) => w
             .kind(108)
             .u64(s.bsize)
@@ -217,6 +232,21 @@ impl Request {
                 append: r.bool()?,
             },
             23 => Request::RemoveTemp { path: r.bytes()? },
+            40 => {
+                let tool = r.u8()?;
+                let n = r.u32()? as usize;
+                // Every string takes at least 4 bytes: never trust a count for the allocation.
+                let mut args = Vec::with_capacity(n.min(body.len() / 4));
+                for _ in 0..n {
+                    args.push(r.bytes()?);
+                }
+                let n = r.u32()? as usize;
+                let mut roots = Vec::with_capacity(n.min(body.len() / 8));
+                for _ in 0..n {
+                    roots.push((r.bytes()?, r.bytes()?));
+                }
+                Request::Search { tool, args, roots }
+            }
             k => return Err(ProtoError::UnknownKind(k)),
         };
         r.end()?;
@@ -253,6 +283,23 @@ impl Response {
             106 => Response::Data(r.bytes()?),
             107 => Response::Eof,
             109 => Response::Closed { errno: r.i32()? },
+            140 => Response::Found {
+                whole: r.bool()?,
+                data: r.bytes()?,
+            },
+            141 => Response::Problem {
+                path: r.bytes()?,
+                errno: r.i32()?,
+                dir: r.bool()?,
+            },
+            142 => Response::Notice {
+                path: r.bytes()?,
+                what: r.u8()?,
+            },
+            143 => Response::SearchDone {
+                found: r.bool()?,
+                total: r.u64()?,
+            },
             108 => Response::StatFs(StatFs {
                 bsize: r.u64()?,
                 blocks: r.u64()?,
@@ -292,6 +339,10 @@ impl<'a> W<'a> {
     }
     fn bool(&mut self, v: bool) -> &mut Self {
         self.out.push(v as u8);
+        self
+    }
+    fn u8(&mut self, v: u8) -> &mut Self {
+        self.out.push(v);
         self
     }
     fn u32(&mut self, v: u32) -> &mut Self {
@@ -349,6 +400,9 @@ impl R<'_> {
     }
     fn bool(&mut self) -> Result<bool, ProtoError> {
         Ok(self.array::<1>()?[0] != 0)
+    }
+    fn u8(&mut self) -> Result<u8, ProtoError> {
+        Ok(self.array::<1>()?[0])
     }
     fn u32(&mut self) -> Result<u32, ProtoError> {
         Ok(u32::from_le_bytes(self.array()?))
@@ -470,7 +524,15 @@ mod tests {
             },
             Request::Realpath { path: p.clone() },
             Request::StatFs { path: p.clone() },
-            Request::Access { path: p, mode: 4 },
+            Request::Access {
+                path: p.clone(),
+                mode: 4,
+            },
+            Request::Search {
+                tool: 1,
+                args: vec![b"-rn".to_vec(), b"-e".to_vec(), b"\\(x\\)".to_vec()],
+                roots: vec![(p, b"/containers/web/-rf".to_vec())],
+            },
         ]
     }
 
@@ -506,6 +568,23 @@ mod tests {
             Response::Data(vec![7; 1000]),
             Response::Eof,
             Response::Closed { errno: 28 },
+            Response::Found {
+                data: b"f:1:x\n".to_vec(),
+                whole: true,
+            },
+            Response::Problem {
+                path: b"/a\nb".to_vec(),
+                errno: 13,
+                dir: true,
+            },
+            Response::Notice {
+                path: b"/bin".to_vec(),
+                what: 1,
+            },
+            Response::SearchDone {
+                found: true,
+                total: 1 << 40,
+            },
             Response::StatFs(StatFs {
                 bsize: 4096,
                 blocks: 1,

@@ -24,7 +24,7 @@ mod msg;
 mod reply;
 
 pub use codec::{decode_frame, encode_request, encode_response, Frame, ProtoError};
-pub use msg::{Attr, DirEntry, Request, Response, StatFs};
+pub use msg::{Attr, DirEntry, Request, Response, StatFs, Tool};
 pub use reply::{canonical_path, check_id, check_reply, valid_name, Expect, Invalid, Replies};
 
 /// What the agent writes before anything else.

@@ -215,6 +215,40 @@ pub enum Request {
         /// R_OK, W_OK, X_OK bits.
         mode: u32,
     },
+    /// Runs grep, find or du over `roots` in the container (dockerbox-search, the same code
+    /// dockerbox runs locally), streaming `Found`, `Problem` and `Notice` frames under a
+    /// credit window as `Read` does, then one `SearchDone`.
+    Search {
+        /// Which tool: [`Tool`] as a number.
+        tool: u8,
+        /// Its options, as the tool's own arguments.
+        args: Vec<Vec<u8>>,
+        /// Each operand: (path in the container, path as the user typed it).
+        roots: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+}
+
+/// The tools a `Search` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// grep.
+    Grep = 1,
+    /// find.
+    Find = 2,
+    /// du.
+    Du = 3,
+}
+
+impl Tool {
+    /// From its wire number.
+    pub fn from_u8(n: u8) -> Option<Tool> {
+        match n {
+            1 => Some(Tool::Grep),
+            2 => Some(Tool::Find),
+            3 => Some(Tool::Du),
+            _ => None,
+        }
+    }
 }
 
 /// An answer from the agent.
@@ -256,5 +290,36 @@ pub enum Response {
     Closed {
         /// 0 or an errno value.
         errno: i32,
+    },
+    /// Output of a `Search`, at most [`crate::CHUNK`] bytes; `whole` when it ends at the end of
+    /// a record (a line, a name), so outputs of searches running at once are not torn apart.
+    Found {
+        /// The bytes, as the tool prints them.
+        data: Vec<u8>,
+        /// Ends at a record's end.
+        whole: bool,
+    },
+    /// A `Search` could not read a path (`grep: PATH: strerror`).
+    Problem {
+        /// The path as displayed.
+        path: Vec<u8>,
+        /// The errno value.
+        errno: i32,
+        /// It was reading the directory's entries that failed (du: `cannot read directory`).
+        dir: bool,
+    },
+    /// A `Search`'s note about a path that is no failure (`binary file matches`).
+    Notice {
+        /// The path as displayed.
+        path: Vec<u8>,
+        /// Which note (dockerbox-search's `Note` as a number).
+        what: u8,
+    },
+    /// The end of a `Search`.
+    SearchDone {
+        /// Whether anything was found (grep's status 0).
+        found: bool,
+        /// du: the bytes counted, for `-c`'s total.
+        total: u64,
     },
 }

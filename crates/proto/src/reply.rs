@@ -50,6 +50,9 @@ pub enum Expect {
     StatFs,
     /// `Credit`: no answer of its own.
     Nothing,
+    /// `Search`: `Found`, `Problem` and `Notice` frames (each under the credit window), then
+    /// one `SearchDone` (or an `Error`).
+    Search,
 }
 
 impl Expect {
@@ -67,6 +70,7 @@ impl Expect {
             | Request::WriteClose { .. } => Expect::Write,
             Request::StatFs { .. } => Expect::StatFs,
             Request::Credit { .. } => Expect::Nothing,
+            Request::Search { .. } => Expect::Search,
             Request::Mkdir { .. }
             | Request::Unlink { .. }
             | Request::Rmdir { .. }
@@ -87,7 +91,21 @@ impl Expect {
             (Expect::Write, Response::Error { .. }) => false, // `Closed` repeats it
             (Expect::Data, Response::Data(_)) => false,
             (Expect::Entries, Response::Entries { done, .. }) => *done,
+            (
+                Expect::Search,
+                Response::Found { .. } | Response::Problem { .. } | Response::Notice { .. },
+            ) => false,
             _ => true,
+        }
+    }
+
+    /// Whether `resp` uses one chunk of its request's credit (a `Read`'s data, a `Search`'s
+    /// frames but the last), so what is in flight stays bounded.
+    pub fn costs_credit(self, resp: &Response) -> bool {
+        match (self, resp) {
+            (Expect::Data, Response::Data(_)) => true,
+            (Expect::Search, r) => !self.ends(r),
+            _ => false,
         }
     }
 }
@@ -129,6 +147,15 @@ fn check_attr(a: &Attr) -> Result<(), Invalid> {
 fn check_target(t: &[u8]) -> Result<(), Invalid> {
     if t.is_empty() || t.contains(&0) {
         return invalid("a symlink target that is empty or holds NUL");
+    }
+    Ok(())
+}
+
+/// A path a search shows in a message: bytes the user's terminal sees quoted, but never
+/// empty, with NUL, or longer than a path can be.
+fn check_shown(p: &[u8]) -> Result<(), Invalid> {
+    if p.is_empty() || p.contains(&0) || p.len() > 64 * 1024 {
+        return invalid("a search message about a path that is empty, holds NUL or is too long");
     }
     Ok(())
 }
@@ -181,7 +208,26 @@ pub fn check_reply(expect: Expect, resp: &Response) -> Result<(), Invalid> {
         (Expect::Data, Response::Data(d)) => {
             invalid(format!("a chunk of {} bytes (at most {CHUNK})", d.len()))
         }
+        (Expect::Search, Response::Found { data, .. }) if data.len() <= CHUNK => Ok(()),
+        (Expect::Search, Response::Found { data, .. }) => {
+            invalid(format!("a chunk of {} bytes (at most {CHUNK})", data.len()))
+        }
+        (Expect::Search, Response::Problem { path, errno, .. }) => {
+            check_shown(path)?;
+            match *errno {
+                1..=MAX_ERRNO => Ok(()),
+                n => invalid(format!("errno {n} out of range")),
+            }
+        }
+        (Expect::Search, Response::Notice { path, what }) => {
+            check_shown(path)?;
+            match what {
+                1 | 2 => Ok(()),
+                n => invalid(format!("unknown notice {n}")),
+            }
+        }
         (Expect::Data, Response::Eof)
+        | (Expect::Search, Response::SearchDone { .. })
         | (Expect::Done, Response::Ok)
         | (Expect::StatFs, Response::StatFs(_)) => Ok(()),
         (e, r) => invalid(format!("{} in answer to a request for {e:?}", kind_name(r))),
@@ -200,6 +246,10 @@ fn kind_name(r: &Response) -> &'static str {
         Response::Eof => "Eof",
         Response::StatFs(_) => "StatFs",
         Response::Closed { .. } => "Closed",
+        Response::Found { .. } => "Found",
+        Response::Problem { .. } => "Problem",
+        Response::Notice { .. } => "Notice",
+        Response::SearchDone { .. } => "SearchDone",
     }
 }
 
@@ -358,6 +408,43 @@ mod tests {
         assert_eq!(check_reply(Expect::Entries, &entry(0o120777, None)), Ok(()));
         assert!(check_reply(Expect::Entries, &entry(0o100644, Some(b"x"))).is_err());
         assert!(check_reply(Expect::Entries, &entry(0o120777, Some(b"a\0b"))).is_err());
+    }
+
+    #[test]
+    fn search_replies_are_bounded_and_checked() {
+        let found = |n| Response::Found {
+            data: vec![b'x'; n],
+            whole: true,
+        };
+        assert_eq!(check_reply(Expect::Search, &found(CHUNK)), Ok(()));
+        assert!(check_reply(Expect::Search, &found(CHUNK + 1)).is_err());
+        let problem = |p: &[u8], errno| Response::Problem {
+            path: p.to_vec(),
+            errno,
+            dir: false,
+        };
+        assert_eq!(check_reply(Expect::Search, &problem(b"/a\nb", 13)), Ok(()));
+        assert!(check_reply(Expect::Search, &problem(b"", 13)).is_err());
+        assert!(check_reply(Expect::Search, &problem(b"a\0b", 13)).is_err());
+        assert!(check_reply(Expect::Search, &problem(b"a", 0)).is_err());
+        let notice = |what| Response::Notice {
+            path: b"f".to_vec(),
+            what,
+        };
+        assert_eq!(check_reply(Expect::Search, &notice(1)), Ok(()));
+        assert!(check_reply(Expect::Search, &notice(9)).is_err());
+        assert!(check_reply(Expect::Data, &found(1)).is_err());
+        assert!(check_reply(Expect::Search, &Response::Data(vec![1])).is_err());
+        let done = Response::SearchDone {
+            found: false,
+            total: 0,
+        };
+        assert!(Expect::Search.ends(&done));
+        assert!(!Expect::Search.costs_credit(&done));
+        assert!(Expect::Search.costs_credit(&found(1)));
+        assert!(!Expect::Search.ends(&notice(1)));
+        assert!(Expect::Search.ends(&Response::Error { errno: 2 }));
+        assert!(Expect::Data.costs_credit(&Response::Data(vec![])));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::{Component, Path};
 use dockerbox_proto::{check_id, check_reply, Expect, Replies, Response, CHUNK};
 use libfuzzer_sys::fuzz_target;
 
-const EXPECTS: [Expect; 9] = [
+const EXPECTS: [Expect; 10] = [
     Expect::Attr,
     Expect::Entries,
     Expect::Link,
@@ -22,6 +22,7 @@ const EXPECTS: [Expect; 9] = [
     Expect::Done,
     Expect::StatFs,
     Expect::Nothing,
+    Expect::Search,
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -89,6 +90,12 @@ fn safe(resp: &Response, expect: Expect) {
         }
         Response::Path(p) => assert!(!p.is_empty() && !p.contains(&0)),
         Response::Data(d) => assert!(d.len() <= CHUNK),
+        Response::Found { data, .. } => assert!(data.len() <= CHUNK),
+        Response::Problem { path, errno, .. } => {
+            assert!(!path.is_empty() && !path.contains(&0));
+            assert!((1..=4095).contains(errno));
+        }
+        Response::Notice { path, .. } => assert!(!path.is_empty() && !path.contains(&0)),
         Response::Hello { .. } => panic!("a hello accepted"),
         _ => {}
     }

@@ -1,0 +1,836 @@
+//! grep: GNU grep 3.8's options, matching and output in the C locale.
+//!
+//! Matching is glibc's GNU regex with grep's syntax bits ([`crate::regex`]); plain strings go
+//! through `memmem`. A buffer of many lines is searched at once and a hit is confirmed on its
+//! own line, so lines never run into each other. Binary files are GNU's: a NUL in a buffer
+//! makes the rest of the file binary (NULs then end lines), output stops at the first
+//! selected line after that, and `FILE: binary file matches` is noted unless -c, -l or -q.
+
+use std::io::{ErrorKind, Read};
+
+use crate::args::{self, ArgError, Spec};
+use crate::regex::{Regex, SYNTAX_EGREP, SYNTAX_GREP};
+use crate::walk::{Fs, Kind, Root};
+use crate::{join, Note, Printer, Sink};
+
+/// How patterns are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Basic,
+    Extended,
+    Fixed,
+}
+
+/// -r, -R or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recurse {
+    No,
+    /// -r: symlinks on the command line followed, those found inside skipped.
+    Physical,
+    /// -R: every symlink followed.
+    Logical,
+}
+
+/// Whether lines and counts are prefixed with the file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    Always,
+    Never,
+    /// One operand with -r: only when it is a directory.
+    IfDir,
+}
+
+/// Parsed options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opts {
+    pub patterns: Vec<Vec<u8>>,
+    pub mode: Mode,
+    pub icase: bool,
+    pub word: bool,
+    pub invert: bool,
+    pub number: bool,
+    pub count: bool,
+    pub list: bool,
+    pub quiet: bool,
+    pub no_messages: bool,
+    /// -H (`Some(true)`) or -h (`Some(false)`), the last one given.
+    pub with_filename: Option<bool>,
+    pub recurse: Recurse,
+}
+
+const fn s(short: u8, long: &'static str) -> Spec {
+    Spec {
+        short: Some(short),
+        long,
+        value: false,
+    }
+}
+
+const SPECS: &[Spec] = &[
+    s(b'E', "extended-regexp"),
+    s(b'F', "fixed-strings"),
+    s(b'G', "basic-regexp"),
+    Spec {
+        short: Some(b'e'),
+        long: "regexp",
+        value: true,
+    },
+    s(b'i', "ignore-case"),
+    s(b'y', "ignore-case"),
+    Spec {
+        short: None,
+        long: "no-ignore-case",
+        value: false,
+    },
+    s(b'w', "word-regexp"),
+    s(b'v', "invert-match"),
+    s(b'n', "line-number"),
+    s(b'c', "count"),
+    s(b'l', "files-with-matches"),
+    s(b'q', "quiet"),
+    Spec {
+        short: None,
+        long: "silent",
+        value: false,
+    },
+    s(b's', "no-messages"),
+    s(b'H', "with-filename"),
+    s(b'h', "no-filename"),
+    s(b'r', "recursive"),
+    s(b'R', "dereference-recursive"),
+];
+
+/// GNU's usage line, for a missing pattern.
+pub const USAGE: &str = "Usage: grep [OPTION]... PATTERNS [FILE]...";
+
+/// Parses grep's arguments: the options and the file operands.
+pub fn parse(argv: &[Vec<u8>]) -> Result<(Opts, Vec<Vec<u8>>), ArgError> {
+    let (opts, mut operands) = args::parse(argv, SPECS)?;
+    let mut o = Opts {
+        patterns: Vec::new(),
+        mode: Mode::Basic,
+        icase: false,
+        word: false,
+        invert: false,
+        number: false,
+        count: false,
+        list: false,
+        quiet: false,
+        no_messages: false,
+        with_filename: None,
+        recurse: Recurse::No,
+    };
+    let mut given = false;
+    for (name, value) in opts {
+        match name {
+            "extended-regexp" => o.mode = Mode::Extended,
+            "fixed-strings" => o.mode = Mode::Fixed,
+            "basic-regexp" => o.mode = Mode::Basic,
+            "regexp" => {
+                given = true;
+                o.patterns.extend(split_lines(&value.unwrap_or_default()));
+            }
+            "ignore-case" => o.icase = true,
+            "no-ignore-case" => o.icase = false,
+            "word-regexp" => o.word = true,
+            "invert-match" => o.invert = true,
+            "line-number" => o.number = true,
+            "count" => o.count = true,
+            "files-with-matches" => o.list = true,
+            "quiet" | "silent" => o.quiet = true,
+            "no-messages" => o.no_messages = true,
+            "with-filename" => o.with_filename = Some(true),
+            "no-filename" => o.with_filename = Some(false),
+            "recursive" => o.recurse = Recurse::Physical,
+            "dereference-recursive" => o.recurse = Recurse::Logical,
+            _ => {}
+        }
+    }
+    if !given {
+        if operands.is_empty() {
+            return Err(ArgError::Usage(USAGE.into()));
+        }
+        let p = operands.remove(0);
+        o.patterns.extend(split_lines(&p));
+    }
+    Ok((o, operands))
+}
+
+/// A pattern argument holds one pattern per line.
+fn split_lines(p: &[u8]) -> Vec<Vec<u8>> {
+    p.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect()
+}
+
+impl Opts {
+    /// The options as arguments [`parse`] reads back (for the agent), patterns as `-e`.
+    pub fn to_args(&self) -> Vec<Vec<u8>> {
+        let mut a: Vec<Vec<u8>> = Vec::new();
+        let mut flag = |on: bool, f: &str| {
+            if on {
+                a.push(f.as_bytes().to_vec());
+            }
+        };
+        flag(self.mode == Mode::Extended, "-E");
+        flag(self.mode == Mode::Fixed, "-F");
+        flag(self.icase, "-i");
+        flag(self.word, "-w");
+        flag(self.invert, "-v");
+        flag(self.number, "-n");
+        flag(self.count, "-c");
+        flag(self.list, "-l");
+        flag(self.quiet, "-q");
+        flag(self.no_messages, "-s");
+        flag(self.with_filename == Some(true), "-H");
+        flag(self.with_filename == Some(false), "-h");
+        flag(self.recurse == Recurse::Physical, "-r");
+        flag(self.recurse == Recurse::Logical, "-R");
+        for p in &self.patterns {
+            a.push(b"-e".to_vec());
+            a.push(p.clone());
+        }
+        a
+    }
+
+    /// Whether names are shown, given how many operands the whole command has.
+    pub fn names(&self, operands: usize) -> Names {
+        match self.with_filename {
+            Some(true) => Names::Always,
+            Some(false) => Names::Never,
+            None if operands > 1 => Names::Always,
+            None if self.recurse != Recurse::No => Names::IfDir,
+            None => Names::Never,
+        }
+    }
+}
+
+/// One compiled pattern.
+enum Pat {
+    /// A plain string: `memmem`.
+    Lit(Vec<u8>),
+    /// GNU regex; `per_line` when it uses the buffer anchors `` \` `` or `\'`, whose meaning
+    /// a many-line search would change.
+    Re { re: Regex, per_line: bool },
+}
+
+/// A compiled grep: its options and patterns. Matching keeps scratch state, so each thread
+/// has its own.
+pub struct Grep {
+    pub o: Opts,
+    pats: Vec<Pat>,
+}
+
+/// How a file went.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Scan {
+    /// Lines selected.
+    pub selected: u64,
+    /// The search should end (-q found, or the consumer went away).
+    pub stop: bool,
+}
+
+/// Bytes read at a time (GNU grep reads 96 KiB).
+const READ: usize = 96 * 1024;
+/// The longest line held (GNU has no limit; a container's file must not exhaust the agent).
+const MAX_LINE: usize = 64 << 20;
+
+fn special(b: u8, mode: Mode) -> bool {
+    match mode {
+        Mode::Fixed => false,
+        Mode::Basic => matches!(b, b'\\' | b'[' | b'*' | b'.' | b'^' | b'$'),
+        Mode::Extended => matches!(
+            b,
+            b'\\'
+                | b'['
+                | b'*'
+                | b'.'
+                | b'^'
+                | b'$'
+                | b'+'
+                | b'?'
+                | b'{'
+                | b'}'
+                | b'('
+                | b')'
+                | b'|'
+        ),
+    }
+}
+
+/// A fixed string as a basic regular expression.
+fn escape(p: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(p.len() * 2);
+    for &b in p {
+        if special(b, Mode::Basic) {
+            v.push(b'\\');
+        }
+        v.push(b);
+    }
+    v
+}
+
+fn uses_buffer_anchors(p: &[u8]) -> bool {
+    p.windows(2)
+        .any(|w| w[0] == b'\\' && (w[1] == b'`' || w[1] == b'\''))
+}
+
+impl Grep {
+    /// Compiles the patterns; the error is GNU's message (`Unmatched [, [^, [:, [., or [=`).
+    pub fn new(o: Opts) -> Result<Grep, String> {
+        let mut pats = Vec::with_capacity(o.patterns.len());
+        for p in &o.patterns {
+            let plain = !p.iter().any(|&b| special(b, o.mode));
+            if plain && !o.icase && !o.word {
+                pats.push(Pat::Lit(p.clone()));
+                continue;
+            }
+            let (text, syntax) = match o.mode {
+                Mode::Fixed => (escape(p), SYNTAX_GREP),
+                Mode::Basic => (p.clone(), SYNTAX_GREP),
+                Mode::Extended => (p.clone(), SYNTAX_EGREP),
+            };
+            let re = Regex::new(&text, syntax, o.icase)?;
+            pats.push(Pat::Re {
+                re,
+                per_line: uses_buffer_anchors(&text),
+            });
+        }
+        Ok(Grep { o, pats })
+    }
+
+    /// Searches one file, printing what GNU grep prints for it under `name`.
+    pub fn file(
+        &mut self,
+        r: &mut dyn Read,
+        name: &[u8],
+        show: bool,
+        p: &mut Printer,
+    ) -> Result<Scan, i32> {
+        let count = self.o.count && !self.o.list && !self.o.quiet;
+        let out_quiet0 = self.o.count || self.o.list || self.o.quiet;
+        let mut st = State {
+            out_quiet: out_quiet0,
+            done_on_match: self.o.list || self.o.quiet,
+            show,
+            name,
+            selected: 0,
+            lineno: 0,
+            stop: false,
+        };
+        let mut binary_at: Option<u64> = None;
+        let mut buf: Vec<u8> = Vec::with_capacity(READ + 4096);
+        let mut eof = false;
+        let mut failed = None;
+        while !eof && !st.stop {
+            let old = buf.len();
+            if old > MAX_LINE {
+                failed = Some(libc::ENOMEM);
+                break;
+            }
+            buf.resize(old + READ, 0);
+            let n = loop {
+                match r.read(&mut buf[old..]) {
+                    Ok(n) => break Ok(n),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => break Err(e.raw_os_error().unwrap_or(libc::EIO)),
+                }
+            };
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    buf.truncate(old);
+                    failed = Some(e);
+                    eof = true;
+                    0
+                }
+            };
+            buf.truncate(old + n);
+            if n == 0 {
+                eof = true;
+            }
+            let fresh = &mut buf[old..];
+            if binary_at.is_none() && fresh.contains(&0) {
+                binary_at = Some(st.selected);
+                if !count {
+                    st.done_on_match = true;
+                    st.out_quiet = true;
+                }
+            }
+            if binary_at.is_some() {
+                for b in fresh.iter_mut().filter(|b| **b == 0) {
+                    *b = b'\n';
+                }
+            }
+            let lim = if eof {
+                buf.len()
+            } else {
+                match buf[old..].iter().rposition(|&b| b == b'\n') {
+                    Some(i) => old + i + 1,
+                    None => continue,
+                }
+            };
+            self.region(&buf[..lim], &mut st, p);
+            buf.drain(..lim);
+        }
+        if !out_quiet0 && binary_at.is_some_and(|n| n < st.selected) {
+            p.note(name, Note::BinaryMatches);
+        }
+        if count {
+            if show {
+                p.put(name);
+                p.put(b":");
+            }
+            p.put(st.selected.to_string().as_bytes());
+            p.put(b"\n");
+            p.end_record();
+        }
+        if self.o.list && !self.o.quiet && st.selected > 0 {
+            p.put(name);
+            p.put(b"\n");
+            p.end_record();
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(Scan {
+            selected: st.selected,
+            // `st.stop` ends this file only (-l, a binary file's first match).
+            stop: p.stopped() || (self.o.quiet && st.selected > 0),
+        })
+    }
+
+    /// Selects the lines of `region` (whole lines; the last may lack its newline at EOF).
+    fn region(&mut self, region: &[u8], st: &mut State, p: &mut Printer) {
+        if region.is_empty() {
+            return;
+        }
+        let end = if region.ends_with(b"\n") {
+            region.len() - 1
+        } else {
+            region.len()
+        };
+        let hay = &region[..end];
+        let mut counted = 0;
+        let mut pos = 0;
+        while pos <= end && !st.stop {
+            let m = self.next_line(hay, pos);
+            if self.o.invert {
+                let upto = m.map_or(end + 1, |(ls, _)| ls);
+                while pos < upto && !st.stop {
+                    let le = memchr(b'\n', &hay[pos..]).map_or(end, |i| pos + i);
+                    st.emit(hay, pos, le, &mut counted, self.o.number, p);
+                    pos = le + 1;
+                }
+                match m {
+                    Some((_, le)) => pos = le + 1,
+                    None => break,
+                }
+            } else {
+                let Some((ls, le)) = m else { break };
+                st.emit(hay, ls, le, &mut counted, self.o.number, p);
+                pos = le + 1;
+            }
+        }
+        if self.o.number {
+            st.lineno += count_nl(&region[counted.min(region.len())..]);
+        }
+    }
+
+    /// The first line at or after `pos` (a line start) that some pattern matches.
+    fn next_line(&mut self, hay: &[u8], pos: usize) -> Option<(usize, usize)> {
+        let mut best: Option<(usize, usize)> = None;
+        let word = self.o.word;
+        for pat in &mut self.pats {
+            let limit = best.map_or(hay.len(), |b| b.1);
+            if let Some(l) = first_line(pat, hay, pos, limit, word) {
+                if best.is_none_or(|b| l.0 < b.0) {
+                    best = Some(l);
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Per-file output state.
+struct State<'n> {
+    out_quiet: bool,
+    done_on_match: bool,
+    show: bool,
+    name: &'n [u8],
+    selected: u64,
+    /// Newlines before the current region.
+    lineno: u64,
+    stop: bool,
+}
+
+impl State<'_> {
+    fn emit(
+        &mut self,
+        hay: &[u8],
+        ls: usize,
+        le: usize,
+        counted: &mut usize,
+        number: bool,
+        p: &mut Printer,
+    ) {
+        self.selected += 1;
+        if !self.out_quiet {
+            if self.show {
+                p.put(self.name);
+                p.put(b":");
+            }
+            if number {
+                self.lineno += count_nl(&hay[*counted..ls]);
+                *counted = ls;
+                p.put((self.lineno + 1).to_string().as_bytes());
+                p.put(b":");
+            }
+            p.put(&hay[ls..le]);
+            p.put(b"\n");
+            if !p.end_record() {
+                self.stop = true;
+            }
+        }
+        if self.done_on_match {
+            self.stop = true;
+        }
+    }
+}
+
+fn count_nl(b: &[u8]) -> u64 {
+    b.iter().filter(|&&c| c == b'\n').count() as u64
+}
+
+fn memchr(c: u8, b: &[u8]) -> Option<usize> {
+    b.iter().position(|&x| x == c)
+}
+
+fn line_of(hay: &[u8], m: usize) -> (usize, usize) {
+    let ls = hay[..m]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let le = memchr(b'\n', &hay[m..]).map_or(hay.len(), |i| m + i);
+    (ls, le)
+}
+
+fn memmem(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    // SAFETY: both buffers are valid for their lengths; the result points into hay or is null.
+    let p = unsafe {
+        libc::memmem(
+            hay.as_ptr().cast(),
+            hay.len(),
+            needle.as_ptr().cast(),
+            needle.len(),
+        )
+    };
+    if p.is_null() {
+        None
+    } else {
+        Some(p as usize - hay.as_ptr() as usize)
+    }
+}
+
+/// The first line in `pos..limit` (line bounds; `limit` is a line end) that `pat` matches.
+fn first_line(
+    pat: &mut Pat,
+    hay: &[u8],
+    pos: usize,
+    limit: usize,
+    word: bool,
+) -> Option<(usize, usize)> {
+    match pat {
+        Pat::Lit(needle) => {
+            let m = pos + memmem(&hay[pos..limit], needle)?;
+            Some(line_of(hay, m))
+        }
+        Pat::Re { re, per_line } => {
+            let mut from = pos;
+            while from <= limit {
+                let m = if *per_line {
+                    from
+                } else {
+                    re.found_from(&hay[..limit], from)?
+                };
+                let (ls, le) = line_of(hay, m);
+                if confirm(re, &hay[ls..le], word) {
+                    return Some((ls, le));
+                }
+                from = le + 1;
+            }
+            None
+        }
+    }
+}
+
+fn wordchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Whether `re` matches in `line` alone; with -w, as GNU's EGexecute looks for a match with
+/// word boundaries: shorter matches at the same start, then later starts.
+fn confirm(re: &mut Regex, line: &[u8], word: bool) -> bool {
+    if !word {
+        return re.found_from(line, 0).is_some();
+    }
+    let n = line.len();
+    let Some((mut start, end)) = re.search(line, 0, false) else {
+        return false;
+    };
+    let mut len = end - start;
+    loop {
+        let next_word = start + len < n && wordchar(line[start + len]);
+        let prev_word = start > 0 && wordchar(line[start - 1]);
+        if !next_word && !prev_word {
+            return true;
+        }
+        let mut shorter = 0;
+        if len > 0 {
+            len -= 1;
+            shorter = re.match_at(line, start + len, start, true).unwrap_or(0);
+        }
+        if shorter > 0 {
+            len = shorter;
+        } else {
+            if start >= n {
+                return false;
+            }
+            match re.search(line, start + 1, false) {
+                Some((s, e)) => {
+                    start = s;
+                    len = e - s;
+                }
+                None => return false,
+            }
+        }
+    }
+}
+
+/// What a whole search found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub found: bool,
+    pub stop: bool,
+}
+
+/// Runs grep over `roots` in `fs`, as GNU walks them.
+pub fn run(
+    g: &mut Grep,
+    fs: &mut dyn Fs,
+    roots: &[Root],
+    names: Names,
+    sink: &mut dyn Sink,
+) -> Outcome {
+    let mut p = Printer::new(sink);
+    let mut w = Walk {
+        g,
+        fs,
+        out: Outcome::default(),
+        ancestors: Vec::new(),
+    };
+    for root in roots {
+        w.root(root, names, &mut p);
+        if w.out.stop {
+            break;
+        }
+    }
+    p.flush();
+    w.out
+}
+
+struct Walk<'a> {
+    g: &'a mut Grep,
+    fs: &'a mut dyn Fs,
+    out: Outcome,
+    ancestors: Vec<(u64, u64)>,
+}
+
+impl Walk<'_> {
+    /// A per-file failure; with -s the consumer records it without printing it.
+    fn error(&self, p: &mut Printer, path: &[u8], errno: i32) {
+        p.error(path, errno);
+    }
+
+    fn root(&mut self, root: &Root, names: Names, p: &mut Printer) {
+        let st = match self.fs.stat(&root.path, true) {
+            Ok(st) => st,
+            Err(e) => return self.error(p, &root.display, e),
+        };
+        let show = match names {
+            Names::Always => true,
+            Names::Never => false,
+            Names::IfDir => st.is_dir(),
+        };
+        if st.is_dir() {
+            if self.g.o.recurse == Recurse::No {
+                return self.error(p, &root.display, libc::EISDIR);
+            }
+            self.ancestors.push((st.dev, st.ino));
+            self.dir(&root.path, &root.display, show, p);
+            self.ancestors.pop();
+        } else {
+            self.file(&root.path, &root.display, show, p);
+        }
+    }
+
+    fn dir(&mut self, path: &[u8], display: &[u8], show: bool, p: &mut Printer) {
+        let entries = match self.fs.read_dir(path) {
+            Ok(e) => e,
+            Err(e) => return self.error(p, display, e),
+        };
+        for (name, meta) in entries {
+            if self.out.stop || p.stopped() {
+                self.out.stop = true;
+                return;
+            }
+            let child = join(path, &name);
+            let shown = join(display, &name);
+            let meta = if meta.kind == Kind::Symlink {
+                if self.g.o.recurse != Recurse::Logical {
+                    continue;
+                }
+                match self.fs.stat(&child, true) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.error(p, &shown, e);
+                        continue;
+                    }
+                }
+            } else {
+                meta
+            };
+            match meta.kind {
+                Kind::Dir => {
+                    if self.ancestors.contains(&(meta.dev, meta.ino)) {
+                        if !self.g.o.no_messages {
+                            p.note(&shown, Note::DirLoop);
+                        }
+                        continue;
+                    }
+                    self.ancestors.push((meta.dev, meta.ino));
+                    self.dir(&child, &shown, show, p);
+                    self.ancestors.pop();
+                }
+                Kind::File => self.file(&child, &shown, show, p),
+                // Devices, FIFOs and sockets met while recursing are skipped (`-D read`
+                // applies to the command line only).
+                _ => {}
+            }
+        }
+    }
+
+    fn file(&mut self, path: &[u8], display: &[u8], show: bool, p: &mut Printer) {
+        let mut r = match self.fs.open(path) {
+            Ok(r) => r,
+            Err(e) => return p.error(display, e),
+        };
+        let scanned = self.g.file(&mut r, display, show, p);
+        drop(r);
+        match scanned {
+            Ok(s) => {
+                self.out.found |= s.selected > 0;
+                self.out.stop |= s.stop;
+            }
+            Err(e) => self.error(p, display, e),
+        }
+        if p.stopped() {
+            self.out.stop = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Collect(Vec<u8>, Vec<String>);
+    impl Sink for Collect {
+        fn out(&mut self, b: &[u8], _whole: bool) -> bool {
+            self.0.extend_from_slice(b);
+            true
+        }
+        fn error(&mut self, path: &[u8], errno: i32, _dir: bool) -> bool {
+            self.1
+                .push(format!("{}: {errno}", String::from_utf8_lossy(path)));
+            true
+        }
+        fn note(&mut self, path: &[u8], note: Note) -> bool {
+            self.1
+                .push(format!("{}: {note:?}", String::from_utf8_lossy(path)));
+            true
+        }
+    }
+
+    fn grep(args: &[&str], input: &[u8]) -> (String, Vec<String>, u64) {
+        let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let (o, _) = parse(&argv).unwrap();
+        let mut g = Grep::new(o).unwrap();
+        let mut c = Collect(Vec::new(), Vec::new());
+        let n = {
+            let mut p = Printer::new(&mut c);
+            let s = g.file(&mut &input[..], b"f", false, &mut p).unwrap();
+            p.flush();
+            s.selected
+        };
+        (String::from_utf8_lossy(&c.0).into_owned(), c.1, n)
+    }
+
+    #[test]
+    fn lines_numbers_and_inversion() {
+        let text = b"one\ntwo\nthree\nfour";
+        assert_eq!(grep(&["-n", "o"], text).0, "1:one\n2:two\n4:four\n");
+        assert_eq!(grep(&["-v", "o"], text).0, "three\n");
+        assert_eq!(grep(&["-c", "-v", "e"], text).0, "2\n");
+        assert_eq!(grep(&["-n", ""], b"a\n\nb\n").0, "1:a\n2:\n3:b\n");
+        assert_eq!(grep(&["-vn", "x"], b"a\n\nb\n").0, "1:a\n2:\n3:b\n");
+        assert_eq!(grep(&["-n", "^$"], b"a\n\nb\n").0, "2:\n");
+        assert_eq!(grep(&["-e", "two", "-e", "^o"], text).0, "one\ntwo\n");
+    }
+
+    #[test]
+    fn words_case_and_syntax() {
+        assert_eq!(grep(&["-w", "ab"], b"xab\nab-c\nabab\n").0, "ab-c\n");
+        assert_eq!(grep(&["-w", "a.*"], b"ab xa\n").0, "ab xa\n");
+        assert_eq!(
+            grep(&["-i", "HELLO"], b"hello\nHeLLo\nbye\n").0,
+            "hello\nHeLLo\n"
+        );
+        assert_eq!(grep(&["-E", "a+b|^z"], b"aab\nzz\nb\n").0, "aab\nzz\n");
+        assert_eq!(grep(&["a+b"], b"aab\na+b\n").0, "a+b\n");
+        assert_eq!(grep(&["-F", "a.b"], b"axb\na.b\n").0, "a.b\n");
+        assert_eq!(grep(&["-Fi", "A.B"], b"axb\na.b\n").0, "a.b\n");
+        assert_eq!(grep(&[r"\(a\)\1"], b"a\naa\n").0, "aa\n");
+        assert_eq!(grep(&["a[[:space:]]b"], b"a\nb\na b\n").0, "a b\n");
+        assert_eq!(grep(&[r"b\'"], b"ab\nba\n").0, "ab\n");
+    }
+
+    #[test]
+    fn binary_files_as_gnu() {
+        let (out, notes, _) = grep(&["a"], b"a\0a\nb\n");
+        assert_eq!(out, "");
+        assert_eq!(notes, vec!["f: BinaryMatches"]);
+        assert_eq!(grep(&["-c", ""], b"a\0a\nb\n").0, "3\n");
+        assert!(grep(&["-c", "a"], b"a\0a\nb\n").1.is_empty());
+        assert_eq!(grep(&["-q", "zz"], b"a\0a\nb\n").2, 0);
+        // A binary file's first match ends that file, not the search.
+        let argv: Vec<Vec<u8>> = vec![b"a".to_vec()];
+        let mut g = Grep::new(parse(&argv).unwrap().0).unwrap();
+        let mut c = Collect(Vec::new(), Vec::new());
+        let mut p = Printer::new(&mut c);
+        let s = g.file(&mut &b"a\0a\n"[..], b"f", false, &mut p).unwrap();
+        assert_eq!((s.selected, s.stop), (1, false));
+    }
+
+    #[test]
+    fn long_lines_cross_reads() {
+        let mut big = vec![b'x'; 300_000];
+        big.extend_from_slice(b"needle\nshort\n");
+        let (out, _, n) = grep(&["-c", "needle"], &big);
+        assert_eq!((out.as_str(), n), ("1\n", 1));
+        let (out, _, _) = grep(&["-n", "short"], &big);
+        assert_eq!(out, "2:short\n");
+    }
+}

@@ -1,0 +1,58 @@
+//! What the tools need from a filesystem, and the roots they start from.
+//!
+//! The agent implements [`Fs`] with plain system calls inside the container; dockerbox
+//! implements it over its namespace (host paths, stopped containers). Errors are errnos, as
+//! the agent has nothing else to send.
+
+use std::io::Read;
+
+/// A file's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+}
+
+/// What `lstat`/`stat` say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: Kind,
+    /// Permission bits.
+    pub perm: u32,
+    pub size: u64,
+    /// 512-byte blocks allocated.
+    pub blocks: u64,
+    pub mtime: i64,
+    pub mtime_nsec: u32,
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+}
+
+impl Meta {
+    pub fn is_dir(&self) -> bool {
+        self.kind == Kind::Dir
+    }
+}
+
+/// A filesystem to search. Paths are bytes as the filesystem names them.
+pub trait Fs {
+    /// `stat` (`follow`) or `lstat`.
+    fn stat(&mut self, path: &[u8], follow: bool) -> Result<Meta, i32>;
+    /// A directory's entries in the order the directory gives them, each with its `lstat`.
+    fn read_dir(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32>;
+    /// Opens a file for reading (symlinks followed).
+    fn open(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32>;
+}
+
+/// One operand: where it is in the filesystem, and how it is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub path: Vec<u8>,
+    pub display: Vec<u8>,
+}
