@@ -944,7 +944,7 @@ fn getopts(sh: &mut Shell, args: Vec<OsString>) -> i32 {
         if silent {
             value = Some(vec![c]);
         } else {
-            sh.errors.error(format!("illegal option -- {}", c as char));
+            sh.errors.note(format!("illegal option -- {}", c as char));
             sh.vars.unset(b"OPTARG");
         }
         result = b"?".to_vec();
@@ -961,7 +961,7 @@ fn getopts(sh: &mut Shell, args: Vec<OsString>) -> i32 {
                 value = Some(vec![c]);
             } else {
                 sh.errors
-                    .error(format!("option requires an argument -- {}", c as char));
+                    .note(format!("option requires an argument -- {}", c as char));
                 result = b"?".to_vec();
             }
         }
