@@ -179,3 +179,26 @@ fn cd_and_pwd_as_in_bash() {
         "link\ntarget\ntarget\n1\nrefused\n/t/sp/inner\nset\nstill runs\n"
     );
 }
+
+#[test]
+fn builtins_read_their_arguments_as_bash() {
+    let sh = TestShell::new();
+    let r = sh.c(
+        "eval -- echo e; trap 'echo x' EXIT INT; trap 0 2; trap; set - a +; echo \"$@\"; \
+         HOME=/h; echo {a,~}/b; f() { return; }; f; echo f=$?; readonly R=1; R=2; echo after=$?; \
+         while true; do break x; done; echo never",
+    );
+    assert_eq!(
+        (r.out(), r.status),
+        ("e\na +\na/b /h/b\nf=0\nafter=1\n".to_string(), 128)
+    );
+    assert_eq!(
+        r.stderr,
+        "dockerbox: R: readonly variable\ndockerbox: break: x: numeric argument required\n"
+    );
+    let r = sh.c("echo ${a&}; echo never");
+    assert_eq!(
+        (r.out(), r.stderr.as_str(), r.status),
+        (String::new(), "dockerbox: ${a&}: bad substitution\n", 1)
+    );
+}

@@ -28,21 +28,17 @@ fn b(s: &OsString) -> &[u8] {
     s.as_bytes()
 }
 
-fn err(cmd: &str, msg: &str) {
-    eprintln!("dockerbox: {cmd}: {msg}");
-}
-
 /// Runs language builtin `name`.
 pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out) -> i32 {
     match name {
         ":" | "true" => exit_codes::OK,
         "false" => exit_codes::FAILURE,
-        "echo" => echo(&args, out),
+        "echo" => echo(&args, out, &sh.errors),
         "test" | "[" => {
             let mut a: Vec<Vec<u8>> = args.into_iter().map(OsString::into_vec).collect();
             if name == "[" {
                 if a.last().map(Vec::as_slice) != Some(b"]") {
-                    err("[", "missing `]'");
+                    sh.errors.error("missing `]'");
                     return exit_codes::USAGE;
                 }
                 a.pop();
@@ -51,7 +47,7 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                 Ok(true) => exit_codes::OK,
                 Ok(false) => exit_codes::FAILURE,
                 Err(msg) => {
-                    err(name, &msg);
+                    sh.errors.error(&msg);
                     exit_codes::USAGE
                 }
             }
@@ -69,7 +65,7 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                 }
                 Some(_) => exit_codes::FAILURE,
                 None => {
-                    err("shift", "numeric argument required");
+                    sh.errors.error("numeric argument required");
                     exit_codes::USAGE
                 }
             }
@@ -83,20 +79,18 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                 {
                     Some(n) => (n & 0xff) as i32,
                     None => {
-                        err(
-                            "return",
-                            &format!("{}: numeric argument required", a.to_string_lossy()),
-                        );
+                        sh.errors.error(format!(
+                            "{}: numeric argument required",
+                            a.to_string_lossy()
+                        ));
                         exit_codes::USAGE
                     }
                 },
             };
             if sh.in_function == 0 && !sh.sourcing {
-                err(
-                    "return",
-                    "can only `return' from a function or sourced script",
-                );
-                return exit_codes::FAILURE;
+                sh.errors
+                    .error("can only `return' from a function or sourced script");
+                return exit_codes::USAGE;
             }
             sh.status = st;
             sh.flow = Flow::Return;
@@ -105,9 +99,24 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
         "break" | "continue" => {
             let n = match args.first().map(|a| parse_n(b(a))) {
                 None => Some(1),
-                Some(Some(0)) | Some(None) => {
-                    err(name, "loop count out of range");
+                Some(Some(0)) => {
+                    sh.errors.error("loop count out of range");
                     return exit_codes::FAILURE;
+                }
+                Some(None) => {
+                    // bash: a fatal error outside the REPL (status 128); every loop stops.
+                    let a = args
+                        .first()
+                        .map(|a| a.to_string_lossy())
+                        .unwrap_or_default();
+                    sh.errors.error(format!("{a}: numeric argument required"));
+                    if sh.loops > 0 {
+                        sh.flow = Flow::Break(sh.loops);
+                    }
+                    if !sh.interactive {
+                        sh.exit = Some(128);
+                    }
+                    return 128;
                 }
                 Some(n) => n,
             };
@@ -124,7 +133,7 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
         }
         "local" => {
             if sh.locals.is_empty() {
-                err("local", "can only be used in a function");
+                sh.errors.error("can only be used in a function");
                 return exit_codes::FAILURE;
             }
             super::declare::declare(sh, name, args, out)
@@ -132,22 +141,36 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
         "declare" | "typeset" | "readonly" => super::declare::declare(sh, name, args, out),
         "unset" => super::declare::unset(sh, args),
         "eval" => {
+            let args = match args.first().map(b) {
+                Some(b"--") => &args[1..],
+                Some(a) if a.starts_with(b"-") && a.len() > 1 || a == b"-" => {
+                    sh.errors.error(format!("{}: invalid option", lossy(a)));
+                    return exit_codes::USAGE;
+                }
+                _ => &args[..],
+            };
             let text = args.iter().map(b).collect::<Vec<_>>().join(&b' ');
             sh.run_text(&text).await
         }
         "." | "source" => {
+            let args = if args.first().map(b) == Some(b"--") {
+                args[1..].to_vec()
+            } else {
+                args
+            };
             let Some(file) = args.first() else {
-                err(name, "filename argument required");
+                sh.errors.error("filename argument required");
                 return exit_codes::USAGE;
             };
             let path = find_script(sh, file);
             let text = match std::fs::read(&path) {
                 Ok(t) => t,
                 Err(e) => {
-                    err(
-                        name,
-                        &format!("{}: {}", file.to_string_lossy(), crate::vfs::io_text(&e)),
-                    );
+                    sh.errors.error(format!(
+                        "{}: {}",
+                        file.to_string_lossy(),
+                        crate::vfs::io_text(&e)
+                    ));
                     return exit_codes::FAILURE;
                 }
             };
@@ -179,10 +202,10 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                     Some(id) => sh.wait_jobs(Some(id)).await,
                     None if b(a).starts_with(b"%") || b(a) == b"-n" => exit_codes::NOT_FOUND,
                     None => {
-                        err(
-                            "wait",
-                            &format!("`{}': not a pid or valid job spec", a.to_string_lossy()),
-                        );
+                        sh.errors.error(format!(
+                            "`{}': not a pid or valid job spec",
+                            a.to_string_lossy()
+                        ));
                         exit_codes::FAILURE
                     }
                 };
@@ -220,7 +243,8 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                     }
                     None => {
                         if verbose {
-                            err(name, &format!("{}: not found", n.to_string_lossy()));
+                            sh.errors
+                                .error(format!("{}: not found", n.to_string_lossy()));
                         }
                         st = exit_codes::FAILURE;
                     }
@@ -242,10 +266,10 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                         exit_codes::OK
                     }
                     _ => {
-                        err(
-                            "umask",
-                            &format!("{}: octal number out of range", a.to_string_lossy()),
-                        );
+                        sh.errors.error(format!(
+                            "{}: octal number out of range",
+                            a.to_string_lossy()
+                        ));
                         exit_codes::FAILURE
                     }
                 },
@@ -257,7 +281,7 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                 match crate::syntax::arith::eval(b(a), sh) {
                     Ok(x) => v = x,
                     Err(msg) => {
-                        err("let", &msg);
+                        sh.errors.error(&msg);
                         return exit_codes::FAILURE;
                     }
                 }
@@ -278,7 +302,7 @@ fn parse_n(a: &[u8]) -> Option<usize> {
 }
 
 /// `echo`: bash's, with `-n`, `-e`, `-E`.
-fn echo(args: &[OsString], out: &mut Out) -> i32 {
+fn echo(args: &[OsString], out: &mut Out, errors: &crate::context::Reporter) -> i32 {
     let mut newline = true;
     let mut escapes = false;
     let mut i = 0;
@@ -317,7 +341,7 @@ fn echo(args: &[OsString], out: &mut Out) -> i32 {
         Ok(()) => exit_codes::OK,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit_codes::FAILURE,
         Err(e) => {
-            err("echo", &format!("write error: {}", crate::vfs::io_text(&e)));
+            errors.error(format_args!("write error: {}", crate::vfs::io_text(&e)));
             exit_codes::FAILURE
         }
     }
@@ -364,6 +388,11 @@ fn set(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
             i += 1;
             break;
         }
+        if a == b"+" {
+            // Ignored, as in bash: not an argument.
+            i += 1;
+            continue;
+        }
         let on = match a.first() {
             Some(b'-') => true,
             Some(b'+') => false,
@@ -376,10 +405,8 @@ fn set(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
             match args.get(i + 1) {
                 Some(name) => {
                     if !set_long(sh, b(name), on) {
-                        err(
-                            "set",
-                            &format!("{}: invalid option name", name.to_string_lossy()),
-                        );
+                        sh.errors
+                            .error(format!("{}: invalid option name", name.to_string_lossy()));
                         return exit_codes::USAGE;
                     }
                     i += 2;
@@ -406,7 +433,7 @@ fn set(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
                 b'n' => o.noexec = on,
                 b'h' | b'b' | b'm' | b'B' | b'H' => {}
                 _ => {
-                    err("set", &format!("-{}: invalid option", *c as char));
+                    sh.errors.error(format!("-{}: invalid option", *c as char));
                     return exit_codes::USAGE;
                 }
             }
@@ -478,10 +505,13 @@ fn trap(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
         }
         return exit_codes::OK;
     }
-    let (action, sigs): (Option<&[u8]>, &[&[u8]]) = if args.len() == 1 || args[0] == b"-" {
+    // `trap 0 2`: a first argument that is a number means every one listed is reset.
+    let numeric = args[0].iter().all(u8::is_ascii_digit) && !args[0].is_empty();
+    let (action, sigs): (Option<&[u8]>, &[&[u8]]) = if args.len() == 1 || args[0] == b"-" || numeric
+    {
         (
             None,
-            if args.len() == 1 {
+            if args.len() == 1 || (numeric && args[0] != b"-") {
                 &args[..]
             } else {
                 &args[1..]
@@ -495,10 +525,8 @@ fn trap(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
         let name = match signal_name(s) {
             Some(n) => n,
             None => {
-                err(
-                    "trap",
-                    &format!("{}: invalid signal specification", lossy(s)),
-                );
+                sh.errors
+                    .error(format!("{}: invalid signal specification", lossy(s)));
                 st = exit_codes::FAILURE;
                 continue;
             }
@@ -528,7 +556,10 @@ fn signal_number(name: &str) -> u32 {
         "ALRM" => 14,
         "TERM" => 15,
         "CHLD" => 17,
-        _ => 100,
+        n => SIGNALS
+            .iter()
+            .find(|(_, name)| *name == n)
+            .map_or(100, |(num, _)| *num),
     }
 }
 
@@ -549,9 +580,41 @@ fn signal_name(s: &[u8]) -> Option<&'static str> {
         "PIPE" | "13" => "PIPE",
         "ALRM" | "14" => "ALRM",
         "CHLD" | "17" => "CHLD",
-        _ => return None,
+        other => {
+            let num: Option<u32> = other.parse().ok();
+            return SIGNALS
+                .iter()
+                .find(|(n, name)| *name == other || Some(*n) == num)
+                .map(|(_, name)| *name);
+        }
     })
 }
+
+/// The other signals `trap` accepts by name or number (Linux's numbers).
+const SIGNALS: &[(u32, &str)] = &[
+    (4, "ILL"),
+    (5, "TRAP"),
+    (6, "ABRT"),
+    (7, "BUS"),
+    (8, "FPE"),
+    (9, "KILL"),
+    (11, "SEGV"),
+    (16, "STKFLT"),
+    (18, "CONT"),
+    (19, "STOP"),
+    (20, "TSTP"),
+    (21, "TTIN"),
+    (22, "TTOU"),
+    (23, "URG"),
+    (24, "XCPU"),
+    (25, "XFSZ"),
+    (26, "VTALRM"),
+    (27, "PROF"),
+    (28, "WINCH"),
+    (29, "IO"),
+    (30, "PWR"),
+    (31, "SYS"),
+];
 
 /// `read [-r] [-p prompt] [-d delim] [-n N] NAME...`: one line from stdin, byte by byte (so
 /// nothing after it is taken from a pipe), split on IFS.
@@ -594,17 +657,15 @@ fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
                 b's' | b'e' => {}
                 b'd' | b'n' | b'N' | b'p' | b't' | b'u' | b'a' | b'i' => {
                     let Some(v) = value(&mut k) else {
-                        err(
-                            "read",
-                            &format!("-{}: option requires an argument", c as char),
-                        );
+                        sh.errors
+                            .error(format!("-{}: option requires an argument", c as char));
                         return exit_codes::USAGE;
                     };
                     match c {
                         b'd' => delim = v.first().copied().unwrap_or(0),
                         b'n' | b'N' => {
                             let Some(n) = parse_n(&v) else {
-                                err("read", &format!("{}: invalid number", lossy(&v)));
+                                sh.errors.error(format!("{}: invalid number", lossy(&v)));
                                 return exit_codes::FAILURE;
                             };
                             count = Some(n);
@@ -619,22 +680,17 @@ fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
                                 .and_then(|t| t.parse::<f64>().ok())
                                 .filter(|t| t.is_finite() && *t >= 0.0);
                             if timeout.is_none() {
-                                err(
-                                    "read",
-                                    &format!("{}: invalid timeout specification", lossy(&v)),
-                                );
+                                sh.errors
+                                    .error(format!("{}: invalid timeout specification", lossy(&v)));
                                 return exit_codes::FAILURE;
                             }
                         }
                         b'u' => {
                             let Some(n) = parse_n(&v) else {
-                                err(
-                                    "read",
-                                    &format!(
-                                        "{}: invalid file descriptor specification",
-                                        lossy(&v)
-                                    ),
-                                );
+                                sh.errors.error(format!(
+                                    "{}: invalid file descriptor specification",
+                                    lossy(&v)
+                                ));
                                 return exit_codes::FAILURE;
                             };
                             fd_arg = Some(n as u32);
@@ -645,7 +701,7 @@ fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
                     break;
                 }
                 _ => {
-                    err("read", &format!("-{}: invalid option", c as char));
+                    sh.errors.error(format!("-{}: invalid option", c as char));
                     return exit_codes::USAGE;
                 }
             }
@@ -662,10 +718,8 @@ fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
         {
             Some(fd) => std::os::fd::AsRawFd::as_raw_fd(&**fd),
             None => {
-                err(
-                    "read",
-                    &format!("{n}: invalid file descriptor: Bad file descriptor"),
-                );
+                sh.errors
+                    .error(format!("{n}: invalid file descriptor: Bad file descriptor"));
                 return exit_codes::FAILURE;
             }
         },
@@ -758,7 +812,7 @@ fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
         }
         let name = names.first().cloned().unwrap_or_else(|| b"REPLY".to_vec());
         if let Err(msg) = sh.assign(&name, v) {
-            err("read", &msg);
+            sh.errors.error(&msg);
             return exit_codes::FAILURE;
         }
         for n in names.iter().skip(1) {
@@ -774,7 +828,7 @@ fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
                 .collect(),
         );
         if sh.vars.is_readonly(&a) {
-            err("read", &format!("{}: readonly variable", lossy(&a)));
+            sh.errors.error(format!("{}: readonly variable", lossy(&a)));
             return exit_codes::FAILURE;
         }
         sh.vars.set_value(&a, value);
@@ -783,7 +837,7 @@ fn read(sh: &mut Shell, args: Vec<OsString>) -> i32 {
         for (i, n) in names.iter().enumerate() {
             let v = fields.get(i).cloned().unwrap_or_default();
             if let Err(msg) = sh.assign(n, v) {
-                err("read", &msg);
+                sh.errors.error(&msg);
                 return exit_codes::FAILURE;
             }
         }
@@ -843,7 +897,7 @@ fn split_read(line: &[u8], ifs: &[u8], n: usize) -> Vec<Vec<u8>> {
 
 fn getopts(sh: &mut Shell, args: Vec<OsString>) -> i32 {
     let (Some(spec), Some(var)) = (args.first(), args.get(1)) else {
-        err("getopts", "usage: getopts optstring name [arg ...]");
+        sh.errors.error("usage: getopts optstring name [arg ...]");
         return exit_codes::USAGE;
     };
     let spec = b(spec).to_vec();
@@ -890,7 +944,7 @@ fn getopts(sh: &mut Shell, args: Vec<OsString>) -> i32 {
         if silent {
             value = Some(vec![c]);
         } else {
-            err("getopts", &format!("illegal option -- {}", c as char));
+            sh.errors.note(format!("illegal option -- {}", c as char));
             sh.vars.unset(b"OPTARG");
         }
         result = b"?".to_vec();
@@ -906,10 +960,8 @@ fn getopts(sh: &mut Shell, args: Vec<OsString>) -> i32 {
                 result = b":".to_vec();
                 value = Some(vec![c]);
             } else {
-                err(
-                    "getopts",
-                    &format!("option requires an argument -- {}", c as char),
-                );
+                sh.errors
+                    .note(format!("option requires an argument -- {}", c as char));
                 result = b"?".to_vec();
             }
         }
@@ -925,6 +977,11 @@ fn getopts(sh: &mut Shell, args: Vec<OsString>) -> i32 {
         None => {}
     }
     sh.vars.set(b"OPTIND", optind.to_string().into_bytes());
+    if !crate::context::is_name(&var) {
+        sh.errors
+            .error(format!("`{}': not a valid identifier", lossy(&var)));
+        return exit_codes::FAILURE;
+    }
     let _ = sh.assign(&var, result);
     exit_codes::OK
 }

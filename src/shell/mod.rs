@@ -163,6 +163,7 @@ impl Shell {
         // `$PWD` is a variable like any (assignable, unsettable); `cd` sets it.
         let cwd = std::os::unix::ffi::OsStrExt::as_bytes(sh.cwd.as_os_str()).to_vec();
         sh.vars.export(b"PWD", Some(cwd));
+        sh.vars.set(b"OPTIND", b"1".to_vec());
         sh
     }
 

@@ -279,12 +279,10 @@ impl Shell {
             // `x=$(false)` has the substitution's status.
             let mut st = self.last_subst.take().unwrap_or(exit_codes::OK);
             for (name, value) in &e.assignments {
+                // bash (not in POSIX mode) goes on after a refused assignment.
                 if let Err(msg) = self.assign(name, value.as_bytes().to_vec()) {
                     self.shell_error(&msg);
                     st = exit_codes::FAILURE;
-                    if !self.interactive {
-                        self.exit = Some(st);
-                    }
                 }
             }
             st

@@ -234,6 +234,8 @@ pub enum ParamOp {
     Case { upper: bool, all: bool },
     /// `${!x}`: the variable named by x's value.
     Indirect,
+    /// A form bash does not know, as typed: "bad substitution" when expanded.
+    Bad(String),
     /// `${x@Q}` (quoted for the shell), `@E` (escapes expanded), `@a` (attributes), `@U`,
     /// `@u`, `@L` (case), `@K` (as `@Q`).
     Transform(u8),
@@ -390,6 +392,11 @@ impl fmt::Display for Word {
                     write!(f, "{}({list})", if *out { ">" } else { "<" })?
                 }
                 PartKind::Arith { expr, .. } => write!(f, "$(({expr}))")?,
+                PartKind::ParamOp { op, .. } if matches!(**op, ParamOp::Bad(_)) => {
+                    if let ParamOp::Bad(text) = &**op {
+                        f.write_str(text)?;
+                    }
+                }
                 PartKind::ParamOp {
                     name, index, op, ..
                 } => {
@@ -522,6 +529,7 @@ impl ParamOp {
             ParamOp::Length => ("#", String::new()),
             ParamOp::Indirect => ("!", String::new()),
             ParamOp::Transform(c) => ("", format!("@{}", *c as char)),
+            ParamOp::Bad(text) => ("", text.clone()),
             ParamOp::Default { colon, word } => ("", format!("{}-{word}", c(colon))),
             ParamOp::Assign { colon, word } => ("", format!("{}={word}", c(colon))),
             ParamOp::Error { colon, word } => ("", format!("{}?{word}", c(colon))),

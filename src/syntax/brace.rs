@@ -27,6 +27,10 @@ pub fn expand(word: &Word) -> Vec<Word> {
     if out.len() > MAX_WORDS {
         return vec![word.clone()];
     }
+    // Brace expansion comes first: `{a,~}/x` gives `~/x`, whose tilde then expands.
+    for w in &mut out {
+        super::lex::tilde_prefix(&mut w.parts);
+    }
     out
 }
 

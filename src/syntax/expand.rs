@@ -383,6 +383,9 @@ impl Splitter {
         env: &mut dyn Env,
     ) -> Result<(), ExpandError> {
         let shown = || String::from_utf8_lossy(name).into_owned();
+        if let ParamOp::Bad(text) = op {
+            return Err(ExpandError::Failed(format!("{text}: bad substitution")));
+        }
         // `${a[@]}`, `${a[*]}`: every element; `$@`, `$*`: every parameter.
         let all = index.and_then(Word::as_bare);
         let star = all.map_or(name == b"*", |a| a == b"*");
@@ -533,7 +536,7 @@ impl Splitter {
             Some(v) => !(colon && v.is_empty()),
         };
         match op {
-            ParamOp::Value => self.value(&value.unwrap_or_default(), quoted),
+            ParamOp::Value | ParamOp::Bad(_) => self.value(&value.unwrap_or_default(), quoted),
             ParamOp::Transform(t) => {
                 let v = match (t, &value) {
                     (b'a', _) => {

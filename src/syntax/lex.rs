@@ -666,8 +666,31 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// `${` at `d`: a plain parameter or one of the operator forms.
+    /// `${` at `d`: a plain parameter or one of the operator forms. A form bash does not know
+    /// (`${a&}`, `${#x-y}`) is an error when it is expanded, as in bash, not when parsed.
     fn braced(&mut self, w: &mut WordBuf, d: usize, quoted: bool) -> Result<(), SyntaxError> {
+        match self.braced_form(w, d, quoted) {
+            Err(SyntaxError {
+                kind: ErrorKind::BadSubstitution(text),
+                ..
+            }) if text.len() > 3 && text.ends_with('}') => {
+                self.pos = d + text.len();
+                w.push(
+                    PartKind::ParamOp {
+                        name: Vec::new(),
+                        index: None,
+                        op: Box::new(ParamOp::Bad(text)),
+                        quoted,
+                    },
+                    Span::new(d, self.pos),
+                );
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn braced_form(&mut self, w: &mut WordBuf, d: usize, quoted: bool) -> Result<(), SyntaxError> {
         let bad = |me: &Self, to: usize| {
             let close = me.line[to..]
                 .iter()
@@ -1085,6 +1108,15 @@ impl WordBuf {
 /// Turns a leading bare `~`, `~user`, `~+` or `~-` (up to the first `/`) into a tilde part. As in
 /// bash, a prefix with anything quoted or expanded in it stays literal: `~"x"`, `~$u`.
 pub(super) fn tilde_prefix(parts: &mut Vec<Part>) {
+    tilde_prefix_until(parts, b"/");
+}
+
+/// [`tilde_prefix`] for an assignment's value, where `:` ends the prefix too (`x=~:foo`).
+pub(super) fn tilde_prefix_assign(parts: &mut Vec<Part>) {
+    tilde_prefix_until(parts, b"/:");
+}
+
+fn tilde_prefix_until(parts: &mut Vec<Part>, stops: &[u8]) {
     let Some(Part {
         kind: PartKind::Bare(b),
         span,
@@ -1095,7 +1127,7 @@ pub(super) fn tilde_prefix(parts: &mut Vec<Part>) {
     if b.first() != Some(&b'~') {
         return;
     }
-    let slash = b.iter().position(|&c| c == b'/');
+    let slash = b.iter().position(|c| stops.contains(c));
     if slash.is_none() && parts.len() > 1 {
         return;
     }

@@ -1028,7 +1028,7 @@ pub fn assignment(word: &Word) -> Option<Assignment> {
         });
     }
     parts.extend(word.parts[rest_part + 1..].iter().cloned());
-    lex::tilde_prefix(&mut parts);
+    lex::tilde_prefix_assign(&mut parts);
     lex::tilde_after_colons(&mut parts);
     Some(Assignment {
         name: b[..name_len].to_vec(),
@@ -1148,6 +1148,8 @@ mod tests {
             ("a=() ; a+=(x)", "[a=()]; [a+=(x)]"),
             ("a[1]=x a[$i+1]=y s+=z", "[a['1']=x a[$i'+1']=y s+=z]"),
             ("declare -a a=(1 $x)", "[declare -a a='(1 $x)']"),
+            // A `${...}` bash does not know fails when expanded, not here.
+            ("echo ${a&} ${#x-d}", "[echo ${a&} ${#x-d}]"),
             (
                 "echo ${a[@]} ${#a[*]} ${!a[@]} \"${a[i+1]:-d}\"",
                 "[echo ${a[@]} ${#a[*]} ${!a[@]} ${a['i+1']:-'d'}]",
