@@ -24,7 +24,7 @@ function __fish_dockerbox_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c dockerbox -n "__fish_dockerbox_needs_command" -s c -d 'Run COMMANDS (a command line) and exit with its status' -r
+complete -c dockerbox -n "__fish_dockerbox_needs_command" -s c -d 'Run COMMANDS (a command line) and exit with its status; operands after it are $0, $1...' -r
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -l color -d 'When to use colours: only on a terminal (auto, honours NO_COLOR), always, or never' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -1,5 +1,11 @@
-//! The command line: `dockerbox [-c COMMANDS | SCRIPT] [--color WHEN]`.
+//! The command line: `dockerbox [OPTIONS] [-c COMMANDS [ARG0 [ARGS...]] | SCRIPT [ARGS...]]`,
+//! plus bash's own flags (`-e`, `-u`, `-x`, `-o OPT`, `+o OPT`, `-i`, `-s`, `--norc`...), so a
+//! script's `$SH -c ...` re-invocations run. clap parses dockerbox's options; [`parse`] first
+//! takes out what only a shell's command line has, as bash reads it (options end at the first
+//! operand, `-c` is a flag whose command is that operand).
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -10,13 +16,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// engines, /containers/HOST/NAME/PATH); everything else is the host. The file builtins (ls, cd,
 /// cat, cp, mv, rm, mkdir, ...) work across both, exec and sh reach into containers, anything
 /// else runs on the host; `help` lists them all. Command lines are sh's: pipes, redirects,
-/// globs, && and ||, variables and aliases.
+/// globs, && and ||, variables and aliases. bash's flags -e -u -x -f -C -a -n, -o OPT and +o OPT
+/// set shell options; -i, -s, --norc and --noprofile are accepted as bash takes them.
 #[derive(Debug, Parser)]
 #[command(name = "dockerbox", version, about, long_about = None)]
 pub struct Cli {
-    /// Run COMMANDS (a command line) and exit with its status
-    #[arg(short = 'c', value_name = "COMMANDS", conflicts_with = "script")]
-    pub command: Option<std::ffi::OsString>,
+    /// Run COMMANDS (a command line) and exit with its status; operands after it are $0, $1...
+    #[arg(short = 'c', value_name = "COMMANDS")]
+    pub command: Option<OsString>,
 
     /// When to use colours: only on a terminal (auto, honours NO_COLOR), always, or never
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
@@ -53,9 +60,21 @@ pub struct Cli {
     #[arg(long, value_name = "TEXT", hide = true, conflicts_with_all = ["command", "script"])]
     pub complete_command: Option<String>,
 
-    /// A script to run, one command line per line
+    /// A script to run, one command line per line (with -c: $0)
     #[arg(value_name = "SCRIPT")]
     pub script: Option<PathBuf>,
+
+    /// The script's arguments: $1, $2...
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<OsString>,
+
+    /// What bash's own flags asked for.
+    #[arg(skip)]
+    pub shell: ShellArgs,
 
     #[command(subcommand)]
     pub cmd: Option<Cmd>,
@@ -80,6 +99,155 @@ pub enum Cmd {
     },
 }
 
+/// What a shell's command line sets that dockerbox's own options do not name.
+#[derive(Debug, Default, Clone)]
+pub struct ShellArgs {
+    /// Arguments for `set`, in order (`-e`, `+o`, `pipefail`...).
+    pub set: Vec<OsString>,
+    /// `-i`: interactive rules (an error does not end the shell).
+    pub interactive: bool,
+    /// `-s`: commands from stdin, every operand a positional parameter.
+    pub stdin: bool,
+}
+
+/// dockerbox's options that take a value (the next argument when not given with `=`).
+const VALUED: &[&str] = &[
+    "color",
+    "agent",
+    "host",
+    "context",
+    "timeout",
+    "complete-command",
+];
+
+/// The command line, parsed; a usage error is one line, status 2.
+pub fn parse() -> Cli {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let parsed = split_shell_args(argv).and_then(|(argv, shell)| {
+        Cli::try_parse_from(argv)
+            .map(|cli| Cli { shell, ..cli })
+            .map_err(|e| match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    e.exit()
+                }
+                _ => e
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+                    .to_string(),
+            })
+    });
+    parsed.unwrap_or_else(|msg| {
+        crate::context::Reporter::stderr().error(&msg);
+        std::process::exit(crate::exit_codes::USAGE);
+    })
+}
+
+/// Takes bash's own flags out of `argv`, as bash reads its command line: options until the first
+/// operand (or `--`), short ones clustered (`-ec`), `-c` a flag whose command is the first
+/// operand. What is left is dockerbox's options, `-c COMMANDS`, then `--` and the operands.
+fn split_shell_args(argv: Vec<OsString>) -> Result<(Vec<OsString>, ShellArgs), String> {
+    let mut it = argv.into_iter();
+    let mut out: Vec<OsString> = it.next().into_iter().collect();
+    let mut shell = ShellArgs::default();
+    let mut command = false;
+    let mut operands: Vec<OsString> = Vec::new();
+    while let Some(arg) = it.next() {
+        let a = arg.as_bytes();
+        if a == b"--" || a == b"-" {
+            operands.extend(it.by_ref());
+            break;
+        }
+        if let Some(long) = a.strip_prefix(b"--") {
+            let name = long.split(|&c| c == b'=').next().unwrap_or_default();
+            match name {
+                b"norc" | b"noprofile" | b"posix" | b"login" | b"noediting" => {}
+                b"rcfile" | b"init-file" if !long.contains(&b'=') => {
+                    it.next();
+                }
+                b"rcfile" | b"init-file" => {}
+                _ => {
+                    let valued = VALUED.iter().any(|v| v.as_bytes() == name);
+                    out.push(arg.clone());
+                    if valued && !long.contains(&b'=') {
+                        out.extend(it.next());
+                    }
+                }
+            }
+            continue;
+        }
+        let on = match a.first() {
+            Some(b'-') if a.len() > 1 => true,
+            Some(b'+') if a.len() > 1 => false,
+            _ => {
+                operands.push(arg);
+                operands.extend(it.by_ref());
+                break;
+            }
+        };
+        let sign = if on { "-" } else { "+" };
+        let mut kept = String::from("-");
+        for (i, &c) in a.iter().enumerate().skip(1) {
+            match c {
+                b'o' => {
+                    let name = it
+                        .next()
+                        .ok_or_else(|| format!("{sign}o: option requires an argument"))?;
+                    shell.set.push(format!("{sign}o").into());
+                    shell.set.push(name);
+                }
+                b'e' | b'u' | b'x' | b'f' | b'C' | b'a' | b'n' => {
+                    shell.set.push(format!("{sign}{}", c as char).into())
+                }
+                b'i' if on => shell.interactive = true,
+                b's' if on => shell.stdin = true,
+                b'c' if on => command = true,
+                b'l' | b'b' | b'm' | b'B' | b'P' | b'T' | b'E' | b'k' | b't' => {}
+                b'h' | b'H' if !on => {}
+                b'H' => {
+                    // dockerbox's -H URL: the rest of the cluster or the next argument.
+                    out.push(kept.clone().into());
+                    kept = String::from("-");
+                    out.push("-H".into());
+                    let rest = &a[i + 1..];
+                    if rest.is_empty() {
+                        out.extend(it.next());
+                    } else {
+                        out.push(OsString::from(std::ffi::OsStr::from_bytes(rest)));
+                    }
+                    break;
+                }
+                _ if on => kept.push(c as char),
+                _ => return Err(format!("+{}: invalid option", c as char)),
+            }
+        }
+        if kept.len() > 1 {
+            out.push(kept.into());
+        }
+    }
+    let mut operands = operands.into_iter();
+    if command {
+        let text = operands
+            .next()
+            .ok_or_else(|| "-c: option requires an argument".to_string())?;
+        out.push("-c".into());
+        out.push(text);
+    }
+    let rest: Vec<OsString> = operands.collect();
+    if !rest.is_empty() {
+        // A subcommand keeps its own arguments for clap.
+        if !command && !shell.stdin && rest[0] == "mount" {
+            out.extend(rest);
+        } else {
+            out.push("--".into());
+            out.extend(rest);
+        }
+    }
+    Ok((out, shell))
+}
+
 fn parse_timeout(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(t) if t > 0.0 && t <= 86400.0 => Ok(t),
@@ -102,6 +270,22 @@ pub enum ColorWhen {
 }
 
 impl Cli {
+    /// `$0` and `$1`...: the script and its arguments; with `-c` the operands after the
+    /// command; with `-s` every operand is an argument.
+    pub fn positional(&self) -> (OsString, Vec<OsString>) {
+        let argv0 = std::env::args_os()
+            .next()
+            .unwrap_or_else(|| "dockerbox".into());
+        let script = self.script.clone().map(OsString::from);
+        match script {
+            Some(s) if self.shell.stdin && self.command.is_none() => {
+                (argv0, std::iter::once(s).chain(self.args.clone()).collect())
+            }
+            Some(s) => (s, self.args.clone()),
+            None => (argv0, self.args.clone()),
+        }
+    }
+
     /// Whether to colour stdout, given whether it is a terminal.
     pub fn color_enabled(&self, stdout_tty: bool) -> bool {
         match self.color {
@@ -207,6 +391,64 @@ mod tests {
                 "{} is stale: run DOCKERBOX_BLESS=1 cargo test completions_are_fresh",
                 path.display()
             );
+        }
+    }
+
+    /// bash's own flags come out of the command line; dockerbox's stay for clap.
+    #[test]
+    fn shell_args_are_split_as_bash_reads_them() {
+        let split = |args: &[&str]| {
+            let argv = std::iter::once("dockerbox")
+                .chain(args.iter().copied())
+                .map(OsString::from)
+                .collect();
+            split_shell_args(argv).map(|(out, sh)| {
+                let out: Vec<String> = out[1..]
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                let set: Vec<String> = sh
+                    .set
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                (out.join(" "), set.join(" "), sh.interactive, sh.stdin)
+            })
+        };
+        /// Left for clap, `set` flags, -i, -s.
+        type Split<'a> = (&'a str, &'a str, bool, bool);
+        let cases: &[(&[&str], Result<Split, &str>)] = &[
+            (
+                &["-c", "echo", "a", "b"],
+                Ok(("-c echo -- a b", "", false, false)),
+            ),
+            (&["-ec", "echo"], Ok(("-c echo", "-e", false, false))),
+            (&["--norc", "-i", "-c", "x"], Ok(("-c x", "", true, false))),
+            (
+                &["-o", "pipefail", "+o", "errexit", "-ux"],
+                Ok(("", "-o pipefail +o errexit -u -x", false, false)),
+            ),
+            (
+                &["-vH", "unix:///s", "--color", "never", "s.sh", "-e"],
+                Ok(("-v -H unix:///s --color never -- s.sh -e", "", false, false)),
+            ),
+            (&["-s", "a"], Ok(("-- a", "", false, true))),
+            (
+                &["-v", "mount", "-o", "ro", "/m"],
+                Ok(("-v mount -o ro /m", "", false, false)),
+            ),
+            (&["--", "-c"], Ok(("-- -c", "", false, false))),
+            (&["-c"], Err("-c: option requires an argument")),
+            (&["-o"], Err("-o: option requires an argument")),
+            (&["+Q"], Err("+Q: invalid option")),
+        ];
+        for (args, want) in cases {
+            let got = split(args);
+            let got = got
+                .as_ref()
+                .map(|(o, s, i, st)| (o.as_str(), s.as_str(), *i, *st))
+                .map_err(String::as_str);
+            assert_eq!(got, *want, "{args:?}");
         }
     }
 

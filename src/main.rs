@@ -24,7 +24,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 
 use cli::Cli;
 use host::Engine;
@@ -33,7 +32,7 @@ use shell::Shell;
 use vfs::{AgentMode, Vfs};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     // `mount --background` forks now, while there is one thread; the parent exits when the
     // mount is ready.
     let ready = match &cli.cmd {
@@ -110,6 +109,10 @@ fn run(cli: Cli, ready: Option<mount::Ready>) -> anyhow::Result<i32> {
     }
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
     sh.color_forced = cli.color == cli::ColorWhen::Always;
+    let (arg0, args) = cli.positional();
+    if !sh.start(arg0, args, cli.shell.set.clone(), cli.shell.interactive) {
+        return Ok(exit_codes::USAGE);
+    }
 
     if let Some(text) = &cli.complete_command {
         // The hook the bash/zsh/fish scripts under completions/ call for `dockerbox -c '...`.
@@ -121,7 +124,7 @@ fn run(cli: Cli, ready: Option<mount::Ready>) -> anyhow::Result<i32> {
         return Ok(exit_codes::OK);
     } else if let Some(line) = &cli.command {
         rt.block_on(sh.run_line(line.as_bytes()));
-    } else if let Some(path) = &cli.script {
+    } else if let Some(path) = cli.script.as_ref().filter(|_| !cli.shell.stdin) {
         let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
         let lines = io::BufReader::new(file).split(b'\n');
         shell::run_lines(&rt, &mut sh, lines, Some(&path.to_string_lossy()))

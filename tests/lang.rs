@@ -1,6 +1,8 @@
 //! The shell language over the namespace (issue 15): loops, substitutions, `test`, here-documents
 //! and `case` reaching into containers, names staying bytes, and loops streaming into `head`.
 
+use std::ffi::OsStr;
+
 use crate::util::{Sandbox, TestShell, BUSYBOX};
 
 #[test]
@@ -200,5 +202,51 @@ fn builtins_read_their_arguments_as_bash() {
     assert_eq!(
         (r.out(), r.stderr.as_str(), r.status),
         (String::new(), "dockerbox: ${a&}: bad substitution\n", 1)
+    );
+}
+
+#[test]
+fn bash_command_line_flags_and_operands() {
+    let sh = TestShell::new();
+    // `-c CMD ARG0 ARGS...`, clustered flags, `-o`/`+o`, and bash's startup flags accepted.
+    let r = sh.args(&["-c", "echo $0 $1 ${2} $#", "a", "b", "-c"]);
+    assert_eq!(r.ok(), "a b -c 2\n");
+    let r = sh.args(&[
+        "--norc",
+        "--noprofile",
+        "-eu",
+        "-o",
+        "pipefail",
+        "-c",
+        "false | true; echo never",
+    ]);
+    assert_eq!((r.out(), r.status), (String::new(), 1));
+    let r = sh.args(&["-e", "+o", "errexit", "-c", "false; echo $-"]);
+    assert_eq!(r.ok(), "hB\n");
+    let r = sh.args(&["-i", "-c", "case $- in *i*) echo interactive;; esac"]);
+    assert_eq!(r.ok(), "interactive\n");
+    let r = sh.args(&["-u", "-c", "echo $nope; echo never"]);
+    assert_eq!(
+        (r.stderr.as_str(), r.status),
+        ("dockerbox: nope: unbound variable\n", 1)
+    );
+    // A script's operands are $1..., even when they look like options; `-s` reads stdin.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.sh");
+    std::fs::write(&script, "echo \"$0\" \"$@\"\n").unwrap();
+    let r = sh.args(&[script.as_os_str(), OsStr::new("-a"), OsStr::new("b")]);
+    assert_eq!(r.ok(), format!("{} -a b\n", script.display()));
+    let r = sh.opts(&["-s", "x", "-y"]).stdin(b"echo $# $@\n");
+    assert_eq!(r.ok(), "2 x -y\n");
+    // Usage errors are one line, status 2.
+    let r = TestShell::new().args(&["-Q"]);
+    assert_eq!(
+        (r.stderr.as_str(), r.status),
+        ("dockerbox: unexpected argument '-Q' found\n", 2)
+    );
+    let r = TestShell::new().args(&["-c"]);
+    assert_eq!(
+        (r.stderr.as_str(), r.status),
+        ("dockerbox: -c: option requires an argument\n", 2)
     );
 }

@@ -446,6 +446,11 @@ fn set(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
     exit_codes::OK
 }
 
+/// `set`'s flags from dockerbox's command line (`-e`, `+o errexit`...), before anything runs.
+pub fn set_flags(sh: &mut Shell, args: Vec<OsString>) -> i32 {
+    set(sh, args, &mut std::io::stdout())
+}
+
 fn long_options(sh: &Shell) -> Vec<(&'static str, bool)> {
     let o = &sh.opts;
     vec![

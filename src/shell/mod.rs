@@ -167,6 +167,21 @@ impl Shell {
         sh
     }
 
+    /// Takes what the command line gave: `$0`, `$1`..., bash's `set` flags (`-e`, `-o
+    /// pipefail`), `-i`. False when a flag was bad (it was reported): the shell ends, status 2.
+    pub fn start(
+        &mut self,
+        arg0: OsString,
+        args: Vec<OsString>,
+        set: Vec<OsString>,
+        interactive: bool,
+    ) -> bool {
+        self.arg0 = arg0;
+        self.args = args;
+        self.interactive = interactive;
+        set.is_empty() || lang::set_flags(self, set) == exit_codes::OK
+    }
+
     /// Reports the shell's own error (syntax, redirect, command not found), with the script
     /// line when running one.
     pub fn shell_error(&self, msg: &str) {

@@ -15,7 +15,13 @@ impl Env for Shell {
             b"$" => Some(std::process::id().to_string().into()),
             b"#" => Some(self.args.len().to_string().into()),
             b"0" => Some(self.arg0.clone()),
-            b"-" => Some(self.opts.flags().into()),
+            b"-" => {
+                let mut f = self.opts.flags();
+                if self.interactive {
+                    f.push('i');
+                }
+                Some(f.into())
+            }
             b"!" => self.last_bg.map(|n| n.to_string().into()),
             b"@" | b"*" => Some(OsString::from_vec(
                 self.args
