@@ -234,3 +234,37 @@ fn a_killed_sessions_volume_views_are_swept() {
         "sweep\n"
     );
 }
+
+/// `-v` says which way a volume was reached: directly, or through a view (and why).
+#[test]
+fn verbose_says_which_way_a_volume_took() {
+    let Some(vol) = Volume::new("vol-way") else {
+        return;
+    };
+    let dir = vol.dir();
+    std::fs::write(format!("{dir}/f"), "x\n").expect("write");
+    let line = format!("cat /volumes/{}/f", vol.name);
+    let r = TestShell::new().opts(&["-v"]).c(&line);
+    assert_eq!(r.ok(), "x\n");
+    assert!(
+        r.stderr.starts_with(&format!(
+            "dockerbox: volume {}: served directly (its directory {dir})\n",
+            vol.name
+        )),
+        "{}",
+        r.stderr
+    );
+    let r = TestShell::new()
+        .opts(&["-v"])
+        .env("DOCKERBOX_DIRECT", "0")
+        .c(&line);
+    assert_eq!(r.ok(), "x\n");
+    assert!(
+        r.stderr.starts_with(&format!(
+            "dockerbox: volume {}: served by a view container, never started (no direct path: DOCKERBOX_DIRECT=0)\n",
+            vol.name
+        )),
+        "{}",
+        r.stderr
+    );
+}

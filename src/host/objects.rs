@@ -262,11 +262,6 @@ impl Engine {
         Ok(r.id)
     }
 
-    /// Removes image views whose session is gone, and this session's (`mine`) too.
-    pub async fn remove_image_views(&self, mine: Option<&str>) -> Result<(), EngineError> {
-        self.remove_views(IMAGE_VIEW, mine).await
-    }
-
     /// Removes the views labelled `label` ([`IMAGE_VIEW`], [`VOLUME_VIEW`]) whose session is
     /// gone, and this session's (`mine`) too.
     pub async fn remove_views(&self, label: &str, mine: Option<&str>) -> Result<(), EngineError> {

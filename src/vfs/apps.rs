@@ -158,6 +158,16 @@ fn dir(name: impl Into<OsString>, mtime: i64) -> Entry {
     e
 }
 
+/// A project as `/apps` lists it (and `ls -ld` shows it): working directory, service count.
+fn project_entry(name: &str, p: &Project) -> Entry {
+    let mut e = dir(name, p.created);
+    e.object = Some(Arc::new(Object::App {
+        working_dir: p.working_dir.clone().unwrap_or_else(|| "-".into()),
+        services: p.services.len(),
+    }));
+    e
+}
+
 /// `/apps` as `/` lists it.
 pub fn apps_dir() -> Entry {
     dir("apps", 0)
@@ -197,14 +207,7 @@ async fn place(vfs: &Vfs, path: &Path) -> Result<Place, FsError> {
     let Some((name, rest)) = comps.split_first() else {
         let kids = projects
             .iter()
-            .map(|(name, p)| {
-                let mut e = dir(name.clone(), p.created);
-                e.object = Some(Arc::new(Object::App {
-                    working_dir: p.working_dir.clone().unwrap_or_else(|| "-".into()),
-                    services: p.services.len(),
-                }));
-                e
-            })
+            .map(|(name, p)| project_entry(name, p))
             .collect();
         let own = path.file_name().map_or_else(apps_dir, |n| dir(n, 0));
         return Ok(Place::Dir(own, kids));
@@ -224,7 +227,7 @@ async fn place(vfs: &Vfs, path: &Path) -> Result<Place, FsError> {
             .iter()
             .map(|(l, c)| link(l, to_container(c), project.created))
             .collect();
-        return Ok(Place::Dir(dir(name.clone(), project.created), kids));
+        return Ok(Place::Dir(project_entry(name, project), kids));
     };
     let (_, c) = links
         .iter()

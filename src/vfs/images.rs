@@ -9,13 +9,13 @@
 //! opens an image on that engine. Nothing is ever started or pulled. With several engines the
 //! tree is `/images/HOST/REF/...`. Every write is EROFS.
 
-use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use super::backend::{Backend, BoxFut};
 use super::stream::FileReader;
+use super::views::ViewOf;
 use super::{Entry, FsError, Kind, Object, Vfs};
 use crate::host::{ContainerInfo, Engine, ImageInfo, State};
 
@@ -113,64 +113,6 @@ pub fn resolve(images: &[ImageInfo], comps: &[String]) -> Found {
     Found::Dir(kids)
 }
 
-/// The never-started containers this session made, one per engine and image.
-#[derive(Default)]
-pub struct Views {
-    session: OnceLock<String>,
-    made: tokio::sync::Mutex<HashMap<(usize, String), Arc<ContainerInfo>>>,
-    /// Engines whose dead sessions' views were swept already.
-    swept: Mutex<HashSet<usize>>,
-}
-
-impl Views {
-    fn session(&self) -> &str {
-        self.session.get_or_init(crate::host::session_marker)
-    }
-
-    /// The view of image `img` on engine number `index`, made on first use.
-    async fn get(
-        &self,
-        index: usize,
-        eng: &Engine,
-        img: &ImageInfo,
-    ) -> Result<Arc<ContainerInfo>, FsError> {
-        let mut made = self.made.lock().await;
-        if let Some(c) = made.get(&(index, img.id.clone())) {
-            return Ok(c.clone());
-        }
-        let sweep = self.swept.lock().is_ok_and(|mut s| s.insert(index));
-        if sweep {
-            // Views a crashed session left behind.
-            let _ = eng.remove_image_views(None).await;
-        }
-        let id = eng.create_image_view(&img.id, self.session()).await?;
-        let c = Arc::new(ContainerInfo {
-            engine: index,
-            name: format!(
-                "image {}",
-                img.tags.first().map_or(short_id(&img.id), String::as_str)
-            ),
-            image: img.id.clone(),
-            state: State::Created,
-            created: img.created,
-            id,
-        });
-        made.insert((index, img.id.clone()), c.clone());
-        Ok(c)
-    }
-
-    /// Removes this session's views (before exit).
-    pub async fn remove_all(&self, engines: &[Arc<Engine>]) {
-        let made = self.made.lock().await;
-        let used: HashSet<usize> = made.keys().map(|(i, _)| *i).collect();
-        for i in used {
-            if let Some(e) = engines.get(i) {
-                let _ = e.remove_image_views(Some(self.session())).await;
-            }
-        }
-    }
-}
-
 /// `/images` (`vfs/mod.rs` routes every `VPath::Images` here).
 pub struct Images<'v> {
     pub vfs: &'v Vfs,
@@ -180,8 +122,8 @@ pub struct Images<'v> {
 enum Place {
     /// A directory of references (or engines), with its own entry and its children.
     Dir(Entry, Vec<Entry>),
-    /// Inside an image: its view and the path in it; `name` is what its root is called.
-    Inside(Arc<ContainerInfo>, PathBuf, OsString),
+    /// Inside an image: its view, the path in it, and its root's entry as listed.
+    Inside(Arc<ContainerInfo>, PathBuf, Entry),
 }
 
 fn dir(name: impl Into<OsString>, mtime: i64, size: u64) -> Entry {
@@ -193,9 +135,44 @@ fn dir(name: impl Into<OsString>, mtime: i64, size: u64) -> Entry {
     e
 }
 
+/// An image's root as its directory lists it: size, creation and ID (for `ls -l`, colour).
+fn image_entry(name: impl Into<OsString>, i: &ImageInfo) -> Entry {
+    let mut e = dir(name, i.created, i.size);
+    e.object = Some(Arc::new(Object::Image {
+        id: i.id.clone(),
+        size: i.size,
+    }));
+    e
+}
+
 /// `/images` as `/` lists it.
 pub fn images_dir() -> Entry {
     dir("images", 0, 0)
+}
+
+/// The never-started container image `img` on engine number `index` is read through.
+async fn view(
+    vfs: &Vfs,
+    index: usize,
+    eng: &Engine,
+    img: &ImageInfo,
+) -> Result<Arc<ContainerInfo>, FsError> {
+    let make = |session: String| async move {
+        Ok(ContainerInfo {
+            engine: index,
+            name: format!(
+                "image {}",
+                img.tags.first().map_or(short_id(&img.id), String::as_str)
+            ),
+            image: img.id.clone(),
+            state: State::Created,
+            created: img.created,
+            id: eng.create_image_view(&img.id, &session).await?,
+        })
+    };
+    vfs.views
+        .get(index, eng, ViewOf::Image, &img.id, make)
+        .await
 }
 
 impl Images<'_> {
@@ -237,13 +214,7 @@ impl Images<'_> {
                         full.push(k.clone());
                         match resolve(&images, &full) {
                             Found::Image { image, rest } if rest == Path::new("/") => {
-                                let i = &images[image];
-                                let mut e = dir(k, i.created, i.size);
-                                e.object = Some(Arc::new(Object::Image {
-                                    id: i.id.clone(),
-                                    size: i.size,
-                                }));
-                                e
+                                image_entry(k, &images[image])
                             }
                             _ => dir(k, 0, 0),
                         }
@@ -252,8 +223,9 @@ impl Images<'_> {
                 Ok(Place::Dir(dir(name, 0, 0), kids))
             }
             Found::Image { image, rest } => {
-                let view = self.vfs.images.get(index, eng, &images[image]).await?;
-                Ok(Place::Inside(view, rest, name.into()))
+                let i = &images[image];
+                let view = view(self.vfs, index, eng, i).await?;
+                Ok(Place::Inside(view, rest, image_entry(name, i)))
             }
         }
     }
@@ -273,10 +245,11 @@ impl Backend for Images<'_> {
         Box::pin(async move {
             match self.place(path).await? {
                 Place::Dir(e, _) => Ok(e),
-                Place::Inside(c, rest, name) => {
+                Place::Inside(c, rest, own) => {
                     let mut e = self.archive(&c).lstat(&rest).await?;
                     if rest == Path::new("/") {
-                        e.name = name;
+                        e.name = own.name;
+                        e.object = own.object;
                         e.perm = 0o555;
                     }
                     Ok(e)
@@ -289,10 +262,11 @@ impl Backend for Images<'_> {
         Box::pin(async move {
             match self.place(path).await? {
                 Place::Dir(e, _) => Ok(e),
-                Place::Inside(c, rest, name) => {
+                Place::Inside(c, rest, own) => {
                     let mut e = self.archive(&c).stat(&rest).await?;
                     if rest == Path::new("/") {
-                        e.name = name;
+                        e.name = own.name;
+                        e.object = own.object;
                     }
                     Ok(e)
                 }

@@ -26,6 +26,7 @@ pub mod search;
 pub mod stream;
 mod synthetic;
 pub mod temps;
+mod views;
 mod volumes;
 mod write;
 
@@ -150,11 +151,11 @@ pub struct Vfs {
     /// Every engine shown; with more than one, `/containers` holds one directory per engine.
     engines: Vec<Arc<Engine>>,
     archive: archive::ArchiveFs,
-    /// `/images`' never-started containers, removed in [`Vfs::settle`].
-    images: images::Views,
-    /// `/volumes`' never-started containers (where the direct path does not serve), removed
-    /// in [`Vfs::settle`].
-    volumes: volumes::Views,
+    /// The never-started containers `/images` and `/volumes` read through, removed in
+    /// [`Vfs::settle`].
+    views: views::Views,
+    /// The engines' PIDs, for the direct path into `/volumes`.
+    volumes: volumes::Pids,
     agents: Agents,
     owners: Mutex<HashMap<String, Arc<Owners>>>,
     notes: Notes,
@@ -186,8 +187,8 @@ impl Vfs {
         Vfs {
             engines,
             archive: archive::ArchiveFs::default(),
-            images: images::Views::default(),
-            volumes: volumes::Views::default(),
+            views: views::Views::default(),
+            volumes: volumes::Pids::default(),
             agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
             notes: Notes {
@@ -211,8 +212,7 @@ impl Vfs {
     /// Before exit: lets agents that are still starting finish, so nothing is left behind.
     pub async fn settle(&self) {
         self.agents.settle().await;
-        self.images.remove_all(&self.engines).await;
-        self.volumes.remove_all(&self.engines).await;
+        self.views.remove_all(&self.engines).await;
     }
 
     /// Starts the agents the last command wanted (`auto` mode). Interactive sessions start them

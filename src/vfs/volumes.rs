@@ -17,10 +17,10 @@
 //!   is asked. Through a view files are added and replaced (not atomically: the archive API
 //!   unpacks in place), never removed or renamed: that needs the direct path.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -29,76 +29,35 @@ use super::backend::{realpath, At, Backend, BoxFut};
 use super::direct::DirectFs;
 use super::entry::{parse_rfc3339, Object};
 use super::stream::{Attrs, FileReader, FileWriter, Open};
+use super::views::ViewOf;
 use super::{Entry, FsError, Kind, Vfs};
-use crate::host::{ContainerInfo, Engine, ProcRoot, State, VolumeInfo, VOLUME_AT, VOLUME_VIEW};
+use crate::host::{ContainerInfo, Engine, ProcRoot, State, VolumeInfo, VOLUME_AT};
 
-/// This session's views, one per engine and volume, and what the direct path needs.
+/// What the direct path into volumes needs: each engine's PID.
 #[derive(Default)]
-pub struct Views {
-    session: OnceLock<String>,
-    made: tokio::sync::Mutex<HashMap<(usize, String), Arc<ContainerInfo>>>,
-    /// Engines whose dead sessions' views were swept already.
-    swept: Mutex<HashSet<usize>>,
+pub struct Pids {
     /// Each engine's PID (`None`: no direct path to its volumes), asked once.
     pids: Mutex<HashMap<usize, Option<i64>>>,
 }
 
-impl Views {
-    fn session(&self) -> &str {
-        self.session.get_or_init(crate::host::session_marker)
-    }
-
-    /// The view of volume `vol` on engine number `index`, made on first use.
-    async fn get(
+impl Pids {
+    /// The direct path into a volume, where it applies (see the module doc); else why not,
+    /// for `-v`.
+    fn root(
         &self,
         index: usize,
         eng: &Engine,
         vol: &VolumeInfo,
-    ) -> Result<Arc<ContainerInfo>, FsError> {
-        let mut made = self.made.lock().await;
-        if let Some(c) = made.get(&(index, vol.name.clone())) {
-            return Ok(c.clone());
+    ) -> Result<Arc<ProcRoot>, &'static str> {
+        if !vol.plain_dir {
+            return Err("not a plain local volume");
         }
-        let sweep = self.swept.lock().is_ok_and(|mut s| s.insert(index));
-        if sweep {
-            // Views a crashed session left behind.
-            let _ = eng.remove_views(VOLUME_VIEW, None).await;
+        if std::env::var_os("DOCKERBOX_DIRECT").is_some_and(|v| v == "0") {
+            return Err("DOCKERBOX_DIRECT=0");
         }
-        let id = eng.create_volume_view(&vol.name, self.session()).await?;
-        let c = Arc::new(ContainerInfo {
-            engine: index,
-            name: format!("volume {}", vol.name),
-            image: String::new(),
-            // A volume changes under whatever container uses it, unseen by this view's
-            // events: "running" keeps the archive cache off it.
-            state: State::Running,
-            created: 0,
-            id,
-        });
-        made.insert((index, vol.name.clone()), c.clone());
-        Ok(c)
-    }
-
-    /// Removes this session's views, then the empty image if no other session's view uses it.
-    pub async fn remove_all(&self, engines: &[Arc<Engine>]) {
-        let made = self.made.lock().await;
-        let used: HashSet<usize> = made.keys().map(|(i, _)| *i).collect();
-        for i in used {
-            if let Some(e) = engines.get(i) {
-                let _ = e.remove_views(VOLUME_VIEW, Some(self.session())).await;
-                e.remove_helper_images().await;
-            }
-        }
-    }
-
-    /// The direct path into a volume, where it applies (see the module doc).
-    fn root(&self, index: usize, eng: &Engine, vol: &VolumeInfo) -> Option<Arc<ProcRoot>> {
-        if !vol.plain_dir
-            || std::env::var_os("DOCKERBOX_DIRECT").is_some_and(|v| v == "0")
-            // SAFETY: geteuid has no preconditions.
-            || unsafe { libc::geteuid() } != 0
-        {
-            return None;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("dockerbox is not root");
         }
         let dir = Path::new(&vol.mountpoint);
         let cached = self.pids.lock().ok().and_then(|m| m.get(&index).copied());
@@ -113,18 +72,48 @@ impl Views {
             }
         };
         if let Some(root) = pid.and_then(|p| ProcRoot::open_dir_of(p, dir)) {
-            return Some(Arc::new(root));
+            return Ok(Arc::new(root));
         }
         // The engine may have restarted: ask its PID again, once.
         let again = eng.engine_pid();
         if let Ok(mut m) = self.pids.lock() {
             m.insert(index, again);
         }
+        let why = if again.is_none() {
+            "the engine is not a local root dockerd on a unix socket"
+        } else {
+            "its directory cannot be opened in the engine's root"
+        };
         (again != pid)
             .then(|| again.and_then(|p| ProcRoot::open_dir_of(p, dir)))
             .flatten()
             .map(Arc::new)
+            .ok_or(why)
     }
+}
+
+/// The never-started container that mounts volume `vol` on engine number `index`.
+async fn view(
+    vfs: &Vfs,
+    index: usize,
+    eng: &Engine,
+    vol: &VolumeInfo,
+) -> Result<Arc<ContainerInfo>, FsError> {
+    let make = |session: String| async move {
+        Ok(ContainerInfo {
+            engine: index,
+            name: format!("volume {}", vol.name),
+            image: String::new(),
+            // A volume changes under whatever container uses it, unseen by this view's
+            // events: "running" keeps the archive cache off it.
+            state: State::Running,
+            created: 0,
+            id: eng.create_volume_view(&vol.name, &session).await?,
+        })
+    };
+    vfs.views
+        .get(index, eng, ViewOf::Volume, &vol.name, make)
+        .await
 }
 
 /// `/volumes` (`vfs/mod.rs` routes every `VPath::Volumes` here).
@@ -139,8 +128,9 @@ pub struct Volumes<'v> {
 enum Place<'v> {
     /// `/volumes` (or `/volumes/HOST`): its own entry and its children.
     Dir(Entry, Vec<Entry>),
-    /// Inside a volume, at `rest` (`/` is its root), served by `fs`; `name` is the volume's.
-    Inside(Box<dyn Backend + 'v>, PathBuf, OsString),
+    /// Inside a volume, at `rest` (`/` is its root), served by `fs`; the volume's entry as
+    /// `/volumes` lists it.
+    Inside(Box<dyn Backend + 'v>, PathBuf, Entry),
 }
 
 fn dir(name: impl Into<OsString>, mtime: i64, perm: u32) -> Entry {
@@ -215,23 +205,34 @@ impl<'v> Volumes<'v> {
             // Where its temporaries are journaled (`vfs::temps`).
             id: format!("volume:{}", vol.name),
         });
-        if let Some(root) = vfs.volumes.root(index, eng, &vol) {
-            sweep(&root, &me.id);
-            let fs = Direct {
-                fs: DirectFs {
-                    root: root.clone(),
-                    c: me,
-                    notes: &vfs.notes,
-                },
-                root,
-            };
-            return Ok(Place::Inside(Box::new(fs), inside, vol.name.into()));
-        }
-        let view = vfs.volumes.get(index, eng, &vol).await?;
+        let why = match vfs.volumes.root(index, eng, &vol) {
+            Ok(root) => {
+                vfs.notes.note(
+                    &me,
+                    &format!("served directly (its directory {})", vol.mountpoint),
+                );
+                sweep(&root, &me.id);
+                let fs = Direct {
+                    fs: DirectFs {
+                        root: root.clone(),
+                        c: me,
+                        notes: &vfs.notes,
+                    },
+                    root,
+                };
+                return Ok(Place::Inside(Box::new(fs), inside, volume_entry(&vol)));
+            }
+            Err(why) => why,
+        };
+        vfs.notes.note(
+            &me,
+            &format!("served by a view container, never started (no direct path: {why})"),
+        );
+        let view = view(vfs, index, eng, &vol).await?;
         let fs = InView {
             ab: vfs.archive_of(&view, "a volume's files".into(), false),
         };
-        Ok(Place::Inside(Box::new(fs), inside, vol.name.into()))
+        Ok(Place::Inside(Box::new(fs), inside, volume_entry(&vol)))
     }
 }
 
@@ -258,10 +259,12 @@ impl Backend for Volumes<'_> {
         Box::pin(async move {
             match self.place(path).await? {
                 Place::Dir(e, _) => Ok(e),
-                Place::Inside(fs, rest, name) => {
+                Place::Inside(fs, rest, own) => {
                     let mut e = fs.lstat(&rest).await?;
                     if rest == Path::new("/") {
-                        e.name = name;
+                        // The volume's own name, and what it is (for `ls -ld`'s colour).
+                        e.name = own.name;
+                        e.object = own.object;
                     }
                     Ok(e)
                 }
@@ -273,10 +276,12 @@ impl Backend for Volumes<'_> {
         Box::pin(async move {
             match self.place(path).await? {
                 Place::Dir(e, _) => Ok(e),
-                Place::Inside(fs, rest, name) => {
+                Place::Inside(fs, rest, own) => {
                     let mut e = fs.stat(&rest).await?;
                     if rest == Path::new("/") {
-                        e.name = name;
+                        // The volume's own name, and what it is (for `ls -ld`'s colour).
+                        e.name = own.name;
+                        e.object = own.object;
                     }
                     Ok(e)
                 }
@@ -423,7 +428,7 @@ impl<'v> Volumes<'v> {
         let op: Op<'a, T> = Box::new(op);
         Box::pin(async move {
             let (fs, rest) = self.for_write(path).await?;
-            op(&*fs, &rest).await
+            refused(&*fs, op(&*fs, &rest).await)
         })
     }
 
@@ -453,8 +458,16 @@ impl<'v> Volumes<'v> {
                 path: from,
                 other: to,
             };
-            op(&*fs, &inner).await
+            refused(&*fs, op(&*fs, &inner).await)
         })
+    }
+}
+
+/// A write `fs` does not serve, answered with its refusal (the route's rule, `Vfs::serve`).
+fn refused<T>(fs: &dyn Backend, r: Result<T, FsError>) -> Result<T, FsError> {
+    match r {
+        Err(FsError::Unsupported) => Err(fs.refuse_write()),
+        r => r,
     }
 }
 
@@ -617,18 +630,6 @@ impl InView<'_> {
             _ => Ok(PathBuf::from("/")),
         }
     }
-
-    fn only_direct<'a, T: 'a>(&'a self) -> BoxFut<'a, T> {
-        Box::pin(async {
-            Err(FsError::Refused {
-                errno: libc::EOPNOTSUPP,
-                message: "Operation not supported: without the direct path a volume only takes \
-                          new and replaced files (the archive API adds, it cannot remove, rename \
-                          or change attributes)"
-                    .into(),
-            })
-        })
-    }
 }
 
 impl Backend for InView<'_> {
@@ -734,30 +735,16 @@ impl Backend for InView<'_> {
         })
     }
 
-    fn remove<'a>(&'a self, _path: &'a Path, _dir: bool) -> BoxFut<'a, ()> {
-        self.only_direct()
-    }
-
-    fn rename<'a>(&'a self, _at: &'a At) -> BoxFut<'a, ()> {
-        self.only_direct()
-    }
-
-    fn chmod<'a>(&'a self, _path: &'a Path, _mode: u32) -> BoxFut<'a, ()> {
-        self.only_direct()
-    }
-
-    fn chown<'a>(&'a self, _path: &'a Path, _u: u32, _g: u32, _f: bool) -> BoxFut<'a, ()> {
-        self.only_direct()
-    }
-
-    fn set_times<'a>(
-        &'a self,
-        _path: &'a Path,
-        _a: (i64, u32),
-        _m: (i64, u32),
-        _f: bool,
-    ) -> BoxFut<'a, ()> {
-        self.only_direct()
+    /// What the archive API cannot do (remove, rename, chmod, chown, set times): the
+    /// default `Unsupported` of those is answered with this, by [`Volumes::inside_write`].
+    fn refuse_write(&self) -> FsError {
+        FsError::Refused {
+            errno: libc::EOPNOTSUPP,
+            message: "Operation not supported: without the direct path a volume only takes \
+                      new and replaced files (the archive API adds, it cannot remove, rename \
+                      or change attributes)"
+                .into(),
+        }
     }
 }
 
