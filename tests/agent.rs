@@ -421,6 +421,88 @@ fn big_files_visible_to_the_engine_take_the_cheaper_stream() {
     );
 }
 
+/// File data goes packed between agents and dockerbox where it shrinks, and as it is where it
+/// does not (random bytes); either way, and with packing refused as an old agent would
+/// (`DOCKERBOX_PACK=0`), every byte arrives: container to container, container to host, host
+/// to container, small files and big ones (a big compressible file is read packed by the agent
+/// instead of the engine's tar stream).
+#[test]
+fn file_data_packs_on_the_wire_and_arrives_whole() {
+    let Some(mut sb) = Sandbox::new("agpack") else {
+        return;
+    };
+    let a = sb.run("a", BUSYBOX, &[]);
+    let b = sb.run("b", BUSYBOX, &[]);
+    sb.exec(
+        &a,
+        &[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 3000 ]; do echo \"2026-12-01 INFO request $i served in $((i % 97)) ms\"; \
+             i=$((i + 1)); done > /tmp/chunk && : > /tmp/text && \
+             while [ $(stat -c %s /tmp/text) -lt 36000000 ]; do cat /tmp/chunk >> /tmp/text; done && \
+             head -c 700000 /tmp/text > /tmp/small && \
+             head -c 3000000 /dev/urandom > /tmp/rand && cat /tmp/rand /tmp/small > /tmp/mixed",
+        ],
+    );
+    let sums = |c: &str, dir: &str| {
+        sb.exec(
+            c,
+            &[
+                "sh",
+                "-c",
+                &format!("cd {dir} && md5sum text small rand mixed"),
+            ],
+        )
+    };
+    let want = sums(&a, "/tmp");
+    let host = tempfile::tempdir().unwrap();
+    for pack in ["1", "0"] {
+        let sh = agent_shell()
+            .env("DOCKERBOX_PACK", pack)
+            .opts(&["--agent", "always", "-v"]);
+        let dir = format!("/p{pack}");
+        sb.exec(&b, &["mkdir", &dir]);
+        let r = sh.c(&format!(
+            "cp /containers/{a}/tmp/text /containers/{a}/tmp/small /containers/{a}/tmp/rand \
+             /containers/{a}/tmp/mixed /containers/{b}{dir}/"
+        ));
+        r.ok();
+        assert_eq!(
+            r.stderr.contains("/tmp/text: packs to"),
+            pack == "1",
+            "the big text file is read packed only where the agent packs: {}",
+            r.stderr
+        );
+        assert_eq!(
+            sums(&b, &dir),
+            want,
+            "container to container, packing {pack}"
+        );
+        // Out to the host (unpacked here) and back in (packed here).
+        let out = host.path().join(pack);
+        std::fs::create_dir(&out).unwrap();
+        sh.c(&format!(
+            "cp /containers/{b}{dir}/small /containers/{b}{dir}/rand {}/",
+            out.display()
+        ))
+        .ok();
+        let small = std::fs::read(out.join("small")).unwrap();
+        let rand = std::fs::read(out.join("rand")).unwrap();
+        assert_eq!(small.len(), 700000);
+        assert_eq!(rand.len(), 3000000);
+        sh.c(&format!(
+            "cp {o}/small {o}/rand /containers/{b}/tmp/ && cat /containers/{b}/tmp/small > {o}/again",
+            o = out.display()
+        ))
+        .ok();
+        assert_eq!(std::fs::read(out.join("again")).unwrap(), small);
+        let back = sb.exec(&b, &["sh", "-c", "cd /tmp && md5sum small rand"]);
+        let here = sb.exec(&b, &["sh", "-c", &format!("cd {dir} && md5sum small rand")]);
+        assert_eq!(back, here, "host to container, packing {pack}");
+    }
+}
+
 /// A shell that exercises the agent: the direct path through /proc/PID/root (which would serve
 /// these containers' files here, where the engine is local) is turned off.
 fn agent_shell() -> TestShell {

@@ -282,6 +282,11 @@ impl Shared {
 pub struct AgentConn {
     input: tokio::sync::Mutex<Pin<Box<dyn AsyncWrite + Send>>>,
     shared: Arc<Shared>,
+    /// The codecs file data may be packed with (`dockerbox_proto::pack`), once the agent
+    /// answered the offer sent right after the handshake (0: none, an agent that predates it).
+    codecs: tokio::sync::OnceCell<u32>,
+    /// The offer's pending answer, taken by the first transfer that asks.
+    offer: tokio::sync::Mutex<Option<(u32, mpsc::UnboundedReceiver<Response>)>>,
     /// The directory it was started from (for `-v`).
     pub dir: String,
     reader: tokio::task::JoinHandle<()>,
@@ -478,12 +483,68 @@ impl AgentConn {
             exec,
         };
         let reader = tokio::spawn(read_loop(output, Replies::new(buf), shared.clone(), why));
-        Ok(AgentConn {
+        let conn = AgentConn {
             input: tokio::sync::Mutex::new(input),
             shared,
+            codecs: tokio::sync::OnceCell::new(),
+            offer: tokio::sync::Mutex::new(None),
             dir: String::new(),
             reader,
-        })
+        };
+        conn.offer_codecs().await;
+        Ok(conn)
+    }
+
+    /// Offers the codecs this build packs with; the answer is awaited only by the first
+    /// transfer that could use it ([`AgentConn::packing`]), so no request waits a round trip
+    /// for it. `DOCKERBOX_PACK=0` offers none (as an old agent would answer).
+    async fn offer_codecs(&self) {
+        let offer = match std::env::var("DOCKERBOX_PACK").as_deref() {
+            Ok("0") => 0,
+            _ => dockerbox_proto::pack::CODECS,
+        };
+        if offer == 0 {
+            let _ = self.codecs.set(0);
+            return;
+        }
+        let req = Request::Codecs { offer };
+        let (id, rx) = self.register(&req);
+        if self.send(id, &req).await.is_err() {
+            self.unregister(id);
+            let _ = self.codecs.set(0);
+            return;
+        }
+        *self.offer.lock().await = Some((id, rx));
+    }
+
+    /// Whether file data may go packed on this connection (the agent took the LZ4 codec).
+    pub async fn packing(&self) -> bool {
+        let codecs = self
+            .codecs
+            .get_or_init(|| async {
+                let Some((id, mut rx)) = self.offer.lock().await.take() else {
+                    return 0;
+                };
+                let r = tokio::time::timeout(stall_limit(), rx.recv()).await;
+                self.unregister(id);
+                match r {
+                    Ok(Some(Response::Codecs { accept })) => accept,
+                    _ => 0, // an agent that predates the offer answers Error
+                }
+            })
+            .await;
+        codecs & dockerbox_proto::pack::LZ4 != 0
+    }
+
+    /// How well a file in the container packs: (bytes tried, their packed size).
+    pub async fn sample(&self, path: Vec<u8>) -> Option<(u64, u64)> {
+        if !self.packing().await {
+            return None;
+        }
+        match self.call(Request::Sample { path }).await {
+            Ok(Response::Sampled { raw, packed }) => Some((raw, packed)),
+            _ => None,
+        }
     }
 
     pub fn is_alive(&self) -> bool {
@@ -674,6 +735,10 @@ pub struct WriteStream {
     id: u32,
     rx: mpsc::UnboundedReceiver<Response>,
     closed: bool,
+    /// Chunks may go packed (the agent took the codec); raw ones are packed here where they
+    /// shrink.
+    packing: bool,
+    sampler: dockerbox_proto::pack::Sampler,
 }
 
 impl AgentConn {
@@ -702,31 +767,61 @@ impl AgentConn {
             id,
             rx,
             closed: false,
+            packing: self.packing().await,
+            sampler: Default::default(),
         })
     }
 }
 
 impl WriteStream {
-    /// Sends bytes (in chunks); fails early if the agent already reported a failure.
+    /// Sends bytes (in chunks, packed where they shrink); fails early if the agent already
+    /// reported a failure.
     pub async fn write(&mut self, data: &[u8]) -> Result<(), AgentError> {
-        match self.rx.try_recv() {
-            Ok(Response::Error { errno }) => return Err(AgentError::Errno(errno)),
-            Err(mpsc::error::TryRecvError::Disconnected) => {
-                return Err(self.conn.shared.reason().await)
-            }
-            _ => {}
-        }
+        self.check().await?;
+        let mut packed = Vec::new();
         for chunk in data.chunks(dockerbox_proto::CHUNK) {
-            self.conn
-                .send(
-                    self.id,
-                    &Request::WriteData {
-                        data: chunk.to_vec(),
-                    },
-                )
-                .await?;
+            let req = if self.packing && self.sampler.pack(chunk, &mut packed) {
+                Request::WritePacked {
+                    raw_len: chunk.len() as u32,
+                    data: std::mem::take(&mut packed),
+                }
+            } else {
+                Request::WriteData {
+                    data: chunk.to_vec(),
+                }
+            };
+            self.conn.send(self.id, &req).await?;
         }
         Ok(())
+    }
+
+    /// Sends a chunk as it came: a packed one from another agent goes on packed where this
+    /// agent takes it, unpacked here otherwise.
+    pub async fn write_chunk(&mut self, chunk: Chunk) -> Result<(), AgentError> {
+        match chunk {
+            Chunk::Raw(b) => self.write(&b).await,
+            Chunk::Packed { raw_len, data } if self.packing => {
+                self.check().await?;
+                let req = Request::WritePacked {
+                    raw_len,
+                    data: data.to_vec(),
+                };
+                self.conn.send(self.id, &req).await
+            }
+            packed => {
+                let raw = packed.unpack()?;
+                self.write(&raw).await
+            }
+        }
+    }
+
+    /// The agent's early failure, if it sent one.
+    async fn check(&mut self) -> Result<(), AgentError> {
+        match self.rx.try_recv() {
+            Ok(Response::Error { errno }) => Err(AgentError::Errno(errno)),
+            Err(mpsc::error::TryRecvError::Disconnected) => Err(self.conn.shared.reason().await),
+            _ => Ok(()),
+        }
     }
 
     /// Lands the file (`commit`) or throws it away; returns the write's first failure.
@@ -763,6 +858,37 @@ impl Drop for WriteStream {
     }
 }
 
+/// A piece of a file on its way: as read, or packed by the agent that read it (and passed on
+/// packed to an agent that takes it, never unpacked here).
+#[derive(Debug, Clone)]
+pub enum Chunk {
+    Raw(Bytes),
+    Packed { raw_len: u32, data: Bytes },
+}
+
+impl Chunk {
+    /// Its length unpacked.
+    pub fn size(&self) -> usize {
+        match self {
+            Chunk::Raw(b) => b.len(),
+            Chunk::Packed { raw_len, .. } => *raw_len as usize,
+        }
+    }
+
+    /// Its bytes; packed data that does not unpack (the agent is untrusted) is an error.
+    pub fn unpack(self) -> Result<Bytes, AgentError> {
+        match self {
+            Chunk::Raw(b) => Ok(b),
+            Chunk::Packed { raw_len, data } => {
+                let mut out = Vec::with_capacity(raw_len as usize);
+                dockerbox_proto::pack::unpack(&data, raw_len, &mut out)
+                    .map_err(|e| AgentError::Proto(e.to_string()))?;
+                Ok(Bytes::from(out))
+            }
+        }
+    }
+}
+
 /// A file being read from the agent, chunk by chunk, under the credit window.
 pub struct ReadStream {
     conn: Arc<AgentConn>,
@@ -773,22 +899,40 @@ pub struct ReadStream {
 }
 
 impl ReadStream {
-    /// The next chunk; `None` at the end of the file.
+    /// The next chunk, unpacked; `None` at the end of the file.
     pub async fn next(&mut self) -> Result<Option<Bytes>, AgentError> {
+        match self.next_chunk().await? {
+            Some(c) => Ok(Some(c.unpack()?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The next chunk as it came (packed or not); `None` at the end of the file.
+    pub async fn next_chunk(&mut self) -> Result<Option<Chunk>, AgentError> {
         if self.done {
             return Ok(None);
         }
         let resp = self.conn.recv(&mut self.rx).await;
+        let chunk = match resp {
+            Ok(Response::Data(d)) => Chunk::Raw(Bytes::from(d)),
+            Ok(Response::Packed { raw_len, data }) => Chunk::Packed {
+                raw_len,
+                data: Bytes::from(data),
+            },
+            other => return self.end(other),
+        };
+        self.used += 1;
+        if self.used >= READ_WINDOW / 2 {
+            let n = std::mem::take(&mut self.used);
+            self.conn.grant(self.id, n);
+            self.conn.send(self.id, &Request::Credit { n }).await?;
+        }
+        Ok(Some(chunk))
+    }
+
+    /// A reply that is not a chunk: the end of the file, or why the read failed.
+    fn end(&mut self, resp: Result<Response, AgentError>) -> Result<Option<Chunk>, AgentError> {
         match resp {
-            Ok(Response::Data(d)) => {
-                self.used += 1;
-                if self.used >= READ_WINDOW / 2 {
-                    let n = std::mem::take(&mut self.used);
-                    self.conn.grant(self.id, n);
-                    self.conn.send(self.id, &Request::Credit { n }).await?;
-                }
-                Ok(Some(Bytes::from(d)))
-            }
             Ok(Response::Eof) => {
                 self.finish();
                 Ok(None)

@@ -578,7 +578,7 @@ impl<'a> Copier<'a> {
             }
         }
         loop {
-            let chunk = match reader.next().await {
+            let chunk = match reader.next_chunk().await {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
                 Err(e) => {
@@ -590,13 +590,14 @@ impl<'a> Copier<'a> {
                     return false;
                 }
             };
-            if let Err(e) = writer.write(&chunk).await {
+            let n = chunk.size() as u64;
+            if let Err(e) = writer.write_chunk(chunk).await {
                 let partial = writer.abort().await;
                 self.fail(format!("error writing {}: {e}", self.q(dst_text)));
                 self.partial(partial, dst_text);
                 return false;
             }
-            self.report.bytes(chunk.len() as u64);
+            self.report.bytes(n);
         }
         let attrs_set = writer.sets_attrs();
         if let Err(e) = writer.commit().await {

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::FsError;
-use crate::host::{ProcWriter, ReadStream, WriteStream};
+use crate::host::{Chunk, ProcWriter, ReadStream, WriteStream};
 pub use crate::inplace::Open;
 use crate::inplace::{prepare_in_place, rename_noreplace, set_mode_if_changed};
 use crate::interrupt;
@@ -81,6 +81,23 @@ impl FileReader {
     }
 }
 
+impl FileReader {
+    /// The next chunk as it came: an agent's packed chunk stays packed, so a copy into another
+    /// agent passes it on without unpacking it here.
+    pub async fn next_chunk(&mut self) -> Result<Option<Chunk>, FsError> {
+        match self {
+            FileReader::Agent(s) => {
+                if interrupt::is_set() {
+                    return Err(FsError::Interrupted);
+                }
+                interrupt::guard(async { s.next_chunk().await.map_err(super::agent::fs_error) })
+                    .await
+            }
+            _ => Ok(self.next().await?.map(Chunk::Raw)),
+        }
+    }
+}
+
 /// A file being written.
 pub enum FileWriter {
     Host(HostWriter),
@@ -101,6 +118,20 @@ impl FileWriter {
             FileWriter::Direct(w, ..) => (&w.file).write_all(data).map_err(FsError::from),
             FileWriter::Agent(w, _) => w.write(data).await.map_err(super::agent::fs_error),
             FileWriter::Archive(w) => w.write(data).await,
+        }
+    }
+
+    /// Writes a chunk from [`FileReader::next_chunk`]: an agent takes a packed one as it is.
+    pub async fn write_chunk(&mut self, chunk: Chunk) -> Result<(), FsError> {
+        match (self, chunk) {
+            (FileWriter::Agent(w, _), chunk) => {
+                w.write_chunk(chunk).await.map_err(super::agent::fs_error)
+            }
+            (w, Chunk::Raw(b)) => w.write(&b).await,
+            (w, packed) => {
+                let raw = packed.unpack().map_err(super::agent::fs_error)?;
+                w.write(&raw).await
+            }
         }
     }
 

@@ -238,6 +238,16 @@ fn handle(id: u32, req: Request, out: &Out, reads: &Reads, writes: &mut ops::Wri
                 out.send(id, &err);
             }
         }
+        Request::WritePacked { raw_len, data } => {
+            if let Some(err) = writes.packed(id, raw_len, &data) {
+                out.send(id, &err);
+            }
+        }
+        Request::Codecs { offer } => {
+            let accept = offer & dockerbox_proto::pack::CODECS;
+            ops::PACKING.store(accept != 0, std::sync::atomic::Ordering::Relaxed);
+            out.send(id, &Response::Codecs { accept });
+        }
         Request::WriteClose { commit } => out.send(id, &writes.close(id, commit)),
         Request::ReadDir { path } => ops::read_dir(id, &path, out),
         other => out.send(id, &ops::simple(other)),

@@ -8,6 +8,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use dockerbox_proto::pack::Sampler;
 use dockerbox_proto::{Attr, DirEntry, Request, Response, StatFs, CHUNK};
 
 use crate::{Credit, Out};
@@ -109,6 +112,10 @@ pub fn simple(req: Request) -> Response {
             done(open_regular(&path, false, false).and_then(|f| f.set_len(len)))
         }
         Request::Fsync { path, data_only } => done(fsync(&path, data_only)),
+        Request::Sample { path } => match sample(&path) {
+            Ok((raw, packed)) => Response::Sampled { raw, packed },
+            Err(e) => errno(&e),
+        },
         _ => Response::Error {
             errno: libc::EPROTO,
         },
@@ -335,6 +342,8 @@ pub fn stream_file(id: u32, path: &[u8], credit: &Credit, out: &Out) {
     }
     // Each chunk is read straight into its frame: header first, then the data, one write.
     let mut frame = vec![0u8; DATA_HEADER + CHUNK];
+    let packing = PACKING.load(Ordering::Relaxed);
+    let (mut sampler, mut packed) = (Sampler::default(), Vec::new());
     loop {
         if !credit.take() {
             return out.send(
@@ -351,12 +360,51 @@ pub fn stream_file(id: u32, path: &[u8], credit: &Credit, out: &Out) {
         if n == 0 {
             return out.send(id, &Response::Eof);
         }
-        data_header(&mut frame[..DATA_HEADER], id, n);
-        out.send_raw(&frame[..DATA_HEADER + n]);
+        if packing && sampler.pack(&frame[DATA_HEADER..DATA_HEADER + n], &mut packed) {
+            let data = std::mem::take(&mut packed);
+            let resp = Response::Packed {
+                raw_len: n as u32,
+                data,
+            };
+            out.send(id, &resp);
+            if let Response::Packed { data, .. } = resp {
+                packed = data;
+            }
+        } else {
+            data_header(&mut frame[..DATA_HEADER], id, n);
+            out.send_raw(&frame[..DATA_HEADER + n]);
+        }
         if n < CHUNK {
             return out.send(id, &Response::Eof);
         }
     }
+}
+
+/// Whether this connection took a codec (`Codecs`): a read's chunks then go packed where
+/// they shrink, and writes may come packed.
+pub static PACKING: AtomicBool = AtomicBool::new(false);
+
+/// How well a regular file packs: up to two chunks (its start and its middle) packed.
+fn sample(path: &[u8]) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::FileExt;
+    let f = open_regular(path, true, false)?;
+    let size = f.metadata()?.len();
+    let mut buf = vec![0u8; CHUNK];
+    let mut out = Vec::new();
+    let (mut raw, mut packed) = (0u64, 0u64);
+    for at in [0, (size / 2).saturating_sub(CHUNK as u64 / 2)] {
+        let n = f.read_at(&mut buf, at)?;
+        raw += n as u64;
+        packed += if dockerbox_proto::pack::pack(&buf[..n], &mut out) {
+            out.len()
+        } else {
+            n
+        } as u64;
+        if size <= CHUNK as u64 {
+            break;
+        }
+    }
+    Ok((raw, packed))
 }
 
 /// Clears `O_NONBLOCK` (a regular file reads the same either way; this keeps it plain).
@@ -472,9 +520,9 @@ struct OpenWrite {
     failed: Option<i32>,
 }
 
-/// The open writes by request id.
+/// The open writes by request id, and a buffer to unpack packed chunks into.
 #[derive(Default)]
-pub struct Writes(HashMap<u32, OpenWrite>);
+pub struct Writes(HashMap<u32, OpenWrite>, Vec<u8>);
 
 /// Whether `tmp` may name a temporary: one hidden component, so a request can never make the
 /// agent create (or later remove) anything but a new name beside the destination.
@@ -636,6 +684,27 @@ impl Writes {
         }
     }
 
+    /// Appends a packed chunk, unpacked; a chunk that does not unpack fails the write (EPROTO).
+    pub fn packed(&mut self, id: u32, raw_len: u32, data: &[u8]) -> Option<Response> {
+        let mut raw = std::mem::take(&mut self.1);
+        raw.clear();
+        let answer = match dockerbox_proto::pack::unpack(data, raw_len, &mut raw) {
+            Ok(()) => self.data(id, &raw),
+            Err(_) => {
+                let w = self.0.get_mut(&id)?;
+                if w.failed.is_some() {
+                    return None;
+                }
+                w.failed = Some(libc::EPROTO);
+                Some(Response::Error {
+                    errno: libc::EPROTO,
+                })
+            }
+        };
+        self.1 = raw;
+        answer
+    }
+
     /// Lands the file (mode, fsync, rename) or removes it; always answers `Closed`. A file
     /// written in place only gets its mode (when that changes), and nothing is removed.
     pub fn close(&mut self, id: u32, commit: bool) -> Response {
@@ -723,6 +792,47 @@ mod tests {
         assert!(w.data(2, b"partial").is_none());
         assert_eq!(w.close(2, false), Response::Closed { errno: 0 });
         assert!(!other.exists(), "an abandoned new file leaves nothing");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary left");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn packed_chunks_land_unpacked_and_bad_ones_fail_the_write() {
+        let dir = tempfile_dir("packed");
+        let raw: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| format!("line {}\n", i % 1000).into_bytes())
+            .take(CHUNK)
+            .collect();
+        let mut packed = Vec::new();
+        assert!(dockerbox_proto::pack::pack(&raw, &mut packed));
+        let dest = dir.join("f");
+        let mut w = Writes::default();
+        assert_eq!(w.open(1, dest.as_os_str().as_bytes(), 0o644), None);
+        assert!(w.packed(1, raw.len() as u32, &packed).is_none());
+        assert!(w.data(1, b"tail").is_none());
+        assert_eq!(w.close(1, true), Response::Closed { errno: 0 });
+        let mut want = raw.clone();
+        want.extend_from_slice(b"tail");
+        assert_eq!(fs::read(&dest).unwrap(), want);
+        let (tried, shrunk) = sample(dest.as_os_str().as_bytes()).unwrap();
+        assert!(tried > 0 && shrunk < tried / 3, "{shrunk} of {tried}");
+
+        let bad = dir.join("g");
+        assert_eq!(w.open(2, bad.as_os_str().as_bytes(), 0o644), None);
+        let answer = w.packed(2, raw.len() as u32 + 1, &packed);
+        assert_eq!(
+            answer,
+            Some(Response::Error {
+                errno: libc::EPROTO
+            })
+        );
+        assert_eq!(
+            w.close(2, true),
+            Response::Closed {
+                errno: libc::EPROTO
+            }
+        );
+        assert!(!bad.exists());
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary left");
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -14,6 +14,8 @@ pub enum ProtoError {
     Trailing,
     /// An unknown message kind.
     UnknownKind(u8),
+    /// Packed data that does not unpack to its stated length.
+    BadPacking,
 }
 
 impl std::fmt::Display for ProtoError {
@@ -23,6 +25,7 @@ impl std::fmt::Display for ProtoError {
             ProtoError::Truncated => write!(f, "truncated message"),
             ProtoError::Trailing => write!(f, "trailing bytes after message"),
             ProtoError::UnknownKind(k) => write!(f, "unknown message kind {k}"),
+            ProtoError::BadPacking => write!(f, "packed data that does not unpack"),
         }
     }
 }
@@ -138,6 +141,9 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
             .bool(*append),
         Request::Truncate { path, len } => w.kind(26).bytes(path).u64(*len),
         Request::Fsync { path, data_only } => w.kind(27).bytes(path).bool(*data_only),
+        Request::Codecs { offer } => w.kind(50).u32(*offer),
+        Request::WritePacked { raw_len, data } => w.kind(51).u32(*raw_len).bytes(data),
+        Request::Sample { path } => w.kind(52).bytes(path),
     };
     w.finish();
 }
@@ -170,6 +176,9 @@ pub fn encode_response(id: u32, resp: &Response, out: &mut Vec<u8>) {
         Response::Notice { path, what } => w.kind(142).bytes(path).u8(*what),
         Response::SearchDone { found, total } => w.kind(143).bool(*found).u64(*total),
         Response::Bytes(d) => w.kind(110).bytes(d),
+        Response::Codecs { accept } => w.kind(150).u32(*accept),
+        Response::Packed { raw_len, data } => w.kind(151).u32(*raw_len).bytes(data),
+        Response::Sampled { raw, packed } => w.kind(152).u64(*raw).u64(*packed),
         Response::StatFs(s) => w
             .kind(108)
             .u64(s.bsize)
@@ -281,6 +290,12 @@ impl Request {
                 path: r.bytes()?,
                 data_only: r.bool()?,
             },
+            50 => Request::Codecs { offer: r.u32()? },
+            51 => Request::WritePacked {
+                raw_len: r.u32()?,
+                data: r.bytes()?,
+            },
+            52 => Request::Sample { path: r.bytes()? },
             k => return Err(ProtoError::UnknownKind(k)),
         };
         r.end()?;
@@ -335,6 +350,15 @@ impl Response {
                 total: r.u64()?,
             },
             110 => Response::Bytes(r.bytes()?),
+            150 => Response::Codecs { accept: r.u32()? },
+            151 => Response::Packed {
+                raw_len: r.u32()?,
+                data: r.bytes()?,
+            },
+            152 => Response::Sampled {
+                raw: r.u64()?,
+                packed: r.u64()?,
+            },
             108 => Response::StatFs(StatFs {
                 bsize: r.u64()?,
                 blocks: r.u64()?,
@@ -584,9 +608,15 @@ mod tests {
                 len: 12345,
             },
             Request::Fsync {
-                path: p,
+                path: p.clone(),
                 data_only: true,
             },
+            Request::Codecs { offer: 1 },
+            Request::WritePacked {
+                raw_len: 262144,
+                data: vec![1, 2, 3],
+            },
+            Request::Sample { path: p },
         ]
     }
 
@@ -641,6 +671,15 @@ mod tests {
             },
             Response::Bytes(vec![9; 300]),
             Response::Bytes(Vec::new()),
+            Response::Codecs { accept: 1 },
+            Response::Packed {
+                raw_len: 4096,
+                data: vec![0x1f, 0, 1],
+            },
+            Response::Sampled {
+                raw: 1 << 20,
+                packed: 1 << 18,
+            },
             Response::StatFs(StatFs {
                 bsize: 4096,
                 blocks: 1,

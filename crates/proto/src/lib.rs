@@ -21,6 +21,7 @@
 
 mod codec;
 mod msg;
+pub mod pack;
 mod reply;
 
 pub use codec::{decode_frame, encode_request, encode_response, Frame, ProtoError};

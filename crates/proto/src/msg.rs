@@ -251,6 +251,29 @@ pub enum Request {
         /// `fdatasync`: data only.
         data_only: bool,
     },
+    /// Which codecs file data may be packed with on this connection (a bit mask, see
+    /// [`crate::pack`]); answered by `Codecs` with those the agent takes. Sent once after the
+    /// handshake; an agent that predates it answers `Error`, and nothing is packed then. From
+    /// the answer on, a `Read`'s chunks may come as `Packed` and writes may send `WritePacked`.
+    Codecs {
+        /// The codecs dockerbox unpacks and packs.
+        offer: u32,
+    },
+    /// A chunk for the open write with the same id, packed with the negotiated codec: `raw_len`
+    /// bytes once unpacked (no answer unless it fails, as `WriteData`).
+    WritePacked {
+        /// Its length unpacked, at most [`crate::CHUNK`].
+        raw_len: u32,
+        /// The packed bytes.
+        data: Vec<u8>,
+    },
+    /// How well a file packs: a few chunks of it (start, middle) packed and measured, so a big
+    /// file can take the cheaper way (the agent's packed stream, or the engine's tar stream).
+    /// Answered by `Sampled`.
+    Sample {
+        /// The file (symlinks followed).
+        path: Vec<u8>,
+    },
     /// Runs grep, find or du over `roots` in the container (dockerbox-search, the same code
     /// dockerbox runs locally), streaming `Found`, `Problem` and `Notice` frames under a
     /// credit window as `Read` does, then one `SearchDone`.
@@ -328,6 +351,25 @@ pub enum Response {
     Closed {
         /// 0 or an errno value.
         errno: i32,
+    },
+    /// The codecs the agent took from a `Codecs` offer (0: none).
+    Codecs {
+        /// A bit mask, a subset of the offer.
+        accept: u32,
+    },
+    /// A chunk of a `Read`, packed with the negotiated codec (under the credit as `Data`).
+    Packed {
+        /// Its length unpacked, at most [`crate::CHUNK`].
+        raw_len: u32,
+        /// The packed bytes.
+        data: Vec<u8>,
+    },
+    /// The answer to `Sample`: how many bytes were tried and what they packed to.
+    Sampled {
+        /// Bytes read.
+        raw: u64,
+        /// Their packed size (as sent: a chunk that does not shrink counts whole).
+        packed: u64,
     },
     /// Output of a `Search`, at most [`crate::CHUNK`] bytes; `whole` when it ends at the end of
     /// a record (a line, a name), so outputs of searches running at once are not torn apart.

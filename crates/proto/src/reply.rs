@@ -56,6 +56,11 @@ pub enum Expect {
     /// `Search`: `Found`, `Problem` and `Notice` frames (each under the credit window), then
     /// one `SearchDone` (or an `Error`).
     Search,
+    /// `Codecs`: one `Codecs`, taking only codecs that were offered (or an `Error` from an
+    /// agent that predates it).
+    Codecs(u32),
+    /// `Sample`: one `Sampled`.
+    Sampled,
 }
 
 impl Expect {
@@ -67,9 +72,12 @@ impl Expect {
             Request::ReadLink { .. } => Expect::Link,
             Request::Realpath { .. } => Expect::Canonical,
             Request::Read { .. } => Expect::Data,
+            Request::Codecs { offer } => Expect::Codecs(*offer),
+            Request::Sample { .. } => Expect::Sampled,
             Request::WriteOpen { .. }
             | Request::WriteBegin { .. }
             | Request::WriteData { .. }
+            | Request::WritePacked { .. }
             | Request::WriteClose { .. } => Expect::Write,
             Request::StatFs { .. } => Expect::StatFs,
             Request::ReadAt { len, .. } => Expect::Bytes((*len).min(CHUNK as u32)),
@@ -96,7 +104,7 @@ impl Expect {
     pub fn ends(self, resp: &Response) -> bool {
         match (self, resp) {
             (Expect::Write, Response::Error { .. }) => false, // `Closed` repeats it
-            (Expect::Data, Response::Data(_)) => false,
+            (Expect::Data, Response::Data(_) | Response::Packed { .. }) => false,
             (Expect::Entries, Response::Entries { done, .. }) => *done,
             (
                 Expect::Search,
@@ -110,7 +118,7 @@ impl Expect {
     /// frames but the last), so what is in flight stays bounded.
     pub fn costs_credit(self, resp: &Response) -> bool {
         match (self, resp) {
-            (Expect::Data, Response::Data(_)) => true,
+            (Expect::Data, Response::Data(_) | Response::Packed { .. }) => true,
             (Expect::Search, r) => !self.ends(r),
             _ => false,
         }
@@ -215,6 +223,19 @@ pub fn check_reply(expect: Expect, resp: &Response) -> Result<(), Invalid> {
         (Expect::Data, Response::Data(d)) => {
             invalid(format!("a chunk of {} bytes (at most {CHUNK})", d.len()))
         }
+        (Expect::Data, Response::Packed { raw_len, data })
+            if *raw_len as usize <= CHUNK && data.len() <= crate::pack::MAX_PACKED =>
+        {
+            Ok(())
+        }
+        (Expect::Data, Response::Packed { raw_len, data }) => invalid(format!(
+            "a packed chunk of {} bytes for {raw_len} (at most {CHUNK})",
+            data.len()
+        )),
+        (Expect::Codecs(offer), Response::Codecs { accept }) if accept & !offer == 0 => Ok(()),
+        (Expect::Codecs(offer), Response::Codecs { accept }) => invalid(format!(
+            "codecs {accept:#x} taken where {offer:#x} were offered"
+        )),
         (Expect::Search, Response::Found { data, .. }) if data.len() <= CHUNK => Ok(()),
         (Expect::Search, Response::Found { data, .. }) => {
             invalid(format!("a chunk of {} bytes (at most {CHUNK})", data.len()))
@@ -241,6 +262,7 @@ pub fn check_reply(expect: Expect, resp: &Response) -> Result<(), Invalid> {
         (Expect::Data, Response::Eof)
         | (Expect::Search, Response::SearchDone { .. })
         | (Expect::Done, Response::Ok)
+        | (Expect::Sampled, Response::Sampled { .. })
         | (Expect::StatFs, Response::StatFs(_)) => Ok(()),
         (e, r) => invalid(format!("{} in answer to a request for {e:?}", kind_name(r))),
     }
@@ -263,6 +285,9 @@ fn kind_name(r: &Response) -> &'static str {
         Response::Notice { .. } => "Notice",
         Response::SearchDone { .. } => "SearchDone",
         Response::Bytes(_) => "Bytes",
+        Response::Codecs { .. } => "Codecs",
+        Response::Packed { .. } => "Packed",
+        Response::Sampled { .. } => "Sampled",
     }
 }
 
@@ -402,6 +427,42 @@ mod tests {
             Ok(())
         );
         assert!(check_reply(Expect::Data, &Response::Data(vec![0; CHUNK + 1])).is_err());
+    }
+
+    #[test]
+    fn packed_chunks_and_codecs_are_bounded() {
+        let packed = |raw_len, n| Response::Packed {
+            raw_len,
+            data: vec![0; n],
+        };
+        assert_eq!(check_reply(Expect::Data, &packed(CHUNK as u32, 10)), Ok(()));
+        assert!(check_reply(Expect::Data, &packed(CHUNK as u32 + 1, 10)).is_err());
+        let too_big = crate::pack::MAX_PACKED + 1;
+        assert!(check_reply(Expect::Data, &packed(10, too_big)).is_err());
+        assert!(check_reply(Expect::Write, &packed(10, 10)).is_err());
+        assert!(Expect::Data.costs_credit(&packed(10, 10)));
+        assert!(!Expect::Data.ends(&packed(10, 10)));
+
+        let offer = Expect::of(&Request::Codecs { offer: 1 });
+        assert_eq!(check_reply(offer, &Response::Codecs { accept: 1 }), Ok(()));
+        assert_eq!(check_reply(offer, &Response::Codecs { accept: 0 }), Ok(()));
+        assert!(check_reply(offer, &Response::Codecs { accept: 2 }).is_err());
+        // An agent that predates the offer answers an error: allowed, and it ends the request.
+        let old = Response::Error {
+            errno: libc_eproto(),
+        };
+        assert_eq!(check_reply(offer, &old), Ok(()));
+        assert!(offer.ends(&old));
+        let sample = Expect::of(&Request::Sample {
+            path: b"/f".to_vec(),
+        });
+        let answer = Response::Sampled { raw: 2, packed: 1 };
+        assert_eq!(check_reply(sample, &answer), Ok(()));
+        assert!(check_reply(Expect::Data, &answer).is_err());
+    }
+
+    fn libc_eproto() -> i32 {
+        71
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::{Component, Path};
 use dockerbox_proto::{check_id, check_reply, Expect, Replies, Response, CHUNK};
 use libfuzzer_sys::fuzz_target;
 
-const EXPECTS: [Expect; 11] = [
+const EXPECTS: [Expect; 13] = [
     Expect::Attr,
     Expect::Entries,
     Expect::Link,
@@ -24,6 +24,8 @@ const EXPECTS: [Expect; 11] = [
     Expect::Nothing,
     Expect::Search,
     Expect::Bytes(7),
+    Expect::Codecs(1),
+    Expect::Sampled,
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -91,6 +93,15 @@ fn safe(resp: &Response, expect: Expect) {
         }
         Response::Path(p) => assert!(!p.is_empty() && !p.contains(&0)),
         Response::Data(d) => assert!(d.len() <= CHUNK),
+        Response::Packed { raw_len, data } => {
+            assert!(*raw_len as usize <= CHUNK && data.len() <= dockerbox_proto::pack::MAX_PACKED);
+            // Unpacking what was accepted never panics and never gives other than raw_len.
+            let mut out = Vec::new();
+            if dockerbox_proto::pack::unpack(data, *raw_len, &mut out).is_ok() {
+                assert_eq!(out.len(), *raw_len as usize);
+            }
+        }
+        Response::Codecs { accept } => assert_eq!(accept & !1, 0),
         Response::Found { data, .. } => assert!(data.len() <= CHUNK),
         Response::Problem { path, errno, .. } => {
             assert!(!path.is_empty() && !path.contains(&0));
