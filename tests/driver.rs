@@ -55,6 +55,21 @@ impl World {
 
     /// The driver, in the engine's mount namespace, answering once its socket is there.
     fn start_driver(&mut self) {
+        self.start_driver_with(None);
+    }
+
+    /// The driver as systemd's socket unit starts it (the listening socket as fd 3,
+    /// `LISTEN_FDS`), by `systemd-socket-activate`; `false` where that tool is missing.
+    fn start_activated_driver(&mut self) -> bool {
+        let tool = Path::new("/usr/bin/systemd-socket-activate");
+        if !tool.exists() {
+            return false;
+        }
+        self.start_driver_with(Some(tool));
+        true
+    }
+
+    fn start_driver_with(&mut self, activate: Option<&Path>) {
         let pid = self.eng.pid().expect("dockerd runs").to_string();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -62,8 +77,15 @@ impl World {
             .open(&self.log)
             .expect("driver log");
         let mut c = Command::new("nsenter");
-        c.args(["--target", &pid, "--mount", "--"])
-            .arg(TestShell::bin())
+        c.args(["--target", &pid, "--mount", "--"]);
+        if let Some(tool) = activate {
+            let sock = format!("/run/docker/plugins/{PLUGIN}.sock");
+            c.arg(tool).args(["-l", &sock]);
+            for k in ["HOME", "TZ", "LC_ALL", "PATH"] {
+                c.arg(format!("--setenv={k}"));
+            }
+        }
+        c.arg(TestShell::bin())
             .args(["-H", &self.eng.addr(), "volume-driver", "--name", PLUGIN])
             .arg("--state")
             .arg(&self.state)
@@ -393,7 +415,10 @@ fn volume_driver_gives_containers_other_containers_directories() {
     // A clean restart keeps the volumes (List, Get, Mount again).
     assert_eq!(w.stop_driver("-TERM"), Some(0));
     assert!(!w.socket().exists(), "the driver removes its socket");
-    w.start_driver();
+    let activated = w.start_activated_driver();
+    if !activated {
+        w.start_driver();
+    }
     let names = w.volume_names();
     for v in ["weblogs", "roview", "selfvol"] {
         assert!(names.contains(&v.to_string()), "{v} lost: {names:?}");
@@ -410,6 +435,9 @@ fn volume_driver_gives_containers_other_containers_directories() {
     let c3 = w.container("c3", &["-v", "weblogs:/logs"]);
     assert!(w.mounted("weblogs"));
     w.stop_driver("-KILL");
+    if activated {
+        assert!(w.socket().exists(), "a socket systemd passed stays");
+    }
     w.start_driver();
     assert!(
         !w.mounted("weblogs"),
@@ -432,6 +460,9 @@ fn volume_driver_gives_containers_other_containers_directories() {
         .collect();
     assert!(left.is_empty(), "mount directories left: {left:?}");
     let log = w.driver_log();
+    if activated {
+        assert!(log.contains("on the socket systemd passed"), "{log}");
+    }
     assert!(
         log.contains("dockerbox: volume-driver: Mount weblogs"),
         "{log}"
