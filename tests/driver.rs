@@ -233,6 +233,19 @@ fn fails_with(o: &Output, what: &str, text: &str) {
     assert!(err.contains(text), "{what}: want {text:?} in: {err}");
 }
 
+/// Sends `request` on the driver's socket, half-closes, and returns all it answered.
+fn raw(sock: &Path, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(sock).expect("connect to the driver");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("read timeout");
+    s.write_all(request).expect("send");
+    s.shutdown(std::net::Shutdown::Write).expect("half-close");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn state_file(state: &Path) -> String {
     std::fs::read_to_string(state.join("volumes.json")).unwrap_or_default()
 }
@@ -253,6 +266,36 @@ fn volume_driver_gives_containers_other_containers_directories() {
     ]);
     w.start_driver();
     let src_opt = format!("src=/containers/{src}/var/log/app");
+
+    // The protocol by hand: keep-alive, and bad requests answered (not a crash).
+    let answers = raw(
+        &w.socket(),
+        b"POST /Plugin.Activate HTTP/1.1\r\nContent-Length: 0\r\n\r\n\
+          POST /VolumeDriver.Capabilities HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}\
+          POST /VolumeDriver.Get HTTP/1.1\r\nContent-Length: 1\r\n\r\n{",
+    );
+    assert!(answers.starts_with("HTTP/1.1 200 OK\r\n"), "{answers}");
+    assert!(answers.contains("Content-Type: application/vnd.docker.plugins.v1.2+json"));
+    assert!(
+        answers.contains(r#"{"Implements":["VolumeDriver"]}"#),
+        "{answers}"
+    );
+    assert!(
+        answers.contains(r#"{"Capabilities":{"Scope":"local"}}"#),
+        "{answers}"
+    );
+    assert!(answers.contains("HTTP/1.1 400 Bad Request"), "{answers}");
+    assert!(
+        answers.contains(r#"{"Err":"/VolumeDriver.Get: invalid JSON: "#),
+        "{answers}"
+    );
+    let answers = raw(
+        &w.socket(),
+        b"POST /VolumeDriver.List HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n",
+    );
+    assert!(answers.starts_with("HTTP/1.1 413 "), "{answers}");
+    let answers = raw(&w.socket(), b"\x00\xff garbage\r\n\r\n");
+    assert!(answers.starts_with("HTTP/1.1 400 "), "{answers}");
 
     // Create, and what the engine says of the volume.
     ok(&w.create("weblogs", &[&src_opt]), "volume create");
@@ -342,6 +385,45 @@ fn volume_driver_gives_containers_other_containers_directories() {
     );
     fails_with(&o, "a write into a ro volume", "Read-only file system");
     w.docker(&["exec", &src, "test", "!", "-e", "/var/log/app/x.log"]);
+
+    // A stopped source still serves (the archive API): reads, and a new file, whole.
+    w.docker(&["kill", &src]);
+    let o = w.consume(
+        "weblogs:/logs",
+        &[
+            "sh",
+            "-c",
+            "cat /logs/one.log && echo while stopped > /logs/four.log",
+        ],
+    );
+    assert_eq!(ok(&o, "through a stopped source"), "hello from src\nlater");
+    w.docker(&["start", &src]);
+    assert_eq!(
+        w.docker(&["exec", &src, "cat", "/var/log/app/four.log"]),
+        "while stopped"
+    );
+
+    // The image's files at the destination go into an empty source directory when a
+    // consumer is created, as with any named volume; `nocopy` keeps them out.
+    w.docker(&["exec", &src, "mkdir", "-p", "/srv/empty"]);
+    let empty_opt = format!("src=/containers/{src}/srv/empty");
+    ok(
+        &w.create("emptyvol", &[&empty_opt]),
+        "volume create emptyvol",
+    );
+    ok(
+        &w.consume("emptyvol:/home:nocopy", &["true"]),
+        "a nocopy consumer",
+    );
+    assert_eq!(w.docker(&["exec", &src, "ls", "/srv/empty"]), "");
+    ok(
+        &w.consume("emptyvol:/home", &["true"]),
+        "a copying consumer",
+    );
+    assert_eq!(
+        w.docker(&["exec", &src, "stat", "-c", "%n %u", "/srv/empty/user"]),
+        "/srv/empty/user 1000"
+    );
 
     // Bad sources: refused at create, with the reason, and no volume made.
     let nope = w.name("nope");
@@ -448,7 +530,7 @@ fn volume_driver_gives_containers_other_containers_directories() {
     assert_eq!(ok(&o, "cat after a killed driver"), "hello from src\nlater");
 
     // Remove: gone from the engine, the state file and the mounts directory.
-    w.docker(&["volume", "rm", "weblogs", "roview", "selfvol"]);
+    w.docker(&["volume", "rm", "weblogs", "roview", "selfvol", "emptyvol"]);
     let names = w.volume_names();
     for v in ["weblogs", "roview", "selfvol"] {
         assert!(!names.contains(&v.to_string()), "{v} still listed");

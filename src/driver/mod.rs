@@ -75,11 +75,15 @@ pub fn run(
     log: Sink,
 ) -> Result<i32, DriverError> {
     check_name(&opts.name).map_err(|why| DriverError::Start(format!("--name: {why}")))?;
+    crate::mount::check_fuse().map_err(DriverError::Start)?;
     std::fs::create_dir_all(&opts.state).map_err(|e| start_err(opts.state.display(), &e))?;
-    let state_file = opts.state.join("volumes.json");
-    let _lock = lock(&opts.state.join("volumes.json.lock"))?;
+    // Mountpoints go to the engine, which wants them absolute.
+    let dir =
+        std::fs::canonicalize(&opts.state).map_err(|e| start_err(opts.state.display(), &e))?;
+    let state_file = dir.join("volumes.json");
+    let _lock = lock(&dir.join("volumes.json.lock"))?;
     let vols = state::load(&state_file)?;
-    let mounts = opts.state.join("mounts");
+    let mounts = dir.join("mounts");
     std::fs::create_dir_all(&mounts).map_err(|e| start_err(mounts.display(), &e))?;
     // The namespace is reached through these: root only.
     std::fs::set_permissions(&mounts, std::fs::Permissions::from_mode(0o700))

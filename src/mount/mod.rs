@@ -227,7 +227,7 @@ impl Drop for Served {
 }
 
 /// Whether this process can use FUSE at all, in words for the user when not.
-fn check_fuse() -> Result<(), String> {
+pub fn check_fuse() -> Result<(), String> {
     match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
