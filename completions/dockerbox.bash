@@ -22,11 +22,17 @@ _dockerbox() {
             dockerbox,mount)
                 cmd="dockerbox__subcmd__mount"
                 ;;
+            dockerbox,volume-driver)
+                cmd="dockerbox__subcmd__volume__subcmd__driver"
+                ;;
             dockerbox__subcmd__help,help)
                 cmd="dockerbox__subcmd__help__subcmd__help"
                 ;;
             dockerbox__subcmd__help,mount)
                 cmd="dockerbox__subcmd__help__subcmd__mount"
+                ;;
+            dockerbox__subcmd__help,volume-driver)
+                cmd="dockerbox__subcmd__help__subcmd__volume__subcmd__driver"
                 ;;
             *)
                 ;;
@@ -35,7 +41,7 @@ _dockerbox() {
 
     case "${cmd}" in
         dockerbox)
-            opts="-c -v -H -h -V --color --verbose --agent --host --context --all-contexts --timeout --complete-command --help --version mount help"
+            opts="-c -v -H -h -V --color --verbose --agent --host --context --all-contexts --timeout --complete-command --help --version mount volume-driver help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -81,7 +87,7 @@ _dockerbox() {
             return 0
             ;;
         dockerbox__subcmd__help)
-            opts="mount help"
+            opts="mount volume-driver help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -122,6 +128,20 @@ _dockerbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        dockerbox__subcmd__help__subcmd__volume__subcmd__driver)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         dockerbox__subcmd__mount)
             opts="-o -v -H -h --background --verbose --agent --host --context --all-contexts --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -130,6 +150,48 @@ _dockerbox() {
             fi
             case "${prev}" in
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dockerbox__subcmd__volume__subcmd__driver)
+            opts="-v -H -h --name --state --verbose --agent --host --context --all-contexts --timeout --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -40,6 +40,7 @@ complete -c dockerbox -n "__fish_dockerbox_needs_command" -l all-contexts -d 'Sh
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -s h -l help -d 'Print help'
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -s V -l version -d 'Print version'
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -a "mount" -d 'Serve the namespace at DIR as a filesystem (FUSE) for every program: DIR/containers/NAME/... (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images, DIR/volumes. Runs until unmounted (umount DIR, fusermount3 -u DIR) or interrupted'
+complete -c dockerbox -n "__fish_dockerbox_needs_command" -a "volume-driver" -d 'Serve a Docker volume plugin on /run/docker/plugins/NAME.sock whose volumes are container directories: docker volume create -d NAME -o src=/containers/web/var/log weblogs'
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -s o -d 'Mount options, comma-separated: ro, rw, allow_other' -r
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -l agent -d 'Use the in-container agent: auto (start it in the background, answer from the archive API meanwhile), always (wait for it), never (upload nothing)' -r -f -a "auto\t''
@@ -52,8 +53,20 @@ complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -l background
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -s v -l verbose -d 'Say which backend (agent or archive API) served each container'
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -l all-contexts -d 'Show every docker CLI context, plus `default`'
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -s h -l help -d 'Print help'
-complete -c dockerbox -n "__fish_dockerbox_using_subcommand help; and not __fish_seen_subcommand_from mount help" -f -a "mount" -d 'Serve the namespace at DIR as a filesystem (FUSE) for every program: DIR/containers/NAME/... (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images, DIR/volumes. Runs until unmounted (umount DIR, fusermount3 -u DIR) or interrupted'
-complete -c dockerbox -n "__fish_dockerbox_using_subcommand help; and not __fish_seen_subcommand_from mount help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand volume-driver" -l name -d 'The plugin\'s name (docker volume create -d NAME)' -r
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand volume-driver" -l state -d 'Where the volumes (volumes.json) and their mounts (mounts/) are kept' -r -F
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand volume-driver" -l agent -d 'Use the in-container agent: auto (start it in the background, answer from the archive API meanwhile), always (wait for it), never (upload nothing)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand volume-driver" -s H -l host -d 'An engine to show, as NAME=URL (unix://, tcp://, ssh://) or URL; repeat for several. With more than one engine the tree is /containers/HOST/NAME' -r
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand volume-driver" -l context -d 'A docker CLI context to show (repeatable)' -r
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand volume-driver" -l timeout -d 'Seconds an engine may take to answer before it counts as unreachable' -r
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand volume-driver" -s v -l verbose -d 'Say which backend (agent or archive API) served each container'
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand volume-driver" -l all-contexts -d 'Show every docker CLI context, plus `default`'
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand volume-driver" -s h -l help -d 'Print help'
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand help; and not __fish_seen_subcommand_from mount volume-driver help" -f -a "mount" -d 'Serve the namespace at DIR as a filesystem (FUSE) for every program: DIR/containers/NAME/... (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images, DIR/volumes. Runs until unmounted (umount DIR, fusermount3 -u DIR) or interrupted'
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand help; and not __fish_seen_subcommand_from mount volume-driver help" -f -a "volume-driver" -d 'Serve a Docker volume plugin on /run/docker/plugins/NAME.sock whose volumes are container directories: docker volume create -d NAME -o src=/containers/web/var/log weblogs'
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand help; and not __fish_seen_subcommand_from mount volume-driver help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # dockerbox: the argument of -c is completed by dockerbox itself.
 function __dockerbox_dynamic

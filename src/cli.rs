@@ -97,6 +97,16 @@ pub enum Cmd {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Serve a Docker volume plugin on /run/docker/plugins/NAME.sock whose volumes are
+    /// container directories: docker volume create -d NAME -o src=/containers/web/var/log weblogs
+    VolumeDriver {
+        /// The plugin's name (docker volume create -d NAME)
+        #[arg(long, value_name = "NAME", default_value = "dockerbox")]
+        name: String,
+        /// Where the volumes (volumes.json) and their mounts (mounts/) are kept
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/dockerbox")]
+        state: PathBuf,
+    },
 }
 
 /// What a shell's command line sets that dockerbox's own options do not name.

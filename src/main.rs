@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod complete;
 mod context;
+mod driver;
 mod exit_codes;
 mod host;
 mod inplace;
@@ -57,7 +58,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, ready: Option<mount::Ready>) -> anyhow::Result<i32> {
-    let mounting = matches!(cli.cmd, Some(cli::Cmd::Mount { .. }));
+    // The volume driver serves mounts too.
+    let mounting = matches!(
+        cli.cmd,
+        Some(cli::Cmd::Mount { .. } | cli::Cmd::VolumeDriver { .. })
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         // A mount's requests run here, some in blocking syscalls (the direct path).
         .worker_threads(if mounting { 4 } else { 2 })
@@ -106,6 +111,15 @@ fn run(cli: Cli, ready: Option<mount::Ready>) -> anyhow::Result<i32> {
     if let Some(cli::Cmd::Mount { options, dir, .. }) = &cli.cmd {
         let opts = mount::Options::parse(dir.clone(), options)?;
         return Ok(mount::run(&rt, vfs, &opts, ready)?);
+    }
+    if let Some(cli::Cmd::VolumeDriver { name, state }) = &cli.cmd {
+        let opts = driver::Options {
+            name: name.clone(),
+            state: state.clone(),
+        };
+        let said = context::Reporter::stderr().for_command("volume-driver");
+        let log: vfs::Sink = Arc::new(move |line: &str| said.note(line));
+        return Ok(driver::run(&rt, vfs, &opts, log)?);
     }
     let mut sh = Shell::new(vfs, Arc::new(theme), stdout_tty);
     sh.color_forced = cli.color == cli::ColorWhen::Always;

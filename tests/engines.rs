@@ -229,6 +229,24 @@ impl ExtraEngine {
         Some(ExtraEngine::started(tag, dir, Listen::Unix(sock), child))
     }
 
+    /// [`ExtraEngine::unix`] in a mount namespace of its own too, where `/run/docker/plugins`
+    /// is `DIR/plugins`: a volume plugin the tests serve there (their processes entering that
+    /// namespace with `nsenter --mount`) is seen by this engine alone, so the machine's engine
+    /// never activates it and never waits on it once it is gone.
+    pub fn unix_private_plugins(tag: &str) -> Option<ExtraEngine> {
+        if !engines_available(tag) {
+            return None;
+        }
+        let dir = engine_dir(tag);
+        let plugins = dir.join("plugins");
+        std::fs::create_dir(&plugins).expect("mkdir plugins");
+        let sock = dir.join("docker.sock");
+        let host = format!("unix://{}", sock.display());
+        let mut cmd = dockerd_command_in(&dir, &["--host", &host], Some(&plugins));
+        let child = cmd.spawn().expect("spawn dockerd");
+        Some(ExtraEngine::started(tag, dir, Listen::Unix(sock), child))
+    }
+
     /// An engine on `tcp://127.0.0.1:PORT` with `--tlsverify`; see [`TlsCerts`].
     pub fn tls(tag: &str) -> Option<ExtraEngine> {
         if !engines_available(tag) {
@@ -542,24 +560,39 @@ fn engine_dir(tag: &str) -> PathBuf {
 /// its output in `dir/dockerd.log`. `LISTEN_PID` (for `-H fd://`) is the shell's pid, which
 /// `exec` hands to unshare and unshare to dockerd.
 fn dockerd_command(dir: &Path, listen: &[&str]) -> Command {
+    dockerd_command_in(dir, listen, None)
+}
+
+/// [`dockerd_command`], with `plugins` (when given) bind-mounted on `/run/docker/plugins` in
+/// a mount namespace of dockerd's own.
+fn dockerd_command_in(dir: &Path, listen: &[&str], plugins: Option<&Path>) -> Command {
     let d = dir.display();
     let log = std::fs::File::create(dir.join("dockerd.log")).expect("create dockerd.log");
     let mut c = Command::new("sh");
-    c.args([
-        "-c",
-        r#"export LISTEN_PID=$$ LISTEN_FDS=1; exec unshare --net "$@""#,
-        "sh",
-    ])
-    .arg(which("dockerd").expect("dockerd"))
-    .arg(format!("--config-file={d}/daemon.json"))
-    .arg(format!("--data-root={d}/data"))
-    .arg(format!("--exec-root={d}/exec"))
-    .arg(format!("--pidfile={d}/dockerd.pid"))
-    .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
-    .args(listen)
-    .stdin(Stdio::null())
-    .stdout(log.try_clone().expect("dup log"))
-    .stderr(log);
+    let c2 = match plugins {
+        None => c.args([
+            "-c",
+            r#"export LISTEN_PID=$$ LISTEN_FDS=1; exec unshare --net "$@""#,
+            "sh",
+        ]),
+        Some(p) => c
+            .args([
+                "-c",
+                r#"exec unshare --net --mount --propagation private sh -c 'mount --bind "$0" /run/docker/plugins && exec "$@"' "$@""#,
+                "sh",
+            ])
+            .arg(p),
+    };
+    c2.arg(which("dockerd").expect("dockerd"))
+        .arg(format!("--config-file={d}/daemon.json"))
+        .arg(format!("--data-root={d}/data"))
+        .arg(format!("--exec-root={d}/exec"))
+        .arg(format!("--pidfile={d}/dockerd.pid"))
+        .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
+        .args(listen)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup log"))
+        .stderr(log);
     for v in ENGINE_VARS {
         c.env_remove(v);
     }

@@ -15,6 +15,7 @@ mod cli;
 mod cp;
 mod cp_gnu;
 mod data;
+mod driver;
 mod engines;
 mod events;
 mod exec;

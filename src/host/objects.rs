@@ -266,17 +266,7 @@ impl Engine {
     /// gone, and this session's (`mine`) too.
     pub async fn remove_views(&self, label: &str, mine: Option<&str>) -> Result<(), EngineError> {
         let docker = self.client().await?;
-        let mut filters = std::collections::HashMap::new();
-        filters.insert("label".to_string(), vec![label.to_string()]);
-        let opts = bollard::query_parameters::ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        };
-        let list = docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| self.error(e))?;
+        let list = self.list_where("label", label).await?;
         for c in list {
             let session = c
                 .labels
@@ -512,18 +502,7 @@ pub struct Labelled {
 impl Engine {
     /// Every container (running or not) carrying the label `key`, with its labels.
     pub async fn labelled(&self, key: &str) -> Result<Vec<Labelled>, EngineError> {
-        let docker = self.client().await?;
-        let mut filters = std::collections::HashMap::new();
-        filters.insert("label".to_string(), vec![key.to_string()]);
-        let opts = bollard::query_parameters::ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        };
-        let list = docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| self.error(e))?;
+        let list = self.list_where("label", key).await?;
         Ok(list
             .into_iter()
             .filter_map(|c| {
@@ -539,6 +518,34 @@ impl Engine {
                 })
             })
             .collect())
+    }
+
+    /// The IDs of every container (running or not) whose mounts name the volume `volume`
+    /// (`docker ps -a --filter volume=NAME`): the volume driver's self-mount check. The
+    /// engine answers it from its own view, without the container locks a start holds.
+    pub async fn volume_users(&self, volume: &str) -> Result<Vec<String>, EngineError> {
+        let list = self.list_where("volume", volume).await?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Every container (running or not) that the list filter `filter=value` passes.
+    async fn list_where(
+        &self,
+        filter: &str,
+        value: &str,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, EngineError> {
+        let docker = self.client().await?;
+        let mut filters = std::collections::HashMap::new();
+        filters.insert(filter.to_string(), vec![value.to_string()]);
+        let opts = bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.error(e))
     }
 }
 

@@ -70,14 +70,13 @@ impl Options {
     }
 }
 
-/// Mounts, serves until unmounted or signalled, unmounts. `ready` is told once the mount
-/// answers (`--background`'s parent is waiting for it).
-pub fn run(
-    rt: &tokio::runtime::Runtime,
+/// Mounts at `opts.dir` and serves from a thread of fuser's, with the kernel's caches
+/// following the namespace's changes: what `run` and [`serve`] share.
+fn start(
+    rt: &tokio::runtime::Handle,
     vfs: Arc<Vfs>,
     opts: &Options,
-    ready: Option<Ready>,
-) -> Result<i32, MountError> {
+) -> Result<(fuser::BackgroundSession, Arc<fs::Inner>), MountError> {
     check_fuse().map_err(|why| opts.fail(why))?;
     match std::fs::metadata(&opts.dir) {
         Ok(md) if md.is_dir() => {}
@@ -85,7 +84,7 @@ pub fn run(
         Err(e) => return Err(opts.fail(crate::vfs::io_text(&e))),
     }
     let at = std::fs::canonicalize(&opts.dir).map_err(|e| opts.fail(crate::vfs::io_text(&e)))?;
-    let inner = Arc::new(fs::Inner::new(vfs.clone(), rt.handle().clone(), at));
+    let inner = Arc::new(fs::Inner::new(vfs.clone(), rt.clone(), at));
     let mut options = vec![
         MountOption::FSName("dockerbox".into()),
         MountOption::Subtype("dockerbox".into()),
@@ -122,6 +121,18 @@ pub fn run(
         .spawn()
         .map_err(|e| opts.fail(format!("cannot serve the mount: {}", short(&e))))?;
     follow_changes(rt, &vfs, inner.clone(), notifier);
+    Ok((bg, inner))
+}
+
+/// Mounts, serves until unmounted or signalled, unmounts. `ready` is told once the mount
+/// answers (`--background`'s parent is waiting for it).
+pub fn run(
+    rt: &tokio::runtime::Runtime,
+    vfs: Arc<Vfs>,
+    opts: &Options,
+    ready: Option<Ready>,
+) -> Result<i32, MountError> {
+    let (bg, inner) = start(rt.handle(), vfs.clone(), opts)?;
     if let Some(r) = ready {
         r.ok();
     }
@@ -164,8 +175,59 @@ pub fn run(
     Ok(0)
 }
 
+/// A mount served in the background for another frontend (the volume driver): the whole
+/// namespace at a directory, as `dockerbox mount` serves it. Dropping it unmounts (lazily if
+/// something still uses it); drop it on a blocking thread, the unmount waits for the
+/// session's thread.
+pub struct Served {
+    dir: PathBuf,
+    bg: Option<fuser::BackgroundSession>,
+    inner: Arc<fs::Inner>,
+    rt: tokio::runtime::Handle,
+}
+
+/// Mounts the namespace at `opts.dir` and returns once the kernel answers there.
+pub fn serve(
+    rt: &tokio::runtime::Handle,
+    vfs: Arc<Vfs>,
+    opts: &Options,
+) -> Result<Served, MountError> {
+    let (bg, inner) = start(rt, vfs, opts)?;
+    Ok(Served {
+        dir: opts.dir.clone(),
+        bg: Some(bg),
+        inner,
+        rt: rt.clone(),
+    })
+}
+
+impl Served {
+    /// The directory under the mount that shows the namespace's path `p`
+    /// (`/containers/web/var/log`: `DIR/containers/web/var/log`).
+    pub fn path_of(&self, p: &Path) -> PathBuf {
+        self.dir.join(p.strip_prefix("/").unwrap_or(p))
+    }
+
+    /// False once the session ended (someone unmounted it, the kernel aborted it).
+    pub fn alive(&self) -> bool {
+        self.bg.as_ref().is_some_and(|bg| !bg.guard.is_finished())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(bg) = self.bg.take() {
+            if bg.umount_and_join().is_err() {
+                detach(&self.dir);
+            }
+        }
+        let inner = self.inner.clone();
+        self.rt.spawn(async move { inner.discard_all().await });
+    }
+}
+
 /// Whether this process can use FUSE at all, in words for the user when not.
-fn check_fuse() -> Result<(), String> {
+pub fn check_fuse() -> Result<(), String> {
     match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -205,7 +267,7 @@ fn detach(dir: &Path) {
 /// namespace reports them; anything after a `Change::All`). The notifications go from a thread
 /// of their own: the kernel may hold one until a request on that directory is answered.
 fn follow_changes(
-    rt: &tokio::runtime::Runtime,
+    rt: &tokio::runtime::Handle,
     vfs: &Vfs,
     inner: Arc<fs::Inner>,
     notifier: Notifier,
