@@ -29,6 +29,7 @@ mod meta;
 mod mount;
 mod multi;
 mod nav;
+mod realpaths;
 mod repl;
 mod search;
 mod shell;
