@@ -105,6 +105,7 @@ fn run(cli: Cli, ready: Option<mount::Ready>) -> anyhow::Result<i32> {
         .verbose
         .then(|| Arc::new(move |line: &str| reporter.note(line)) as vfs::Sink);
     let vfs = Arc::new(Vfs::new(engines, mode, notes));
+    mount::realpaths::set_verbose(cli.verbose);
     if let Some(path) = std::env::var_os("DOCKERBOX_TRACE_CHANGES") {
         trace_changes(&rt, &vfs, path.into());
     }
@@ -150,6 +151,7 @@ fn run(cli: Cli, ready: Option<mount::Ready>) -> anyhow::Result<i32> {
         shell::run_lines(&rt, &mut sh, StdinLines, None).context("cannot read the script")?;
     }
     rt.block_on(sh.finish());
+    mount::realpaths::finish();
     rt.block_on(sh.vfs.settle());
     Ok(sh.exit.unwrap_or(sh.status))
 }

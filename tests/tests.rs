@@ -31,6 +31,7 @@ mod mount;
 mod multi;
 mod nav;
 mod objects_nav;
+mod realpaths;
 mod repl;
 mod search;
 mod shell;

@@ -412,6 +412,14 @@ impl Inner {
         let known = self.nodes.lock().ok().and_then(|n| n.find(parent, name));
         let attr = match known {
             Some(ino) => self.stat_path(ino, &p).await?,
+            // A tree's first lookup (the shell's binds of them) needs no engine: they are
+            // always there, and their attributes are asked for again after the TTL.
+            None if parent == ROOT => {
+                let mut e = Entry::new(name, Kind::Dir);
+                e.perm = 0o755;
+                e.nlink = 2;
+                self.attr(&p, &vp, &e)
+            }
             None => {
                 let e = self
                     .vfs

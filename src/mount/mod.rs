@@ -13,6 +13,7 @@
 
 mod fs;
 mod nodes;
+pub mod realpaths;
 
 use std::io;
 use std::os::unix::ffi::OsStrExt;

@@ -588,8 +588,9 @@ impl Shell {
     }
 
     /// Spawns a host program in the last host directory, with the exported variables plus its
-    /// own assignments, exactly the descriptors of `table`, and container files among its
-    /// arguments as `/dev/fd/N` streams. `Err` is the status when it could not start.
+    /// own assignments, exactly the descriptors of `table`, and container paths among its
+    /// arguments as typed (the namespace mounted for it) or, where no mount can be made, files
+    /// as `/dev/fd/N` streams. `Err` is the status when it could not start.
     async fn start_host(
         &self,
         e: Expanded,
@@ -609,7 +610,37 @@ impl Shell {
             ));
             return Err(exit_codes::CANNOT_EXECUTE);
         }
-        let (args, streams) = self.stream_args(name, args, &table, pumps).await?;
+        // Where the namespace can be mounted for it, a program naming it gets its arguments
+        // as typed (and a container directory to run in); else container files as streams.
+        let inside = VPath::parse(&self.cwd).is_virtual();
+        let view = self
+            .wants_view(name, args)
+            .then(|| crate::mount::realpaths::view(&self.vfs));
+        let verbose = crate::mount::realpaths::verbose();
+        let (args, streams, enter) = match view {
+            Some(Ok(view)) => {
+                if verbose {
+                    self.own.note(format_args!(
+                        "{shown}: container paths as typed (the namespace is mounted for it)"
+                    ));
+                }
+                let dir = if inside { &self.cwd } else { &self.host_cwd };
+                let enter = view.enter(dir, inside).map_err(|err| {
+                    self.shell_error(&format!("{shown}: {}", crate::vfs::io_text(&err)));
+                    exit_codes::CANNOT_EXECUTE
+                })?;
+                (args.to_vec(), Vec::new(), Some(enter))
+            }
+            other => {
+                if let (Some(Err(why)), true) = (other, verbose) {
+                    self.own.note(format_args!(
+                        "{shown}: container files as /dev/fd streams (no mount: {why})"
+                    ));
+                }
+                let (args, streams) = self.stream_args(name, args, &table, pumps).await?;
+                (args, streams, None)
+            }
+        };
         let mut cmd = std::process::Command::new(name);
         cmd.args(&args).env_clear();
         // A removed directory cannot be entered again, but the process is still in it (a
@@ -623,7 +654,11 @@ impl Shell {
         // `$PWD` as `cd` left it means the host directory the program runs in; one the user
         // set or unset is passed as it is.
         if self.vars.get(b"PWD") == Some(self.cwd.as_os_str().as_bytes()) {
-            cmd.env("PWD", &self.host_cwd);
+            let dir = match (&enter, inside) {
+                (Some(_), true) => &self.cwd,
+                _ => &self.host_cwd,
+            };
+            cmd.env("PWD", dir);
         }
         for (k, v) in &assignments {
             cmd.env(OsStr::from_bytes(k), v);
@@ -632,6 +667,10 @@ impl Shell {
         drop((table, streams));
         // SAFETY: `apply` makes only async-signal-safe descriptor calls and allocates nothing.
         unsafe { cmd.pre_exec(move || layout.apply()) };
+        if let Some(enter) = enter {
+            // SAFETY: `apply` makes only async-signal-safe calls and allocates nothing.
+            unsafe { cmd.pre_exec(move || enter.apply()) };
+        }
         // The command (and with it every descriptor the layout kept) is dropped right after.
         let spawned = tokio::process::Command::from(cmd).spawn();
         spawned.map_err(|err| {

@@ -263,6 +263,23 @@ impl Shell {
         Ok((Arc::new(w), pump))
     }
 
+    /// Whether a host program names the namespace (a path into it among its arguments, also
+    /// inside an option or a script's text), or runs in a container directory: it then runs
+    /// with the namespace mounted where it can be.
+    pub(super) fn wants_view(&self, prog: &OsStr, args: &[OsString]) -> bool {
+        let base = Path::new(prog)
+            .file_name()
+            .map_or(prog.as_bytes(), |n| n.as_bytes());
+        if PRINTS_ARGS.contains(&base) {
+            return false;
+        }
+        VPath::parse(&self.cwd).is_virtual()
+            || args.iter().any(|a| {
+                crate::mount::realpaths::mentions_tree(a)
+                    || (!a.as_bytes().starts_with(b"-") && self.resolve(a).is_virtual())
+            })
+    }
+
     /// A host program's arguments with each file inside a container replaced by `/dev/fd/N`, a
     /// pipe streaming it, and those descriptors. Only what names something in a container
     /// counts: a path typed from `/`, or, when the current directory is in a container, a
