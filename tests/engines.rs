@@ -493,6 +493,53 @@ impl ExtraEngine {
     }
 }
 
+/// Swarm (issue 14): engines joined across their network namespaces.
+impl ExtraEngine {
+    /// `ip ARGS` inside this engine's network namespace.
+    pub fn ip(&self, args: &[&str]) {
+        let pid = self.pid().expect("dockerd runs");
+        let mut c = Command::new(which("nsenter").expect("nsenter"));
+        c.arg(format!("--net=/proc/{pid}/ns/net"))
+            .arg(which("ip").expect("ip"))
+            .args(args);
+        run_ok(c, &self.tag);
+    }
+
+    /// A veth pair from this engine's namespace, with address `here` (CIDR) on this end and
+    /// `there` on the other, which goes into `other`'s namespace (or, without `other`, stays
+    /// here: an address of this namespace's own, as `swarm init --advertise-addr` wants).
+    pub fn veth(&self, other: Option<&ExtraEngine>, here: &str, there: &str) {
+        self.ip(&["link", "set", "lo", "up"]);
+        self.ip(&[
+            "link", "add", "dbxsw0", "type", "veth", "peer", "name", "dbxsw1",
+        ]);
+        self.ip(&["addr", "add", here, "dev", "dbxsw0"]);
+        self.ip(&["link", "set", "dbxsw0", "up"]);
+        let far = match other {
+            Some(o) => {
+                let pid = o.pid().expect("dockerd runs").to_string();
+                self.ip(&["link", "set", "dbxsw1", "netns", &pid]);
+                o.ip(&["link", "set", "lo", "up"]);
+                o
+            }
+            None => self,
+        };
+        far.ip(&["addr", "add", there, "dev", "dbxsw1"]);
+        far.ip(&["link", "set", "dbxsw1", "up"]);
+    }
+
+    /// Leaves the swarm, its services removed first, so that Drop's removal of the containers
+    /// is not undone by the swarm starting new tasks.
+    pub fn leave_swarm(&self) {
+        let services = self.docker_output(&["service", "ls", "-q"]).stdout;
+        let services = String::from_utf8_lossy(&services).into_owned();
+        for s in services.split_whitespace() {
+            let _ = self.docker_output(&["service", "rm", s]);
+        }
+        let _ = self.docker_output(&["swarm", "leave", "--force"]);
+    }
+}
+
 impl Drop for ExtraEngine {
     fn drop(&mut self) {
         if let Some(mut child) = self.dockerd.take() {

@@ -36,4 +36,5 @@ mod repl;
 mod search;
 mod shell;
 mod signals;
+mod swarm;
 mod volumes;

@@ -23,7 +23,8 @@ pub use engine::{ContainerEvent, ContainerInfo, Engine, EngineSummary, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};
 pub use objects::{
-    session_marker, ImageInfo, Labelled, Verb, VolumeInfo, IMAGE_VIEW, VOLUME_AT, VOLUME_VIEW,
+    session_marker, ImageInfo, Labelled, SwarmNode, SwarmTask, Verb, VolumeInfo, IMAGE_VIEW,
+    VOLUME_AT, VOLUME_VIEW,
 };
 pub use procroot::{copy_slice, on_kernel_fs, ProcRoot, ProcWriter};
 pub use sources::{resolve, Request};

@@ -588,3 +588,118 @@ fn start_time(pid: u32) -> Option<String> {
     let after = &stat[stat.rfind(')')? + 1..];
     after.split_whitespace().nth(19).map(str::to_string)
 }
+
+/// The label a swarm stack's services (and their tasks' containers) carry: the stack's name.
+pub const STACK: &str = "com.docker.stack.namespace";
+
+/// One running task of a stack's service, as a swarm manager knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmTask {
+    pub id: String,
+    /// The service's full name (`STACK_SERVICE`).
+    pub service: String,
+    pub stack: String,
+    /// Its replica number (`None` for a global service's task: one per node).
+    pub slot: Option<u64>,
+    /// The node that runs it.
+    pub node: String,
+    pub running: bool,
+    /// When it was made, as the engine words it (RFC 3339).
+    pub created: String,
+}
+
+impl SwarmTask {
+    /// Its container's name on its node: `SERVICE.SLOT.ID` (a global task: `SERVICE.NODE.ID`).
+    pub fn container(&self) -> String {
+        match self.slot {
+            Some(n) => format!("{}.{n}.{}", self.service, self.id),
+            None => format!("{}.{}.{}", self.service, self.node, self.id),
+        }
+    }
+}
+
+/// A swarm node: what names it in an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmNode {
+    pub id: String,
+    pub hostname: String,
+    pub addr: String,
+}
+
+impl Engine {
+    /// This engine's swarm node ID and whether it manages the swarm (`None`: not in one).
+    pub async fn swarm_node(&self) -> Result<Option<(String, bool)>, EngineError> {
+        let docker = self.client().await?;
+        let info = docker.info().await.map_err(|e| self.error(e))?;
+        let Some(sw) = info.swarm else {
+            return Ok(None);
+        };
+        Ok(sw
+            .node_id
+            .filter(|id| !id.is_empty())
+            .map(|id| (id, sw.control_available.unwrap_or(false))))
+    }
+
+    /// A manager's view of the stacks: the tasks meant to run of every service labelled
+    /// [`STACK`], and the swarm's nodes (to name a node dockerbox does not reach).
+    pub async fn swarm_tasks(&self) -> Result<(Vec<SwarmTask>, Vec<SwarmNode>), EngineError> {
+        let docker = self.client().await?;
+        let filters = |k: &str, v: &str| Some([(k.to_string(), vec![v.to_string()])].into());
+        let services = docker
+            .list_services(Some(bollard::query_parameters::ListServicesOptions {
+                filters: filters("label", STACK),
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut names = std::collections::HashMap::new();
+        for s in services {
+            let (Some(id), Some(spec)) = (s.id, s.spec) else {
+                continue;
+            };
+            let stack = spec.labels.as_ref().and_then(|l| l.get(STACK)).cloned();
+            if let (Some(name), Some(stack)) = (spec.name, stack) {
+                names.insert(id, (name, stack));
+            }
+        }
+        let tasks = docker
+            .list_tasks(Some(bollard::query_parameters::ListTasksOptions {
+                filters: filters("desired-state", "running"),
+            }))
+            .await
+            .map_err(|e| self.error(e))?;
+        let tasks = tasks
+            .into_iter()
+            .filter_map(|t| {
+                let (service, stack) = names.get(t.service_id.as_deref()?)?.clone();
+                let state = t.status.as_ref().and_then(|s| s.state);
+                Some(SwarmTask {
+                    id: t.id?,
+                    service,
+                    stack,
+                    slot: t
+                        .slot
+                        .and_then(|s| u64::try_from(s).ok())
+                        .filter(|&s| s > 0),
+                    node: t.node_id.filter(|n| !n.is_empty())?,
+                    running: state == Some(bollard::models::TaskState::RUNNING),
+                    created: t.created_at.unwrap_or_default(),
+                })
+            })
+            .collect();
+        let nodes = docker
+            .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
+            .await
+            .map_err(|e| self.error(e))?
+            .into_iter()
+            .filter_map(|n| {
+                Some(SwarmNode {
+                    id: n.id?,
+                    hostname: n.description.and_then(|d| d.hostname).unwrap_or_default(),
+                    addr: n.status.and_then(|s| s.addr).unwrap_or_default(),
+                })
+            })
+            .collect();
+        Ok((tasks, nodes))
+    }
+}

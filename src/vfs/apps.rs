@@ -11,15 +11,17 @@
 //! unit-tested; compose v1 (`proj_web_1`) and v2 (`proj-web-1`) differ only in names, which
 //! are read from the labels (and the number from the name when its label is missing).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::backend::{Backend, BoxFut};
+use super::entry::parse_rfc3339;
 use super::stream::FileReader;
 use super::{Entry, FsError, Kind, Object, VPath, Vfs};
-use crate::host::{Engine, Labelled};
+use crate::host::{Engine, Labelled, SwarmNode, SwarmTask};
 
 const PROJECT: &str = "com.docker.compose.project";
 const SERVICE: &str = "com.docker.compose.service";
@@ -36,6 +38,19 @@ pub struct Replica {
     pub number: u32,
     pub name: String,
     pub running: bool,
+    pub at: At,
+}
+
+/// Which engine runs a replica.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum At {
+    /// The engine whose `/apps` this is.
+    #[default]
+    Here,
+    /// Another engine dockerbox talks to (its name): a swarm task on that engine's node.
+    Engine(String),
+    /// A swarm node dockerbox does not talk to: how an error names it.
+    Node(String),
 }
 
 /// A compose project or a swarm stack.
@@ -97,6 +112,7 @@ pub fn group(list: &[Labelled]) -> BTreeMap<String, Project> {
             number,
             name: c.name.clone(),
             running: c.running,
+            at: At::Here,
         });
     }
     for p in out.values_mut() {
@@ -110,35 +126,162 @@ pub fn group(list: &[Labelled]) -> BTreeMap<String, Project> {
 /// A project's links and the container each leads to: `SERVICE` (the lowest-numbered running
 /// replica, else the lowest-numbered), and with several replicas `SERVICE-N` for each. A name
 /// taken already (a service called `web-2`) keeps its first meaning.
-pub fn links(p: &Project) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let mut add = |link: String, to: &str| {
+pub fn links(p: &Project) -> Vec<(String, Replica)> {
+    let mut out: Vec<(String, Replica)> = Vec::new();
+    let mut add = |link: String, to: &Replica| {
         if !out.iter().any(|(l, _)| *l == link) {
-            out.push((link, to.to_string()));
+            out.push((link, to.clone()));
         }
     };
     for (service, replicas) in &p.services {
-        let Some(first) = replicas.iter().find(|r| r.running).or(replicas.first()) else {
-            continue;
-        };
-        add(service.clone(), &first.name);
+        // A replica dockerbox can reach before one it cannot.
+        let first = replicas
+            .iter()
+            .find(|r| r.running && !matches!(r.at, At::Node(_)))
+            .or(replicas.iter().find(|r| r.running))
+            .or(replicas.first());
+        if let Some(first) = first {
+            add(service.clone(), first);
+        }
     }
     for (service, replicas) in &p.services {
         if replicas.len() > 1 {
             for r in replicas {
-                add(format!("{service}-{}", r.number), &r.name);
+                add(format!("{service}-{}", r.number), r);
             }
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 
-/// The engine's projects, from the labels of its containers.
-async fn projects(eng: &Engine) -> Result<BTreeMap<String, Project>, FsError> {
+/// A swarm manager's stacks as projects: each task a replica of its service (numbered by its
+/// slot; a global service's tasks in node order), placed on the engine whose node runs it.
+/// `here` is this engine's node; `engines` the node of each other engine dockerbox talks to.
+pub fn stacks(
+    tasks: &[SwarmTask],
+    nodes: &[SwarmNode],
+    here: &str,
+    engines: &[(String, String)],
+) -> BTreeMap<String, Project> {
+    let mut out: BTreeMap<String, Project> = BTreeMap::new();
+    let mut sorted: Vec<&SwarmTask> = tasks.iter().collect();
+    sorted.sort_by(|a, b| (&a.service, a.slot, &a.node).cmp(&(&b.service, b.slot, &b.node)));
+    for t in sorted {
+        if t.stack.is_empty() || t.stack.contains('/') {
+            continue;
+        }
+        let service = t
+            .service
+            .strip_prefix(&format!("{}_", t.stack))
+            .unwrap_or(&t.service)
+            .to_string();
+        if service.is_empty() {
+            continue;
+        }
+        let at = if t.node == here {
+            At::Here
+        } else if let Some((_, e)) = engines.iter().find(|(n, _)| *n == t.node) {
+            At::Engine(e.clone())
+        } else {
+            At::Node(describe(nodes, &t.node))
+        };
+        let p = out.entry(t.stack.clone()).or_default();
+        p.created = p.created.max(parse_rfc3339(&t.created).unwrap_or(0));
+        let replicas = p.services.entry(service).or_default();
+        let number = match t.slot {
+            Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
+            None => u32::try_from(replicas.len() + 1).unwrap_or(u32::MAX),
+        };
+        replicas.push(Replica {
+            number,
+            name: t.container(),
+            running: t.running,
+            at,
+        });
+    }
+    out
+}
+
+/// A node as an error names it: `HOSTNAME (node ID12, ADDR)`.
+fn describe(nodes: &[SwarmNode], id: &str) -> String {
+    let short = &id[..id.len().min(12)];
+    match nodes.iter().find(|n| n.id == id) {
+        Some(n) if !n.addr.is_empty() => format!("{} (node {short} at {})", n.hostname, n.addr),
+        Some(n) => format!("{} (node {short})", n.hostname),
+        None => format!("node {short}"),
+    }
+}
+
+/// How long an engine's swarm node is remembered.
+const NODE_TTL: Duration = Duration::from_secs(10);
+
+/// Each engine's swarm node (ID, manager?), asked at most every [`NODE_TTL`]; an engine that
+/// does not answer counts as outside any swarm meanwhile.
+#[derive(Default)]
+pub struct Nodes {
+    known: Mutex<HashMap<usize, (Instant, Node)>>,
+}
+
+/// An engine's swarm node: its ID and whether it manages the swarm (`None`: in no swarm).
+type Node = Option<(String, bool)>;
+
+impl Nodes {
+    async fn of(&self, index: usize, eng: &Engine) -> Node {
+        let cached = self.known.lock().ok().and_then(|m| {
+            m.get(&index)
+                .filter(|(t, _)| t.elapsed() < NODE_TTL)
+                .map(|(_, v)| v.clone())
+        });
+        if let Some(v) = cached {
+            return v;
+        }
+        let v = eng.swarm_node().await.ok().flatten();
+        if let Ok(mut m) = self.known.lock() {
+            m.insert(index, (Instant::now(), v.clone()));
+        }
+        v
+    }
+}
+
+/// The engine's projects: compose's from the labels of its containers; a swarm manager's
+/// stacks from its tasks (on whichever node), anywhere else the stacks' containers it runs.
+async fn projects(vfs: &Vfs, eng: &Engine) -> Result<BTreeMap<String, Project>, FsError> {
     let mut all = eng.labelled(PROJECT).await?;
-    all.extend(eng.labelled(STACK).await?);
-    Ok(group(&all))
+    let index = vfs
+        .engines()
+        .iter()
+        .position(|e| std::ptr::eq(&**e, eng))
+        .unwrap_or(0);
+    let Some((here, true)) = vfs.swarm.of(index, eng).await else {
+        all.extend(eng.labelled(STACK).await?);
+        return Ok(group(&all));
+    };
+    let (tasks, nodes) = eng.swarm_tasks().await?;
+    let mut engines = Vec::new();
+    if tasks.iter().any(|t| t.node != here) {
+        let others = vfs
+            .engines()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index);
+        let asked = others.map(|(i, e)| async move {
+            vfs.swarm
+                .of(i, e)
+                .await
+                .map(|(n, _)| (n, e.name().to_string()))
+        });
+        engines = futures_util::future::join_all(asked)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+    }
+    let mut out = group(&all);
+    for (name, p) in stacks(&tasks, &nodes, &here, &engines) {
+        out.entry(name).or_insert(p);
+    }
+    Ok(out)
 }
 
 /// Where a path in `/apps` is.
@@ -148,6 +291,9 @@ enum Place {
     Link(Entry, VPath),
     /// Below a link: the container path it leads to.
     Through(VPath),
+    /// A link to a task on a swarm node dockerbox does not talk to (or below it): the link's
+    /// entry and the error its use gives.
+    Away(Entry, String),
 }
 
 fn dir(name: impl Into<OsString>, mtime: i64) -> Entry {
@@ -203,7 +349,7 @@ async fn place(vfs: &Vfs, path: &Path) -> Result<Place, FsError> {
         (None, comps)
     };
     let eng = vfs.engine(host.as_deref())?;
-    let projects = projects(eng).await?;
+    let projects = projects(vfs, eng).await?;
     let Some((name, rest)) = comps.split_first() else {
         let kids = projects
             .iter()
@@ -213,38 +359,52 @@ async fn place(vfs: &Vfs, path: &Path) -> Result<Place, FsError> {
         return Ok(Place::Dir(own, kids));
     };
     let project = projects.get(name).ok_or(FsError::NotFound)?;
-    let to_container = |c: &str| {
+    // The engine a replica's link leads into (`None`: the only one).
+    let host_of = |r: &Replica| match &r.at {
+        At::Here => host.clone(),
+        At::Engine(e) => Some(e.clone()),
+        At::Node(_) => None,
+    };
+    let to_container = |r: &Replica| {
         let mut t = PathBuf::from(super::path::CONTAINERS);
-        if let Some(h) = &host {
-            t.push(h);
+        match (&r.at, host_of(r)) {
+            (_, Some(h)) => t.push(h),
+            // Named after its node, which no engine here is.
+            (At::Node(n), None) => t.push(n.split(' ').next().unwrap_or(n)),
+            _ => {}
         }
-        t.push(c);
+        t.push(&r.name);
         t
     };
     let links = links(project);
     let Some((l, rest)) = rest.split_first() else {
         let kids = links
             .iter()
-            .map(|(l, c)| link(l, to_container(c), project.created))
+            .map(|(l, r)| link(l, to_container(r), project.created))
             .collect();
         return Ok(Place::Dir(project_entry(name, project), kids));
     };
-    let (_, c) = links
+    let (_, r) = links
         .iter()
         .find(|(name, _)| name == l)
         .ok_or(FsError::NotFound)?;
+    let entry = link(l, to_container(r), project.created);
+    if let At::Node(node) = &r.at {
+        let why = format!(
+            "{} runs on swarm node {node}, whose engine dockerbox does not talk to",
+            r.name
+        );
+        return Ok(Place::Away(entry, why));
+    }
     let mut inside = PathBuf::from("/");
     inside.extend(rest);
     let target = VPath::Container {
-        host: host.clone(),
-        name: c.clone(),
+        host: host_of(r),
+        name: r.name.clone(),
         path: inside,
     };
     if rest.is_empty() {
-        return Ok(Place::Link(
-            link(l, to_container(c), project.created),
-            target,
-        ));
+        return Ok(Place::Link(entry, target));
     }
     Ok(Place::Through(target))
 }
@@ -260,7 +420,17 @@ pub async fn through(vfs: &Vfs, path: &Path) -> Result<Option<VPath>, FsError> {
     }
     match place(vfs, path).await? {
         Place::Through(p) => Ok(Some(p)),
+        // Below the link (a depth the link itself never has).
+        Place::Away(_, why) => Err(away(why)),
         _ => Ok(None),
+    }
+}
+
+/// The error a link to an unreachable swarm node gives when used.
+fn away(why: String) -> FsError {
+    FsError::Refused {
+        errno: libc::EHOSTUNREACH,
+        message: why,
     }
 }
 
@@ -278,7 +448,7 @@ impl Backend for Apps<'_> {
     fn lstat<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Entry> {
         Box::pin(async move {
             match place(self.vfs, path).await? {
-                Place::Dir(e, _) | Place::Link(e, _) => Ok(e),
+                Place::Dir(e, _) | Place::Link(e, _) | Place::Away(e, _) => Ok(e),
                 Place::Through(p) => self.vfs.lstat(&p).await,
             }
         })
@@ -294,6 +464,7 @@ impl Backend for Apps<'_> {
                     Ok(s)
                 }
                 Place::Through(p) => self.vfs.stat(&p).await,
+                Place::Away(_, why) => Err(away(why)),
             }
         })
     }
@@ -303,6 +474,7 @@ impl Backend for Apps<'_> {
             match place(self.vfs, path).await? {
                 Place::Dir(_, kids) => Ok(Arc::new(kids)),
                 Place::Link(_, p) | Place::Through(p) => self.vfs.read_dir(&p).await,
+                Place::Away(_, why) => Err(away(why)),
             }
         })
     }
@@ -310,7 +482,7 @@ impl Backend for Apps<'_> {
     fn readlink<'a>(&'a self, path: &'a Path) -> BoxFut<'a, PathBuf> {
         Box::pin(async move {
             match place(self.vfs, path).await? {
-                Place::Link(e, _) => e
+                Place::Link(e, _) | Place::Away(e, _) => e
                     .link_target
                     .ok_or_else(|| FsError::errno_error(libc::EINVAL)),
                 Place::Through(p) => self.vfs.readlink(&p).await,
@@ -323,6 +495,7 @@ impl Backend for Apps<'_> {
         Box::pin(async move {
             match place(self.vfs, path).await? {
                 Place::Dir(..) | Place::Link(..) => Err(FsError::IsADirectory),
+                Place::Away(_, why) => Err(away(why)),
                 Place::Through(p) => {
                     self.vfs
                         .serve(&p, super::Need::Read, Path::new(""), move |b, at| {
@@ -338,6 +511,11 @@ impl Backend for Apps<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each link and the container it leads to.
+    fn names(p: &Project) -> Vec<(String, String)> {
+        links(p).into_iter().map(|(l, r)| (l, r.name)).collect()
+    }
 
     fn c(name: &str, running: bool, labels: &[(&str, &str)]) -> Labelled {
         Labelled {
@@ -384,7 +562,7 @@ mod tests {
         let l = |p: &Project| {
             links(p)
                 .into_iter()
-                .map(|(a, b)| format!("{a}>{b}"))
+                .map(|(a, b)| format!("{a}>{}", b.name))
                 .collect::<Vec<_>>()
         };
         // The lowest-numbered *running* replica; every replica by number; no one-off.
@@ -408,7 +586,7 @@ mod tests {
             compose("p_s_1", false, "p", "s", None),
         ];
         let g = group(&list);
-        assert_eq!(links(&g["p"])[0], ("s".to_string(), "p_s_1".to_string()));
+        assert_eq!(names(&g["p"])[0], ("s".to_string(), "p_s_1".to_string()));
     }
 
     #[test]
@@ -426,12 +604,87 @@ mod tests {
         };
         let g = group(&[task("shop_web.2.x1y2z3", "2"), task("shop_web.1.a", "1")]);
         assert_eq!(
-            links(&g["shop"]),
+            names(&g["shop"]),
             [
                 ("web".to_string(), "shop_web.1.a".to_string()),
                 ("web-1".to_string(), "shop_web.1.a".to_string()),
                 ("web-2".to_string(), "shop_web.2.x1y2z3".to_string()),
             ]
         );
+    }
+
+    fn task(service: &str, slot: Option<u64>, node: &str, id: &str) -> SwarmTask {
+        SwarmTask {
+            id: id.into(),
+            service: service.into(),
+            stack: "shop".into(),
+            slot,
+            node: node.into(),
+            running: true,
+            created: "2026-12-01T14:00:00.5Z".into(),
+        }
+    }
+
+    #[test]
+    fn stacks_place_each_task_on_its_nodes_engine() {
+        let tasks = vec![
+            task("shop_web", Some(2), "n2", "t2"),
+            task("shop_web", Some(1), "n1", "t1"),
+            task("shop_web", Some(3), "n3", "t3"),
+            task("shop_agent", None, "n2", "g2"),
+            task("shop_agent", None, "n1", "g1"),
+            SwarmTask {
+                stack: "a/b".into(),
+                ..task("a/b_x", Some(1), "n1", "bad")
+            },
+        ];
+        let nodes = vec![SwarmNode {
+            id: "n3".into(),
+            hostname: "far".into(),
+            addr: "10.0.0.3".into(),
+        }];
+        let engines = vec![("n2".to_string(), "other".to_string())];
+        let g = stacks(&tasks, &nodes, "n1", &engines);
+        assert_eq!(g.keys().collect::<Vec<_>>(), ["shop"]);
+        let shop = &g["shop"];
+        assert_eq!(shop.created, 1_796_133_600);
+        let got: Vec<(String, String, At)> = links(shop)
+            .into_iter()
+            .map(|(l, r)| (l, r.name, r.at))
+            .collect();
+        let here = |l: &str, c: &str| (l.to_string(), c.to_string(), At::Here);
+        let on = |l: &str, c: &str| (l.to_string(), c.to_string(), At::Engine("other".into()));
+        assert_eq!(
+            got,
+            [
+                // A global service's tasks are named by node and numbered in node order.
+                here("agent", "shop_agent.n1.g1"),
+                here("agent-1", "shop_agent.n1.g1"),
+                on("agent-2", "shop_agent.n2.g2"),
+                here("web", "shop_web.1.t1"),
+                here("web-1", "shop_web.1.t1"),
+                on("web-2", "shop_web.2.t2"),
+                (
+                    "web-3".to_string(),
+                    "shop_web.3.t3".to_string(),
+                    At::Node("far (node n3 at 10.0.0.3)".into())
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_service_links_a_replica_it_can_reach() {
+        let tasks = vec![
+            task("shop_web", Some(1), "far", "t1"),
+            task("shop_web", Some(2), "n1", "t2"),
+        ];
+        let g = stacks(&tasks, &[], "n1", &[]);
+        let l = links(&g["shop"]);
+        assert_eq!(
+            (l[0].0.as_str(), l[0].1.name.as_str()),
+            ("web", "shop_web.2.t2")
+        );
+        assert_eq!(l[1].1.at, At::Node("node far".into()));
     }
 }

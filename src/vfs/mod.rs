@@ -156,6 +156,8 @@ pub struct Vfs {
     views: views::Views,
     /// The engines' PIDs, for the direct path into `/volumes`.
     volumes: volumes::Pids,
+    /// The engines' swarm nodes, for `/apps`' stacks.
+    swarm: apps::Nodes,
     agents: Agents,
     owners: Mutex<HashMap<String, Arc<Owners>>>,
     notes: Notes,
@@ -189,6 +191,7 @@ impl Vfs {
             archive: archive::ArchiveFs::default(),
             views: views::Views::default(),
             volumes: volumes::Pids::default(),
+            swarm: apps::Nodes::default(),
             agents: Agents::new(mode),
             owners: Mutex::new(HashMap::new()),
             notes: Notes {
