@@ -1,12 +1,14 @@
-//! Tab completion: builtin and host command names for the first word, namespace paths (host
-//! files, container names, files inside containers) for the others.
+//! Tab completion: command names (builtins, the language's words, functions, aliases, $PATH)
+//! where a command goes, also inside `$(`, backquotes and after `do`, `then`, `{`...; namespace
+//! paths (host files, container names, files inside containers) for the other words, kept
+//! inside the quote the word opened.
 
-use std::collections::BTreeSet;
-use std::ffi::OsStr;
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::commands::BUILTINS;
+use crate::commands;
 use crate::syntax;
 use crate::vfs::path::split_for_completion;
 use crate::vfs::{Kind, VPath, Vfs};
@@ -18,55 +20,88 @@ pub struct Candidate {
     pub replacement: String,
 }
 
+/// What completion knows of the shell, copied from it before each prompt: the directory, the
+/// names of its functions and aliases, its variables (for `~`, `$VAR` and `$PATH`).
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub cwd: PathBuf,
+    /// Functions and aliases: command names besides the builtins and $PATH's programs.
+    pub names: BTreeSet<String>,
+    pub vars: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Scope {
+    /// What completion needs of the shell as it is now.
+    pub fn of(sh: &crate::shell::Shell) -> Scope {
+        let lossy = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
+        Scope {
+            cwd: sh.cwd.clone(),
+            names: sh
+                .functions
+                .keys()
+                .chain(sh.aliases.keys())
+                .map(|n| lossy(n))
+                .collect(),
+            vars: sh
+                .vars
+                .all()
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .collect(),
+        }
+    }
+}
+
 /// Completes the word ending at `pos` in `line`; returns where the word starts and the
 /// candidates, sorted. The word is read with the shell's own lexer, so quotes, escapes, `~` and
 /// `$VAR` mean what they will mean when the line runs.
-pub async fn complete(vfs: &Vfs, cwd: &Path, line: &str, pos: usize) -> (usize, Vec<Candidate>) {
+pub async fn complete(vfs: &Vfs, scope: &Scope, line: &str, pos: usize) -> (usize, Vec<Candidate>) {
     let Some(head) = line.get(..pos) else {
         return (pos, Vec::new());
     };
     let Some(cw) = syntax::cursor_word(head.as_bytes()) else {
         return (pos, Vec::new());
     };
-    let word = syntax::expand_assignment(&cw.word, &mut ProcessEnv)
+    let word = syntax::expand_assignment(&cw.word, &mut ScopeEnv(scope))
         .unwrap_or_default()
         .into_vec();
     let cands = if cw.command && !word.contains(&b'/') {
-        commands(&String::from_utf8_lossy(&word))
+        command_names(scope, &String::from_utf8_lossy(&word))
     } else {
         // An engine that does not answer (frozen dockerd, stopped agent) must not hold the
         // line: after `--timeout` Tab gives up with nothing.
-        tokio::time::timeout(vfs.timeout(), paths(vfs, cwd, &word))
+        tokio::time::timeout(vfs.timeout(), paths(vfs, &scope.cwd, &word, cw.open_quote))
             .await
             .unwrap_or_default()
     };
     (cw.start, cands)
 }
 
-/// The process environment, for `~` and `$VAR` in the word being completed.
-struct ProcessEnv;
+/// The shell's variables, for `~` and `$VAR` in the word being completed.
+struct ScopeEnv<'a>(&'a Scope);
 
-impl syntax::Env for ProcessEnv {
-    fn var(&self, name: &[u8]) -> Option<std::ffi::OsString> {
-        std::env::var_os(OsStr::from_bytes(name))
+impl syntax::Env for ScopeEnv<'_> {
+    fn var(&self, name: &[u8]) -> Option<OsString> {
+        self.0.vars.get(name).map(|v| OsString::from_vec(v.clone()))
     }
     fn last_status(&self) -> i32 {
         0
     }
-    fn home(&self) -> Option<std::ffi::OsString> {
-        std::env::var_os("HOME")
+    fn home(&self) -> Option<OsString> {
+        self.var(b"HOME")
     }
 }
 
-/// Builtins, then programs on the host's PATH.
-fn commands(prefix: &str) -> Vec<Candidate> {
-    let mut names: BTreeSet<String> = BUILTINS
-        .iter()
-        .map(|b| b.name().to_string())
+/// The names `help` lists, the shell's functions and aliases, then (once something is typed)
+/// programs on the shell's `$PATH`.
+fn command_names(scope: &Scope, prefix: &str) -> Vec<Candidate> {
+    let mut names: BTreeSet<String> = commands::every_name()
+        .map(str::to_string)
+        .chain(scope.names.iter().cloned())
         .filter(|n| n.starts_with(prefix))
         .collect();
     if !prefix.is_empty() {
-        for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        let path = scope.vars.get(&b"PATH"[..]).cloned().unwrap_or_default();
+        for dir in std::env::split_paths(OsStr::from_bytes(&path)) {
             let Ok(rd) = std::fs::read_dir(dir) else {
                 continue;
             };
@@ -90,8 +125,9 @@ fn commands(prefix: &str) -> Vec<Candidate> {
 
 /// Names in the directory the word points into. Replacements are quoted for the shell (a
 /// newline, a leading dash, `$(...)` or a non-UTF-8 byte comes out typed safely, as
-/// `$'\x0a'`, ...), so what is inserted always reads back as the very same name.
-async fn paths(vfs: &Vfs, cwd: &Path, word: &[u8]) -> Vec<Candidate> {
+/// `$'\x0a'`, ...), so what is inserted always reads back as the very same name; a word that
+/// opened a quote stays in it (closed after a file, open after a directory).
+async fn paths(vfs: &Vfs, cwd: &Path, word: &[u8], quote: Option<char>) -> Vec<Candidate> {
     let (dir, prefix) = split_for_completion(word);
     let dir_arg = if dir.is_empty() {
         OsStr::new(".")
@@ -125,14 +161,18 @@ async fn paths(vfs: &Vfs, cwd: &Path, word: &[u8]) -> Vec<Candidate> {
     matches
         .into_iter()
         .map(|(name, is_dir)| {
-            let suffix = if is_dir {
-                "/"
-            } else if single {
-                " "
-            } else {
-                ""
+            let full = [dir, &name[..]].concat();
+            let (typed, close) = match quote.and_then(|q| quoted(&full, q)) {
+                Some(t) => t,
+                None => (syntax::quote(&full), String::new()),
             };
-            let typed = syntax::quote(&[dir, &name[..]].concat());
+            let suffix = if is_dir {
+                "/".to_string()
+            } else if single {
+                format!("{close} ")
+            } else {
+                String::new()
+            };
             Candidate {
                 replacement: format!("{}{suffix}", String::from_utf8_lossy(&typed)),
                 display: format!(
@@ -146,6 +186,23 @@ async fn paths(vfs: &Vfs, cwd: &Path, word: &[u8]) -> Vec<Candidate> {
             }
         })
         .collect()
+}
+
+/// `name` inside the quote `q` the word opened, and what closes it; `None` when the name cannot
+/// be written so (a control byte, a byte that is not UTF-8, a `'` inside `'...'`).
+fn quoted(name: &[u8], q: char) -> Option<(Vec<u8>, String)> {
+    if std::str::from_utf8(name).is_err() || name.iter().any(u8::is_ascii_control) {
+        return None;
+    }
+    let mut out = vec![q as u8];
+    for &b in name {
+        match (q, b) {
+            ('\'', b'\'') => return None,
+            ('"', b'"' | b'\\' | b'$' | b'`') => out.extend_from_slice(&[b'\\', b]),
+            _ => out.push(b),
+        }
+    }
+    Some((out, q.to_string()))
 }
 
 /// Escapes what the command line would otherwise split or interpret (see [`syntax::quote`]).
@@ -163,5 +220,44 @@ mod tests {
         assert_eq!(escape("$(touch x)"), "\\$\\(touch\\ x\\)");
         assert_eq!(escape("-rf"), "-rf");
         assert_eq!(escape("new\nline"), "new$'\\x0a'line");
+    }
+
+    #[test]
+    fn names_keep_the_quote_the_word_opened() {
+        let q = |n: &str, c| {
+            quoted(n.as_bytes(), c).map(|(t, close)| (String::from_utf8(t).unwrap(), close))
+        };
+        assert_eq!(q("/a b", '"'), Some(("\"/a b".into(), "\"".into())));
+        assert_eq!(
+            q("a$`\"\\", '"'),
+            Some(("\"a\\$\\`\\\"\\\\".into(), "\"".into()))
+        );
+        assert_eq!(q("it's", '\''), None);
+        assert_eq!(q("a $b", '\''), Some(("'a $b".into(), "'".into())));
+        assert_eq!(q("new\nline", '"'), None);
+    }
+
+    #[test]
+    fn command_names_are_helps_plus_functions_and_aliases() {
+        let mut scope = Scope::default();
+        scope.names.insert("myfunc".into());
+        let all: Vec<String> = command_names(&scope, "")
+            .into_iter()
+            .map(|c| c.display)
+            .collect();
+        for n in commands::every_name() {
+            assert!(all.iter().any(|a| a == n), "{n} completes");
+        }
+        assert!(all.iter().any(|a| a == "myfunc"));
+        let jobs: Vec<String> = command_names(&scope, "jo")
+            .into_iter()
+            .map(|c| c.replacement)
+            .collect();
+        assert_eq!(jobs, ["jobs "]);
+        let kw: Vec<String> = command_names(&scope, "whi")
+            .into_iter()
+            .map(|c| c.replacement)
+            .collect();
+        assert_eq!(kw, ["while "]);
     }
 }

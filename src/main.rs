@@ -131,7 +131,12 @@ fn run(cli: Cli, ready: Option<mount::Ready>) -> anyhow::Result<i32> {
 
     if let Some(text) = &cli.complete_command {
         // The hook the bash/zsh/fish scripts under completions/ call for `dockerbox -c '...`.
-        let (start, cands) = rt.block_on(complete::complete(&sh.vfs, &sh.cwd, text, text.len()));
+        let (start, cands) = rt.block_on(complete::complete(
+            &sh.vfs,
+            &complete::Scope::of(&sh),
+            text,
+            text.len(),
+        ));
         let kept = text.get(..start).unwrap_or_default();
         for c in cands {
             println!("{kept}{}", c.replacement);

@@ -1,6 +1,8 @@
 //! The interactive loop: rustyline with history, the directory prompt and Tab completion;
-//! `~/.dockerboxrc` runs first, and a line that needs more (open quote, trailing `|`) gets a
-//! `> ` continuation prompt.
+//! `~/.dockerboxrc` runs first. Input the parser calls incomplete (open quote, trailing `|`,
+//! `for ...; do` without its `done`, a here-document still being typed) gets `> ` prompts
+//! until it is whole and goes into history as one entry; `set -o vi`/`emacs` pick the editor's
+//! mode.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -8,14 +10,15 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use rustyline::completion::{Completer, Pair};
+use rustyline::config::Configurer;
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
-use rustyline::{CompletionType, Config, Context, Editor, Helper};
+use rustyline::{CompletionType, Config, Context, EditMode, Editor, Helper};
 
-use crate::complete;
+use crate::complete::{self, Scope};
 use crate::exit_codes;
 use crate::output::Theme;
 use crate::shell::Shell;
@@ -32,24 +35,36 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
         .build();
     let mut rl: Editor<ReplHelper, DefaultHistory> =
         Editor::with_config(config).context("cannot start the line editor")?;
-    let cwd = Arc::new(Mutex::new(sh.cwd.clone()));
+    let scope = Arc::new(Mutex::new(Scope::default()));
     rl.set_helper(Some(ReplHelper {
         rt: rt.handle().clone(),
         vfs: sh.vfs.clone(),
-        cwd: cwd.clone(),
+        scope: scope.clone(),
         colored_prompt: sh.theme.enabled,
     }));
     let history = history_file();
     if let Some(h) = &history {
         let _ = rl.load_history(h);
     }
+    sh.opts.emacs = true;
     run_rc(rt, sh);
     if sh.exit.is_some() {
         return Ok(());
     }
+    let mut mode = EditMode::Emacs;
     loop {
-        if let Ok(mut c) = cwd.lock() {
-            *c = sh.cwd.clone();
+        if let Ok(mut s) = scope.lock() {
+            *s = Scope::of(sh);
+        }
+        // `set -o vi` / `set -o emacs` (in ~/.dockerboxrc or typed) take effect at once.
+        let wanted = if sh.opts.vi {
+            EditMode::Vi
+        } else {
+            EditMode::Emacs
+        };
+        if wanted != mode {
+            rl.set_edit_mode(wanted);
+            mode = wanted;
         }
         let prompt = sh.prompt();
         match rl.readline(&prompt) {
@@ -143,7 +158,7 @@ fn history_file() -> Option<PathBuf> {
 struct ReplHelper {
     rt: tokio::runtime::Handle,
     vfs: Arc<Vfs>,
-    cwd: Arc<Mutex<PathBuf>>,
+    scope: Arc<Mutex<Scope>>,
     colored_prompt: bool,
 }
 
@@ -156,14 +171,10 @@ impl Completer for ReplHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let cwd = self
-            .cwd
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_else(|_| PathBuf::from("/"));
+        let scope = self.scope.lock().map(|s| s.clone()).unwrap_or_default();
         let (start, cands) = self
             .rt
-            .block_on(complete::complete(&self.vfs, &cwd, line, pos));
+            .block_on(complete::complete(&self.vfs, &scope, line, pos));
         Ok((
             start,
             cands

@@ -300,3 +300,144 @@ fn tab_quotes_awkward_names_and_runs_nothing() {
     assert!(!sh.home.path().join(pwned).exists(), "nothing ran");
     assert_eq!(sb.exec(&c, &["ls", "/tmp", "/"]).matches(pwned).count(), 0);
 }
+
+/// A `for` loop typed over three lines continues with `> ` until `done`, runs once, and is one
+/// history entry: Up brings the whole loop back, and Enter runs it again. A real syntax error is
+/// reported at once (status 2), and Ctrl-C at `> ` drops what was pending.
+#[test]
+fn a_multi_line_loop_is_one_command_and_one_history_entry() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&["for c in a b; do", "Enter"]);
+    t.wait_for("continuation", |s| s.trim_end().ends_with('>'));
+    t.keys(&["echo got-$c", "Enter"]);
+    t.wait_for("second continuation", |s| s.matches("\n>").count() == 2);
+    t.keys(&["done", "Enter"]);
+    t.wait_for("loop ran", |s| s.contains("\ngot-a\ngot-b\n"));
+    t.keys(&["Up"]);
+    t.wait_for("whole loop recalled", |s| {
+        s.contains("~$ for c in a b; do\necho got-$c\ndone")
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("ran again", |s| s.matches("\ngot-b\n").count() == 2);
+    // A here-document continues until its delimiter.
+    t.keys(&[
+        "cat <<EOF",
+        "Enter",
+        "body-$((6*7))",
+        "Enter",
+        "EOF",
+        "Enter",
+    ]);
+    t.wait_for("here-document", |s| s.contains("\nbody-42\n"));
+    // Ctrl-C at `> ` drops the pending `if`; a syntax error is not continued.
+    t.keys(&["if true; then", "Enter"]);
+    t.wait_for("continuation", |s| s.trim_end().ends_with('>'));
+    t.keys(&["echo dropped", "C-c"]);
+    t.keys(&["done; echo x", "Enter"]);
+    t.wait_for("syntax error", |s| s.contains("unexpected token `done'"));
+    t.keys(&["echo status=$?", "Enter"]);
+    let s = t.wait_for("status", |s| s.contains("\nstatus=2"));
+    assert!(!s.contains("\ndropped"), "{s}");
+    t.keys(&["C-d"]);
+    crate::util::wait_until("dockerbox to exit", || t.exited());
+    let hist = sh.home.path().join(".local/state/dockerbox/history");
+    let text = std::fs::read_to_string(&hist).unwrap_or_default();
+    // rustyline's file keeps an entry's newlines escaped, one entry a line.
+    assert_eq!(
+        text.matches("for c in a b; do\\necho got-$c\\ndone\n")
+            .count(),
+        1,
+        "{text}"
+    );
+}
+
+/// Tab completes a command name after `$(` and in a loop's body (functions and the language's
+/// builtins too), and a path inside `"...` keeps its quote and closes it after a file.
+#[test]
+fn tab_completes_inside_substitutions_loops_and_quotes() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    std::fs::write(sh.home.path().join("uniq-file-xyz"), "quoted-ok\n").unwrap();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&["uniqfn() { echo fn-$1; }", "Enter"]);
+    t.wait_for("defined", |s| s.matches("~$").count() == 2);
+    // tmux trims a line's trailing blanks: the space a completion adds shows once text follows.
+    t.keys(&["echo $(uniqf", "Tab", "a)"]);
+    t.wait_for("function after $(", |s| s.contains("$ echo $(uniqfn a)"));
+    t.keys(&["Enter"]);
+    t.wait_for("ran", |s| s.contains("\nfn-a\n"));
+    t.keys(&[
+        "for c in 1; do uniqf",
+        "Tab",
+        "b; cat uniq-fi",
+        "Tab",
+        "; done #",
+    ]);
+    t.wait_for("function, file and keyword in the loop", |s| {
+        s.contains("do uniqfn b; cat uniq-file-xyz ; done #")
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("loop ran", |s| s.contains("\nfn-b\nquoted-ok\n"));
+    t.keys(&["cat \"uniq-f", "Tab", "#"]);
+    t.wait_for("quoted path", |s| s.contains("$ cat \"uniq-file-xyz\" #"));
+    t.keys(&["Enter"]);
+    t.wait_for("quoted file read", |s| {
+        s.matches("\nquoted-ok\n").count() == 2
+    });
+    t.keys(&["job", "Tab", "2>&1; unti", "Tab", "false; do break; done"]);
+    t.wait_for("language builtin and keyword", |s| {
+        s.contains("$ jobs 2>&1; until false; do break; done")
+    });
+}
+
+/// `set -o vi` switches the editor at once: Esc, `0` and `x` edit the line as vi does; `set -o`
+/// shows it, and `set -o emacs` switches back. From ~/.dockerboxrc it holds from the start.
+#[test]
+fn set_o_vi_switches_the_editing_mode() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&["set -o vi; set -o | grep -E '^(vi|emacs)'", "Enter"]);
+    t.wait_for("set -o", |s| s.contains("\nemacs") && s.contains("\nvi"));
+    let s = t.screen(false);
+    assert!(
+        s.lines().any(|l| l.starts_with("vi") && l.ends_with("on"))
+            && s.lines()
+                .any(|l| l.starts_with("emacs") && l.ends_with("off")),
+        "{s}"
+    );
+    vi_edit(&t, "vi-mode-ok");
+    t.keys(&["set -o emacs", "Enter"]);
+    t.wait_for("prompt", |s| s.matches("~$").count() == 4);
+    t.keys(&["C-d"]);
+    crate::util::wait_until("dockerbox to exit", || t.exited());
+    std::fs::write(sh.home.path().join(".dockerboxrc"), "set -o vi\n").unwrap();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    vi_edit(&t, "rc-vi-ok");
+}
+
+/// Types `xecho WORD`, then Esc (normal mode: the cursor steps back once rustyline knows the Esc
+/// is alone), `0` and `x`: the line is `echo WORD`, and Enter runs it.
+fn vi_edit(t: &Tmux, word: &str) {
+    t.keys(&[&format!("xecho {word}")]);
+    t.wait_for("typed", |s| s.contains(&format!("$ xecho {word}")));
+    let typed = t.cursor_x();
+    t.keys(&["Escape"]);
+    crate::util::wait_until("normal mode", || t.cursor_x() + 1 == typed);
+    t.keys(&["0", "x"]);
+    t.wait_for("edited", |s| s.contains(&format!("$ echo {word}")));
+    t.keys(&["Enter"]);
+    t.wait_for("ran", |s| s.contains(&format!("\n{word}\n")));
+}

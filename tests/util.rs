@@ -432,7 +432,10 @@ impl Tmux {
     /// Types keys (tmux key names, e.g. "Tab", "C-c", "Enter"; other text is typed literally).
     pub fn keys(&self, keys: &[&str]) {
         for k in keys {
-            let literal = !matches!(*k, "Tab" | "Enter" | "C-c" | "C-d" | "BSpace" | "Up");
+            let literal = !matches!(
+                *k,
+                "Tab" | "Enter" | "C-c" | "C-d" | "C-z" | "BSpace" | "Up" | "Escape"
+            );
             let mut args = vec!["-L", &self.socket, "send-keys", "-t", "0"];
             if literal {
                 args.push("-l");
@@ -494,6 +497,26 @@ impl Tmux {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The cursor's column (0 first).
+    pub fn cursor_x(&self) -> usize {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "display-message",
+                "-p",
+                "-t",
+                "0",
+                "#{cursor_x}",
+            ])
+            .output()
+            .expect("tmux display-message");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
     }
 
     /// Resizes the terminal, as a person dragging the window does (the program gets SIGWINCH).

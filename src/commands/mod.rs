@@ -42,6 +42,9 @@ use futures_util::future::LocalBoxFuture;
 
 pub use args::{Args, UsageError};
 pub use common::umask;
+pub use help::every_name;
+#[cfg(test)]
+pub use help::LANGUAGE;
 pub use printf::escape_as;
 
 /// Whether the host's program runs this grep, find or du (an option dockerbox does not

@@ -24,6 +24,26 @@ pub fn find(name: &str) -> Option<&'static str> {
     NAMES.iter().copied().find(|n| *n == name)
 }
 
+/// `help` and completion read `commands::LANGUAGE`: it must describe exactly what runs here.
+#[cfg(test)]
+#[test]
+fn help_describes_every_language_builtin() {
+    use crate::commands::{self, LANGUAGE};
+    for n in NAMES {
+        assert!(
+            LANGUAGE.iter().any(|d| d.name == *n && !d.keyword) || commands::find(n).is_some(),
+            "{n} is in help's table"
+        );
+    }
+    for d in LANGUAGE.iter().filter(|d| !d.keyword) {
+        assert!(
+            find(d.name).is_some(),
+            "{} runs as a language builtin",
+            d.name
+        );
+    }
+}
+
 fn b(s: &OsString) -> &[u8] {
     s.as_bytes()
 }
@@ -455,6 +475,7 @@ fn long_options(sh: &Shell) -> Vec<(&'static str, bool)> {
     let o = &sh.opts;
     vec![
         ("allexport", o.allexport),
+        ("emacs", o.emacs),
         ("errexit", o.errexit),
         ("noclobber", o.noclobber),
         ("noexec", o.noexec),
@@ -462,6 +483,7 @@ fn long_options(sh: &Shell) -> Vec<(&'static str, bool)> {
         ("nounset", o.nounset),
         ("pipefail", o.pipefail),
         ("verbose", o.verbose),
+        ("vi", o.vi),
         ("xtrace", o.xtrace),
     ]
 }
@@ -478,13 +500,10 @@ fn set_long(sh: &mut Shell, name: &[u8], on: bool) -> bool {
         b"allexport" => o.allexport = on,
         b"verbose" => o.verbose = on,
         b"noexec" => o.noexec = on,
-        b"vi"
-        | b"emacs"
-        | b"posix"
-        | b"monitor"
-        | b"hashall"
-        | b"braceexpand"
-        | b"interactive-comments" => {}
+        // The REPL reads these after each line (`set -o vi` switches the editor at once).
+        b"vi" => (o.vi, o.emacs) = (on, o.emacs && !on),
+        b"emacs" => (o.emacs, o.vi) = (on, o.vi && !on),
+        b"posix" | b"monitor" | b"hashall" | b"braceexpand" | b"interactive-comments" => {}
         _ => return false,
     }
     true

@@ -39,6 +39,9 @@ pub struct Opts {
     pub allexport: bool,
     pub verbose: bool,
     pub noexec: bool,
+    /// `set -o vi` / `set -o emacs`: the REPL's line editing (at most one is on).
+    pub vi: bool,
+    pub emacs: bool,
 }
 
 impl Opts {
