@@ -363,6 +363,8 @@ pub enum Reply {
     Capabilities,
     /// Create, Remove, Unmount: done.
     Done,
+    /// Unmount, and it was the last mount (encoded as `Done`; the driver logs it).
+    Unmounted,
     /// Mount, Path.
     Mountpoint(String),
     Volume(VolumeInfo),
@@ -375,7 +377,7 @@ pub fn encode(r: &Reply) -> Vec<u8> {
     let v = match r {
         Reply::Activate => json!({ "Implements": ["VolumeDriver"] }),
         Reply::Capabilities => json!({ "Capabilities": { "Scope": "local" } }),
-        Reply::Done => json!({ "Err": "" }),
+        Reply::Done | Reply::Unmounted => json!({ "Err": "" }),
         Reply::Mountpoint(m) => json!({ "Mountpoint": m, "Err": "" }),
         Reply::Volume(v) => json!({ "Volume": v.json(), "Err": "" }),
         Reply::List(vs) => {
