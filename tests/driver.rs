@@ -307,6 +307,9 @@ fn volume_driver_gives_containers_other_containers_directories() {
         format!("{PLUGIN} /containers/{src}/var/log/app false 0")
     );
     assert!(state_file(&w.state).contains("\"weblogs\""));
+    // A second create of the name is answered by the engine itself: the volume stays as it was.
+    ok(&w.create("weblogs", &[&src_opt, "ro=true"]), "create again");
+    assert_eq!(w.inspect("weblogs", "{{.Status.ro}}"), "false");
 
     // A consumer reads the source's file, and its write lands in the source container.
     let o = w.consume("weblogs:/logs", &["cat", "/logs/one.log"]);

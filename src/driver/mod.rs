@@ -42,8 +42,9 @@ pub const PLUGIN_DIR: &str = "/run/docker/plugins";
 /// How long a request may take to arrive once it started.
 const REQUEST_SECS: u64 = 30;
 
-/// How long the first look at a new mount's directory may take.
-const MOUNT_SECS: u64 = 60;
+/// How long the first look at a new mount's directory may take: a source that does not
+/// answer fails the container's start with a reason instead of holding it.
+const MOUNT_SECS: u64 = 20;
 
 /// What `dockerbox volume-driver` was asked.
 #[derive(Debug, Clone)]
@@ -260,6 +261,7 @@ impl Driver {
                 if let Some(what) = what {
                     let mp = match &r {
                         Reply::Mountpoint(m) => format!(": {m}"),
+                        Reply::Unmounted => ": the last one, unmounted".to_string(),
                         _ => String::new(),
                     };
                     (self.log)(&format!("{what}{mp}"));
@@ -502,7 +504,7 @@ impl Driver {
         if l.refs.is_empty() {
             if let Some(l) = t.live.remove(name) {
                 let _ = tokio::task::spawn_blocking(move || drop(l)).await;
-                (self.log)(&format!("volume {name} unmounted (no mount left)"));
+                return Ok(Reply::Unmounted);
             }
         }
         Ok(Reply::Done)
