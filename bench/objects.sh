@@ -4,7 +4,8 @@
 #   ls -l /images                                vs docker images
 #   cat /meta/containers/c/state                 vs docker inspect -f '{{.State.Status}}' c
 #   ls /images/IMAGE/etc, cold (a view container made, listed, removed)
-#                                                vs docker create + docker cp IMAGE:/etc + docker rm
+#                                                vs docker run --rm IMAGE ls /etc (which starts it)
+#                                                and docker create + docker cp IMAGE:/etc + docker rm
 #   ls -l /volumes                               vs docker volume ls
 #   cat /volumes/v/f (direct path, and DOCKERBOX_DIRECT=0: a view)
 #                                                vs docker run --rm -v v:/v IMAGE cat /v/f
@@ -48,8 +49,10 @@ row "ls -l /images" "$(timed "$runs" "$db" -c 'ls -l /images')" "$(timed "$runs"
 row "cat /meta/containers/c/state" \
     "$(timed "$runs" "$db" -c "cat /meta/containers/$c/state")" \
     "$(timed "$runs" docker inspect -f '{{.State.Status}}' "$c")"
-row "ls /images/$img/etc (cold)" \
-    "$(timed "$runs" "$db" -c "ls /images/$img/etc")" "$(timed "$runs" create_cp_rm)"
+cold=$(timed "$runs" "$db" -c "ls /images/$img/etc")
+row "ls /images/$img/etc (cold) vs docker run --rm" \
+    "$cold" "$(timed "$runs" docker run --rm --network none "$img" ls /etc)"
+row "ls /images/$img/etc (cold) vs create+cp+rm" "$cold" "$(timed "$runs" create_cp_rm)"
 row "ls -l /volumes" "$(timed "$runs" "$db" -c 'ls -l /volumes')" "$(timed "$runs" docker volume ls)"
 run_cat=$(timed "$runs" docker run --rm --network none -v "$v:/v" dockerbox-test/busybox:1 cat /v/f)
 row "cat /volumes/v/f (direct path)" "$(timed "$runs" "$db" -c "cat /volumes/$v/f")" "$run_cat"

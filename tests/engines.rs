@@ -199,7 +199,12 @@ rm -f *.csr *.ext *.srl
 
 enum Listen {
     Unix(PathBuf),
-    Tls { port: u16, certs: TlsCerts },
+    /// Plain TCP on 127.0.0.1 (no TLS).
+    Tcp(u16),
+    Tls {
+        port: u16,
+        certs: TlsCerts,
+    },
 }
 
 /// A dockerd of the test's own, with `dockerbox-test/busybox:1` loaded.
@@ -269,23 +274,7 @@ impl ExtraEngine {
         ];
         let tls_args: Vec<&str> = tls_args.iter().map(String::as_str).collect();
         let mut cmd = dockerd_command(&dir, &tls_args);
-        let fd = listener.as_raw_fd();
-        // SAFETY: the closure runs between fork and exec and only calls dup2/fcntl, which are
-        // async-signal-safe. dup2 gives fd 3 without FD_CLOEXEC; if the socket is fd 3 already,
-        // clear the flag by hand.
-        unsafe {
-            cmd.pre_exec(move || {
-                if fd == 3 {
-                    let flags = libc::fcntl(3, libc::F_GETFD);
-                    if flags < 0 || libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                } else if libc::dup2(fd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        hand_over(&mut cmd, &listener);
         let child = cmd.spawn().expect("spawn dockerd");
         // Only dockerd holds the socket now: when it dies, connections are refused.
         drop(listener);
@@ -295,6 +284,21 @@ impl ExtraEngine {
             Listen::Tls { port, certs },
             child,
         ))
+    }
+
+    /// An engine on plain `tcp://127.0.0.1:PORT` (no TLS), handed its socket as the TLS one is.
+    pub fn tcp(tag: &str) -> Option<ExtraEngine> {
+        if !engines_available(tag) {
+            return None;
+        }
+        let dir = engine_dir(tag);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        let mut cmd = dockerd_command(&dir, &["--host", "fd://"]);
+        hand_over(&mut cmd, &listener);
+        let child = cmd.spawn().expect("spawn dockerd");
+        drop(listener);
+        Some(ExtraEngine::started(tag, dir, Listen::Tcp(port), child))
     }
 
     /// Waits for the engine to answer and loads busybox into it.
@@ -374,14 +378,14 @@ impl ExtraEngine {
     pub fn addr(&self) -> String {
         match &self.listen {
             Listen::Unix(sock) => format!("unix://{}", sock.display()),
-            Listen::Tls { port, .. } => format!("tcp://127.0.0.1:{port}"),
+            Listen::Tls { port, .. } | Listen::Tcp(port) => format!("tcp://127.0.0.1:{port}"),
         }
     }
 
     /// The TLS engine's certificates.
     pub fn certs(&self) -> Option<&TlsCerts> {
         match &self.listen {
-            Listen::Unix(_) => None,
+            Listen::Unix(_) | Listen::Tcp(_) => None,
             Listen::Tls { certs, .. } => Some(certs),
         }
     }
@@ -591,6 +595,27 @@ fn stop(child: &mut Child, grace: Duration, done: impl Fn() -> bool) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Hands `listener` to the command as fd 3, for dockerd's `-H fd://` (socket activation).
+fn hand_over(cmd: &mut Command, listener: &TcpListener) {
+    let fd = listener.as_raw_fd();
+    // SAFETY: the closure runs between fork and exec and only calls dup2/fcntl, which are
+    // async-signal-safe. dup2 gives fd 3 without FD_CLOEXEC; if the socket is fd 3 already,
+    // clear the flag by hand.
+    unsafe {
+        cmd.pre_exec(move || {
+            if fd == 3 {
+                let flags = libc::fcntl(3, libc::F_GETFD);
+                if flags < 0 || libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// A new engine dir with an `owner` file (this process, for [`sweep_stale`]).

@@ -162,3 +162,73 @@ fn a_killed_sessions_helpers_are_swept() {
         ours().is_empty()
     });
 }
+
+/// `make` through the mount: a target depending on an image's `created` (and reading one of
+/// its files) rebuilds exactly when the tag moves to another image.
+#[test]
+fn make_through_the_mount_rebuilds_when_the_tag_moves() {
+    let Some((_sb, sh)) = crate::mount::mount_ready() else {
+        return;
+    };
+    let repo = format!("dbx-make-{}/app", std::process::id());
+    let tag = format!("{repo}:v1");
+    let first = import("one\n", Some(&tag));
+    let mut imported = Imported {
+        refs: vec![tag.clone(), first.clone()],
+    };
+    let m = crate::mount::Mounted::new(&sh, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // Make wants the tag's colon escaped.
+    let at = |tree: &str, rel: &str| format!("{}/{tree}/{}/{rel}", m.root().display(), tag);
+    let esc = |p: String| p.replace(':', "\\:");
+    std::fs::write(
+        d.join("Makefile"),
+        format!(
+            "out: {}\n\tcat {} >> built.log\n\ttouch out\n",
+            esc(at("meta/images", "created")),
+            esc(at("images", "etc/app.conf"))
+        ),
+    )
+    .expect("Makefile");
+    let make = || {
+        let st = Command::new("make")
+            .arg("-s")
+            .arg("-C")
+            .arg(d)
+            .output()
+            .expect("make");
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        std::fs::read_to_string(d.join("built.log")).unwrap_or_default()
+    };
+    let mtime = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|t| t.as_secs())
+    };
+    let created = std::path::PathBuf::from(at("meta/images", "created"));
+    let before = mtime(&created);
+    assert!(before.is_some());
+    assert_eq!(make(), "one\n");
+    assert_eq!(make(), "one\n", "nothing moved: nothing rebuilt");
+    // The next image is made in a later second (mtimes are whole seconds) than the build.
+    let built = mtime(&d.join("out")).unwrap_or(0);
+    wait_until("the next second", || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .is_ok_and(|now| now.as_secs() > built)
+    });
+    let second = import("two\n", Some(&tag));
+    imported.refs.push(second);
+    wait_until("the mount to show the moved tag", || {
+        mtime(&created) > before
+    });
+    assert_eq!(make(), "one\ntwo\n", "the tag moved: rebuilt");
+    assert_eq!(make(), "one\ntwo\n");
+}

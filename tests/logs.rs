@@ -5,7 +5,7 @@ use std::io::Read;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 
-use crate::util::{wait_until, Sandbox, TestShell, BUSYBOX};
+use crate::util::{wait_until, Sandbox, TestShell, BUSYBOX, LABEL};
 
 /// A dockerbox running `line`, its stdout collected as it comes; killed when dropped.
 struct Following {
@@ -165,4 +165,99 @@ fn binary_output_is_not_misparsed() {
     let r = sh.c("logs dbx-no-such-container-here");
     assert_ne!(r.status, 0);
     assert!(r.stderr.contains("No such container"), "{}", r.stderr);
+}
+
+/// A TTY container's log over every transport dockerbox reads it on a connection of its own
+/// (plain TCP, TLS, ssh): the bytes as `docker logs` gives them (binary, bytes 0-2 first), and
+/// followed, a prompt without its newline at once; with a non-TTY container beside it, each
+/// line prefixed with its container's name.
+#[test]
+fn a_tty_log_is_raw_over_tcp_tls_and_ssh() {
+    use crate::engines::ExtraEngine;
+    let (Some(tcp), Some(tls), Some(unix)) = (
+        ExtraEngine::tcp("logs-tcp"),
+        ExtraEngine::tls("logs-tls"),
+        ExtraEngine::unix("logs-ssh"),
+    ) else {
+        return;
+    };
+    let Some(ssh) = unix.ssh_endpoint() else {
+        return;
+    };
+    let script = "printf '\\001\\000\\000\\000\\002\\377bin\\n'; \
+                  while [ ! -e /tmp/go ]; do echo waiting; sleep 0.1; done; printf 'prompt> '; \
+                  sleep 1000000";
+    let shells = [
+        (
+            "tcp",
+            &tcp,
+            TestShell::new().env("DOCKER_HOST", &tcp.addr()),
+        ),
+        ("tls", &tls, {
+            let mut sh = TestShell::new();
+            for (k, v) in tls.env() {
+                sh = sh.env(&k, &v);
+            }
+            sh
+        }),
+        (
+            "ssh",
+            &unix,
+            TestShell::new()
+                .env("PATH", &ssh.path_env())
+                .env("DOCKER_HOST", &ssh.addr()),
+        ),
+    ];
+    for (way, e, sh) in shells {
+        let c = format!("dbx-logs-{way}-{}", std::process::id());
+        let plain = format!("{c}-plain");
+        let run = |name: &str, tty: &[&str], cmd: &str| {
+            let mut args = vec!["run", "-d", "--network", "none", "--label", LABEL];
+            args.extend_from_slice(tty);
+            args.extend_from_slice(&["--name", name, BUSYBOX, "sh", "-c", cmd]);
+            e.docker(&args);
+        };
+        run(&c, &["-t"], script);
+        run(
+            &plain,
+            &[],
+            "i=0; while :; do echo plain-$i; i=$((i+1)); sleep 0.1; done",
+        );
+        let docker_logs = || {
+            e.command()
+                .args(["logs", &c])
+                .output()
+                .map(|o| o.stdout)
+                .unwrap_or_default()
+        };
+        wait_until("the container's first lines", || {
+            docker_logs().ends_with(b"waiting\r\n")
+        });
+        let r = sh.c(&format!("logs {c}"));
+        assert_eq!(r.status, 0, "{way}: {}", r.stderr);
+        assert!(
+            r.stdout.starts_with(b"\x01\x00\x00\x00\x02"),
+            "{way}: {:?}",
+            r.stdout
+        );
+        let theirs = docker_logs();
+        assert!(
+            theirs.starts_with(&r.stdout) || r.stdout.starts_with(&theirs),
+            "{way}: {:?} vs {theirs:?}",
+            r.stdout
+        );
+        let f = Following::start(&sh, &format!("logs -f {c} {plain}"));
+        let width = c.len().max(plain.len());
+        let (pc, pp) = (format!("{c:<width$} | "), format!("{plain:<width$} | "));
+        wait_until("both containers followed", || {
+            let t = f.text();
+            t.contains(&format!("{pc}waiting")) && t.contains(&format!("{pp}plain-"))
+        });
+        e.docker(&["exec", &c, "touch", "/tmp/go"]);
+        wait_until("the prompt without its newline", || {
+            f.text().contains(&format!("{pc}prompt> "))
+        });
+        drop(f);
+        e.docker(&["rm", "-f", &c, &plain]);
+    }
 }

@@ -25,13 +25,13 @@ fn mounted(dir: &Path) -> bool {
 }
 
 /// A mount in a temporary directory, served by a foreground `dockerbox mount`.
-struct Mounted {
+pub(crate) struct Mounted {
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
 
 impl Mounted {
-    fn new(sh: &TestShell, opts: &[&str]) -> Mounted {
+    pub(crate) fn new(sh: &TestShell, opts: &[&str]) -> Mounted {
         let dir = tempfile::tempdir().expect("mount point");
         let mut args = vec!["mount".to_string()];
         args.extend(opts.iter().map(|s| s.to_string()));
@@ -52,7 +52,7 @@ impl Mounted {
         m
     }
 
-    fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.dir.path()
     }
 
@@ -168,7 +168,7 @@ fn landed(c: &str, dir: &str) {
     });
 }
 
-fn mount_ready() -> Option<(Sandbox, TestShell)> {
+pub(crate) fn mount_ready() -> Option<(Sandbox, TestShell)> {
     let sb = Sandbox::new("mount")?;
     if !Path::new("/dev/fuse").exists() {
         eprintln!("skipping: no /dev/fuse");

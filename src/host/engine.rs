@@ -186,6 +186,11 @@ impl Engine {
         &self.spec.name
     }
 
+    /// How it is reached (for a connection of our own, as `logs -f` makes).
+    pub(super) fn spec(&self) -> &EngineSpec {
+        &self.spec
+    }
+
     /// The client, once the engine answered: after version negotiation (the engine here
     /// speaks API 1.41, older than bollard's default) or a first list answered while the
     /// negotiation runs beside it ([`Engine::containers`]); with the event follower started.

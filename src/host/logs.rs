@@ -3,16 +3,21 @@
 //! Without a TTY the engine multiplexes stdout and stderr in frames (an 8-byte header, then the
 //! payload) and bollard's decoder reads them exactly. A TTY container's log is the terminal's
 //! raw bytes, which bollard's decoder (on a unix socket) holds until a newline arrives, and
-//! misreads when a chunk starts with a byte 0-2 (ENGINE-FACTS). So for a TTY container on a unix
-//! socket the request is made here, on a socket of its own, and the body (HTTP/1.1 chunked) is
-//! passed on as it arrives. Following, even that is not enough: the log driver keeps a line that
-//! has no newline yet (a prompt) out of the log until it ends, so `-f` on a TTY container
-//! attaches to it instead (`attach?logs=1&stream=1`, output only: what the log holds, then the
-//! terminal's bytes live). On other transports a TTY log goes through bollard (there it is not
-//! held, but a chunk starting with a byte 0-2 may still be misread).
+//! misreads when a chunk starts with a byte 0-2 (ENGINE-FACTS). So for a TTY container the
+//! request is made here, on a connection of its own ([`dial`]: the unix socket, plain TCP, TLS
+//! through rustls with the engine's CA and client certificate, or `ssh ... docker system
+//! dial-stdio` as for bollard), and the body (HTTP/1.1 chunked) is passed on as it arrives.
+//! Following, even that is not enough: the log driver keeps a line that has no newline yet (a
+//! prompt) out of the log until it ends, so `-f` on a TTY container attaches to it instead
+//! (`attach?logs=1&stream=1`, output only: what the log holds, then the terminal's bytes live).
+//! Only a TLS engine without a CA file of its own (trusting the system's roots) goes through
+//! bollard (there a TTY's output is not held, but a chunk starting with a byte 0-2 may be
+//! misread).
 
 use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::query_parameters::LogsOptions;
@@ -22,7 +27,8 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::engine::Engine;
-use super::error::EngineError;
+use super::error::{io_text, EngineError};
+use super::sources::{EngineSpec, TlsFiles};
 
 /// How long a read on our own log socket waits before looking whether anyone still listens.
 const POLL: Duration = Duration::from_millis(250);
@@ -37,8 +43,9 @@ impl Engine {
     ) -> Result<BoxStream<'static, Result<Bytes, EngineError>>, EngineError> {
         let doc = self.inspect_now(id).await?;
         let tty = doc.config.as_ref().and_then(|c| c.tty).unwrap_or(false);
-        if let (true, Some(sock)) = (tty, self.addr().strip_prefix("unix://")) {
-            return Ok(raw_logs(sock.to_string(), id.to_string(), follow));
+        if tty && dialable(self.spec()) {
+            let secs = self.timeout().as_secs();
+            return Ok(raw_logs(self.spec().clone(), secs, id.to_string(), follow));
         }
         let docker = self.client().await?.clone();
         let opts = LogsOptions {
@@ -71,16 +78,176 @@ impl Engine {
     }
 }
 
-/// The log of a TTY container, read from a socket of our own on a thread: every byte passed
-/// on as it arrives.
+/// A byte stream to the engine, of our own.
+trait Duplex: Read + Write + Send {}
+impl<T: Read + Write + Send> Duplex for T {}
+
+/// Whether [`dial`] reaches this engine: all but TLS trusting the system's roots alone.
+fn dialable(spec: &EngineSpec) -> bool {
+    spec.tls.as_ref().is_none_or(|t| t.verify && t.ca.is_some())
+}
+
+/// A connection of our own to the engine, whose reads give up after [`POLL`] (so a reader can
+/// look whether anyone still listens).
+fn dial(spec: &EngineSpec, timeout_secs: u64) -> Result<Box<dyn Duplex>, String> {
+    let addr = spec.addr.as_str();
+    if let Some(sock) = addr.strip_prefix("unix://") {
+        let s = UnixStream::connect(sock).map_err(|e| io_text(&e))?;
+        s.set_read_timeout(Some(POLL)).map_err(|e| io_text(&e))?;
+        return Ok(Box::new(s));
+    }
+    if addr.starts_with("ssh://") {
+        let target = super::ssh::Target::parse(addr)?;
+        return Ok(Box::new(SshPipe::spawn(&target.args(timeout_secs))?));
+    }
+    let hostport = addr
+        .strip_prefix("tcp://")
+        .map(|r| r.split('/').next().unwrap_or(r))
+        .ok_or_else(|| "unsupported address".to_string())?;
+    let tcp = TcpStream::connect(hostport).map_err(|e| io_text(&e))?;
+    let Some(tls) = &spec.tls else {
+        tcp.set_read_timeout(Some(POLL)).map_err(|e| io_text(&e))?;
+        return Ok(Box::new(tcp));
+    };
+    // The handshake with the engine's own limit; then reads that give up after POLL.
+    let limit = Duration::from_secs(timeout_secs.max(1));
+    tcp.set_read_timeout(Some(limit)).map_err(|e| io_text(&e))?;
+    let mut s = tls_over(tcp, hostport, tls)?;
+    while s.conn.is_handshaking() {
+        s.conn
+            .complete_io(&mut s.sock)
+            .map_err(|e| format!("TLS: {}", io_text(&e)))?;
+    }
+    s.sock
+        .set_read_timeout(Some(POLL))
+        .map_err(|e| io_text(&e))?;
+    Ok(Box::new(s))
+}
+
+/// TLS as the docker CLI speaks it: the engine checked against the CA, our client certificate
+/// offered when there is one.
+fn tls_over(
+    tcp: TcpStream,
+    hostport: &str,
+    tls: &TlsFiles,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let pem =
+        |p: &std::path::Path, e: rustls::pki_types::pem::Error| format!("{}: {e}", p.display());
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(ca) = &tls.ca {
+        for c in CertificateDer::pem_file_iter(ca).map_err(|e| pem(ca, e))? {
+            roots
+                .add(c.map_err(|e| pem(ca, e))?)
+                .map_err(|e| format!("{}: {e}", ca.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+    let config = match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => {
+            let certs = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| pem(cert, e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| pem(cert, e))?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| e.to_string())?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    let host = match hostport.rsplit_once(':') {
+        Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']'),
+        None => hostport,
+    };
+    let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    Ok(rustls::StreamOwned::new(conn, tcp))
+}
+
+/// `ssh ... docker system dial-stdio`: its stdin and stdout are the connection. Reads wait at
+/// most [`POLL`]; ssh is killed when the connection is dropped.
+struct SshPipe {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::process::ChildStdout,
+}
+
+impl SshPipe {
+    fn spawn(args: &[String]) -> Result<SshPipe, String> {
+        let mut child = std::process::Command::new("ssh")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("ssh: {}", io_text(&e)))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("ssh: no pipes".into());
+        };
+        Ok(SshPipe {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+}
+
+impl Read for SshPipe {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let mut pfd = libc::pollfd {
+            fd: self.stdout.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(POLL.as_millis()).unwrap_or(250);
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stdout.read(buf)
+    }
+}
+
+impl Write for SshPipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.stdin.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stdin.flush()
+    }
+}
+
+impl Drop for SshPipe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The log of a TTY container, read from a connection of our own on a thread: every byte
+/// passed on as it arrives.
 fn raw_logs(
-    sock: String,
+    spec: EngineSpec,
+    timeout_secs: u64,
     id: String,
     follow: bool,
 ) -> BoxStream<'static, Result<Bytes, EngineError>> {
     let (tx, rx) = mpsc::channel::<Result<Bytes, EngineError>>(8);
     std::thread::spawn(move || {
-        if let Err(e) = read_raw(&sock, &id, follow, &tx) {
+        if let Err(e) = read_raw(&spec, timeout_secs, &id, follow, &tx) {
             let _ = tx.blocking_send(Err(e));
         }
     });
@@ -89,14 +256,16 @@ fn raw_logs(
 }
 
 fn read_raw(
-    sock: &str,
+    spec: &EngineSpec,
+    timeout_secs: u64,
     id: &str,
     follow: bool,
     tx: &mpsc::Sender<Result<Bytes, EngineError>>,
 ) -> Result<(), EngineError> {
-    let io = |e: std::io::Error| EngineError::Other(format!("unix://{sock}: {e}"));
-    let mut s = UnixStream::connect(sock).map_err(io)?;
-    s.set_read_timeout(Some(POLL)).map_err(io)?;
+    let addr = &spec.addr;
+    let io = |e: std::io::Error| EngineError::Other(format!("{addr}: {}", io_text(&e)));
+    let mut s = dial(spec, timeout_secs)
+        .map_err(|e| EngineError::Other(format!("cannot connect to {addr}: {e}")))?;
     let follow = if follow { 1 } else { 0 };
     // The engine names containers with [a-zA-Z0-9_.-] and IDs in hex: nothing to escape.
     if !id
@@ -161,9 +330,9 @@ fn r_send(tx: &mpsc::Sender<Result<Bytes, EngineError>>, b: Bytes) -> bool {
     tx.blocking_send(Ok(b)).is_ok()
 }
 
-/// An HTTP/1.1 response read from our socket.
+/// An HTTP/1.1 response read from our connection.
 struct Body<'t> {
-    s: UnixStream,
+    s: Box<dyn Duplex>,
     buf: BytesMut,
     tx: &'t mpsc::Sender<Result<Bytes, EngineError>>,
 }

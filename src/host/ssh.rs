@@ -104,7 +104,7 @@ impl Target {
     }
 
     /// ssh's arguments, as the docker CLI builds them (plus BatchMode).
-    fn args(&self, timeout_secs: u64) -> Vec<String> {
+    pub(super) fn args(&self, timeout_secs: u64) -> Vec<String> {
         let mut args = Vec::new();
         if let Some(user) = &self.user {
             args.extend(["-l".to_string(), user.clone()]);

@@ -253,11 +253,16 @@ async fn projects(vfs: &Vfs, eng: &Engine) -> Result<BTreeMap<String, Project>, 
         .iter()
         .position(|e| std::ptr::eq(&**e, eng))
         .unwrap_or(0);
-    let Some((here, true)) = vfs.swarm.of(index, eng).await else {
+    let manager = match vfs.swarm.of(index, eng).await {
+        Some((here, true)) => eng.swarm_tasks().await.ok().map(|t| (here, t)),
+        _ => None,
+    };
+    // Outside a swarm, on a worker, or a manager that cannot answer now (no quorum): the
+    // stacks' containers this engine runs, by their labels.
+    let Some((here, (tasks, nodes))) = manager else {
         all.extend(eng.labelled(STACK).await?);
         return Ok(group(&all));
     };
-    let (tasks, nodes) = eng.swarm_tasks().await?;
     let mut engines = Vec::new();
     if tasks.iter().any(|t| t.node != here) {
         let others = vfs
