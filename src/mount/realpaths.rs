@@ -172,7 +172,7 @@ fn build(vfs: &Arc<Vfs>) -> Result<View, String> {
         .join()
         .map_err(|_| "the mount's thread panicked".to_string())??;
     let (ns, session, root) = made;
-    super::follow_changes(&rt, vfs, inner.clone(), session.notifier());
+    super::follow_changes(rt.handle(), vfs, inner.clone(), session.notifier());
     Ok(View {
         ns,
         root,
