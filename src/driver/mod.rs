@@ -60,8 +60,9 @@ pub struct Options {
 pub enum DriverError {
     #[error("volume-driver: {0}")]
     Start(String),
+    /// (Not a `source`: the one reporter prints the chain, and this is all of it.)
     #[error("volume-driver: {0}")]
-    State(#[from] state::StateError),
+    State(state::StateError),
 }
 
 fn start_err(what: impl std::fmt::Display, e: &std::io::Error) -> DriverError {
@@ -83,7 +84,7 @@ pub fn run(
         std::fs::canonicalize(&opts.state).map_err(|e| start_err(opts.state.display(), &e))?;
     let state_file = dir.join("volumes.json");
     let _lock = lock(&dir.join("volumes.json.lock"))?;
-    let vols = state::load(&state_file)?;
+    let vols = state::load(&state_file).map_err(DriverError::State)?;
     let mounts = dir.join("mounts");
     std::fs::create_dir_all(&mounts).map_err(|e| start_err(mounts.display(), &e))?;
     // The namespace is reached through these: root only.
