@@ -104,6 +104,7 @@ pub fn run(
             vols,
             live: HashMap::new(),
         }),
+        ops: tokio::sync::Mutex::new(()),
     });
     let _guard = rt.enter();
     let (listener, made) = listen(&opts.name)?;
@@ -240,7 +241,10 @@ struct Driver {
     state_file: PathBuf,
     mounts: PathBuf,
     log: Sink,
+    /// Held only for moments: reads (Get, Path, List) never wait behind a slow mount.
     table: tokio::sync::Mutex<Table>,
+    /// Held through each change (Create, Remove, Mount, Unmount): they happen one at a time.
+    ops: tokio::sync::Mutex<()>,
 }
 
 impl Driver {
@@ -326,8 +330,8 @@ impl Driver {
     ) -> Result<Reply, String> {
         check_name(name)?;
         let (vp, src, read_only) = volume_opts(opts)?;
-        let mut t = self.table.lock().await;
-        if let Some(v) = t.vols.get(name) {
+        let _op = self.ops.lock().await;
+        if let Some(v) = self.table.lock().await.vols.get(name) {
             if v.src == src && v.read_only == read_only {
                 return Ok(Reply::Done);
             }
@@ -338,6 +342,7 @@ impl Driver {
             ));
         }
         self.check_source(&vp, &src).await?;
+        let mut t = self.table.lock().await;
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -377,6 +382,7 @@ impl Driver {
     }
 
     async fn remove(&self, name: &str) -> Result<Reply, String> {
+        let _op = self.ops.lock().await;
         let mut t = self.table.lock().await;
         if !t.vols.contains_key(name) {
             // Nothing to keep the engine from forgetting it too.
@@ -395,7 +401,9 @@ impl Driver {
             }
             return Err(e.to_string());
         }
-        if let Some(l) = t.live.remove(name) {
+        let live = t.live.remove(name);
+        drop(t);
+        if let Some(l) = live {
             let _ = tokio::task::spawn_blocking(move || drop(l)).await;
         }
         let _ = std::fs::remove_dir(self.mounts.join(name));
@@ -403,20 +411,25 @@ impl Driver {
     }
 
     async fn mount(&self, name: &str, id: &str) -> Result<Reply, String> {
-        let mut t = self.table.lock().await;
-        let v = t.vols.get(name).cloned().ok_or_else(|| no_such(name))?;
+        let _op = self.ops.lock().await;
+        let v = self.table.lock().await.vols.get(name).cloned();
+        let v = v.ok_or_else(|| no_such(name))?;
         let vp = VPath::parse(Path::new(&v.src));
         self.refuse_self_mount(name, &vp, &v.src).await?;
-        if let Some(l) = t.live.get_mut(name) {
-            if l.served.alive() {
-                *l.refs.entry(id.to_string()).or_default() += 1;
-                return Ok(Reply::Mountpoint(
-                    l.mountpoint.to_string_lossy().into_owned(),
-                ));
+        let dead = {
+            let mut t = self.table.lock().await;
+            if let Some(l) = t.live.get_mut(name) {
+                if l.served.alive() {
+                    *l.refs.entry(id.to_string()).or_default() += 1;
+                    return Ok(Reply::Mountpoint(
+                        l.mountpoint.to_string_lossy().into_owned(),
+                    ));
+                }
             }
-        }
+            t.live.remove(name)
+        };
         // Not mounted, or its session ended under it: (again) from the start.
-        if let Some(dead) = t.live.remove(name) {
+        if let Some(dead) = dead {
             let _ = tokio::task::spawn_blocking(move || drop(dead)).await;
         }
         let dir = self.mounts.join(name);
@@ -451,7 +464,7 @@ impl Driver {
         }
         let mut refs = HashMap::new();
         refs.insert(id.to_string(), 1);
-        t.live.insert(
+        self.table.lock().await.live.insert(
             name.to_string(),
             Live {
                 served,
@@ -488,6 +501,7 @@ impl Driver {
     }
 
     async fn unmount(&self, name: &str, id: &str) -> Result<Reply, String> {
+        let _op = self.ops.lock().await;
         let mut t = self.table.lock().await;
         if !t.vols.contains_key(name) {
             return Err(no_such(name));
@@ -502,13 +516,15 @@ impl Driver {
                 l.refs.remove(id);
             }
         }
-        if l.refs.is_empty() {
-            if let Some(l) = t.live.remove(name) {
-                let _ = tokio::task::spawn_blocking(move || drop(l)).await;
-                return Ok(Reply::Unmounted);
-            }
+        if !l.refs.is_empty() {
+            return Ok(Reply::Done);
         }
-        Ok(Reply::Done)
+        let last = t.live.remove(name);
+        drop(t);
+        if let Some(l) = last {
+            let _ = tokio::task::spawn_blocking(move || drop(l)).await;
+        }
+        Ok(Reply::Unmounted)
     }
 }
 
