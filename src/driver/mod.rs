@@ -85,6 +85,7 @@ pub fn run(
     let state_file = dir.join("volumes.json");
     let _lock = lock(&dir.join("volumes.json.lock"))?;
     let vols = state::load(&state_file).map_err(DriverError::State)?;
+    state::remove_temps(&state_file);
     let mounts = dir.join("mounts");
     std::fs::create_dir_all(&mounts).map_err(|e| start_err(mounts.display(), &e))?;
     // The namespace is reached through these: root only.
