@@ -106,6 +106,19 @@ impl World {
         });
     }
 
+    /// Another driver, run to its end (it cannot start): its output.
+    fn refused_driver(&self, name: &str, state: &Path) -> Output {
+        let pid = self.eng.pid().expect("dockerd runs").to_string();
+        let mut c = Command::new("nsenter");
+        c.args(["--target", &pid, "--mount", "--"])
+            .arg(TestShell::bin())
+            .args(["-H", &self.eng.addr(), "volume-driver", "--name", name])
+            .arg("--state")
+            .arg(state)
+            .stdin(Stdio::null());
+        c.output().expect("run a second driver")
+    }
+
     /// Stops the driver with `signal` and waits for it; its exit status.
     fn stop_driver(&mut self, signal: &str) -> Option<i32> {
         let mut c = self.driver.take()?;
@@ -266,6 +279,52 @@ fn volume_driver_gives_containers_other_containers_directories() {
     ]);
     w.start_driver();
     let src_opt = format!("src=/containers/{src}/var/log/app");
+
+    // A second driver on the same state or the same name refuses to start, and so does one
+    // with a bad name or a broken state file.
+    let other = w.eng.dir().join("other");
+    let cases = [
+        (
+            PLUGIN,
+            other.clone(),
+            format!("another process serves plugin {PLUGIN} there"),
+        ),
+        (
+            "dockerbox-test2",
+            w.state.clone(),
+            "another volume-driver uses this state directory".to_string(),
+        ),
+        (
+            "no/slash",
+            other.clone(),
+            "--name: \"no/slash\": not a valid name".to_string(),
+        ),
+    ];
+    for (name, state, want) in &cases {
+        let o = w.refused_driver(name, state);
+        assert_eq!(o.status.code(), Some(2), "{name}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with("dockerbox: volume-driver: "), "{err}");
+        assert!(
+            err.contains(want.as_str()),
+            "{name}: want {want:?} in {err}"
+        );
+    }
+    let broken = w.eng.dir().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("volumes.json"), "{").unwrap();
+    let o = w.refused_driver("dockerbox-test3", &broken);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = format!(
+        "state file {}/volumes.json: not valid JSON",
+        broken.display()
+    );
+    assert_eq!(err.matches(&want).count(), 1, "said once: {err}");
+    assert_eq!(
+        std::fs::read(broken.join("volumes.json")).unwrap(),
+        b"{",
+        "left as it was"
+    );
 
     // The protocol by hand: keep-alive, and bad requests answered (not a crash).
     let answers = raw(

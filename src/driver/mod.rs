@@ -60,8 +60,9 @@ pub struct Options {
 pub enum DriverError {
     #[error("volume-driver: {0}")]
     Start(String),
+    /// (Not a `source`: the one reporter prints the chain, and this is all of it.)
     #[error("volume-driver: {0}")]
-    State(#[from] state::StateError),
+    State(state::StateError),
 }
 
 fn start_err(what: impl std::fmt::Display, e: &std::io::Error) -> DriverError {
@@ -83,7 +84,8 @@ pub fn run(
         std::fs::canonicalize(&opts.state).map_err(|e| start_err(opts.state.display(), &e))?;
     let state_file = dir.join("volumes.json");
     let _lock = lock(&dir.join("volumes.json.lock"))?;
-    let vols = state::load(&state_file)?;
+    let vols = state::load(&state_file).map_err(DriverError::State)?;
+    state::remove_temps(&state_file);
     let mounts = dir.join("mounts");
     std::fs::create_dir_all(&mounts).map_err(|e| start_err(mounts.display(), &e))?;
     // The namespace is reached through these: root only.
@@ -103,6 +105,7 @@ pub fn run(
             vols,
             live: HashMap::new(),
         }),
+        ops: tokio::sync::Mutex::new(()),
     });
     let _guard = rt.enter();
     let (listener, made) = listen(&opts.name)?;
@@ -239,7 +242,10 @@ struct Driver {
     state_file: PathBuf,
     mounts: PathBuf,
     log: Sink,
+    /// Held only for moments: reads (Get, Path, List) never wait behind a slow mount.
     table: tokio::sync::Mutex<Table>,
+    /// Held through each change (Create, Remove, Mount, Unmount): they happen one at a time.
+    ops: tokio::sync::Mutex<()>,
 }
 
 impl Driver {
@@ -325,8 +331,8 @@ impl Driver {
     ) -> Result<Reply, String> {
         check_name(name)?;
         let (vp, src, read_only) = volume_opts(opts)?;
-        let mut t = self.table.lock().await;
-        if let Some(v) = t.vols.get(name) {
+        let _op = self.ops.lock().await;
+        if let Some(v) = self.table.lock().await.vols.get(name) {
             if v.src == src && v.read_only == read_only {
                 return Ok(Reply::Done);
             }
@@ -337,6 +343,7 @@ impl Driver {
             ));
         }
         self.check_source(&vp, &src).await?;
+        let mut t = self.table.lock().await;
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -376,6 +383,7 @@ impl Driver {
     }
 
     async fn remove(&self, name: &str) -> Result<Reply, String> {
+        let _op = self.ops.lock().await;
         let mut t = self.table.lock().await;
         if !t.vols.contains_key(name) {
             // Nothing to keep the engine from forgetting it too.
@@ -394,7 +402,9 @@ impl Driver {
             }
             return Err(e.to_string());
         }
-        if let Some(l) = t.live.remove(name) {
+        let live = t.live.remove(name);
+        drop(t);
+        if let Some(l) = live {
             let _ = tokio::task::spawn_blocking(move || drop(l)).await;
         }
         let _ = std::fs::remove_dir(self.mounts.join(name));
@@ -402,20 +412,25 @@ impl Driver {
     }
 
     async fn mount(&self, name: &str, id: &str) -> Result<Reply, String> {
-        let mut t = self.table.lock().await;
-        let v = t.vols.get(name).cloned().ok_or_else(|| no_such(name))?;
+        let _op = self.ops.lock().await;
+        let v = self.table.lock().await.vols.get(name).cloned();
+        let v = v.ok_or_else(|| no_such(name))?;
         let vp = VPath::parse(Path::new(&v.src));
         self.refuse_self_mount(name, &vp, &v.src).await?;
-        if let Some(l) = t.live.get_mut(name) {
-            if l.served.alive() {
-                *l.refs.entry(id.to_string()).or_default() += 1;
-                return Ok(Reply::Mountpoint(
-                    l.mountpoint.to_string_lossy().into_owned(),
-                ));
+        let dead = {
+            let mut t = self.table.lock().await;
+            if let Some(l) = t.live.get_mut(name) {
+                if l.served.alive() {
+                    *l.refs.entry(id.to_string()).or_default() += 1;
+                    return Ok(Reply::Mountpoint(
+                        l.mountpoint.to_string_lossy().into_owned(),
+                    ));
+                }
             }
-        }
+            t.live.remove(name)
+        };
         // Not mounted, or its session ended under it: (again) from the start.
-        if let Some(dead) = t.live.remove(name) {
+        if let Some(dead) = dead {
             let _ = tokio::task::spawn_blocking(move || drop(dead)).await;
         }
         let dir = self.mounts.join(name);
@@ -450,7 +465,7 @@ impl Driver {
         }
         let mut refs = HashMap::new();
         refs.insert(id.to_string(), 1);
-        t.live.insert(
+        self.table.lock().await.live.insert(
             name.to_string(),
             Live {
                 served,
@@ -487,6 +502,7 @@ impl Driver {
     }
 
     async fn unmount(&self, name: &str, id: &str) -> Result<Reply, String> {
+        let _op = self.ops.lock().await;
         let mut t = self.table.lock().await;
         if !t.vols.contains_key(name) {
             return Err(no_such(name));
@@ -501,13 +517,15 @@ impl Driver {
                 l.refs.remove(id);
             }
         }
-        if l.refs.is_empty() {
-            if let Some(l) = t.live.remove(name) {
-                let _ = tokio::task::spawn_blocking(move || drop(l)).await;
-                return Ok(Reply::Unmounted);
-            }
+        if !l.refs.is_empty() {
+            return Ok(Reply::Done);
         }
-        Ok(Reply::Done)
+        let last = t.live.remove(name);
+        drop(t);
+        if let Some(l) = last {
+            let _ = tokio::task::spawn_blocking(move || drop(l)).await;
+        }
+        Ok(Reply::Unmounted)
     }
 }
 

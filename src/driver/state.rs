@@ -93,13 +93,36 @@ pub fn load(path: &Path) -> Result<Volumes, StateError> {
     }
 }
 
+/// The temporary a save of this process writes.
+fn temp_of(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Removes the temporaries of saves cut short (a driver killed mid-write); called under the
+/// state directory's lock, so none of them is being written.
+pub fn remove_temps(path: &Path) {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let prefix = format!(
+        ".{}.tmp-",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Replaces the file with `vols`: written beside it under a temporary name, synced, renamed
 /// over it, and the directory synced; on any error the temporary is removed and the old file
 /// stays as it was.
 pub fn save(path: &Path, vols: &Volumes) -> Result<(), StateError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let temp = temp_of(path);
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -156,6 +179,11 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["volumes.json"], "no temporary left behind");
+        // One of a killed driver's is removed at the next start.
+        std::fs::write(dir.path().join(".volumes.json.tmp-1"), "{").unwrap();
+        remove_temps(&path);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(load(&path).unwrap(), Volumes::new());
     }
 
     #[test]
