@@ -218,7 +218,9 @@ fn split_shell_args(argv: Vec<OsString>) -> Result<(Vec<OsString>, ShellArgs), S
                 b'h' | b'H' if !on => {}
                 b'H' => {
                     // dockerbox's -H URL: the rest of the cluster or the next argument.
-                    out.push(kept.clone().into());
+                    if kept.len() > 1 {
+                        out.push(kept.clone().into());
+                    }
                     kept = String::from("-");
                     out.push("-H".into());
                     let rest = &a[i + 1..];
@@ -247,8 +249,11 @@ fn split_shell_args(argv: Vec<OsString>) -> Result<(Vec<OsString>, ShellArgs), S
     }
     let rest: Vec<OsString> = operands.collect();
     if !rest.is_empty() {
-        // A subcommand keeps its own arguments for clap.
-        if !command && !shell.stdin && rest[0] == "mount" {
+        // A subcommand (mount, volume-driver) keeps its own arguments for clap.
+        let subcommand = <Cli as clap::CommandFactory>::command()
+            .get_subcommands()
+            .any(|s| rest[0] == s.get_name());
+        if !command && !shell.stdin && subcommand {
             out.extend(rest);
         } else {
             out.push("--".into());
@@ -446,6 +451,14 @@ mod tests {
             (
                 &["-v", "mount", "-o", "ro", "/m"],
                 Ok(("-v mount -o ro /m", "", false, false)),
+            ),
+            (
+                &["volume-driver", "--name", "t"],
+                Ok(("volume-driver --name t", "", false, false)),
+            ),
+            (
+                &["-H", "m=unix:///a", "-H", "w=unix:///b", "-c", "ls"],
+                Ok(("-H m=unix:///a -H w=unix:///b -c ls", "", false, false)),
             ),
             (&["--", "-c"], Ok(("-- -c", "", false, false))),
             (&["-c"], Err("-c: option requires an argument")),
