@@ -27,6 +27,7 @@ use crate::vfs::Vfs;
 /// Runs the REPL until `exit` or Ctrl-D.
 pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
     sh.interactive = true;
+    crate::shell::enable_job_control();
     let config = Config::builder()
         .completion_type(CompletionType::List)
         .auto_add_history(false)
@@ -53,6 +54,7 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
     }
     let mut mode = EditMode::Emacs;
     loop {
+        sh.report_done_jobs();
         if let Ok(mut s) = scope.lock() {
             *s = Scope::of(sh);
         }
@@ -83,6 +85,7 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
                         let _ = rl.append_history(h);
                     }
                 }
+                crate::shell::remember_line(line.as_bytes());
                 rt.block_on(sh.run_line(line.as_bytes()));
                 if sh.status == exit_codes::INTERRUPTED {
                     eprintln!();

@@ -117,6 +117,16 @@ pub const LANGUAGE: &[Described] = &[
         "jobs [-lp] [%JOB...]\n  -l  with process IDs\n  -p  process IDs only",
         "list the jobs: running, stopped, done",
     ),
+    lang(
+        "fg",
+        "fg [%JOB]",
+        "continue a job in the foreground (REPL: the terminal is its)",
+    ),
+    lang(
+        "bg",
+        "bg [%JOB...]",
+        "continue stopped jobs in the background",
+    ),
     lang("getopts", "getopts OPTSTRING NAME [ARG...]", "parse options"),
     lang(
         "command",
