@@ -53,6 +53,8 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut mode = EditMode::Emacs;
+    // Leaving with stopped jobs is refused once, as in bash (they would be hung up).
+    let mut warned = false;
     loop {
         sh.report_done_jobs();
         if let Ok(mut s) = scope.lock() {
@@ -91,18 +93,38 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
                     eprintln!();
                 }
                 if sh.exit.is_some() {
-                    break;
+                    if leave(sh, &mut warned) {
+                        break;
+                    }
+                    continue;
                 }
+                warned = false;
             }
             Err(ReadlineError::Interrupted) => {
                 // Ctrl-C at the prompt abandons the line.
                 sh.status = exit_codes::INTERRUPTED;
             }
-            Err(ReadlineError::Eof) => break,
+            Err(ReadlineError::Eof) => {
+                if leave(sh, &mut warned) {
+                    break;
+                }
+            }
             Err(e) => return Err(e).context("cannot read the command line"),
         }
     }
     Ok(())
+}
+
+/// Whether the REPL may end now: not the first time it is asked with stopped jobs (unless a
+/// SIGTERM or SIGHUP asks).
+fn leave(sh: &mut Shell, warned: &mut bool) -> bool {
+    if *warned || crate::interrupt::terminating().is_some() || !sh.has_stopped_jobs() {
+        return true;
+    }
+    *warned = true;
+    sh.exit = None;
+    crate::context::Reporter::stderr().error("there are stopped jobs");
+    false
 }
 
 /// Reads continuation lines while `line` needs more. False when Ctrl-C abandoned it; Ctrl-D

@@ -462,7 +462,8 @@ fn stop(t: &Tmux, job: &str) -> String {
 
 /// Job control for host programs: Ctrl-Z stops `sleep 100` and `head` (status 148), `jobs`
 /// lists them with `+` and `-`, `fg %2` gives `head` the terminal again (it reads the line typed
-/// next), `bg` continues `sleep` in the background, and `fg` then Ctrl-C ends it.
+/// next), `bg` continues `sleep` in the background, and `fg` then Ctrl-C ends it. (`cat` is a
+/// builtin here, a thread that Ctrl-Z cannot stop, so `head` reads the terminal instead.)
 #[test]
 fn ctrl_z_stops_host_jobs_and_fg_and_bg_continue_them() {
     if !tmux_available() {
@@ -501,6 +502,16 @@ fn ctrl_z_stops_host_jobs_and_fg_and_bg_continue_them() {
     t.keys(&["echo after=$?; jobs; echo listed", "Enter"]);
     let s = t.wait_for("after", |s| s.contains("\nafter=130\nlisted"));
     assert!(!t.exited(), "{s}");
+    // Leaving with a stopped job is refused once.
+    t.keys(&["sleep 100", "Enter"]);
+    stop(&t, "sleep 100");
+    t.keys(&["C-d"]);
+    t.wait_for("warning", |s| {
+        s.contains("dockerbox: there are stopped jobs")
+    });
+    assert!(!t.exited());
+    t.keys(&["C-d"]);
+    crate::util::wait_until("dockerbox to exit", || t.exited());
 }
 
 /// A pipeline with a builtin stage (a thread of dockerbox, which cannot be stopped) ignores
@@ -529,7 +540,21 @@ fn ctrl_z_leaves_builtin_pipelines_running_and_job_specs_work() {
     t.keys(&["kill %1; wait %1; echo killed=$?", "Enter"]);
     t.wait_for("kill %1", |s| s.contains("\nkilled=143"));
     t.keys(&["sleep 0.1 & wait %1; echo waited=$?", "Enter"]);
-    t.wait_for("wait %1", |s| s.contains("\nwaited=0"));
+    t.wait_for("wait %1", |s| {
+        s.contains("\n[1] ") && s.contains("\nwaited=0")
+    });
+    // A job nobody waited for is announced once it ended, before a prompt.
+    t.keys(&["sleep 0.2 &", "Enter"]);
+    crate::util::wait_until("the Done notice", || {
+        t.keys(&["Enter"]);
+        t.screen(false)
+            .contains("\n[1]+  Done                    sleep 0.2\n")
+    });
+    let s = t.screen(false);
+    assert!(
+        !s.contains("Done                    sleep 0.1"),
+        "waited for: {s}"
+    );
     let r = sh.c("sleep 0.1 & wait %1; echo $?; sleep 0.1 & wait %%; echo $?; wait %9; echo $?");
     assert_eq!(r.out(), "0\n0\n127\n");
 }

@@ -423,6 +423,10 @@ impl Shell {
                 if let Ok(jobs) = self.jobs.lock() {
                     self.last_bg = jobs.iter().find(|j| j.number == number).map(|j| j.id);
                 }
+                if let (true, Some(id)) = (self.job_control(), self.last_bg) {
+                    // As bash's interactive `&`: the job's number and ID.
+                    let _ = writeln!(std::io::stderr(), "[{number}] {id}");
+                }
             }
             Err(err) => {
                 self.shell_error(&format!(
@@ -492,6 +496,15 @@ impl Shell {
                 j.done = Some(st);
             }
         }
+    }
+
+    /// Whether a job is stopped (leaving the REPL then asks to be confirmed, as bash does).
+    pub fn has_stopped_jobs(&self) -> bool {
+        self.update_jobs();
+        self.jobs.lock().is_ok_and(|jobs| {
+            jobs.iter()
+                .any(|j| j.done.is_none() && j.group.as_ref().is_some_and(|g| g.stopped))
+        })
     }
 
     /// Before the REPL's prompt: `[N]+  Done  TEXT` for each job that ended, which then goes.
@@ -868,11 +881,22 @@ impl Shell {
         }
     }
 
+    /// Forgets the jobs that ended among `ids` (all with `None`): what `wait` waited for is
+    /// not announced as done again.
+    fn forget_waited(&self, ids: Option<&[u32]>) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.retain(|j| j.done.is_none() || ids.is_some_and(|ids| !ids.contains(&j.id)));
+        }
+    }
+
     /// `wait [%JOB|ID...]`.
     pub(super) async fn wait_builtin(&mut self, args: Vec<OsString>) -> i32 {
         if args.is_empty() {
-            return self.wait_jobs(None).await;
+            let st = self.wait_jobs(None).await;
+            self.forget_waited(None);
+            return st;
         }
+        let mut waited = Vec::new();
         let mut st = exit_codes::OK;
         for a in &args {
             if a.as_bytes() == b"-n" {
@@ -894,10 +918,14 @@ impl Shell {
                 }
             };
             st = match id {
-                Some(id) => self.wait_jobs(Some(id)).await,
+                Some(id) => {
+                    waited.push(id);
+                    self.wait_jobs(Some(id)).await
+                }
                 None => exit_codes::NOT_FOUND,
             };
         }
+        self.forget_waited(Some(&waited));
         st
     }
 
