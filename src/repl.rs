@@ -232,3 +232,56 @@ impl Hinter for ReplHelper {
 }
 impl Validator for ReplHelper {}
 impl Helper for ReplHelper {}
+
+#[cfg(test)]
+mod tests {
+    use crate::syntax::{self, alias::NoAliases};
+
+    /// What gets a `> ` prompt is what the parser calls incomplete (`Shell::needs_more`); a
+    /// real syntax error is not continued.
+    #[test]
+    fn continued_exactly_when_the_parser_says_incomplete() {
+        let incomplete = |s: &str| matches!(syntax::parse_with_aliases(s.as_bytes(), &NoAliases), Err(e) if e.is_incomplete());
+        for open in [
+            "for c in /containers/*; do",
+            "for c in a; do\necho $c",
+            "if true; then",
+            "if a; then b; else",
+            "while true; do",
+            "until false",
+            "case x in",
+            "case x in a) echo",
+            "{",
+            "{ echo a",
+            "(",
+            "f() {",
+            "echo \"open",
+            "echo 'open",
+            "echo a |",
+            "true &&",
+            "false ||",
+            "echo a \\",
+            "echo $(",
+            "echo $(ls",
+            "echo `ls",
+            "echo ${x",
+            "cat <<EOF",
+            "cat <<EOF\nbody",
+            "cat <<-'E'\n\tbody",
+        ] {
+            assert!(incomplete(open), "continued: {open:?}");
+        }
+        for done in [
+            "for c in a; do\necho $c\ndone",
+            "cat <<EOF\nbody\nEOF",
+            "echo ok",
+            "fi",
+            "done",
+            ")",
+            "echo a | | b",
+            "for c in a; do )",
+        ] {
+            assert!(!incomplete(done), "not continued: {done:?}");
+        }
+    }
+}
