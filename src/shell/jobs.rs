@@ -1021,3 +1021,55 @@ fn line(j: &Job, marks: &(Option<usize>, Option<usize>), pid: bool) -> String {
         format!("[{}]{mark}  {state:<24}{text}\n", j.number)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(number: usize, seen: u64, done: Option<i32>, stopped: Option<bool>, text: &str) -> Job {
+        Job {
+            number,
+            id: 4_194_300 + number as u32,
+            text: text.into(),
+            done,
+            thread: None,
+            group: stopped.map(|stopped| Group {
+                pgid: 100,
+                procs: Vec::new(),
+                stopped,
+                modes: None,
+            }),
+            seen,
+        }
+    }
+
+    /// `jobs` prints what bash prints: `+` the latest job, `-` the one before, the state
+    /// padded to 24 columns, a signal's name for a job it ended, no `&` once done.
+    #[test]
+    fn jobs_lines_are_bashs() {
+        let jobs = [
+            job(1, 5, None, Some(true), "sleep 100"),
+            job(2, 9, None, Some(false), "sleep 200 &"),
+            job(3, 1, Some(128 + libc::SIGTERM), Some(false), "sleep 1 &"),
+            job(4, 2, Some(0), None, "x &"),
+            job(5, 3, Some(3), None, "exit 3 &"),
+        ];
+        let m = marks(&jobs);
+        assert_eq!(m, (Some(2), Some(1)));
+        let shown: Vec<String> = jobs.iter().map(|j| line(j, &m, false)).collect();
+        assert_eq!(
+            shown,
+            [
+                "[1]-  Stopped                 sleep 100\n",
+                "[2]+  Running                 sleep 200 &\n",
+                "[3]   Terminated              sleep 1\n",
+                "[4]   Done                    x\n",
+                "[5]   Exit 3                  exit 3\n",
+            ]
+        );
+        assert_eq!(
+            line(&jobs[0], &m, true),
+            "[1]- 4194301 Stopped                 sleep 100\n"
+        );
+    }
+}
