@@ -241,7 +241,9 @@ mod tests {
     /// real syntax error is not continued.
     #[test]
     fn continued_exactly_when_the_parser_says_incomplete() {
-        let incomplete = |s: &str| matches!(syntax::parse_with_aliases(s.as_bytes(), &NoAliases), Err(e) if e.is_incomplete());
+        let incomplete = |s: &str| {
+            syntax::parse_with_aliases(s.as_bytes(), &NoAliases).is_err_and(|e| e.is_incomplete())
+        };
         for open in [
             "for c in /containers/*; do",
             "for c in a; do\necho $c",

@@ -1,7 +1,7 @@
 //! The builtins of the language itself, which need the interpreter: `set`, `shift`, `return`,
 //! `break`, `continue`, `local`, `readonly`, `eval`, `.`/`source`, `trap`, `read`, `wait`,
-//! `jobs`/`fg`/`bg` (in `jobs.rs`), `getopts`, `command -v`, `type`, `umask`, plus `echo`, `test`/`[`, `true`, `false`
-//! and `:` (builtins so they see the namespace and cost no process).
+//! `jobs`/`fg`/`bg` (in `jobs.rs`), `getopts`, `command -v`, `type`, `umask`, plus `echo`,
+//! `test`/`[`, `true`, `false` and `:` (builtins so they see the namespace and cost no process).
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
