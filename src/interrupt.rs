@@ -100,6 +100,12 @@ pub fn is_set() -> bool {
     FLAG.load(Ordering::SeqCst)
 }
 
+/// Acts as if Ctrl-C was pressed: a host job that has the terminal got the SIGINT itself.
+pub fn raise() {
+    FLAG.store(true, Ordering::SeqCst);
+    notify().notify_waiters();
+}
+
 /// Forgets an earlier Ctrl-C; returns whether there was one.
 pub fn clear() -> bool {
     FLAG.swap(false, Ordering::SeqCst)

@@ -27,6 +27,7 @@ use crate::vfs::Vfs;
 /// Runs the REPL until `exit` or Ctrl-D.
 pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
     sh.interactive = true;
+    crate::shell::enable_job_control();
     let config = Config::builder()
         .completion_type(CompletionType::List)
         .auto_add_history(false)
@@ -52,7 +53,10 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut mode = EditMode::Emacs;
+    // Leaving with stopped jobs is refused once, as in bash (they would be hung up).
+    let mut warned = false;
     loop {
+        sh.report_done_jobs();
         if let Ok(mut s) = scope.lock() {
             *s = Scope::of(sh);
         }
@@ -83,23 +87,44 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
                         let _ = rl.append_history(h);
                     }
                 }
+                crate::shell::remember_line(line.as_bytes());
                 rt.block_on(sh.run_line(line.as_bytes()));
                 if sh.status == exit_codes::INTERRUPTED {
                     eprintln!();
                 }
                 if sh.exit.is_some() {
-                    break;
+                    if leave(sh, &mut warned) {
+                        break;
+                    }
+                    continue;
                 }
+                warned = false;
             }
             Err(ReadlineError::Interrupted) => {
                 // Ctrl-C at the prompt abandons the line.
                 sh.status = exit_codes::INTERRUPTED;
             }
-            Err(ReadlineError::Eof) => break,
+            Err(ReadlineError::Eof) => {
+                if leave(sh, &mut warned) {
+                    break;
+                }
+            }
             Err(e) => return Err(e).context("cannot read the command line"),
         }
     }
     Ok(())
+}
+
+/// Whether the REPL may end now: not the first time it is asked with stopped jobs (unless a
+/// SIGTERM or SIGHUP asks).
+fn leave(sh: &mut Shell, warned: &mut bool) -> bool {
+    if *warned || crate::interrupt::terminating().is_some() || !sh.has_stopped_jobs() {
+        return true;
+    }
+    *warned = true;
+    sh.exit = None;
+    crate::context::Reporter::stderr().error("there are stopped jobs");
+    false
 }
 
 /// Reads continuation lines while `line` needs more. False when Ctrl-C abandoned it; Ctrl-D
@@ -207,3 +232,58 @@ impl Hinter for ReplHelper {
 }
 impl Validator for ReplHelper {}
 impl Helper for ReplHelper {}
+
+#[cfg(test)]
+mod tests {
+    use crate::syntax::{self, alias::NoAliases};
+
+    /// What gets a `> ` prompt is what the parser calls incomplete (`Shell::needs_more`); a
+    /// real syntax error is not continued.
+    #[test]
+    fn continued_exactly_when_the_parser_says_incomplete() {
+        let incomplete = |s: &str| {
+            syntax::parse_with_aliases(s.as_bytes(), &NoAliases).is_err_and(|e| e.is_incomplete())
+        };
+        for open in [
+            "for c in /containers/*; do",
+            "for c in a; do\necho $c",
+            "if true; then",
+            "if a; then b; else",
+            "while true; do",
+            "until false",
+            "case x in",
+            "case x in a) echo",
+            "{",
+            "{ echo a",
+            "(",
+            "f() {",
+            "echo \"open",
+            "echo 'open",
+            "echo a |",
+            "true &&",
+            "false ||",
+            "echo a \\",
+            "echo $(",
+            "echo $(ls",
+            "echo `ls",
+            "echo ${x",
+            "cat <<EOF",
+            "cat <<EOF\nbody",
+            "cat <<-'E'\n\tbody",
+        ] {
+            assert!(incomplete(open), "continued: {open:?}");
+        }
+        for done in [
+            "for c in a; do\necho $c\ndone",
+            "cat <<EOF\nbody\nEOF",
+            "echo ok",
+            "fi",
+            "done",
+            ")",
+            "echo a | | b",
+            "for c in a; do )",
+        ] {
+            assert!(!incomplete(done), "not continued: {done:?}");
+        }
+    }
+}

@@ -441,3 +441,120 @@ fn vi_edit(t: &Tmux, word: &str) {
     t.keys(&["Enter"]);
     t.wait_for("ran", |s| s.contains(&format!("\n{word}\n")));
 }
+
+/// Presses Ctrl-Z until the job is reported stopped (a Ctrl-Z typed before the program has the
+/// terminal reaches dockerbox, which ignores it); returns the screen.
+fn stop(t: &Tmux, job: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        t.keys(&["C-z"]);
+        let s = t.screen(false);
+        if s.contains(&format!("Stopped                 {job}")) {
+            return s;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(crate::util::WAIT_SECS),
+            "Ctrl-Z did not stop {job}; screen:\n{s}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Job control for host programs: Ctrl-Z stops `sleep 100` and `head` (status 148), `jobs`
+/// lists them with `+` and `-`, `fg %2` gives `head` the terminal again (it reads the line typed
+/// next), `bg` continues `sleep` in the background, and `fg` then Ctrl-C ends it. (`cat` is a
+/// builtin here, a thread that Ctrl-Z cannot stop, so `head` reads the terminal instead.)
+#[test]
+fn ctrl_z_stops_host_jobs_and_fg_and_bg_continue_them() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&["sleep 100", "Enter"]);
+    stop(&t, "sleep 100");
+    t.keys(&["echo status=$?", "Enter"]);
+    t.wait_for("status", |s| s.contains("\nstatus=148"));
+    t.keys(&["head -n 1", "Enter"]);
+    stop(&t, "head -n 1");
+    t.keys(&["jobs", "Enter"]);
+    t.wait_for("both jobs", |s| {
+        s.contains(
+            "\n[1]-  Stopped                 sleep 100\n[2]+  Stopped                 head -n 1\n",
+        )
+    });
+    t.keys(&["fg %2", "Enter"]);
+    t.wait_for("fg names the job", |s| s.contains("$ fg %2\nhead -n 1\n"));
+    t.keys(&["typed-line", "Enter"]);
+    t.wait_for("head read the terminal", |s| {
+        s.contains("\nhead -n 1\ntyped-line\ntyped-line\n")
+    });
+    t.keys(&["bg", "Enter"]);
+    t.wait_for("bg", |s| s.contains("\n[1]+ sleep 100 &\n"));
+    t.keys(&["jobs -l", "Enter"]);
+    t.wait_for("running", |s| {
+        s.contains("Running                 sleep 100 &")
+    });
+    t.keys(&["fg", "Enter"]);
+    t.wait_for("fg", |s| s.contains("$ fg\nsleep 100\n"));
+    t.interrupt("$ fg", "$");
+    t.keys(&["echo after=$?; jobs; echo listed", "Enter"]);
+    let s = t.wait_for("after", |s| s.contains("\nafter=130\nlisted"));
+    assert!(!t.exited(), "{s}");
+    // Leaving with a stopped job is refused once.
+    t.keys(&["sleep 100", "Enter"]);
+    stop(&t, "sleep 100");
+    t.keys(&["C-d"]);
+    t.wait_for("warning", |s| {
+        s.contains("dockerbox: there are stopped jobs")
+    });
+    assert!(!t.exited());
+    t.keys(&["C-d"]);
+    crate::util::wait_until("dockerbox to exit", || t.exited());
+}
+
+/// A pipeline with a builtin stage (a thread of dockerbox, which cannot be stopped) ignores
+/// Ctrl-Z: it runs to its end and no job is left; `%N` specs work for `wait` and `kill`, in the
+/// REPL and (without job control) in `-c`.
+#[test]
+fn ctrl_z_leaves_builtin_pipelines_running_and_job_specs_work() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&["sleep 2 | cat; echo piped=$?", "Enter"]);
+    t.keys(&["C-z"]);
+    t.keys(&["C-z"]);
+    // The terminal echoes `^Z` where the output goes on.
+    t.wait_for("pipeline ended", |s| {
+        s.contains("^Zpiped=0") || s.contains("\npiped=0")
+    });
+    t.keys(&["jobs; echo none", "Enter"]);
+    let s = t.wait_for("no job", |s| s.contains("\nnone"));
+    assert!(!s.contains("Stopped"), "{s}");
+    t.keys(&["sleep 100", "Enter"]);
+    stop(&t, "sleep 100");
+    t.keys(&["kill %1; wait %1; echo killed=$?", "Enter"]);
+    t.wait_for("kill %1", |s| s.contains("\nkilled=143"));
+    t.keys(&["sleep 0.1 & wait %1; echo waited=$?", "Enter"]);
+    t.wait_for("wait %1", |s| {
+        s.contains("\n[1] ") && s.contains("\nwaited=0")
+    });
+    // A job nobody waited for is announced once it ended, before a prompt.
+    t.keys(&["sleep 0.2 &", "Enter"]);
+    crate::util::wait_until("the Done notice", || {
+        t.keys(&["Enter"]);
+        t.screen(false)
+            .contains("\n[1]+  Done                    sleep 0.2\n")
+    });
+    let s = t.screen(false);
+    assert!(
+        !s.contains("Done                    sleep 0.1"),
+        "waited for: {s}"
+    );
+    let r = sh.c("sleep 0.1 & wait %1; echo $?; sleep 0.1 & wait %%; echo $?; wait %9; echo $?");
+    assert_eq!(r.out(), "0\n0\n127\n");
+}

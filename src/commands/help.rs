@@ -49,9 +49,21 @@ pub const LANGUAGE: &[Described] = &[
         "if LIST; then LIST; [elif LIST; then LIST;]... [else LIST;] fi",
         "run commands when a condition holds",
     ),
-    kw("for", "for NAME [in WORD...]; do LIST; done", "run commands for each word"),
-    kw("while", "while LIST; do LIST; done", "run commands while a condition holds"),
-    kw("until", "until LIST; do LIST; done", "run commands until a condition holds"),
+    kw(
+        "for",
+        "for NAME [in WORD...]; do LIST; done",
+        "run commands for each word",
+    ),
+    kw(
+        "while",
+        "while LIST; do LIST; done",
+        "run commands while a condition holds",
+    ),
+    kw(
+        "until",
+        "until LIST; do LIST; done",
+        "run commands until a condition holds",
+    ),
     kw(
         "case",
         "case WORD in [PATTERN[|PATTERN]...) LIST ;;]... esac",
@@ -63,7 +75,11 @@ pub const LANGUAGE: &[Described] = &[
         "define a function ($1... its arguments)",
     ),
     kw("{", "{ LIST; }", "run commands as a group"),
-    kw("(", "( LIST )", "run commands in a subshell (a copy of the shell)"),
+    kw(
+        "(",
+        "( LIST )",
+        "run commands in a subshell (a copy of the shell)",
+    ),
     kw(
         "[[",
         "[[ EXPRESSION ]]",
@@ -83,20 +99,64 @@ pub const LANGUAGE: &[Described] = &[
     lang("[", "[ EXPRESSION ]", "test EXPRESSION"),
     lang(
         "set",
-        "set [-euxfCavn] [-o NAME] [--] [ARG...]\n  -o vi, -o emacs  the REPL's editing mode\n  -o               show the options",
+        concat!(
+            "set [-euxfCavn] [-o NAME] [--] [ARG...]\n",
+            "  -o vi, -o emacs  the REPL's editing mode\n",
+            "  -o               show the options"
+        ),
         "set options and positional parameters",
     ),
-    lang("shift", "shift [N]", "drop the first N positional parameters"),
-    lang("return", "return [STATUS]", "return from a function or a sourced file"),
+    lang(
+        "shift",
+        "shift [N]",
+        "drop the first N positional parameters",
+    ),
+    lang(
+        "return",
+        "return [STATUS]",
+        "return from a function or a sourced file",
+    ),
     lang("break", "break [N]", "leave N loops"),
-    lang("continue", "continue [N]", "go on with the next round of the Nth loop"),
-    lang("local", "local NAME[=VALUE]...", "variables of the running function"),
-    lang("readonly", "readonly [-p] NAME[=VALUE]...", "make variables unchangeable"),
-    lang("declare", "declare [-aAirxp] NAME[=VALUE]...", "set variables and their kinds"),
-    lang("typeset", "typeset [-aAirxp] NAME[=VALUE]...", "the same as declare"),
-    lang("eval", "eval [ARG...]", "run the arguments as a command line"),
-    lang(".", ". FILE [ARG...]", "run a file's commands in this shell"),
-    lang("source", "source FILE [ARG...]", "run a file's commands in this shell"),
+    lang(
+        "continue",
+        "continue [N]",
+        "go on with the next round of the Nth loop",
+    ),
+    lang(
+        "local",
+        "local NAME[=VALUE]...",
+        "variables of the running function",
+    ),
+    lang(
+        "readonly",
+        "readonly [-p] NAME[=VALUE]...",
+        "make variables unchangeable",
+    ),
+    lang(
+        "declare",
+        "declare [-aAirxp] NAME[=VALUE]...",
+        "set variables and their kinds",
+    ),
+    lang(
+        "typeset",
+        "typeset [-aAirxp] NAME[=VALUE]...",
+        "the same as declare",
+    ),
+    lang(
+        "eval",
+        "eval [ARG...]",
+        "run the arguments as a command line",
+    ),
+    lang(
+        ".",
+        ". FILE [ARG...]",
+        "run a file's commands in this shell",
+    ),
+    lang(
+        "source",
+        "source FILE [ARG...]",
+        "run a file's commands in this shell",
+    ),
     lang(
         "trap",
         "trap [ACTION] [CONDITION...]",
@@ -117,17 +177,43 @@ pub const LANGUAGE: &[Described] = &[
         "jobs [-lp] [%JOB...]\n  -l  with process IDs\n  -p  process IDs only",
         "list the jobs: running, stopped, done",
     ),
-    lang("getopts", "getopts OPTSTRING NAME [ARG...]", "parse options"),
+    lang(
+        "fg",
+        "fg [%JOB]",
+        "continue a job in the foreground (REPL: the terminal is its)",
+    ),
+    lang(
+        "bg",
+        "bg [%JOB...]",
+        "continue stopped jobs in the background",
+    ),
+    lang(
+        "getopts",
+        "getopts OPTSTRING NAME [ARG...]",
+        "parse options",
+    ),
     lang(
         "command",
         "command [-vV] NAME [ARG...]",
         "run NAME skipping functions, or say what it is",
     ),
-    lang("builtin", "builtin NAME [ARG...]", "run a builtin, skipping functions"),
+    lang(
+        "builtin",
+        "builtin NAME [ARG...]",
+        "run a builtin, skipping functions",
+    ),
     lang("type", "type NAME...", "say what a name runs"),
     lang("umask", "umask [MODE]", "show or set the file mode mask"),
-    lang("let", "let EXPRESSION...", "arithmetic; true when the last is not zero"),
-    lang("shopt", "shopt [-su] [NAME...]", "accepted and ignored, for bash scripts"),
+    lang(
+        "let",
+        "let EXPRESSION...",
+        "arithmetic; true when the last is not zero",
+    ),
+    lang(
+        "shopt",
+        "shopt [-su] [NAME...]",
+        "accepted and ignored, for bash scripts",
+    ),
 ];
 
 /// Every name `help` lists, in its order: the command table, then the language's words. Tab

@@ -1,7 +1,7 @@
 //! The builtins of the language itself, which need the interpreter: `set`, `shift`, `return`,
 //! `break`, `continue`, `local`, `readonly`, `eval`, `.`/`source`, `trap`, `read`, `wait`,
-//! `jobs`, `getopts`, `command -v`, `type`, `umask`, plus `echo`, `test`/`[`, `true`, `false`
-//! and `:` (builtins so they see the namespace and cost no process).
+//! `jobs`/`fg`/`bg` (in `jobs.rs`), `getopts`, `command -v`, `type`, `umask`, plus `echo`,
+//! `test`/`[`, `true`, `false` and `:` (builtins so they see the namespace and cost no process).
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -15,8 +15,9 @@ use crate::exit_codes;
 /// The names, for dispatch and `type`.
 const NAMES: &[&str] = &[
     ":", "true", "false", "echo", "test", "[", "set", "shift", "return", "break", "continue",
-    "local", "readonly", "eval", ".", "source", "trap", "read", "wait", "jobs", "getopts",
-    "command", "type", "umask", "let", "shopt", "builtin", "declare", "typeset", "unset",
+    "local", "readonly", "eval", ".", "source", "trap", "read", "wait", "jobs", "fg", "bg",
+    "getopts", "command", "type", "umask", "let", "shopt", "builtin", "declare", "typeset",
+    "unset",
 ];
 
 /// The language builtin called `name`.
@@ -209,43 +210,8 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
         }
         "trap" => trap(sh, args, out),
         "read" => read(sh, args),
-        "wait" => {
-            if args.is_empty() {
-                return sh.wait_jobs(None).await;
-            }
-            let mut st = exit_codes::OK;
-            for a in &args {
-                let id = std::str::from_utf8(b(a))
-                    .ok()
-                    .and_then(|s| s.trim_start_matches('%').parse().ok());
-                st = match id {
-                    Some(id) => sh.wait_jobs(Some(id)).await,
-                    None if b(a).starts_with(b"%") || b(a) == b"-n" => exit_codes::NOT_FOUND,
-                    None => {
-                        sh.errors.error(format!(
-                            "`{}': not a pid or valid job spec",
-                            a.to_string_lossy()
-                        ));
-                        exit_codes::FAILURE
-                    }
-                };
-            }
-            st
-        }
-        "jobs" => {
-            if let Ok(jobs) = sh.jobs.lock() {
-                for (i, j) in jobs.iter().enumerate() {
-                    let state =
-                        if j.done.is_some() || j.thread.as_ref().is_some_and(|t| t.is_finished()) {
-                            "Done"
-                        } else {
-                            "Running"
-                        };
-                    let _ = writeln!(out, "[{}]  {state}  {}", i + 1, j.text);
-                }
-            }
-            exit_codes::OK
-        }
+        "wait" => sh.wait_builtin(args).await,
+        "jobs" | "fg" | "bg" => sh.job_builtin(name, args, out).await,
         "getopts" => getopts(sh, args),
         "command" | "type" | "builtin" => {
             let verbose = name == "type" || args.first().is_some_and(|a| b(a) == b"-V");

@@ -8,6 +8,7 @@ mod cond;
 mod declare;
 mod expand;
 mod fds;
+mod jobs;
 mod lang;
 mod pipeline;
 mod redirect;
@@ -29,6 +30,7 @@ use crate::syntax::{self, Command, SyntaxError};
 use crate::vfs::Vfs;
 use fds::Fd;
 
+pub use jobs::{enable_job_control, remember_line};
 pub use run::{Flow, Opts};
 
 /// The runner: the [`Context`] builtins see, plus what only the runner needs (dockerbox's
@@ -85,8 +87,8 @@ pub struct Shell {
     inherited: Option<fds::FdTable>,
     /// Process substitutions' ends for the command being run, at their `/dev/fd` numbers.
     proc_fds: Vec<Fd>,
-    /// Background jobs.
-    jobs: run::Jobs,
+    /// Background jobs, and stopped ones.
+    jobs: jobs::Jobs,
     /// `$!`
     last_bg: Option<u32>,
     /// The status of the last command substitution in the command being expanded.

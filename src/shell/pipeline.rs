@@ -88,7 +88,7 @@ pub(super) fn builtin(name: &OsStr) -> Option<Runner> {
 }
 
 /// A stage of a pipeline: a simple command already expanded, or a compound command.
-enum Stage {
+pub(super) enum Stage {
     Simple(Expanded),
     Compound(Command),
     Failed(i32),
@@ -152,6 +152,7 @@ impl Shell {
                         self.last_arg.clone_from(last);
                     }
                     e.host = host_forms(&self.cwd, &mut e.argv);
+                    self.kill_job_specs(&mut e.argv);
                     if name.is_empty() {
                         name = e.argv.first().cloned().unwrap_or_default();
                     }
@@ -195,6 +196,8 @@ impl Shell {
         });
         let _ = io::stdout().flush();
         let status = match stages.len() {
+            // The REPL's job control: Ctrl-Z stops it, `fg` and `bg` continue it.
+            _ if self.runs_as_job(&stages) => self.run_as_job(stages).await,
             1 => {
                 let st = match stages.pop() {
                     Some(Stage::Simple(only)) => self.run_alone(only).await,
@@ -226,7 +229,7 @@ impl Shell {
     }
 
     /// `set -x`: the command as it will run, on stderr.
-    fn trace(&self, e: &Expanded) {
+    pub(super) fn trace(&self, e: &Expanded) {
         let ps4 = self
             .vars
             .get(b"PS4")
@@ -332,26 +335,10 @@ impl Shell {
         let mut running = Vec::with_capacity(n);
         let mut next_in: Option<Fd> = None;
         for (i, stage) in stages.into_iter().enumerate() {
-            let mut table = self.base_table();
-            if let Some(fd) = next_in.take() {
-                table.set(0, fd);
-            }
-            if i + 1 < n {
-                match fds::pipe() {
-                    Ok((r, w)) => {
-                        table.set(1, Arc::new(w));
-                        next_in = Some(Arc::new(r));
-                    }
-                    Err(err) => {
-                        self.shell_error(&format!(
-                            "cannot make a pipe: {}",
-                            crate::vfs::io_text(&err)
-                        ));
-                        running.push(Running::Done(exit_codes::FAILURE));
-                        break;
-                    }
-                }
-            }
+            let Some(mut table) = self.stage_table(i + 1 < n, &mut next_in) else {
+                running.push(Running::Done(exit_codes::FAILURE));
+                break;
+            };
             let mut e = match stage {
                 Stage::Simple(e) => e,
                 Stage::Compound(c) => {
@@ -407,6 +394,32 @@ impl Shell {
         } else {
             status
         }
+    }
+
+    /// A pipeline stage's descriptors: stdin from the previous stage's pipe (`next_in`), and
+    /// stdout into a new pipe when another stage `follows` (its reading end left in
+    /// `next_in`). `None` when no pipe could be made (said).
+    pub(super) fn stage_table(&self, follows: bool, next_in: &mut Option<Fd>) -> Option<FdTable> {
+        let mut table = self.base_table();
+        if let Some(fd) = next_in.take() {
+            table.set(0, fd);
+        }
+        if follows {
+            match fds::pipe() {
+                Ok((r, w)) => {
+                    table.set(1, Arc::new(w));
+                    *next_in = Some(Arc::new(r));
+                }
+                Err(err) => {
+                    self.shell_error(&format!(
+                        "cannot make a pipe: {}",
+                        crate::vfs::io_text(&err)
+                    ));
+                    return None;
+                }
+            }
+        }
+        Some(table)
     }
 
     /// A builtin's streams from its table; the stdout writer is made here.
@@ -587,16 +600,30 @@ impl Shell {
         }
     }
 
-    /// Spawns a host program in the last host directory, with the exported variables plus its
-    /// own assignments, exactly the descriptors of `table`, and container paths among its
-    /// arguments as typed (the namespace mounted for it) or, where no mount can be made, files
-    /// as `/dev/fd/N` streams. `Err` is the status when it could not start.
+    /// Spawns a host program (see [`Shell::host_command`]). `Err` is the status when it could
+    /// not start.
     async fn start_host(
         &self,
         e: Expanded,
         table: FdTable,
         pumps: &mut Pumps,
     ) -> Result<tokio::process::Child, i32> {
+        let (cmd, name) = self.host_command(e, table, pumps).await?;
+        // The command (and with it every descriptor the layout kept) is dropped right after.
+        let spawned = tokio::process::Command::from(cmd).spawn();
+        spawned.map_err(|err| self.spawn_failed(&name, &err))
+    }
+
+    /// A host program to spawn in the last host directory, with the exported variables plus
+    /// its own assignments, exactly the descriptors of `table`, and container paths among its
+    /// arguments as typed (the namespace mounted for it) or, where no mount can be made, files
+    /// as `/dev/fd/N` streams; and its name. `Err` is the status when it cannot run.
+    pub(super) async fn host_command(
+        &self,
+        e: Expanded,
+        table: FdTable,
+        pumps: &mut Pumps,
+    ) -> Result<(std::process::Command, OsString), i32> {
         let Expanded {
             assignments, argv, ..
         } = e;
@@ -671,24 +698,26 @@ impl Shell {
             // SAFETY: `apply` makes only async-signal-safe calls and allocates nothing.
             unsafe { cmd.pre_exec(move || enter.apply()) };
         }
-        // The command (and with it every descriptor the layout kept) is dropped right after.
-        let spawned = tokio::process::Command::from(cmd).spawn();
-        spawned.map_err(|err| {
-            let (msg, code) = match err.kind() {
-                io::ErrorKind::NotFound if !name.as_bytes().contains(&b'/') => {
-                    ("command not found".to_string(), exit_codes::NOT_FOUND)
-                }
-                io::ErrorKind::NotFound => (
-                    "No such file or directory".to_string(),
-                    exit_codes::NOT_FOUND,
-                ),
-                io::ErrorKind::PermissionDenied => {
-                    ("Permission denied".to_string(), exit_codes::CANNOT_EXECUTE)
-                }
-                _ => (crate::vfs::io_text(&err), exit_codes::CANNOT_EXECUTE),
-            };
-            self.shell_error(&format!("{shown}: {msg}"));
-            code
-        })
+        Ok((cmd, name.clone()))
+    }
+
+    /// Reports why `name` could not start; its status (127 not found, 126 otherwise).
+    pub(super) fn spawn_failed(&self, name: &OsStr, err: &io::Error) -> i32 {
+        let shown = name.to_string_lossy();
+        let (msg, code) = match err.kind() {
+            io::ErrorKind::NotFound if !name.as_bytes().contains(&b'/') => {
+                ("command not found".to_string(), exit_codes::NOT_FOUND)
+            }
+            io::ErrorKind::NotFound => (
+                "No such file or directory".to_string(),
+                exit_codes::NOT_FOUND,
+            ),
+            io::ErrorKind::PermissionDenied => {
+                ("Permission denied".to_string(), exit_codes::CANNOT_EXECUTE)
+            }
+            _ => (crate::vfs::io_text(err), exit_codes::CANNOT_EXECUTE),
+        };
+        self.shell_error(&format!("{shown}: {msg}"));
+        code
     }
 }

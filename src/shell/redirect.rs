@@ -56,6 +56,11 @@ pub struct Pump {
 }
 
 impl Pumps {
+    /// No container file streams for the command (job control may stop it).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn push(&mut self, p: Pump) {
         self.0.push(p);
     }

@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::future::LocalBoxFuture;
 
@@ -70,20 +70,6 @@ impl Opts {
 /// Variables' values before a function's `local`s, put back when it returns.
 pub type Saved = Vec<(Vec<u8>, Option<crate::context::Var>)>;
 
-/// A background job: its number for `$!`, `wait` and `jobs`, and its status when done.
-pub struct Job {
-    pub id: u32,
-    pub text: String,
-    pub done: Option<i32>,
-    pub thread: Option<std::thread::JoinHandle<i32>>,
-}
-
-/// The background jobs, shared by the shell's copies (a copy never waits for them).
-pub type Jobs = Arc<Mutex<Vec<Job>>>;
-
-/// `$!` numbers start here, clear of real process IDs' usual range.
-const FIRST_JOB_ID: u32 = 1 << 22;
-
 impl Shell {
     /// Whether the commands being walked must stop: `exit`, `break`/`continue`/`return`, or
     /// Ctrl-C.
@@ -132,7 +118,7 @@ impl Shell {
 
     /// Pipelines joined by `&&` and `||`. `set -e` stops the shell only for the last one run of
     /// the chain, and never inside a condition or a `!` pipeline.
-    async fn run_and_or(&mut self, item: &AndOr) -> i32 {
+    pub(super) async fn run_and_or(&mut self, item: &AndOr) -> i32 {
         let n = item.rest.len();
         let rest = item.rest.iter().map(|(c, p)| (Some(*c), p));
         for (i, (conn, pipeline)) in std::iter::once((None, &item.first)).chain(rest).enumerate() {
@@ -509,101 +495,6 @@ impl Shell {
             self.vars.export(name, None);
         }
         Ok(())
-    }
-
-    /// `list &`: runs on a copy of the shell on its own thread; `$!` names it.
-    fn start_background(&mut self, item: &AndOr) {
-        let mut sub = self.subshell_copy();
-        sub.interactive = false;
-        let mut item = item.clone();
-        item.background = false;
-        if self.inherited.is_none() && !self.interactive {
-            // As sh without job control: a background job does not read our stdin.
-            if let Ok(null) = fds::dev_null(false) {
-                let mut t = self.base_table();
-                t.set(0, Arc::new(null));
-                sub.inherited = Some(t);
-            }
-        }
-        let handle = tokio::runtime::Handle::current();
-        let spawned = std::thread::Builder::new()
-            .name("dockerbox-job".into())
-            .spawn(move || {
-                handle.block_on(sub.run_and_or(&item));
-                sub.exit.unwrap_or(sub.status)
-            });
-        let mut jobs = match self.jobs.lock() {
-            Ok(j) => j,
-            Err(p) => p.into_inner(),
-        };
-        let id = FIRST_JOB_ID + jobs.len() as u32 + 1;
-        let text = format!("job {}", jobs.len() + 1);
-        match spawned {
-            Ok(t) => jobs.push(Job {
-                id,
-                text,
-                done: None,
-                thread: Some(t),
-            }),
-            Err(err) => {
-                drop(jobs);
-                self.shell_error(&format!(
-                    "cannot start a thread: {}",
-                    crate::vfs::io_text(&err)
-                ));
-                return;
-            }
-        }
-        drop(jobs);
-        self.last_bg = Some(id);
-        self.status = exit_codes::OK;
-    }
-
-    /// Waits for the job `id` (all of them with `None`); its status, 127 if unknown.
-    pub(super) async fn wait_jobs(&mut self, id: Option<u32>) -> i32 {
-        let mut status = exit_codes::OK;
-        loop {
-            let next = {
-                let mut jobs = match self.jobs.lock() {
-                    Ok(j) => j,
-                    Err(p) => p.into_inner(),
-                };
-                match id {
-                    Some(id) => match jobs.iter_mut().find(|j| j.id == id) {
-                        Some(j) => match j.done {
-                            Some(s) => return s,
-                            None => j.thread.take().map(|t| (j.id, t)),
-                        },
-                        None => return exit_codes::NOT_FOUND,
-                    },
-                    None => jobs
-                        .iter_mut()
-                        .find(|j| j.thread.is_some())
-                        .and_then(|j| j.thread.take().map(|t| (j.id, t))),
-                }
-            };
-            let Some((jid, thread)) = next else {
-                // `wait` for all of them is 0, whatever they returned.
-                return if id.is_none() { exit_codes::OK } else { status };
-            };
-            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
-            let st = match joined {
-                Ok(Ok(s)) => s,
-                _ => exit_codes::FAILURE,
-            };
-            if let Ok(mut jobs) = self.jobs.lock() {
-                if let Some(j) = jobs.iter_mut().find(|j| j.id == jid) {
-                    j.done = Some(st);
-                }
-            }
-            status = st;
-            if interrupt::is_set() {
-                return exit_codes::INTERRUPTED;
-            }
-            if id.is_some() {
-                return st;
-            }
-        }
     }
 
     /// `$(list)`: runs on a copy of the shell on its own thread, its stdout a pipe read here
