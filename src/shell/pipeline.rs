@@ -610,8 +610,21 @@ impl Shell {
             return Err(exit_codes::CANNOT_EXECUTE);
         }
         let (args, streams) = self.stream_args(name, args, &table, pumps).await?;
-        let mut cmd = std::process::Command::new(name);
-        cmd.args(&args).env_clear();
+        // `PATH=... cmd` looks cmd up there, remembering nothing.
+        let own_path = assignments.iter().find(|(k, _)| k == b"PATH");
+        let found = match own_path {
+            _ if name.as_bytes().contains(&b'/') => Some(name.clone()),
+            Some((_, p)) => super::hash::search(p.as_bytes(), name.as_bytes()),
+            None => self.find_program(name.as_bytes(), true),
+        };
+        let program = if let Some(p) = found {
+            p
+        } else {
+            self.shell_error(&format!("{shown}: command not found"));
+            return Err(exit_codes::NOT_FOUND);
+        };
+        let mut cmd = std::process::Command::new(program);
+        cmd.arg0(name).args(&args).env_clear();
         // A removed directory cannot be entered again, but the process is still in it (a
         // subshell's copy never left it): the program starts there too.
         if self.subshell || std::fs::metadata(&self.host_cwd).is_ok() {

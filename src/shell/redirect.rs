@@ -139,12 +139,15 @@ impl Shell {
                 table.close(r.fd);
                 return Ok(());
             }
-            Target::Fd(n) => {
+            Target::Fd(n) | Target::Move(n) => {
                 let fd = table
                     .get(*n)
                     .cloned()
                     .ok_or_else(|| format!("{n}: Bad file descriptor"))?;
                 table.set(r.fd, fd);
+                if matches!(r.target, Target::Move(_)) && *n != r.fd {
+                    table.close(*n);
+                }
                 return Ok(());
             }
             Target::Ambiguous(msg) => return Err(msg.clone()),

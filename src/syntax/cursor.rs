@@ -72,7 +72,7 @@ fn scan(text: &[u8], cursor: usize) -> Result<CursorWord, (usize, ErrorKind)> {
                     command = false;
                 }
             }
-            TokKind::IoNumber(_) => {}
+            TokKind::IoNumber(_) | TokKind::IoName(_) => {}
             TokKind::Op(op) if op.is_redirect() => redirect = true,
             TokKind::Op(Op::RParen) => (command, redirect) = (false, false),
             TokKind::Op(_) | TokKind::Newline | TokKind::Eof => (command, redirect) = (true, false),

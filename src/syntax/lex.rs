@@ -25,6 +25,8 @@ pub(super) enum TokKind {
     Word(Word),
     /// The digits of `2>`: a word of digits directly followed by `<` or `>`.
     IoNumber(u32),
+    /// The NAME of bash's `{NAME}>`: the shell picks a descriptor and sets NAME to it.
+    IoName(Vec<u8>),
     Op(Op),
     Newline,
     Eof,
@@ -427,6 +429,16 @@ impl<'a> Lexer<'a> {
             if matches!(self.at(self.pos), Some(b'<' | b'>')) {
                 let n = parse_fd(digits).ok_or(err(start, ErrorKind::FdOutOfRange))?;
                 return Ok(Self::token(TokKind::IoNumber(n), start, self.pos));
+            }
+        }
+        if let Some(name) = word
+            .as_bare()
+            .and_then(|b| b.strip_prefix(b"{"))
+            .and_then(|b| b.strip_suffix(b"}"))
+            .filter(|n| is_name(n))
+        {
+            if matches!(self.at(self.pos), Some(b'<' | b'>')) {
+                return Ok(Self::token(TokKind::IoName(name.to_vec()), start, self.pos));
             }
         }
         tilde_prefix(&mut word.parts);
