@@ -290,3 +290,15 @@ fn errexit_and_nounset_follow_bash() {
     ]);
     assert_eq!((r.out(), r.status), ("before\nnext\n".to_string(), 0));
 }
+
+#[test]
+fn getopts_starts_over_for_new_arguments() {
+    let sh = TestShell::new();
+    // At the end OPTIND names the first operand (at most $# + 1) and OPTARG is unset.
+    let r = sh.c(
+        "set -- -h -c foo x; while getopts hc: o; do :; done; echo $OPTIND; \
+         set --; getopts hc: o; echo $OPTIND; getopts c: o -c10; getopts c: o -c10; \
+         echo $OPTIND $o ${OPTARG-unset}",
+    );
+    assert_eq!(r.ok(), "4\n1\n2 ? unset\n");
+}

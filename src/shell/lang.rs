@@ -957,8 +957,13 @@ fn getopts(sh: &mut Shell, args: Vec<OsString>) -> i32 {
         .unwrap_or(1)
         .max(1);
     let mut sub = sh.getopts_pos;
+    // At the end OPTIND names the first operand, never past the last argument + 1 (so new
+    // `set --` arguments start over), and OPTARG is unset, as bash has them.
+    let count = params.len();
     let done = |sh: &mut Shell, optind: usize| {
         let _ = sh.assign(&var, b"?".to_vec());
+        sh.vars.unset(b"OPTARG");
+        let optind = optind.min(count + 1);
         sh.vars.set(b"OPTIND", optind.to_string().into_bytes());
         sh.getopts_pos = 0;
         exit_codes::FAILURE

@@ -135,6 +135,17 @@ impl Shell {
         if let Some(line) = p.commands.first().map(|c| c.line).filter(|l| *l > 0) {
             self.lineno = self.line_base + line - 1;
         }
+        if let [c] = p.commands.as_slice() {
+            if c.compound.is_some() {
+                // Alone, it runs here: nothing to copy for a thread.
+                let st = self.run_compound(c).await;
+                self.pipestatus.clear();
+                self.pipestatus.push(st);
+                self.proc_fds.clear();
+                let st = if p.negated { i32::from(st == 0) } else { st };
+                return (st, OsString::new());
+            }
+        }
         let mut stages = Vec::with_capacity(p.commands.len());
         let mut name = OsString::new();
         for c in &p.commands {
@@ -206,7 +217,7 @@ impl Shell {
                 self.pipestatus.push(st);
                 st
             }
-            _ => self.run_piped(stages).await,
+            _ => Box::pin(self.run_piped(stages)).await,
         };
         self.proc_fds.clear();
         if host {
@@ -271,7 +282,11 @@ impl Shell {
             .first()
             .filter(|_| !no_function && !e.host)
             .and_then(|n| self.functions.get(n.as_bytes()).cloned());
-        let status = if !self.redirect(&e.redirects, &mut table, &mut pumps).await {
+        // The rarer, larger futures are boxed where they run, so the common path (an
+        // assignment, a builtin) does not carry them: a loop's body re-creates this one.
+        let redirected = e.redirects.is_empty()
+            || Box::pin(self.redirect(&e.redirects, &mut table, &mut pumps)).await;
+        let status = if !redirected {
             drop(table);
             exit_codes::FAILURE
         } else if e.argv.is_empty() {
@@ -301,7 +316,7 @@ impl Shell {
                 })
                 .collect();
             let args = e.argv[1..].to_vec();
-            let st = self.call_function(body, args, table).await;
+            let st = Box::pin(self.call_function(body, args, table)).await;
             for (n, old) in saved {
                 match old {
                     Some(v) => self.vars.set(&n, v),
@@ -310,15 +325,18 @@ impl Shell {
             }
             st
         } else if let Some(b) = builtin(&e.argv[0]).filter(|_| !e.host) {
-            self.run_builtin_here(b, e, table).await
+            Box::pin(self.run_builtin_here(b, e, table)).await
         } else {
-            match self.start_host(e, table, &mut pumps).await {
-                Ok(child) => Running::Child(child).wait().await,
-                Err(status) => status,
-            }
+            Box::pin(async {
+                match self.start_host(e, table, &mut pumps).await {
+                    Ok(child) => Running::Child(child).wait().await,
+                    Err(status) => status,
+                }
+            })
+            .await
         };
         let keep = status != exit_codes::INTERRUPTED && !interrupt::is_set();
-        if !pumps.finish(keep, &self.own).await && status == exit_codes::OK {
+        if !pumps.is_empty() && !pumps.finish(keep, &self.own).await && status == exit_codes::OK {
             exit_codes::FAILURE
         } else {
             status

@@ -442,6 +442,7 @@ impl<'a> Lexer<'a> {
             }
         }
         tilde_prefix(&mut word.parts);
+        tilde_after_equals(&mut word.parts);
         Ok(Self::token(TokKind::Word(word), start, self.pos))
     }
 
@@ -831,13 +832,29 @@ impl<'a> Lexer<'a> {
                             _ => {}
                         }
                         self.pos = j;
-                        let pattern = self.param_word(false, b"/}")?;
-                        let with = if self.at(self.pos) == Some(b'/') {
+                        // A `/` right after the operator is the pattern's own (`${x////c}`).
+                        let lead = (self.at(j) == Some(b'/')).then(|| {
+                            self.pos += 1;
+                            Part {
+                                kind: PartKind::Bare(b"/".to_vec()),
+                                span: Span::new(j, j + 1),
+                            }
+                        });
+                        let mut pattern = self.param_word(false, b"/}")?;
+                        if let Some(l) = lead {
+                            pattern.parts.insert(0, l);
+                            pattern.span.start = j;
+                        }
+                        let mut with = if self.at(self.pos) == Some(b'/') {
                             self.pos += 1;
                             self.param_word(quoted, b"}")?
                         } else {
                             Word::literal(b"", Span::new(self.pos, self.pos))
                         };
+                        if !quoted {
+                            tilde_prefix(&mut pattern.parts);
+                            tilde_prefix(&mut with.parts);
+                        }
                         ParamOp::Replace {
                             all,
                             anchor,
@@ -1168,6 +1185,38 @@ fn tilde_prefix_until(parts: &mut Vec<Part>, stops: &[u8]) {
             },
         );
     }
+}
+
+/// A word that looks like an assignment expands `~` after its `=` and `:`s, wherever it is
+/// (`echo x=~`, `make PREFIX=~/x`), as bash does outside POSIX mode.
+fn tilde_after_equals(parts: &mut Vec<Part>) {
+    let Some(Part {
+        kind: PartKind::Bare(b),
+        span,
+    }) = parts.first()
+    else {
+        return;
+    };
+    let Some(eq) = b.iter().position(|&c| c == b'=') else {
+        return;
+    };
+    if !is_name(&b[..eq])
+        || !b[eq + 1..].starts_with(b"~") && !b[eq + 1..].windows(2).any(|w| w == b":~")
+    {
+        return;
+    }
+    let head = Part {
+        kind: PartKind::Bare(b[..=eq].to_vec()),
+        span: Span::new(span.start, span.start + eq + 1),
+    };
+    let mut value = vec![Part {
+        kind: PartKind::Bare(b[eq + 1..].to_vec()),
+        span: Span::new(span.start + eq + 1, span.end),
+    }];
+    value.extend(parts.drain(1..));
+    tilde_prefix_assign(&mut value);
+    tilde_after_colons(&mut value);
+    *parts = std::iter::once(head).chain(value).collect();
 }
 
 /// In an assignment's value, a `~` after an unquoted `:` expands too (`PATH=~/bin:~/x`).
