@@ -1145,12 +1145,19 @@ pub(super) fn tilde_prefix_assign(parts: &mut Vec<Part>) {
     tilde_prefix_until(parts, b"/:");
 }
 
+/// The first part when it is unquoted text: its bytes and span.
+fn first_bare(parts: &[Part]) -> Option<(&[u8], Span)> {
+    match parts.first()? {
+        Part {
+            kind: PartKind::Bare(b),
+            span,
+        } => Some((b, *span)),
+        _ => None,
+    }
+}
+
 fn tilde_prefix_until(parts: &mut Vec<Part>, stops: &[u8]) {
-    let Some(Part {
-        kind: PartKind::Bare(b),
-        span,
-    }) = parts.first()
-    else {
+    let Some((b, span)) = first_bare(parts) else {
         return;
     };
     if b.first() != Some(&b'~') {
@@ -1190,11 +1197,7 @@ fn tilde_prefix_until(parts: &mut Vec<Part>, stops: &[u8]) {
 /// A word that looks like an assignment expands `~` after its `=` and `:`s, wherever it is
 /// (`echo x=~`, `make PREFIX=~/x`), as bash does outside POSIX mode.
 fn tilde_after_equals(parts: &mut Vec<Part>) {
-    let Some(Part {
-        kind: PartKind::Bare(b),
-        span,
-    }) = parts.first()
-    else {
+    let Some((b, span)) = first_bare(parts) else {
         return;
     };
     let Some(eq) = b.iter().position(|&c| c == b'=') else {
