@@ -250,3 +250,55 @@ fn bash_command_line_flags_and_operands() {
         ("dockerbox: -c: option requires an argument\n", 2)
     );
 }
+
+#[test]
+fn named_descriptors_moves_and_the_program_table() {
+    let sh = TestShell::new();
+    // `{fd}>` picks a descriptor from 10 and names it; `6>&5-` moves one; `>&$file` is a file.
+    let r = sh.c(
+        "exec {fd}>named.txt; echo $fd; echo one >&$fd; exec {fd}>&-; echo lost >&$fd; \
+         exec 5>moved.txt; exec 6>&5-; echo gone >&5; echo two >&6; exec 6>&-; \
+         f=$PWD/file.txt; echo three >&$f; cat named.txt moved.txt file.txt",
+    );
+    assert_eq!(r.out(), "10\none\ntwo\nthree\n");
+    assert_eq!(
+        r.stderr,
+        "dockerbox: 10: Bad file descriptor\ndockerbox: 5: Bad file descriptor\n"
+    );
+    // A program found in PATH is remembered until `hash -r` (or PATH changes).
+    let r = sh.c(
+        "mkdir -p one two; PATH=$PWD/one:$PWD/two:$PATH; printf 'echo two\\n' > two/c; \
+         chmod +x two/c; c; printf 'echo one\\n' > one/c; chmod +x one/c; c; hash | grep -c /two/c; \
+         hash -r; c; hash nope-nope; echo $?",
+    );
+    assert_eq!(r.out(), "two\ntwo\n1\none\n1\n");
+    assert_eq!(r.stderr, "dockerbox: hash: nope-nope: not found\n");
+}
+
+#[test]
+fn errexit_and_nounset_follow_bash() {
+    let sh = TestShell::new();
+    // A group that failed inside `&&` does not stop `set -e`; a function or subshell does.
+    let r =
+        sh.c("set -e; { test a = b && echo no; }; echo group $?; ( false && true ); echo never");
+    assert_eq!((r.out(), r.status), ("group 1\n".to_string(), 1));
+    // Interactive (-i): an unset variable drops the rest of the line, not the shell.
+    let r = sh.args(&[
+        "-i",
+        "-c",
+        "set -u; echo before; echo $nope; echo after\necho next",
+    ]);
+    assert_eq!((r.out(), r.status), ("before\nnext\n".to_string(), 0));
+}
+
+#[test]
+fn getopts_starts_over_for_new_arguments() {
+    let sh = TestShell::new();
+    // At the end OPTIND names the first operand (at most $# + 1) and OPTARG is unset.
+    let r = sh.c(
+        "set -- -h -c foo x; while getopts hc: o; do :; done; echo $OPTIND; \
+         set --; getopts hc: o; echo $OPTIND; getopts c: o -c10; getopts c: o -c10; \
+         echo $OPTIND $o ${OPTARG-unset}",
+    );
+    assert_eq!(r.ok(), "4\n1\n2 ? unset\n");
+}

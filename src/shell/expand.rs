@@ -43,6 +43,8 @@ pub struct Redir {
 pub enum Target {
     Path(OsString),
     Fd(u32),
+    /// `>&3-`: the descriptor moved.
+    Move(u32),
     Close,
     /// The word expanded to no field or to several: reported when the redirect is made.
     Ambiguous(String),
@@ -111,16 +113,25 @@ impl Shell {
         for r in &cmd.redirects {
             targets.push(match &r.target {
                 RedirTarget::Fd(n) => (Target::Fd(*n), None),
+                RedirTarget::Move(n) => (Target::Move(*n), None),
                 RedirTarget::Close => (Target::Close, None),
                 RedirTarget::Body(w) => (Target::Body(syntax::expand_string(w, self)?), None),
                 RedirTarget::DupWord(w) => {
-                    let t = syntax::expand_string(w, self)?;
-                    let target = if t == b"-" {
+                    let mut fields = syntax::word_fields(w, self, true)?;
+                    let one = fields.len() == 1;
+                    let t = fields.pop().map(|f| f.bytes).unwrap_or_default();
+                    let number = |t: &[u8]| std::str::from_utf8(t).ok()?.parse().ok();
+                    let target = if !one {
+                        Target::Ambiguous(format!("{}: ambiguous redirect", r.target_text()))
+                    } else if t == b"-" {
                         Target::Close
-                    } else if let Some(n) =
-                        std::str::from_utf8(&t).ok().and_then(|s| s.parse().ok())
-                    {
+                    } else if let Some(n) = number(&t) {
                         Target::Fd(n)
+                    } else if let Some(n) = t.strip_suffix(b"-").and_then(number) {
+                        Target::Move(n)
+                    } else if r.op == RedirOp::DupOut && !t.is_empty() {
+                        // `>&$file`, as bash: the file (for stdout and stderr when no fd is given).
+                        Target::Path(OsString::from_vec(t))
                     } else {
                         Target::Ambiguous(format!(
                             "{}: ambiguous redirect",
@@ -196,21 +207,31 @@ impl Shell {
                 (argv, redirects)
             })
             .await;
-        let redirects = cmd
-            .redirects
-            .iter()
-            .zip(targets)
-            .zip(redirects)
-            .map(|((r, (t, _)), globbed)| Redir {
+        let mut out = Vec::new();
+        for ((r, (t, _)), globbed) in cmd.redirects.iter().zip(targets).zip(redirects) {
+            let to_file = matches!(t, Target::Path(_));
+            let mut redir = Redir {
                 fd: r.fd(),
-                op: r.op,
+                op: if to_file { RedirOp::Out } else { r.op },
                 target: match globbed {
                     Some(Ok(p)) => Target::Path(p),
                     Some(Err(msg)) => Target::Ambiguous(msg),
                     None => t,
                 },
-            })
-            .collect();
+            };
+            if let Some(name) = &r.var {
+                self.name_descriptor(name, &mut redir, &out);
+            }
+            out.push(redir);
+            if to_file && r.fd.is_none() && r.var.is_none() {
+                out.push(Redir {
+                    fd: 2,
+                    op: RedirOp::DupOut,
+                    target: Target::Fd(1),
+                });
+            }
+        }
+        let redirects = out;
         Ok(Expanded {
             assignments,
             argv,
@@ -218,6 +239,30 @@ impl Shell {
             host: false,
             unreachable,
         })
+    }
+
+    /// bash's `{NAME}>`: closing, the descriptor is NAME's value; otherwise the lowest free one
+    /// from 10, and NAME is set to it.
+    fn name_descriptor(&mut self, name: &[u8], redir: &mut Redir, before: &[Redir]) {
+        let shown = String::from_utf8_lossy(name).into_owned();
+        if matches!(redir.target, Target::Close) {
+            let value = self.vars.get(name).unwrap_or_default();
+            match std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()) {
+                Some(n) => redir.fd = n,
+                None => redir.target = Target::Ambiguous(format!("{shown}: ambiguous redirect")),
+            }
+            return;
+        }
+        let table = self.base_table();
+        let Some(n) =
+            (10..u32::MAX).find(|n| table.get(*n).is_none() && !before.iter().any(|r| r.fd == *n))
+        else {
+            return;
+        };
+        redir.fd = n;
+        if let Err(msg) = self.assign(name, n.to_string().into_bytes()) {
+            redir.target = Target::Ambiguous(msg);
+        }
     }
 
     /// [`with_listings`], or `f` once without any when nothing needs a listing.

@@ -17,7 +17,7 @@ const NAMES: &[&str] = &[
     ":", "true", "false", "echo", "test", "[", "set", "shift", "return", "break", "continue",
     "local", "readonly", "eval", ".", "source", "trap", "read", "wait", "jobs", "fg", "bg",
     "getopts", "command", "type", "umask", "let", "shopt", "builtin", "declare", "typeset",
-    "unset",
+    "unset", "hash",
 ];
 
 /// The language builtin called `name`.
@@ -238,6 +238,7 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
             }
             st
         }
+        "hash" => hash(sh, &args, out),
         "umask" => {
             let m = crate::commands::umask();
             match args.first() {
@@ -277,6 +278,42 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
         "shopt" => exit_codes::OK,
         _ => exit_codes::NOT_FOUND,
     }
+}
+
+/// `hash`: lists the remembered program paths, `-r` forgets them, `hash NAME` looks NAME up.
+fn hash(sh: &mut Shell, args: &[OsString], out: &mut Out) -> i32 {
+    let mut names = args.iter().map(b).peekable();
+    if names.peek() == Some(&&b"-r"[..]) {
+        sh.hashed.borrow_mut().clear();
+        return exit_codes::OK;
+    }
+    if names.peek() == Some(&&b"--"[..]) {
+        names.next();
+    }
+    let mut status = exit_codes::OK;
+    let mut any = false;
+    for n in names {
+        any = true;
+        if n.contains(&b'/') {
+            continue;
+        }
+        if sh.find_program(n, false).is_none() {
+            sh.errors.error(format!("{}: not found", lossy(n)));
+            status = exit_codes::FAILURE;
+        }
+    }
+    if !any {
+        let table = sh.hashed.borrow();
+        if table.programs.is_empty() {
+            sh.errors.note("hash table empty");
+        } else {
+            let _ = writeln!(out, "hits\tcommand");
+            for (hits, path) in table.programs.values() {
+                let _ = writeln!(out, "{hits:4}\t{}", path.to_string_lossy());
+            }
+        }
+    }
+    status
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -905,8 +942,13 @@ fn getopts(sh: &mut Shell, args: Vec<OsString>) -> i32 {
         .unwrap_or(1)
         .max(1);
     let mut sub = sh.getopts_pos;
+    // At the end OPTIND names the first operand, never past the last argument + 1 (so new
+    // `set --` arguments start over), and OPTARG is unset, as bash has them.
+    let count = params.len();
     let done = |sh: &mut Shell, optind: usize| {
         let _ = sh.assign(&var, b"?".to_vec());
+        sh.vars.unset(b"OPTARG");
+        let optind = optind.min(count + 1);
         sh.vars.set(b"OPTIND", optind.to_string().into_bytes());
         sh.getopts_pos = 0;
         exit_codes::FAILURE

@@ -9,6 +9,7 @@ mod declare;
 mod expand;
 mod fds;
 mod jobs;
+mod hash;
 mod lang;
 mod pipeline;
 mod redirect;
@@ -82,6 +83,10 @@ pub struct Shell {
     no_errexit: usize,
     /// Ctrl-C ended a command: everything around it stops.
     interrupted: bool,
+    /// An expansion failed in an interactive shell: the rest of the line is dropped.
+    aborted: bool,
+    /// The last status came from a failure where `set -e` is ignored (`a && b`, `!`).
+    ignored_failure: bool,
     /// The descriptors commands start from, when not dockerbox's own (a redirected compound
     /// command, a pipeline stage, a substitution, `exec >f`).
     inherited: Option<fds::FdTable>,
@@ -95,6 +100,8 @@ pub struct Shell {
     last_subst: Option<i32>,
     /// Where `getopts` is inside a group of options (`-abc`).
     getopts_pos: usize,
+    /// Program paths found in `$PATH` (`hash`).
+    hashed: std::cell::RefCell<hash::Hashed>,
     /// `$RANDOM`'s state.
     random: std::cell::Cell<u32>,
     /// `$LINENO`: the script line the command started on.
@@ -153,12 +160,15 @@ impl Shell {
             started: std::time::Instant::now(),
             no_errexit: 0,
             interrupted: false,
+            aborted: false,
+            ignored_failure: false,
             inherited: None,
             proc_fds: Vec::new(),
             jobs: Default::default(),
             last_bg: None,
             last_subst: None,
             getopts_pos: 0,
+            hashed: Default::default(),
             random: std::cell::Cell::new(std::process::id().wrapping_mul(2654435761)),
             lineno: 1,
         };
@@ -229,6 +239,11 @@ impl Shell {
                     self.run_list(&list).await;
                     if self.interrupted {
                         self.status = exit_codes::INTERRUPTED;
+                    }
+                    if std::mem::take(&mut self.aborted) {
+                        self.flow = Flow::Normal;
+                        self.status = exit_codes::FAILURE;
+                        continue;
                     }
                     if self.stopping() {
                         break;

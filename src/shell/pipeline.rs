@@ -135,6 +135,17 @@ impl Shell {
         if let Some(line) = p.commands.first().map(|c| c.line).filter(|l| *l > 0) {
             self.lineno = self.line_base + line - 1;
         }
+        if let [c] = p.commands.as_slice() {
+            if c.compound.is_some() {
+                // Alone, it runs here: nothing to copy for a thread.
+                let st = self.run_compound(c).await;
+                self.pipestatus.clear();
+                self.pipestatus.push(st);
+                self.proc_fds.clear();
+                let st = if p.negated { i32::from(st == 0) } else { st };
+                return (st, OsString::new());
+            }
+        }
         let mut stages = Vec::with_capacity(p.commands.len());
         let mut name = OsString::new();
         for c in &p.commands {
@@ -209,7 +220,7 @@ impl Shell {
                 self.pipestatus.push(st);
                 st
             }
-            _ => self.run_piped(stages).await,
+            _ => Box::pin(self.run_piped(stages)).await,
         };
         self.proc_fds.clear();
         if host {
@@ -274,7 +285,11 @@ impl Shell {
             .first()
             .filter(|_| !no_function && !e.host)
             .and_then(|n| self.functions.get(n.as_bytes()).cloned());
-        let status = if !self.redirect(&e.redirects, &mut table, &mut pumps).await {
+        // The rarer, larger futures are boxed where they run, so the common path (an
+        // assignment, a builtin) does not carry them: a loop's body re-creates this one.
+        let redirected = e.redirects.is_empty()
+            || Box::pin(self.redirect(&e.redirects, &mut table, &mut pumps)).await;
+        let status = if !redirected {
             drop(table);
             exit_codes::FAILURE
         } else if e.argv.is_empty() {
@@ -304,7 +319,7 @@ impl Shell {
                 })
                 .collect();
             let args = e.argv[1..].to_vec();
-            let st = self.call_function(body, args, table).await;
+            let st = Box::pin(self.call_function(body, args, table)).await;
             for (n, old) in saved {
                 match old {
                     Some(v) => self.vars.set(&n, v),
@@ -313,15 +328,18 @@ impl Shell {
             }
             st
         } else if let Some(b) = builtin(&e.argv[0]).filter(|_| !e.host) {
-            self.run_builtin_here(b, e, table).await
+            Box::pin(self.run_builtin_here(b, e, table)).await
         } else {
-            match self.start_host(e, table, &mut pumps).await {
-                Ok(child) => Running::Child(child).wait().await,
-                Err(status) => status,
-            }
+            Box::pin(async {
+                match self.start_host(e, table, &mut pumps).await {
+                    Ok(child) => Running::Child(child).wait().await,
+                    Err(status) => status,
+                }
+            })
+            .await
         };
         let keep = status != exit_codes::INTERRUPTED && !interrupt::is_set();
-        if !pumps.finish(keep, &self.own).await && status == exit_codes::OK {
+        if !pumps.is_empty() && !pumps.finish(keep, &self.own).await && status == exit_codes::OK {
             exit_codes::FAILURE
         } else {
             status
@@ -637,6 +655,19 @@ impl Shell {
             ));
             return Err(exit_codes::CANNOT_EXECUTE);
         }
+        // `PATH=... cmd` looks cmd up there, remembering nothing.
+        let own_path = assignments.iter().find(|(k, _)| k == b"PATH");
+        let found = match own_path {
+            _ if name.as_bytes().contains(&b'/') => Some(name.clone()),
+            Some((_, p)) => super::hash::search(p.as_bytes(), name.as_bytes()),
+            None => self.find_program(name.as_bytes(), true),
+        };
+        let program = if let Some(p) = found {
+            p
+        } else {
+            self.shell_error(&format!("{shown}: command not found"));
+            return Err(exit_codes::NOT_FOUND);
+        };
         // Where the namespace can be mounted for it, a program naming it gets its arguments
         // as typed (and a container directory to run in); else container files as streams.
         let inside = VPath::parse(&self.cwd).is_virtual();
@@ -668,8 +699,8 @@ impl Shell {
                 (args, streams, None)
             }
         };
-        let mut cmd = std::process::Command::new(name);
-        cmd.args(&args).env_clear();
+        let mut cmd = std::process::Command::new(program);
+        cmd.arg0(name).args(&args).env_clear();
         // A removed directory cannot be entered again, but the process is still in it (a
         // subshell's copy never left it): the program starts there too.
         if self.subshell || std::fs::metadata(&self.host_cwd).is_ok() {

@@ -65,6 +65,10 @@ impl Pumps {
         self.0.push(p);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Tells drains whether to land their files (`keep`: the command was not interrupted),
     /// waits for every pump (the command's descriptors must be closed by now, or a drain never
     /// sees its end) and reports failures. False if any failed.
@@ -144,12 +148,15 @@ impl Shell {
                 table.close(r.fd);
                 return Ok(());
             }
-            Target::Fd(n) => {
+            Target::Fd(n) | Target::Move(n) => {
                 let fd = table
                     .get(*n)
                     .cloned()
                     .ok_or_else(|| format!("{n}: Bad file descriptor"))?;
                 table.set(r.fd, fd);
+                if matches!(r.target, Target::Move(_)) && *n != r.fd {
+                    table.close(*n);
+                }
                 return Ok(());
             }
             Target::Ambiguous(msg) => return Err(msg.clone()),

@@ -74,7 +74,7 @@ impl Shell {
     /// Whether the commands being walked must stop: `exit`, `break`/`continue`/`return`, or
     /// Ctrl-C.
     pub(super) fn stopping(&self) -> bool {
-        self.exit.is_some() || self.flow != Flow::Normal || self.interrupted
+        self.exit.is_some() || self.flow != Flow::Normal || self.interrupted || self.aborted
     }
 
     /// The descriptors a command starts from: dockerbox's own, or what a redirected compound
@@ -93,7 +93,10 @@ impl Shell {
     /// Reports a failed expansion; a script stops there, as sh's does.
     pub(super) fn expansion_failed(&mut self, e: &ExpandError) -> i32 {
         self.shell_error(&e.to_string());
-        if !self.interactive {
+        if self.interactive {
+            // The rest of the line is dropped; the next one runs.
+            self.aborted = true;
+        } else {
             self.exit = Some(exit_codes::FAILURE);
         }
         exit_codes::FAILURE
@@ -139,7 +142,19 @@ impl Shell {
             if self.stopping() {
                 return self.status;
             }
-            if !guarded && status != 0 && self.no_errexit == 0 {
+            // POSIX: a compound command (not a subshell) that failed because a command in
+            // it failed where `set -e` is ignored does not stop the shell either.
+            let compound = matches!(
+                pipeline.commands.as_slice(),
+                [c] if c.compound.as_deref().is_some_and(|c| !matches!(c, Compound::Subshell(_)))
+            );
+            let ignored = if guarded {
+                status != 0
+            } else {
+                compound && self.ignored_failure
+            };
+            self.ignored_failure = ignored;
+            if !guarded && status != 0 && self.no_errexit == 0 && !ignored {
                 self.run_trap("ERR").await;
                 self.status = status;
                 if self.opts.errexit {

@@ -271,6 +271,8 @@ impl Word {
 pub struct Redirect {
     /// The typed fd number (`2>`); `None` means the operator's default (see [`Redirect::fd`]).
     pub fd: Option<u32>,
+    /// bash's `{NAME}>`: the shell picks the descriptor (10 or above) and sets NAME to it.
+    pub var: Option<Vec<u8>>,
     pub op: RedirOp,
     pub target: RedirTarget,
     pub span: Span,
@@ -282,6 +284,7 @@ impl Redirect {
         match &self.target {
             RedirTarget::Word(w) | RedirTarget::Body(w) | RedirTarget::DupWord(w) => w.to_string(),
             RedirTarget::Fd(n) => n.to_string(),
+            RedirTarget::Move(n) => format!("{n}-"),
             RedirTarget::Close => "-".to_string(),
         }
     }
@@ -327,6 +330,8 @@ pub enum RedirTarget {
     Body(Word),
     /// `>&$n`: an fd number from an expansion.
     DupWord(Word),
+    /// `>&3-`: fd 3 moved (duplicated, then closed).
+    Move(u32),
 }
 
 /// Writes bytes for people: printable text as is, control bytes and invalid UTF-8 as `\xNN`.
@@ -427,6 +432,11 @@ impl fmt::Display for Redirect {
         if let Some(fd) = self.fd {
             write!(f, "{fd}")?;
         }
+        if let Some(v) = &self.var {
+            f.write_str("{")?;
+            write_bytes(f, v)?;
+            f.write_str("}")?;
+        }
         f.write_str(match self.op {
             RedirOp::In => "<",
             RedirOp::Out => ">",
@@ -440,6 +450,7 @@ impl fmt::Display for Redirect {
         match &self.target {
             RedirTarget::Word(w) => write!(f, "{w}"),
             RedirTarget::Fd(n) => write!(f, "{n}"),
+            RedirTarget::Move(n) => write!(f, "{n}-"),
             RedirTarget::Close => f.write_str("-"),
             RedirTarget::Body(w) => write!(f, "{w}"),
             RedirTarget::DupWord(w) => write!(f, "{w}"),

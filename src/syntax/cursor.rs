@@ -255,7 +255,7 @@ fn scan(text: &[u8], cursor: usize) -> Result<CursorWord, (usize, ErrorKind)> {
                     command = keeps_command;
                 }
             }
-            TokKind::IoNumber(_) => {}
+            TokKind::IoNumber(_) | TokKind::IoName(_) => {}
             TokKind::Op(op) if op.is_redirect() => redirect = true,
             TokKind::Op(Op::RParen) if case == Case::Patterns => {
                 case = Case::Arm;

@@ -1087,6 +1087,7 @@ pub(super) mod tests {
             ("EMPTY", ""),
             ("SUB", "$(rm -rf ~)"),
             ("PATHS", "/containers/*/etc/os-release"),
+            ("S", "/a/b"),
         ] {
             e.vars.insert(k.into(), v.into());
         }
@@ -1154,6 +1155,10 @@ pub(super) mod tests {
             // Tilde.
             ("echo ~ ~/x ~root ~root/y ~nobody ~+ a~", "<echo> </home/u> </home/u/x> </root> </root/y> <~nobody> </work> <a~>"),
             ("echo '~' \\~ ~\"/x\" \"~\"", "<echo> <~> <~> <~/x> <~>"),
+            // After `=` and `:` of a word that looks like an assignment, as bash outside POSIX.
+            ("echo x=~ y=a:~/b --z=~ x=\"~\"", "<echo> <x=/home/u> <y=a:/home/u/b> <--z=~> <x=~>"),
+            // In `${x/p/r}` both sides; a `/` right after the operator is the pattern's.
+            ("echo ${X/x/~} ${X//x/~root} ${S////-} ${S///}", "<echo> </home/u> </root> <-a-b> <ab>"),
             // Parameters.
             ("echo $X ${X}y \"$X\" $X$X $?", "<echo> <x> <xy> <x> <xx> <3>"),
             ("echo $NOPE \"$NOPE\" a$NOPE", "<echo> <> <a>"),

@@ -25,6 +25,8 @@ pub(super) enum TokKind {
     Word(Word),
     /// The digits of `2>`: a word of digits directly followed by `<` or `>`.
     IoNumber(u32),
+    /// The NAME of bash's `{NAME}>`: the shell picks a descriptor and sets NAME to it.
+    IoName(Vec<u8>),
     Op(Op),
     Newline,
     Eof,
@@ -429,7 +431,18 @@ impl<'a> Lexer<'a> {
                 return Ok(Self::token(TokKind::IoNumber(n), start, self.pos));
             }
         }
+        if let Some(name) = word
+            .as_bare()
+            .and_then(|b| b.strip_prefix(b"{"))
+            .and_then(|b| b.strip_suffix(b"}"))
+            .filter(|n| is_name(n))
+        {
+            if matches!(self.at(self.pos), Some(b'<' | b'>')) {
+                return Ok(Self::token(TokKind::IoName(name.to_vec()), start, self.pos));
+            }
+        }
         tilde_prefix(&mut word.parts);
+        tilde_after_equals(&mut word.parts);
         Ok(Self::token(TokKind::Word(word), start, self.pos))
     }
 
@@ -819,13 +832,29 @@ impl<'a> Lexer<'a> {
                             _ => {}
                         }
                         self.pos = j;
-                        let pattern = self.param_word(false, b"/}")?;
-                        let with = if self.at(self.pos) == Some(b'/') {
+                        // A `/` right after the operator is the pattern's own (`${x////c}`).
+                        let lead = (self.at(j) == Some(b'/')).then(|| {
+                            self.pos += 1;
+                            Part {
+                                kind: PartKind::Bare(b"/".to_vec()),
+                                span: Span::new(j, j + 1),
+                            }
+                        });
+                        let mut pattern = self.param_word(false, b"/}")?;
+                        if let Some(l) = lead {
+                            pattern.parts.insert(0, l);
+                            pattern.span.start = j;
+                        }
+                        let mut with = if self.at(self.pos) == Some(b'/') {
                             self.pos += 1;
                             self.param_word(quoted, b"}")?
                         } else {
                             Word::literal(b"", Span::new(self.pos, self.pos))
                         };
+                        if !quoted {
+                            tilde_prefix(&mut pattern.parts);
+                            tilde_prefix(&mut with.parts);
+                        }
                         ParamOp::Replace {
                             all,
                             anchor,
@@ -1116,12 +1145,19 @@ pub(super) fn tilde_prefix_assign(parts: &mut Vec<Part>) {
     tilde_prefix_until(parts, b"/:");
 }
 
+/// The first part when it is unquoted text: its bytes and span.
+fn first_bare(parts: &[Part]) -> Option<(&[u8], Span)> {
+    match parts.first()? {
+        Part {
+            kind: PartKind::Bare(b),
+            span,
+        } => Some((b, *span)),
+        _ => None,
+    }
+}
+
 fn tilde_prefix_until(parts: &mut Vec<Part>, stops: &[u8]) {
-    let Some(Part {
-        kind: PartKind::Bare(b),
-        span,
-    }) = parts.first()
-    else {
+    let Some((b, span)) = first_bare(parts) else {
         return;
     };
     if b.first() != Some(&b'~') {
@@ -1156,6 +1192,34 @@ fn tilde_prefix_until(parts: &mut Vec<Part>, stops: &[u8]) {
             },
         );
     }
+}
+
+/// A word that looks like an assignment expands `~` after its `=` and `:`s, wherever it is
+/// (`echo x=~`, `make PREFIX=~/x`), as bash does outside POSIX mode.
+fn tilde_after_equals(parts: &mut Vec<Part>) {
+    let Some((b, span)) = first_bare(parts) else {
+        return;
+    };
+    let Some(eq) = b.iter().position(|&c| c == b'=') else {
+        return;
+    };
+    if !is_name(&b[..eq])
+        || !b[eq + 1..].starts_with(b"~") && !b[eq + 1..].windows(2).any(|w| w == b":~")
+    {
+        return;
+    }
+    let head = Part {
+        kind: PartKind::Bare(b[..=eq].to_vec()),
+        span: Span::new(span.start, span.start + eq + 1),
+    };
+    let mut value = vec![Part {
+        kind: PartKind::Bare(b[eq + 1..].to_vec()),
+        span: Span::new(span.start + eq + 1, span.end),
+    }];
+    value.extend(parts.drain(1..));
+    tilde_prefix_assign(&mut value);
+    tilde_after_colons(&mut value);
+    *parts = std::iter::once(head).chain(value).collect();
 }
 
 /// In an assignment's value, a `~` after an unquoted `:` expands too (`PATH=~/bin:~/x`).

@@ -270,7 +270,7 @@ impl<'a> Parser<'a> {
             }
             TokKind::Newline => "newline".to_string(),
             TokKind::Op(op) => op.text().to_string(),
-            TokKind::Word(_) | TokKind::IoNumber(_) => {
+            TokKind::Word(_) | TokKind::IoNumber(_) | TokKind::IoName(_) => {
                 let bytes = self.line.get(tok.span.start..tok.span.end).unwrap_or(b"");
                 String::from_utf8_lossy(bytes).into_owned()
             }
@@ -334,6 +334,7 @@ impl<'a> Parser<'a> {
                     let span = self.peek()?.span;
                     if let Some(last) = commands.last_mut() {
                         last.redirects.push(Redirect {
+                            var: None,
                             fd: Some(2),
                             op: RedirOp::DupOut,
                             target: RedirTarget::Fd(1),
@@ -445,6 +446,11 @@ impl<'a> Parser<'a> {
                     let fd = Some((*n, tok.span));
                     self.next()?;
                     self.redirect(fd, &mut cmd.redirects)?;
+                }
+                TokKind::IoName(name) => {
+                    let name = name.clone();
+                    self.next()?;
+                    self.named_redirect(name, &mut cmd.redirects)?;
                 }
                 TokKind::Op(op) if op.is_redirect() => self.redirect(None, &mut cmd.redirects)?,
                 TokKind::Op(Op::LParen)
@@ -601,6 +607,11 @@ impl<'a> Parser<'a> {
                     let fd = Some((n, tok.span));
                     self.next()?;
                     self.redirect(fd, &mut redirects)?;
+                }
+                TokKind::IoName(ref name) => {
+                    let name = name.clone();
+                    self.next()?;
+                    self.named_redirect(name, &mut redirects)?;
                 }
                 TokKind::Op(op) if op.is_redirect() => self.redirect(None, &mut redirects)?,
                 _ => break,
@@ -775,6 +786,10 @@ impl<'a> Parser<'a> {
                 TokKind::IoNumber(n) => {
                     CondTok::Word(Word::literal(n.to_string().as_bytes(), tok.span))
                 }
+                TokKind::IoName(ref n) => {
+                    let text = [b"{", n.as_slice(), b"}"].concat();
+                    CondTok::Word(Word::literal(&text, tok.span))
+                }
                 _ => return Err(self.unexpected(&tok)),
             };
             toks.push(t);
@@ -894,6 +909,7 @@ impl<'a> Parser<'a> {
                 }
             };
             out.push(Redirect {
+                var: None,
                 fd,
                 op,
                 target: RedirTarget::Body(body),
@@ -904,12 +920,14 @@ impl<'a> Parser<'a> {
         let both_to = |op, target| {
             [
                 Redirect {
+                    var: None,
                     fd: None,
                     op,
                     target,
                     span,
                 },
                 Redirect {
+                    var: None,
                     fd: Some(2),
                     op: RedirOp::DupOut,
                     target: RedirTarget::Fd(1),
@@ -923,6 +941,7 @@ impl<'a> Parser<'a> {
         }
         if !matches!(op, RedirOp::DupIn | RedirOp::DupOut) {
             out.push(Redirect {
+                var: None,
                 fd,
                 op,
                 target: RedirTarget::Word(word),
@@ -930,17 +949,22 @@ impl<'a> Parser<'a> {
             });
             return Ok(());
         }
+        let digits = |t: &[u8]| !t.is_empty() && t.iter().all(u8::is_ascii_digit);
+        let number = |t: &[u8]| {
+            std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(SyntaxError {
+                    pos: word.span.start,
+                    kind: ErrorKind::FdOutOfRange,
+                })
+        };
         let target = match literal(&word) {
             Some(t) if t == b"-" => RedirTarget::Close,
-            Some(t) if !t.is_empty() && t.iter().all(u8::is_ascii_digit) => {
-                let n = std::str::from_utf8(&t)
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or(SyntaxError {
-                        pos: word.span.start,
-                        kind: ErrorKind::FdOutOfRange,
-                    })?;
-                RedirTarget::Fd(n)
+            Some(t) if digits(&t) => RedirTarget::Fd(number(&t)?),
+            // `>&3-`: moved.
+            Some(t) if t.strip_suffix(b"-").is_some_and(digits) => {
+                RedirTarget::Move(number(&t[..t.len() - 1])?)
             }
             // `>&file` is `&>file`.
             Some(_) if op == RedirOp::DupOut && fd.is_none() => {
@@ -956,11 +980,29 @@ impl<'a> Parser<'a> {
             None => RedirTarget::DupWord(word),
         };
         out.push(Redirect {
+            var: None,
             fd,
             op,
             target,
             span,
         });
+        Ok(())
+    }
+}
+
+impl Parser<'_> {
+    /// `{NAME}>f`, `{NAME}>&-`: a redirect whose descriptor the shell picks (or, closing,
+    /// takes from NAME).
+    fn named_redirect(
+        &mut self,
+        name: Vec<u8>,
+        out: &mut Vec<Redirect>,
+    ) -> Result<(), SyntaxError> {
+        let before = out.len();
+        self.redirect(None, out)?;
+        for r in &mut out[before..] {
+            r.var = Some(name.clone());
+        }
         Ok(())
     }
 }
@@ -1220,6 +1262,10 @@ mod tests {
             ("cmd &>all", "[cmd >all 2>&1]"),
             ("cmd &>>all", "[cmd >>all 2>&1]"),
             ("cmd >&all", "[cmd >all 2>&1]"),
+            // bash's moves and named descriptors; `{x}` not before a redirect is a word.
+            ("cmd 6>&5- <&0-", "[cmd 6>&5- <&0-]"),
+            ("exec {fd}>f {fd}>&- 3<&$x", "[exec {fd}>f {fd}>&- 3<&$x]"),
+            ("echo {x} x={y}>f {1}>g", "[echo {x} x={y} {1} >f >g]"),
             ("cmd >|f", "[cmd >|f]"),
             ("a |& b", "(pipe [a 2>&1] [b])"),
             (">f", "[>f]"),
