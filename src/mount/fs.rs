@@ -56,6 +56,8 @@ pub struct Inner {
     dirs: Mutex<HashMap<u64, Listing>>,
     /// New files not yet at their name, by node.
     pending: Mutex<HashMap<u64, Pending>>,
+    /// The longest name each container's filesystem takes, as its statfs said.
+    name_max: Mutex<HashMap<(Option<String>, String), usize>>,
     next_fh: AtomicU64,
     /// Who mounted: the owner of the root and of the trees' directories.
     owner: (u32, u32),
@@ -145,6 +147,7 @@ impl Inner {
             handles: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
+            name_max: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             owner,
             at,
@@ -262,6 +265,16 @@ impl Inner {
         }
         p.push(name);
         let vp = Self::vpath_of(&p)?;
+        if let VPath::Container { host, name: c, .. } = &vp {
+            let max = self
+                .name_max
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&(host.clone(), c.clone())).copied());
+            if max.is_some_and(|max| name.len() > max) {
+                return Err(Errno::ENAMETOOLONG);
+            }
+        }
         Ok((p, vp))
     }
 
@@ -1063,16 +1076,14 @@ impl Filesystem for MountFs {
         _rdev: u32,
         reply: ReplyEntry,
     ) {
-        // Only regular files: a container's devices and fifos are not made from outside.
-        if name.len() > 255 {
-            return reply.error(Errno::ENAMETOOLONG);
-        }
-        if mode & libc::S_IFMT != libc::S_IFREG {
-            return reply.error(Errno::EPERM);
-        }
         let (name, owner) = (name.to_os_string(), (req.uid(), req.gid()));
         self.spawn(|i| async move {
             let r = async {
+                i.child(parent.0, &name)?;
+                // Only regular files: a container's devices and fifos are not made from outside.
+                if mode & libc::S_IFMT != libc::S_IFREG {
+                    return Err(Errno::EPERM);
+                }
                 let (ino, attr, fh) = i
                     .create(parent.0, &name, mode, libc::O_WRONLY, owner, 0)
                     .await?;
@@ -1507,7 +1518,15 @@ impl Filesystem for MountFs {
     fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
         self.spawn(|i| async move {
             let s = match i.vpath(ino.0) {
-                Ok(vp @ VPath::Container { .. }) => i.vfs.statfs(&vp).await.ok(),
+                Ok(vp @ VPath::Container { .. }) => i.vfs.statfs(&vp).await.ok().inspect(|s| {
+                    if let (VPath::Container { host, name, .. }, Ok(mut m)) =
+                        (&vp, i.name_max.lock())
+                    {
+                        if s.namelen > 0 {
+                            m.insert((host.clone(), name.clone()), s.namelen as usize);
+                        }
+                    }
+                }),
                 _ => None,
             };
             match s {
