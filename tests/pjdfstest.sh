@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # pjdfstest (the Rust port, `cargo install pjdfstest`) against `dockerbox mount` on a running
-# Debian test container's /tmp/pjd, by hand (not in CI: about a minute, and a few cases depend on
+# Debian test container's /tmp/pjd, by hand (not in CI: about 5 minutes, and a few cases depend on
 # timing). Prints pjdfstest's summary; the full log is left in $PJD_LOG (default
 # /tmp/pjdfstest.log). TESTING.md lists the counts and the cases that cannot apply.
 # (Short paths: a socket's path must fit in 108 bytes.)
@@ -18,6 +18,7 @@ docker run -d --network none --label dockerbox.test=1 \
     --name "$c" dockerbox-test/debian:1 sleep 1000000 >/dev/null
 docker exec "$c" mkdir -p /tmp/pjd
 work=$(mktemp -d /tmp/pjd.XXXX)
+chmod 755 "$work"   # pjdfstest's other users must reach the mount
 mkdir "$work/mnt"
 # Two users and groups that exist on the host (pjdfstest switches to them); the container
 # needs only their numbers.
