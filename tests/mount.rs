@@ -390,9 +390,8 @@ fn saves_renames_git_and_concurrent_writers() {
         assert!(inside(&c, "/srv/p", "ls .git").contains("objects"));
         assert_eq!(host(&dir, "git status --porcelain"), "");
     }
-    // Writers at once, each its own file, and appenders on one existing file. (Several
-    // processes creating the same new file at once is a known gap, see ARCHITECTURE.md: one
-    // may find the temporary renamed under it.)
+    // Writers at once, each its own file, and appenders on one existing file (several
+    // creating one new file at once: eight_processes_create_one_new_file_at_once).
     std::fs::write(dir.join("shared.log"), b"").unwrap();
     landed(&c, "/srv/p");
     let threads: Vec<_> = (0..8)
@@ -428,6 +427,61 @@ fn saves_renames_git_and_concurrent_writers() {
         "sort shared.log | uniq -c | awk '{print $1}' | sort -u",
     );
     assert_eq!(counted, "50", "every appended line, none lost");
+    assert!(!inside(&c, "/srv/p", "ls -A").contains(".dbx-"));
+}
+
+#[test]
+fn eight_processes_create_one_new_file_at_once() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("creators", DEBIAN, &[]);
+    sb.exec(&c, &["mkdir", "/srv/p"]);
+    let m = Mounted::new(&sh, &[]);
+    let dir = m.at(&c, "/srv/p");
+    let start = tempfile::tempdir().unwrap();
+    // Each round a name nobody made yet, opened for appending by 8 processes started at once:
+    // all join the one file being created, whichever lands it, and no line is lost.
+    for round in 0..4 {
+        let name = format!("shared{round}.log");
+        let go = start.path().join(format!("go{round}"));
+        let kids: Vec<Child> = (0..8)
+            .map(|i| {
+                let script = format!(
+                    "while ! test -e {go}; do :; done; exec 3>>{name} || exit 1; \
+                     for n in $(seq 50); do echo 'line {i}' >&3 || exit 1; done",
+                    go = go.display()
+                );
+                Command::new("sh")
+                    .args(["-c", &script])
+                    .current_dir(&dir)
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        std::fs::write(&go, b"").unwrap();
+        for k in kids {
+            let out = k.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        landed(&c, "/srv/p");
+        let counted = inside(
+            &c,
+            "/srv/p",
+            &format!("sort {name} | uniq -c | awk '{{print $1, $3}}' | sort"),
+        );
+        let want: Vec<String> = (0..8).map(|i| format!("50 {i}")).collect();
+        assert_eq!(
+            counted,
+            want.join("\n"),
+            "round {round}: every line, none lost"
+        );
+    }
     assert!(!inside(&c, "/srv/p", "ls -A").contains(".dbx-"));
 }
 

@@ -56,6 +56,8 @@ pub struct Inner {
     dirs: Mutex<HashMap<u64, Listing>>,
     /// New files not yet at their name, by node.
     pending: Mutex<HashMap<u64, Pending>>,
+    /// The longest name each container's filesystem takes, as its statfs said.
+    name_max: Mutex<HashMap<(Option<String>, String), usize>>,
     next_fh: AtomicU64,
     /// Who mounted: the owner of the root and of the trees' directories.
     owner: (u32, u32),
@@ -67,7 +69,12 @@ pub struct Inner {
 
 /// A new file under its temporary name, shared by its handle and the pending table: whoever
 /// lands (or discards) it first takes it.
-type Slot = Arc<tokio::sync::Mutex<Option<Box<NewFile>>>>;
+/// Uses of the temporary hold it for reading (`Inner::data_at`); landing takes it for writing,
+/// so nobody is between the temporary and the name while it moves.
+type Slot = Arc<tokio::sync::RwLock<Option<Box<NewFile>>>>;
+
+/// Keeps a pending new file at its temporary while a request uses it there.
+type AtTemp = Option<tokio::sync::OwnedRwLockReadGuard<Option<Box<NewFile>>>>;
 
 /// A new file the mount shows at its name before it is there.
 #[derive(Clone)]
@@ -140,6 +147,7 @@ impl Inner {
             handles: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
+            name_max: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             owner,
             at,
@@ -221,7 +229,7 @@ impl Inner {
             })
             .unwrap_or_default();
         for slot in slots {
-            if let Some(nf) = slot.lock().await.take() {
+            if let Some(nf) = slot.write().await.take() {
                 nf.discard(&self.vfs).await;
             }
         }
@@ -247,12 +255,26 @@ impl Inner {
     }
 
     fn child(&self, parent: u64, name: &OsStr) -> Result<(PathBuf, VPath), Errno> {
+        // Linux's NAME_MAX: said as such, whatever a backend would make of the name.
+        if name.len() > 255 {
+            return Err(Errno::ENAMETOOLONG);
+        }
         let mut p = self.path_of(parent).ok_or(Errno::ENOENT)?;
         if parent == ROOT && !TREES.iter().any(|t| OsStr::new(&t[1..]) == name) {
             return Err(Errno::ENOENT);
         }
         p.push(name);
         let vp = Self::vpath_of(&p)?;
+        if let VPath::Container { host, name: c, .. } = &vp {
+            let max = self
+                .name_max
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&(host.clone(), c.clone())).copied());
+            if max.is_some_and(|max| name.len() > max) {
+                return Err(Errno::ENAMETOOLONG);
+            }
+        }
         Ok((p, vp))
     }
 
@@ -357,15 +379,19 @@ impl Inner {
     async fn stat_path(&self, ino: u64, p: &Path) -> Result<FileAttr, Errno> {
         let vp = Self::vpath_of(p)?;
         match self.pending(ino) {
-            Some(Pending::Temp(temp, mode, _)) => {
-                let e = self
-                    .vfs
-                    .lstat_with(&temp, true)
-                    .await
-                    .map_err(|e| errno(&e))?;
-                let mut a = self.attr(p, &vp, &e);
-                a.perm = (mode & 0o7777) as u16;
-                return Ok(a);
+            Some(Pending::Temp(temp, mode, slot)) => {
+                let at = slot.read().await;
+                // Landed meanwhile: at its name.
+                if at.is_some() {
+                    let e = self
+                        .vfs
+                        .lstat_with(&temp, true)
+                        .await
+                        .map_err(|e| errno(&e))?;
+                    let mut a = self.attr(p, &vp, &e);
+                    a.perm = (mode & 0o7777) as u16;
+                    return Ok(a);
+                }
             }
             Some(Pending::Spool(fh)) => {
                 let h = self.handle(fh)?;
@@ -391,12 +417,17 @@ impl Inner {
         Ok(self.attr(p, &vp, &e))
     }
 
-    /// The path a node's bytes are at now: its temporary while it is a pending new file.
-    fn data_path(&self, ino: u64) -> Result<VPath, Errno> {
-        match self.pending(ino) {
-            Some(Pending::Temp(temp, ..)) => Ok(temp),
-            _ => self.vpath(ino),
+    /// The path a node's bytes are at now: its temporary while it is a pending new file, kept
+    /// there (landing waits) until the guard is dropped. Never held across another call that
+    /// takes it (a waiting landing would stop the second).
+    async fn data_at(&self, ino: u64) -> Result<(VPath, AtTemp), Errno> {
+        if let Some(Pending::Temp(temp, _, slot)) = self.pending(ino) {
+            let at = slot.read_owned().await;
+            if at.is_some() {
+                return Ok((temp, Some(at)));
+            }
         }
+        Ok((self.vpath(ino)?, None))
     }
 
     /// The node `ino` for a name the kernel is told about.
@@ -441,7 +472,15 @@ impl Inner {
     }
 
     async fn setattr(&self, ino: u64, set: SetAttr, fh: Option<u64>) -> Result<FileAttr, Errno> {
-        let data = self.data_path(ino)?;
+        let owner = match (set.uid, set.gid) {
+            (None, None) => None,
+            (Some(u), Some(g)) => Some((u, g)),
+            (u, g) => {
+                let a = self.stat_node(ino).await?;
+                Some((u.unwrap_or(a.uid), g.unwrap_or(a.gid)))
+            }
+        };
+        let (data, at) = self.data_at(ino).await?;
         if let Some(size) = set.size {
             match fh.and_then(|fh| self.handle(fh).ok()) {
                 Some(h) if matches!(h.how, How::Spool(_)) => {
@@ -459,8 +498,9 @@ impl Inner {
             }
         }
         if let Some(mode) = set.mode {
-            match self.pending(ino) {
-                Some(Pending::Temp(t, _, slot)) => {
+            match (&at, self.pending(ino)) {
+                // Still new: its permission bits come at landing.
+                (Some(_), Some(Pending::Temp(t, _, slot))) => {
                     if let Ok(mut p) = self.pending.lock() {
                         p.insert(ino, Pending::Temp(t, mode, slot));
                     }
@@ -472,14 +512,7 @@ impl Inner {
                     .map_err(|e| errno(&e))?,
             }
         }
-        if set.uid.is_some() || set.gid.is_some() {
-            let (uid, gid) = match (set.uid, set.gid) {
-                (Some(u), Some(g)) => (u, g),
-                _ => {
-                    let a = self.stat_node(ino).await?;
-                    (set.uid.unwrap_or(a.uid), set.gid.unwrap_or(a.gid))
-                }
-            };
+        if let Some((uid, gid)) = owner {
             self.vfs
                 .chown(&data, uid, gid, false)
                 .await
@@ -496,6 +529,7 @@ impl Inner {
                 .await
                 .map_err(|e| errno(&e))?;
         }
+        drop(at);
         self.stat_node(ino).await
     }
 
@@ -505,20 +539,19 @@ impl Inner {
         let Some(Pending::Temp(_, _, slot)) = self.pending(ino) else {
             return Ok(());
         };
-        let mut f = slot.lock().await;
+        // Requests using the temporary finish first; later ones wait, then find the name.
+        let mut f = slot.write().await;
         let Some(mut nf) = f.take() else {
             return Ok(());
         };
-        if let Ok(mut p) = self.pending.lock() {
-            if let Some(Pending::Temp(_, mode, _)) = p.remove(&ino) {
-                nf.mode = mode;
-            }
+        if let Some(Pending::Temp(_, mode, _)) = self.pending(ino) {
+            nf.mode = mode;
         }
         let dest = match dest {
             Some(d) => Ok(d.clone()),
             None => self.vpath(ino),
         };
-        match dest {
+        let r = match dest {
             Ok(d) => {
                 nf.dest = d;
                 nf.land(&self.vfs).await.map_err(|e| errno(&e))
@@ -528,7 +561,14 @@ impl Inner {
                 nf.discard(&self.vfs).await;
                 Ok(())
             }
+        };
+        // Only now, with the file at its name, does the node stop being new.
+        if let Ok(mut p) = self.pending.lock() {
+            if matches!(p.get(&ino), Some(Pending::Temp(_, _, s)) if Arc::ptr_eq(s, &slot)) {
+                p.remove(&ino);
+            }
         }
+        r
     }
 
     async fn read(&self, h: &Handle, offset: u64, size: usize) -> Result<Bytes, Errno> {
@@ -539,17 +579,9 @@ impl Inner {
             buf.truncate(n);
             return Ok(Bytes::from(buf));
         }
-        let vp = self.data_path(h.ino)?;
+        let (vp, _at) = self.data_at(h.ino).await?;
         match self.vfs.read_at(&vp, offset, size).await {
             Err(FsError::Unsupported) => self.read_streaming(h, &vp, offset, size).await,
-            // A new file landed meanwhile (another handle's close): at its name now.
-            Err(FsError::NotFound) if self.data_path(h.ino).ok().as_ref() != Some(&vp) => {
-                let now = self.data_path(h.ino)?;
-                self.vfs
-                    .read_at(&now, offset, size)
-                    .await
-                    .map_err(|e| errno(&e))
-            }
             r => r.map_err(|e| errno(&e)),
         }
     }
@@ -619,18 +651,11 @@ impl Inner {
                 return Ok(len);
             }
             How::InPlace { append } | How::New { append, .. } => {
-                let vp = self.data_path(h.ino)?;
-                match self.vfs.write_at(&vp, offset, data.clone(), *append).await {
-                    // A new file landed meanwhile (another handle's close): at its name now.
-                    Err(FsError::NotFound) if self.data_path(h.ino).ok().as_ref() != Some(&vp) => {
-                        let now = self.data_path(h.ino)?;
-                        self.vfs
-                            .write_at(&now, offset, data, *append)
-                            .await
-                            .map_err(|e| errno(&e))?;
-                    }
-                    r => r.map_err(|e| errno(&e))?,
-                }
+                let (vp, _at) = self.data_at(h.ino).await?;
+                self.vfs
+                    .write_at(&vp, offset, data, *append)
+                    .await
+                    .map_err(|e| errno(&e))?;
             }
         }
         Ok(len)
@@ -684,13 +709,13 @@ impl Inner {
     }
 
     async fn open(&self, ino: u64, flags: i32) -> Result<(u64, FopenFlags), Errno> {
-        let vp = self.data_path(ino)?;
+        let (vp, at) = self.data_at(ino).await?;
         let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
         let append = flags & libc::O_APPEND != 0;
         let trunc = flags & libc::O_TRUNC != 0;
         let how = if !write {
             How::Read
-        } else if matches!(self.pending(ino), Some(Pending::Temp(..))) {
+        } else if at.is_some() {
             // Opened again while new: written under its temporary too, landed by the first
             // close.
             if trunc {
@@ -797,7 +822,7 @@ impl Inner {
             }
         };
         let ino = self.remember(parent, name, self.attr(&p, &vp, &e).ino.0);
-        let slot: Slot = Arc::new(tokio::sync::Mutex::new(Some(Box::new(nf))));
+        let slot: Slot = Arc::new(tokio::sync::RwLock::new(Some(Box::new(nf))));
         if let Ok(mut m) = self.pending.lock() {
             m.insert(ino, Pending::Temp(temp, mode, slot));
         }
@@ -1051,13 +1076,14 @@ impl Filesystem for MountFs {
         _rdev: u32,
         reply: ReplyEntry,
     ) {
-        // Only regular files: a container's devices and fifos are not made from outside.
-        if mode & libc::S_IFMT != libc::S_IFREG {
-            return reply.error(Errno::EPERM);
-        }
         let (name, owner) = (name.to_os_string(), (req.uid(), req.gid()));
         self.spawn(|i| async move {
             let r = async {
+                i.child(parent.0, &name)?;
+                // Only regular files: a container's devices and fifos are not made from outside.
+                if mode & libc::S_IFMT != libc::S_IFREG {
+                    return Err(Errno::EPERM);
+                }
                 let (ino, attr, fh) = i
                     .create(parent.0, &name, mode, libc::O_WRONLY, owner, 0)
                     .await?;
@@ -1203,9 +1229,10 @@ impl Filesystem for MountFs {
         let newname = newname.to_os_string();
         self.spawn(|i| async move {
             let r = async {
-                let from = i.data_path(ino.0)?;
+                let (from, at) = i.data_at(ino.0).await?;
                 let (_, to) = i.child(newparent.0, &newname)?;
                 i.vfs.hard_link(&from, &to).await.map_err(|e| errno(&e))?;
+                drop(at);
                 i.lookup(newparent.0, &newname).await
             }
             .await;
@@ -1333,7 +1360,7 @@ impl Filesystem for MountFs {
                 if let How::Spool(s) = &h.how {
                     return s.lock().await.file.sync_data().map_err(Errno::from);
                 }
-                let vp = i.data_path(ino.0)?;
+                let (vp, _at) = i.data_at(ino.0).await?;
                 i.vfs.fsync(&vp, datasync).await.map_err(|e| errno(&e))
             }
             .await;
@@ -1491,7 +1518,15 @@ impl Filesystem for MountFs {
     fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
         self.spawn(|i| async move {
             let s = match i.vpath(ino.0) {
-                Ok(vp @ VPath::Container { .. }) => i.vfs.statfs(&vp).await.ok(),
+                Ok(vp @ VPath::Container { .. }) => i.vfs.statfs(&vp).await.ok().inspect(|s| {
+                    if let (VPath::Container { host, name, .. }, Ok(mut m)) =
+                        (&vp, i.name_max.lock())
+                    {
+                        if s.namelen > 0 {
+                            m.insert((host.clone(), name.clone()), s.namelen as usize);
+                        }
+                    }
+                }),
                 _ => None,
             };
             match s {
@@ -1547,7 +1582,7 @@ impl MountFs {
                 match pending {
                     // Never landed: only its temporary goes.
                     Some(Pending::Temp(_, _, slot)) => {
-                        if let Some(nf) = slot.lock().await.take() {
+                        if let Some(nf) = slot.write().await.take() {
                             nf.discard(&i.vfs).await;
                         }
                     }

@@ -65,10 +65,6 @@ impl Pumps {
         self.0.push(p);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Tells drains whether to land their files (`keep`: the command was not interrupted),
     /// waits for every pump (the command's descriptors must be closed by now, or a drain never
     /// sees its end) and reports failures. False if any failed.
