@@ -30,6 +30,7 @@ mod mount;
 mod multi;
 mod nav;
 mod repl;
+mod scale;
 mod search;
 mod shell;
 mod signals;

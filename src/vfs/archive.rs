@@ -181,6 +181,19 @@ impl ArchiveFs {
         c: &ContainerInfo,
         dir: &Path,
     ) -> Result<Arc<Vec<Entry>>, FsError> {
+        self.read_dir_within(eng, c, dir, None).await
+    }
+
+    /// [`ArchiveFs::read_dir`], given up with `Unsupported` once the tree's tar passes
+    /// `budget` bytes: the engine sends a directory's whole subtree, and for `/` or `/usr` of
+    /// a running container starting its agent costs far less than reading that.
+    pub async fn read_dir_within(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        dir: &Path,
+        budget: Option<u64>,
+    ) -> Result<Arc<Vec<Entry>>, FsError> {
         let gen = cacheable(eng, c);
         if let Some(gen) = gen {
             if let Some(list) = self.cached_dir(&c.id, gen, dir) {
@@ -192,13 +205,19 @@ impl ArchiveFs {
         let rx = self.download(eng, c, &root).await?;
         let tree_root = root.clone();
         let dirs = off_thread(move || {
-            parse_tree(
-                ChannelReader {
-                    rx,
-                    chunk: Bytes::new(),
+            let reader = ChannelReader {
+                rx,
+                chunk: Bytes::new(),
+            };
+            match budget {
+                None => parse_tree(reader, &tree_root),
+                Some(left) => match parse_tree(Budget { reader, left }, &tree_root) {
+                    Err(FsError::Io(e)) if e.kind() == io::ErrorKind::FileTooLarge => {
+                        Err(FsError::Unsupported)
+                    }
+                    r => r,
                 },
-                &tree_root,
-            )
+            }
         })
         .await?;
         let list = dirs.get(dir).cloned().ok_or(FsError::NotADirectory)?;
@@ -882,8 +901,23 @@ fn entry_of<R: Read>(entry: &tar::Entry<'_, R>, name: OsString) -> io::Result<En
     Ok(e)
 }
 
-/// Reads a directory's tar (headers only) into a listing of every directory in it, keyed by
-/// the absolute path inside the container.
+/// A reader that fails with `FileTooLarge` once more than `left` bytes were asked of it.
+struct Budget<R> {
+    reader: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Budget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        self.left = self
+            .left
+            .checked_sub(n as u64)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::FileTooLarge))?;
+        Ok(n)
+    }
+}
+
 /// Runs a blocking tar reader on tokio's blocking pool and waits for it without blocking the
 /// caller's thread (see `lstat_full`).
 async fn off_thread<T: Send + 'static>(
@@ -894,6 +928,8 @@ async fn off_thread<T: Send + 'static>(
         .map_err(|e| FsError::Engine(e.to_string()))?
 }
 
+/// Reads a directory's tar (headers only) into a listing of every directory in it, keyed by
+/// the absolute path inside the container.
 fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
     let mut ar = tar::Archive::new(reader);
     let mut children: HashMap<PathBuf, Vec<Entry>> = HashMap::new();
@@ -992,6 +1028,9 @@ pub struct ArchiveBackend<'v> {
     pub why: String,
     /// Owner and link count wanted too (they cost a tar header rather than a HEAD).
     pub full: bool,
+    /// A listing is given up (`Unsupported`, so the route asks the agent) past this many
+    /// bytes of tar: a running container whose agent can start.
+    pub budget: Option<u64>,
 }
 
 impl ArchiveBackend<'_> {
@@ -1067,7 +1106,9 @@ impl Backend for ArchiveBackend<'_> {
             if !e.is_dir() {
                 return Err(FsError::NotADirectory);
             }
-            self.fs.read_dir(self.eng, &self.c, &real).await
+            self.fs
+                .read_dir_within(self.eng, &self.c, &real, self.budget)
+                .await
         })
     }
 
