@@ -92,6 +92,17 @@ const GREP_CASES: &[&[&str]] = &[
     &["ERROR", "t"],
     &["-r", "[a", "t"],
     &["-Rl", "ERROR"],
+    // Literals every match holds pick the lines the regex engine then confirms.
+    &["-rn", "E.ROR t", "t"],
+    &["-rn", "hel*o ERR", "t"],
+    &["-rnw", "ERROR", "t"],
+    &["-rni", "error t", "t"],
+    &["-rniw", "error", "t"],
+    &["-rFi", "A.B", "t"],
+    &["-rnE", "ERROR (one|two)", "t"],
+    &["-rn", r"foo\(-\)\?bar", "t"],
+    &["-rnE", "o{2}ba?r$", "t"],
+    &["-rn", "[e]rror th", "t"],
 ];
 
 #[test]

@@ -33,6 +33,7 @@ mod nav;
 mod objects_nav;
 mod realpaths;
 mod repl;
+mod scale;
 mod search;
 mod shell;
 mod signals;

@@ -1,6 +1,6 @@
 //! What grep, find and du share: operands searched in their container's agent or walked
 //! here, run several at once but reported in operand order (as GNU's one process would print
-//! them), each job's events through a small bounded channel so memory stays flat; and the
+//! them), each job's events through a queue bounded in bytes so memory stays flat; and the
 //! rule for options we do not implement (the host's program when every operand is a host
 //! path).
 
@@ -12,12 +12,11 @@ use std::sync::Arc;
 
 use dockerbox_proto::Tool;
 use dockerbox_search::walk::Root;
-use tokio::sync::mpsc;
 
 use crate::context::Context;
 use crate::host::AgentConn;
 use crate::interrupt;
-use crate::vfs::search::{in_agent, Event, EventSink, NamespaceFs, Searcher, EVENTS};
+use crate::vfs::search::{events, in_agent, Event, EventSink, EventsRx, NamespaceFs, Searcher};
 use crate::vfs::VPath;
 
 /// How many operands are searched at once (the rest wait their turn).
@@ -111,24 +110,24 @@ pub async fn run(
     mut on: impl FnMut(Event) -> bool,
 ) -> Result<(), interrupt::Interrupted> {
     let start = |job: Job| {
-        let (tx, rx) = mpsc::channel(EVENTS);
+        let (tx, rx) = events();
         match job {
             Job::Agent(conn, roots) => {
                 tokio::spawn(in_agent(conn, tool, args.to_vec(), roots, tx));
             }
             Job::Here(f) => {
+                let rt = tokio::runtime::Handle::current();
                 tokio::task::spawn_blocking(move || {
-                    let mut sink = EventSink(tx);
+                    let mut sink = EventSink { tx, rt };
                     let (found, total) = f(&mut sink);
-                    let _ = sink.0.blocking_send(Event::Done(found, total));
+                    sink.send(Event::Done(found, total));
                 });
             }
         }
         rx
     };
     let mut jobs = jobs.into_iter();
-    let mut running: VecDeque<mpsc::Receiver<Event>> =
-        jobs.by_ref().take(PARALLEL).map(start).collect();
+    let mut running: VecDeque<EventsRx> = jobs.by_ref().take(PARALLEL).map(start).collect();
     while let Some(mut rx) = running.pop_front() {
         loop {
             let ev = tokio::select! {

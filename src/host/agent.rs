@@ -182,6 +182,11 @@ async fn upload_by_exec(
     }
 }
 
+/// Whether an agent's banner starts `buf`.
+fn buf_starts_with_magic(buf: &[u8]) -> bool {
+    buf.len() >= MAGIC.len() && &buf[..MAGIC.len()] == MAGIC
+}
+
 /// Picks the executable for an image architecture (`amd64`), if one is embedded.
 pub fn binary_for(arch: &str) -> Option<&'static [u8]> {
     match arch {
@@ -311,11 +316,24 @@ impl AgentConn {
     ) -> Result<AgentConn, (AgentError, Vec<String>)> {
         let mut last = String::from("no writable directory");
         let mut leftovers = Vec::new();
+        // The container's shell takes the binary on the agent's own stdin; where that fails
+        // (no shell, no `head`), the archive upload below, from then on.
+        let mut stream = !place.by_exec;
         for (dir, path) in &place.files {
             let path = path.clone();
             let Some(name) = path.rsplit('/').next().map(str::to_string) else {
                 continue;
             };
+            if stream {
+                match AgentConn::start_streamed(docker, container, &path, binary, place).await {
+                    Ok(conn) => return Ok(conn.ran_from(dir, leftovers).await),
+                    // The upload below says what fails, if that fails too.
+                    Err(_) => {
+                        leftovers.push(path.clone().into_bytes());
+                        stream = false;
+                    }
+                }
+            }
             let created = if place.by_exec {
                 if let Err(e) = upload_by_exec(docker, container, &path, binary).await {
                     last = format!("upload to {dir}: {e}");
@@ -358,14 +376,7 @@ impl AgentConn {
                 }
             };
             match AgentConn::exec(docker, container, exec, place).await {
-                Ok(mut conn) => {
-                    conn.dir = dir.clone();
-                    // Files from failed starts (a noexec place) are removed by the one that ran.
-                    for f in leftovers {
-                        let _ = conn.call(Request::Unlink { path: f }).await;
-                    }
-                    return Ok(conn);
-                }
+                Ok(conn) => return Ok(conn.ran_from(dir, leftovers).await),
                 Err(e) => {
                     last = format!("start from {dir}: {e}");
                     leftovers.push(path.into_bytes());
@@ -377,6 +388,16 @@ impl AgentConn {
             .map(|p| String::from_utf8_lossy(&p).into_owned())
             .collect();
         Err((AgentError::Start(last), left))
+    }
+
+    /// A started agent, which ran from `dir`: it removes the files of failed starts (a
+    /// noexec place).
+    async fn ran_from(mut self, dir: &str, leftovers: Vec<Vec<u8>>) -> AgentConn {
+        self.dir = dir.to_string();
+        for f in leftovers {
+            let _ = self.call(Request::Unlink { path: f }).await;
+        }
+        self
     }
 
     /// Creates (does not start) the exec that runs the agent at `path`; gives its id.
@@ -411,34 +432,135 @@ impl AgentConn {
             .start_exec(&exec, None)
             .await
             .map_err(|e| AgentError::Start(short(&e)))?;
-        let StartExecResults::Attached { mut output, input } = started else {
+        let StartExecResults::Attached { output, input } = started else {
             return Err(AgentError::Start("exec did not attach".into()));
         };
-        // The banner first: a failed exec prints the runtime's error text instead.
+        AgentConn::handshake(docker, container, exec, output, input, None, place).await
+    }
+
+    /// Starts the agent with one exec and no upload: the container's own shell reads the
+    /// binary from the exec's stdin into `path` (`head -c`, so not a byte more: the rest of
+    /// stdin is the agent's), makes it executable and `exec`s it, which then answers on the
+    /// same stream. An archive upload costs about 46 ms before the exec can start (the engine
+    /// re-execs itself to untar); this costs the copy, a few ms. The file is made with mode
+    /// 0700 before a byte is written and removed again if the copy fails.
+    async fn start_streamed(
+        docker: &Docker,
+        container: &str,
+        path: &str,
+        binary: &[u8],
+        place: &Placement,
+    ) -> Result<AgentConn, AgentError> {
+        let script = "umask 077 && set -C && { head -c \"$1\" > \"$0\" && chmod 700 \"$0\" \
+                      || { rm -f \"$0\"; exit 1; }; } && exec \"$0\"";
+        let opts = CreateExecOptions {
+            cmd: Some(vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                script.to_string(),
+                path.to_string(),
+                binary.len().to_string(),
+            ]),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            ..Default::default()
+        };
+        let exec = docker
+            .create_exec(container, opts)
+            .await
+            .map_err(|e| AgentError::Start(short(&e)))?
+            .id;
+        let started = docker
+            .start_exec(&exec, None)
+            .await
+            .map_err(|e| AgentError::Start(short(&e)))?;
+        let StartExecResults::Attached { output, input } = started else {
+            return Err(AgentError::Start("exec did not attach".into()));
+        };
+        AgentConn::handshake(docker, container, exec, output, input, Some(binary), place).await
+    }
+
+    /// Checks a started agent's banner and hello (after writing `feed` to its stdin, for the
+    /// shell that starts it) and makes the connection.
+    async fn handshake(
+        docker: &Docker,
+        container: &str,
+        exec: String,
+        mut output: Pin<
+            Box<
+                dyn futures_util::Stream<
+                        Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+                    > + Send,
+            >,
+        >,
+        mut input: Pin<Box<dyn AsyncWrite + Send>>,
+        feed: Option<&[u8]>,
+        place: &Placement,
+    ) -> Result<AgentConn, AgentError> {
+        // The banner first: a failed exec prints the runtime's error text instead (and a
+        // failed shell its own words, on stderr).
         let mut buf: Vec<u8> = Vec::new();
+        let mut said: Vec<u8> = Vec::new();
         let banner = tokio::time::timeout(START_TIMEOUT, async {
-            while buf.len() < MAGIC.len() + 4
-                || decode_frame(&buf[MAGIC.len()..]).ok().flatten().is_none()
-            {
-                match output.next().await {
-                    Some(Ok(bollard::container::LogOutput::StdOut { message })) => {
-                        buf.extend_from_slice(&message)
+            let read = async {
+                while buf.len() < MAGIC.len() + 4
+                    || decode_frame(&buf[MAGIC.len()..]).ok().flatten().is_none()
+                {
+                    match output.next().await {
+                        Some(Ok(bollard::container::LogOutput::StdOut { message })) => {
+                            buf.extend_from_slice(&message)
+                        }
+                        Some(Ok(other)) => {
+                            if said.len() < 4096 {
+                                said.extend_from_slice(&other.into_bytes());
+                            }
+                        }
+                        Some(Err(e)) => return Err(AgentError::Start(short(&e))),
+                        None => break,
                     }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(AgentError::Start(short(&e))),
-                    None => break,
+                    if buf.len() >= MAGIC.len() && &buf[..MAGIC.len()] != MAGIC {
+                        break;
+                    }
                 }
-                if buf.len() >= MAGIC.len() && &buf[..MAGIC.len()] != MAGIC {
-                    break;
+                Ok(())
+            };
+            let write = async {
+                if let Some(bytes) = feed {
+                    input.write_all(bytes).await?;
+                    input.flush().await?;
                 }
+                Ok::<(), std::io::Error>(())
+            };
+            // The banner can only come once every byte was taken; a shell that failed stops
+            // taking them, so the read decides and an unfinished write is dropped.
+            tokio::pin!(read, write);
+            let mut wrote = None;
+            let got = loop {
+                tokio::select! {
+                    w = &mut write, if wrote.is_none() => wrote = Some(w),
+                    r = &mut read => break r,
+                }
+            };
+            if got.is_ok() && wrote.is_none() && buf_starts_with_magic(&buf) {
+                wrote = Some(write.await);
             }
-            Ok(())
+            match wrote {
+                Some(Err(e)) if feed.is_some() && !buf_starts_with_magic(&buf) => Err(
+                    AgentError::Start(super::connect::strip_os_error(e.to_string())),
+                ),
+                _ => got,
+            }
         })
         .await;
         match banner {
             Err(_) => return Err(AgentError::Start("no answer".into())),
             Ok(Err(e)) => return Err(e),
             Ok(Ok(())) => {}
+        }
+        if buf.is_empty() && !said.is_empty() {
+            buf = said;
         }
         if buf.len() < MAGIC.len() || &buf[..MAGIC.len()] != MAGIC {
             let text = String::from_utf8_lossy(&buf);

@@ -143,7 +143,14 @@ pub struct Engine {
     sink: Arc<std::sync::OnceLock<EventSink>>,
     /// The task following `GET /events`.
     follower: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Archive listings in flight (see [`Engine::archive_slot`]).
+    archive_slots: tokio::sync::Semaphore,
 }
+
+/// How many archive listings one engine is asked for at once: a glob over a thousand
+/// containers (`/containers/*/etc/hostname`) lists each one's directory, and the engine builds
+/// every tar at once otherwise.
+const ARCHIVE_SLOTS: usize = 16;
 
 impl Engine {
     /// The engine `spec` describes, number `index` in the list; nothing is sent until it is
@@ -169,7 +176,14 @@ impl Engine {
             proc_roots: Mutex::new(HashMap::new()),
             sink: Arc::default(),
             follower: Mutex::new(None),
+            archive_slots: tokio::sync::Semaphore::new(ARCHIVE_SLOTS),
         }
+    }
+
+    /// A turn to ask for an archive listing, held while it is read; at most
+    /// [`ARCHIVE_SLOTS`] at once. Never closed, so waiting always ends in a permit.
+    pub async fn archive_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.archive_slots.acquire().await.ok()
     }
 
     /// `--timeout`: how long connecting and listing may take.

@@ -107,6 +107,16 @@ impl Agents {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), all).await;
     }
 
+    /// Whether the agent for container `id` is still to start (`auto` mode, no attempt
+    /// finished yet): waiting for it is possible, and may be cheaper than the archive API.
+    pub fn pending(&self, id: &str) -> bool {
+        self.mode == AgentMode::Auto
+            && self
+                .slots
+                .lock()
+                .is_ok_and(|s| s.get(id).is_some_and(|slot| slot.attempt.get().is_none()))
+    }
+
     /// The agent for `c` if one is ready (in `Always` mode, or with `wait`: started now if need
     /// be; writes wait, since only the agent lands files atomically in a running container).
     pub async fn get(

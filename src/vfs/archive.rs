@@ -30,6 +30,17 @@ use crate::interrupt;
 
 type Dirs = HashMap<PathBuf, Arc<Vec<Entry>>>;
 
+/// Small files' bytes from a listing's tar, by absolute path (see [`SMALL_FILE`]).
+type Small = HashMap<PathBuf, Bytes>;
+
+/// A stopped container's regular file this small comes along in its directory's listing
+/// (the engine sends the bytes in the tar anyway) and is kept with the listing, so `cat
+/// /containers/*/etc/hostname` after the glob listed each `/etc` costs no second download.
+const SMALL_FILE: u64 = 8 << 10;
+
+/// The most bytes of small files one session keeps (then no more are kept).
+const SMALL_TOTAL: usize = 32 << 20;
+
 /// What a download turned out to hold at the path asked for.
 enum Opened {
     /// A file's bytes, in chunks.
@@ -45,7 +56,9 @@ const ENGINE_DEPTH: usize = 200;
 /// Listings learnt per container id, with the generation they were learnt at.
 #[derive(Default)]
 pub struct ArchiveFs {
-    cache: Mutex<HashMap<String, (u64, Dirs)>>,
+    cache: Mutex<HashMap<String, (u64, Dirs, Small)>>,
+    /// Bytes of small files kept so far (never more than [`SMALL_TOTAL`]).
+    small_kept: std::sync::atomic::AtomicUsize,
 }
 
 impl ArchiveFs {
@@ -181,6 +194,19 @@ impl ArchiveFs {
         c: &ContainerInfo,
         dir: &Path,
     ) -> Result<Arc<Vec<Entry>>, FsError> {
+        self.read_dir_within(eng, c, dir, None).await
+    }
+
+    /// [`ArchiveFs::read_dir`], given up with `Unsupported` once the tree's tar passes
+    /// `budget` bytes: the engine sends a directory's whole subtree, and for `/` or `/usr` of
+    /// a running container starting its agent costs far less than reading that.
+    pub async fn read_dir_within(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        dir: &Path,
+        budget: Option<u64>,
+    ) -> Result<Arc<Vec<Entry>>, FsError> {
         let gen = cacheable(eng, c);
         if let Some(gen) = gen {
             if let Some(list) = self.cached_dir(&c.id, gen, dir) {
@@ -189,16 +215,24 @@ impl ArchiveFs {
         }
         // A directory whose path is not UTF-8 comes inside its nearest UTF-8 ancestor's tar.
         let (root, _) = utf8_ancestor(dir);
+        let _turn = eng.archive_slot().await;
         let rx = self.download(eng, c, &root).await?;
         let tree_root = root.clone();
-        let dirs = off_thread(move || {
-            parse_tree(
-                ChannelReader {
-                    rx,
-                    chunk: Bytes::new(),
+        let (dirs, small) = off_thread(move || {
+            let reader = ChannelReader {
+                rx,
+                chunk: Bytes::new(),
+            };
+            let keep = gen.is_some();
+            match budget {
+                None => parse_tree(reader, &tree_root, keep),
+                Some(left) => match parse_tree(Budget { reader, left }, &tree_root, keep) {
+                    Err(FsError::Io(e)) if e.kind() == io::ErrorKind::FileTooLarge => {
+                        Err(FsError::Unsupported)
+                    }
+                    r => r,
                 },
-                &tree_root,
-            )
+            }
         })
         .await?;
         let list = dirs.get(dir).cloned().ok_or(FsError::NotADirectory)?;
@@ -206,11 +240,18 @@ impl ArchiveFs {
             if let Ok(mut cache) = self.cache.lock() {
                 let slot = cache
                     .entry(c.id.clone())
-                    .or_insert_with(|| (gen, Dirs::new()));
+                    .or_insert_with(|| (gen, Dirs::new(), Small::new()));
                 if slot.0 != gen {
-                    *slot = (gen, Dirs::new());
+                    *slot = (gen, Dirs::new(), Small::new());
                 }
                 slot.1.extend(dirs);
+                let bytes: usize = small.values().map(Bytes::len).sum();
+                let kept = self
+                    .small_kept
+                    .fetch_add(bytes, std::sync::atomic::Ordering::SeqCst);
+                if kept + bytes <= SMALL_TOTAL {
+                    slot.2.extend(small);
+                }
             }
         }
         Ok(list)
@@ -249,6 +290,17 @@ impl ArchiveFs {
         let mut cur = path.to_path_buf();
         for _ in 0..super::MAX_LINKS {
             let known = self.cached_entry(eng, c, &cur);
+            let small = match &known {
+                Some(e) if e.kind == Kind::File => self.cached_small(eng, c, &cur),
+                _ => None,
+            };
+            if let Some(b) = small {
+                let (tx, rx) = mpsc::channel(1);
+                if !b.is_empty() {
+                    let _ = tx.try_send(Ok(b));
+                }
+                return Ok(rx);
+            }
             let target = match known.as_ref().map(|e| (e.kind, &e.link_target)) {
                 Some((Kind::Dir, _)) => return Err(FsError::IsADirectory),
                 Some((Kind::Symlink, Some(t))) => t.clone(),
@@ -608,11 +660,22 @@ impl ArchiveFs {
 
     fn cached_dir(&self, id: &str, gen: u64, dir: &Path) -> Option<Arc<Vec<Entry>>> {
         let cache = self.cache.lock().ok()?;
-        let (g, dirs) = cache.get(id)?;
+        let (g, dirs, _) = cache.get(id)?;
         if *g != gen {
             return None;
         }
         dirs.get(dir).cloned()
+    }
+
+    /// A small file's bytes, kept from its directory's listing (see [`SMALL_FILE`]).
+    fn cached_small(&self, eng: &Engine, c: &ContainerInfo, path: &Path) -> Option<Bytes> {
+        let gen = cacheable(eng, c)?;
+        let cache = self.cache.lock().ok()?;
+        let (g, _, small) = cache.get(&c.id)?;
+        if *g != gen {
+            return None;
+        }
+        small.get(path).cloned()
     }
 
     fn cached_entry(&self, eng: &Engine, c: &ContainerInfo, path: &Path) -> Option<Entry> {
@@ -882,8 +945,23 @@ fn entry_of<R: Read>(entry: &tar::Entry<'_, R>, name: OsString) -> io::Result<En
     Ok(e)
 }
 
-/// Reads a directory's tar (headers only) into a listing of every directory in it, keyed by
-/// the absolute path inside the container.
+/// A reader that fails with `FileTooLarge` once more than `left` bytes were asked of it.
+struct Budget<R> {
+    reader: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Budget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        self.left = self
+            .left
+            .checked_sub(n as u64)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::FileTooLarge))?;
+        Ok(n)
+    }
+}
+
 /// Runs a blocking tar reader on tokio's blocking pool and waits for it without blocking the
 /// caller's thread (see `lstat_full`).
 async fn off_thread<T: Send + 'static>(
@@ -894,13 +972,16 @@ async fn off_thread<T: Send + 'static>(
         .map_err(|e| FsError::Engine(e.to_string()))?
 }
 
-fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
+/// Reads a directory's tar (headers only) into a listing of every directory in it, keyed by
+/// the absolute path inside the container.
+fn parse_tree(reader: impl Read, dir: &Path, keep_small: bool) -> Result<(Dirs, Small), FsError> {
     let mut ar = tar::Archive::new(reader);
+    let mut small = Small::new();
     let mut children: HashMap<PathBuf, Vec<Entry>> = HashMap::new();
     let mut files: HashMap<PathBuf, (PathBuf, usize)> = HashMap::new(); // for hard links
     let mut base: Option<PathBuf> = None;
     for entry in ar.entries()? {
-        let entry = entry?;
+        let mut entry = entry?;
         let rel = entry.path()?.into_owned();
         let rel = PathBuf::from(std::ffi::OsStr::from_bytes(
             rel.as_os_str()
@@ -925,6 +1006,14 @@ fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
             continue;
         };
         let mut e = entry_of(&entry, name.to_os_string())?;
+        if keep_small
+            && entry.header().entry_type() == tar::EntryType::Regular
+            && e.size <= SMALL_FILE
+        {
+            let mut bytes = Vec::with_capacity(e.size as usize);
+            entry.read_to_end(&mut bytes)?;
+            small.insert(abs.clone(), Bytes::from(bytes));
+        }
         if entry.header().entry_type() == tar::EntryType::Link {
             // A hard link to a file seen earlier: same attributes, one more link each.
             let target = entry
@@ -978,7 +1067,7 @@ fn parse_tree(reader: impl Read, dir: &Path) -> Result<Dirs, FsError> {
         }
         out.insert(p, Arc::new(v));
     }
-    Ok(out)
+    Ok((out, small))
 }
 
 /// One container's files through the archive API, as a [`Backend`]: every container, running
@@ -992,6 +1081,9 @@ pub struct ArchiveBackend<'v> {
     pub why: String,
     /// Owner and link count wanted too (they cost a tar header rather than a HEAD).
     pub full: bool,
+    /// A listing is given up (`Unsupported`, so the route asks the agent) past this many
+    /// bytes of tar: a running container whose agent can start.
+    pub budget: Option<u64>,
 }
 
 impl ArchiveBackend<'_> {
@@ -1067,7 +1159,9 @@ impl Backend for ArchiveBackend<'_> {
             if !e.is_dir() {
                 return Err(FsError::NotADirectory);
             }
-            self.fs.read_dir(self.eng, &self.c, &real).await
+            self.fs
+                .read_dir_within(self.eng, &self.c, &real, self.budget)
+                .await
         })
     }
 

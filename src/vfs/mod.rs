@@ -141,6 +141,10 @@ enum Hop<'v> {
     Archive(String),
 }
 
+/// The tar bytes a running container's listing may take through the archive API before its
+/// agent is started and asked instead (about as long as that start, at the engine's pace).
+const ARCHIVE_LISTING_BUDGET: u64 = 4 << 20;
+
 /// A route of one backend.
 fn ready<'v>(b: Arc<dyn Backend + 'v>) -> VecDeque<Hop<'v>> {
     [Hop::Ready(b)].into()
@@ -469,7 +473,16 @@ impl Vfs {
                     })
                 }
                 Via::Archive(why) if blind => return Err(FsError::Blind(why)),
-                Via::Archive(why) => Arc::new(self.archive_of(c, why, full)),
+                Via::Archive(why) => {
+                    let mut b = self.archive_of(c, why, full);
+                    // A big tree's listing (`/`, `/usr`: the engine sends the whole subtree)
+                    // is given up for the agent, started for it.
+                    if !wait && c.state == State::Running && self.agents.pending(&c.id) {
+                        b.budget = Some(ARCHIVE_LISTING_BUDGET);
+                        rest.push_back(Hop::Served { wait: true, blind });
+                    }
+                    Arc::new(b)
+                }
             },
             (Hop::Archive(why), Some(c)) => Arc::new(self.archive_of(c, why, full)),
             (_, None) => return Ok(None),
@@ -488,6 +501,7 @@ impl Vfs {
             c: c.clone(),
             why,
             full,
+            budget: None,
         }
     }
 

@@ -174,9 +174,70 @@ pub enum Event {
     Done(bool, u64),
 }
 
-/// How many events a job may have waiting before it pauses (and, in the agent, the credit
-/// runs out): memory stays bounded however fast a search finds things.
-pub const EVENTS: usize = 8;
+/// How many bytes of events a job may have waiting before it pauses (and, in the agent, the
+/// credit runs out): memory stays bounded however fast a search finds things, and a job
+/// waiting its turn to be printed runs ahead by this much whatever the events are. Counted in
+/// bytes, not events: a search noting many binary files (one small event each) would
+/// otherwise wait behind the one being printed after a handful of them.
+pub const JOB_BYTES: usize = 1 << 20;
+
+/// What one event counts for against [`JOB_BYTES`].
+fn cost(ev: &Event) -> u32 {
+    let n = match ev {
+        Event::Out(d) => d.len(),
+        Event::Problem(p, ..) | Event::Note(p, _) | Event::Failed(p, _) => p.len(),
+        Event::Done(..) => 0,
+    };
+    n.clamp(64, JOB_BYTES) as u32
+}
+
+/// Makes a job's event queue, bounded by [`JOB_BYTES`].
+pub fn events() -> (Events, EventsRx) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let room = Arc::new(tokio::sync::Semaphore::new(JOB_BYTES));
+    (
+        Events {
+            tx,
+            room: room.clone(),
+        },
+        EventsRx { rx, room },
+    )
+}
+
+/// The sending side of a job's events.
+pub struct Events {
+    tx: tokio::sync::mpsc::UnboundedSender<(Event, u32)>,
+    room: Arc<tokio::sync::Semaphore>,
+}
+
+impl Events {
+    /// Sends `ev` once there is room; `Err` when the receiver is gone.
+    pub async fn send(&self, ev: Event) -> Result<(), ()> {
+        let n = cost(&ev);
+        self.room.acquire_many(n).await.map_err(|_| ())?.forget();
+        self.tx.send((ev, n)).map_err(|_| ())
+    }
+}
+
+/// The receiving side of a job's events; dropping it stops the job's sender.
+pub struct EventsRx {
+    rx: tokio::sync::mpsc::UnboundedReceiver<(Event, u32)>,
+    room: Arc<tokio::sync::Semaphore>,
+}
+
+impl EventsRx {
+    pub async fn recv(&mut self) -> Option<Event> {
+        let (ev, n) = self.rx.recv().await?;
+        self.room.add_permits(n as usize);
+        Some(ev)
+    }
+}
+
+impl Drop for EventsRx {
+    fn drop(&mut self) {
+        self.room.close();
+    }
+}
 
 /// Runs a `Search` in the agent, passing its frames on as events.
 pub async fn in_agent(
@@ -184,7 +245,7 @@ pub async fn in_agent(
     tool: dockerbox_proto::Tool,
     args: Vec<Vec<u8>>,
     roots: Vec<walk::Root>,
-    tx: tokio::sync::mpsc::Sender<Event>,
+    tx: Events,
 ) {
     use dockerbox_proto::{Request, Response};
     let display = roots.first().map(|r| r.display.clone()).unwrap_or_default();
@@ -223,21 +284,26 @@ pub async fn in_agent(
     }
 }
 
-/// A [`dockerbox_search::Sink`] into a job's event channel, from a blocking thread.
-pub struct EventSink(pub tokio::sync::mpsc::Sender<Event>);
+/// A [`dockerbox_search::Sink`] into a job's event queue, from a blocking thread.
+pub struct EventSink {
+    pub tx: Events,
+    pub rt: tokio::runtime::Handle,
+}
+
+impl EventSink {
+    pub fn send(&self, ev: Event) -> bool {
+        self.rt.block_on(self.tx.send(ev)).is_ok()
+    }
+}
 
 impl dockerbox_search::Sink for EventSink {
     fn out(&mut self, bytes: &[u8], _whole: bool) -> bool {
-        self.0.blocking_send(Event::Out(bytes.to_vec())).is_ok()
+        self.send(Event::Out(bytes.to_vec()))
     }
     fn error(&mut self, path: &[u8], errno: i32, dir: bool) -> bool {
-        self.0
-            .blocking_send(Event::Problem(path.to_vec(), errno, dir))
-            .is_ok()
+        self.send(Event::Problem(path.to_vec(), errno, dir))
     }
     fn note(&mut self, path: &[u8], note: dockerbox_search::Note) -> bool {
-        self.0
-            .blocking_send(Event::Note(path.to_vec(), note))
-            .is_ok()
+        self.send(Event::Note(path.to_vec(), note))
     }
 }

@@ -2,11 +2,10 @@
 //! dockerbox-search, so only results cross the wire. Each frame but the last takes one chunk
 //! of the request's credit, as a `Read`'s data does; a cancel (credit 0) stops the walk.
 
-use std::fs::{self, File};
+use std::ffi::CString;
+use std::fs::File;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use dockerbox_proto::{Response, Tool};
 use dockerbox_search::walk::{Fs, Kind, Meta, Root};
@@ -14,74 +13,220 @@ use dockerbox_search::{du, find, grep, Note, Sink};
 
 use crate::{Credit, Out};
 
-fn p(b: &[u8]) -> &Path {
-    Path::new(std::ffi::OsStr::from_bytes(b))
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
-fn errno(e: &std::io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(libc::EIO)
+fn kind_of(mode: u32) -> Kind {
+    match mode & libc::S_IFMT {
+        libc::S_IFDIR => Kind::Dir,
+        libc::S_IFLNK => Kind::Symlink,
+        libc::S_IFREG => Kind::File,
+        libc::S_IFIFO => Kind::Fifo,
+        libc::S_IFSOCK => Kind::Socket,
+        libc::S_IFCHR => Kind::CharDevice,
+        _ => Kind::BlockDevice,
+    }
 }
 
-fn meta(m: &fs::Metadata) -> Meta {
-    let t = m.file_type();
-    let kind = if t.is_dir() {
-        Kind::Dir
-    } else if t.is_symlink() {
-        Kind::Symlink
-    } else if t.is_file() {
-        Kind::File
-    } else if t.is_fifo() {
-        Kind::Fifo
-    } else if t.is_socket() {
-        Kind::Socket
-    } else if t.is_char_device() {
-        Kind::CharDevice
-    } else {
-        Kind::BlockDevice
-    };
+fn meta(st: &libc::stat) -> Meta {
     Meta {
-        kind,
-        perm: m.mode() & 0o7777,
-        size: m.size(),
-        blocks: m.blocks(),
-        mtime: m.mtime(),
-        mtime_nsec: m.mtime_nsec() as u32,
-        dev: m.dev(),
-        ino: m.ino(),
-        nlink: m.nlink(),
+        kind: kind_of(st.st_mode),
+        perm: st.st_mode & 0o7777,
+        size: st.st_size as u64,
+        blocks: st.st_blocks as u64,
+        mtime: st.st_mtime,
+        mtime_nsec: st.st_mtime_nsec as u32,
+        dev: st.st_dev,
+        ino: st.st_ino,
+        nlink: st.st_nlink,
     }
 }
 
-/// The container's filesystem, as the agent sees it.
-struct Local;
+/// A kind the directory entry says, for what is not a directory.
+fn kind_of_entry(d_type: u8) -> Option<Kind> {
+    match d_type {
+        libc::DT_REG => Some(Kind::File),
+        libc::DT_LNK => Some(Kind::Symlink),
+        libc::DT_FIFO => Some(Kind::Fifo),
+        libc::DT_SOCK => Some(Kind::Socket),
+        libc::DT_CHR => Some(Kind::CharDevice),
+        libc::DT_BLK => Some(Kind::BlockDevice),
+        _ => None,
+    }
+}
 
-impl Fs for Local {
-    fn stat(&mut self, path: &[u8], follow: bool) -> Result<Meta, i32> {
-        let m = if follow {
-            fs::metadata(p(path))
-        } else {
-            fs::symlink_metadata(p(path))
-        };
-        m.map(|m| meta(&m)).map_err(|e| errno(&e))
+/// Directory descriptors held open along the walk's current path: at most this many.
+const HELD: usize = 64;
+
+/// The container's filesystem, as the agent sees it. The walk goes depth first, so the
+/// directories on its current path are held open and each entry is opened and `lstat`ed
+/// relative to its directory: a path looked up from `/` every time costs one lookup per
+/// component, and on a FUSE storage driver (fuse-overlayfs) each may be a round trip to its
+/// daemon (measured: 0.15-2.7 ms for an absolute open, 12 µs relative).
+#[derive(Default)]
+struct Local {
+    /// The directories last listed, outermost first, each with its path.
+    dirs: Vec<(Vec<u8>, OwnedFd)>,
+}
+
+/// `path` as a C string (a path with a NUL cannot exist).
+fn c(path: &[u8]) -> Result<CString, i32> {
+    CString::new(path).map_err(|_| libc::ENOENT)
+}
+
+/// Whether `dir` is `p` or one of its ancestors.
+fn holds(dir: &[u8], p: &[u8]) -> bool {
+    p.starts_with(dir) && (dir.ends_with(b"/") || p.len() == dir.len() || p[dir.len()] == b'/')
+}
+
+impl Local {
+    /// Where `path` can be reached relative to a held directory: its descriptor and the last
+    /// component; else the whole path from the current directory. Directories the walk has
+    /// left are closed first.
+    fn at<'p>(&mut self, path: &'p [u8]) -> (RawFd, &'p [u8]) {
+        while self.dirs.last().is_some_and(|(d, _)| !holds(d, path)) {
+            self.dirs.pop();
+        }
+        if let Some(i) = path.iter().rposition(|&b| b == b'/') {
+            let (parent, name) = (&path[..i.max(1)], &path[i + 1..]);
+            let plain = !name.is_empty() && name != b"." && name != b"..";
+            if let Some((_, fd)) = self.dirs.last().filter(|(d, _)| plain && d == parent) {
+                return (fd.as_raw_fd(), name);
+            }
+        }
+        (libc::AT_FDCWD, path)
     }
 
-    fn read_dir(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
-        let mut v = Vec::new();
-        for de in fs::read_dir(p(path)).map_err(|e| errno(&e))? {
-            let de = de.map_err(|e| errno(&e))?;
-            // Gone meanwhile: skipped, as fts does.
-            let Ok(m) = fs::symlink_metadata(de.path()) else {
-                continue;
+    fn stat_at(&mut self, path: &[u8], follow: bool) -> Result<libc::stat, i32> {
+        let (fd, name) = self.at(path);
+        let name = c(name)?;
+        let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+        // SAFETY: an all-zero stat is a valid value for fstatat to overwrite.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fd is a held directory or AT_FDCWD, name a valid C string, st writable.
+        if unsafe { libc::fstatat(fd, name.as_ptr(), &mut st, flags) } != 0 {
+            return Err(last_errno());
+        }
+        Ok(st)
+    }
+
+    fn open_at(&mut self, path: &[u8], flags: i32) -> Result<OwnedFd, i32> {
+        let (fd, name) = self.at(path);
+        let name = c(name)?;
+        // SAFETY: as in stat_at; the descriptor returned is ours.
+        let r = unsafe { libc::openat(fd, name.as_ptr(), flags | libc::O_CLOEXEC) };
+        if r < 0 {
+            return Err(last_errno());
+        }
+        // SAFETY: r is a new descriptor nobody else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(r) })
+    }
+
+    /// A directory's entries; without `full`, only directories and entries of a kind the
+    /// directory does not say are `lstat`ed (grep needs nothing else of the others).
+    fn list(&mut self, path: &[u8], full: bool) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
+        let dir = self.open_at(path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NONBLOCK)?;
+        // SAFETY: dup of a descriptor we hold; fdopendir takes the copy, closedir closes it.
+        let copy = unsafe { libc::dup(dir.as_raw_fd()) };
+        if copy < 0 {
+            return Err(last_errno());
+        }
+        // SAFETY: copy is a directory descriptor we own.
+        let stream = unsafe { libc::fdopendir(copy) };
+        if stream.is_null() {
+            let e = last_errno();
+            // SAFETY: fdopendir failed, so copy is still ours to close.
+            unsafe { libc::close(copy) };
+            return Err(e);
+        }
+        let mut names: Vec<(Vec<u8>, u8)> = Vec::new();
+        let failed = loop {
+            // readdir reports an error only through errno.
+            // SAFETY: errno is this thread's.
+            unsafe { *libc::__errno_location() = 0 };
+            // SAFETY: stream is an open directory stream.
+            let ent = unsafe { libc::readdir64(stream) };
+            if ent.is_null() {
+                let e = last_errno();
+                break (e != 0).then_some(e);
+            }
+            // SAFETY: readdir64 returned a valid entry whose name is NUL-terminated.
+            let (name, t) = unsafe {
+                let e = &*ent;
+                (
+                    std::ffi::CStr::from_ptr(e.d_name.as_ptr()).to_bytes(),
+                    e.d_type,
+                )
             };
-            v.push((de.file_name().as_bytes().to_vec(), meta(&m)));
+            if name != b"." && name != b".." {
+                names.push((name.to_vec(), t));
+            }
+        };
+        // SAFETY: stream is open and closed once here.
+        unsafe { libc::closedir(stream) };
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let fd = dir.as_raw_fd();
+        let mut v = Vec::with_capacity(names.len());
+        for (name, t) in names {
+            let m = match kind_of_entry(t).filter(|_| !full) {
+                Some(kind) => Meta {
+                    kind,
+                    perm: 0,
+                    size: 0,
+                    blocks: 0,
+                    mtime: 0,
+                    mtime_nsec: 0,
+                    dev: 0,
+                    ino: 0,
+                    nlink: 0,
+                },
+                None => {
+                    let Ok(cname) = CString::new(name.as_slice()) else {
+                        continue;
+                    };
+                    // SAFETY: as in stat_at, relative to the directory just opened.
+                    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                    // SAFETY: fd is open, cname a valid C string, st writable.
+                    let r = unsafe {
+                        libc::fstatat(fd, cname.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW)
+                    };
+                    // Gone meanwhile: skipped, as fts does.
+                    if r != 0 {
+                        continue;
+                    }
+                    meta(&st)
+                }
+            };
+            v.push((name, m));
+        }
+        if self.dirs.len() < HELD {
+            self.dirs.push((path.to_vec(), dir));
         }
         Ok(v)
     }
+}
+
+impl Fs for Local {
+    fn stat(&mut self, path: &[u8], follow: bool) -> Result<Meta, i32> {
+        self.stat_at(path, follow).map(|st| meta(&st))
+    }
+
+    fn read_dir(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
+        self.list(path, true)
+    }
+
+    fn read_dir_kinds(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
+        self.list(path, false)
+    }
 
     fn open(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32> {
-        File::open(p(path))
-            .map(|f| Box::new(f) as Box<dyn Read>)
-            .map_err(|e| errno(&e))
+        let fd = self.open_at(path, libc::O_RDONLY | libc::O_NOCTTY)?;
+        Ok(Box::new(File::from(fd)))
     }
 }
 
@@ -160,7 +305,7 @@ pub fn run(
                 );
             };
             (
-                grep::run(&mut g, &mut Local, &roots, names, &mut frames).found,
+                grep::run(&mut g, &mut Local::default(), &roots, names, &mut frames).found,
                 0,
             )
         }
@@ -176,7 +321,7 @@ pub fn run(
                     },
                 );
             };
-            (find::run(&f, &mut Local, &roots, &mut frames), 0)
+            (find::run(&f, &mut Local::default(), &roots, &mut frames), 0)
         }
         Some(Tool::Du) => {
             let Ok((o, _)) = du::parse(args) else {
@@ -187,7 +332,7 @@ pub fn run(
                     },
                 );
             };
-            let (total, ok) = du::run(&o, &mut Local, &roots, &mut frames);
+            let (total, ok) = du::run(&o, &mut Local::default(), &roots, &mut frames);
             (ok, total)
         }
         None => {

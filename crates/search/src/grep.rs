@@ -9,6 +9,7 @@
 use std::io::{ErrorKind, Read};
 
 use crate::args::{self, ArgError, Spec};
+use crate::literal;
 use crate::regex::{Regex, SYNTAX_EGREP, SYNTAX_GREP};
 use crate::walk::{Fs, Kind, Root};
 use crate::{join, Note, Printer, Sink};
@@ -204,12 +205,16 @@ impl Opts {
 }
 
 /// One compiled pattern.
-enum Pat {
-    /// A plain string: `memmem`.
-    Lit(Vec<u8>),
-    /// GNU regex; `per_line` when it uses the buffer anchors `` \` `` or `\'`, whose meaning
-    /// a many-line search would change.
-    Re { re: Regex, per_line: bool },
+struct Pat {
+    /// A literal every match holds (ASCII-folded with -i, then searched in the folded
+    /// buffer): lines without it are skipped by `memmem`. None: the regex scans the buffer.
+    needle: Option<Vec<u8>>,
+    /// GNU regex, confirming each candidate line; None when the needle alone decides (a plain
+    /// string without -w).
+    re: Option<Regex>,
+    /// The pattern uses the buffer anchors `` \` `` or `\'`, whose meaning a many-line
+    /// search would change: each line is tried on its own.
+    per_line: bool,
 }
 
 /// A compiled grep: its options and patterns. Matching keeps scratch state, so each thread
@@ -217,6 +222,11 @@ enum Pat {
 pub struct Grep {
     pub o: Opts,
     pats: Vec<Pat>,
+    /// Some pattern's needle is folded (-i): each region is folded too, into `fold`.
+    folds: bool,
+    fold: Vec<u8>,
+    /// The read buffer, kept from file to file: zeroed once when it grows, never per read.
+    buf: Vec<u8>,
 }
 
 /// How a file went.
@@ -279,8 +289,19 @@ impl Grep {
         let mut pats = Vec::with_capacity(o.patterns.len());
         for p in &o.patterns {
             let plain = !p.iter().any(|&b| special(b, o.mode));
-            if plain && !o.icase && !o.word {
-                pats.push(Pat::Lit(p.clone()));
+            let fold = |n: Vec<u8>| {
+                if o.icase {
+                    n.to_ascii_lowercase()
+                } else {
+                    n
+                }
+            };
+            if plain && !o.word {
+                pats.push(Pat {
+                    needle: Some(fold(p.clone())),
+                    re: None,
+                    per_line: false,
+                });
                 continue;
             }
             let (text, syntax) = match o.mode {
@@ -289,12 +310,25 @@ impl Grep {
                 Mode::Extended => (p.clone(), SYNTAX_EGREP),
             };
             let re = Regex::new(&text, syntax, o.icase)?;
-            pats.push(Pat::Re {
-                re,
+            let mode = if o.mode == Mode::Extended {
+                Mode::Extended
+            } else {
+                Mode::Basic
+            };
+            pats.push(Pat {
+                needle: literal::required(&text, mode).map(fold),
+                re: Some(re),
                 per_line: uses_buffer_anchors(&text),
             });
         }
-        Ok(Grep { o, pats })
+        let folds = o.icase && pats.iter().any(|p| p.needle.is_some());
+        Ok(Grep {
+            o,
+            pats,
+            folds,
+            fold: Vec::new(),
+            buf: Vec::new(),
+        })
     }
 
     /// Searches one file, printing what GNU grep prints for it under `name`.
@@ -317,18 +351,22 @@ impl Grep {
             stop: false,
         };
         let mut binary_at: Option<u64> = None;
-        let mut buf: Vec<u8> = Vec::with_capacity(READ + 4096);
+        let mut buf = std::mem::take(&mut self.buf);
+        // Bytes held in `buf`: an unfinished last line, then what the next read adds.
+        let mut held = 0;
         let mut eof = false;
         let mut failed = None;
         while !eof && !st.stop {
-            let old = buf.len();
+            let old = held;
             if old > MAX_LINE {
                 failed = Some(libc::ENOMEM);
                 break;
             }
-            buf.resize(old + READ, 0);
+            if buf.len() < old + READ {
+                buf.resize(old + READ, 0);
+            }
             let n = loop {
-                match r.read(&mut buf[old..]) {
+                match r.read(&mut buf[old..old + READ]) {
                     Ok(n) => break Ok(n),
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     Err(e) => break Err(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -337,18 +375,17 @@ impl Grep {
             let n = match n {
                 Ok(n) => n,
                 Err(e) => {
-                    buf.truncate(old);
                     failed = Some(e);
                     eof = true;
                     0
                 }
             };
-            buf.truncate(old + n);
+            held = old + n;
             if n == 0 {
                 eof = true;
             }
-            let fresh = &mut buf[old..];
-            if binary_at.is_none() && fresh.contains(&0) {
+            let fresh = &mut buf[old..held];
+            if binary_at.is_none() && memchr(0, fresh).is_some() {
                 binary_at = Some(st.selected);
                 if !count {
                     st.done_on_match = true;
@@ -361,15 +398,20 @@ impl Grep {
                 }
             }
             let lim = if eof {
-                buf.len()
+                held
             } else {
-                match buf[old..].iter().rposition(|&b| b == b'\n') {
+                match memrchr(b'\n', &buf[old..held]) {
                     Some(i) => old + i + 1,
                     None => continue,
                 }
             };
             self.region(&buf[..lim], &mut st, p);
-            buf.drain(..lim);
+            buf.copy_within(lim..held, 0);
+            held -= lim;
+        }
+        // A huge line's buffer is not kept for the next file.
+        if buf.len() <= 4 * READ {
+            self.buf = buf;
         }
         if !out_quiet0 && binary_at.is_some_and(|n| n < st.selected) {
             p.note(name, Note::BinaryMatches);
@@ -409,6 +451,10 @@ impl Grep {
             region.len()
         };
         let hay = &region[..end];
+        if self.folds {
+            self.fold.clear();
+            self.fold.extend(hay.iter().map(u8::to_ascii_lowercase));
+        }
         let mut counted = 0;
         let mut pos = 0;
         while pos <= end && !st.stop {
@@ -439,9 +485,10 @@ impl Grep {
     fn next_line(&mut self, hay: &[u8], pos: usize) -> Option<(usize, usize)> {
         let mut best: Option<(usize, usize)> = None;
         let word = self.o.word;
+        let folded = self.folds.then_some(&self.fold[..]);
         for pat in &mut self.pats {
             let limit = best.map_or(hay.len(), |b| b.1);
-            if let Some(l) = first_line(pat, hay, pos, limit, word) {
+            if let Some(l) = first_line(pat, hay, folded, pos, limit, word) {
                 if best.is_none_or(|b| l.0 < b.0) {
                     best = Some(l);
                 }
@@ -502,14 +549,19 @@ fn count_nl(b: &[u8]) -> u64 {
 }
 
 fn memchr(c: u8, b: &[u8]) -> Option<usize> {
-    b.iter().position(|&x| x == c)
+    // SAFETY: b is valid for its length; the result points into b or is null.
+    let p = unsafe { libc::memchr(b.as_ptr().cast(), c.into(), b.len()) };
+    (!p.is_null()).then(|| p as usize - b.as_ptr() as usize)
+}
+
+fn memrchr(c: u8, b: &[u8]) -> Option<usize> {
+    // SAFETY: as for memchr.
+    let p = unsafe { libc::memrchr(b.as_ptr().cast(), c.into(), b.len()) };
+    (!p.is_null()).then(|| p as usize - b.as_ptr() as usize)
 }
 
 fn line_of(hay: &[u8], m: usize) -> (usize, usize) {
-    let ls = hay[..m]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
+    let ls = memrchr(b'\n', &hay[..m]).map_or(0, |i| i + 1);
     let le = memchr(b'\n', &hay[m..]).map_or(hay.len(), |i| m + i);
     (ls, le)
 }
@@ -534,36 +586,38 @@ fn memmem(hay: &[u8], needle: &[u8]) -> Option<usize> {
     }
 }
 
-/// The first line in `pos..limit` (line bounds; `limit` is a line end) that `pat` matches.
+/// The first line in `pos..limit` (line bounds; `limit` is a line end) that `pat` matches;
+/// `folded` is `hay` ASCII-lowercased, where a folded needle is searched.
 fn first_line(
     pat: &mut Pat,
     hay: &[u8],
+    folded: Option<&[u8]>,
     pos: usize,
     limit: usize,
     word: bool,
 ) -> Option<(usize, usize)> {
-    match pat {
-        Pat::Lit(needle) => {
-            let m = pos + memmem(&hay[pos..limit], needle)?;
-            Some(line_of(hay, m))
-        }
-        Pat::Re { re, per_line } => {
-            let mut from = pos;
-            while from <= limit {
-                let m = if *per_line {
-                    from
-                } else {
-                    re.found_from(&hay[..limit], from)?
-                };
-                let (ls, le) = line_of(hay, m);
-                if confirm(re, &hay[ls..le], word) {
-                    return Some((ls, le));
-                }
-                from = le + 1;
+    let mut from = pos;
+    while from <= limit {
+        let m = match (&pat.needle, &mut pat.re) {
+            (Some(n), _) => {
+                let h = folded.unwrap_or(hay);
+                from + memmem(&h[from..limit], n)?
             }
-            None
+            (None, _) if pat.per_line => from,
+            (None, Some(re)) => re.found_from(&hay[..limit], from)?,
+            (None, None) => return None,
+        };
+        let (ls, le) = line_of(hay, m);
+        let selected = match &mut pat.re {
+            None => true,
+            Some(re) => confirm(re, &hay[ls..le], word),
+        };
+        if selected {
+            return Some((ls, le));
         }
+        from = le + 1;
     }
+    None
 }
 
 fn wordchar(b: u8) -> bool {
@@ -677,7 +731,7 @@ impl Walk<'_> {
     }
 
     fn dir(&mut self, path: &[u8], display: &[u8], show: bool, p: &mut Printer) {
-        let entries = match self.fs.read_dir(path) {
+        let entries = match self.fs.read_dir_kinds(path) {
             Ok(e) => e,
             Err(e) => return self.error(p, display, e),
         };

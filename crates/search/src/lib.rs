@@ -11,6 +11,7 @@ pub mod args;
 pub mod du;
 pub mod find;
 pub mod grep;
+pub mod literal;
 pub mod regex;
 pub mod walk;
 

@@ -46,6 +46,13 @@ pub trait Fs {
     fn stat(&mut self, path: &[u8], follow: bool) -> Result<Meta, i32>;
     /// A directory's entries in the order the directory gives them, each with its `lstat`.
     fn read_dir(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32>;
+    /// The same entries for a walk that only needs their kinds (grep): a filesystem that knows
+    /// the kind without an `lstat` (the directory says it) may fill in nothing else, except
+    /// for directories, which always come with their whole `lstat` (device and inode find
+    /// loops). By default, [`Fs::read_dir`].
+    fn read_dir_kinds(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
+        self.read_dir(path)
+    }
     /// Opens a file for reading (symlinks followed).
     fn open(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32>;
 }
