@@ -4,7 +4,9 @@
 #   find DIR/containers/c/usr | wc -l, cold (a fresh mount) and warm   vs docker exec c find /usr | wc -l
 #   du -s DIR/containers/c/usr, cold and warm                            vs docker exec c du -s /usr
 #   sequential read of 1 GiB: cat DIR/containers/c/tmp/big > /dev/null   vs dockerbox -c 'cat /containers/c/tmp/big'
-#   sequential write of 1 GiB: head -c 1G /dev/zero > DIR/...            vs dockerbox -c '... > /containers/c/...'
+#   sequential write of 1 GiB: head -c 1G /dev/zero > DIR/... (and dd bs=1M) vs dockerbox -c '... > /containers/c/...'
+#   grep -r root over /etc of 10 containers, cold and warm               vs 10 docker exec ... grep -r root /etc
+#   the shell's host programs on real paths: dockerbox -c '/usr/bin/find /containers/c/usr | wc -l'
 # each on the direct path (the default when the engine is local and we are root) and with
 # DOCKERBOX_DIRECT=0 (the agent). Prints times and the ratio other/mount (above 1: the mount is
 # faster), and the load.
@@ -16,6 +18,11 @@ cargo build --release -q
 db=${DOCKERBOX:-$PWD/target/release/dockerbox}
 c=dbx-bench-mount-$$
 docker run -d --network none --label dockerbox.test=1 --name "$c" dockerbox-test/debian:1 sleep 1000000 >/dev/null
+many=()
+for i in $(seq 10); do
+    many+=("$c-g$i")
+    docker run -d --network none --label dockerbox.test=1 --name "$c-g$i" dockerbox-test/debian:1 sleep 1000000 >/dev/null
+done
 work=$(mktemp -d)
 mnt=$work/mnt
 mkdir "$mnt"
@@ -28,7 +35,7 @@ stop_mount() {
     fi
     if grep -q " $mnt " /proc/self/mountinfo; then umount -l "$mnt"; fi
 }
-trap 'stop_mount; docker rm -f "$c" >/dev/null; rm -rf "$work"' EXIT
+trap 'stop_mount; docker rm -f "$c" "${many[@]}" >/dev/null; rm -rf "$work"' EXIT
 start_mount() {
     "$db" mount "$mnt" &
     pid=$!
@@ -73,7 +80,25 @@ for direct in 1 0; do
     t_w_mnt=$(timed sh -c "head -c 1073741824 /dev/zero > '$root/tmp/w1'")
     t_w_sh=$(timed "$db" -c "head -c 1073741824 /dev/zero > /containers/$c/tmp/w2")
     row "write 1 GiB sequentially, new file ($how)" "$t_w_mnt" "$t_w_sh" "dockerbox >"
+    # head writes 8 KiB at a time, each one request to the mount (no writeback cache); dd 1 MiB.
+    t_w_dd=$(timed dd if=/dev/zero of="$root/tmp/w3" bs=1M count=1024 status=none)
+    row "write 1 GiB, new file, dd bs=1M ($how)" "$t_w_dd" "$t_w_sh" "dockerbox >"
     stop_mount
-    docker exec "$c" rm -f /tmp/w1 /tmp/w2
+    docker exec "$c" rm -f /tmp/w1 /tmp/w2 /tmp/w3
 done
+
+unset DOCKERBOX_DIRECT
+# grep -r over 10 containers' /etc (grep's status 1, nothing found, is no failure here).
+t_grep_exec=$(timed sh -c 'for c in "$@"; do docker exec "$c" grep -r root /etc || true; done' sh "${many[@]}")
+start_mount
+dirs=()
+for m in "${many[@]}"; do dirs+=("$mnt/containers/$m/etc"); done
+row "grep -r root, 10 containers' /etc, cold" "$(timed sh -c 'grep -r root "$@" || true' sh "${dirs[@]}")" "$t_grep_exec" "10 docker exec"
+row "grep -r root, 10 containers' /etc, warm" "$(timed sh -c 'grep -r root "$@" || true' sh "${dirs[@]}")" "$t_grep_exec" "10 docker exec"
+stop_mount
+# The shell's host programs on real paths (the namespace mounted for them at their start).
+row "dockerbox -c '/usr/bin/find /containers/c/usr | wc -l'" \
+    "$(timed "$db" -c "/usr/bin/find /containers/$c/usr | wc -l")" "$t_find_exec" "docker exec"
+row "dockerbox -c '/bin/true /containers' (mount setup)" \
+    "$(timed "$db" -c "/bin/true /containers")" "$(timed "$db" -c "/bin/true /tmp")" "no container arg"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
