@@ -203,6 +203,11 @@ pub const LANGUAGE: &[Described] = &[
         "run a builtin, skipping functions",
     ),
     lang("type", "type NAME...", "say what a name runs"),
+    lang(
+        "hash",
+        "hash [-r] [NAME...]",
+        "remember or forget where programs are in $PATH",
+    ),
     lang("umask", "umask [MODE]", "show or set the file mode mask"),
     lang(
         "let",
