@@ -8,11 +8,12 @@
 #   on the direct path: `ls -l /containers/c/etc`               vs `docker exec c ls -l /etc`
 # Prints medians and the ratio docker/dockerbox (above 1: dockerbox is faster), and the load.
 # Usage: bench/first.sh [RUNS]     (needs a Docker engine; builds the images it uses)
+#   DOCKERBOX=path uses that binary instead of building a release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-15}
 bash tests/images/build.sh busybox >/dev/null
-cargo build --release -q
+[ -n "${DOCKERBOX:-}" ] || cargo build --release -q
 db=${DOCKERBOX:-$PWD/target/release/dockerbox}
 c=dbx-bench-first-$$
 s=dbx-bench-first-stopped-$$

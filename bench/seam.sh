@@ -7,11 +7,12 @@
 # and with DOCKERBOX_DIRECT=0 (the agent; compare with bench/agent.sh). Prints medians and the
 # ratio docker/dockerbox (above 1: dockerbox is faster).
 # Usage: bench/seam.sh [RUNS]     (needs a Docker engine; builds the images it uses)
+#   DOCKERBOX=path uses that binary instead of building a release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
 bash tests/images/build.sh busybox >/dev/null
-cargo build --release -q
+[ -n "${DOCKERBOX:-}" ] || cargo build --release -q
 db=${DOCKERBOX:-$PWD/target/release/dockerbox}
 c=dbx-bench-seam-$$
 docker run -d --network none --label dockerbox.test=1 --name "$c" dockerbox-test/busybox:1 sleep 1000000 >/dev/null
