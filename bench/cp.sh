@@ -9,8 +9,13 @@ cd "$(dirname "$0")/.."
 mib=${1:-512}
 files=${2:-10000}
 bash tests/images/build.sh busybox >/dev/null
-cargo build --release -q
-db=$PWD/target/release/dockerbox
+# DOCKERBOX_BIN=PATH measures another build (a before/after comparison) instead of building.
+if [ -n "${DOCKERBOX_BIN:-}" ]; then
+    db=$DOCKERBOX_BIN
+else
+    cargo build --release -q
+    db=$PWD/target/release/dockerbox
+fi
 a=dbx-bench-cp-a-$$
 b=dbx-bench-cp-b-$$
 for c in "$a" "$b"; do

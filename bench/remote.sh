@@ -15,7 +15,8 @@
 #   a stopped container's small file, cold process             vs  docker cp
 #   cold ls /containers                                        vs  docker ps -a
 # Usage: bench/remote.sh [fast|slow|none] [MiB] [FILES]   (root, dockerd, ip; defaults:
-#   fast 256 2000, slow 64 1000)
+#   fast 256 2000, slow 64 1000). ROWS=copies measures only the copies.
+#   DOCKERBOX_PACK=0 turns packing off (as an agent that predates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 setting=${1:-fast}
@@ -30,8 +31,13 @@ for t in dockerd ip python3; do
     command -v "$t" >/dev/null || { echo "bench/remote.sh: needs $t" >&2; exit 1; }
 done
 bash tests/images/build.sh busybox >/dev/null
-cargo build --release -q
-db=$PWD/target/release/dockerbox
+# DOCKERBOX_BIN=PATH measures another build (a before/after comparison) instead of building.
+if [ -n "${DOCKERBOX_BIN:-}" ]; then
+    db=$DOCKERBOX_BIN
+else
+    cargo build --release -q
+    db=$PWD/target/release/dockerbox
+fi
 
 # The engine in a network namespace of its own (with --bridge none dockerd deletes docker0,
 # which in the machine's namespace is the main engine's), on a unix socket in $dir; the link is
@@ -98,7 +104,7 @@ fresh() {
 }
 timed() { local s e; s=$(now); "$@" >/dev/null; e=$(now); ms "$s" "$e"; }
 
-echo "remote engine: $(local_docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})'), link: ${rate:-unshaped}, ${rtt} ms round trip; ${mib} MiB, ${files} files"
+echo "remote engine: $(local_docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})'), link: ${rate:-unshaped}, ${rtt} ms round trip; ${mib} MiB, ${files} files; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "docker version over the link: $(timed remote docker version --format '{{.Server.Version}}') ms"
 
 for kind in text rand; do
@@ -110,6 +116,10 @@ ours=$(for _ in 1 2 3; do fresh; timed remote "$db" -c "cp -a /containers/src/tm
 theirs=$(for _ in 1 2 3; do fresh; timed remote sh -c "docker cp src:/tmp/tree - | docker cp - dst:/tmp/"; done | median)
 row "$files small files, cp -a" "$ours" "$theirs"
 
+if [ "${ROWS:-all}" = copies ]; then
+    echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    exit 0
+fi
 for _ in $(seq 100); do echo "ls /containers/src/etc"; done >"$dir/script"
 ours=$(timed remote "$db" --agent always "$dir/script")
 theirs=$(timed remote sh -c 'for i in $(seq 100); do docker exec src ls /etc; done')
@@ -126,3 +136,4 @@ row "stopped container cat small file, cold" "$ours" "$theirs"
 ours=$(for _ in 1 2 3 4 5; do timed remote "$db" -c "ls /containers"; done | median)
 theirs=$(for _ in 1 2 3 4 5; do timed remote docker ps -a; done | median)
 row "cold ls /containers" "$ours" "$theirs"
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -423,7 +423,8 @@ fn big_files_visible_to_the_engine_take_the_cheaper_stream() {
 
 /// File data goes packed between agents and dockerbox where it shrinks, and as it is where it
 /// does not (random bytes); either way, and with packing refused as an old agent would
-/// (`DOCKERBOX_PACK=0`), every byte arrives: container to container, container to host, host
+/// (`DOCKERBOX_PACK=0`; `1` packs on this machine's engine too, where it is off by default),
+/// every byte arrives: container to container, container to host, host
 /// to container, small files and big ones (a big compressible file is read packed by the agent
 /// instead of the engine's tar stream).
 #[test]

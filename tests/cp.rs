@@ -344,3 +344,104 @@ fn cp_a_between_containers_keeps_hard_links_and_lands_whole() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(sb.exec(&b, &["cat", "/fromtmpfs/f"]), "tmpfs");
 }
+
+/// `cp -a` of a new tree between containers of an engine across a network: the source's agent
+/// reads it as one packed tar stream and the upload is gzipped, and the copy keeps what
+/// `cp -a` keeps (modes, owners, times, symlinks, hard links, long names, FIFOs), into a
+/// running container and a stopped one, leaving no temporary.
+#[test]
+fn cp_a_across_a_network_packs_the_tree_and_keeps_everything() {
+    use crate::engines::{engines_available, ExtraEngine};
+    if !engines_available("cp_packed_tree") {
+        return;
+    }
+    let Some(e) = ExtraEngine::tls("cptree") else {
+        return;
+    };
+    let (a, b) = (e.run_container("t-a", &[]), e.run_container("t-b", &[]));
+    // Stopped now, started later to look at it (`create_container`'s would exit at once).
+    let stopped = "t-s".to_string();
+    e.docker(&[
+        "create",
+        "--network",
+        "none",
+        "--label",
+        crate::util::LABEL,
+        "--name",
+        &stopped,
+        BUSYBOX,
+        "sleep",
+        "1000000",
+    ]);
+    let long = "L".repeat(150);
+    e.docker(&[
+        "exec",
+        &a,
+        "sh",
+        "-c",
+        &format!(
+            "mkdir -p /tmp/tree/d/sub /tmp/tree/{long} && cd /tmp/tree && \
+             i=0; while [ $i -lt 300 ]; do echo \"line $i of a log\" > d/f$i; i=$((i + 1)); done && \
+             head -c 700000 /dev/urandom > d/sub/blob && ln d/sub/blob hard && \
+             ln -s d/f1 rel && ln -s /etc/hostname abs && mkfifo fifo && \
+             echo deep > {long}/{long} && chmod 4751 d/f2 && chmod 700 d/sub && \
+             chown -R 1000:50 d/sub && find . -exec touch -h -d '2020-01-02 03:04:05' {{}} +"
+        ),
+    ]);
+    let listing = |c: &str, top: &str| {
+        e.docker(&[
+            "exec",
+            c,
+            "sh",
+            "-c",
+            &format!(
+                "cd {top} && find . | sort | while read -r p; do \
+                 stat -c '%n %a %u %g %s %Y %h %F' \"$p\"; \
+                 if [ -L \"$p\" ]; then readlink \"$p\"; elif [ -f \"$p\" ]; then md5sum < \"$p\"; fi; \
+                 done"
+            ),
+        ])
+    };
+    let want = listing(&a, "/tmp/tree");
+    assert!(
+        want.contains("hard 644 1000 50 700000 1577934245 2 regular file"),
+        "{want}"
+    );
+    let mut sh = TestShell::new().opts(&["-v"]);
+    for (k, v) in e.env() {
+        sh = sh.env(&k, &v);
+    }
+    let r = sh.c(&format!(
+        "cp -a /containers/{a}/tmp/tree /containers/{b}/tmp/copy && \
+         cp -a /containers/{a}/tmp/tree /containers/{stopped}/copy"
+    ));
+    r.ok();
+    assert!(
+        r.stderr
+            .contains("/tmp/tree: tree read packed by the agent"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(listing(&b, "/tmp/copy"), want, "into a running container");
+    let left = e.docker(&["exec", &b, "ls", "-a", "/tmp"]);
+    assert!(!left.contains("dbx"), "no temporary left: {left}");
+    e.docker(&["start", &stopped]);
+    assert_eq!(listing(&stopped, "/copy"), want, "into a stopped container");
+
+    // A big log goes packed both ways, also as the first command (its agent is waited for).
+    e.docker(&[
+        "exec",
+        &a,
+        "sh",
+        "-c",
+        "cd /tmp/tree/d && cat f* > /tmp/chunk && : > /tmp/log && \
+         while [ $(stat -c %s /tmp/log) -lt 34000000 ]; do cat /tmp/chunk /tmp/chunk /tmp/chunk >> /tmp/log; done",
+    ]);
+    let r = sh.c(&format!(
+        "cp /containers/{a}/tmp/log /containers/{b}/tmp/log"
+    ));
+    r.ok();
+    assert!(r.stderr.contains("/tmp/log: packs to"), "{}", r.stderr);
+    let sum = |c: &str| e.docker(&["exec", c, "md5sum", "/tmp/log"]);
+    assert_eq!(sum(&b), sum(&a));
+}

@@ -560,7 +560,11 @@ fn temporaries_left_by_a_fault_are_removed_by_the_next_dockerbox() {
         return;
     };
     let a = sb.run("a", BUSYBOX, &["--tmpfs", "/data:size=1100m"]);
-    sb.exec(&a, &["sh", "-c", "head -c 1000000000 /dev/zero > /data/f"]);
+    // Random bytes: zeros would go packed and land before a fault could reach them.
+    sb.exec(
+        &a,
+        &["sh", "-c", "head -c 1000000000 /dev/urandom > /data/f"],
+    );
     // (fault, way in): the agent killed mid-write; the destination killed, or restarted.
     let faults = [
         ("agent", "agent"),
@@ -597,7 +601,11 @@ fn temporaries_left_by_a_fault_are_removed_by_the_next_dockerbox() {
         let out = child.wait_with_output().unwrap();
         // Directly, the open file outlives the container's processes: the copy may land whole.
         let landed = out.status.code() == Some(0);
-        assert!(!landed || how == "direct", "{fault} {how}");
+        assert!(
+            !landed || how == "direct",
+            "{fault} {how}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         if fault == "kill" {
             assert!(
                 landed || temp_in(&tmp),
@@ -626,7 +634,11 @@ fn a_host_temporary_of_a_killed_dockerbox_is_removed_by_the_next() {
         return;
     };
     let a = sb.run("a", BUSYBOX, &["--tmpfs", "/data:size=1100m"]);
-    sb.exec(&a, &["sh", "-c", "head -c 1000000000 /dev/zero > /data/f"]);
+    // Random bytes: zeros would go packed and land before a fault could reach them.
+    sb.exec(
+        &a,
+        &["sh", "-c", "head -c 1000000000 /dev/urandom > /data/f"],
+    );
     let sh = TestShell::new()
         .env("DOCKERBOX_DIRECT", "0")
         .opts(&["--agent", "always"]);
@@ -733,4 +745,99 @@ fn overwriting_in_a_stopped_container_replaces_the_file_and_writes_through_links
     ));
     let out = r.ok();
     assert!(out.starts_with("three\nl"), "{out}");
+}
+
+/// A big new file into a running container (without the direct path, `DOCKERBOX_PUT_MIN` set)
+/// lands by the engine's tar stream under a temporary name the agent renames: its bytes, mode and owner arrive, an
+/// existing file is still written in place (same inode), and Ctrl-C midway leaves nothing.
+#[test]
+fn a_big_new_file_by_the_engines_tar_stream_lands_whole_or_not_at_all() {
+    let Some(mut sb) = Sandbox::new("dataput") else {
+        return;
+    };
+    let b = sb.run("b", BUSYBOX, &[]);
+    let host = tempfile::tempdir().unwrap();
+    let big = host.path().join("big");
+    let st = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "head -c 50000000 /dev/urandom > {0} && chmod 751 {0} && chown 1000:50 {0}",
+                big.display()
+            ),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let want = crate::util::sha256(&std::fs::read(&big).unwrap());
+    let sh = TestShell::new()
+        .env("DOCKERBOX_DIRECT", "0")
+        .env("DOCKERBOX_PUT_MIN", "8388608")
+        .opts(&["--agent", "always", "-v"]);
+    let r = sh.c(&format!("cp -p {} /containers/{b}/tmp/big", big.display()));
+    r.ok();
+    assert!(
+        r.stderr
+            .contains("/tmp/big: big new file, landed by the archive API"),
+        "{}",
+        r.stderr
+    );
+    let sum = sb.exec(&b, &["sha256sum", "/tmp/big"]);
+    assert_eq!(sum.split_whitespace().next(), Some(want.as_str()));
+    assert_eq!(
+        sb.exec(&b, &["stat", "-c", "%a %u %g %s", "/tmp/big"]),
+        "751 1000 50 50000000"
+    );
+    assert_eq!(
+        sb.exec(&b, &["ls", "-A", "/tmp"]),
+        "big",
+        "no temporary left"
+    );
+
+    // An existing file is written in place: same inode, new bytes.
+    let inode = sb.exec(&b, &["stat", "-c", "%i", "/tmp/big"]);
+    std::fs::write(&big, vec![7u8; 20_000_000]).unwrap();
+    let r = sh.c(&format!("cp {} /containers/{b}/tmp/big", big.display()));
+    r.ok();
+    assert!(
+        !r.stderr.contains("landed by the archive API"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        sb.exec(&b, &["stat", "-c", "%i %s", "/tmp/big"]),
+        format!("{inode} 20000000")
+    );
+
+    // Ctrl-C while the engine unpacks the temporary: nothing stays.
+    let huge = host.path().join("huge");
+    let st = Command::new("sh")
+        .args([
+            "-c",
+            &format!("head -c 3000000000 /dev/urandom > {}", huge.display()),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let upper = upper_dir(&b).join("tmp");
+    let child = spawn(
+        &sh,
+        &format!("cp {} /containers/{b}/tmp/huge", huge.display()),
+    );
+    wait_until("the temporary", || {
+        std::fs::read_dir(&upper).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(".huge.dbx-"))
+        })
+    });
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    wait_until("the temporary's removal", || {
+        sb.exec(&b, &["ls", "-A", "/tmp"]) == "big"
+    });
+    assert!(!diff(&b).contains(".dbx-"), "{}", diff(&b));
 }

@@ -501,19 +501,19 @@ impl ArchiveFs {
             .map_err(|e| eng.error(e).into())
     }
 
-    /// Streams the tree at `src` in container `from` into directory `dst_dir` of container `to`,
-    /// named `name`: one GET piped into one PUT, headers kept (modes, owners, times, hard
-    /// links), names rewritten; nothing is staged. Returns the bytes of file data moved.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn copy_tree(
+    /// Sends the tar stream of a tree (an archive GET's, or an agent's `ReadTree`) into
+    /// directory `dst_dir` of container `to`, its top named `name`: names rewritten, headers
+    /// kept; gzipped on the way to an engine across a network (the engine unpacks gzip; a
+    /// tree of small files is mostly headers, which shrink some fifty times). Returns the bytes
+    /// of file data moved.
+    pub async fn put_tree(
         &self,
-        (src_eng, from): (&Engine, &ContainerInfo),
-        src: &Path,
+        rx: mpsc::Receiver<io::Result<Bytes>>,
         (eng, to): (&Engine, &ContainerInfo),
         dst_dir: &Path,
         name: &OsStr,
     ) -> Result<u64, FsError> {
-        let rx = self.download(src_eng, from, src).await?;
+        let gzip = !eng.addr().starts_with("unix://");
         let (tx, tar_rx) = mpsc::channel::<Bytes>(8);
         let name = PathBuf::from(name);
         // Whether an entry went out: from then on a failure leaves part of the tree in a
@@ -526,7 +526,7 @@ impl ArchiveFs {
                 chunk: Bytes::new(),
             });
             // Buffered: the builder writes in 512-byte pieces, each would be an HTTP chunk.
-            let mut b = tar::Builder::new(io::BufWriter::with_capacity(CHUNK, ChannelWriter(tx)));
+            let mut b = tar::Builder::new(Body::new(ChannelWriter(tx), gzip));
             let mut base: Option<PathBuf> = None;
             let mut bytes = 0u64;
             let renamed = |p: &Path, base: &Path| -> Option<PathBuf> {
@@ -572,7 +572,7 @@ impl ArchiveFs {
                     return Err(io::Error::new(io::ErrorKind::Interrupted, "Interrupted"));
                 }
             }
-            b.into_inner()?.flush()?;
+            b.into_inner()?.finish()?;
             Ok(bytes)
         });
         let docker = eng.client().await?.clone();
@@ -602,7 +602,7 @@ impl ArchiveFs {
 
     /// Starts `GET archive` for `path` and feeds its body into a bounded channel, so that a
     /// blocking tar reader can consume it while memory stays flat.
-    async fn download(
+    pub async fn download(
         &self,
         eng: &Engine,
         c: &ContainerInfo,
@@ -783,6 +783,51 @@ fn split(path: &Path) -> Result<(PathBuf, PathBuf), FsError> {
     match (path.parent(), path.file_name()) {
         (Some(d), Some(n)) => Ok((d.to_path_buf(), PathBuf::from(n))),
         _ => Err(FsError::from(io::Error::from_raw_os_error(libc::EEXIST))),
+    }
+}
+
+/// An upload's body: buffered (a tar builder writes 512-byte pieces, each would be an HTTP
+/// chunk), and gzipped (fastest level) where bytes cost more than CPU.
+enum Body<W: Write> {
+    Plain(io::BufWriter<W>),
+    Gzip(flate2::write::GzEncoder<io::BufWriter<W>>),
+}
+
+impl<W: Write> Body<W> {
+    fn new(w: W, gzip: bool) -> Body<W> {
+        let w = io::BufWriter::with_capacity(CHUNK, w);
+        if gzip {
+            Body::Gzip(flate2::write::GzEncoder::new(
+                w,
+                flate2::Compression::fast(),
+            ))
+        } else {
+            Body::Plain(w)
+        }
+    }
+
+    /// Writes what is left (gzip's trailer too) through.
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Body::Plain(mut w) => w.flush(),
+            Body::Gzip(g) => g.finish()?.flush(),
+        }
+    }
+}
+
+impl<W: Write> Write for Body<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Body::Plain(w) => w.write(buf),
+            Body::Gzip(g) => g.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Body::Plain(w) => w.flush(),
+            Body::Gzip(g) => g.flush(),
+        }
     }
 }
 

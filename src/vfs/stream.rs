@@ -109,6 +109,53 @@ pub enum FileWriter {
     /// announced in the tar header up front; a write that fails midway leaves whatever the
     /// engine had unpacked (the archive API has no rename and no delete).
     Archive(ArchiveWriter),
+    /// A big new file into a running container by the engine's tar stream (cheaper than
+    /// exec's stdin on this engine): unpacked under a temporary name beside the destination,
+    /// which the agent renames into place on commit, never over something that appeared
+    /// meanwhile, or removes on failure.
+    Put(ArchiveWriter, Landing),
+}
+
+/// Where a [`FileWriter::Put`] lands, and who lands it.
+pub struct Landing {
+    pub conn: std::sync::Arc<crate::host::AgentConn>,
+    /// The temporary the engine unpacks into, and the destination.
+    pub tmp: PathBuf,
+    pub dest: PathBuf,
+    pub temp: Temp,
+}
+
+impl Landing {
+    /// Renames the temporary into place once the upload `done`; on any failure removes it
+    /// (not through interruptible calls: after Ctrl-C it must still go).
+    async fn land(self, done: Result<(), FsError>) -> Result<(), FsError> {
+        use dockerbox_proto::Request;
+        let b = |p: &Path| p.as_os_str().as_bytes().to_vec();
+        let landed = match done {
+            Ok(()) => {
+                let req = Request::Land {
+                    from: b(&self.tmp),
+                    to: b(&self.dest),
+                };
+                self.conn
+                    .call(req)
+                    .await
+                    .map(drop)
+                    .map_err(super::agent::fs_error)
+            }
+            Err(e) => Err(e),
+        };
+        if landed.is_ok() {
+            self.temp.done();
+            return Ok(());
+        }
+        let req = Request::RemoveTemp { path: b(&self.tmp) };
+        match self.conn.call(req).await {
+            Ok(_) | Err(crate::host::AgentError::Errno(libc::ENOENT)) => self.temp.done(),
+            Err(_) => self.temp.orphan(),
+        }
+        landed
+    }
 }
 
 impl FileWriter {
@@ -117,7 +164,7 @@ impl FileWriter {
             FileWriter::Host(w) => w.file.write_all(data).map_err(FsError::from),
             FileWriter::Direct(w, ..) => (&w.file).write_all(data).map_err(FsError::from),
             FileWriter::Agent(w, _) => w.write(data).await.map_err(super::agent::fs_error),
-            FileWriter::Archive(w) => w.write(data).await,
+            FileWriter::Archive(w) | FileWriter::Put(w, _) => w.write(data).await,
         }
     }
 
@@ -150,6 +197,10 @@ impl FileWriter {
                 r.map_err(super::agent::fs_error)
             }
             FileWriter::Archive(w) => w.finish().await,
+            FileWriter::Put(w, landing) => {
+                let done = w.finish().await;
+                landing.land(done).await
+            }
         }
     }
 
@@ -168,6 +219,10 @@ impl FileWriter {
                 t.settle(r.as_ref().err());
             }
             FileWriter::Archive(w) => return w.abort().await,
+            FileWriter::Put(w, landing) => {
+                w.abort().await;
+                let _ = landing.land(Err(FsError::Interrupted)).await;
+            }
         }
         false
     }

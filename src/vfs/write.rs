@@ -27,6 +27,7 @@ impl Vfs {
         if e.is_dir() {
             return Err(FsError::IsADirectory);
         }
+        self.agent_for_bulk(p, e.size).await;
         let size = e.size;
         let reader = self
             .serve(p, Need::Read, Path::new(NONE), move |b, at| {
@@ -71,9 +72,13 @@ impl Vfs {
             return None;
         }
         if c2.state != crate::host::State::Running {
+            let rx = match self.tree_source(&c1, p1).await {
+                Ok(rx) => rx,
+                Err(e) => return Some(Err(e)),
+            };
             return Some(
                 self.archive
-                    .copy_tree((self.eng(&c1), &c1), p1, (self.eng(&c2), &c2), parent, name)
+                    .put_tree(rx, (self.eng(&c2), &c2), parent, name)
                     .await,
             );
         }
@@ -88,10 +93,14 @@ impl Vfs {
         let tmp = super::stream::temp_name(name);
         let tmp_path = parent.join(&tmp);
         let temp = Temp::new(&c2.id, tmp_path.clone(), true);
-        let moved = self
-            .archive
-            .copy_tree((self.eng(&c1), &c1), p1, (self.eng(&c2), &c2), parent, &tmp)
-            .await;
+        let moved = match self.tree_source(&c1, p1).await {
+            Ok(rx) => {
+                self.archive
+                    .put_tree(rx, (self.eng(&c2), &c2), parent, &tmp)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         let landed = match (moved, &lander) {
             (Ok(n), Ok(root)) => root
                 .rename_in(parent, &tmp, name)
@@ -131,6 +140,47 @@ impl Vfs {
             }
         }
         Some(landed)
+    }
+
+    /// A big file in a running container of an engine across a network is worth its agent,
+    /// which packs it: started (or waited for) now, rather than the archive API answering raw
+    /// while the agent starts, as for a small first read.
+    async fn agent_for_bulk(&self, p: &VPath, size: u64) {
+        const BIG: u64 = 32 << 20;
+        let VPath::Container { host, name, .. } = p else {
+            return;
+        };
+        if size < BIG {
+            return;
+        }
+        let Ok(c) = self.container(host.as_deref(), name).await else {
+            return;
+        };
+        if c.state == crate::host::State::Running && !self.eng(&c).addr().starts_with("unix://") {
+            let _ = self.via_with(&c, true).await;
+        }
+    }
+
+    /// The tar stream of the tree at `path` in container `c`: from its agent, packed, when the
+    /// engine is across a network (a tree of small files is mostly tar headers, which pack to
+    /// a few percent), else the engine's archive GET (locally the engine's own tar costs less).
+    async fn tree_source(
+        &self,
+        c: &Arc<ContainerInfo>,
+        path: &Path,
+    ) -> Result<tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>, FsError> {
+        let eng = self.eng(c);
+        if c.state == crate::host::State::Running && !eng.addr().starts_with("unix://") {
+            if let Via::Agent(conn) = self.via_with(c, true).await {
+                if conn.packing().await {
+                    let s = conn.read_tree(bytes(path)).await?;
+                    let how = format!("{}: tree read packed by the agent", path.display());
+                    self.notes.note(c, &how);
+                    return Ok(agent::tree_channel(s));
+                }
+            }
+        }
+        self.archive.download(eng, c, path).await
     }
 
     /// Removes the temporaries a dead writer left in the running container `c` (`vfs::temps`):

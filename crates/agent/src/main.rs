@@ -8,6 +8,7 @@
 
 mod ops;
 mod search;
+mod tree;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -193,6 +194,20 @@ fn handle(id: u32, req: Request, out: &Out, reads: &Reads, writes: &mut ops::Wri
             let (out, reads) = (out.clone(), reads.clone());
             std::thread::spawn(move || {
                 ops::stream_file(id, &path, &credit, &out);
+                if let Ok(mut m) = reads.lock() {
+                    m.remove(&id);
+                }
+            });
+        }
+        Request::ReadTree { path } => {
+            let credit = Arc::new(Credit::default());
+            credit.grant(dockerbox_proto::READ_WINDOW);
+            if let Ok(mut m) = reads.lock() {
+                m.insert(id, credit.clone());
+            }
+            let (out, reads) = (out.clone(), reads.clone());
+            std::thread::spawn(move || {
+                tree::stream_tree(id, &path, &credit, &out);
                 if let Ok(mut m) = reads.lock() {
                     m.remove(&id);
                 }

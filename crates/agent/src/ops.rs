@@ -98,6 +98,7 @@ pub fn simple(req: Request) -> Response {
         Request::StatFs { path } => statfs(&path).map_or_else(|e| errno(&e), Response::StatFs),
         Request::Access { path, mode } => done(access(&path, mode)),
         Request::RemoveTemp { path } => done(remove_temp(&path)),
+        Request::Land { from, to } => done(land(&from, &to)),
         Request::ReadAt { path, offset, len } => match read_at(&path, offset, len) {
             Ok(b) => Response::Bytes(b),
             Err(e) => errno(&e),
@@ -198,6 +199,15 @@ fn remove_temp(path: &[u8]) -> io::Result<()> {
     } else {
         fs::remove_file(p(path))
     }
+}
+
+/// Renames one of our temporaries onto a free name (never over what is there).
+fn land(from: &[u8], to: &[u8]) -> io::Result<()> {
+    let name = p(from).file_name().map(OsStr::as_bytes).unwrap_or_default();
+    if !is_temp_name(name) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    rename_noreplace(p(from), p(to))
 }
 
 /// A temporary's name: hidden, with dockerbox's marker.

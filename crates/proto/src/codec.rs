@@ -144,6 +144,8 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
         Request::Codecs { offer } => w.kind(50).u32(*offer),
         Request::WritePacked { raw_len, data } => w.kind(51).u32(*raw_len).bytes(data),
         Request::Sample { path } => w.kind(52).bytes(path),
+        Request::ReadTree { path } => w.kind(53).bytes(path),
+        Request::Land { from, to } => w.kind(54).bytes(from).bytes(to),
     };
     w.finish();
 }
@@ -296,6 +298,11 @@ impl Request {
                 data: r.bytes()?,
             },
             52 => Request::Sample { path: r.bytes()? },
+            53 => Request::ReadTree { path: r.bytes()? },
+            54 => Request::Land {
+                from: r.bytes()?,
+                to: r.bytes()?,
+            },
             k => return Err(ProtoError::UnknownKind(k)),
         };
         r.end()?;
@@ -616,7 +623,12 @@ mod tests {
                 raw_len: 262144,
                 data: vec![1, 2, 3],
             },
-            Request::Sample { path: p },
+            Request::Sample { path: p.clone() },
+            Request::ReadTree { path: p.clone() },
+            Request::Land {
+                from: p.clone(),
+                to: p,
+            },
         ]
     }
 

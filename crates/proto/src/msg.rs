@@ -274,6 +274,23 @@ pub enum Request {
         /// The file (symlinks followed).
         path: Vec<u8>,
     },
+    /// Streams the tree at `path` (symlinks not followed) as one tar, as the engine's archive
+    /// GET does (GNU format: modes, owners, times, symlinks, hard links; entries named from
+    /// the path's last component): `Data` or `Packed` frames under the credit window, then
+    /// `Eof`, as `Read`.
+    ReadTree {
+        /// The top of the tree.
+        path: Vec<u8>,
+    },
+    /// Renames a temporary of dockerbox's (only a hidden name holding `.dbx-`) onto `to`,
+    /// never over something there (`RENAME_NOREPLACE`): a file the engine's archive unpacked
+    /// under that name lands. Answered by `Ok` or `Error`.
+    Land {
+        /// The temporary.
+        from: Vec<u8>,
+        /// Where it lands.
+        to: Vec<u8>,
+    },
     /// Runs grep, find or du over `roots` in the container (dockerbox-search, the same code
     /// dockerbox runs locally), streaming `Found`, `Problem` and `Notice` frames under a
     /// credit window as `Read` does, then one `SearchDone`.

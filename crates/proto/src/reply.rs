@@ -39,7 +39,7 @@ pub enum Expect {
     Link,
     /// `Realpath`: one `Path`, absolute and canonical.
     Canonical,
-    /// `Read`: `Data` frames, then `Eof`.
+    /// `Read`, `ReadTree`: `Data` (or `Packed`) frames, then `Eof`.
     Data,
     /// `WriteOpen` or `WriteBegin` and its `WriteData`: an early `Error`, then one `Closed` for
     /// `WriteClose`.
@@ -71,7 +71,7 @@ impl Expect {
             Request::ReadDir { .. } => Expect::Entries,
             Request::ReadLink { .. } => Expect::Link,
             Request::Realpath { .. } => Expect::Canonical,
-            Request::Read { .. } => Expect::Data,
+            Request::Read { .. } | Request::ReadTree { .. } => Expect::Data,
             Request::Codecs { offer } => Expect::Codecs(*offer),
             Request::Sample { .. } => Expect::Sampled,
             Request::WriteOpen { .. }
@@ -94,6 +94,7 @@ impl Expect {
             | Request::Utimes { .. }
             | Request::Access { .. }
             | Request::RemoveTemp { .. }
+            | Request::Land { .. }
             | Request::WriteAt { .. }
             | Request::Truncate { .. }
             | Request::Fsync { .. } => Expect::Done,
