@@ -262,6 +262,21 @@ impl Engine {
         Ok(r.id)
     }
 
+    /// Removes one of this session's views by its ID (`volumes`: an image view's anonymous
+    /// volumes go with it; a volume view's volume is the user's and stays).
+    pub async fn remove_view(&self, id: &str, volumes: bool) -> Result<(), EngineError> {
+        let docker = self.client().await?;
+        let opts = bollard::query_parameters::RemoveContainerOptions {
+            force: true,
+            v: volumes,
+            ..Default::default()
+        };
+        docker
+            .remove_container(id, Some(opts))
+            .await
+            .map_err(|e| self.error(e))
+    }
+
     /// Removes the views labelled `label` ([`IMAGE_VIEW`], [`VOLUME_VIEW`]) whose session is
     /// gone, and this session's (`mine`) too.
     pub async fn remove_views(&self, label: &str, mine: Option<&str>) -> Result<(), EngineError> {

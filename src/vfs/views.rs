@@ -1,7 +1,8 @@
 //! This session's never-started view containers (`/images` reads an image's files through one,
 //! `/volumes` a volume's where the direct path does not apply): one per engine and object,
-//! made on first use, removed before exit ([`Vfs::settle`]), and those of dead sessions swept
-//! the first time this session makes one of that kind on that engine.
+//! made on first use, removed by ID before exit ([`Vfs::settle`]), and those of dead sessions
+//! swept the first time this session makes one of that kind on that engine (beside the
+//! making, not before it: the sweep never takes a live session's view).
 //!
 //! [`Vfs::settle`]: super::Vfs::settle
 
@@ -63,11 +64,14 @@ impl Views {
         if let Some(c) = made.get(&key) {
             return Ok(c.clone());
         }
-        if self.swept.lock().is_ok_and(|mut s| s.insert((index, kind))) {
-            // Views a crashed session left behind.
-            let _ = eng.remove_views(kind.label(), None).await;
-        }
-        let c = Arc::new(make(self.session().to_string()).await?);
+        let sweep = async {
+            if self.swept.lock().is_ok_and(|mut s| s.insert((index, kind))) {
+                // Views a crashed session left behind (never this live one's: made meanwhile).
+                let _ = eng.remove_views(kind.label(), None).await;
+            }
+        };
+        let ((), made_now) = tokio::join!(sweep, make(self.session().to_string()));
+        let c = Arc::new(made_now?);
         made.insert(key, c.clone());
         Ok(c)
     }
@@ -76,13 +80,20 @@ impl Views {
     /// made from if no other session's view uses it.
     pub async fn remove_all(&self, engines: &[Arc<Engine>]) {
         let made = self.made.lock().await;
-        let used: HashSet<(usize, ViewOf)> = made.keys().map(|(i, k, _)| (*i, *k)).collect();
-        for (i, kind) in used {
+        // Each by its ID, all at once: no listing needed.
+        let removals = made.iter().filter_map(|((i, kind, _), c)| {
+            let e = engines.get(*i)?;
+            Some(e.remove_view(&c.id, *kind == ViewOf::Image))
+        });
+        futures_util::future::join_all(removals).await;
+        let used: HashSet<usize> = made
+            .keys()
+            .filter(|(_, k, _)| *k == ViewOf::Volume)
+            .map(|(i, _, _)| *i)
+            .collect();
+        for i in used {
             if let Some(e) = engines.get(i) {
-                let _ = e.remove_views(kind.label(), Some(self.session())).await;
-                if kind == ViewOf::Volume {
-                    e.remove_helper_images().await;
-                }
+                e.remove_helper_images().await;
             }
         }
     }
