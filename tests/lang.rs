@@ -302,3 +302,18 @@ fn getopts_starts_over_for_new_arguments() {
     );
     assert_eq!(r.ok(), "4\n1\n2 ? unset\n");
 }
+
+#[test]
+fn wait_takes_job_specs_and_n() {
+    let sh = TestShell::new();
+    let r = sh.c(
+        "{ sleep 0.3; exit 9; } & { sleep 0.05; exit 3; } & jobs -p | wc -l | tr -d ' '; \
+         wait -n; echo n=$?; wait -n; echo n=$?; wait -n; echo none=$?; \
+         (exit 7) & wait %+; echo last=$?; (exit 5) & (exit 6) & wait %3 %-; echo spec=$?; \
+         wait %9; echo nojob=$?; wait zzz; echo bad=$?",
+    );
+    assert_eq!(
+        r.out(),
+        "2\nn=3\nn=9\nnone=127\nlast=7\nspec=5\nnojob=127\nbad=1\n"
+    );
+}

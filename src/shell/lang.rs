@@ -189,32 +189,15 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
         }
         "trap" => trap(sh, args, out),
         "read" => read(sh, args),
-        "wait" => {
-            if args.is_empty() {
-                return sh.wait_jobs(None).await;
-            }
-            let mut st = exit_codes::OK;
-            for a in &args {
-                let id = std::str::from_utf8(b(a))
-                    .ok()
-                    .and_then(|s| s.trim_start_matches('%').parse().ok());
-                st = match id {
-                    Some(id) => sh.wait_jobs(Some(id)).await,
-                    None if b(a).starts_with(b"%") || b(a) == b"-n" => exit_codes::NOT_FOUND,
-                    None => {
-                        sh.errors.error(format!(
-                            "`{}': not a pid or valid job spec",
-                            a.to_string_lossy()
-                        ));
-                        exit_codes::FAILURE
-                    }
-                };
-            }
-            st
-        }
+        "wait" => wait(sh, args).await,
         "jobs" => {
             if let Ok(jobs) = sh.jobs.lock() {
+                let ids = args.first().is_some_and(|a| b(a) == b"-p");
                 for (i, j) in jobs.iter().enumerate() {
+                    if ids {
+                        let _ = writeln!(out, "{}", j.id);
+                        continue;
+                    }
                     let state =
                         if j.done.is_some() || j.thread.as_ref().is_some_and(|t| t.is_finished()) {
                             "Done"
@@ -292,6 +275,42 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
         "shopt" => exit_codes::OK,
         _ => exit_codes::NOT_FOUND,
     }
+}
+
+/// `wait [-n] [ID|%JOB...]`: for the jobs named (all without), or with `-n` the next of them
+/// to end. A job is `$!`'s number or `%N`, `%+`/`%%` (the last), `%-` (the one before).
+async fn wait(sh: &mut Shell, args: Vec<OsString>) -> i32 {
+    let next = args.first().is_some_and(|a| b(a) == b"-n");
+    let specs = &args[usize::from(next)..];
+    let mut ids = Vec::new();
+    let mut st = exit_codes::OK;
+    for a in specs {
+        match sh.job_id(b(a)) {
+            Some(id) => ids.push(id),
+            None if b(a).starts_with(b"%") => {
+                sh.errors
+                    .error(format!("{}: no such job", a.to_string_lossy()));
+                st = exit_codes::NOT_FOUND;
+            }
+            None => {
+                sh.errors.error(format!(
+                    "`{}': not a pid or valid job spec",
+                    a.to_string_lossy()
+                ));
+                st = exit_codes::FAILURE;
+            }
+        }
+    }
+    if next {
+        return sh.wait_next(&ids).await;
+    }
+    if specs.is_empty() {
+        return sh.wait_jobs(None).await;
+    }
+    for id in ids {
+        st = sh.wait_jobs(Some(id)).await;
+    }
+    st
 }
 
 /// `hash`: lists the remembered program paths, `-r` forgets them, `hash NAME` looks NAME up.

@@ -571,6 +571,57 @@ impl Shell {
         self.status = exit_codes::OK;
     }
 
+    /// The job `spec` names: `$!`'s number, `%N`, `%+`/`%%`/`%` (the last), `%-`.
+    pub(super) fn job_id(&self, spec: &[u8]) -> Option<u32> {
+        let count = self.jobs.lock().map_or(0, |j| j.len()) as u32;
+        let n = match spec {
+            b"%" | b"%%" | b"%+" => count,
+            b"%-" => count.checked_sub(1)?,
+            _ => {
+                let (job, digits) = match spec.strip_prefix(b"%") {
+                    Some(d) => (true, d),
+                    None => (false, spec),
+                };
+                let n: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+                if !job {
+                    return Some(n);
+                }
+                n
+            }
+        };
+        (1..=count).contains(&n).then_some(FIRST_JOB_ID + n)
+    }
+
+    /// `wait -n`: the status of the next of `ids` (any job when empty) to end; 127 if none
+    /// is running.
+    pub(super) async fn wait_next(&mut self, ids: &[u32]) -> i32 {
+        loop {
+            let finished = {
+                let jobs = match self.jobs.lock() {
+                    Ok(j) => j,
+                    Err(p) => p.into_inner(),
+                };
+                let mut running = jobs
+                    .iter()
+                    .filter(|j| j.thread.is_some() && (ids.is_empty() || ids.contains(&j.id)))
+                    .peekable();
+                if running.peek().is_none() {
+                    return exit_codes::NOT_FOUND;
+                }
+                running
+                    .find(|j| j.thread.as_ref().is_some_and(|t| t.is_finished()))
+                    .map(|j| j.id)
+            };
+            if let Some(id) = finished {
+                return self.wait_jobs(Some(id)).await;
+            }
+            if interrupt::is_set() {
+                return exit_codes::INTERRUPTED;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
     /// Waits for the job `id` (all of them with `None`); its status, 127 if unknown.
     pub(super) async fn wait_jobs(&mut self, id: Option<u32>) -> i32 {
         let mut status = exit_codes::OK;
