@@ -154,7 +154,16 @@ impl Shell {
                 continue;
             }
             self.last_subst = None;
-            let Some(expanded) = interrupt::or_abandon(self.expand(c)).await else {
+            // Most words expand at once: only an expansion that waits (a listing, `$(...)`)
+            // needs the Ctrl-C watch around it.
+            let expanded = {
+                let mut expanding = std::pin::pin!(self.expand(c));
+                match futures_util::poll!(expanding.as_mut()) {
+                    std::task::Poll::Ready(e) => Some(e),
+                    std::task::Poll::Pending => interrupt::or_abandon(expanding).await,
+                }
+            };
+            let Some(expanded) = expanded else {
                 return (exit_codes::INTERRUPTED, name);
             };
             match expanded {
