@@ -134,6 +134,12 @@ fn arrays_over_containers() {
          (( n[0] += n[2] )); echo ${n[@]} ${!n[@]}; f() { local -a l=(x); declare -p l; }; f",
     );
     assert_eq!(r.ok(), "0 1 3\n12 7 0 2\ndeclare -a l=([0]=\"x\")\n");
+    // A compound command leaves what its commands set; a subshell sets its own status.
+    let r = sh.c(
+        "case x in y) ;; esac; echo \"[${PIPESTATUS[@]}]\"; true | false; for i in; do :; done; \
+         echo ${PIPESTATUS[@]}; if :; then (exit 3); fi; echo ${PIPESTATUS[@]}",
+    );
+    assert_eq!(r.ok(), "[]\n0 1\n3\n");
 }
 
 #[test]

@@ -137,10 +137,16 @@ impl Shell {
         }
         if let [c] = p.commands.as_slice() {
             if c.compound.is_some() {
-                // Alone, it runs here: nothing to copy for a thread.
+                // Alone, it runs here: nothing to copy for a thread. `$PIPESTATUS` is what the
+                // commands inside left, as in bash, but a subshell's is its own status.
                 let st = self.run_compound(c).await;
-                self.pipestatus.clear();
-                self.pipestatus.push(st);
+                if matches!(
+                    c.compound.as_deref(),
+                    Some(crate::syntax::Compound::Subshell(_))
+                ) {
+                    self.pipestatus.clear();
+                    self.pipestatus.push(st);
+                }
                 self.proc_fds.clear();
                 let st = if p.negated { i32::from(st == 0) } else { st };
                 return (st, OsString::new());
