@@ -134,6 +134,12 @@ fn arrays_over_containers() {
          (( n[0] += n[2] )); echo ${n[@]} ${!n[@]}; f() { local -a l=(x); declare -p l; }; f",
     );
     assert_eq!(r.ok(), "0 1 3\n12 7 0 2\ndeclare -a l=([0]=\"x\")\n");
+    // A compound command leaves what its commands set; a subshell sets its own status.
+    let r = sh.c(
+        "case x in y) ;; esac; echo \"[${PIPESTATUS[@]}]\"; true | false; for i in; do :; done; \
+         echo ${PIPESTATUS[@]}; if :; then (exit 3); fi; echo ${PIPESTATUS[@]}",
+    );
+    assert_eq!(r.ok(), "[]\n0 1\n3\n");
 }
 
 #[test]
@@ -301,4 +307,19 @@ fn getopts_starts_over_for_new_arguments() {
          echo $OPTIND $o ${OPTARG-unset}",
     );
     assert_eq!(r.ok(), "4\n1\n2 ? unset\n");
+}
+
+#[test]
+fn wait_takes_job_specs_and_n() {
+    let sh = TestShell::new();
+    let r = sh.c(
+        "{ sleep 0.3; exit 9; } & { sleep 0.05; exit 3; } & jobs -p | wc -l | tr -d ' '; \
+         wait -n; echo n=$?; wait -n; echo n=$?; wait -n; echo none=$?; \
+         (exit 7) & wait %+; echo last=$?; (exit 5) & (exit 6) & wait %3 %-; echo spec=$?; \
+         wait %9; echo nojob=$?; wait zzz; echo bad=$?",
+    );
+    assert_eq!(
+        r.out(),
+        "2\nn=3\nn=9\nnone=127\nlast=7\nspec=5\nnojob=127\nbad=1\n"
+    );
 }

@@ -540,3 +540,28 @@ fn the_rc_file_and_continuation_lines_in_the_repl() {
     t.keys(&["second' | tr a-z A-Z", "Enter"]);
     t.wait_for("joined line", |s| s.contains("\nFIRST\nSECOND"));
 }
+
+#[test]
+fn ctrl_c_stops_a_loop_every_time() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("$"));
+    // One Ctrl-C each: a loop of builtins only, then one that runs a host program too.
+    for (i, body) in ["x=$((x+i))", "x=$((x+i)); /bin/true"].iter().enumerate() {
+        t.keys(&[
+            &format!(
+                "i=0; while true; do i=$((i+1)); {body}; [ $i = 50 ] && echo started{i}; done; echo not-reached"
+            ),
+            "Enter",
+        ]);
+        t.wait_for("the loop", |s| s.contains(&format!("\nstarted{i}")));
+        t.keys(&["C-c"]);
+        t.keys(&[&format!("echo status{i}=$?"), "Enter"]);
+        let s = t.wait_for("its status", |s| s.contains(&format!("\nstatus{i}=130")));
+        assert!(!s.contains("\nnot-reached"), "{s}");
+    }
+    assert!(!t.exited());
+}

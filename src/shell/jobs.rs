@@ -896,13 +896,10 @@ impl Shell {
             self.forget_waited(None);
             return st;
         }
+        let next = args[0].as_bytes() == b"-n";
         let mut waited = Vec::new();
         let mut st = exit_codes::OK;
-        for a in &args {
-            if a.as_bytes() == b"-n" {
-                st = exit_codes::NOT_FOUND;
-                continue;
-            }
+        for a in &args[usize::from(next)..] {
             let id = match self.job_spec(a.as_bytes()) {
                 Ok(Spec::Id(id)) => Some(id),
                 Ok(Spec::Number(n)) => self
@@ -918,6 +915,10 @@ impl Shell {
                 }
             };
             st = match id {
+                Some(id) if next => {
+                    waited.push(id);
+                    continue;
+                }
                 Some(id) => {
                     waited.push(id);
                     self.wait_jobs(Some(id)).await
@@ -925,8 +926,50 @@ impl Shell {
                 None => exit_codes::NOT_FOUND,
             };
         }
+        if next {
+            return self.wait_next(&waited).await;
+        }
         self.forget_waited(Some(&waited));
         st
+    }
+
+    /// `wait -n`: the status of the next of `ids` (any job when empty) to end; 127 if none is
+    /// running. Thread jobs are polled; when only host process groups are left, the first of
+    /// them is waited for.
+    async fn wait_next(&mut self, ids: &[u32]) -> i32 {
+        loop {
+            let pick = {
+                let jobs = match self.jobs.lock() {
+                    Ok(j) => j,
+                    Err(p) => p.into_inner(),
+                };
+                let running: Vec<&Job> = jobs
+                    .iter()
+                    .filter(|j| ids.is_empty() || ids.contains(&j.id))
+                    .filter(|j| j.thread.is_some() || (j.done.is_none() && j.group.is_some()))
+                    .collect();
+                if running.is_empty() {
+                    return exit_codes::NOT_FOUND;
+                }
+                let finished = running
+                    .iter()
+                    .find(|j| j.thread.as_ref().is_some_and(|t| t.is_finished()));
+                match finished {
+                    Some(j) => Some(j.id),
+                    None if running.iter().all(|j| j.thread.is_none()) => Some(running[0].id),
+                    None => None,
+                }
+            };
+            if let Some(id) = pick {
+                let st = self.wait_jobs(Some(id)).await;
+                self.forget_waited(Some(&[id]));
+                return st;
+            }
+            if interrupt::is_set() {
+                return exit_codes::INTERRUPTED;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     /// A host `kill` given job specs: `kill [OPTIONS] %1 123` becomes `kill [OPTIONS] --

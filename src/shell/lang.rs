@@ -532,6 +532,11 @@ fn trap(sh: &mut Shell, args: Vec<OsString>, out: &mut Out) -> i32 {
         }
         return exit_codes::OK;
     }
+    if args[0].len() > 1 && args[0].starts_with(b"-") {
+        sh.errors
+            .error(format!("{}: invalid option", lossy(args[0])));
+        return exit_codes::USAGE;
+    }
     // `trap 0 2`: a first argument that is a number means every one listed is reset.
     let numeric = args[0].iter().all(u8::is_ascii_digit) && !args[0].is_empty();
     let (action, sigs): (Option<&[u8]>, &[&[u8]]) = if args.len() == 1 || args[0] == b"-" || numeric

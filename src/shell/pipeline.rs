@@ -137,10 +137,16 @@ impl Shell {
         }
         if let [c] = p.commands.as_slice() {
             if c.compound.is_some() {
-                // Alone, it runs here: nothing to copy for a thread.
+                // Alone, it runs here: nothing to copy for a thread. `$PIPESTATUS` is what the
+                // commands inside left, as in bash, but a subshell's is its own status.
                 let st = self.run_compound(c).await;
-                self.pipestatus.clear();
-                self.pipestatus.push(st);
+                if matches!(
+                    c.compound.as_deref(),
+                    Some(crate::syntax::Compound::Subshell(_))
+                ) {
+                    self.pipestatus.clear();
+                    self.pipestatus.push(st);
+                }
                 self.proc_fds.clear();
                 let st = if p.negated { i32::from(st == 0) } else { st };
                 return (st, OsString::new());
@@ -154,7 +160,16 @@ impl Shell {
                 continue;
             }
             self.last_subst = None;
-            let Some(expanded) = interrupt::or_abandon(self.expand(c)).await else {
+            // Most words expand at once: only an expansion that waits (a listing, `$(...)`)
+            // needs the Ctrl-C watch around it.
+            let expanded = {
+                let mut expanding = std::pin::pin!(self.expand(c));
+                match futures_util::poll!(expanding.as_mut()) {
+                    std::task::Poll::Ready(e) => Some(e),
+                    std::task::Poll::Pending => interrupt::or_abandon(expanding).await,
+                }
+            };
+            let Some(expanded) = expanded else {
                 return (exit_codes::INTERRUPTED, name);
             };
             match expanded {

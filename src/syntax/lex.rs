@@ -187,10 +187,8 @@ impl<'a> Lexer<'a> {
         let start = match self.heredoc_next {
             Some(p) => p,
             None => {
-                let nl = self.line[self.pos..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map(|i| self.pos + i)
+                let nl = self
+                    .command_line_end(self.pos)
                     .ok_or(err(self.line.len(), ErrorKind::UnexpectedEof))?;
                 self.heredoc_newline = Some(nl);
                 nl + 1
@@ -238,6 +236,39 @@ impl<'a> Lexer<'a> {
             word = Word::literal(b"", span);
         }
         Ok(word)
+    }
+
+    /// The newline that ends the command line going on at `from`: not one inside quotes, after
+    /// a backslash (a continued line) or inside a comment's text. A here-document's body
+    /// starts after it.
+    fn command_line_end(&self, from: usize) -> Option<usize> {
+        let line = self.line;
+        let mut i = from;
+        while i < line.len() {
+            match line[i] {
+                b'\n' => return Some(i),
+                b'\\' => i += 2,
+                b'\'' => {
+                    i += 1 + line.get(i + 1..)?.iter().position(|&c| c == b'\'')? + 1;
+                }
+                b'"' => {
+                    i += 1;
+                    loop {
+                        match line.get(i)? {
+                            b'\\' => i += 2,
+                            b'"' => break,
+                            _ => i += 1,
+                        }
+                    }
+                    i += 1;
+                }
+                b'#' if i == 0 || is_blank(line[i - 1]) => {
+                    return line[i..].iter().position(|&c| c == b'\n').map(|e| i + e);
+                }
+                _ => i += 1,
+            }
+        }
+        None
     }
 
     /// The right side of `=~` in `[[ ]]`: up to a blank outside parentheses, `(`, `)` and `|`

@@ -895,7 +895,11 @@ impl<'a> Parser<'a> {
                     w
                 }
                 kind => {
-                    let delim = literal(&word).unwrap_or_default();
+                    // `<<${a}`, `<<$(a)`: the delimiter is the text as typed, quotes removed.
+                    let delim = literal(&word).unwrap_or_else(|| {
+                        let raw = self.line.get(word.span.start..word.span.end).unwrap_or(b"");
+                        unquoted_text(raw)
+                    });
                     let quoted = word
                         .parts
                         .iter()
@@ -1005,6 +1009,20 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// `raw` without its quotes and backslashes (a here-document delimiter with expansions in it).
+fn unquoted_text(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter();
+    while let Some(&c) = bytes.next() {
+        match c {
+            b'\'' | b'"' => {}
+            b'\\' => out.extend(bytes.next()),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn op_tok_text(op: RedirOp) -> &'static str {
@@ -1396,6 +1414,12 @@ mod tests {
                 "cat <<A; cat <<'B'\nx $y\nA\n$z\nB\necho after",
                 "[cat <<'x '\"$y\"'\\x0a']; [cat <<'$z\\x0a']; [echo after]",
             ),
+            // The body starts after the line the command ends on (continued, or in quotes).
+            (
+                "cat <<A \\\n; echo \"2\n3\" # it's\nbody\nA",
+                "[cat <<'body\\x0a']; [echo '2\\x0a3']",
+            ),
+            ("cat <<${a}\nx\n${a}", "[cat <<'x\\x0a']"),
             (
                 "x=$(case a in a) echo b;; esac)",
                 "[x=$((case a a) {[echo b]}))]",
