@@ -219,8 +219,9 @@ fn exec_outside_containers_runs_the_host_program() {
         ("dockerbox: no-such-dbx-cmd: command not found\n", 127)
     );
     // `sh` with arguments is the host's, even inside a container.
-    std::fs::write(sh.home.path().join("marker"), "on the host\n").unwrap();
-    let r = sh.c(&format!(
+    // (Without a mount: with one, the host's sh runs in the container directory itself.)
+    std::fs::write(plain.home.path().join("marker"), "on the host\n").unwrap();
+    let r = plain.c(&format!(
         "cd /containers/{c}/etc; sh -c 'cat marker'; bash -c 'cat marker'"
     ));
     assert_eq!(r.ok(), "on the host\non the host\n");

@@ -293,7 +293,8 @@ fn hostile_names_survive_globbing_and_fall_through() {
     let r = sh.c(&format!(
         "wc -c {h}/* | tail -1; ls -d {h}/-* {h}/a*; mkdir got; cp {h}/* got/"
     ));
-    assert_eq!(r.ok(), format!("      0 total\n{h}/-rf\n{h}/a b\n"));
+    // wc pads its column for streams (no mount) and not for files it can stat (the mount).
+    assert_eq!(r.ok().trim_start(), format!("0 total\n{h}/-rf\n{h}/a b\n"));
     let copied = std::fs::read_dir(sh.home.path().join("got"))
         .unwrap()
         .count();
