@@ -103,10 +103,6 @@ impl Agents {
             .lock()
             .map(|mut v| v.drain(..).collect())
             .unwrap_or_default();
-        // The common case (every command of a loop): nothing is starting, and no timer is set.
-        if handles.is_empty() {
-            return;
-        }
         let all = futures_util::future::join_all(handles);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), all).await;
     }
