@@ -37,6 +37,14 @@ pub fn install() -> std::io::Result<()> {
         (SignalKind::hangup(), libc::SIGHUP),
     ] {
         let mut sig = signal(kind)?;
+        if signo == 0 {
+            // SIGINT also sets the flag in the handler itself: a loop of builtins that never
+            // yields to the runtime could starve the task below, and see no Ctrl-C at all.
+            // SAFETY: the action only stores to an atomic (async-signal-safe, no allocation).
+            unsafe {
+                signal_hook_registry::register(libc::SIGINT, || FLAG.store(true, Ordering::SeqCst))
+            }?;
+        }
         tokio::spawn(async move {
             while sig.recv().await.is_some() {
                 if signo != 0 {

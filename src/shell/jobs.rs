@@ -253,7 +253,10 @@ impl Shell {
 
     /// Whether the pipeline's stages are all host programs and it runs under job control.
     pub(super) fn runs_as_job(&self, stages: &[Stage]) -> bool {
-        self.job_control()
+        // Not inside a loop: there a Ctrl-C must reach the shell too, and a short program's
+        // group may be gone (the SIGINT lost) before the terminal is taken back.
+        self.loops == 0
+            && self.job_control()
             && stages.iter().all(|s| match s {
                 Stage::Simple(e) => e.argv.first().is_some_and(|n| {
                     e.host

@@ -273,7 +273,12 @@ impl Shell {
             self.vfs.launch_agents(true).await;
         }
         if !self.subshell {
-            interrupt::clear();
+            // Inside a loop, a Ctrl-C that came between two commands (after the last one's
+            // check, before this one) stops the loop: forgetting it would lose it.
+            if interrupt::clear() && self.loops > 0 {
+                self.interrupted = true;
+                return exit_codes::INTERRUPTED;
+            }
         }
         self.vfs.begin_command();
         let started = tracing_times().then(std::time::Instant::now);
