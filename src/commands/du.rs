@@ -5,7 +5,6 @@
 //! host's du when every operand is a host path.
 
 use std::ffi::{OsStr, OsString};
-use std::io;
 use std::os::unix::ffi::OsStrExt;
 
 use dockerbox_proto::Tool;
@@ -96,16 +95,7 @@ async fn du(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
     }
     let (mut failed, mut sum) = (false, 0u64);
     let r = searching::run(jobs, Tool::Du, &args, |ev| match ev {
-        Event::Out(data) => match out.write_all(&data) {
-            Ok(()) => true,
-            Err(e) => {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    ctx.report(OsStr::new("(standard output)"), &FsError::Io(e));
-                    failed = true;
-                }
-                false
-            }
-        },
+        Event::Out(data) => searching::write_out(ctx, out, &data, &mut failed),
         Event::Problem(path, errno, dir) => {
             failed = true;
             let name = ctx.errors.name(OsStr::from_bytes(&path));

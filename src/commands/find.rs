@@ -5,7 +5,6 @@
 //! find when every path is a host path.
 
 use std::ffi::{OsStr, OsString};
-use std::io;
 use std::os::unix::ffi::OsStrExt;
 
 use dockerbox_proto::Tool;
@@ -142,16 +141,7 @@ async fn find(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
     }
     let mut failed = false;
     let r = searching::run(jobs, Tool::Find, &args, |ev| match ev {
-        Event::Out(data) => match out.write_all(&data) {
-            Ok(()) => true,
-            Err(e) => {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    ctx.report(OsStr::new("(standard output)"), &FsError::Io(e));
-                    failed = true;
-                }
-                false
-            }
-        },
+        Event::Out(data) => searching::write_out(ctx, out, &data, &mut failed),
         Event::Problem(path, errno, _) => {
             failed = true;
             ctx.complain(&quoted(ctx, &path), &FsError::errno_error(errno));

@@ -133,16 +133,7 @@ async fn grep(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
     let (mut found, mut failed) = (false, false);
     let quiet = o.quiet;
     let r = searching::run(jobs, Tool::Grep, &args, |ev| match ev {
-        Event::Out(data) => match out.write_all(&data) {
-            Ok(()) => true,
-            Err(e) => {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    ctx.report(OsStr::new("(standard output)"), &FsError::Io(e));
-                    failed = true;
-                }
-                false
-            }
-        },
+        Event::Out(data) => searching::write_out(ctx, out, &data, &mut failed),
         Event::Problem(path, errno, _) => {
             failed = true;
             if !o.no_messages {

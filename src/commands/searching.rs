@@ -5,7 +5,8 @@
 //! path).
 
 use std::collections::VecDeque;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use crate::context::Context;
 use crate::host::AgentConn;
 use crate::interrupt;
 use crate::vfs::search::{events, in_agent, Event, EventSink, EventsRx, NamespaceFs, Searcher};
-use crate::vfs::VPath;
+use crate::vfs::{FsError, VPath};
 
 /// How many operands are searched at once (the rest wait their turn).
 const PARALLEL: usize = 16;
@@ -94,6 +95,21 @@ pub async fn searchers(ctx: &Context, operands: &[Vec<u8>]) -> Vec<(VPath, Searc
         .collect();
     let found = futures_util::future::join_all(paths.iter().map(|p| ctx.vfs.searcher(p))).await;
     paths.into_iter().zip(found).collect()
+}
+
+/// Writes a search's output; false (stop) when stdout is gone. A closed pipe is not an error
+/// (`grep -r x | head`); any other failure is reported once and sets `failed`.
+pub fn write_out(ctx: &Context, out: &mut dyn Write, data: &[u8], failed: &mut bool) -> bool {
+    match out.write_all(data) {
+        Ok(()) => true,
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                ctx.report(OsStr::new("(standard output)"), &FsError::Io(e));
+                *failed = true;
+            }
+            false
+        }
+    }
 }
 
 /// A path's bytes.
