@@ -71,6 +71,16 @@ pub enum Object {
 }
 
 impl Entry {
+    /// A tree's root entry (`rest` is `/`) under the name and object kind its parent lists it
+    /// with (`ls -ld /volumes/v` shows `v`, in a volume's colour); any other entry as it is.
+    pub fn at_root_as(mut self, rest: &std::path::Path, listed: Entry) -> Entry {
+        if rest == std::path::Path::new("/") {
+            self.name = listed.name;
+            self.object = listed.object;
+        }
+        self
+    }
+
     /// A bare entry; callers fill in what they know.
     pub fn new(name: impl Into<OsString>, kind: Kind) -> Entry {
         Entry {
