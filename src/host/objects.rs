@@ -218,7 +218,10 @@ impl Engine {
         Ok(list
             .into_iter()
             // The empty image /volumes' views are made from is not the user's.
-            .filter(|i| !i.labels.contains_key(HELPER_IMAGE))
+            .filter(|i| {
+                !i.labels.contains_key(HELPER_IMAGE)
+                    && !i.labels.contains_key(super::helper::REMOTE_DIRECT_IMAGE)
+            })
             .map(|i| ImageInfo {
                 tags: i
                     .repo_tags
@@ -317,7 +320,9 @@ pub const VOLUME_AT: &str = "/volume";
 
 /// Whether a container is one of dockerbox's own never-started views (not the user's).
 pub fn is_view(labels: &std::collections::HashMap<String, String>) -> bool {
-    labels.contains_key(IMAGE_VIEW) || labels.contains_key(VOLUME_VIEW)
+    labels.contains_key(IMAGE_VIEW)
+        || labels.contains_key(VOLUME_VIEW)
+        || labels.contains_key(super::helper::REMOTE_DIRECT)
 }
 
 /// A volume as `/volumes` lists it.
