@@ -698,6 +698,13 @@ fn bang_is_a_real_pid_and_thread_jobs_finish_before_exit() {
     };
     assert!(kill(&["-0"]), "sleep {pid} goes on");
     kill(&["-TERM"]);
+    // As sh: `wait` says which signal killed a job, on its own stderr; a signal a process
+    // ignores by default does not end a thread job.
+    let r = sh.c("sleep 30 & kill -HUP $!; wait $! 2>err; echo st=$?; cat err");
+    assert!(r.out().starts_with("st=129\ndockerbox: "), "{}", r.out());
+    assert!(r.out().ends_with(" Hangup\n"), "{}", r.out());
+    let r = sh.c("{ sleep 0.1; echo end; } & kill -URG $!; wait $!; echo st=$?");
+    assert_eq!(r.out(), "end\nst=0\n");
     let r = sh.c("kill -l 143; kill -s KILL %9; echo $?");
     assert_eq!(r.out(), "TERM\n1\n");
     assert!(r.stderr.contains("kill: %9: no such job"), "{}", r.stderr);
