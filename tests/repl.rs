@@ -705,6 +705,10 @@ fn bang_is_a_real_pid_and_thread_jobs_finish_before_exit() {
     assert!(r.out().ends_with(" Hangup\n"), "{}", r.out());
     let r = sh.c("{ sleep 0.1; echo end; } & kill -URG $!; wait $!; echo st=$?");
     assert_eq!(r.out(), "end\nst=0\n");
+    // `wait -n` returns with the first host job to end, not the first started.
+    let r = sh
+        .c("sleep 30 & a=$!; sh -c 'exit 7' & wait -n; echo n=$?; kill -0 $a && echo on; kill $a");
+    assert_eq!(r.out(), "n=7\non\n");
     let r = sh.c("kill -l 143; kill -s KILL %9; echo $?");
     assert_eq!(r.out(), "TERM\n1\n");
     assert!(r.stderr.contains("kill: %9: no such job"), "{}", r.stderr);

@@ -1199,31 +1199,41 @@ impl Shell {
     }
 
     /// `wait -n`: the status of the next of `ids` (any job when empty) to end; 127 if none is
-    /// running. Thread jobs are polled; when only host process groups are left, the first of
-    /// them is waited for.
+    /// running. Threads and process groups are looked at, often at first, then less.
     async fn wait_next(&mut self, ids: &[u32]) -> i32 {
+        let mut pause = Duration::from_millis(1);
         loop {
             let pick = {
-                let jobs = match self.jobs.lock() {
+                let mut jobs = match self.jobs.lock() {
                     Ok(j) => j,
                     Err(p) => p.into_inner(),
                 };
-                let running: Vec<&Job> = jobs
-                    .iter()
+                let mut running = jobs
+                    .iter_mut()
                     .filter(|j| ids.is_empty() || ids.iter().any(|&i| j.named(i)))
-                    .filter(|j| j.thread.is_some() || (j.done.is_none() && j.group.is_some()))
-                    .collect();
-                if running.is_empty() {
+                    .filter(|j| {
+                        j.thread.is_some()
+                            || (j.done.is_none() && j.group.as_ref().is_some_and(|g| !g.stopped))
+                    })
+                    .peekable();
+                if running.peek().is_none() {
                     return exit_codes::NOT_FOUND;
                 }
-                let finished = running
-                    .iter()
-                    .find(|j| j.thread.as_ref().is_some_and(|t| t.is_finished()));
-                match finished {
-                    Some(j) => Some(j.id),
-                    None if running.iter().all(|j| j.thread.is_none()) => Some(running[0].id),
-                    None => None,
-                }
+                // The first that ended: a thread that finished, a group whose processes all
+                // ended (looked at without waiting).
+                running.find_map(|j| {
+                    let ended = match (&j.thread, &mut j.group) {
+                        (Some(t), _) => t.is_finished(),
+                        (None, Some(g)) => {
+                            if g.poll().is_some() {
+                                g.stopped = true;
+                            }
+                            g.ended()
+                        }
+                        (None, None) => false,
+                    };
+                    ended.then_some(j.id)
+                })
             };
             if let Some(id) = pick {
                 let st = self.wait_jobs(Some(id)).await;
@@ -1233,7 +1243,11 @@ impl Shell {
             if interrupt::is_set() {
                 return exit_codes::INTERRUPTED;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = interrupt::wait() => {}
+            }
+            pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
 
