@@ -605,6 +605,10 @@ fn background_host_jobs_have_full_job_control() {
         t.screen(false)
             .contains("Stopped                 head -n 1 &")
     });
+    t.keys(&["kill -STOP %1; bg %1", "Enter"]);
+    t.wait_for("bg after kill -STOP", |s| {
+        s.contains("\n[1]+ head -n 1 &\n")
+    });
     t.keys(&["fg", "Enter"]);
     t.wait_for("fg", |s| s.contains("$ fg\nhead -n 1\n"));
     t.keys(&["typed-in-fg", "Enter"]);

@@ -928,6 +928,8 @@ impl Shell {
             self.errors.error("no job control");
             return exit_codes::FAILURE;
         }
+        // A job may have stopped in the background since (SIGTTIN, `kill -STOP`).
+        self.update_jobs();
         let specs: Vec<Option<&OsString>> = if args.is_empty() {
             vec![None]
         } else {
