@@ -633,6 +633,102 @@ fn the_mount_ends_cleanly_and_says_why_it_cannot_start() {
     );
 }
 
+#[test]
+fn kept_answers_follow_the_engines_events_and_small_writes_land_at_close() {
+    use std::io::Write;
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("kept", DEBIAN, &[]);
+    sb.exec(&c, &["sh", "-c", "mkdir /srv/d && echo one > /srv/d/f"]);
+    // Answers kept for an hour: only the engine's events can show what changed inside.
+    let m = Mounted::new_with(&sh, &[], &[("DOCKERBOX_MOUNT_TTL", "3600")]);
+    let dir = m.at(&c, "/srv/d");
+    let names = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(std::fs::read_to_string(dir.join("f")).unwrap(), "one\n");
+    assert_eq!(names(&dir), ["f"]);
+    assert_eq!(std::fs::metadata(dir.join("f")).unwrap().len(), 4);
+    // Changed by an exec: seen once it ended (the engine's exec_die), listing and sizes too.
+    sb.exec(
+        &c,
+        &["sh", "-c", "echo second > /srv/d/f && echo new > /srv/d/g"],
+    );
+    wait_until("the exec's changes through the mount", || {
+        std::fs::read_to_string(dir.join("f")).is_ok_and(|s| s == "second\n")
+            && names(&dir) == ["f", "g"]
+            && std::fs::metadata(dir.join("f")).is_ok_and(|m| m.len() == 7)
+    });
+    // `docker cp` into it (extract-to-dir).
+    let src = host_tree(&[("h", b"copied\n", 0o644)]);
+    docker(&[
+        "cp",
+        &src.path().join("h").to_string_lossy(),
+        &format!("{c}:/srv/d/h"),
+    ]);
+    wait_until("the copied file through the mount", || {
+        names(&dir) == ["f", "g", "h"]
+    });
+    // Small writes are gathered: the file shows every write answered, to the writer and to
+    // a reader beside it, and close(2) returns once they are all in the container.
+    {
+        let mut w = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(dir.join("f"))
+            .unwrap();
+        for _ in 0..1000 {
+            w.write_all(b"0123456789").unwrap();
+        }
+        assert_eq!(w.metadata().unwrap().len(), 10_000);
+        assert_eq!(std::fs::metadata(dir.join("f")).unwrap().len(), 10_000);
+        assert_eq!(
+            std::fs::read(dir.join("f")).unwrap(),
+            b"0123456789".repeat(1000)
+        );
+    }
+    assert_eq!(sb.exec(&c, &["wc", "-c", "/srv/d/f"]), "10000 /srv/d/f");
+    // A new file of small writes is at its name, whole, when close(2) returns.
+    let want: String = (0..5000).map(|i| format!("{i}\n")).collect();
+    {
+        let mut w = std::fs::File::create(dir.join("n")).unwrap();
+        for i in 0..5000 {
+            writeln!(w, "{i}").unwrap();
+        }
+    }
+    let sum = sb.exec(&c, &["sha256sum", "/srv/d/n"]);
+    assert!(
+        sum.starts_with(&crate::util::sha256(want.as_bytes())),
+        "{sum}"
+    );
+    // Appends gathered still append, after what the container wrote meanwhile.
+    {
+        let mut a = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("g"))
+            .unwrap();
+        writeln!(a, "mine 1").unwrap();
+        sb.exec(&c, &["sh", "-c", "echo theirs >> /srv/d/g"]);
+        writeln!(a, "mine 2").unwrap();
+    }
+    let g = sb.exec(&c, &["cat", "/srv/d/g"]);
+    assert!(
+        g == "new\nmine 1\ntheirs\nmine 2" || g == "new\ntheirs\nmine 1\nmine 2",
+        "{g}"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("g")).unwrap(), g + "\n");
+    assert!(!inside(&c, "/srv/d", "ls -A").contains(".dbx-"));
+}
+
 /// `stat -c FORMAT` of a path under the mount, on the host.
 fn host_stat(fmt: &str, p: &Path) -> String {
     let out = Command::new("stat")
@@ -762,100 +858,4 @@ fn times_set_through_the_mount_are_the_containers() {
             host_stat("%z", &t) == stat_in("%z")
         });
     }
-}
-
-#[test]
-fn kept_answers_follow_the_engines_events_and_small_writes_land_at_close() {
-    use std::io::Write;
-    let Some((mut sb, sh)) = mount_ready() else {
-        return;
-    };
-    let c = sb.run("kept", DEBIAN, &[]);
-    sb.exec(&c, &["sh", "-c", "mkdir /srv/d && echo one > /srv/d/f"]);
-    // Answers kept for an hour: only the engine's events can show what changed inside.
-    let m = Mounted::new_with(&sh, &[], &[("DOCKERBOX_MOUNT_TTL", "3600")]);
-    let dir = m.at(&c, "/srv/d");
-    let names = |d: &Path| -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(d)
-            .map(|r| {
-                r.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
-    assert_eq!(std::fs::read_to_string(dir.join("f")).unwrap(), "one\n");
-    assert_eq!(names(&dir), ["f"]);
-    assert_eq!(std::fs::metadata(dir.join("f")).unwrap().len(), 4);
-    // Changed by an exec: seen once it ended (the engine's exec_die), listing and sizes too.
-    sb.exec(
-        &c,
-        &["sh", "-c", "echo second > /srv/d/f && echo new > /srv/d/g"],
-    );
-    wait_until("the exec's changes through the mount", || {
-        std::fs::read_to_string(dir.join("f")).is_ok_and(|s| s == "second\n")
-            && names(&dir) == ["f", "g"]
-            && std::fs::metadata(dir.join("f")).is_ok_and(|m| m.len() == 7)
-    });
-    // `docker cp` into it (extract-to-dir).
-    let src = host_tree(&[("h", b"copied\n", 0o644)]);
-    docker(&[
-        "cp",
-        &src.path().join("h").to_string_lossy(),
-        &format!("{c}:/srv/d/h"),
-    ]);
-    wait_until("the copied file through the mount", || {
-        names(&dir) == ["f", "g", "h"]
-    });
-    // Small writes are gathered: the file shows every write answered, to the writer and to
-    // a reader beside it, and close(2) returns once they are all in the container.
-    {
-        let mut w = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(dir.join("f"))
-            .unwrap();
-        for _ in 0..1000 {
-            w.write_all(b"0123456789").unwrap();
-        }
-        assert_eq!(w.metadata().unwrap().len(), 10_000);
-        assert_eq!(std::fs::metadata(dir.join("f")).unwrap().len(), 10_000);
-        assert_eq!(
-            std::fs::read(dir.join("f")).unwrap(),
-            b"0123456789".repeat(1000)
-        );
-    }
-    assert_eq!(sb.exec(&c, &["wc", "-c", "/srv/d/f"]), "10000 /srv/d/f");
-    // A new file of small writes is at its name, whole, when close(2) returns.
-    let want: String = (0..5000).map(|i| format!("{i}\n")).collect();
-    {
-        let mut w = std::fs::File::create(dir.join("n")).unwrap();
-        for i in 0..5000 {
-            writeln!(w, "{i}").unwrap();
-        }
-    }
-    let sum = sb.exec(&c, &["sha256sum", "/srv/d/n"]);
-    assert!(
-        sum.starts_with(&crate::util::sha256(want.as_bytes())),
-        "{sum}"
-    );
-    // Appends gathered still append, after what the container wrote meanwhile.
-    {
-        let mut a = std::fs::OpenOptions::new()
-            .append(true)
-            .open(dir.join("g"))
-            .unwrap();
-        writeln!(a, "mine 1").unwrap();
-        sb.exec(&c, &["sh", "-c", "echo theirs >> /srv/d/g"]);
-        writeln!(a, "mine 2").unwrap();
-    }
-    let g = sb.exec(&c, &["cat", "/srv/d/g"]);
-    assert!(
-        g == "new\nmine 1\ntheirs\nmine 2" || g == "new\ntheirs\nmine 1\nmine 2",
-        "{g}"
-    );
-    assert_eq!(std::fs::read_to_string(dir.join("g")).unwrap(), g + "\n");
-    assert!(!inside(&c, "/srv/d", "ls -A").contains(".dbx-"));
 }
