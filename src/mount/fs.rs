@@ -64,6 +64,9 @@ pub struct Inner {
     /// Where the mount is, as the host's kernel names it (symlink targets are rewritten
     /// against it).
     at: PathBuf,
+    /// Symlink targets relative to the link (`links.rs`): the mount's users see sub-trees of
+    /// it at paths of their own (the volume driver).
+    relative_links: bool,
     started: SystemTime,
 }
 
@@ -151,8 +154,15 @@ impl Inner {
             next_fh: AtomicU64::new(1),
             owner,
             at,
+            relative_links: false,
             started: SystemTime::now(),
         }
+    }
+
+    /// Shows symlinks relative to their own directory (see `relative_links`).
+    pub fn with_relative_links(mut self, on: bool) -> Inner {
+        self.relative_links = on;
+        self
     }
 
     /// A container's root as the host names it under the mount.
@@ -173,6 +183,9 @@ impl Inner {
         let VPath::Container { host, name, path } = vp else {
             return target;
         };
+        if self.relative_links {
+            return super::links::relative_target(path, &target);
+        }
         let root = self.container_root(host, name);
         if target.is_absolute() {
             let rel = target.strip_prefix("/").unwrap_or(&target);

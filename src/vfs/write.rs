@@ -82,6 +82,10 @@ impl Vfs {
                     .await,
             );
         }
+        // The remote direct path: one request, copied on the engine's machine.
+        if let Some(pair) = self.helper_pair(src, dst).await {
+            return Some(self.tree_by_helper(&c2, pair, parent, name, p2).await);
+        }
         // Renamed into place directly where we can, else by the agent.
         let lander = match self.eng(&c2).proc_root(&c2).await {
             Some(root) => Ok(root),

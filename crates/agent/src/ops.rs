@@ -216,7 +216,7 @@ fn land(from: &[u8], to: &[u8]) -> io::Result<()> {
 }
 
 /// A temporary's name: hidden, with dockerbox's marker.
-fn is_temp_name(name: &[u8]) -> bool {
+pub fn is_temp_name(name: &[u8]) -> bool {
     name.starts_with(b".") && name.windows(5).any(|w| w == b".dbx-")
 }
 
@@ -698,6 +698,21 @@ impl Writes {
         };
         self.0.insert(id, w);
         answer
+    }
+
+    /// The open file of write `id` (for `FillFrom`), if its open succeeded.
+    pub fn file_of(&self, id: u32) -> io::Result<File> {
+        let w = self
+            .0
+            .get(&id)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+        if let Some(e) = w.failed {
+            return Err(io::Error::from_raw_os_error(e));
+        }
+        w.file
+            .as_ref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?
+            .try_clone()
     }
 
     /// Appends data; answers only the first failure.

@@ -147,6 +147,28 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
         Request::ReadTree { path } => w.kind(53).bytes(path),
         Request::Land { from, to } => w.kind(54).bytes(from).bytes(to),
         Request::Mknod { path, mode, rdev } => w.kind(60).bytes(path).u32(*mode).u64(*rdev),
+        Request::FillFrom {
+            write,
+            pid,
+            container,
+            path,
+        } => w
+            .kind(65)
+            .u32(*write)
+            .u32(*pid)
+            .bytes(container)
+            .bytes(path),
+        Request::TreeFrom {
+            pid,
+            container,
+            path,
+            dest,
+        } => w
+            .kind(66)
+            .u32(*pid)
+            .bytes(container)
+            .bytes(path)
+            .bytes(dest),
     };
     w.finish();
 }
@@ -182,6 +204,7 @@ pub fn encode_response(id: u32, resp: &Response, out: &mut Vec<u8>) {
         Response::Codecs { accept } => w.kind(150).u32(*accept),
         Response::Packed { raw_len, data } => w.kind(151).u32(*raw_len).bytes(data),
         Response::Sampled { raw, packed } => w.kind(152).u64(*raw).u64(*packed),
+        Response::Filled { bytes } => w.kind(165).u64(*bytes),
         Response::StatFs(s) => w
             .kind(108)
             .u64(s.bsize)
@@ -309,6 +332,18 @@ impl Request {
                 mode: r.u32()?,
                 rdev: r.u64()?,
             },
+            65 => Request::FillFrom {
+                write: r.u32()?,
+                pid: r.u32()?,
+                container: r.bytes()?,
+                path: r.bytes()?,
+            },
+            66 => Request::TreeFrom {
+                pid: r.u32()?,
+                container: r.bytes()?,
+                path: r.bytes()?,
+                dest: r.bytes()?,
+            },
             k => return Err(ProtoError::UnknownKind(k)),
         };
         r.end()?;
@@ -372,6 +407,7 @@ impl Response {
                 raw: r.u64()?,
                 packed: r.u64()?,
             },
+            165 => Response::Filled { bytes: r.u64()? },
             108 => Response::StatFs(StatFs {
                 bsize: r.u64()?,
                 blocks: r.u64()?,
@@ -648,9 +684,21 @@ mod tests {
                 to: p.clone(),
             },
             Request::Mknod {
-                path: p,
+                path: p.clone(),
                 mode: 0o020640,
                 rdev: (1 << 8) | 3,
+            },
+            Request::FillFrom {
+                write: 7,
+                pid: 4242,
+                container: b"0123abcd".to_vec(),
+                path: p.clone(),
+            },
+            Request::TreeFrom {
+                pid: 1,
+                container: b"ffee".to_vec(),
+                path: p.clone(),
+                dest: p,
             },
         ]
     }
@@ -715,6 +763,7 @@ mod tests {
                 raw: 1 << 20,
                 packed: 1 << 18,
             },
+            Response::Filled { bytes: 1 << 29 },
             Response::StatFs(StatFs {
                 bsize: 4096,
                 blocks: 1,

@@ -322,6 +322,36 @@ pub enum Request {
         /// Each operand: (path in the container, path as the user typed it).
         roots: Vec<(Vec<u8>, Vec<u8>)>,
     },
+    /// The remote direct path (an agent in dockerbox's helper container, chrooted into one
+    /// container's root, with the host's PID namespace): fills the open write `write` (a
+    /// `WriteBegin` of this connection) with the regular file `path` of another container of
+    /// the same engine, whose init is `pid` and whose cgroup names `container`. The file is
+    /// opened with `openat2(RESOLVE_IN_ROOT)` from that container's root, so no byte crosses
+    /// the network. Answered by `Filled` (or `Error`); the write is then closed as usual.
+    FillFrom {
+        /// The open write's request id.
+        write: u32,
+        /// The source container's init, in the host's PID namespace.
+        pid: u32,
+        /// The source container's full ID (checked in its cgroup).
+        container: Vec<u8>,
+        /// The source file, absolute in that container.
+        path: Vec<u8>,
+    },
+    /// The remote direct path: copies the tree at `path` of another container (as
+    /// `FillFrom`) to the new name `dest` here (a temporary of dockerbox's, `.dbx-`), keeping
+    /// modes, owners, times, symlinks, hard links, devices and FIFOs, as `cp -a`; the caller
+    /// lands it with `Land` or removes it with `RemoveTemp`. Answered by `Filled`.
+    TreeFrom {
+        /// The source container's init, in the host's PID namespace.
+        pid: u32,
+        /// The source container's full ID.
+        container: Vec<u8>,
+        /// The top of the source tree.
+        path: Vec<u8>,
+        /// Where the copy is made (must not exist).
+        dest: Vec<u8>,
+    },
 }
 
 /// The tools a `Search` runs.
@@ -431,6 +461,11 @@ pub enum Response {
         path: Vec<u8>,
         /// Which note (dockerbox-search's `Note` as a number).
         what: u8,
+    },
+    /// The answer to `FillFrom` and `TreeFrom`: how many bytes of file data were copied.
+    Filled {
+        /// Bytes copied.
+        bytes: u64,
     },
     /// The end of a `Search`.
     SearchDone {
