@@ -806,6 +806,28 @@ fn fifos_sockets_and_devices_are_made_through_the_mount() {
         "{}",
         String::from_utf8_lossy(&listed.stdout)
     );
+    // A device too (the engine makes it, as for `docker cp`), and the listing's types.
+    host(&m.at(&never, "/tmp"), "mknod -m 0600 n c 1 3");
+    let listed = Command::new("sh")
+        .args(["-c", &format!("docker cp {never}:/tmp/n - | tar tvf -")])
+        .output()
+        .expect("docker cp");
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).starts_with("crw-------"),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    assert_eq!(
+        host(
+            &m.at(&never, "/tmp"),
+            "find . -maxdepth 1 -name '[gn]' -printf '%y %f\\n' | sort"
+        ),
+        "c n\np g\n"
+    );
+    assert_eq!(
+        host_stat("%F %t %T", &m.at(&never, "/tmp/n")),
+        "character special file 1 3"
+    );
     let e = std::os::unix::net::UnixListener::bind(m.at(&never, "/tmp/s")).expect_err("bind");
     assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
 }
