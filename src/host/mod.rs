@@ -20,7 +20,7 @@ pub use agent::{
     WriteStream,
 };
 pub use connect::reason;
-pub use engine::{ContainerEvent, ContainerInfo, Engine, EngineSummary, State};
+pub use engine::{ContainerEvent, ContainerInfo, Engine, EngineSummary, OverlayDirs, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};
 pub use helper::{remote_direct_wanted, Helper};
