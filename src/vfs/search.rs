@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::ffi::OsStr;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -55,8 +55,12 @@ pub struct Direct {
 pub struct Layers {
     upper: Vec<u8>,
     init: Option<Vec<u8>>,
-    /// The image's layers (the lower directories below the init layer): the key's first part.
+    /// The image's layers (the lower directories below the init layer, `:`-joined): the key's
+    /// first part.
     image: Vec<u8>,
+    /// The same, one directory each, topmost first: where a key's bytes are read (never
+    /// through a container, which could change its copy meanwhile).
+    lowers: Vec<Vec<u8>>,
     /// Mount points inside the container but `/`.
     mounts: Vec<Vec<u8>>,
 }
@@ -94,9 +98,64 @@ impl Layers {
         Some(Layers {
             upper: d.upper.as_bytes().to_vec(),
             init,
+            lowers: image.split(':').map(|l| l.as_bytes().to_vec()).collect(),
             image: image.into_bytes(),
             mounts,
         })
+    }
+
+    /// The image's file at `p` as overlayfs shows it: the topmost image layer's entry, opened
+    /// with no symlink on the way and beneath that layer; a regular file or nothing.
+    fn open_image_file(&self, p: &[u8]) -> Result<std::fs::File, i32> {
+        for layer in &self.lowers {
+            match host_lstat(&joined(layer, p)) {
+                Err(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+                Ok(mode) if mode & libc::S_IFMT != libc::S_IFREG => return Err(libc::EINVAL),
+                Ok(_) => {}
+            }
+            let dir = CString::new(layer.as_slice()).map_err(|_| libc::EINVAL)?;
+            let rel = CString::new(p.strip_prefix(b"/").unwrap_or(p)).map_err(|_| libc::EINVAL)?;
+            // SAFETY: a valid C string; the descriptor returned is ours.
+            let d = unsafe {
+                libc::open(
+                    dir.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            if d < 0 {
+                return Err(last_errno());
+            }
+            // SAFETY: d is a new descriptor nobody else owns.
+            let d = unsafe { OwnedFd::from_raw_fd(d) };
+            // SAFETY: an all-zero open_how is valid; its fields are set below.
+            let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+            how.flags =
+                (libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC) as u64;
+            how.resolve =
+                libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+            // SAFETY: d is open, rel a valid C string, how a valid open_how of the size passed.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    d.as_raw_fd(),
+                    rel.as_ptr(),
+                    &how as *const libc::open_how,
+                    std::mem::size_of::<libc::open_how>(),
+                )
+            };
+            if fd < 0 {
+                return Err(last_errno());
+            }
+            // SAFETY: the kernel just gave us this descriptor.
+            let f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+            return match f.metadata() {
+                Ok(m) if m.is_file() => Ok(f),
+                Ok(_) => Err(libc::EINVAL),
+                Err(e) => Err(errno_of(&e)),
+            };
+        }
+        Err(libc::ENOENT)
     }
 
     fn on_mount(&self, p: &[u8]) -> bool {
@@ -640,6 +699,11 @@ impl Fs for DirectWalk {
         }
         let p = self.outer(path);
         self.ns.open(&p)
+    }
+
+    fn open_content(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32> {
+        let layers = self.direct.layers.clone().ok_or(libc::ENOENT)?;
+        Ok(Box::new(layers.open_image_file(path)?))
     }
 
     fn content_key(&mut self, path: &[u8]) -> Option<Vec<u8>> {

@@ -881,7 +881,7 @@ impl Walk<'_> {
             if memos.bytes.load(Ordering::Relaxed) > MEMO_BYTES {
                 return None;
             }
-            let mut r = self.fs.open(path).ok()?;
+            let mut r = self.fs.open_content(path).ok()?;
             let mut cap = Capture::default();
             let scan = {
                 let mut p = Printer::new(&mut cap);

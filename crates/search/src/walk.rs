@@ -62,6 +62,12 @@ pub trait Fs {
     fn content_key(&mut self, _path: &[u8]) -> Option<Vec<u8>> {
         None
     }
+    /// Opens the bytes a [`Fs::content_key`] named for `path`, from wherever they are kept
+    /// for every file of that key (dockerbox: the image's layer, which no container can
+    /// change, rather than one container's view of it). By default, [`Fs::open`].
+    fn open_content(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32> {
+        self.open(path)
+    }
 }
 
 /// One operand: where it is in the filesystem, and how it is shown.
