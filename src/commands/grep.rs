@@ -110,12 +110,12 @@ async fn grep(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
             jobs.push(stdin_job(&o, names, ctx.stdin.clone()));
         }
         let batches = searching::batches(ctx, run).await;
-        // Containers searched here share what they find in their image's unchanged files.
-        let direct = batches
+        // Containers searched here share what they find in their image's unchanged files,
+        // read from the image's layers (no FUSE daemon on the way with fuse-overlayfs).
+        let memos = batches
             .iter()
-            .filter(|b| matches!(b, Batch::Direct(..)))
-            .count();
-        let memos = (direct > 1).then(|| Arc::new(g::Memos::default()));
+            .any(|b| matches!(b, Batch::Direct(..)))
+            .then(|| Arc::new(g::Memos::default()));
         for batch in batches {
             let (o, memos) = (o.clone(), memos.clone());
             jobs.push(searching::job(ctx, batch, move |fs, roots, sink| {
