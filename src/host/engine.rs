@@ -498,7 +498,7 @@ impl Engine {
     }
 
     /// The engine's inspect of a container, asked once per generation of it.
-    async fn inspect(&self, id: &str) -> Option<Arc<ContainerInspectResponse>> {
+    pub(super) async fn inspect(&self, id: &str) -> Option<Arc<ContainerInspectResponse>> {
         let gen = self.generation(id);
         let cached = self.inspected.lock().ok().and_then(|m| m.get(id).cloned());
         if let Some((g, i)) = cached {
