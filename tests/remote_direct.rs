@@ -160,3 +160,99 @@ fn a_killed_session_s_helper_is_swept_by_the_next() {
         "swept, and our own removed"
     );
 }
+
+/// An authorization plugin (the Docker plugin API over a unix socket) that refuses creating a
+/// container with the host's PID namespace, as a policy on a real engine might.
+const REFUSING_AUTHZ: &str = r#"
+import base64, json, socketserver, sys
+from http.server import BaseHTTPRequestHandler
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(n) or b"{}")
+        if self.path == "/Plugin.Activate":
+            out = {"Implements": ["authz"]}
+        elif self.path == "/AuthZPlugin.AuthZReq":
+            req = base64.b64decode(body.get("RequestBody") or "")
+            deny = "/containers/create" in body.get("RequestUri", "") and b'"PidMode":"host"' in req
+            out = {"Allow": not deny, "Msg": "the host PID namespace is refused here" if deny else ""}
+        else:
+            out = {"Allow": True}
+        data = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+S(sys.argv[1], H).serve_forever()
+"#;
+
+/// Kills the plugin's server when the test ends (after the engine, declared later, is gone).
+struct Plugin(Option<std::process::Child>);
+
+impl Drop for Plugin {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn an_engine_that_refuses_the_helper_is_said_and_the_copy_made() {
+    if std::process::Command::new("python3")
+        .arg("-c")
+        .arg("1")
+        .status()
+        .map_or(true, |s| !s.success())
+    {
+        eprintln!(
+            "skipping an_engine_that_refuses_the_helper_is_said_and_the_copy_made: no python3"
+        );
+        return;
+    }
+    let mut plugin = Plugin(None);
+    let Some(e) = ExtraEngine::tcp_with_authz("rdrefuse", "dbxauthz", |dir| {
+        let sock = dir.join("dbxauthz.sock");
+        plugin.0 = Some(
+            std::process::Command::new("python3")
+                .arg("-c")
+                .arg(REFUSING_AUTHZ)
+                .arg(&sock)
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawn the plugin"),
+        );
+        wait_until("the plugin listens", || sock.exists());
+    }) else {
+        return;
+    };
+    let (a, b) = (e.run_container("rdr-a", &[]), e.run_container("rdr-b", &[]));
+    e.docker(&["exec", &a, "sh", "-c", "echo hello > /tmp/f"]);
+    // The copy is still made (by the archive API, as where no agent can run), and -v gives
+    // the engine's own words for why the helper is not there.
+    let r = shell(&e, true).c(&format!("cp /containers/{a}/tmp/f /containers/{b}/tmp/f"));
+    r.ok();
+    assert!(
+        r.stderr.contains(
+            "the remote direct path's helper container could not start on tcp://127.0.0.1:"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(
+            "authorization denied by plugin dbxauthz: the host PID namespace is refused here"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(helpers(&e), Vec::<String>::new());
+    assert_eq!(e.docker(&["exec", &b, "cat", "/tmp/f"]), "hello");
+}

@@ -61,7 +61,21 @@ pub fn enter(pid: &str, id: &str) -> Result<(), String> {
         0,
     )
     .map_err(|e| format!("cannot open /proc: {e}"))?;
+    // The process first, by a pidfd: while it lives, /proc/PID is that process; once it ends
+    // (the container stopped or restarted) this agent ends too, so dockerbox never goes on
+    // serving a root that is no longer the container's.
+    let n: libc::pid_t = pid.parse().map_err(|_| "bad container".to_string())?;
+    // SAFETY: pidfd_open takes a PID and flags; the descriptor it gives is ours.
+    let pidfd = own(unsafe { libc::syscall(libc::SYS_pidfd_open, n, 0) } as libc::c_int)
+        .map_err(|e| format!("no process {pid}: {e}"))?;
     let root = open_root(proc_fd.as_raw_fd(), pid, id.as_bytes())?;
+    if ended(&pidfd, 0) {
+        return Err(format!("process {pid} ended"));
+    }
+    std::thread::spawn(move || {
+        while !ended(&pidfd, -1) {}
+        std::process::exit(0);
+    });
     let _ = PROC.set(proc_fd);
     // SAFETY: fchdir/chroot/chdir on a descriptor we own and constant strings.
     unsafe {
@@ -76,6 +90,18 @@ pub fn enter(pid: &str, id: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether the process of `pidfd` ended, waiting up to `ms` (-1: until it does).
+fn ended(pidfd: &OwnedFd, ms: libc::c_int) -> bool {
+    let mut p = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, ms) };
+    r > 0 && p.revents != 0
 }
 
 /// `/proc/PID/root` of the container `id` (its cgroup checked through the same `/proc/PID`).
