@@ -626,3 +626,134 @@ fn the_mount_ends_cleanly_and_says_why_it_cannot_start() {
         "dockerbox: mount: -o exec: unknown option (ro, rw, allow_other)\n"
     );
 }
+
+/// `stat -c FORMAT` of a path under the mount, on the host.
+fn host_stat(fmt: &str, p: &Path) -> String {
+    let out = Command::new("stat")
+        .args(["-c", fmt])
+        .arg(p)
+        .env("TZ", "UTC")
+        .output()
+        .expect("stat");
+    assert!(
+        out.status.success(),
+        "stat {}: {}",
+        p.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+#[test]
+fn fifos_sockets_and_devices_are_made_through_the_mount() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("special", DEBIAN, &[]);
+    let never = sb.create("special-stopped", DEBIAN);
+    let m = Mounted::new(&sh, &[]);
+    let stat_in = |p: &str| sb.exec(&c, &["stat", "-c", "%F %a %t %T", p]);
+    // A fifo: the container's own kind and mode, and the same through the mount.
+    host(&m.at(&c, "/tmp"), "mkfifo -m 0640 f");
+    assert_eq!(stat_in("/tmp/f"), "fifo 640 0 0");
+    assert_eq!(host_stat("%F %a", &m.at(&c, "/tmp/f")), "fifo 640");
+    // A socket, as bind(2) makes it (the kernel asks for mknod S_IFSOCK).
+    let sock = m.at(&c, "/tmp/s");
+    assert!(sock.as_os_str().len() < 108, "{}", sock.display());
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+    drop(listener);
+    assert!(
+        stat_in("/tmp/s").starts_with("socket "),
+        "{}",
+        stat_in("/tmp/s")
+    );
+    // A character device: the test container may make one (Docker gives CAP_MKNOD).
+    host(&m.at(&c, "/tmp"), "mknod -m 0666 null c 1 3");
+    assert_eq!(stat_in("/tmp/null"), "character special file 666 1 3");
+    assert_eq!(
+        host_stat("%F %t %T", &m.at(&c, "/tmp/null")),
+        "character special file 1 3"
+    );
+    // The listing's types are the container's.
+    let types = "find . -maxdepth 1 -printf '%y %f\\n' | sort";
+    same(
+        &host(&m.at(&c, "/tmp"), types),
+        &inside(&c, "/tmp", types),
+        "find -printf %y of /tmp",
+    );
+    // A name that is there is EEXIST, from the container.
+    let e = Command::new("mkfifo")
+        .arg(m.at(&c, "/tmp/f"))
+        .output()
+        .expect("mkfifo");
+    assert!(!e.status.success());
+    assert!(
+        String::from_utf8_lossy(&e.stderr).contains("File exists"),
+        "{}",
+        String::from_utf8_lossy(&e.stderr)
+    );
+    // A stopped container takes a fifo through the archive; a socket has no tar entry: EROFS.
+    host(&m.at(&never, "/tmp"), "mkfifo -m 0600 g");
+    assert_eq!(host_stat("%F %a", &m.at(&never, "/tmp/g")), "fifo 600");
+    let listed = Command::new("sh")
+        .args(["-c", &format!("docker cp {never}:/tmp/g - | tar tvf -")])
+        .output()
+        .expect("docker cp");
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).starts_with("prw-------"),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    let e = std::os::unix::net::UnixListener::bind(m.at(&never, "/tmp/s")).expect_err("bind");
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+}
+
+#[test]
+fn times_set_through_the_mount_are_the_containers() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("times", DEBIAN, &[]);
+    let m = Mounted::new(&sh, &[]);
+    let t = m.at(&c, "/tmp/t");
+    std::fs::write(&t, b"x").unwrap();
+    landed(&c, "/tmp");
+    let stat_in = |fmt: &str| inside(&c, "/tmp", &format!("stat -c '{fmt}' t"));
+    // touch -d: mtime and atime to the nanosecond, as the container's stat shows them.
+    host(
+        &m.at(&c, "/tmp"),
+        "touch -d '2001-02-03 04:05:06.789123456' t",
+    );
+    assert_eq!(stat_in("%y"), "2001-02-03 04:05:06.789123456 +0000");
+    assert_eq!(stat_in("%x"), "2001-02-03 04:05:06.789123456 +0000");
+    // -m leaves the atime (UTIME_OMIT), -a the mtime.
+    host(&m.at(&c, "/tmp"), "touch -m -d '2002-01-01 00:00:00.5' t");
+    host(&m.at(&c, "/tmp"), "touch -a -d '1999-12-31 23:59:59' t");
+    assert_eq!(stat_in("%y"), "2002-01-01 00:00:00.500000000 +0000");
+    assert_eq!(stat_in("%x"), "1999-12-31 23:59:59.000000000 +0000");
+    // Through the mount: the same three times, the ctime the container's own (not the mtime).
+    let all = "%x|%y|%z";
+    wait_until("the mount's times to be the container's", || {
+        host_stat(all, &t) == stat_in(all)
+    });
+    assert!(!host_stat("%z", &t).starts_with("2002-01-01"), "ctime");
+    // UTIME_NOW: a time of now, from the container's clock.
+    host(&m.at(&c, "/tmp"), "touch -m t");
+    assert!(!stat_in("%y").starts_with("2002"), "{}", stat_in("%y"));
+    // chmod, chown, rename and a write move the ctime.
+    for (what, script) in [
+        ("chmod", "chmod 600 t"),
+        ("chown", "chown 1:1 t"),
+        ("rename", "mv t u && mv u t"),
+        ("write", "echo more >> t"),
+    ] {
+        let before = stat_in("%z");
+        wait_until(&format!("{what} to move the ctime"), || {
+            host(&m.at(&c, "/tmp"), script);
+            stat_in("%z") != before
+        });
+        wait_until(&format!("the mount's ctime after {what}"), || {
+            host_stat("%z", &t) == stat_in("%z")
+        });
+    }
+}

@@ -540,12 +540,19 @@ impl Engine {
             .collect())
     }
 
-    /// The IDs of every container (running or not) whose mounts name the volume `volume`
-    /// (`docker ps -a --filter volume=NAME`): the volume driver's self-mount check. The
-    /// engine answers it from its own view, without the container locks a start holds.
-    pub async fn volume_users(&self, volume: &str) -> Result<Vec<String>, EngineError> {
+    /// Every container (running or not) whose mounts name the volume `volume`, by ID, and
+    /// whether it runs (`docker ps -a --filter volume=NAME`): the volume driver's self-mount
+    /// check. The engine answers it from its own view, without the container locks a start
+    /// holds.
+    pub async fn volume_users(&self, volume: &str) -> Result<Vec<(String, bool)>, EngineError> {
         let list = self.list_where("volume", volume).await?;
-        Ok(list.into_iter().filter_map(|c| c.id).collect())
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
+                c.id.map(|id| (id, running))
+            })
+            .collect())
     }
 
     /// Every container (running or not) that the list filter `filter=value` passes.

@@ -64,6 +64,9 @@ pub struct Inner {
     /// Where the mount is, as the host's kernel names it (symlink targets are rewritten
     /// against it).
     at: PathBuf,
+    /// Symlink targets relative to the link (`links.rs`): the mount's users see sub-trees of
+    /// it at paths of their own (the volume driver).
+    relative_links: bool,
     started: SystemTime,
 }
 
@@ -151,8 +154,15 @@ impl Inner {
             next_fh: AtomicU64::new(1),
             owner,
             at,
+            relative_links: false,
             started: SystemTime::now(),
         }
+    }
+
+    /// Shows symlinks relative to their own directory (see `relative_links`).
+    pub fn with_relative_links(mut self, on: bool) -> Inner {
+        self.relative_links = on;
+        self
     }
 
     /// A container's root as the host names it under the mount.
@@ -173,6 +183,9 @@ impl Inner {
         let VPath::Container { host, name, path } = vp else {
             return target;
         };
+        if self.relative_links {
+            return super::links::relative_target(path, &target);
+        }
         let root = self.container_root(host, name);
         if target.is_absolute() {
             let rel = target.strip_prefix("/").unwrap_or(&target);
@@ -339,8 +352,10 @@ impl Inner {
             (VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p), 0) if p == Path::new("/") => {
                 self.started
             }
-            (_, m) => time(m),
+            (_, m) => time_ns(m, e.mtime_nsec),
         };
+        // Backends with one time (the archive API) show it as all three.
+        let other = |x: Option<(i64, u32)>| x.map_or(t, |(s, ns)| time_ns(s, ns));
         let (uid, gid) = match vp {
             VPath::Containers | VPath::Engine(_) => self.owner,
             VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p) if p == Path::new("/") => {
@@ -352,16 +367,17 @@ impl Inner {
             ino: INodeNo(ino),
             size: e.size,
             blocks: e.blocks_k * 2,
-            atime: t,
+            atime: other(e.atime),
             mtime: t,
-            ctime: t,
+            ctime: other(e.ctime),
             crtime: t,
             kind: kind(e.kind),
             perm: (e.perm & 0o7777) as u16,
             nlink: e.nlink.clamp(1, u32::MAX as u64) as u32,
             uid,
             gid,
-            rdev: 0,
+            // The kernel's rdev is 32 bits (new_encode_dev); st_rdev's makedev is 64.
+            rdev: kernel_rdev(e.rdev),
             blksize: 4096,
             flags: 0,
         }
@@ -505,11 +521,18 @@ impl Inner {
                         p.insert(ino, Pending::Temp(t, mode, slot));
                     }
                 }
-                _ => self
-                    .vfs
-                    .chmod(&data, mode & 0o7777)
-                    .await
-                    .map_err(|e| errno(&e))?,
+                _ => match self.vfs.chmod(&data, mode & 0o7777).await {
+                    // A stopped container changes no mode, but one it has already is no
+                    // change (`mkfifo -m`, `install -m` set the mode they just made).
+                    Err(e)
+                        if e.errno() == libc::EROFS
+                            && self
+                                .vfs
+                                .lstat_with(&data, true)
+                                .await
+                                .is_ok_and(|e| e.perm == mode & 0o7777) => {}
+                    r => r.map_err(|e| errno(&e))?,
+                },
             }
         }
         if let Some((uid, gid)) = owner {
@@ -942,6 +965,29 @@ fn time(secs: i64) -> SystemTime {
     }
 }
 
+/// A time with its nanoseconds, before the epoch too.
+fn time_ns(secs: i64, nsec: u32) -> SystemTime {
+    time(secs) + Duration::from_nanos(u64::from(nsec.min(999_999_999)))
+}
+
+/// `st_rdev` (glibc's 64-bit makedev) as FUSE carries it: the kernel's 32-bit encoding
+/// (minor's low byte, major's 12 bits, minor's upper bits).
+fn kernel_rdev(rdev: u64) -> u32 {
+    let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+    let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+    ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12)) as u32
+}
+
+/// The kernel's 32-bit device number (what FUSE's mknod carries) as `st_rdev`'s makedev.
+fn makedev(dev: u32) -> u64 {
+    let dev = u64::from(dev);
+    let (major, minor) = ((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+    ((major & 0xfffff000) << 32)
+        | ((major & 0xfff) << 8)
+        | ((minor & 0xffffff00) << 12)
+        | (minor & 0xff)
+}
+
 fn timespec(t: SystemTime) -> (i64, u32) {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
@@ -1073,16 +1119,35 @@ impl Filesystem for MountFs {
         name: &OsStr,
         mode: u32,
         _umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
         let (name, owner) = (name.to_os_string(), (req.uid(), req.gid()));
         self.spawn(|i| async move {
             let r = async {
-                i.child(parent.0, &name)?;
-                // Only regular files: a container's devices and fifos are not made from outside.
-                if mode & libc::S_IFMT != libc::S_IFREG {
-                    return Err(Errno::EPERM);
+                let (_, vp) = i.child(parent.0, &name)?;
+                // Fifos, sockets (bind(2) asks for one) and devices are made where they are
+                // served, as the container allows (its agent; a device without CAP_MKNOD is
+                // EPERM): a stopped container takes fifos and devices through the archive.
+                let special = match mode & libc::S_IFMT {
+                    0 | libc::S_IFREG => None,
+                    libc::S_IFIFO => Some(Kind::Fifo),
+                    libc::S_IFSOCK => Some(Kind::Socket),
+                    libc::S_IFCHR => Some(Kind::CharDevice),
+                    libc::S_IFBLK => Some(Kind::BlockDevice),
+                    _ => return Err(Errno::EINVAL),
+                };
+                if let Some(kind) = special {
+                    let attrs = Attrs {
+                        mode: mode & 0o7777,
+                        owner: (owner != (0, 0)).then_some(owner),
+                        mtime: None,
+                    };
+                    i.vfs
+                        .mknod(&vp, kind, &attrs, makedev(rdev))
+                        .await
+                        .map_err(|e| errno(&e))?;
+                    return Ok(i.lookup(parent.0, &name).await?.1);
                 }
                 let (ino, attr, fh) = i
                     .create(parent.0, &name, mode, libc::O_WRONLY, owner, 0)
@@ -1600,5 +1665,35 @@ impl MountFs {
                 Err(e) => reply.error(e),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod special_tests {
+    use super::*;
+
+    #[test]
+    fn device_numbers_cross_between_the_kernel_and_st_rdev() {
+        // /dev/null (1,3), a big minor (8, 300) and a big major (300, 1).
+        for (major, minor) in [(1u64, 3u64), (8, 300), (300, 1)] {
+            let st = ((major & 0xfffff000) << 32)
+                | ((major & 0xfff) << 8)
+                | ((minor & 0xffffff00) << 12)
+                | (minor & 0xff);
+            let kernel = kernel_rdev(st);
+            assert_eq!(
+                kernel as u64,
+                (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+            );
+            assert_eq!(makedev(kernel), st, "{major},{minor}");
+        }
+    }
+
+    #[test]
+    fn times_keep_nanoseconds_before_and_after_the_epoch() {
+        assert_eq!(timespec(time_ns(1_700_000_000, 123)), (1_700_000_000, 123));
+        assert_eq!(timespec(time_ns(-2, 500)), (-2, 500));
+        // Past 2038 too.
+        assert_eq!(timespec(time_ns(4_102_444_800, 1)), (4_102_444_800, 1));
     }
 }

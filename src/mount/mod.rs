@@ -12,6 +12,7 @@
 //! ready.
 
 mod fs;
+mod links;
 mod nodes;
 pub mod realpaths;
 
@@ -30,6 +31,9 @@ pub struct Options {
     pub dir: PathBuf,
     pub read_only: bool,
     pub allow_other: bool,
+    /// Symlinks shown relative to their own directory, for users that see sub-trees of the
+    /// mount at paths of their own (the volume driver's consumers).
+    pub relative_links: bool,
 }
 
 /// Why the mount could not be made (worded `mount: DIR: reason`).
@@ -85,7 +89,9 @@ fn start(
         Err(e) => return Err(opts.fail(crate::vfs::io_text(&e))),
     }
     let at = std::fs::canonicalize(&opts.dir).map_err(|e| opts.fail(crate::vfs::io_text(&e)))?;
-    let inner = Arc::new(fs::Inner::new(vfs.clone(), rt.clone(), at));
+    let inner = Arc::new(
+        fs::Inner::new(vfs.clone(), rt.clone(), at).with_relative_links(opts.relative_links),
+    );
     let mut options = vec![
         MountOption::FSName("dockerbox".into()),
         MountOption::Subtype("dockerbox".into()),

@@ -356,6 +356,10 @@ pub fn entry(name: OsString, a: &Attr, link: Option<Vec<u8>>) -> Entry {
     e.gid = a.gid;
     e.size = a.size;
     e.mtime = a.mtime;
+    e.mtime_nsec = a.mtime_nsec;
+    e.atime = Some((a.atime, a.atime_nsec));
+    e.ctime = Some((a.ctime, a.ctime_nsec));
+    e.rdev = a.rdev;
     e.nlink = a.nlink;
     e.blocks_k = a.blocks / 2;
     e.dev = a.dev;
@@ -761,6 +765,38 @@ impl Backend for AgentFs<'_> {
             .await?;
             if let Some((uid, gid)) = attrs.owner {
                 self.chown(&at.path, uid, gid, false).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// An agent that predates `Mknod` answers `EPROTO`: that is `ENOSYS` here, not a request
+    /// for another way (the archive API would make the node as the engine, not as the
+    /// container may).
+    fn mknod<'a>(&'a self, path: &'a Path, kind: Kind, attrs: Attrs, rdev: u64) -> BoxFut<'a, ()> {
+        let fmt = match kind {
+            Kind::Fifo => libc::S_IFIFO,
+            Kind::Socket => libc::S_IFSOCK,
+            Kind::CharDevice => libc::S_IFCHR,
+            Kind::BlockDevice => libc::S_IFBLK,
+            Kind::File | Kind::Dir | Kind::Symlink => {
+                return Box::pin(async { Err(FsError::errno_error(libc::EINVAL)) })
+            }
+        };
+        let req = Request::Mknod {
+            path: bytes(path),
+            mode: fmt | (attrs.mode & 0o7777),
+            rdev,
+        };
+        Box::pin(async move {
+            match self.call(req).await {
+                Err(e) if e.errno() == libc::EPROTO => {
+                    return Err(FsError::errno_error(libc::ENOSYS))
+                }
+                r => r?,
+            }
+            if let Some((uid, gid)) = attrs.owner {
+                self.chown(path, uid, gid, false).await?;
             }
             Ok(())
         })

@@ -81,6 +81,10 @@ fn entry(name: OsString, st: &libc::stat, link: Option<Vec<u8>>) -> Entry {
         blocks: st.st_blocks as u64,
         dev: st.st_dev,
         ino: st.st_ino,
+        atime: st.st_atime,
+        atime_nsec: st.st_atime_nsec as u32,
+        ctime: st.st_ctime,
+        ctime_nsec: st.st_ctime_nsec as u32,
     };
     agent::entry(name, &a, link)
 }

@@ -10,7 +10,7 @@ use dockerbox_proto::{Request, Response};
 
 use super::agent::{self, Via};
 use super::stream::{Attrs, FileReader, FileWriter, Open, Temp};
-use super::{Entry, FsError, Need, VPath, Vfs};
+use super::{Entry, FsError, Kind, Need, VPath, Vfs};
 use crate::host::{AgentConn, ContainerInfo};
 
 /// No second path.
@@ -296,6 +296,24 @@ impl Vfs {
         let attrs = *attrs;
         self.serve(link, Need::Write, target, move |b, at| b.symlink(at, attrs))
             .await
+    }
+
+    /// `mknod` of a fifo, socket or device (see [`Backend::mknod`]).
+    pub async fn mknod(
+        &self,
+        p: &VPath,
+        kind: Kind,
+        attrs: &Attrs,
+        rdev: u64,
+    ) -> Result<(), FsError> {
+        if matches!(kind, Kind::File | Kind::Dir | Kind::Symlink) {
+            return Err(FsError::errno_error(libc::EINVAL));
+        }
+        let attrs = *attrs;
+        self.serve(p, Need::Write, Path::new(NONE), move |b, at| {
+            b.mknod(&at.path, kind, attrs, rdev)
+        })
+        .await
     }
 
     /// `unlink` (or `rmdir` with `dir`).

@@ -15,6 +15,14 @@ pub struct Attr {
     pub mtime: i64,
     /// Nanoseconds of `mtime`.
     pub mtime_nsec: u32,
+    /// Access time, seconds since the epoch.
+    pub atime: i64,
+    /// Nanoseconds of `atime`.
+    pub atime_nsec: u32,
+    /// Status change time, seconds since the epoch.
+    pub ctime: i64,
+    /// Nanoseconds of `ctime`.
+    pub ctime_nsec: u32,
     /// Link count.
     pub nlink: u64,
     /// 512-byte blocks allocated.
@@ -290,6 +298,18 @@ pub enum Request {
         from: Vec<u8>,
         /// Where it lands.
         to: Vec<u8>,
+    },
+    /// `mknod(2)`: a fifo, socket, character or block device (`mode` carries the type and
+    /// permission bits, `rdev` the device number), as the agent's user may make it: a
+    /// container without `CAP_MKNOD` answers `EPERM`. Answered by `Ok` or `Error`; an agent
+    /// that predates it answers `Error` (`EPROTO`).
+    Mknod {
+        /// Where the node is made.
+        path: Vec<u8>,
+        /// `st_mode`: `S_IFIFO`, `S_IFSOCK`, `S_IFCHR` or `S_IFBLK` and the permission bits.
+        mode: u32,
+        /// The device number (`makedev`) of a device node.
+        rdev: u64,
     },
     /// Runs grep, find or du over `roots` in the container (dockerbox-search, the same code
     /// dockerbox runs locally), streaming `Found`, `Problem` and `Notice` frames under a

@@ -98,6 +98,7 @@ impl Expect {
             | Request::Access { .. }
             | Request::RemoveTemp { .. }
             | Request::Land { .. }
+            | Request::Mknod { .. }
             | Request::WriteAt { .. }
             | Request::Truncate { .. }
             | Request::Fsync { .. } => Expect::Done,
