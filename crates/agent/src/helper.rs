@@ -22,6 +22,9 @@ use std::sync::OnceLock;
 /// The helper's `/proc` (the host's PID namespace), opened before the chroot.
 static PROC: OnceLock<OwnedFd> = OnceLock::new();
 
+/// The process's umask, read once at the start (reading it means setting it).
+static UMASK: OnceLock<u32> = OnceLock::new();
+
 fn last() -> io::Error {
     io::Error::last_os_error()
 }
@@ -77,6 +80,13 @@ pub fn enter(pid: &str, id: &str) -> Result<(), String> {
         std::process::exit(0);
     });
     let _ = PROC.set(proc_fd);
+    // SAFETY: umask cannot fail; set back at once, before any other thread makes files.
+    let mask = unsafe {
+        let m = libc::umask(0);
+        libc::umask(m);
+        m
+    };
+    let _ = UMASK.set(mask as u32);
     // SAFETY: fchdir/chroot/chdir on a descriptor we own and constant strings.
     unsafe {
         if libc::fchdir(root.as_raw_fd()) != 0 {
@@ -301,6 +311,61 @@ pub fn tree(pid: u32, id: &[u8], path: &[u8], dest: &[u8]) -> io::Result<u64> {
     Ok(t.bytes)
 }
 
+/// Files up to this size are copied by one read and one write (no `copy_file_range`, which
+/// storage across two mounts may refuse, and no read to meet the end).
+const SMALL: u64 = 1 << 20;
+
+/// Copies a file of `size` bytes (as `fstatat` said): what it holds up to that size, as tar
+/// does with the size in its header.
+fn copy_small(from: RawFd, to: RawFd, size: usize) -> io::Result<u64> {
+    // SAFETY (both): descriptors borrowed for the copy; ManuallyDrop keeps them open.
+    let mut src = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(from) });
+    let mut dst = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(to) });
+    let mut buf = vec![0u8; size];
+    let mut got = 0;
+    while got < size {
+        match src.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    dst.write_all(&buf[..got])?;
+    Ok(got as u64)
+}
+
+/// [`finish`] for a file this copy just made, owned by us (root) with mode `made`: only the
+/// calls that change something.
+fn finish_new(fd: RawFd, st: &libc::stat, made: u32) -> io::Result<()> {
+    let times = [
+        libc::timespec {
+            tv_sec: st.st_atime,
+            tv_nsec: st.st_atime_nsec,
+        },
+        libc::timespec {
+            tv_sec: st.st_mtime,
+            tv_nsec: st.st_mtime_nsec,
+        },
+    ];
+    let chown = st.st_uid != 0 || st.st_gid != 0;
+    // SAFETY (all): a valid descriptor and buffer. chown before chmod: chown clears set-id bits.
+    unsafe {
+        if chown && libc::fchown(fd, st.st_uid, st.st_gid) != 0 {
+            return Err(last());
+        }
+        if ((chown && st.st_mode & 0o6000 != 0) || st.st_mode & 0o7777 != made)
+            && libc::fchmod(fd, st.st_mode & 0o7777) != 0
+        {
+            return Err(last());
+        }
+        if libc::futimens(fd, times.as_ptr()) != 0 {
+            return Err(last());
+        }
+    }
+    Ok(())
+}
+
 fn mkdirat(dir: RawFd, name: &[u8]) -> io::Result<()> {
     let n = c(name)?;
     // SAFETY: a valid C string.
@@ -432,14 +497,22 @@ impl Tree {
             libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK,
             0,
         )?;
+        // Made with its permission bits (less the umask), so most files need no chmod after:
+        // on storage like fuse-overlayfs every call is a round trip to its daemon.
         let to = openat(
             d,
             name,
             libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
-            0o600,
+            st.st_mode & 0o777,
         )?;
-        self.bytes += copy_data(from.as_raw_fd(), to.as_raw_fd())?;
-        finish(to.as_raw_fd(), None, st)?;
+        let size = u64::try_from(st.st_size).unwrap_or(0);
+        self.bytes += if size <= SMALL {
+            copy_small(from.as_raw_fd(), to.as_raw_fd(), size as usize)?
+        } else {
+            copy_data(from.as_raw_fd(), to.as_raw_fd())?
+        };
+        let umask = UMASK.get().copied().unwrap_or(0o022);
+        finish_new(to.as_raw_fd(), st, st.st_mode & 0o777 & !umask)?;
         if st.st_nlink > 1 {
             self.links.insert(key, rel.to_vec());
         }
