@@ -118,6 +118,16 @@ pub struct ShellArgs {
     pub interactive: bool,
     /// `-s`: commands from stdin, every operand a positional parameter.
     pub stdin: bool,
+    /// `--norc`: the REPL does not run `~/.dockerboxrc`.
+    pub norc: bool,
+}
+
+/// Whether `--norc` was given (the REPL asks before reading `~/.dockerboxrc`).
+static NORC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--norc` was on the command line.
+pub fn norc() -> bool {
+    NORC.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// dockerbox's options that take a value (the next argument when not given with `=`).
@@ -134,6 +144,7 @@ const VALUED: &[&str] = &[
 pub fn parse() -> Cli {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let parsed = split_shell_args(argv).and_then(|(argv, shell)| {
+        NORC.store(shell.norc, std::sync::atomic::Ordering::Relaxed);
         Cli::try_parse_from(argv)
             .map(|cli| Cli { shell, ..cli })
             .map_err(|e| match e.kind() {
@@ -173,7 +184,8 @@ fn split_shell_args(argv: Vec<OsString>) -> Result<(Vec<OsString>, ShellArgs), S
         if let Some(long) = a.strip_prefix(b"--") {
             let name = long.split(|&c| c == b'=').next().unwrap_or_default();
             match name {
-                b"norc" | b"noprofile" | b"posix" | b"login" | b"noediting" => {}
+                b"norc" => shell.norc = true,
+                b"noprofile" | b"posix" | b"login" | b"noediting" => {}
                 b"rcfile" | b"init-file" if !long.contains(&b'=') => {
                     it.next();
                 }

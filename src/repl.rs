@@ -48,7 +48,9 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
         let _ = rl.load_history(h);
     }
     sh.opts.emacs = true;
-    run_rc(rt, sh);
+    if !crate::cli::norc() {
+        run_rc(rt, sh);
+    }
     if sh.exit.is_some() {
         return Ok(());
     }

@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 
-use crate::util::{Sandbox, TestShell, BUSYBOX};
+use crate::util::{Sandbox, TestShell, Tmux, BUSYBOX};
 
 #[test]
 fn loops_and_substitutions_over_containers() {
@@ -322,4 +322,29 @@ fn wait_takes_job_specs_and_n() {
         r.out(),
         "2\nn=3\nn=9\nnone=127\nlast=7\nspec=5\nnojob=127\nbad=1\n"
     );
+}
+
+#[test]
+fn norc_skips_the_rc_file() {
+    if !std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return;
+    }
+    let sh = TestShell::new();
+    std::fs::write(
+        sh.home.path().join(".dockerboxrc"),
+        "echo rc-ran\nalias hi='echo rc-alias'\n",
+    )
+    .unwrap();
+    // Without --norc the rc file runs; with it, neither its output nor its alias is there.
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("the rc file", |s| s.contains("rc-ran"));
+    let t = Tmux::start(&sh, &["--norc"]);
+    t.wait_for("prompt", |s| s.contains("$"));
+    t.keys(&["hi || echo no-alias", "Enter"]);
+    let s = t.wait_for("the line", |s| s.contains("\nno-alias"));
+    assert!(!s.contains("rc-ran") && !s.contains("rc-alias"), "{s}");
 }

@@ -605,6 +605,10 @@ fn background_host_jobs_have_full_job_control() {
         t.screen(false)
             .contains("Stopped                 head -n 1 &")
     });
+    t.keys(&["kill -STOP %1; bg %1", "Enter"]);
+    t.wait_for("bg after kill -STOP", |s| {
+        s.contains("\n[1]+ head -n 1 &\n")
+    });
     t.keys(&["fg", "Enter"]);
     t.wait_for("fg", |s| s.contains("$ fg\nhead -n 1\n"));
     t.keys(&["typed-in-fg", "Enter"]);
@@ -698,6 +702,17 @@ fn bang_is_a_real_pid_and_thread_jobs_finish_before_exit() {
     };
     assert!(kill(&["-0"]), "sleep {pid} goes on");
     kill(&["-TERM"]);
+    // As sh: `wait` says which signal killed a job, on its own stderr; a signal a process
+    // ignores by default does not end a thread job.
+    let r = sh.c("sleep 30 & kill -HUP $!; wait $! 2>err; echo st=$?; cat err");
+    assert!(r.out().starts_with("st=129\ndockerbox: "), "{}", r.out());
+    assert!(r.out().ends_with(" Hangup\n"), "{}", r.out());
+    let r = sh.c("{ sleep 0.1; echo end; } & kill -URG $!; wait $!; echo st=$?");
+    assert_eq!(r.out(), "end\nst=0\n");
+    // `wait -n` returns with the first host job to end, not the first started.
+    let r = sh
+        .c("sleep 30 & a=$!; sh -c 'exit 7' & wait -n; echo n=$?; kill -0 $a && echo on; kill $a");
+    assert_eq!(r.out(), "n=7\non\n");
     let r = sh.c("kill -l 143; kill -s KILL %9; echo $?");
     assert_eq!(r.out(), "TERM\n1\n");
     assert!(r.stderr.contains("kill: %9: no such job"), "{}", r.stderr);

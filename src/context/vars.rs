@@ -5,14 +5,15 @@
 //! indexed array (sparse, as bash's) or an associative one; arrays are never exported, and a
 //! scalar use of an array (`$a`, `a=x`) means its element 0, as in bash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 pub use crate::syntax::Key;
 
+/// By name, hashed (a loop reads and sets variables every turn); listings sort.
 #[derive(Debug, Clone, Default)]
-pub struct Vars(BTreeMap<Vec<u8>, Var>);
+pub struct Vars(HashMap<Vec<u8>, Var, crate::syntax::FastHash>);
 
 /// One variable with its attributes; [`Vars::save`] and [`Vars::restore`] move it whole (for
 /// `local` and prefix assignments).
@@ -221,11 +222,25 @@ impl Vars {
         }
     }
 
+    /// The variables sorted by name.
+    fn sorted(&self) -> Vec<(&[u8], &Var)> {
+        let mut all: Vec<_> = self.0.iter().map(|(k, v)| (k.as_slice(), v)).collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
     /// Every variable with its value and attributes, sorted (`declare -p`).
     pub fn declared(&self) -> impl Iterator<Item = (&[u8], Option<&Value>, bool, bool)> {
+        self.sorted()
+            .into_iter()
+            .map(|(k, v)| (k, v.value.as_ref(), v.exported, v.readonly))
+    }
+
+    /// One variable with its value and attributes (`declare -p NAME`).
+    pub fn declared_one(&self, name: &[u8]) -> Option<(Option<&Value>, bool, bool)> {
         self.0
-            .iter()
-            .map(|(k, v)| (k.as_slice(), v.value.as_ref(), v.exported, v.readonly))
+            .get(name)
+            .map(|v| (v.value.as_ref(), v.exported, v.readonly))
     }
 
     pub fn get_os(&self, name: &str) -> Option<OsString> {
@@ -233,18 +248,38 @@ impl Vars {
             .map(|v| OsStr::from_bytes(v).to_os_string())
     }
 
+    /// `NAME=value`, refused (false) for a readonly variable: one lookup for both.
+    pub fn set_unless_readonly(&mut self, name: &[u8], value: Vec<u8>) -> bool {
+        match self.0.get_mut(name) {
+            Some(v) if v.readonly => false,
+            Some(v) => {
+                Self::put(v, value);
+                true
+            }
+            None => {
+                self.set(name, value);
+                true
+            }
+        }
+    }
+
+    /// A scalar value into `v`: element 0 of an array.
+    fn put(v: &mut Var, value: Vec<u8>) {
+        match &mut v.value {
+            Some(Value::Indexed(m)) => {
+                m.insert(0, value);
+            }
+            Some(Value::Assoc(m)) => {
+                m.insert(b"0".to_vec(), value);
+            }
+            slot => *slot = Some(Value::Str(value)),
+        }
+    }
+
     /// `NAME=value`: an exported variable stays exported.
     pub fn set(&mut self, name: &[u8], value: Vec<u8>) {
         match self.0.get_mut(name) {
-            Some(v) => match &mut v.value {
-                Some(Value::Indexed(m)) => {
-                    m.insert(0, value);
-                }
-                Some(Value::Assoc(m)) => {
-                    m.insert(b"0".to_vec(), value);
-                }
-                slot => *slot = Some(Value::Str(value)),
-            },
+            Some(v) => Self::put(v, value),
             None => {
                 self.0.insert(
                     name.to_vec(),
@@ -302,29 +337,31 @@ impl Vars {
 
     /// Every variable with a value, sorted (`set`).
     pub fn all(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.0.iter().filter_map(|(k, v)| match &v.value {
-            Some(Value::Str(s)) => Some((k.as_slice(), s.as_slice())),
-            _ => None,
-        })
+        self.sorted()
+            .into_iter()
+            .filter_map(|(k, v)| match &v.value {
+                Some(Value::Str(s)) => Some((k, s.as_slice())),
+                _ => None,
+            })
     }
 
     /// Exported variables with a string value, sorted: a host program's environment.
     pub fn exported(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.0
-            .iter()
+        self.sorted()
+            .into_iter()
             .filter(|(_, v)| v.exported)
             .filter_map(|(k, v)| match &v.value {
-                Some(Value::Str(s)) => Some((k.as_slice(), s.as_slice())),
+                Some(Value::Str(s)) => Some((k, s.as_slice())),
                 _ => None,
             })
     }
 
     /// Every exported name, with its value if it has one (`export -p`).
     pub fn exported_names(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
-        self.0
-            .iter()
+        self.sorted()
+            .into_iter()
             .filter(|(_, v)| v.exported)
-            .map(|(k, v)| (k.as_slice(), v.value.as_ref().and_then(Value::scalar)))
+            .map(|(k, v)| (k, v.value.as_ref().and_then(Value::scalar)))
     }
 }
 

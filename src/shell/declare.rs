@@ -228,7 +228,7 @@ fn print_all(sh: &Shell, name: &str, flags: &Flags, out: &mut Out) -> i32 {
 
 /// `declare -p NAME`'s line, or `None` when there is no such variable.
 fn print_one(sh: &Shell, name: &[u8]) -> Option<Vec<u8>> {
-    let (_, value, exported, readonly) = sh.vars.declared().find(|(n, ..)| *n == name)?;
+    let (value, exported, readonly) = sh.vars.declared_one(name)?;
     Some(render(name, value, exported, readonly))
 }
 

@@ -77,6 +77,9 @@ impl Shell {
     /// Expands one command's words, redirect targets and assignments (in that order, each
     /// assignment seeing the ones before it); `Err` is the message of a failed expansion.
     pub(super) async fn expand(&mut self, cmd: &Command) -> Result<Expanded, ExpandError> {
+        if cmd.words.is_empty() && cmd.redirects.is_empty() {
+            return self.expand_assignments(cmd);
+        }
         let mut pending = Vec::new();
         let mut declaring = false;
         for (i, w) in cmd.words.iter().enumerate() {
@@ -238,6 +241,29 @@ impl Shell {
             redirects,
             host: false,
             unreachable,
+        })
+    }
+
+    /// A command of assignments alone (`x=$((x+i))`): each is set as it is expanded, so the
+    /// next sees it, as [`Shell::expand`] does; the last is left to the caller, which sets
+    /// them all (and says which are readonly).
+    fn expand_assignments(&mut self, cmd: &Command) -> Result<Expanded, ExpandError> {
+        let mut assignments = Vec::with_capacity(cmd.assignments.len());
+        let n = cmd.assignments.len();
+        for (i, a) in cmd.assignments.iter().enumerate() {
+            if a.array.is_some() || a.index.is_some() || a.append {
+                self.assign_compound(a)?;
+                continue;
+            }
+            let v = syntax::expand_assignment(&a.value, self)?;
+            if i + 1 < n && !self.vars.is_readonly(&a.name) {
+                self.vars.set(&a.name, v.as_bytes().to_vec());
+            }
+            assignments.push((a.name.clone(), v));
+        }
+        Ok(Expanded {
+            assignments,
+            ..Expanded::default()
         })
     }
 

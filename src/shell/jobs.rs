@@ -69,6 +69,8 @@ pub struct Group {
     pub stopped: bool,
     /// The terminal's modes when it stopped, put back when it is continued in the foreground.
     modes: Option<libc::termios>,
+    /// The signal that killed its last process, if one did.
+    killed_by: Option<i32>,
 }
 
 impl Job {
@@ -170,6 +172,7 @@ impl Group {
     /// the signal that stopped one, if one stopped.
     fn poll(&mut self) -> Option<libc::c_int> {
         let mut stopped = None;
+        let last = self.procs.last().map(|(p, _)| *p);
         for (pid, status) in self.procs.iter_mut().filter(|(p, s)| *p > 0 && s.is_none()) {
             let mut st = 0;
             // SAFETY: waitpid on our own child, which only we reap (it is no tokio Child).
@@ -187,6 +190,9 @@ impl Group {
                     self.stopped = false;
                 } else {
                     *status = Some(code(st));
+                    if libc::WIFSIGNALED(st) && last == Some(*pid) {
+                        self.killed_by = Some(libc::WTERMSIG(st));
+                    }
                 }
             } else if r < 0 {
                 *status = Some(exit_codes::FAILURE);
@@ -322,6 +328,7 @@ impl Shell {
             procs: Vec::with_capacity(n),
             stopped: false,
             modes: None,
+            killed_by: None,
         };
         let mut text = Vec::new();
         let mut next_in = None;
@@ -921,6 +928,8 @@ impl Shell {
             self.errors.error("no job control");
             return exit_codes::FAILURE;
         }
+        // A job may have stopped in the background since (SIGTTIN, `kill -STOP`).
+        self.update_jobs();
         let specs: Vec<Option<&OsString>> = if args.is_empty() {
             vec![None]
         } else {
@@ -1010,7 +1019,15 @@ impl Shell {
                 }
                 Some(Next::Thread(jid, thread)) => match self.wait_thread(jid, thread, false).await
                 {
-                    Some(st) => (jid, st),
+                    Some(st) => {
+                        let cancelled = self.jobs.lock().ok().and_then(|jobs| {
+                            jobs.iter()
+                                .find(|j| j.id == jid)
+                                .and_then(|j| j.cancel.as_ref()?.signal())
+                        });
+                        self.report_killed(jid, cancelled);
+                        (jid, st)
+                    }
                     None => return exit_codes::INTERRUPTED,
                 },
                 Some(Next::Group(jid, mut g)) => {
@@ -1027,6 +1044,10 @@ impl Shell {
                         exit_codes::INTERRUPTED
                     };
                     let ended = g.ended();
+                    if ended {
+                        let last = g.procs.last().map_or(jid, |(p, _)| *p as u32);
+                        self.report_killed(last, g.killed_by);
+                    }
                     let pumps = self.jobs.lock().ok().and_then(|mut jobs| {
                         let j = jobs.iter_mut().find(|j| j.id == jid)?;
                         j.group = Some(g);
@@ -1056,6 +1077,27 @@ impl Shell {
                 return st;
             }
         }
+    }
+
+    /// As sh says when `wait` finds a job a signal killed (not SIGINT nor SIGPIPE, which say
+    /// nothing): `PID Hangup`. The REPL's job notices say it there.
+    fn report_killed(&self, id: u32, sig: Option<i32>) {
+        let Some(sig) = sig.filter(|s| ![libc::SIGINT, libc::SIGPIPE].contains(s)) else {
+            return;
+        };
+        if self.interactive {
+            return;
+        }
+        // SAFETY: strsignal returns a string for any number, valid until the next call on
+        // this thread; it is copied at once.
+        let name = unsafe { std::ffi::CStr::from_ptr(libc::strsignal(sig)) };
+        let at = match &self.origin {
+            Some((file, line)) => format!("{file}: line {line}: "),
+            None => String::new(),
+        };
+        // To `wait`'s own stderr (`wait $! 2>err`), not as a failure of `wait`.
+        let text = format!("dockerbox: {at}{id} {}\n", name.to_string_lossy());
+        let _ = self.errors.writer().write_all(text.as_bytes());
     }
 
     /// Waits for thread job `jid`'s thread; its status. Ctrl-C cancels the job when it is in
@@ -1159,31 +1201,41 @@ impl Shell {
     }
 
     /// `wait -n`: the status of the next of `ids` (any job when empty) to end; 127 if none is
-    /// running. Thread jobs are polled; when only host process groups are left, the first of
-    /// them is waited for.
+    /// running. Threads and process groups are looked at, often at first, then less.
     async fn wait_next(&mut self, ids: &[u32]) -> i32 {
+        let mut pause = Duration::from_millis(1);
         loop {
             let pick = {
-                let jobs = match self.jobs.lock() {
+                let mut jobs = match self.jobs.lock() {
                     Ok(j) => j,
                     Err(p) => p.into_inner(),
                 };
-                let running: Vec<&Job> = jobs
-                    .iter()
+                let mut running = jobs
+                    .iter_mut()
                     .filter(|j| ids.is_empty() || ids.iter().any(|&i| j.named(i)))
-                    .filter(|j| j.thread.is_some() || (j.done.is_none() && j.group.is_some()))
-                    .collect();
-                if running.is_empty() {
+                    .filter(|j| {
+                        j.thread.is_some()
+                            || (j.done.is_none() && j.group.as_ref().is_some_and(|g| !g.stopped))
+                    })
+                    .peekable();
+                if running.peek().is_none() {
                     return exit_codes::NOT_FOUND;
                 }
-                let finished = running
-                    .iter()
-                    .find(|j| j.thread.as_ref().is_some_and(|t| t.is_finished()));
-                match finished {
-                    Some(j) => Some(j.id),
-                    None if running.iter().all(|j| j.thread.is_none()) => Some(running[0].id),
-                    None => None,
-                }
+                // The first that ended: a thread that finished, a group whose processes all
+                // ended (looked at without waiting).
+                running.find_map(|j| {
+                    let ended = match (&j.thread, &mut j.group) {
+                        (Some(t), _) => t.is_finished(),
+                        (None, Some(g)) => {
+                            if g.poll().is_some() {
+                                g.stopped = true;
+                            }
+                            g.ended()
+                        }
+                        (None, None) => false,
+                    };
+                    ended.then_some(j.id)
+                })
             };
             if let Some(id) = pick {
                 let st = self.wait_jobs(Some(id)).await;
@@ -1193,7 +1245,11 @@ impl Shell {
             if interrupt::is_set() {
                 return exit_codes::INTERRUPTED;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = interrupt::wait() => {}
+            }
+            pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
 
@@ -1320,7 +1376,8 @@ impl Shell {
             return Ok(());
         }
         match sig {
-            0 | libc::SIGCONT => Ok(()),
+            // What a process ignores unless it asked otherwise.
+            0 | libc::SIGCONT | libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH => Ok(()),
             libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => Err(format!(
                 "{shown}: a job that runs in dockerbox itself cannot be stopped"
             )),
@@ -1537,6 +1594,7 @@ mod tests {
                 procs: Vec::new(),
                 stopped,
                 modes: None,
+                killed_by: None,
             }),
             seen,
         }

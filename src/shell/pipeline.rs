@@ -10,7 +10,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::sync::Arc;
 
@@ -173,6 +173,21 @@ impl Shell {
                 return (exit_codes::INTERRUPTED, name);
             };
             match expanded {
+                Ok(e) if e.argv.is_empty() && e.redirects.is_empty() && p.commands.len() == 1 => {
+                    // Assignments alone (a loop's `x=$((x+i))`): no descriptors, no stages.
+                    if interrupt::is_set() {
+                        return (exit_codes::INTERRUPTED, name);
+                    }
+                    if self.opts.xtrace {
+                        self.trace(&e);
+                    }
+                    let st = self.assign_alone(e);
+                    self.pipestatus.clear();
+                    self.pipestatus.push(st);
+                    self.proc_fds.clear();
+                    let st = if p.negated { i32::from(st == 0) } else { st };
+                    return (st, name);
+                }
                 Ok(mut e) => {
                     if let Some(last) = e.argv.last() {
                         self.last_arg.clone_from(last);
@@ -278,6 +293,20 @@ impl Shell {
         let _ = io::stderr().write_all(&line);
     }
 
+    /// A command of assignments alone sets them in this shell; `x=$(false)` has the
+    /// substitution's status.
+    fn assign_alone(&mut self, e: Expanded) -> i32 {
+        let mut st = self.last_subst.take().unwrap_or(exit_codes::OK);
+        for (name, value) in e.assignments {
+            // bash (not in POSIX mode) goes on after a refused assignment.
+            if let Err(msg) = self.assign(&name, value.into_vec()) {
+                self.shell_error(&msg);
+                st = exit_codes::FAILURE;
+            }
+        }
+        st
+    }
+
     /// A command on its own: a builtin runs in this shell, assignments alone set variables.
     pub(super) async fn run_alone(&mut self, mut e: Expanded) -> i32 {
         if self.opts.xtrace {
@@ -308,16 +337,7 @@ impl Shell {
             exit_codes::FAILURE
         } else if e.argv.is_empty() {
             drop(table);
-            // `x=$(false)` has the substitution's status.
-            let mut st = self.last_subst.take().unwrap_or(exit_codes::OK);
-            for (name, value) in &e.assignments {
-                // bash (not in POSIX mode) goes on after a refused assignment.
-                if let Err(msg) = self.assign(name, value.as_bytes().to_vec()) {
-                    self.shell_error(&msg);
-                    st = exit_codes::FAILURE;
-                }
-            }
-            st
+            self.assign_alone(e)
         } else if e.argv.len() == 1 && e.argv[0] == "exec" && !e.redirects.is_empty() {
             // `exec 3>f`, `exec >log`: the redirects stay for the rest of the shell.
             self.inherited = Some(table);

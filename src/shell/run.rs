@@ -104,19 +104,24 @@ impl Shell {
 
     /// Runs a list; returns the last status.
     pub fn run_list<'a>(&'a mut self, list: &'a List) -> LocalBoxFuture<'a, i32> {
-        Box::pin(async move {
-            for item in &list.items {
-                if item.background {
-                    self.start_background(item).await;
-                } else {
-                    self.run_and_or(item).await;
-                }
-                if self.stopping() {
-                    break;
-                }
+        Box::pin(self.run_items(list))
+    }
+
+    /// [`Shell::run_list`] without the box: a compound command's lists run inside its own
+    /// future, so a loop's turn allocates no future (the box around a compound command is
+    /// what breaks the recursion).
+    async fn run_items(&mut self, list: &List) -> i32 {
+        for item in &list.items {
+            if item.background {
+                self.start_background(item).await;
+            } else {
+                self.run_and_or(item).await;
             }
-            self.status
-        })
+            if self.stopping() {
+                break;
+            }
+        }
+        self.status
     }
 
     /// Pipelines joined by `&&` and `||`. `set -e` stops the shell only for the last one run of
@@ -262,10 +267,10 @@ impl Shell {
 
     async fn run_compound_body(&mut self, c: &Compound) -> i32 {
         match c {
-            Compound::Group(l) => self.run_list(l).await,
+            Compound::Group(l) => self.run_items(l).await,
             Compound::Subshell(l) => {
                 let mut sub = self.subshell_copy();
-                sub.run_list(l).await;
+                sub.run_items(l).await;
                 sub.run_trap("EXIT").await;
                 self.interrupted |= sub.interrupted;
                 sub.exit.unwrap_or(sub.status)
@@ -273,17 +278,17 @@ impl Shell {
             Compound::If { arms, otherwise } => {
                 for (cond, body) in arms {
                     self.no_errexit += 1;
-                    self.run_list(cond).await;
+                    self.run_items(cond).await;
                     self.no_errexit -= 1;
                     if self.stopping() {
                         return self.status;
                     }
                     if self.status == 0 {
-                        return self.run_list(body).await;
+                        return self.run_items(body).await;
                     }
                 }
                 match otherwise {
-                    Some(e) => self.run_list(e).await,
+                    Some(e) => self.run_items(e).await,
                     None => exit_codes::OK,
                 }
             }
@@ -292,7 +297,7 @@ impl Shell {
                 self.loops += 1;
                 loop {
                     self.no_errexit += 1;
-                    self.run_list(cond).await;
+                    self.run_items(cond).await;
                     self.no_errexit -= 1;
                     if self.loop_control() || self.stopping() {
                         break;
@@ -300,7 +305,7 @@ impl Shell {
                     if (self.status == 0) == *until {
                         break;
                     }
-                    status = self.run_list(body).await;
+                    status = self.run_items(body).await;
                     if self.loop_control() || self.stopping() || self.output_gone() {
                         break;
                     }
@@ -334,7 +339,7 @@ impl Shell {
                         status = exit_codes::FAILURE;
                         break;
                     }
-                    status = self.run_list(body).await;
+                    status = self.run_items(body).await;
                     if self.loop_control() || self.stopping() || self.output_gone() {
                         break;
                     }
@@ -369,7 +374,7 @@ impl Shell {
                     if !hit {
                         continue;
                     }
-                    status = self.run_list(&arm.body).await;
+                    status = self.run_items(&arm.body).await;
                     if self.stopping() {
                         return self.status;
                     }
@@ -499,13 +504,12 @@ impl Shell {
     /// A variable assignment from the language (`for`, `read`, `${x:=}`...), refused for a
     /// readonly one.
     pub(super) fn assign(&mut self, name: &[u8], value: Vec<u8>) -> Result<(), String> {
-        if self.vars.is_readonly(name) {
+        if !self.vars.set_unless_readonly(name, value) {
             return Err(format!(
                 "{}: readonly variable",
                 String::from_utf8_lossy(name)
             ));
         }
-        self.vars.set(name, value);
         if self.opts.allexport {
             self.vars.export(name, None);
         }

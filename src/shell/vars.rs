@@ -9,6 +9,33 @@ use crate::context::{Key, Value};
 use crate::syntax::{Assignment, Env, ExpandError};
 
 impl Env for Shell {
+    fn var_bytes(&self, name: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+        // The specials are made on the fly; any other name is stored as it is.
+        let special = !name
+            .first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+            || matches!(
+                name,
+                b"LINENO"
+                    | b"_"
+                    | b"PPID"
+                    | b"UID"
+                    | b"EUID"
+                    | b"BASHPID"
+                    | b"SECONDS"
+                    | b"OSTYPE"
+                    | b"HOSTNAME"
+                    | b"PIPESTATUS"
+                    | b"RANDOM"
+            );
+        if special {
+            return self
+                .var(name)
+                .map(|v| std::borrow::Cow::Owned(v.into_vec()));
+        }
+        self.vars.get(name).map(std::borrow::Cow::Borrowed)
+    }
+
     fn var(&self, name: &[u8]) -> Option<OsString> {
         let os = |b: &[u8]| OsStr::from_bytes(b).to_os_string();
         match name {

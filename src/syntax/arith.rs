@@ -26,6 +26,18 @@ fn eval_depth(expr: &[u8], env: &mut dyn Env, depth: usize) -> Result<i64, Strin
     if depth > MAX_DEPTH {
         return Err("expression recursion level exceeded".to_string());
     }
+    // A loop evaluates the same text every turn: parsed once, then walked.
+    if let Some(c) = compiled(expr) {
+        if depth + c.nest <= MAX_DEPTH {
+            return c.eval(env, depth);
+        }
+    }
+    eval_text(expr, env, depth)
+}
+
+/// The text evaluator: parses and evaluates in one pass. It gives every error its message
+/// and position; [`Compiled`] covers the expressions it can run the same way.
+fn eval_text(expr: &[u8], env: &mut dyn Env, depth: usize) -> Result<i64, String> {
     let mut p = Parser {
         s: expr,
         i: 0,
@@ -50,6 +62,27 @@ struct Parser<'a> {
     env: &'a mut dyn Env,
     depth: usize,
 }
+
+type Ops = &'static [(&'static [u8], &'static [&'static [u8]])];
+/// Binary operators by precedence, loosest first, each with the longer operators it must not
+/// be the start of.
+const LEVELS: &[Ops] = &[
+    &[(b"||", &[])],
+    &[(b"&&", &[])],
+    &[(b"|", &[b"||", b"|="])],
+    &[(b"^", &[b"^="])],
+    &[(b"&", &[b"&&", b"&="])],
+    &[(b"==", &[]), (b"!=", &[])],
+    &[
+        (b"<=", &[]),
+        (b">=", &[]),
+        (b"<", &[b"<<"]),
+        (b">", &[b">>"]),
+    ],
+    &[(b"<<", &[b"<<="]), (b">>", &[b">>="])],
+    &[(b"+", &[b"++", b"+="]), (b"-", &[b"--", b"-="])],
+    &[(b"*", &[b"**", b"*="]), (b"/", &[b"/="]), (b"%", &[b"%="])],
+];
 
 const ASSIGN_OPS: &[&[u8]] = &[
     b"<<=", b">>=", b"*=", b"/=", b"%=", b"+=", b"-=", b"&=", b"^=", b"|=", b"=",
@@ -136,24 +169,6 @@ impl Parser<'_> {
 
     /// Binary operators by precedence, loosest first.
     fn binary_level(&mut self, level: usize, on: bool) -> Result<i64, String> {
-        type Ops = &'static [(&'static [u8], &'static [&'static [u8]])];
-        const LEVELS: &[Ops] = &[
-            &[(b"||", &[])],
-            &[(b"&&", &[])],
-            &[(b"|", &[b"||", b"|="])],
-            &[(b"^", &[b"^="])],
-            &[(b"&", &[b"&&", b"&="])],
-            &[(b"==", &[]), (b"!=", &[])],
-            &[
-                (b"<=", &[]),
-                (b">=", &[]),
-                (b"<", &[b"<<"]),
-                (b">", &[b">>"]),
-            ],
-            &[(b"<<", &[b"<<="]), (b">>", &[b">>="])],
-            &[(b"+", &[b"++", b"+="]), (b"-", &[b"--", b"-="])],
-            &[(b"*", &[b"**", b"*="]), (b"/", &[b"/="]), (b"%", &[b"%="])],
-        ];
         let Some(ops) = LEVELS.get(level) else {
             return self.power(on);
         };
@@ -366,8 +381,435 @@ impl Parser<'_> {
     }
 }
 
+/// The compiled form of each expression text seen on this thread (`None`: one the text
+/// evaluator must run), so a loop's `$((x+i))` is parsed once. Cleared when it grows large.
+fn compiled(expr: &[u8]) -> Option<std::rc::Rc<Compiled>> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    type Cache = HashMap<Box<[u8]>, Option<std::rc::Rc<Compiled>>, super::FastHash>;
+    thread_local! {
+        static CACHE: RefCell<Cache> = RefCell::default();
+    }
+    const MAX_CACHED: usize = 512;
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(hit) = c.get(expr) {
+            return hit.clone();
+        }
+        if c.len() >= MAX_CACHED {
+            c.clear();
+        }
+        let made = Compiler::compile(expr).map(std::rc::Rc::new);
+        c.insert(expr.into(), made.clone());
+        made
+    })
+}
+
+/// An expression parsed into a tree, walked with the text evaluator's rules: the same order
+/// of side effects, `&&`/`||`/`?:` skipping the branch not taken, the same messages.
+struct Compiled {
+    /// The whole text, for messages.
+    text: Box<[u8]>,
+    /// `None`: the text is empty (0).
+    root: Option<Node>,
+    /// How deep parentheses nest in it (the text evaluator counts them against MAX_DEPTH).
+    nest: usize,
+}
+
+enum Node {
+    Num(i64),
+    Var(Box<[u8]>),
+    /// `-`, `!` or `~` before an operand.
+    Unary(u8, Box<Node>),
+    /// `++x` (`post` false), `x--` (`post` true)...
+    Step {
+        name: Box<[u8]>,
+        delta: i64,
+        post: bool,
+    },
+    /// An operator that can fail (`/`): `end` is where the message's error token starts.
+    Binary {
+        op: &'static [u8],
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+        end: usize,
+    },
+    /// `||` (`or`) or `&&`.
+    Logic {
+        or: bool,
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+    },
+    Cond(Box<Node>, Box<Node>, Box<Node>),
+    /// `x = e`, `x += e` (`op` the binary operator).
+    Assign {
+        name: Box<[u8]>,
+        op: Option<&'static [u8]>,
+        rhs: Box<Node>,
+        end: usize,
+    },
+    Comma(Box<Node>, Box<Node>),
+    /// `( e )`: one level deeper for a variable holding an expression.
+    Group(Box<Node>),
+}
+
+impl Compiled {
+    fn eval(&self, env: &mut dyn Env, depth: usize) -> Result<i64, String> {
+        match &self.root {
+            None => Ok(0),
+            Some(n) => self.node(n, env, depth),
+        }
+    }
+
+    fn error(&self, at: usize, what: &str) -> String {
+        let text = String::from_utf8_lossy(&self.text);
+        let rest = String::from_utf8_lossy(&self.text[at.min(self.text.len())..]);
+        format!(
+            "{}: {what} (error token is \"{}\")",
+            text.trim(),
+            rest.trim()
+        )
+    }
+
+    fn node(&self, n: &Node, env: &mut dyn Env, depth: usize) -> Result<i64, String> {
+        Ok(match n {
+            Node::Num(v) => *v,
+            Node::Var(name) => var(env, name, depth)?,
+            Node::Unary(op, e) => {
+                let v = self.node(e, env, depth)?;
+                match op {
+                    b'-' => v.wrapping_neg(),
+                    b'!' => i64::from(v == 0),
+                    _ => !v,
+                }
+            }
+            Node::Step { name, delta, post } => {
+                let old = var(env, name, depth)?;
+                let new = old.wrapping_add(*delta);
+                env.set_var(name, new.to_string().into_bytes())?;
+                if *post {
+                    old
+                } else {
+                    new
+                }
+            }
+            Node::Binary { op, lhs, rhs, end } => {
+                let a = self.node(lhs, env, depth)?;
+                let b = self.node(rhs, env, depth)?;
+                binary(op, a, b).map_err(|e| self.error(*end, e))?
+            }
+            Node::Logic { or, lhs, rhs } => {
+                let a = self.node(lhs, env, depth)? != 0;
+                if a == *or {
+                    i64::from(a)
+                } else {
+                    i64::from(self.node(rhs, env, depth)? != 0)
+                }
+            }
+            Node::Cond(c, a, b) => {
+                if self.node(c, env, depth)? != 0 {
+                    self.node(a, env, depth)?
+                } else {
+                    self.node(b, env, depth)?
+                }
+            }
+            Node::Assign { name, op, rhs, end } => {
+                let rhs = self.node(rhs, env, depth)?;
+                let v = match op {
+                    None => rhs,
+                    Some(op) => {
+                        let old = var(env, name, depth)?;
+                        binary(op, old, rhs).map_err(|e| self.error(*end, e))?
+                    }
+                };
+                env.set_var(name, v.to_string().into_bytes())?;
+                v
+            }
+            Node::Comma(a, b) => {
+                self.node(a, env, depth)?;
+                self.node(b, env, depth)?
+            }
+            Node::Group(e) => self.node(e, env, depth + 1)?,
+        })
+    }
+}
+
+/// A variable's value as a number, as [`Parser::var`] reads it (for a plain name).
+fn var(env: &mut dyn Env, name: &[u8], depth: usize) -> Result<i64, String> {
+    let Some(value) = env.var_bytes(name) else {
+        if env.nounset() {
+            return Err(format!(
+                "{}: unbound variable",
+                String::from_utf8_lossy(name)
+            ));
+        }
+        return Ok(0);
+    };
+    let t = value.trim_ascii();
+    if t.is_empty() {
+        return Ok(0);
+    }
+    if let Some(n) = parse_number(t) {
+        return Ok(n);
+    }
+    let t = t.to_vec();
+    drop(value);
+    eval_depth(&t, env, depth + 1)
+}
+
+/// Builds a [`Compiled`] with [`Parser`]'s grammar, call for call (so positions in messages
+/// match). `None` for anything it leaves to the text evaluator: a syntax error, a bad
+/// number, a subscript.
+struct Compiler<'a> {
+    s: &'a [u8],
+    i: usize,
+    depth: usize,
+    nest: usize,
+}
+
+impl Compiler<'_> {
+    fn compile(expr: &[u8]) -> Option<Compiled> {
+        let mut c = Compiler {
+            s: expr,
+            i: 0,
+            depth: 0,
+            nest: 0,
+        };
+        c.skip_ws();
+        let root = if c.i >= c.s.len() {
+            None
+        } else {
+            let n = c.comma()?;
+            c.skip_ws();
+            if c.i < c.s.len() {
+                return None;
+            }
+            Some(n)
+        };
+        Some(Compiled {
+            text: expr.into(),
+            root,
+            nest: c.nest,
+        })
+    }
+
+    fn skip_ws(&mut self) {
+        while self.s.get(self.i).is_some_and(|b| b.is_ascii_whitespace()) {
+            self.i += 1;
+        }
+    }
+
+    fn rest(&self) -> &[u8] {
+        &self.s[self.i.min(self.s.len())..]
+    }
+
+    fn eat(&mut self, op: &[u8], not: &[&[u8]]) -> bool {
+        self.skip_ws();
+        let rest = self.rest();
+        if rest.starts_with(op) && !not.iter().any(|n| rest.starts_with(n)) {
+            self.i += op.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn comma(&mut self) -> Option<Node> {
+        let mut v = self.assign()?;
+        while self.eat(b",", &[]) {
+            let next = self.assign()?;
+            v = Node::Comma(Box::new(v), Box::new(next));
+        }
+        Some(v)
+    }
+
+    fn assign(&mut self) -> Option<Node> {
+        self.skip_ws();
+        let start = self.i;
+        if let Some(name) = self.lvalue()? {
+            self.skip_ws();
+            let rest = self.rest();
+            if let Some(op) = ASSIGN_OPS
+                .iter()
+                .find(|op| rest.starts_with(op) && !(**op == b"=" && rest.starts_with(b"==")))
+            {
+                self.i += op.len();
+                let rhs = self.assign()?;
+                return Some(Node::Assign {
+                    name,
+                    op: (*op != b"=").then(|| &op[..op.len() - 1]),
+                    rhs: Box::new(rhs),
+                    end: self.i,
+                });
+            }
+            self.i = start;
+        }
+        self.ternary()
+    }
+
+    fn ternary(&mut self) -> Option<Node> {
+        let c = self.binary_level(0)?;
+        if self.eat(b"?", &[]) {
+            let a = self.assign()?;
+            if !self.eat(b":", &[]) {
+                return None;
+            }
+            let b = self.ternary()?;
+            return Some(Node::Cond(Box::new(c), Box::new(a), Box::new(b)));
+        }
+        Some(c)
+    }
+
+    fn binary_level(&mut self, level: usize) -> Option<Node> {
+        let Some(ops) = LEVELS.get(level) else {
+            return self.power();
+        };
+        let mut v = self.binary_level(level + 1)?;
+        'outer: loop {
+            for (op, not) in ops.iter() {
+                if self.eat(op, not) {
+                    let rhs = Box::new(self.binary_level(level + 1)?);
+                    let lhs = Box::new(v);
+                    v = match *op {
+                        b"||" | b"&&" => Node::Logic {
+                            or: *op == b"||",
+                            lhs,
+                            rhs,
+                        },
+                        _ => Node::Binary {
+                            op,
+                            lhs,
+                            rhs,
+                            end: self.i,
+                        },
+                    };
+                    continue 'outer;
+                }
+            }
+            return Some(v);
+        }
+    }
+
+    fn power(&mut self) -> Option<Node> {
+        let base = self.unary()?;
+        if self.eat(b"**", &[b"**="]) {
+            let exp = self.power()?;
+            return Some(Node::Binary {
+                op: b"**",
+                lhs: Box::new(base),
+                rhs: Box::new(exp),
+                end: self.i,
+            });
+        }
+        Some(base)
+    }
+
+    fn unary(&mut self) -> Option<Node> {
+        self.skip_ws();
+        for (op, delta) in [(&b"++"[..], 1i64), (b"--", -1)] {
+            if self.rest().starts_with(op) {
+                let save = self.i;
+                self.i += 2;
+                self.skip_ws();
+                if let Some(name) = self.lvalue()? {
+                    return Some(Node::Step {
+                        name,
+                        delta,
+                        post: false,
+                    });
+                }
+                self.i = save;
+            }
+        }
+        const PREFIX: [(u8, &[&[u8]]); 4] = [
+            (b'-', &[b"-="]),
+            (b'+', &[b"+="]),
+            (b'!', &[b"!="]),
+            (b'~', &[]),
+        ];
+        for (op, not) in PREFIX {
+            if self.eat(&[op], not) {
+                let e = self.unary()?;
+                return Some(match op {
+                    b'+' => e,
+                    _ => Node::Unary(op, Box::new(e)),
+                });
+            }
+        }
+        self.postfix()
+    }
+
+    fn postfix(&mut self) -> Option<Node> {
+        self.skip_ws();
+        if self.eat(b"(", &[]) {
+            if self.depth >= MAX_DEPTH {
+                return None;
+            }
+            self.depth += 1;
+            self.nest = self.nest.max(self.depth);
+            let v = self.comma()?;
+            self.depth -= 1;
+            if !self.eat(b")", &[]) {
+                return None;
+            }
+            return Some(Node::Group(Box::new(v)));
+        }
+        if let Some(name) = self.lvalue()? {
+            for (op, delta) in [(&b"++"[..], 1i64), (b"--", -1)] {
+                if self.eat(op, &[]) {
+                    return Some(Node::Step {
+                        name,
+                        delta,
+                        post: true,
+                    });
+                }
+            }
+            return Some(Node::Var(name));
+        }
+        self.number()
+    }
+
+    /// A plain name; `Some(None)` when no name comes next, `None` for a subscript.
+    fn lvalue(&mut self) -> Option<Option<Box<[u8]>>> {
+        let rest = self.rest();
+        match rest.first() {
+            Some(b) if b.is_ascii_alphabetic() || *b == b'_' => {}
+            _ => return Some(None),
+        }
+        let n = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count();
+        let name: Box<[u8]> = rest[..n].into();
+        self.i += n;
+        if self.s.get(self.i) == Some(&b'[') {
+            return None;
+        }
+        Some(Some(name))
+    }
+
+    fn number(&mut self) -> Option<Node> {
+        self.skip_ws();
+        let rest = self.rest();
+        let n = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'#' || **b == b'@' || **b == b'_')
+            .count();
+        if n == 0 {
+            return None;
+        }
+        let v = parse_number(&rest[..n])?;
+        self.i += n;
+        Some(Node::Num(v))
+    }
+}
+
 /// `12`, `0x1f`, `017` (octal), `2#101` (base 2..64).
 pub fn parse_number(t: &[u8]) -> Option<i64> {
+    // The common case, a short decimal: no UTF-8 check, no base to look for.
+    if matches!(t, [b'1'..=b'9', ..] if t.len() <= 18 && t.iter().all(u8::is_ascii_digit)) {
+        return Some(t.iter().fold(0i64, |v, d| v * 10 + i64::from(d - b'0')));
+    }
     let s = std::str::from_utf8(t).ok()?;
     if let Some((base, digits)) = s.split_once('#') {
         let base: u32 = base.parse().ok()?;
@@ -494,6 +936,71 @@ mod tests {
             let got = eval(expr.as_bytes(), &mut env);
             assert_eq!(got, want.map_err(str::to_string), "{expr}");
         }
+    }
+
+    #[test]
+    fn the_compiled_form_does_what_the_text_evaluator_does() {
+        let exprs = [
+            "x + i",
+            "x = 5, x += 2, x",
+            "y++ + y, y--, --y, ++y",
+            "a = b = 3, a * b",
+            "1 ? 10 : 20",
+            "0 ? 10 : 0 ? 1 : 2",
+            "1 || (q = 1), 0 && (r = 1), q + r",
+            "-2 ** 2, ~~5, !!7, - -3, +4",
+            "9223372036854775807 + 1",
+            "1 / 0",
+            "5 % (2 - 2) + 1",
+            "x /= 0",
+            "2 ** -1",
+            "e * 2",
+            "((((1)))) + (2)",
+            "x << 2 | 1 ^ 3 & 7",
+            "x <= 1 >= 0 == 1 != 2 < 3 > 1",
+            "n = 0x1f + 017 + 2#101 + 64#_",
+            "1 +",
+            "08",
+            "a[1] = 2",
+            "x = ",
+            "3 ? 4",
+            "",
+            "   ",
+            "rec + 1",
+            "d * 2",
+        ];
+        let deep = |n: usize| format!("{}1{}", "(".repeat(n), ")".repeat(n));
+        let (p100, p101) = (deep(100), deep(101));
+        for expr in exprs.into_iter().chain([p100.as_str(), p101.as_str()]) {
+            let env = || {
+                let mut env = MapEnv(Default::default());
+                env.0.insert(b"e".to_vec(), b"1 + 2".to_vec());
+                env.0.insert(b"x".to_vec(), b"4".to_vec());
+                env.0.insert(b"i".to_vec(), b" 3 ".to_vec());
+                env.0.insert(b"rec".to_vec(), b"rec".to_vec());
+                env.0.insert(b"d".to_vec(), deep(99).into_bytes());
+                env
+            };
+            let (mut a, mut b) = (env(), env());
+            let text = eval_text(expr.as_bytes(), &mut a, 0);
+            let compiled = Compiler::compile(expr.as_bytes());
+            let got = match &compiled {
+                Some(c) => c.eval(&mut b, 0),
+                None => eval_text(expr.as_bytes(), &mut b, 0),
+            };
+            assert_eq!(got, text, "{expr}");
+            let sorted = |e: &MapEnv| {
+                let mut v: Vec<_> = e.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(sorted(&a), sorted(&b), "{expr}: variables");
+        }
+        // What the text evaluator keeps: errors in the text, subscripts.
+        for expr in ["1 +", "08", "a[1] = 2", "3 ? 4", "(1"] {
+            assert!(Compiler::compile(expr.as_bytes()).is_none(), "{expr}");
+        }
+        assert!(Compiler::compile(b"x + i").is_some());
     }
 
     #[test]

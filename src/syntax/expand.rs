@@ -18,6 +18,11 @@ use super::glob::Pattern;
 pub trait Env {
     /// A variable's value; also asked for the one-character specials (`$`, `#`, `1`...).
     fn var(&self, name: &[u8]) -> Option<OsString>;
+    /// [`Env::var`], borrowed where the value is stored as it is (no copy per read).
+    fn var_bytes(&self, name: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+        self.var(name)
+            .map(|v| std::borrow::Cow::Owned(v.into_vec()))
+    }
     /// `$?`
     fn last_status(&self) -> i32;
     /// What `~` means.
@@ -167,11 +172,23 @@ pub fn expand_assignment(value: &Word, env: &mut dyn Env) -> Result<OsString, Ex
 
 /// A word as one string (no splitting, no globbing): assignments, here-documents, `case`'s word.
 pub fn expand_string(value: &Word, env: &mut dyn Env) -> Result<Vec<u8>, ExpandError> {
-    Ok(word_fields(value, env, false)?
-        .into_iter()
-        .next()
-        .map(|f| f.bytes)
-        .unwrap_or_default())
+    // Text typed as it is (an assignment's `=value`, a here-document without `$`).
+    if let [Part {
+        kind: PartKind::Bare(b) | PartKind::Quoted(b),
+        ..
+    }] = value.parts.as_slice()
+    {
+        return Ok(b.clone());
+    }
+    let mut s = splitter(value, env, false, false);
+    for part in &value.parts {
+        s.part(part, env, false)?;
+    }
+    // Unsplit, everything is in the one field (or the first, after an unquoted `$@`).
+    Ok(match s.out.into_iter().next() {
+        Some(first) => first.bytes,
+        None => s.cur.bytes,
+    })
 }
 
 /// A word as a pattern (`case`, `${x#pat}`, `[[ x == pat ]]`): quoted parts literal.
@@ -200,17 +217,18 @@ impl Field {
 /// Splits a word into fields as sh does. With `split` off (assignments), the result is one
 /// field and everything in it is literal.
 pub fn word_fields(word: &Word, env: &mut dyn Env, split: bool) -> Result<Vec<Field>, ExpandError> {
-    let ifs = env
-        .var(b"IFS")
-        .map_or_else(|| b" \t\n".to_vec(), OsString::into_vec);
-    let mut s = Splitter {
-        ifs,
-        out: Vec::new(),
-        cur: Field::default(),
-        exists: false,
-        after_blank: false,
-        split,
-    };
+    fields(word, env, split, true)
+}
+
+/// [`word_fields`]; without `quotes`, the fields' `quoted` is left empty (a string's callers
+/// never glob it).
+fn fields(
+    word: &Word,
+    env: &mut dyn Env,
+    split: bool,
+    quotes: bool,
+) -> Result<Vec<Field>, ExpandError> {
+    let mut s = splitter(word, env, split, quotes);
     for part in &word.parts {
         s.part(part, env, false)?;
     }
@@ -218,6 +236,60 @@ pub fn word_fields(word: &Word, env: &mut dyn Env, split: bool) -> Result<Vec<Fi
         s.out.push(s.cur);
     }
     Ok(s.out)
+}
+
+/// The state to expand `word` with.
+fn splitter(word: &Word, env: &dyn Env, split: bool, quotes: bool) -> Splitter {
+    // Unsplit, only `$*` and its kin read IFS (most words of a loop's body never do).
+    let ifs = if split || word.parts.iter().any(may_join) {
+        env.var(b"IFS")
+            .map_or_else(|| b" \t\n".to_vec(), OsString::into_vec)
+    } else {
+        Vec::new()
+    };
+    Splitter {
+        ifs,
+        out: Vec::new(),
+        cur: Field::default(),
+        exists: false,
+        after_blank: false,
+        split,
+        quotes,
+    }
+}
+
+/// `v` in decimal, written into `buf` (no allocation: a loop's `$((...))` runs every turn).
+pub fn itoa(v: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// Whether an unsplit part may join fields with IFS's first byte (`"$*"`, `${a[*]}`...).
+fn may_join(p: &Part) -> bool {
+    match &p.kind {
+        PartKind::Bare(_)
+        | PartKind::Quoted(_)
+        | PartKind::Tilde(_)
+        | PartKind::Status { .. }
+        | PartKind::CommandSub { .. }
+        | PartKind::ProcSub { .. }
+        | PartKind::Arith { .. } => false,
+        PartKind::Param { name, .. } => matches!(name.as_slice(), b"@" | b"*"),
+        PartKind::ParamOp { .. } => true,
+    }
 }
 
 /// Field splitting state (POSIX 2.6.5): IFS blanks separate and are trimmed, other IFS bytes
@@ -232,11 +304,17 @@ struct Splitter {
     after_blank: bool,
     /// Field splitting and globbing apply (off in assignments).
     split: bool,
+    /// Whether each byte's quoting is kept (for globs and patterns).
+    quotes: bool,
 }
 
 impl Splitter {
     fn literal(&mut self, bytes: &[u8], quoted: bool) {
-        self.cur.push(bytes, quoted);
+        if self.quotes {
+            self.cur.push(bytes, quoted);
+        } else {
+            self.cur.bytes.extend_from_slice(bytes);
+        }
         self.exists = true;
         self.after_blank = false;
     }
@@ -254,10 +332,21 @@ impl Splitter {
             self.exists = true;
             return;
         }
-        for &c in value {
+        let mut i = 0;
+        while i < value.len() {
+            let c = value[i];
             if !self.ifs.contains(&c) {
-                self.literal(&[c], false);
-            } else if matches!(c, b' ' | b'\t' | b'\n') {
+                // A run of bytes that do not separate goes in at once.
+                let run = value[i..]
+                    .iter()
+                    .take_while(|c| !self.ifs.contains(c))
+                    .count();
+                self.literal(&value[i..i + run], false);
+                i += run;
+                continue;
+            }
+            i += 1;
+            if matches!(c, b' ' | b'\t' | b'\n') {
                 if self.exists {
                     self.end_field();
                     self.after_blank = true;
@@ -313,12 +402,16 @@ impl Splitter {
                     self.params(&params, *quoted, name == b"*");
                     return Ok(());
                 }
-                let v = lookup(env, name)?;
-                self.value(&v.unwrap_or_default(), *quoted);
+                match env.var_bytes(name) {
+                    Some(v) => self.value(&v, *quoted),
+                    None => {
+                        lookup(env, name)?;
+                        self.value(b"", *quoted);
+                    }
+                }
             }
             PartKind::Status { quoted } => {
-                let v = env.last_status().to_string();
-                self.value(v.as_bytes(), *quoted);
+                self.value(itoa(env.last_status().into(), &mut [0; 20]), *quoted);
             }
             PartKind::CommandSub { list, quoted } => {
                 let mut out = env.command_sub(list);
@@ -332,9 +425,17 @@ impl Splitter {
                 self.literal(&name, true);
             }
             PartKind::Arith { expr, quoted } => {
-                let text = expand_string(expr, env)?;
-                let v = arith::eval(&text, env).map_err(ExpandError::Failed)?;
-                self.value(v.to_string().as_bytes(), *quoted);
+                // `$((x+i))`: text typed as it is needs no expansion first.
+                let v = match expr.parts.as_slice() {
+                    [] => arith::eval(b"", env),
+                    [Part {
+                        kind: PartKind::Bare(text),
+                        ..
+                    }] => arith::eval(text, env),
+                    _ => arith::eval(&expand_string(expr, env)?, env),
+                }
+                .map_err(ExpandError::Failed)?;
+                self.value(itoa(v, &mut [0; 20]), *quoted);
             }
             PartKind::ParamOp {
                 name,

@@ -44,3 +44,29 @@ pub use expand::{
 };
 pub use parse::{parse, parse_line, parse_with_aliases, ErrorKind, SyntaxError};
 pub use quote::quote;
+
+/// A fast hasher for the interpreter's small maps keyed by short byte strings (variable names,
+/// arithmetic texts): FNV-1a. Not resistant to chosen collisions; the keys are the user's own.
+#[derive(Clone, Copy, Default)]
+pub struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+/// The state of [`FastHash`].
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}

@@ -106,6 +106,11 @@ impl Agents {
             .lock()
             .map(|mut v| v.drain(..).collect())
             .unwrap_or_default();
+        // The common case (every command of a loop): nothing is starting, and no timer is set.
+        // Ctrl-C does not depend on this yielding: SIGINT sets the flag in its handler.
+        if handles.is_empty() {
+            return;
+        }
         let all = futures_util::future::join_all(handles);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), all).await;
     }
