@@ -348,3 +348,25 @@ fn norc_skips_the_rc_file() {
     let s = t.wait_for("the line", |s| s.contains("\nno-alias"));
     assert!(!s.contains("rc-ran") && !s.contains("rc-alias"), "{s}");
 }
+
+#[test]
+fn arithmetic_for_loops_and_errors_in_arithmetic() {
+    let sh = TestShell::new();
+    let r =
+        sh.c("for ((i = 0; i < 3; i++)); do echo $i; done; for ((;;)); do echo once; break; done");
+    assert_eq!(r.ok(), "0\n1\n2\nonce\n");
+    // `continue` still runs the step; `{ }` is a body too; the loop's status is its body's.
+    let r = sh.c("for ((i=0; i<5; i++)) { [ $i = 1 ] && continue; echo $i; [ $i = 3 ] && break; }; echo st=$?");
+    assert_eq!(r.ok(), "0\n2\n3\nst=0\n");
+    // bash: an error in `$((...))` drops the rest of the line and the script goes on; a name
+    // that is not a variable's is refused when the loop runs.
+    let r = sh
+        .c("echo $((1 +)); echo same-line\necho next=$?\nfor - in a; do echo no; done; echo st=$?");
+    assert_eq!(r.out(), "next=1\nst=1\n");
+    assert!(
+        r.stderr.contains("`-': not a valid identifier"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.status, 0);
+}

@@ -93,8 +93,9 @@ impl Shell {
     /// Reports a failed expansion; a script stops there, as sh's does.
     pub(super) fn expansion_failed(&mut self, e: &ExpandError) -> i32 {
         self.shell_error(&e.to_string());
-        if self.interactive {
-            // The rest of the line is dropped; the next one runs.
+        if self.interactive || matches!(e, ExpandError::Arith(_)) {
+            // The rest of the line is dropped; the next one runs (in a script too, after an
+            // error in `$((...))`, as bash does).
             self.aborted = true;
         } else {
             self.exit = Some(exit_codes::FAILURE);
@@ -317,6 +318,11 @@ impl Shell {
                 self.status
             }
             Compound::For { var, words, body } => {
+                if !crate::context::is_name(var) {
+                    let shown = String::from_utf8_lossy(var);
+                    self.shell_error(&format!("`{shown}': not a valid identifier"));
+                    return exit_codes::FAILURE;
+                }
                 let values: Vec<OsString> = match words {
                     Some(ws) => {
                         let c = Command {
@@ -341,6 +347,41 @@ impl Shell {
                     }
                     status = self.run_items(body).await;
                     if self.loop_control() || self.stopping() || self.output_gone() {
+                        break;
+                    }
+                }
+                self.loops -= 1;
+                if self.flow == Flow::Normal && !self.interrupted {
+                    self.status = status;
+                }
+                self.status
+            }
+            Compound::ArithFor {
+                init,
+                cond,
+                step,
+                body,
+            } => {
+                if let Err(st) = self.arith_for_part(init) {
+                    return st;
+                }
+                let mut status = exit_codes::OK;
+                self.loops += 1;
+                loop {
+                    match self.arith_for_part(cond) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(st) => {
+                            status = st;
+                            break;
+                        }
+                    }
+                    status = self.run_items(body).await;
+                    if self.loop_control() || self.stopping() || self.output_gone() {
+                        break;
+                    }
+                    if let Err(st) = self.arith_for_part(step) {
+                        status = st;
                         break;
                     }
                 }
@@ -409,6 +450,25 @@ impl Shell {
             },
             Compound::Function { .. } => exit_codes::OK,
         }
+    }
+
+    /// One of `for (( ; ; ))`'s expressions: its value (an empty one is 1), or the status
+    /// after its error was said.
+    fn arith_for_part(&mut self, w: &syntax::Word) -> Result<i64, i32> {
+        if w.parts.is_empty() {
+            return Ok(1);
+        }
+        let text = match syntax::expand_string(w, self) {
+            Ok(t) => t,
+            Err(e) => return Err(self.expansion_failed(&e)),
+        };
+        if text.trim_ascii().is_empty() {
+            return Ok(1);
+        }
+        syntax::arith::eval(&text, self).map_err(|msg| {
+            self.shell_error(&format!("((: {msg}"));
+            exit_codes::FAILURE
+        })
     }
 
     /// After a loop's body: consumes a `break`/`continue` meant for this loop. True when the

@@ -149,12 +149,12 @@ impl Shell {
                 }
             }
             b"-t" => {
-                let n: i32 = std::str::from_utf8(arg)
+                // Not a descriptor number (`-t x`, one past int): false, as in bash.
+                let n: Option<i32> = std::str::from_utf8(arg)
                     .ok()
-                    .and_then(|s| s.trim().parse().ok())
-                    .ok_or_else(|| format!("{}: integer expression expected", lossy(arg)))?;
+                    .and_then(|s| s.trim().parse().ok());
                 // SAFETY: isatty only inspects the descriptor.
-                unsafe { libc::isatty(n) == 1 }
+                n.is_some_and(|n| unsafe { libc::isatty(n) == 1 })
             }
             b"-v" => self.vars.get(arg).is_some(),
             b"-o" => {

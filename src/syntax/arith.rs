@@ -812,6 +812,10 @@ pub fn parse_number(t: &[u8]) -> Option<i64> {
     }
     let s = std::str::from_utf8(t).ok()?;
     if let Some((base, digits)) = s.split_once('#') {
+        if base.starts_with('0') {
+            // bash refuses `02#0110`.
+            return None;
+        }
         let base: u32 = base.parse().ok()?;
         if !(2..=64).contains(&base) || digits.is_empty() {
             return None;

@@ -95,6 +95,13 @@ pub enum Compound {
         words: Option<Vec<Word>>,
         body: List,
     },
+    /// `for (( init; cond; step )); do body; done`: an empty condition is true.
+    ArithFor {
+        init: Word,
+        cond: Word,
+        step: Word,
+        body: List,
+    },
     /// `case word in pat|pat) list;; ... esac`
     Case { word: Word, arms: Vec<CaseArm> },
     /// `name() compound`: defines a function.
@@ -615,6 +622,12 @@ impl fmt::Display for Compound {
                 }
                 write!(f, " {{{body}}})")
             }
+            Compound::ArithFor {
+                init,
+                cond,
+                step,
+                body,
+            } => write!(f, "(for (({init}; {cond}; {step})) {{{body}}})"),
             Compound::Case { word, arms } => {
                 write!(f, "(case {word}")?;
                 for a in arms {

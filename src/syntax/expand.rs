@@ -122,6 +122,9 @@ pub enum ExpandError {
     /// `${x:?message}`, an arithmetic error, a bad `${...}` at run time: the whole message.
     #[error("{0}")]
     Failed(String),
+    /// An error in `$((...))`: bash drops the rest of the line, but a script goes on.
+    #[error("{0}")]
+    Arith(String),
 }
 
 /// The fields of one word, in order; a word can become none (`$EMPTY`) or many (`*.conf`).
@@ -434,7 +437,7 @@ impl Splitter {
                     }] => arith::eval(text, env),
                     _ => arith::eval(&expand_string(expr, env)?, env),
                 }
-                .map_err(ExpandError::Failed)?;
+                .map_err(ExpandError::Arith)?;
                 self.value(itoa(v, &mut [0; 20]), *quoted);
             }
             PartKind::ParamOp {

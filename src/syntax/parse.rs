@@ -658,9 +658,37 @@ impl<'a> Parser<'a> {
 
     fn for_clause(&mut self) -> Result<Compound, SyntaxError> {
         self.next()?;
+        if self.peek_op()? == Some(Op::LParen) {
+            let tok = self.next()?;
+            let expr = match self.ahead.is_empty() {
+                true => self.lexer.arith_command()?,
+                false => None,
+            };
+            let Some(expr) = expr else {
+                return Err(self.unexpected(&tok));
+            };
+            let Some([init, cond, step]) = split_arith_for(expr) else {
+                return Err(SyntaxError {
+                    pos: tok.span.start,
+                    kind: ErrorKind::UnexpectedToken("((".to_string()),
+                });
+            };
+            if self.peek_op()? == Some(Op::Semi) {
+                self.next()?;
+            }
+            self.skip_newlines()?;
+            let body = self.loop_body()?;
+            return Ok(Compound::ArithFor {
+                init,
+                cond,
+                step,
+                body,
+            });
+        }
         let tok = self.next()?;
         let var = match &tok.kind {
-            TokKind::Word(w) => w.as_bare().filter(|b| lex::is_name(b)).map(<[u8]>::to_vec),
+            // A word that is not a name is refused when the loop runs, as bash does.
+            TokKind::Word(w) => w.as_bare().map(<[u8]>::to_vec),
             _ => None,
         };
         let Some(var) = var else {
@@ -685,18 +713,23 @@ impl<'a> Parser<'a> {
             words = Some(list);
             self.skip_newlines()?;
         }
-        let body = if self.peek_bare()?.as_deref() == Some(b"{") {
+        let body = self.loop_body()?;
+        Ok(Compound::For { var, words, body })
+    }
+
+    /// A `for` loop's `do ... done`, or bash's `{ ... }`.
+    fn loop_body(&mut self) -> Result<List, SyntaxError> {
+        if self.peek_bare()?.as_deref() == Some(b"{") {
             self.next()?;
             let b = self.body(&["}"])?;
             self.expect_word("}")?;
-            b
+            Ok(b)
         } else {
             self.expect_word("do")?;
             let b = self.body(&["done"])?;
             self.expect_word("done")?;
-            b
-        };
-        Ok(Compound::For { var, words, body })
+            Ok(b)
+        }
     }
 
     fn case_clause(&mut self) -> Result<Compound, SyntaxError> {
@@ -1172,6 +1205,38 @@ pub(crate) fn subscript_parts(word: &Word, from: usize) -> Option<(Word, usize, 
         }
     }
     None
+}
+
+/// `(( init; cond; step ))`'s word cut at its two top-level `;` (in the text typed bare).
+fn split_arith_for(expr: Word) -> Option<[Word; 3]> {
+    let span = expr.span;
+    let mut pieces: Vec<Vec<Part>> = vec![Vec::new()];
+    for part in expr.parts {
+        match &part.kind {
+            PartKind::Bare(b) | PartKind::Quoted(b) if b.contains(&b';') => {
+                let quoted = matches!(part.kind, PartKind::Quoted(_));
+                for (i, chunk) in b.split(|&c| c == b';').enumerate() {
+                    if i > 0 {
+                        pieces.push(Vec::new());
+                    }
+                    if !chunk.is_empty() {
+                        let chunk = chunk.to_vec();
+                        pieces.last_mut()?.push(Part {
+                            kind: if quoted {
+                                PartKind::Quoted(chunk)
+                            } else {
+                                PartKind::Bare(chunk)
+                            },
+                            span: part.span,
+                        });
+                    }
+                }
+            }
+            _ => pieces.last_mut()?.push(part),
+        }
+    }
+    let [a, b, c]: [Vec<Part>; 3] = pieces.try_into().ok()?;
+    Some([a, b, c].map(|parts| Word { parts, span }))
 }
 
 #[cfg(test)]
