@@ -32,57 +32,19 @@ pids=()
 now() { date +%s%N; }
 secs() { python3 -c "print(f'{($2 - $1) / 1e9:.1f}')" "$1" "$2"; }
 
+# shellcheck source=bench/lib/engines.sh
+. bench/lib/engines.sh
+
 cleanup() {
     set +eu
     docker -H "$main" ps -aq --filter "name=^$tag-" | xargs -r docker -H "$main" rm -f -v >/dev/null
-    for i in "${!dirs[@]}"; do
-        local d=${dirs[$i]} pid=${pids[$i]:-}
-        docker -H "unix://$d/docker.sock" ps -aq 2>/dev/null |
-            xargs -r docker -H "unix://$d/docker.sock" rm -f -v >/dev/null 2>&1
-        kill "$pid" 2>/dev/null
-        for _ in $(seq 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            # Past this line dockerd only lingers over its containerd.
-            grep -q 'Daemon shutdown complete' "$d/dockerd.log" && break
-            sleep 0.05
-        done
-        kill -9 "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        # What a killed dockerd can leave: its containerd and shims (by pid), and mounts.
-        for p in /proc/[0-9]*; do
-            case $(cat "$p/comm" 2>/dev/null) in containerd*) ;; *) continue ;; esac
-            tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$d/" && kill -9 "${p#/proc/}" 2>/dev/null
-        done
-        awk -v d="$d" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts |
-            sort -r | xargs -r -n1 umount -l
-        rm -rf "$d"
-    done
+    stop_engines rm
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_engine() { # DIR
-    for _ in $(seq 600); do
-        docker -H "unix://$1/docker.sock" info >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    tail -20 "$1/dockerd.log" >&2
-    return 1
-}
-
-# Each extra engine in a network namespace of its own: with --bridge none dockerd deletes
-# docker0, which outside its own namespace is the main engine's bridge. Its own config file, so
-# /etc/docker/daemon.json does not apply.
 t0=$(now)
-for _ in b c; do
-    d=$(mktemp -d /tmp/dbx-b-XXXXXX)
-    dirs+=("$d")
-    echo '{}' >"$d/daemon.json"
-    unshare --net dockerd --config-file "$d/daemon.json" --host "unix://$d/docker.sock" \
-        --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \
-        --bridge none --iptables=false --ip6tables=false >"$d/dockerd.log" 2>&1 &
-    pids+=("$!")
-done
+for _ in b c; do start_engine dbx-b; done
 for d in "${dirs[@]}"; do wait_engine "$d"; done
 t1=$(now)
 for d in "${dirs[@]}"; do

@@ -51,12 +51,18 @@ now() { date +%s%N; }
 secs() { python3 -c "print(f'{($2 - $1) / 1e9:.3f}')" "$1" "$2"; }
 row() { python3 -c "import sys; m, o = float(sys.argv[2]), float(sys.argv[3]); print(f'{sys.argv[1]:<52} mount {m:8.3f} s   {sys.argv[4]:<16} {o:8.3f} s   ratio {o / m:6.2f}x')" "$@"; }
 timed() { local a b; a=$(now); "$@" >/dev/null; b=$(now); secs "$a" "$b"; }
+# The median of RUNS (default 5) timings of a command (the warm rows and their docker figures).
+med() {
+    local t=()
+    for _ in $(seq "${RUNS:-5}"); do t+=("$(timed "$@")"); done
+    printf '%s\n' "${t[@]}" | sort -n | sed -n "$(( (${#t[@]} + 1) / 2 ))p"
+}
 
 echo "engine: $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 root=$mnt/containers/$c
 n_exec=$(docker exec "$c" sh -c 'find /usr | wc -l')
-t_find_exec=$(timed docker exec "$c" sh -c 'find /usr | wc -l')
-t_du_exec=$(timed docker exec "$c" du -s /usr)
+t_find_exec=$(med docker exec "$c" sh -c 'find /usr | wc -l')
+t_du_exec=$(med docker exec "$c" du -s /usr)
 docker exec "$c" sh -c 'head -c 1073741824 /dev/zero > /tmp/big'
 
 for direct in 1 0; do
@@ -66,21 +72,22 @@ for direct in 1 0; do
     # `find` prints paths under the mount; the count is what must agree.
     t_cold=$(timed sh -c "find '$root/usr' | wc -l")
     n_mnt=$(find "$root/usr" | wc -l)
-    t_warm=$(timed sh -c "find '$root/usr' | wc -l")
+    t_warm=$(med sh -c "find '$root/usr' | wc -l")
     [ "$n_mnt" = "$n_exec" ] || echo "  (find counted $n_mnt through the mount, $n_exec in the container)"
     row "find usr | wc -l, cold ($how)" "$t_cold" "$t_find_exec" "docker exec"
     row "find usr | wc -l, warm ($how)" "$t_warm" "$t_find_exec" "docker exec"
     stop_mount
     start_mount
     row "du -s usr, cold ($how)" "$(timed du -s "$root/usr")" "$t_du_exec" "docker exec"
-    row "du -s usr, warm ($how)" "$(timed du -s "$root/usr")" "$t_du_exec" "docker exec"
+    row "du -s usr, warm ($how)" "$(med du -s "$root/usr")" "$t_du_exec" "docker exec"
     t_cat_mnt=$(timed cat "$root/tmp/big")
     t_cat_sh=$(timed "$db" -c "cat /containers/$c/tmp/big")
     row "read 1 GiB sequentially ($how)" "$t_cat_mnt" "$t_cat_sh" "dockerbox cat"
     t_w_mnt=$(timed sh -c "head -c 1073741824 /dev/zero > '$root/tmp/w1'")
     t_w_sh=$(timed "$db" -c "head -c 1073741824 /dev/zero > /containers/$c/tmp/w2")
     row "write 1 GiB sequentially, new file ($how)" "$t_w_mnt" "$t_w_sh" "dockerbox >"
-    # head writes 8 KiB at a time, each one request to the mount (no writeback cache); dd 1 MiB.
+    # head writes small blocks, each one request to the mount (gathered there into 1 MiB writes);
+    # dd 1 MiB.
     t_w_dd=$(timed dd if=/dev/zero of="$root/tmp/w3" bs=1M count=1024 status=none)
     row "write 1 GiB, new file, dd bs=1M ($how)" "$t_w_dd" "$t_w_sh" "dockerbox >"
     stop_mount
@@ -94,7 +101,7 @@ start_mount
 dirs=()
 for m in "${many[@]}"; do dirs+=("$mnt/containers/$m/etc"); done
 row "grep -r root, 10 containers' /etc, cold" "$(timed sh -c 'grep -r root "$@" || true' sh "${dirs[@]}")" "$t_grep_exec" "10 docker exec"
-row "grep -r root, 10 containers' /etc, warm" "$(timed sh -c 'grep -r root "$@" || true' sh "${dirs[@]}")" "$t_grep_exec" "10 docker exec"
+row "grep -r root, 10 containers' /etc, warm" "$(med sh -c 'grep -r root "$@" || true' sh "${dirs[@]}")" "$t_grep_exec" "10 docker exec"
 stop_mount
 # The shell's host programs on real paths (the namespace mounted for them at their start).
 row "dockerbox -c '/usr/bin/find /containers/c/usr | wc -l'" \

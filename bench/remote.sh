@@ -10,12 +10,14 @@
 # Work measured (each beside the docker CLI; medians of 3 unless said):
 #   a big file container to container on that engine, text-like and random data
 #   a tree of small files, cp -a, container to container
+#   the same copies with the remote direct path (DOCKERBOX_REMOTE_DIRECT=1; DIRECT_ROWS=0 skips)
 #   100 x ls of a container directory in one dockerbox script  vs  100 x docker exec ls
 #   the first command with --agent always                      vs  one docker exec ls
 #   a stopped container's small file, cold process             vs  docker cp
 #   cold ls /containers                                        vs  docker ps -a
 # Usage: bench/remote.sh [fast|slow|none] [MiB] [FILES]   (root, dockerd, ip; defaults:
-#   fast 256 2000, slow 64 1000). ROWS=copies measures only the copies.
+#   fast 256 2000, slow 64 1000). ROWS=copies measures only the copies, ROWS=direct only the
+#   remote direct path's copies.
 #   DOCKERBOX_PACK=0 turns packing off (as an agent that predates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,16 +109,36 @@ timed() { local s e; s=$(now); "$@" >/dev/null; e=$(now); ms "$s" "$e"; }
 echo "remote engine: $(local_docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})'), link: ${rate:-unshaped}, ${rtt} ms round trip; ${mib} MiB, ${files} files; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "docker version over the link: $(timed remote docker version --format '{{.Server.Version}}') ms"
 
-for kind in text rand; do
+# ROWS=direct: only the remote direct path's rows (below).
+[ "${ROWS:-all}" = direct ] || for kind in text rand; do
     ours=$(for _ in 1 2 3; do fresh; timed remote "$db" -c "cp /containers/src/tmp/$kind /containers/dst/tmp/f"; done | median)
     theirs=$(for _ in 1 2 3; do fresh; timed remote sh -c "docker cp src:/tmp/$kind - | docker cp - dst:/tmp/"; done | median)
     row "$mib MiB $kind file, container to container" "$ours" "$theirs"
 done
-ours=$(for _ in 1 2 3; do fresh; timed remote "$db" -c "cp -a /containers/src/tmp/tree /containers/dst/tmp/tree"; done | median)
-theirs=$(for _ in 1 2 3; do fresh; timed remote sh -c "docker cp src:/tmp/tree - | docker cp - dst:/tmp/"; done | median)
-row "$files small files, cp -a" "$ours" "$theirs"
+if [ "${ROWS:-all}" != direct ]; then
+    ours=$(for _ in 1 2 3; do fresh; timed remote "$db" -c "cp -a /containers/src/tmp/tree /containers/dst/tmp/tree"; done | median)
+    theirs=$(for _ in 1 2 3; do fresh; timed remote sh -c "docker cp src:/tmp/tree - | docker cp - dst:/tmp/"; done | median)
+    row "$files small files, cp -a" "$ours" "$theirs"
+fi
 
-if [ "${ROWS:-all}" = copies ]; then
+# The remote direct path (DOCKERBOX_REMOTE_DIRECT=1): the helper container copies on the
+# engine's machine. Its start (image import once per engine, then one container) is in each
+# figure: every run is a fresh process, which makes its helper and removes it at exit.
+if [ "${DIRECT_ROWS:-1}" = 1 ]; then
+    for kind in text rand; do
+        ours=$(for _ in 1 2 3; do fresh; timed remote env DOCKERBOX_REMOTE_DIRECT=1 "$db" -c "cp /containers/src/tmp/$kind /containers/dst/tmp/f"; done | median)
+        theirs=$(for _ in 1 2 3; do fresh; timed remote sh -c "docker cp src:/tmp/$kind - | docker cp - dst:/tmp/"; done | median)
+        row "$mib MiB $kind, remote direct path" "$ours" "$theirs"
+    done
+    ours=$(for _ in 1 2 3; do fresh; timed remote env DOCKERBOX_REMOTE_DIRECT=1 "$db" -c "cp -a /containers/src/tmp/tree /containers/dst/tmp/tree"; done | median)
+    # The last of those copies is whole (before the docker CLI's replaces it).
+    [ "$(local_docker exec dst sh -c 'find /tmp/tree | wc -l')" = "$(local_docker exec src sh -c 'find /tmp/tree | wc -l')" ] ||
+        echo "bench/remote.sh: the remote direct tree copy is not whole" >&2
+    theirs=$(for _ in 1 2 3; do fresh; timed remote sh -c "docker cp src:/tmp/tree - | docker cp - dst:/tmp/"; done | median)
+    row "$files small files cp -a, remote direct path" "$ours" "$theirs"
+fi
+
+if [ "${ROWS:-all}" = copies ] || [ "${ROWS:-all}" = direct ]; then
     echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     exit 0
 fi

@@ -37,38 +37,10 @@ pids=()
 now() { date +%s%N; }
 secs_since() { python3 -c "print(f'{($(now) - $1) / 1e9:.1f}')"; }
 
-cleanup() {
-    set +eu
-    for i in "${!dirs[@]}"; do
-        local d=${dirs[$i]} pid=${pids[$i]:-}
-        kill "$pid" 2>/dev/null
-        for _ in $(seq 200); do
-            kill -0 "$pid" 2>/dev/null || break
-            grep -q 'Daemon shutdown complete' "$d/dockerd.log" && break
-            sleep 0.05
-        done
-        kill -9 "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        for p in /proc/[0-9]*; do
-            case $(cat "$p/comm" 2>/dev/null) in containerd*) ;; *) continue ;; esac
-            tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$d/" && kill -9 "${p#/proc/}" 2>/dev/null
-        done
-        awk -v d="$d" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts |
-            sort -r | xargs -r -n1 umount -l
-        rm -rf "$d"
-    done
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib/engines.sh
+. bench/lib/engines.sh
+trap stop_engines EXIT
 trap 'exit 130' INT TERM
-
-wait_engine() { # DIR
-    for _ in $(seq 1200); do
-        docker -H "unix://$1/docker.sock" info >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    tail -20 "$1/dockerd.log" >&2
-    return 1
-}
 
 # api SOCKET create|remove|start PREFIX FROM TO [PER_SECOND]: the Engine API straight over the
 # socket, 8 requests at once (the CLI would cost a process per container), paced when asked.
@@ -141,15 +113,7 @@ row() { # LABEL OURS THEIRS [UNIT]
 }
 
 t0=$(now)
-for _ in $(seq "$engines"); do
-    d=$(mktemp -d /tmp/dbx-s-XXXXXX)
-    dirs+=("$d")
-    echo '{}' >"$d/daemon.json"
-    unshare --net dockerd --config-file "$d/daemon.json" --host "unix://$d/docker.sock" \
-        --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \
-        --bridge none --iptables=false --ip6tables=false >"$d/dockerd.log" 2>&1 &
-    pids+=("$!")
-done
+for _ in $(seq "$engines"); do start_engine dbx-s; done
 for d in "${dirs[@]}"; do wait_engine "$d"; done
 for d in "${dirs[@]}"; do
     docker -H "$main" save "$image" | docker -H "unix://$d/docker.sock" load -q >/dev/null

@@ -1,7 +1,10 @@
 //! Tab completion: command names (builtins, the language's words, functions, aliases, $PATH)
 //! where a command goes, also inside `$(`, backquotes and after `do`, `then`, `{`...; namespace
 //! paths (host files, container names, files inside containers) for the other words, kept
-//! inside the quote the word opened.
+//! inside the quote the word opened. The keywords that go on or close a construct (`done`,
+//! `fi`, `esac`, `}`, `then`...) are offered where the parser takes them (the lines typed so
+//! far of a multi-line command count), and `%N` job specs after `fg`, `bg`, `jobs`, `kill`
+//! and `wait`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
@@ -28,6 +31,11 @@ pub struct Scope {
     /// Functions and aliases: command names besides the builtins and $PATH's programs.
     pub names: BTreeSet<String>,
     pub vars: HashMap<Vec<u8>, Vec<u8>>,
+    /// The jobs: number and text.
+    pub jobs: Vec<(usize, String)>,
+    /// The lines already typed of a command still being continued (`> ` prompts), each ended
+    /// by a newline: a closing keyword must fit them.
+    pub pending: String,
 }
 
 impl Scope {
@@ -47,6 +55,8 @@ impl Scope {
                 .all()
                 .map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .collect(),
+            jobs: sh.job_list(),
+            pending: String::new(),
         }
     }
 }
@@ -64,8 +74,30 @@ pub async fn complete(vfs: &Vfs, scope: &Scope, line: &str, pos: usize) -> (usiz
     let word = syntax::expand_assignment(&cw.word, &mut ScopeEnv(scope))
         .unwrap_or_default()
         .into_vec();
+    let before = head.get(..cw.start).unwrap_or_default();
     let cands = if cw.command && !word.contains(&b'/') {
-        command_names(scope, &String::from_utf8_lossy(&word))
+        let prefix = String::from_utf8_lossy(&word);
+        let mut names = command_names(scope, &prefix);
+        let closers = closers(&scope.pending, before, &prefix);
+        if !closers.is_empty() {
+            names.extend(closers);
+            names.sort_by(|a, b| a.display.cmp(&b.display));
+            names.dedup_by(|a, b| a.display == b.display);
+            if let [only] = names.as_mut_slice() {
+                if !only.replacement.ends_with(' ') {
+                    only.replacement.push(' ');
+                }
+            } else {
+                for n in &mut names {
+                    if let Some(r) = n.replacement.strip_suffix(' ') {
+                        n.replacement = r.to_string();
+                    }
+                }
+            }
+        }
+        names
+    } else if let Some(specs) = job_specs(scope, before, &word) {
+        specs
     } else {
         // An engine that does not answer (frozen dockerd, stopped agent) must not hold the
         // line: after `--timeout` Tab gives up with nothing.
@@ -74,6 +106,77 @@ pub async fn complete(vfs: &Vfs, scope: &Scope, line: &str, pos: usize) -> (usiz
             .unwrap_or_default()
     };
     (cw.start, cands)
+}
+
+/// The keywords that go on or close a construct, in a command's place.
+const CLOSERS: &[&str] = &["done", "fi", "esac", "}", "then", "do", "else", "elif"];
+
+/// The keywords starting with `prefix` that fit after `before` (with the `pending` lines of a
+/// continued command): the parser takes the text with the keyword as complete or as still
+/// open, not as an error.
+fn closers(pending: &str, before: &str, prefix: &str) -> Vec<Candidate> {
+    CLOSERS
+        .iter()
+        .filter(|k| k.starts_with(prefix))
+        .filter(|k| {
+            let parses = |text: String| match syntax::parse_with_aliases(
+                text.as_bytes(),
+                &syntax::alias::NoAliases,
+            ) {
+                Ok(_) => Some(true),
+                Err(e) if e.is_incomplete() => Some(false),
+                Err(_) => None,
+            };
+            // A keyword, not a `case` pattern that happens to be spelled so (`done)`).
+            parses(format!("{pending}{before}{k}")).is_some()
+                && parses(format!("{pending}{before}{k})")).is_none()
+        })
+        .map(|k| Candidate {
+            display: (*k).to_string(),
+            replacement: (*k).to_string(),
+        })
+        .collect()
+}
+
+/// The commands that take job specs.
+const JOB_COMMANDS: &[&str] = &["fg", "bg", "jobs", "kill", "wait"];
+
+/// `%N` for each job, when the word is an argument of `fg`, `bg`, `jobs`, `kill` or `wait`
+/// and starts with `%` (or is empty, after `fg`, `bg` and `jobs`).
+fn job_specs(scope: &Scope, before: &str, word: &[u8]) -> Option<Vec<Candidate>> {
+    let cmd = command_name(before)?;
+    let wanted = word.starts_with(b"%") || (word.is_empty() && matches!(cmd, "fg" | "bg" | "jobs"));
+    if !wanted || !JOB_COMMANDS.contains(&cmd) {
+        return None;
+    }
+    let typed = String::from_utf8_lossy(word);
+    let found: Vec<&(usize, String)> = scope
+        .jobs
+        .iter()
+        .filter(|(n, _)| format!("%{n}").starts_with(typed.as_ref()))
+        .collect();
+    let single = found.len() == 1;
+    Some(
+        found
+            .into_iter()
+            .map(|(n, text)| Candidate {
+                display: format!("%{n}  {text}"),
+                replacement: format!("%{n}{}", if single { " " } else { "" }),
+            })
+            .collect(),
+    )
+}
+
+/// The name of the simple command whose arguments end `before`: the first word after the
+/// last `;`, `|`, `&`, `(` or newline, past keywords and assignments.
+fn command_name(before: &str) -> Option<&str> {
+    let segment = before.rsplit([';', '|', '&', '(', '`', '\n']).next()?;
+    segment.split_whitespace().find(|w| {
+        !matches!(*w, "do" | "then" | "else" | "elif" | "!" | "{" | "time")
+            && !w.split_once('=').is_some_and(|(n, _)| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+    })
 }
 
 /// The shell's variables, for `~` and `$VAR` in the word being completed.
@@ -259,5 +362,81 @@ mod tests {
             .map(|c| c.replacement)
             .collect();
         assert_eq!(kw, ["while "]);
+    }
+
+    fn replacements(c: Vec<Candidate>) -> Vec<String> {
+        c.into_iter().map(|c| c.replacement).collect()
+    }
+
+    /// A closing keyword is offered where the parser takes it, counting the lines already
+    /// typed of a continued command; nowhere else.
+    #[test]
+    fn closing_keywords_where_they_fit() {
+        let fits = |pending: &str, before: &str, prefix: &str| -> Vec<String> {
+            closers(pending, before, prefix)
+                .into_iter()
+                .map(|c| c.display)
+                .collect()
+        };
+        let table: &[(&str, &str, &str, &[&str])] = &[
+            ("", "for i in a; do echo $i; ", "d", &["done"]),
+            ("", "for i in a; do echo $i; ", "", &["done"]),
+            ("", "if true; then echo; ", "", &["fi", "else", "elif"]),
+            ("", "if true; then echo; ", "f", &["fi"]),
+            ("", "if true; ", "t", &["then"]),
+            ("", "while true; ", "d", &["do"]),
+            ("", "case x in a) echo;; ", "e", &["esac"]),
+            ("", "case x in a) echo;; ", "d", &[]),
+            ("", "for i in a; do case $i in a) echo;; ", "", &["esac"]),
+            ("", "{ echo a; ", "", &["}"]),
+            (
+                "",
+                "while :; do if x; then y; ",
+                "",
+                &["fi", "else", "elif"],
+            ),
+            ("for i in a; do\n", "echo $i; ", "d", &["done"]),
+            ("for i in a; do\necho $i\n", "", "do", &["done"]),
+            ("", "", "d", &[]),
+            ("", "", "fi", &[]),
+            ("", "echo a; ", "", &[]),
+            ("", "for i in a; do ", "d", &[]),
+        ];
+        for (pending, before, prefix, want) in table {
+            let mut got = fits(pending, before, prefix);
+            let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{pending:?} {before:?} {prefix:?}");
+        }
+    }
+
+    /// `%N` after the job commands, from the shell's jobs; not for other commands.
+    #[test]
+    fn job_specs_after_job_commands() {
+        let scope = Scope {
+            jobs: vec![(1, "sleep 100 &".into()), (2, "make &".into())],
+            ..Default::default()
+        };
+        let specs =
+            |before: &str, word: &str| job_specs(&scope, before, word.as_bytes()).map(replacements);
+        assert_eq!(specs("fg ", ""), Some(vec!["%1".into(), "%2".into()]));
+        assert_eq!(specs("kill -9 ", "%2"), Some(vec!["%2 ".into()]));
+        assert_eq!(
+            specs("true; wait ", "%"),
+            Some(vec!["%1".into(), "%2".into()])
+        );
+        assert_eq!(specs("x=1 jobs -l ", "%1"), Some(vec!["%1 ".into()]));
+        assert_eq!(specs("kill ", ""), None);
+        assert_eq!(specs("ls ", "%"), None);
+        let shown: Vec<String> = job_specs(&scope, "bg ", b"%1")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.display)
+            .collect();
+        assert_eq!(shown, ["%1  sleep 100 &"]);
+        assert_eq!(command_name("for i in a; do fg "), Some("fg"));
+        assert_eq!(command_name("echo $(kill "), Some("kill"));
+        assert_eq!(command_name(""), None);
     }
 }

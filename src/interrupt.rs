@@ -7,10 +7,16 @@
 //! temporary is left behind), and then dockerbox ends with status 128 + the signal
 //! ([`terminating`]). Arriving while no command runs ([`busy`] not held), they end dockerbox at
 //! once, the terminal's saved modes put back.
+//!
+//! A background job on a thread of dockerbox has a [`Cancel`] of its own instead ([`enter`] on
+//! its threads): the terminal's Ctrl-C is not for it (sh's background jobs ignore SIGINT, and
+//! under job control they are not in the terminal's group), and `kill %N` cancels it with a
+//! signal ([`terminating`] then names that signal, so its host programs get it too).
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
@@ -22,6 +28,47 @@ static TERMINATING: AtomicI32 = AtomicI32::new(0);
 static BUSY: AtomicUsize = AtomicUsize::new(0);
 /// The terminal's modes at start, put back when a signal ends dockerbox at the prompt.
 static TERMINAL: OnceLock<libc::termios> = OnceLock::new();
+
+/// A background job's own interrupt: set once, with the signal that ended it.
+#[derive(Default)]
+pub struct Cancel {
+    signal: AtomicI32,
+    notify: Notify,
+}
+
+impl Cancel {
+    /// Ends the job as signal `sig` would (the first signal given wins).
+    pub fn cancel(&self, sig: i32) {
+        let _ = self
+            .signal
+            .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// The signal it was cancelled with.
+    pub fn signal(&self) -> Option<i32> {
+        match self.signal.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+}
+
+thread_local! {
+    /// The background job this thread works for, if any.
+    static SCOPE: RefCell<Option<Arc<Cancel>>> = const { RefCell::new(None) };
+}
+
+/// Makes this thread work for the job `cancel` (`None`: for the foreground), as the thread that
+/// started it did: call it first on every thread the shell starts.
+pub fn enter(cancel: Option<Arc<Cancel>>) {
+    SCOPE.with_borrow_mut(|s| *s = cancel);
+}
+
+/// The background job this thread works for, to pass on to the threads it starts.
+pub fn scope() -> Option<Arc<Cancel>> {
+    SCOPE.with_borrow(Clone::clone)
+}
 
 fn notify() -> &'static Notify {
     static N: OnceLock<Notify> = OnceLock::new();
@@ -62,10 +109,11 @@ pub fn install() -> std::io::Result<()> {
     Ok(())
 }
 
-/// The signal (SIGTERM, SIGHUP) that asked dockerbox to end, once one has.
+/// The signal (SIGTERM, SIGHUP) that asked dockerbox to end, once one has; on a background
+/// job's thread also the signal `kill` cancelled the job with.
 pub fn terminating() -> Option<i32> {
     match TERMINATING.load(Ordering::SeqCst) {
-        0 => None,
+        0 => SCOPE.with_borrow(|s| s.as_ref().and_then(|c| c.signal())),
         s => Some(s),
     }
 }
@@ -103,24 +151,44 @@ fn end_now(signo: i32) -> ! {
     std::process::exit(128 + signo)
 }
 
-/// True once Ctrl-C was pressed since the last [`clear`].
+/// True once Ctrl-C was pressed since the last [`clear`] (on a background job's thread: once
+/// the job was cancelled).
 pub fn is_set() -> bool {
-    FLAG.load(Ordering::SeqCst)
+    SCOPE.with_borrow(|s| match s {
+        Some(c) => c.signal().is_some(),
+        None => FLAG.load(Ordering::SeqCst),
+    })
 }
 
 /// Acts as if Ctrl-C was pressed: a host job that has the terminal got the SIGINT itself.
 pub fn raise() {
+    if let Some(c) = scope() {
+        c.cancel(libc::SIGINT);
+        return;
+    }
     FLAG.store(true, Ordering::SeqCst);
     notify().notify_waiters();
 }
 
-/// Forgets an earlier Ctrl-C; returns whether there was one.
+/// Forgets an earlier Ctrl-C; returns whether there was one (a cancelled job stays so).
 pub fn clear() -> bool {
-    FLAG.swap(false, Ordering::SeqCst)
+    match scope() {
+        Some(c) => c.signal().is_some(),
+        None => FLAG.swap(false, Ordering::SeqCst),
+    }
 }
 
-/// Resolves when Ctrl-C is pressed.
+/// Resolves when Ctrl-C is pressed (on a background job's thread: when it is cancelled).
 pub async fn wait() {
+    if let Some(c) = scope() {
+        loop {
+            let n = c.notify.notified();
+            if c.signal().is_some() {
+                return;
+            }
+            n.await;
+        }
+    }
     loop {
         let n = notify().notified();
         if is_set() {

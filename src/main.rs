@@ -156,6 +156,8 @@ fn run(cli: Cli, ready: Option<mount::Ready>) -> anyhow::Result<i32> {
         shell::run_lines(&rt, &mut sh, StdinLines, None).context("cannot read the script")?;
     }
     rt.block_on(sh.finish());
+    // `&` jobs that are threads of dockerbox would die with it, their output lost.
+    rt.block_on(sh.wait_for_threads());
     mount::realpaths::finish();
     rt.block_on(sh.vfs.settle());
     Ok(sh.exit.unwrap_or(sh.status))

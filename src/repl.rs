@@ -75,7 +75,7 @@ pub fn run(rt: &tokio::runtime::Runtime, sh: &mut Shell) -> anyhow::Result<()> {
         let prompt = sh.prompt();
         match rl.readline(&prompt) {
             Ok(mut line) => {
-                match continue_line(&mut rl, sh, &mut line) {
+                match continue_line(&mut rl, sh, &scope, &mut line) {
                     Ok(true) => {}
                     Ok(false) => {
                         sh.status = exit_codes::INTERRUPTED;
@@ -130,13 +130,18 @@ fn leave(sh: &mut Shell, warned: &mut bool) -> bool {
 }
 
 /// Reads continuation lines while `line` needs more. False when Ctrl-C abandoned it; Ctrl-D
-/// runs what there is (the parser then reports what is missing).
+/// runs what there is (the parser then reports what is missing). Tab completion sees the
+/// lines typed so far (a `done` must fit them).
 fn continue_line(
     rl: &mut Editor<ReplHelper, DefaultHistory>,
     sh: &Shell,
+    scope: &Mutex<Scope>,
     line: &mut String,
 ) -> rustyline::Result<bool> {
     while sh.needs_more(line.as_bytes()) {
+        if let Ok(mut s) = scope.lock() {
+            s.pending = format!("{line}\n");
+        }
         match rl.readline("> ") {
             Ok(more) => {
                 line.push('\n');

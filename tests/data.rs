@@ -417,13 +417,9 @@ fn a_write_cut_short_in_a_stopped_container_says_it_left_a_partial_file() {
     assert!(std::fs::metadata(&landed).unwrap().len() < 600_000_000);
 }
 
-#[test]
-fn ctrl_c_during_cp_a_of_a_tree_leaves_nothing() {
-    let Some(mut sb) = Sandbox::new("datatreeint") else {
-        return;
-    };
+/// A running container `a` with `/tree`: 40 files of 10 MB, so that copying it takes a while.
+fn running_with_a_big_tree(sb: &mut Sandbox) -> String {
     let a = sb.run("a", BUSYBOX, &[]);
-    // Many files, so the one tar stream that copies the tree takes a while.
     sb.exec(
         &a,
         &[
@@ -433,6 +429,15 @@ fn ctrl_c_during_cp_a_of_a_tree_leaves_nothing() {
              > f$i; done",
         ],
     );
+    a
+}
+
+#[test]
+fn ctrl_c_during_cp_a_of_a_tree_leaves_nothing() {
+    let Some(mut sb) = Sandbox::new("datatreeint") else {
+        return;
+    };
+    let a = running_with_a_big_tree(&mut sb);
     for (how, sh) in shells() {
         let b = sb.run(&format!("b{how}"), BUSYBOX, &[]);
         let upper = upper_dir(&b).join("tmp");
@@ -475,16 +480,7 @@ fn ctrl_c_during_cp_a_of_a_tree_into_a_stopped_container_says_what_stays() {
     let Some(mut sb) = Sandbox::new("datatreestop") else {
         return;
     };
-    let a = sb.run("a", BUSYBOX, &[]);
-    sb.exec(
-        &a,
-        &[
-            "sh",
-            "-c",
-            "mkdir -p /tree && cd /tree && for i in $(seq 1 40); do head -c 10000000 /dev/zero \
-             > f$i; done",
-        ],
-    );
+    let a = running_with_a_big_tree(&mut sb);
     let sh = TestShell::new();
     let host_tree = sh.home.path().join("tree");
     std::fs::create_dir(&host_tree).unwrap();

@@ -132,16 +132,39 @@ impl World {
         self.driver.as_ref().map_or(0, Child::id)
     }
 
-    /// Whether the volume's FUSE mount is there, in the driver's mount namespace.
+    /// Whether the volume is served: the engine is told a mountpoint, and it is in a FUSE
+    /// mount of the driver's mount namespace.
     fn mounted(&self, vol: &str) -> bool {
-        let want = self.state.join("mounts").join(vol);
+        let mp = self.inspect(vol, "{{.Mountpoint}}");
         let info = std::fs::read_to_string(format!("/proc/{}/mountinfo", self.driver_pid()))
             .unwrap_or_default();
-        info.lines().any(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            let fstype = l.split(" - ").nth(1).unwrap_or("");
-            f.get(4) == Some(&want.to_string_lossy().as_ref()) && fstype.starts_with("fuse")
-        })
+        !mp.is_empty()
+            && info.lines().any(|l| {
+                let at = l.split(' ').nth(4).unwrap_or("/nowhere");
+                let fstype = l.split(" - ").nth(1).unwrap_or("");
+                fstype.starts_with("fuse dockerbox ") && Path::new(&mp).starts_with(at)
+            })
+    }
+
+    /// The FUSE filesystems mounted in the driver's mount namespace (their device numbers):
+    /// one session serves every volume.
+    fn fuse_sessions(&self) -> std::collections::BTreeSet<String> {
+        let info = std::fs::read_to_string(format!("/proc/{}/mountinfo", self.driver_pid()))
+            .unwrap_or_default();
+        info.lines()
+            .filter(|l| {
+                l.split(" - ")
+                    .nth(1)
+                    .unwrap_or("")
+                    .starts_with("fuse dockerbox ")
+            })
+            .filter(|l| {
+                l.split(' ')
+                    .nth(4)
+                    .is_some_and(|at| Path::new(at).starts_with(&self.state))
+            })
+            .filter_map(|l| l.split(' ').nth(2).map(str::to_string))
+            .collect()
     }
 
     fn docker(&self, args: &[&str]) -> String {
@@ -275,7 +298,9 @@ fn volume_driver_gives_containers_other_containers_directories() {
         &src,
         "sh",
         "-c",
-        "mkdir -p /var/log/app && echo hello from src > /var/log/app/one.log",
+        "mkdir -p /var/log/app && echo hello from src > /var/log/app/one.log \
+         && ln -s /var/log/app/one.log /var/log/app/cur && ln -s one.log /var/log/app/rel \
+         && ln -s /etc/hostname /var/log/app/out",
     ]);
     w.start_driver();
     let src_opt = format!("src=/containers/{src}/var/log/app");
@@ -373,6 +398,21 @@ fn volume_driver_gives_containers_other_containers_directories() {
     // A consumer reads the source's file, and its write lands in the source container.
     let o = w.consume("weblogs:/logs", &["cat", "/logs/one.log"]);
     assert_eq!(ok(&o, "cat through the volume"), "hello from src");
+    // Symlinks resolve in the consumer to what they name in the source (relative to the link,
+    // so at whatever path the consumer mounts the volume); one leading out of the volume
+    // climbs out of it as it would in the source.
+    let o = w.consume(
+        "weblogs:/logs",
+        &[
+            "sh",
+            "-c",
+            "for l in cur rel out; do readlink /logs/$l; done; cat /logs/cur /logs/rel",
+        ],
+    );
+    assert_eq!(
+        ok(&o, "links through the volume"),
+        "one.log\none.log\n../../../etc/hostname\nhello from src\nhello from src"
+    );
     let o = w.consume(
         "weblogs:/logs",
         &["sh", "-c", "echo written by a consumer > /logs/two.log"],
@@ -389,11 +429,16 @@ fn volume_driver_gives_containers_other_containers_directories() {
     let c2 = w.container("c2", &["-v", "weblogs:/logs"]);
     assert!(w.mounted("weblogs"));
     assert_eq!(w.inspect("weblogs", "{{.Status.mounts}}"), "2");
+    // The engine's mount IDs are its own, not the consumers' container IDs.
+    for c in [&c1, &c2] {
+        let id = w.docker(&["inspect", "-f", "{{.Id}}", c]);
+        assert!(!w.driver_log().contains(&format!("(ID {id})")), "{c}'s ID");
+    }
     let mountpoint = w.inspect("weblogs", "{{.Mountpoint}}");
     assert_eq!(
         mountpoint,
         format!(
-            "{}/mounts/weblogs/containers/{src}/var/log/app",
+            "{}/mounts/.namespace/containers/{src}/var/log/app",
             w.state.display()
         )
     );
@@ -432,10 +477,33 @@ fn volume_driver_gives_containers_other_containers_directories() {
         "0:"
     );
 
-    // ro=true: reads, and writes refused by the kernel.
+    // ro=true: reads, and writes refused by the kernel. Volumes mounted at once share one
+    // FUSE session (and the read-only ones another).
     ok(
         &w.create("roview", &[&src_opt, "ro=true"]),
         "volume create ro",
+    );
+    ok(
+        &w.create("applogs", &[&format!("src=/containers/{src}/var/log")]),
+        "volume create applogs",
+    );
+    let c5 = w.container("c5", &["-v", "weblogs:/logs"]);
+    let c6 = w.container("c6", &["-v", "roview:/logs"]);
+    let c7 = w.container("c7", &["-v", "applogs:/logs"]);
+    assert!(w.mounted("weblogs") && w.mounted("roview") && w.mounted("applogs"));
+    assert_eq!(w.fuse_sessions().len(), 2, "two sessions for three volumes");
+    let o = w.docker_output(&["exec", &c6, "touch", "/logs/x.log"]);
+    fails_with(&o, "a write into a ro volume", "Read-only file system");
+    w.docker(&["exec", &c5, "touch", "/logs/x.log"]);
+    assert_eq!(
+        w.docker(&["exec", &c7, "readlink", "/logs/app/cur"]),
+        "one.log"
+    );
+    w.docker(&["exec", &src, "rm", "/var/log/app/x.log"]);
+    w.docker(&["rm", "-f", &c5, &c6, &c7]);
+    assert!(
+        w.fuse_sessions().is_empty(),
+        "the session ends with the last volume"
     );
     let o = w.consume(
         "roview:/logs",
@@ -492,7 +560,7 @@ fn volume_driver_gives_containers_other_containers_directories() {
     let cases: Vec<(Vec<String>, String)> = vec![
         (
             vec!["src=/var/log".into()],
-            "src /var/log: not a container path (/containers/NAME/PATH)".into(),
+            "src /var/log: not a container path (/containers/NAME/PATH; or /volumes/NAME/PATH, /images/IMAGE/PATH)".into(),
         ),
         (
             vec![format!("src=/containers/{nope}/var/log")],
@@ -554,7 +622,56 @@ fn volume_driver_gives_containers_other_containers_directories() {
         ),
     );
     assert!(!w.mounted("selfvol"));
+    // While that container, stopped, names the volume, nobody else is served either: its
+    // files are read through the archive API, which would mount the volume for it.
+    let o = w.consume("selfvol:/x", &["ls", "/x"]);
+    fails_with(
+        &o,
+        "another consumer while the stopped source names the volume",
+        "which uses the volume itself",
+    );
     w.docker(&["rm", "-f", &selfish]);
+
+    // Other trees: an image's directory (always read-only) and a volume's of the engine;
+    // one of this driver's own volumes is refused (reading it would ask the driver itself).
+    ok(
+        &w.create("imagevol", &[&format!("src=/images/{BUSYBOX}/etc")]),
+        "volume create from an image",
+    );
+    assert_eq!(w.inspect("imagevol", "{{.Status.ro}}"), "true");
+    let o = w.consume(
+        "imagevol:/x",
+        &["sh", "-c", "head -1 /x/passwd; touch /x/new"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "root:x:0:0:root:/root:/bin/sh\n"
+    );
+    fails_with(
+        &o,
+        "a write into an image's volume",
+        "Read-only file system",
+    );
+    let plain = w.name("plain");
+    w.volumes.push(plain.clone());
+    w.docker(&["volume", "create", &plain]);
+    let o = w.consume(
+        &format!("{plain}:/v"),
+        &["sh", "-c", "mkdir /v/d && echo in a volume > /v/d/f"],
+    );
+    ok(&o, "fill a plain volume");
+    ok(
+        &w.create("volvol", &[&format!("src=/volumes/{plain}/d")]),
+        "volume create from a volume",
+    );
+    let o = w.consume("volvol:/x", &["cat", "/x/f"]);
+    assert_eq!(ok(&o, "read a volume through a volume"), "in a volume");
+    let o = w.create("loop", &["src=/volumes/weblogs"]);
+    fails_with(
+        &o,
+        "a volume of the driver's own",
+        "src /volumes/weblogs: volume weblogs is one of this driver's own",
+    );
 
     // A clean restart keeps the volumes (List, Get, Mount again).
     assert_eq!(w.stop_driver("-TERM"), Some(0));
@@ -574,8 +691,10 @@ fn volume_driver_gives_containers_other_containers_directories() {
     let o = w.consume("weblogs:/logs", &["cat", "/logs/three.log"]);
     assert_eq!(ok(&o, "cat after a restart"), "from c1");
 
-    // A killed driver: its consumers' mount is dead; the next driver clears it, the dead
-    // consumer's unmount is answered, and a new consumer mounts afresh.
+    // A killed driver: the next one mounts again what is still mounted (its counts kept in
+    // the state file), so new consumers are served at once. A consumer that was running keeps
+    // the dead session's mount (the kernel's connection went with the killed process) until
+    // it restarts; then its Unmount and Mount are counted right.
     let c3 = w.container("c3", &["-v", "weblogs:/logs"]);
     assert!(w.mounted("weblogs"));
     w.stop_driver("-KILL");
@@ -583,16 +702,30 @@ fn volume_driver_gives_containers_other_containers_directories() {
         assert!(w.socket().exists(), "a socket systemd passed stays");
     }
     w.start_driver();
-    assert!(
-        !w.mounted("weblogs"),
-        "the new driver detached the dead mount"
+    wait_until("the new driver's mount of weblogs", || w.mounted("weblogs"));
+    assert_eq!(w.inspect("weblogs", "{{.Status.mounts}}"), "1");
+    let o = w.docker_output(&["exec", &c3, "cat", "/logs/one.log"]);
+    fails_with(
+        &o,
+        "a read through the dead mount",
+        "Transport endpoint is not connected",
     );
-    w.docker(&["rm", "-f", &c3]);
     let o = w.consume("weblogs:/logs", &["cat", "/logs/one.log"]);
     assert_eq!(ok(&o, "cat after a killed driver"), "hello from src\nlater");
+    assert_eq!(w.inspect("weblogs", "{{.Status.mounts}}"), "1");
+    w.docker(&["restart", "-t", "0", &c3]);
+    assert_eq!(
+        w.docker(&["exec", &c3, "cat", "/logs/one.log"]),
+        "hello from src\nlater"
+    );
+    w.docker(&["rm", "-f", &c3]);
+    assert_eq!(w.inspect("weblogs", "{{.Status.mounts}}"), "0");
+    assert!(!w.mounted("weblogs"), "the last unmount unmounts");
 
     // Remove: gone from the engine, the state file and the mounts directory.
-    w.docker(&["volume", "rm", "weblogs", "roview", "selfvol", "emptyvol"]);
+    w.docker(&[
+        "volume", "rm", "weblogs", "roview", "selfvol", "emptyvol", "imagevol", "volvol", "applogs",
+    ]);
     let names = w.volume_names();
     for v in ["weblogs", "roview", "selfvol"] {
         assert!(!names.contains(&v.to_string()), "{v} still listed");

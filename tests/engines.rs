@@ -301,6 +301,35 @@ impl ExtraEngine {
         Some(ExtraEngine::started(tag, dir, Listen::Tcp(port), child))
     }
 
+    /// [`ExtraEngine::tcp`] that asks an authorization plugin about every request:
+    /// `plugin(DIR)` starts the plugin's server in DIR, which is this engine's own
+    /// `/run/docker/plugins` (a mount namespace of its own, as
+    /// [`ExtraEngine::unix_private_plugins`]), before dockerd starts with
+    /// `--authorization-plugin=NAME`.
+    pub fn tcp_with_authz(
+        tag: &str,
+        name: &str,
+        plugin: impl FnOnce(&Path),
+    ) -> Option<ExtraEngine> {
+        if !engines_available(tag) {
+            return None;
+        }
+        let dir = engine_dir(tag);
+        let plugins = dir.join("plugins");
+        std::fs::create_dir(&plugins).expect("mkdir plugins");
+        plugin(&plugins);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        let authz = format!("--authorization-plugin={name}");
+        let mut cmd = dockerd_command_in(&dir, &["--host", "fd://", &authz], Some(&plugins));
+        // Socket activation, as for `tcp` (the script exports LISTEN_PID when this is set).
+        cmd.env("LISTEN_FDS", "1");
+        hand_over(&mut cmd, &listener);
+        let child = cmd.spawn().expect("spawn dockerd");
+        drop(listener);
+        Some(ExtraEngine::started(tag, dir, Listen::Tcp(port), child))
+    }
+
     /// Waits for the engine to answer and loads busybox into it.
     fn started(tag: &str, dir: PathBuf, listen: Listen, child: Child) -> ExtraEngine {
         let t0 = Instant::now();
@@ -650,7 +679,7 @@ fn dockerd_command_in(dir: &Path, listen: &[&str], plugins: Option<&Path>) -> Co
         Some(p) => c
             .args([
                 "-c",
-                r#"exec unshare --net --mount --propagation private sh -c 'mount --bind "$0" /run/docker/plugins && exec "$@"' "$@""#,
+                r#"[ "$LISTEN_FDS" = 1 ] && export LISTEN_PID=$$; exec unshare --net --mount --propagation private sh -c 'mount --bind "$0" /run/docker/plugins && exec "$@"' "$@""#,
                 "sh",
             ])
             .arg(p),

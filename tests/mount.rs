@@ -32,6 +32,11 @@ pub(crate) struct Mounted {
 
 impl Mounted {
     pub(crate) fn new(sh: &TestShell, opts: &[&str]) -> Mounted {
+        Mounted::new_with(sh, opts, &[])
+    }
+
+    /// A mount whose server has `env` set too.
+    pub(crate) fn new_with(sh: &TestShell, opts: &[&str], env: &[(&str, &str)]) -> Mounted {
         let dir = tempfile::tempdir().expect("mount point");
         let mut args = vec!["mount".to_string()];
         args.extend(opts.iter().map(|s| s.to_string()));
@@ -39,6 +44,7 @@ impl Mounted {
         let child = sh
             .command()
             .args(&args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -625,4 +631,253 @@ fn the_mount_ends_cleanly_and_says_why_it_cannot_start() {
         r.stderr,
         "dockerbox: mount: -o exec: unknown option (ro, rw, allow_other)\n"
     );
+}
+
+#[test]
+fn kept_answers_follow_the_engines_events_and_small_writes_land_at_close() {
+    use std::io::Write;
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("kept", DEBIAN, &[]);
+    sb.exec(&c, &["sh", "-c", "mkdir /srv/d && echo one > /srv/d/f"]);
+    // Answers kept for an hour: only the engine's events can show what changed inside.
+    let m = Mounted::new_with(&sh, &[], &[("DOCKERBOX_MOUNT_TTL", "3600")]);
+    let dir = m.at(&c, "/srv/d");
+    let names = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(std::fs::read_to_string(dir.join("f")).unwrap(), "one\n");
+    assert_eq!(names(&dir), ["f"]);
+    assert_eq!(std::fs::metadata(dir.join("f")).unwrap().len(), 4);
+    // Changed by an exec: seen once it ended (the engine's exec_die), listing and sizes too.
+    sb.exec(
+        &c,
+        &["sh", "-c", "echo second > /srv/d/f && echo new > /srv/d/g"],
+    );
+    wait_until("the exec's changes through the mount", || {
+        std::fs::read_to_string(dir.join("f")).is_ok_and(|s| s == "second\n")
+            && names(&dir) == ["f", "g"]
+            && std::fs::metadata(dir.join("f")).is_ok_and(|m| m.len() == 7)
+    });
+    // `docker cp` into it (extract-to-dir).
+    let src = host_tree(&[("h", b"copied\n", 0o644)]);
+    docker(&[
+        "cp",
+        &src.path().join("h").to_string_lossy(),
+        &format!("{c}:/srv/d/h"),
+    ]);
+    wait_until("the copied file through the mount", || {
+        names(&dir) == ["f", "g", "h"]
+    });
+    // Small writes are gathered: the file shows every write answered, to the writer and to
+    // a reader beside it, and close(2) returns once they are all in the container.
+    {
+        let mut w = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(dir.join("f"))
+            .unwrap();
+        for _ in 0..1000 {
+            w.write_all(b"0123456789").unwrap();
+        }
+        assert_eq!(w.metadata().unwrap().len(), 10_000);
+        assert_eq!(std::fs::metadata(dir.join("f")).unwrap().len(), 10_000);
+        assert_eq!(
+            std::fs::read(dir.join("f")).unwrap(),
+            b"0123456789".repeat(1000)
+        );
+    }
+    assert_eq!(sb.exec(&c, &["wc", "-c", "/srv/d/f"]), "10000 /srv/d/f");
+    // A new file of small writes is at its name, whole, when close(2) returns.
+    let want: String = (0..5000).map(|i| format!("{i}\n")).collect();
+    {
+        let mut w = std::fs::File::create(dir.join("n")).unwrap();
+        for i in 0..5000 {
+            writeln!(w, "{i}").unwrap();
+        }
+    }
+    let sum = sb.exec(&c, &["sha256sum", "/srv/d/n"]);
+    assert!(
+        sum.starts_with(&crate::util::sha256(want.as_bytes())),
+        "{sum}"
+    );
+    // Appends gathered still append, after what the container wrote meanwhile.
+    {
+        let mut a = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("g"))
+            .unwrap();
+        writeln!(a, "mine 1").unwrap();
+        sb.exec(&c, &["sh", "-c", "echo theirs >> /srv/d/g"]);
+        writeln!(a, "mine 2").unwrap();
+    }
+    let g = sb.exec(&c, &["cat", "/srv/d/g"]);
+    assert!(
+        g == "new\nmine 1\ntheirs\nmine 2" || g == "new\ntheirs\nmine 1\nmine 2",
+        "{g}"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("g")).unwrap(), g + "\n");
+    assert!(!inside(&c, "/srv/d", "ls -A").contains(".dbx-"));
+}
+
+/// `stat -c FORMAT` of a path under the mount, on the host.
+fn host_stat(fmt: &str, p: &Path) -> String {
+    let out = Command::new("stat")
+        .args(["-c", fmt])
+        .arg(p)
+        .env("TZ", "UTC")
+        .output()
+        .expect("stat");
+    assert!(
+        out.status.success(),
+        "stat {}: {}",
+        p.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+#[test]
+fn fifos_sockets_and_devices_are_made_through_the_mount() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("special", DEBIAN, &[]);
+    let never = sb.create("special-stopped", DEBIAN);
+    let m = Mounted::new(&sh, &[]);
+    let stat_in = |p: &str| sb.exec(&c, &["stat", "-c", "%F %a %t %T", p]);
+    // A fifo: the container's own kind and mode, and the same through the mount.
+    host(&m.at(&c, "/tmp"), "mkfifo -m 0640 f");
+    assert_eq!(stat_in("/tmp/f"), "fifo 640 0 0");
+    assert_eq!(host_stat("%F %a", &m.at(&c, "/tmp/f")), "fifo 640");
+    // A socket, as bind(2) makes it (the kernel asks for mknod S_IFSOCK).
+    let sock = m.at(&c, "/tmp/s");
+    assert!(sock.as_os_str().len() < 108, "{}", sock.display());
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+    drop(listener);
+    assert!(
+        stat_in("/tmp/s").starts_with("socket "),
+        "{}",
+        stat_in("/tmp/s")
+    );
+    // A character device: the test container may make one (Docker gives CAP_MKNOD).
+    host(&m.at(&c, "/tmp"), "mknod -m 0666 null c 1 3");
+    assert_eq!(stat_in("/tmp/null"), "character special file 666 1 3");
+    assert_eq!(
+        host_stat("%F %t %T", &m.at(&c, "/tmp/null")),
+        "character special file 1 3"
+    );
+    // The listing's types are the container's.
+    let types = "find . -maxdepth 1 -printf '%y %f\\n' | sort";
+    same(
+        &host(&m.at(&c, "/tmp"), types),
+        &inside(&c, "/tmp", types),
+        "find -printf %y of /tmp",
+    );
+    // A name that is there is EEXIST, from the container.
+    let e = Command::new("mkfifo")
+        .arg(m.at(&c, "/tmp/f"))
+        .output()
+        .expect("mkfifo");
+    assert!(!e.status.success());
+    assert!(
+        String::from_utf8_lossy(&e.stderr).contains("File exists"),
+        "{}",
+        String::from_utf8_lossy(&e.stderr)
+    );
+    // A stopped container takes a fifo through the archive; a socket has no tar entry: EROFS.
+    host(&m.at(&never, "/tmp"), "mkfifo -m 0600 g");
+    assert_eq!(host_stat("%F %a", &m.at(&never, "/tmp/g")), "fifo 600");
+    let listed = Command::new("sh")
+        .args(["-c", &format!("docker cp {never}:/tmp/g - | tar tvf -")])
+        .output()
+        .expect("docker cp");
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).starts_with("prw-------"),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    // A device too (the engine makes it, as for `docker cp`), and the listing's types.
+    host(&m.at(&never, "/tmp"), "mknod -m 0600 n c 1 3");
+    let listed = Command::new("sh")
+        .args(["-c", &format!("docker cp {never}:/tmp/n - | tar tvf -")])
+        .output()
+        .expect("docker cp");
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).starts_with("crw-------"),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    assert_eq!(
+        host(
+            &m.at(&never, "/tmp"),
+            "find . -maxdepth 1 -name '[gn]' -printf '%y %f\\n' | sort"
+        ),
+        "c n\np g\n"
+    );
+    assert_eq!(
+        host_stat("%F %t %T", &m.at(&never, "/tmp/n")),
+        "character special file 1 3"
+    );
+    let e = std::os::unix::net::UnixListener::bind(m.at(&never, "/tmp/s")).expect_err("bind");
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+}
+
+#[test]
+fn times_set_through_the_mount_are_the_containers() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("times", DEBIAN, &[]);
+    let m = Mounted::new(&sh, &[]);
+    let t = m.at(&c, "/tmp/t");
+    std::fs::write(&t, b"x").unwrap();
+    landed(&c, "/tmp");
+    let stat_in = |fmt: &str| inside(&c, "/tmp", &format!("stat -c '{fmt}' t"));
+    // touch -d: mtime and atime to the nanosecond, as the container's stat shows them.
+    host(
+        &m.at(&c, "/tmp"),
+        "touch -d '2001-02-03 04:05:06.789123456' t",
+    );
+    assert_eq!(stat_in("%y"), "2001-02-03 04:05:06.789123456 +0000");
+    assert_eq!(stat_in("%x"), "2001-02-03 04:05:06.789123456 +0000");
+    // -m leaves the atime (UTIME_OMIT), -a the mtime.
+    host(&m.at(&c, "/tmp"), "touch -m -d '2002-01-01 00:00:00.5' t");
+    host(&m.at(&c, "/tmp"), "touch -a -d '1999-12-31 23:59:59' t");
+    assert_eq!(stat_in("%y"), "2002-01-01 00:00:00.500000000 +0000");
+    assert_eq!(stat_in("%x"), "1999-12-31 23:59:59.000000000 +0000");
+    // Through the mount: the same three times, the ctime the container's own (not the mtime).
+    let all = "%x|%y|%z";
+    wait_until("the mount's times to be the container's", || {
+        host_stat(all, &t) == stat_in(all)
+    });
+    assert!(!host_stat("%z", &t).starts_with("2002-01-01"), "ctime");
+    // UTIME_NOW: a time of now, from the container's clock.
+    host(&m.at(&c, "/tmp"), "touch -m t");
+    assert!(!stat_in("%y").starts_with("2002"), "{}", stat_in("%y"));
+    // chmod, chown, rename and a write move the ctime.
+    for (what, script) in [
+        ("chmod", "chmod 600 t"),
+        ("chown", "chown 1:1 t"),
+        ("rename", "mv t u && mv u t"),
+        ("write", "echo more >> t"),
+    ] {
+        let before = stat_in("%z");
+        wait_until(&format!("{what} to move the ctime"), || {
+            host(&m.at(&c, "/tmp"), script);
+            stat_in("%z") != before
+        });
+        wait_until(&format!("the mount's ctime after {what}"), || {
+            host_stat("%z", &t) == stat_in("%z")
+        });
+    }
 }

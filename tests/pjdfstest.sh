@@ -5,6 +5,8 @@
 # /tmp/pjdfstest.log). TESTING.md lists the counts and the cases that cannot apply.
 # (Short paths: a socket's path must fit in 108 bytes.)
 # Usage: tests/pjdfstest.sh [TEST_PATTERN...]     (root, a Docker engine, /dev/fuse)
+# PJD_TMPFS=1 runs on a tmpfs in the container instead of its root filesystem (fuse-overlayfs or
+# overlayfs, where a 0:0 character device is a whiteout: the container itself cannot make one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v pjdfstest >/dev/null || { echo "pjdfstest: cargo install pjdfstest" >&2; exit 2; }
@@ -13,7 +15,9 @@ db=${DOCKERBOX:-$PWD/target/debug/dockerbox}
 [ -x "$db" ] || cargo build -q
 log=${PJD_LOG:-/tmp/pjdfstest.log}
 c=dbx-pjd-$$
-docker run -d --network none --label dockerbox.test=1 \
+tmpfs=()
+if [ "${PJD_TMPFS:-0}" = 1 ]; then tmpfs=(--tmpfs /tmp/pjd:rw,exec,mode=0755); fi
+docker run -d --network none --label dockerbox.test=1 "${tmpfs[@]}" \
     --label "dockerbox.test.owner=$$:$(awk '{print $22}' /proc/$$/stat)" \
     --name "$c" dockerbox-test/debian:1 sleep 1000000 >/dev/null
 docker exec "$c" mkdir -p /tmp/pjd
@@ -32,10 +36,12 @@ done
 {
     echo '[features]'
     echo 'posix_fallocate = {}'
+    echo 'rename_ctime = {}'   # the container's kernel moves a renamed file's ctime
     echo 'utime_now = {}'
     echo 'utimensat = {}'
     echo '[settings]'
-    # Times through the mount have whole seconds: naps shorter than that see no change.
+    # A running container's times have nanoseconds now, but the mount's attributes may be a
+    # second old (its TTL): naps shorter than that can see no change.
     echo "naptime = ${PJD_NAPTIME:-1.01}"
     echo 'allow_remount = false'
     echo '[dummy_auth]'

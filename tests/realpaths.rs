@@ -236,3 +236,34 @@ fn without_a_mount_container_files_are_streams() {
         )
     );
 }
+
+#[test]
+fn the_programs_root_follows_the_hosts() {
+    let Some(mut sb) = ready("realpaths-tops") else {
+        return;
+    };
+    let a = sb.run("a", DEBIAN, &[]);
+    /// Removes the test's name at `/` also on failure.
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let name = Gone(format!("/dbx-realpaths-{}", std::process::id()));
+    let n = &name.0;
+    // A name made at `/` after the first program set the view up is there for the next one,
+    // and one removed is gone; `exec PROG` outside a container is PROG, with real paths too.
+    let script = format!(
+        "/bin/sh -c 'test -d /containers/{a} && echo first'
+         mkdir {n}
+         echo new > {n}/f
+         /bin/sh -c 'cat {n}/f; test -d /containers/{a}/etc && echo tree'
+         /bin/rm -r {n}
+         /bin/sh -c 'test -e {n} || echo gone; test -d /containers/{a} && echo still'
+         exec /bin/sh -c 'test -d /containers/{a}/etc && echo by exec'"
+    );
+    let got = TestShell::new().c(&script).ok();
+    assert_eq!(got, "first\nnew\ntree\ngone\nstill\nby exec\n");
+    assert!(!Path::new(n).exists());
+}

@@ -558,3 +558,189 @@ fn ctrl_z_leaves_builtin_pipelines_running_and_job_specs_work() {
     let r = sh.c("sleep 0.1 & wait %1; echo $?; sleep 0.1 & wait %%; echo $?; wait %9; echo $?");
     assert_eq!(r.out(), "0\n0\n127\n");
 }
+
+/// `&` jobs under job control: a host job is a process group of its own whose `$!` is the
+/// real PID (`kill -0 $!`); `jobs -l` lists it with that PID; `fg` gives it the terminal and
+/// Ctrl-Z stops it again; `bg` continues it; `kill %1` ends it (143). A background job that
+/// reads the terminal stops, and `fg` lets it read.
+#[test]
+fn background_host_jobs_have_full_job_control() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&["sleep 100 &", "Enter"]);
+    let s = t.wait_for("job started", |s| s.contains("\n[1] "));
+    let pid: String = s
+        .split("\n[1] ")
+        .nth(1)
+        .unwrap_or_default()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(!pid.is_empty(), "{s}");
+    t.keys(&["echo bang=$!; kill -0 $! && echo alive", "Enter"]);
+    t.wait_for("$! is the PID", |s| {
+        s.contains(&format!("\nbang={pid}\nalive\n"))
+    });
+    t.keys(&["jobs -l", "Enter"]);
+    t.wait_for("jobs -l", |s| {
+        s.contains(&format!(
+            "\n[1]+ {pid} Running                 sleep 100 &\n"
+        ))
+    });
+    t.keys(&["fg %1", "Enter"]);
+    t.wait_for("fg names the job", |s| s.contains("$ fg %1\nsleep 100\n"));
+    stop(&t, "sleep 100");
+    t.keys(&["bg", "Enter"]);
+    t.wait_for("bg", |s| s.contains("\n[1]+ sleep 100 &\n"));
+    t.keys(&["kill %1; wait %1; echo killed=$?", "Enter"]);
+    t.wait_for("kill %1", |s| s.contains("\nkilled=143"));
+    // Reading the terminal in the background stops it (SIGTTIN); `fg` lets it read.
+    t.keys(&["head -n 1 &", "Enter"]);
+    crate::util::wait_until("the reader to stop", || {
+        t.keys(&["jobs", "Enter"]);
+        t.screen(false)
+            .contains("Stopped                 head -n 1 &")
+    });
+    t.keys(&["kill -STOP %1; bg %1", "Enter"]);
+    t.wait_for("bg after kill -STOP", |s| {
+        s.contains("\n[1]+ head -n 1 &\n")
+    });
+    t.keys(&["fg", "Enter"]);
+    t.wait_for("fg", |s| s.contains("$ fg\nhead -n 1\n"));
+    t.keys(&["typed-in-fg", "Enter"]);
+    t.wait_for("head read it", |s| {
+        s.contains("\ntyped-in-fg\ntyped-in-fg\n")
+    });
+    t.keys(&["echo after=$?", "Enter"]);
+    t.wait_for("status", |s| s.contains("\nafter=0"));
+    assert!(!t.exited());
+}
+
+/// `&` jobs that run in dockerbox itself (a loop): Ctrl-C typed for the foreground leaves
+/// them running, `kill %N` ends them with 143 (also by `kill $!`), and `fg` waits for one
+/// that Ctrl-C then cancels (130).
+#[test]
+fn background_thread_jobs_are_cancelled_by_kill_and_fg_ctrl_c() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&["while :; do sleep 0.05; done &", "Enter"]);
+    t.wait_for("job started", |s| s.contains("\n[1] "));
+    t.keys(&["while :; do :; done", "Enter"]);
+    t.interrupt("while :; do :; done\n", "$");
+    t.keys(&["jobs", "Enter"]);
+    t.wait_for("still running", |s| {
+        s.contains("\n[1]+  Running                 while :; do sleep 0.05; done &\n")
+    });
+    t.keys(&["kill %1; wait %1; echo killed=$?", "Enter"]);
+    t.wait_for("kill %1", |s| s.contains("\nkilled=143"));
+    t.keys(&[
+        "while :; do :; done & kill $!; wait $!; echo bang=$?",
+        "Enter",
+    ]);
+    t.wait_for("kill $!", |s| s.contains("\nbang=143"));
+    t.keys(&["while :; do sleep 0.05; done &", "Enter"]);
+    t.wait_for("job started", |s| {
+        s.contains("$ while :; do sleep 0.05; done &\n[")
+    });
+    t.keys(&["fg", "Enter"]);
+    t.wait_for("fg names it", |s| {
+        s.contains("$ fg\nwhile :; do sleep 0.05; done\n")
+    });
+    t.interrupt("$ fg\n", "$");
+    t.keys(&["echo fg=$?; jobs; echo listed", "Enter"]);
+    let s = t.wait_for("after fg", |s| s.contains("\nfg=130\n"));
+    let after = s.rsplit("\nfg=130\n").next().unwrap_or_default();
+    assert!(after.starts_with("listed"), "{s}");
+    assert!(!t.exited());
+}
+
+/// Without job control: `$!` of a host job is its real PID (`kill $!`, `wait $!`, `ps -p
+/// $!` work), a thread job's is a number above any PID that `kill` and `wait` take, and a
+/// script or `-c` waits for thread jobs (their output lands) but not for host programs.
+#[test]
+fn bang_is_a_real_pid_and_thread_jobs_finish_before_exit() {
+    let sh = TestShell::new();
+    let r = sh.c("sleep 30 & p=$!; kill -0 $p && echo alive; kill $p; wait $p; echo st=$?");
+    assert_eq!(r.out(), "alive\nst=143\n");
+    let r =
+        sh.c("while :; do :; done & kill $!; wait $!; echo st=$?; [ $! -gt 4194304 ] && echo big");
+    assert_eq!(r.out(), "st=143\nbig\n");
+    let r = sh.c("sleep 0.1 | sleep 0.2 & jobs -p | grep -qx \"$(jobs -p)\"; wait $!; echo w=$?");
+    assert_eq!(r.out(), "w=0\n");
+    let file = sh.home.path().join("loop-out");
+    let r = sh.c(&format!(
+        "for i in 1 2 3; do echo $i; done > '{}' & ",
+        file.display()
+    ));
+    assert_eq!(r.status, 0);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        "1\n2\n3\n"
+    );
+    let r = sh.c("{ sleep 0.2; echo late; } &");
+    assert_eq!(r.out(), "late\n");
+    let r = sh.stdin(b"{ sleep 0.2; echo piped-late; } &\necho first\n");
+    assert_eq!(r.out(), "first\npiped-late\n");
+    // A host program is not waited for: it goes on by itself after dockerbox ended.
+    let r = sh.c("sleep 60 >/dev/null 2>&1 & echo $! > pid");
+    assert_eq!(r.status, 0);
+    let pid = std::fs::read_to_string(sh.home.path().join("pid")).unwrap_or_default();
+    let kill = |args: &[&str]| {
+        std::process::Command::new("kill")
+            .args(args)
+            .arg(pid.trim())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(kill(&["-0"]), "sleep {pid} goes on");
+    kill(&["-TERM"]);
+    // As sh: `wait` says which signal killed a job, on its own stderr; a signal a process
+    // ignores by default does not end a thread job.
+    let r = sh.c("sleep 30 & kill -HUP $!; wait $! 2>err; echo st=$?; cat err");
+    assert!(r.out().starts_with("st=129\ndockerbox: "), "{}", r.out());
+    assert!(r.out().ends_with(" Hangup\n"), "{}", r.out());
+    let r = sh.c("{ sleep 0.1; echo end; } & kill -URG $!; wait $!; echo st=$?");
+    assert_eq!(r.out(), "end\nst=0\n");
+    // `wait -n` returns with the first host job to end, not the first started.
+    let r = sh
+        .c("sleep 30 & a=$!; sh -c 'exit 7' & wait -n; echo n=$?; kill -0 $a && echo on; kill $a");
+    assert_eq!(r.out(), "n=7\non\n");
+    let r = sh.c("kill -l 143; kill -s KILL %9; echo $?");
+    assert_eq!(r.out(), "TERM\n1\n");
+    assert!(r.stderr.contains("kill: %9: no such job"), "{}", r.stderr);
+}
+
+/// Tab completes a closing keyword where it fits, also on a `> ` line of a multi-line loop,
+/// and `%N` after `fg`.
+#[test]
+fn tab_completes_closing_keywords_and_job_specs() {
+    if !tmux_available() {
+        return;
+    }
+    let sh = TestShell::new();
+    let t = Tmux::start(&sh, &[]);
+    t.wait_for("prompt", |s| s.contains("~$"));
+    t.keys(&["for i in a b; do", "Enter"]);
+    t.wait_for("continued", |s| s.contains("\n>"));
+    t.keys(&["echo item-$i", "Enter"]);
+    t.keys(&["don", "Tab"]);
+    t.wait_for("done completed", |s| s.contains("\n> done"));
+    t.keys(&["Enter"]);
+    t.wait_for("the loop ran", |s| s.contains("\nitem-a\nitem-b\n"));
+    t.keys(&["sleep 100 &", "Enter"]);
+    t.wait_for("job", |s| s.contains("\n[1] "));
+    t.keys(&["fg %", "Tab"]);
+    t.wait_for("job spec completed", |s| s.contains("$ fg %1"));
+    t.keys(&["Enter"]);
+    t.wait_for("fg", |s| s.contains("$ fg %1\nsleep 100\n"));
+    t.interrupt("$ fg %1\n", "$");
+    assert!(!t.exited());
+}

@@ -103,6 +103,9 @@ const GREP_CASES: &[&[&str]] = &[
     &["-rn", r"foo\(-\)\?bar", "t"],
     &["-rnE", "o{2}ba?r$", "t"],
     &["-rn", "[e]rror th", "t"],
+    // The kernel's files, also through a symlink elsewhere: read as the container reads them.
+    &["-H", "^Name", "proc/1/status"],
+    &["-H", "^Name", "u/status"],
 ];
 
 #[test]
@@ -112,14 +115,19 @@ fn grep_matches_gnu_grep_inside_a_container() {
     };
     let c = sb.run("deb", DEBIAN, &[]);
     sb.exec(&c, &["sh", "-c", TREE]);
-    let sh = TestShell::new();
-    for args in GREP_CASES {
-        // `-Rl ERROR` with no operand searches the current directory.
-        let dir = if args.len() == 2 { "/t" } else { "/" };
-        let gnu = oracle(&c, dir, "grep", args);
-        let ours = ours(&sh, &format!("/containers/{c}{dir}"), "grep", args);
-        same(&format!("grep {args:?}"), &ours, &gnu);
+    sb.exec(&c, &["ln", "-s", "/proc/1", "/u"]);
+    // By the direct path (dockerbox reads the files itself) and by the agent.
+    for direct in ["1", "0"] {
+        let sh = TestShell::new().env("DOCKERBOX_DIRECT", direct);
+        for args in GREP_CASES {
+            // `-Rl ERROR` with no operand searches the current directory.
+            let dir = if args.len() == 2 { "/t" } else { "/" };
+            let gnu = oracle(&c, dir, "grep", args);
+            let ours = ours(&sh, &format!("/containers/{c}{dir}"), "grep", args);
+            same(&format!("DIRECT={direct} grep {args:?}"), &ours, &gnu);
+        }
     }
+    let sh = TestShell::new();
     // Absolute operands show the path typed.
     let r = sh.c(&format!(
         "grep -n two /containers/{c}/t/app.log /containers/{c}/t/sub"
@@ -186,18 +194,20 @@ fn find_and_du_match_gnu_inside_a_container() {
     };
     let c = sb.run("deb", DEBIAN, &[]);
     sb.exec(&c, &["sh", "-c", TREE]);
-    let sh = TestShell::new();
-    for (tool, cases) in [("find", FIND_CASES), ("du", DU_CASES)] {
-        for args in cases {
-            // Without a path, the current directory.
-            let dir = if args.iter().any(|a| a.starts_with('t')) {
-                "/"
-            } else {
-                "/t"
-            };
-            let gnu = oracle(&c, dir, tool, args);
-            let ours = ours(&sh, &format!("/containers/{c}{dir}"), tool, args);
-            same(&format!("{tool} {args:?}"), &ours, &gnu);
+    for direct in ["1", "0"] {
+        let sh = TestShell::new().env("DOCKERBOX_DIRECT", direct);
+        for (tool, cases) in [("find", FIND_CASES), ("du", DU_CASES)] {
+            for args in cases {
+                // Without a path, the current directory.
+                let dir = if args.iter().any(|a| a.starts_with('t')) {
+                    "/"
+                } else {
+                    "/t"
+                };
+                let gnu = oracle(&c, dir, tool, args);
+                let ours = ours(&sh, &format!("/containers/{c}{dir}"), tool, args);
+                same(&format!("DIRECT={direct} {tool} {args:?}"), &ours, &gnu);
+            }
         }
     }
 }
@@ -253,6 +263,70 @@ fn grep_searches_many_containers_at_once_in_operand_order() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(got, want, "{}", r.stderr);
+}
+
+#[test]
+fn grep_of_containers_of_one_image_reads_each_as_its_own() {
+    let Some(mut sb) = Sandbox::new("grepimage") else {
+        return;
+    };
+    // The image's files read once serve every container that has not changed them: a file
+    // changed in one (its upper layer), a directory replaced (opaque), one under a tmpfs.
+    let same = sb.run("same", DEBIAN, &[]);
+    let changed = sb.run("changed", DEBIAN, &[]);
+    sb.exec(
+        &changed,
+        &[
+            "sed",
+            "-i",
+            "s/Debian/Debian changed/",
+            "/usr/lib/os-release",
+        ],
+    );
+    let opaque = sb.run("opaque", DEBIAN, &[]);
+    sb.exec(
+        &opaque,
+        &[
+            "sh",
+            "-c",
+            "rm -rf /usr/lib/apt && mkdir /usr/lib/apt && echo 'Debian anew' > /usr/lib/apt/f",
+        ],
+    );
+    let mounted = sb.run("mounted", DEBIAN, &["--tmpfs", "/usr/lib/apt"]);
+    sb.exec(
+        &mounted,
+        &["sh", "-c", "echo 'Debian on tmpfs' > /usr/lib/apt/g"],
+    );
+    let all = [&same, &changed, &opaque, &mounted];
+    let sh = TestShell::new();
+    for args in [
+        &["-rn", "Debian"][..],
+        &["-rl", "Debian"],
+        &["-rc", "Debian"],
+    ] {
+        let mut want = String::new();
+        let mut want_err = String::new();
+        for c in all {
+            let mut a = args.to_vec();
+            a.push("/usr/lib");
+            let gnu = oracle(c, "/", "grep", &a);
+            for line in gnu.out().lines() {
+                want.push_str(&format!("/containers/{c}{line}\n"));
+            }
+            for line in gnu.stderr.lines() {
+                let line = line.strip_prefix("grep: ").unwrap_or(line);
+                want_err.push_str(&format!("grep: /containers/{c}{line}\n"));
+            }
+        }
+        let words: Vec<String> = all
+            .iter()
+            .map(|c| format!("/containers/{c}/usr/lib"))
+            .collect();
+        let r = sh.c(&format!("grep {} Debian {}", args[0], words.join(" ")));
+        assert_eq!(r.out(), want, "grep {args:?}: {}", r.stderr);
+        assert_eq!(gnu_messages(&r.stderr), want_err, "grep {args:?}");
+        assert_eq!(r.status, 0, "grep {args:?}");
+    }
 }
 
 #[test]

@@ -32,6 +32,7 @@ mod multi;
 mod nav;
 mod objects_nav;
 mod realpaths;
+mod remote_direct;
 mod repl;
 mod scale;
 mod search;

@@ -12,7 +12,7 @@ use dockerbox_search::args::ArgError;
 use dockerbox_search::du as d;
 use futures_util::future::LocalBoxFuture;
 
-use super::searching::{self, Batch, Job};
+use super::searching;
 use super::{Builtin, Out};
 use crate::context::Context;
 use crate::exit_codes;
@@ -66,15 +66,9 @@ impl Builtin for Cmd {
 
 async fn du(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
     let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let (o, mut operands) = match d::parse(&argv) {
+    let (o, mut operands) = match searching::parsed(ctx, d::parse(&argv), exit_codes::FAILURE) {
         Ok(p) => p,
-        Err(ArgError::Unknown(opt)) => {
-            ctx.fail(format!(
-                "option '{opt}' is not supported on paths inside containers"
-            ));
-            return exit_codes::FAILURE;
-        }
-        Err(ArgError::Usage(m)) => return ctx.usage(m),
+        Err(status) => return status,
     };
     if operands.is_empty() {
         operands.push(b".".to_vec());
@@ -82,16 +76,11 @@ async fn du(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
     let args = o.to_args();
     let mut jobs = Vec::new();
     for batch in searching::batches(ctx, &operands).await {
-        jobs.push(match batch {
-            Batch::Agent(conn, roots) => Job::Agent(conn, roots),
-            Batch::Here(roots) => {
-                let (mut fs, o) = (searching::namespace(ctx), o.clone());
-                Job::Here(Box::new(move |sink| {
-                    let (total, ok) = d::run(&o, &mut fs, &roots, sink);
-                    (ok, total)
-                }))
-            }
-        });
+        let o = o.clone();
+        jobs.push(searching::job(ctx, batch, move |fs, roots, sink| {
+            let (total, ok) = d::run(&o, fs, roots, sink);
+            (ok, total)
+        }));
     }
     let (mut failed, mut sum) = (false, 0u64);
     let r = searching::run(jobs, Tool::Du, &args, |ev| match ev {

@@ -12,7 +12,7 @@ use dockerbox_search::args::ArgError;
 use dockerbox_search::find as f;
 use futures_util::future::LocalBoxFuture;
 
-use super::searching::{self, Batch, Job};
+use super::searching;
 use super::{Builtin, Out};
 use crate::context::Context;
 use crate::exit_codes;
@@ -129,15 +129,10 @@ async fn find(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
     }
     let mut jobs = Vec::new();
     for batch in searching::batches(ctx, &spec.paths).await {
-        jobs.push(match batch {
-            Batch::Agent(conn, roots) => Job::Agent(conn, roots),
-            Batch::Here(roots) => {
-                let (mut fs, spec) = (searching::namespace(ctx), spec.clone());
-                Job::Here(Box::new(move |sink| {
-                    (f::run(&spec, &mut fs, &roots, sink), 0)
-                }))
-            }
-        });
+        let spec = spec.clone();
+        jobs.push(searching::job(ctx, batch, move |fs, roots, sink| {
+            (f::run(&spec, fs, roots, sink), 0)
+        }));
     }
     let mut failed = false;
     let r = searching::run(jobs, Tool::Find, &args, |ev| match ev {

@@ -8,6 +8,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 
 use dockerbox_proto::Tool;
 use dockerbox_search::args::ArgError;
@@ -76,15 +77,9 @@ impl Builtin for Cmd {
 
 async fn grep(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
     let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let (o, mut operands) = match g::parse(&argv) {
+    let (o, mut operands) = match searching::parsed(ctx, g::parse(&argv), exit_codes::USAGE) {
         Ok(p) => p,
-        Err(ArgError::Unknown(opt)) => {
-            ctx.fail(format!(
-                "option '{opt}' is not supported on paths inside containers"
-            ));
-            return exit_codes::USAGE;
-        }
-        Err(ArgError::Usage(m)) => return ctx.usage(m),
+        Err(status) => return status,
     };
     if let Err(m) = g::Grep::new(o.clone()) {
         ctx.fail(m);
@@ -114,19 +109,24 @@ async fn grep(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
         if i > 0 {
             jobs.push(stdin_job(&o, names, ctx.stdin.clone()));
         }
-        for batch in searching::batches(ctx, run).await {
-            jobs.push(match batch {
-                Batch::Agent(conn, roots) => Job::Agent(conn, roots),
-                Batch::Here(roots) => {
-                    let (mut fs, o) = (searching::namespace(ctx), o.clone());
-                    Job::Here(Box::new(move |sink| {
-                        let Ok(mut grep) = g::Grep::new(o) else {
-                            return (false, 0);
-                        };
-                        (g::run(&mut grep, &mut fs, &roots, names, sink).found, 0)
-                    }))
+        let batches = searching::batches(ctx, run).await;
+        // Containers searched here share what they find in their image's unchanged files,
+        // read from the image's layers (no FUSE daemon on the way with fuse-overlayfs).
+        let memos = batches
+            .iter()
+            .any(|b| matches!(b, Batch::Direct(..)))
+            .then(|| Arc::new(g::Memos::default()));
+        for batch in batches {
+            let (o, memos) = (o.clone(), memos.clone());
+            jobs.push(searching::job(ctx, batch, move |fs, roots, sink| {
+                let Ok(mut grep) = g::Grep::new(o) else {
+                    return (false, 0);
+                };
+                if let Some(m) = memos {
+                    grep.share(m);
                 }
-            });
+                (g::run(&mut grep, fs, roots, names, sink).found, 0)
+            }));
         }
     }
 

@@ -188,6 +188,11 @@ pub const LANGUAGE: &[Described] = &[
         "continue stopped jobs in the background",
     ),
     lang(
+        "kill",
+        "kill [-s SIGNAL | -SIGNAL] PID|%JOB...\n  -l [N]  signal names (of a status)",
+        "send a signal to processes or jobs (a dockerbox job is cancelled)",
+    ),
+    lang(
         "getopts",
         "getopts OPTSTRING NAME [ARG...]",
         "parse options",

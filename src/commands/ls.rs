@@ -112,8 +112,19 @@ async fn run(ctx: &Context, cfg: &Config, out: &mut Out) -> Result<i32, FsError>
         } else {
             match ctx.vfs.stat(&p).await {
                 Ok(e) if e.is_dir() => {
-                    dirs.push((op.clone(), p));
-                    continue;
+                    // As GNU ls: with -l a symlink operand to a directory shows the link
+                    // itself (`ls -l /lib`), unless a trailing slash asks for the target.
+                    let link = match long && !op.as_bytes().ends_with(b"/") {
+                        true => ctx.vfs.lstat_with(&p, true).await.ok(),
+                        false => None,
+                    };
+                    match link.filter(|l| l.kind == Kind::Symlink) {
+                        Some(l) => Ok(l),
+                        None => {
+                            dirs.push((op.clone(), p));
+                            continue;
+                        }
+                    }
                 }
                 Ok(e) if long || e.kind == Kind::Symlink => ctx.vfs.lstat_with(&p, true).await,
                 Ok(e) if p.is_virtual() => Ok(e),

@@ -12,12 +12,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use dockerbox_proto::Tool;
-use dockerbox_search::walk::Root;
+use dockerbox_search::args::ArgError;
+use dockerbox_search::walk::{Fs, Root};
 
 use crate::context::Context;
 use crate::host::AgentConn;
 use crate::interrupt;
-use crate::vfs::search::{events, in_agent, Event, EventSink, EventsRx, NamespaceFs, Searcher};
+use crate::vfs::search::{
+    events, in_agent, Direct, DirectWalk, Event, EventSink, EventsRx, NamespaceFs, Searcher,
+};
 use crate::vfs::{FsError, VPath};
 
 /// How many operands are searched at once (the rest wait their turn).
@@ -39,7 +42,44 @@ pub type Walk = Box<dyn FnOnce(&mut EventSink) -> (bool, u64) + Send>;
 /// du does across its operands.
 pub enum Batch {
     Agent(Arc<AgentConn>, Vec<Root>),
+    /// Here, on a running local container's files by the direct path (no agent started).
+    Direct(Direct, Vec<Root>),
     Here(Vec<Root>),
+}
+
+/// The job that searches `batch`: its agent's, or `walk` here over the filesystem that
+/// serves it (the direct path, else the namespace).
+pub fn job<W>(ctx: &Context, batch: Batch, walk: W) -> Job
+where
+    W: FnOnce(&mut dyn Fs, &[Root], &mut EventSink) -> (bool, u64) + Send + 'static,
+{
+    match batch {
+        Batch::Agent(conn, roots) => Job::Agent(conn, roots),
+        Batch::Direct(direct, roots) => {
+            let mut fs = DirectWalk::new(direct, namespace(ctx));
+            Job::Here(Box::new(move |sink| walk(&mut fs, &roots, sink)))
+        }
+        Batch::Here(roots) => {
+            let mut fs = namespace(ctx);
+            Job::Here(Box::new(move |sink| walk(&mut fs, &roots, sink)))
+        }
+    }
+}
+
+/// A tool's parsed arguments (grep's, du's), or the status once it said why not: an option
+/// we do not implement is named and gives `unknown` (GNU's status for a bad option), a usage
+/// error its message and the usage status.
+pub fn parsed<T>(ctx: &Context, r: Result<T, ArgError>, unknown: i32) -> Result<T, i32> {
+    match r {
+        Ok(t) => Ok(t),
+        Err(ArgError::Unknown(opt)) => {
+            ctx.fail(format!(
+                "option '{opt}' is not supported on paths inside containers"
+            ));
+            Err(unknown)
+        }
+        Err(ArgError::Usage(m)) => Err(ctx.usage(m)),
+    }
 }
 
 /// The operands in runs by searcher (agents started at once, concurrently).
@@ -58,6 +98,21 @@ pub async fn batches(ctx: &Context, operands: &[Vec<u8>]) -> Vec<Batch> {
             }
             (Searcher::Agent(conn, path), _) => out.push(Batch::Agent(
                 conn,
+                vec![Root {
+                    path: bytes(&path),
+                    display,
+                }],
+            )),
+            (Searcher::Direct(d, path), Some(Batch::Direct(d2, roots)))
+                if Arc::ptr_eq(&d.root, &d2.root) =>
+            {
+                roots.push(Root {
+                    path: bytes(&path),
+                    display,
+                })
+            }
+            (Searcher::Direct(d, path), _) => out.push(Batch::Direct(
+                d,
                 vec![Root {
                     path: bytes(&path),
                     display,

@@ -4,19 +4,27 @@
 //!
 //! It listens on `/run/docker/plugins/NAME.sock` (or a socket systemd hands it), answers the
 //! plugin protocol (`protocol.rs`, pure) over a small HTTP/1.1 server of its own, and keeps its
-//! volumes in a state file (`state.rs`). A volume is `src=/containers/NAME/PATH` (and `ro`);
-//! its first `Mount` mounts the whole namespace by FUSE (`mount::serve`) in a directory of its
-//! own under `STATE/mounts/VOLUME`, root-only, and answers the directory that shows PATH in
-//! it; the engine bind-mounts that directory into the container, which so sees nothing above
-//! it. Mounts are counted per caller ID; the last `Unmount` unmounts.
+//! volumes, and their live mounts, in a state file (`state.rs`). A volume is
+//! `src=/containers/[HOST/]NAME/PATH`, `/volumes/NAME/PATH` or `/images/IMAGE/PATH` (and `ro`).
+//! One FUSE session serves the whole namespace for every volume (`mount::serve`, at
+//! `STATE/mounts/.namespace`, root-only, symlinks shown relative to their own directory); a
+//! volume's first `Mount` bind-mounts its source directory from it onto `STATE/mounts/VOLUME`
+//! (read-only there for `ro`), which the engine bind-mounts into the container: it sees exactly
+//! the source's sub-tree. Mounts are counted per engine-given ID; the last `Unmount` of a
+//! volume removes its bind, and the session ends with the last bind. A restarted driver binds
+//! again every volume whose mounts were not all unmounted (the consumers that already ran keep
+//! a dead mount: see ARCHITECTURE.md).
 //!
 //! **Self-mounts are refused.** A container given its own files through the driver would
 //! serve its own reads (a lookup in the mount goes back into the container, through the
-//! mount), so `Mount` asks the engine which containers name the volume (`docker ps -a
-//! --filter volume=NAME`; the mount ID the engine passes is not the container's) and refuses
-//! when the source container is one of them. A container's mounts are fixed when it is
-//! created, so the container being started is always in that list; the check is made before
-//! anything touches the source container (whose lock the engine may be holding for the start).
+//! mount). The engine's `Mount` ID is a random one per mount (moby's `MountPoint.Setup`), not
+//! the consumer's, so `Mount` asks the engine which containers name the volume (`docker ps -a
+//! --filter volume=NAME`) and refuses when the source container is one of them and is not
+//! running: it may be the one being started, and if it is not, its files can only be read
+//! through the engine's archive API, which mounts that container's volumes first, this one
+//! included (a `Mount` inside this `Mount`). A running source that names the volume got its
+//! mounts already: its consumers are served. The check is made before anything touches the
+//! source container (whose lock the engine may be holding for the start).
 
 pub mod protocol;
 pub mod state;
@@ -105,7 +113,7 @@ pub fn run(
             vols,
             live: HashMap::new(),
         }),
-        ops: tokio::sync::Mutex::new(()),
+        ops: tokio::sync::Mutex::new([None, None]),
     });
     let _guard = rt.enter();
     let (listener, made) = listen(&opts.name)?;
@@ -119,6 +127,11 @@ pub fn run(
                 .display()
                 .to_string())
     ));
+    // Mounted again in the background: the engine's calls wait for it (they take `ops`).
+    rt.spawn({
+        let d = driver.clone();
+        async move { d.restore().await }
+    });
     rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
@@ -151,16 +164,9 @@ pub fn run(
         m.remove();
     }
     rt.block_on(async {
-        let live: Vec<Live> = driver
-            .table
-            .lock()
-            .await
-            .live
-            .drain()
-            .map(|(_, l)| l)
-            .collect();
-        let n = live.len();
-        let _ = tokio::task::spawn_blocking(move || drop(live)).await;
+        let mut sessions = driver.ops.lock().await;
+        let n = driver.table.lock().await.live.drain().count();
+        driver.detach_unused(&mut sessions).await;
         log(&format!("stopped; {n} mount(s) unmounted"));
         vfs.settle().await;
     });
@@ -185,9 +191,18 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A volume's options: its source (as a namespace path, and normalised text) and `ro`.
+/// A volume's options: its source (as a namespace path, and normalised text) and `ro` (always
+/// for `/images`, which cannot be written).
 pub fn volume_opts(
     opts: &std::collections::BTreeMap<String, String>,
+) -> Result<(VPath, String, bool), String> {
+    volume_opts_in(opts, crate::vfs::path::multi_engine())
+}
+
+/// [`volume_opts`] for a given tree shape (several engines: `/containers/HOST/NAME`).
+pub fn volume_opts_in(
+    opts: &std::collections::BTreeMap<String, String>,
+    multi: bool,
 ) -> Result<(VPath, String, bool), String> {
     let mut ro = false;
     for (k, v) in opts {
@@ -203,38 +218,58 @@ pub fn volume_opts(
             other => return Err(format!("unknown option {other} (src, ro)")),
         }
     }
+    let form = if multi {
+        "/containers/HOST/NAME/PATH"
+    } else {
+        "/containers/NAME/PATH"
+    };
     let Some(src) = opts.get("src") else {
-        return Err("src is missing: -o src=/containers/NAME/PATH".into());
+        return Err(format!("src is missing: -o src={form}"));
     };
     let vp = if src.starts_with('/') {
-        VPath::parse(Path::new(src))
+        VPath::parse_in(Path::new(src), multi)
     } else {
         VPath::Host(PathBuf::new())
     };
+    let named = |p: &Path| p.components().count() > 1;
     match &vp {
-        VPath::Container { .. } => {
-            let text = vp.to_path().to_string_lossy().into_owned();
-            Ok((vp, text, ro))
+        VPath::Container { .. } => {}
+        VPath::Volumes(p) if named(p) => {}
+        VPath::Images(p) if named(p) => ro = true,
+        _ => {
+            return Err(format!(
+            "src {src}: not a container path ({form}; or /volumes/NAME/PATH, /images/IMAGE/PATH)"
+        ))
         }
-        _ => Err(format!(
-            "src {src}: not a container path (/containers/NAME/PATH)"
-        )),
+    }
+    let text = vp.to_path().to_string_lossy().into_owned();
+    Ok((vp, text, ro))
+}
+
+/// The name of the engine's volume a `/volumes/NAME/...` source reads.
+fn volume_of(vp: &VPath) -> Option<String> {
+    match vp {
+        VPath::Volumes(p) => p
+            .components()
+            .nth(1)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+        _ => None,
     }
 }
 
-/// The volumes and their mounts.
+/// The volumes and which of them are bound now.
 struct Table {
     vols: Volumes,
-    live: HashMap<String, Live>,
+    /// Volumes served now, by name: whether from the read-only session, and the mountpoint.
+    live: HashMap<String, (bool, PathBuf)>,
 }
 
-/// A mounted volume.
-struct Live {
-    served: Served,
-    mountpoint: PathBuf,
-    /// Mount calls not yet unmounted, by the engine's ID.
-    refs: HashMap<String, u32>,
-}
+/// Where the FUSE sessions every volume is served from (the whole namespace, read-write and
+/// read-only) are mounted, while a volume uses them; dot-names, which no volume can have.
+const SESSION_DIRS: [&str; 2] = [".namespace", ".namespace-ro"];
+
+/// The read-write session and the read-only one.
+type Sessions = [Option<Served>; 2];
 
 struct Driver {
     vfs: Arc<Vfs>,
@@ -245,7 +280,8 @@ struct Driver {
     /// Held only for moments: reads (Get, Path, List) never wait behind a slow mount.
     table: tokio::sync::Mutex<Table>,
     /// Held through each change (Create, Remove, Mount, Unmount): they happen one at a time.
-    ops: tokio::sync::Mutex<()>,
+    /// It also guards the session.
+    ops: tokio::sync::Mutex<Sessions>,
 }
 
 impl Driver {
@@ -285,17 +321,16 @@ impl Driver {
     }
 
     fn info(&self, t: &Table, name: &str, v: &Volume) -> VolumeInfo {
-        let live = t.live.get(name);
         let mut status = std::collections::BTreeMap::new();
         status.insert("src".to_string(), v.src.clone());
         status.insert("ro".to_string(), v.read_only.to_string());
-        let mounts: u32 = live.map_or(0, |l| l.refs.values().sum());
-        status.insert("mounts".to_string(), mounts.to_string());
+        status.insert("mounts".to_string(), v.refs().to_string());
         VolumeInfo {
             name: name.to_string(),
-            mountpoint: live.map_or(String::new(), |l| {
-                l.mountpoint.to_string_lossy().into_owned()
-            }),
+            mountpoint: t
+                .live
+                .get(name)
+                .map_or(String::new(), |(_, m)| m.to_string_lossy().into_owned()),
             created: v.created,
             status,
         }
@@ -318,9 +353,9 @@ impl Driver {
             return Err(no_such(name));
         }
         Ok(Reply::Mountpoint(
-            t.live.get(name).map_or(String::new(), |l| {
-                l.mountpoint.to_string_lossy().into_owned()
-            }),
+            t.live
+                .get(name)
+                .map_or(String::new(), |(_, m)| m.to_string_lossy().into_owned()),
         ))
     }
 
@@ -332,15 +367,24 @@ impl Driver {
         check_name(name)?;
         let (vp, src, read_only) = volume_opts(opts)?;
         let _op = self.ops.lock().await;
-        if let Some(v) = self.table.lock().await.vols.get(name) {
-            if v.src == src && v.read_only == read_only {
-                return Ok(Reply::Done);
+        {
+            let t = self.table.lock().await;
+            if let Some(v) = t.vols.get(name) {
+                if v.src == src && v.read_only == read_only {
+                    return Ok(Reply::Done);
+                }
+                return Err(format!(
+                    "volume {name} exists already with src={}{}",
+                    v.src,
+                    if v.read_only { ",ro=true" } else { "" }
+                ));
             }
-            return Err(format!(
-                "volume {name} exists already with src={}{}",
-                v.src,
-                if v.read_only { ",ro=true" } else { "" }
-            ));
+            // Reading it would ask this driver to mount it, while this call holds the driver.
+            if let Some(inner) = volume_of(&vp).filter(|v| t.vols.contains_key(v) || v == name) {
+                return Err(format!(
+                    "src {src}: volume {inner} is one of this driver's own"
+                ));
+            }
         }
         self.check_source(&vp, &src).await?;
         let mut t = self.table.lock().await;
@@ -353,6 +397,7 @@ impl Driver {
                 src,
                 read_only,
                 created,
+                mounts: Default::default(),
             },
         );
         if let Err(e) = state::save(&self.state_file, &t.vols) {
@@ -362,20 +407,19 @@ impl Driver {
         Ok(Reply::Done)
     }
 
-    /// The source exists: its container, and a directory at its path.
+    /// The source exists: its container (or image, or volume), and a directory at its path.
     async fn check_source(&self, vp: &VPath, src: &str) -> Result<(), String> {
-        let VPath::Container { host, name, .. } = vp else {
-            return Err(format!("src {src}: not a container path"));
-        };
-        self.vfs
-            .container(host.as_deref(), name)
-            .await
-            .map_err(|e| source_error(src, name, &e))?;
+        if let VPath::Container { host, name, .. } = vp {
+            self.vfs
+                .container(host.as_deref(), name)
+                .await
+                .map_err(|e| source_error(src, name, &e))?;
+        }
         let e = self
             .vfs
             .stat(vp)
             .await
-            .map_err(|e| source_error(src, name, &e))?;
+            .map_err(|e| source_error(src, "", &e))?;
         if e.kind != Kind::Dir {
             return Err(format!("src {src}: Not a directory"));
         }
@@ -385,16 +429,16 @@ impl Driver {
     async fn remove(&self, name: &str) -> Result<Reply, String> {
         let _op = self.ops.lock().await;
         let mut t = self.table.lock().await;
-        if !t.vols.contains_key(name) {
+        let Some(v) = t.vols.get(name).cloned() else {
             // Nothing to keep the engine from forgetting it too.
             return Ok(Reply::Done);
+        };
+        let n = v.refs();
+        if n > 0 && t.live.contains_key(name) {
+            return Err(format!("volume {name} is in use ({n} mount(s))"));
         }
-        if let Some(l) = t.live.get(name) {
-            let n: u32 = l.refs.values().sum();
-            if n > 0 {
-                return Err(format!("volume {name} is in use ({n} mount(s))"));
-            }
-        }
+        // Counts without a bind are a dead driver's whose Unmount never came: the engine, which
+        // removes only volumes no container uses, knows better.
         let old = t.vols.remove(name);
         if let Err(e) = state::save(&self.state_file, &t.vols) {
             if let Some(v) = old {
@@ -402,52 +446,63 @@ impl Driver {
             }
             return Err(e.to_string());
         }
-        let live = t.live.remove(name);
         drop(t);
-        if let Some(l) = live {
-            let _ = tokio::task::spawn_blocking(move || drop(l)).await;
-        }
         let _ = std::fs::remove_dir(self.mounts.join(name));
         Ok(Reply::Done)
     }
 
     async fn mount(&self, name: &str, id: &str) -> Result<Reply, String> {
-        let _op = self.ops.lock().await;
+        let mut session = self.ops.lock().await;
         let v = self.table.lock().await.vols.get(name).cloned();
         let v = v.ok_or_else(|| no_such(name))?;
         let vp = VPath::parse(Path::new(&v.src));
         self.refuse_self_mount(name, &vp, &v.src).await?;
-        let dead = {
-            let mut t = self.table.lock().await;
-            if let Some(l) = t.live.get_mut(name) {
-                if l.served.alive() {
-                    *l.refs.entry(id.to_string()).or_default() += 1;
-                    return Ok(Reply::Mountpoint(
-                        l.mountpoint.to_string_lossy().into_owned(),
-                    ));
-                }
-            }
-            t.live.remove(name)
-        };
-        // Not mounted, or its session ended under it: (again) from the start.
-        if let Some(dead) = dead {
-            let _ = tokio::task::spawn_blocking(move || drop(dead)).await;
+        let mountpoint = self.attach(&mut session, name, &v, &vp).await?;
+        self.count(name, |m| *m.entry(id.to_string()).or_default() += 1)
+            .await;
+        Ok(Reply::Mountpoint(mountpoint.to_string_lossy().into_owned()))
+    }
+
+    /// Changes a volume's mount counts, and saves them (a failed save is logged: the counts
+    /// are right in memory, and only a restart would miss them).
+    async fn count(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut std::collections::BTreeMap<String, u32>),
+    ) {
+        let mut t = self.table.lock().await;
+        if let Some(v) = t.vols.get_mut(name) {
+            f(&mut v.mounts);
+            v.mounts.retain(|_, n| *n > 0);
         }
-        let dir = self.mounts.join(name);
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            return Err(format!("{}: {}", dir.display(), io_text(&e)));
+        if let Err(e) = state::save(&self.state_file, &t.vols) {
+            (self.log)(&e.to_string());
         }
-        let opts = crate::mount::Options {
-            dir: dir.clone(),
-            read_only: v.read_only,
-            // Containers' users are not the driver's; the kernel checks their modes.
-            allow_other: true,
+    }
+
+    /// The volume's source in the session that serves it (started first if none runs, or
+    /// again if it died), checked to be a directory now: its mountpoint.
+    async fn attach(
+        &self,
+        sessions: &mut Sessions,
+        name: &str,
+        v: &Volume,
+        vp: &VPath,
+    ) -> Result<PathBuf, String> {
+        let ro = usize::from(v.read_only);
+        if !sessions[ro].as_ref().is_some_and(Served::alive) {
+            // It ended under its volumes (or never ran): they are mounted again from the start.
+            self.table
+                .lock()
+                .await
+                .live
+                .retain(|_, (r, _)| usize::from(*r) != ro);
+            self.end_session(sessions, ro).await;
+            sessions[ro] = Some(self.start_session(v.read_only).await?);
+        }
+        let Some(served) = sessions[ro].as_ref() else {
+            return Err("no session".into());
         };
-        let (rt, vfs) = (self.rt.clone(), self.vfs.clone());
-        let served = tokio::task::spawn_blocking(move || crate::mount::serve(&rt, vfs, &opts))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
         let mountpoint = served.path_of(&vp.to_path());
         // The first look goes through the mount: the source must be a directory now.
         let mp = mountpoint.clone();
@@ -460,26 +515,111 @@ impl Driver {
             Err(_) => Some(format!("no answer in {MOUNT_SECS} s")),
         };
         if let Some(why) = why {
-            let _ = tokio::task::spawn_blocking(move || drop(served)).await;
+            self.detach_unused(sessions).await;
             return Err(format!("volume {name}: src {}: {why}", v.src));
         }
-        let mut refs = HashMap::new();
-        refs.insert(id.to_string(), 1);
-        self.table.lock().await.live.insert(
-            name.to_string(),
-            Live {
-                served,
-                mountpoint: mountpoint.clone(),
-                refs,
-            },
-        );
-        Ok(Reply::Mountpoint(mountpoint.to_string_lossy().into_owned()))
+        self.table
+            .lock()
+            .await
+            .live
+            .insert(name.to_string(), (v.read_only, mountpoint.clone()));
+        Ok(mountpoint)
+    }
+
+    async fn start_session(&self, read_only: bool) -> Result<Served, String> {
+        let dir = self.mounts.join(SESSION_DIRS[usize::from(read_only)]);
+        detach(&dir);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            return Err(format!("{}: {}", dir.display(), io_text(&e)));
+        }
+        let opts = crate::mount::Options {
+            dir,
+            read_only,
+            // Containers' users are not the driver's; the kernel checks their modes.
+            allow_other: true,
+            // Consumers see sub-trees at their own paths: links relative to themselves.
+            relative_links: true,
+        };
+        let (rt, vfs) = (self.rt.clone(), self.vfs.clone());
+        tokio::task::spawn_blocking(move || crate::mount::serve(&rt, vfs, &opts))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    async fn end_session(&self, sessions: &mut Sessions, ro: usize) {
+        if let Some(s) = sessions[ro].take() {
+            let _ = tokio::task::spawn_blocking(move || drop(s)).await;
+        }
+        let _ = std::fs::remove_dir(self.mounts.join(SESSION_DIRS[ro]));
+    }
+
+    /// Ends the sessions no volume uses now.
+    async fn detach_unused(&self, sessions: &mut Sessions) {
+        for ro in 0..2 {
+            let used = self
+                .table
+                .lock()
+                .await
+                .live
+                .values()
+                .any(|(r, _)| usize::from(*r) == ro);
+            if !used && sessions[ro].is_some() {
+                self.end_session(sessions, ro).await;
+            }
+        }
+    }
+
+    /// At start: binds again every volume a killed (or stopped) driver left mounted, so its
+    /// mountpoint serves the engine's next `Mount`s and its counts go on; a volume no
+    /// container names any more loses its counts (their `Unmount` went to no driver).
+    async fn restore(&self) {
+        let mut session = self.ops.lock().await;
+        let vols: Vec<(String, Volume)> = self
+            .table
+            .lock()
+            .await
+            .vols
+            .iter()
+            .filter(|(_, v)| v.refs() > 0)
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        for (name, v) in vols {
+            let vp = VPath::parse(Path::new(&v.src));
+            let host = match &vp {
+                VPath::Container { host, .. } => host.clone(),
+                _ => None,
+            };
+            let users = match self.vfs.engine(host.as_deref()) {
+                Ok(e) => e.volume_users(&name).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match users {
+                Ok(u) if u.is_empty() => {
+                    self.count(&name, |m| m.clear()).await;
+                    (self.log)(&format!(
+                        "{name}: no container uses it any more: not mounted again"
+                    ));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => (self.log)(&format!("{name}: cannot ask the engine who uses it: {e}")),
+            }
+            match self.attach(&mut session, &name, &v, &vp).await {
+                Ok(m) => (self.log)(&format!(
+                    "{name}: mounted again at {} for its {} mount(s)",
+                    m.display(),
+                    v.refs()
+                )),
+                Err(e) => (self.log)(&format!("{name}: cannot mount it again: {e}")),
+            }
+        }
     }
 
     /// Refuses to give the source container its own files (see the module's comment).
     async fn refuse_self_mount(&self, vol: &str, vp: &VPath, src: &str) -> Result<(), String> {
         let VPath::Container { host, name, .. } = vp else {
-            return Err(format!("volume {vol}: src {src}: not a container path"));
+            return Ok(());
         };
         let c = self
             .vfs
@@ -493,7 +633,7 @@ impl Driver {
             .volume_users(vol)
             .await
             .map_err(|e| format!("volume {vol}: cannot ask the engine who uses it: {e}"))?;
-        if users.iter().any(|u| *u == c.id) {
+        if users.iter().any(|(id, running)| *id == c.id && !running) {
             return Err(format!(
                 "volume {vol}: its source {src} is in container {name}, which uses the volume itself: a container cannot be given its own files"
             ));
@@ -502,29 +642,30 @@ impl Driver {
     }
 
     async fn unmount(&self, name: &str, id: &str) -> Result<Reply, String> {
-        let _op = self.ops.lock().await;
-        let mut t = self.table.lock().await;
-        if !t.vols.contains_key(name) {
+        let mut session = self.ops.lock().await;
+        let known = self.table.lock().await.vols.get(name).cloned();
+        let Some(v) = known else {
             return Err(no_such(name));
-        }
-        let Some(l) = t.live.get_mut(name) else {
-            // Mounted by a driver before a restart: that mount is gone already.
-            return Ok(Reply::Done);
         };
-        if let Some(n) = l.refs.get_mut(id) {
-            *n -= 1;
-            if *n == 0 {
-                l.refs.remove(id);
+        // One this driver does not know (mounted before a restart that lost it): done.
+        self.count(name, |m| {
+            if let Some(n) = m.get_mut(id) {
+                *n -= 1;
             }
-        }
-        if !l.refs.is_empty() {
+        })
+        .await;
+        let left = self
+            .table
+            .lock()
+            .await
+            .vols
+            .get(name)
+            .map_or(0, Volume::refs);
+        if left > 0 || v.refs() == 0 && !self.table.lock().await.live.contains_key(name) {
             return Ok(Reply::Done);
         }
-        let last = t.live.remove(name);
-        drop(t);
-        if let Some(l) = last {
-            let _ = tokio::task::spawn_blocking(move || drop(l)).await;
-        }
+        self.table.lock().await.live.remove(name);
+        self.detach_unused(&mut session).await;
         Ok(Reply::Unmounted)
     }
 }
@@ -760,26 +901,33 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
-        let (vp, src, ro) = volume_opts(&o(&[("src", "/containers/web/var/log/")])).unwrap();
+        let (vp, src, ro) =
+            volume_opts_in(&o(&[("src", "/containers/web/var/log/")]), false).unwrap();
         assert_eq!((src.as_str(), ro), ("/containers/web/var/log", false));
         assert!(matches!(vp, VPath::Container { ref name, .. } if name == "web"));
-        let (_, src, ro) =
-            volume_opts(&o(&[("src", "/containers/web/a/../b"), ("ro", "true")])).unwrap();
+        let (_, src, ro) = volume_opts_in(
+            &o(&[("src", "/containers/web/a/../b"), ("ro", "true")]),
+            false,
+        )
+        .unwrap();
         assert_eq!((src.as_str(), ro), ("/containers/web/b", true));
-        let err = |pairs: &[(&str, &str)]| volume_opts(&o(pairs)).unwrap_err();
+        let err = |pairs: &[(&str, &str)]| volume_opts_in(&o(pairs), false).unwrap_err();
+        let hint = "(/containers/NAME/PATH; or /volumes/NAME/PATH, /images/IMAGE/PATH)";
         assert_eq!(err(&[]), "src is missing: -o src=/containers/NAME/PATH");
-        assert_eq!(
-            err(&[("src", "/var/log")]),
-            "src /var/log: not a container path (/containers/NAME/PATH)"
-        );
-        assert_eq!(
-            err(&[("src", "/containers")]),
-            "src /containers: not a container path (/containers/NAME/PATH)"
-        );
-        assert_eq!(
-            err(&[("src", "containers/web")]),
-            "src containers/web: not a container path (/containers/NAME/PATH)"
-        );
+        for bad in [
+            "/var/log",
+            "/containers",
+            "containers/web",
+            "/volumes",
+            "/images/",
+            "/meta/x",
+            "/apps/p",
+        ] {
+            assert_eq!(
+                err(&[("src", bad)]),
+                format!("src {bad}: not a container path {hint}")
+            );
+        }
         assert_eq!(
             err(&[("src", "/containers/w"), ("ro", "maybe")]),
             "ro=maybe: not true or false"
@@ -788,6 +936,23 @@ mod tests {
             err(&[("src", "/containers/w"), ("size", "1")]),
             "unknown option size (src, ro)"
         );
+        // Several engines: the engine comes first, and alone it is not a source.
+        let multi = |pairs: &[(&str, &str)]| volume_opts_in(&o(pairs), true);
+        let (vp, src, _) = multi(&[("src", "/containers/prod/web/var/log")]).unwrap();
+        assert_eq!(src, "/containers/prod/web/var/log");
+        assert!(
+            matches!(vp, VPath::Container { host: Some(ref h), ref name, .. } if h == "prod" && name == "web")
+        );
+        assert_eq!(
+            multi(&[("src", "/containers/prod")]).unwrap_err(),
+            "src /containers/prod: not a container path (/containers/HOST/NAME/PATH; or /volumes/NAME/PATH, /images/IMAGE/PATH)"
+        );
+        // An image's directory is read-only whatever was asked; a volume's is not.
+        let (_, src, ro) = volume_opts_in(&o(&[("src", "/images/busybox:1/etc")]), false).unwrap();
+        assert_eq!((src.as_str(), ro), ("/images/busybox:1/etc", true));
+        let (vp, _, ro) = volume_opts_in(&o(&[("src", "/volumes/data/d")]), false).unwrap();
+        assert!(!ro);
+        assert_eq!(volume_of(&vp).as_deref(), Some("data"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The driver's volumes on disk, so they outlive a restart of the driver (the engine remembers
 //! them, and asks for them by name): one JSON file, replaced whole (temporary + fsync +
-//! rename), never half written. Mounts are not kept: they die with the process that served
-//! them.
+//! rename), never half written. Each volume's live mounts (the engine's mount IDs and their
+//! counts) are kept too, so a restarted driver mounts again what its consumers still use and
+//! counts their `Unmount`s right.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,6 +18,16 @@ pub struct Volume {
     pub read_only: bool,
     /// Seconds since the epoch.
     pub created: i64,
+    /// `Mount` calls not yet unmounted, by the engine's mount ID (absent in files of older
+    /// drivers: none).
+    pub mounts: BTreeMap<String, u32>,
+}
+
+impl Volume {
+    /// How many mounts are not yet unmounted.
+    pub fn refs(&self) -> u32 {
+        self.mounts.values().sum()
+    }
 }
 
 /// Every volume, by name.
@@ -43,7 +54,7 @@ pub fn to_json(vols: &Volumes) -> Vec<u8> {
         .map(|(name, v)| {
             (
                 name.clone(),
-                json!({ "src": v.src, "ro": v.read_only, "created": v.created }),
+                json!({ "src": v.src, "ro": v.read_only, "created": v.created, "mounts": v.mounts }),
             )
         })
         .collect();
@@ -72,12 +83,25 @@ pub fn from_json(text: &[u8]) -> Result<Volumes, String> {
         let (Some(src), Some(read_only), Some(created)) = (src, ro, created) else {
             return Err(format!("volume {name:?}: needs src, ro and created"));
         };
+        let mut mounts = BTreeMap::new();
+        if let Some(Value::Object(m)) = v.get("mounts") {
+            for (id, n) in m {
+                match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(0) => {}
+                    Some(n) => {
+                        mounts.insert(id.clone(), n);
+                    }
+                    None => return Err(format!("volume {name:?}: mount {id:?}: not a count")),
+                }
+            }
+        }
         vols.insert(
             name.clone(),
             Volume {
                 src: src.to_string(),
                 read_only,
                 created,
+                mounts,
             },
         );
     }
@@ -152,6 +176,7 @@ mod tests {
                 src: "/containers/web/var/log".into(),
                 read_only: false,
                 created: 1_796_133_751,
+                mounts: BTreeMap::from([("f00d".to_string(), 2)]),
             },
         );
         v.insert(
@@ -160,6 +185,7 @@ mod tests {
                 src: "/containers/prod/db/etc \"odd\"".into(),
                 read_only: true,
                 created: 1,
+                mounts: BTreeMap::new(),
             },
         );
         v
@@ -219,6 +245,14 @@ mod tests {
             from_json(br#"{"version":1,"volumes":{"v":{"src":"/containers/a"}}}"#).unwrap_err(),
             "volume \"v\": needs src, ro and created"
         );
+        assert_eq!(
+            from_json(br#"{"version":1,"volumes":{"v":{"src":"/a","ro":true,"created":1,"mounts":{"x":"2"}}}}"#)
+                .unwrap_err(),
+            "volume \"v\": mount \"x\": not a count"
+        );
+        // A file of a driver that kept no mounts: none.
+        let old = from_json(br#"{"version":1,"volumes":{"v":{"src":"/a","ro":true,"created":1}}}"#);
+        assert_eq!(old.unwrap()["v"].refs(), 0);
         let text = to_json(&sample());
         assert!(text.ends_with(b"}\n"));
         assert_eq!(from_json(&text).unwrap(), sample());

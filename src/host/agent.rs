@@ -296,6 +296,9 @@ pub struct AgentConn {
     pub dir: String,
     /// The user it runs as (the container's): what files it makes are owned by.
     pub uid: u32,
+    /// The helper container it runs in (the remote direct path, `host/helper.rs`), chrooted
+    /// into the container's root; `None` for an agent inside the container.
+    pub helper: Option<Arc<str>>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -486,7 +489,7 @@ impl AgentConn {
 
     /// Checks a started agent's banner and hello (after writing `feed` to its stdin, for the
     /// shell that starts it) and makes the connection.
-    async fn handshake(
+    pub(super) async fn handshake(
         docker: &Docker,
         container: &str,
         exec: String,
@@ -614,6 +617,7 @@ impl AgentConn {
             offer: tokio::sync::Mutex::new(None),
             dir: String::new(),
             uid: place.uid,
+            helper: None,
             reader,
         };
         conn.offer_codecs(place.engine.starts_with("unix://")).await;
@@ -949,6 +953,33 @@ impl WriteStream {
                 let raw = packed.unpack()?;
                 self.write(&raw).await
             }
+        }
+    }
+
+    /// The helper container its agent runs in (the remote direct path), if any.
+    pub fn helper(&self) -> Option<&str> {
+        self.conn.helper.as_deref()
+    }
+
+    /// The remote direct path: has the agent fill this write with the regular file `path` of
+    /// another container of its engine (init `pid`, ID `container`), copied on that machine.
+    /// Gives the bytes copied; the write is then closed as usual.
+    pub async fn fill_from(
+        &mut self,
+        pid: u32,
+        container: &str,
+        path: Vec<u8>,
+    ) -> Result<u64, AgentError> {
+        self.check().await?;
+        let req = Request::FillFrom {
+            write: self.id,
+            pid,
+            container: container.as_bytes().to_vec(),
+            path,
+        };
+        match self.conn.call(req).await? {
+            Response::Filled { bytes } => Ok(bytes),
+            other => Err(AgentError::Proto(format!("unexpected answer {other:?}"))),
         }
     }
 

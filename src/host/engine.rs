@@ -498,7 +498,7 @@ impl Engine {
     }
 
     /// The engine's inspect of a container, asked once per generation of it.
-    async fn inspect(&self, id: &str) -> Option<Arc<ContainerInspectResponse>> {
+    pub(super) async fn inspect(&self, id: &str) -> Option<Arc<ContainerInspectResponse>> {
         let gen = self.generation(id);
         let cached = self.inspected.lock().ok().and_then(|m| m.get(id).cloned());
         if let Some((g, i)) = cached {
@@ -593,6 +593,16 @@ impl Engine {
             }
         }
     }
+}
+
+/// A container's overlay2 directories on this machine (see [`Engine::overlay_dirs`]).
+#[derive(Debug, Clone)]
+pub struct OverlayDirs {
+    pub upper: String,
+    /// `:`-separated, topmost first.
+    pub lower: String,
+    pub merged: String,
+    pub pid: i64,
 }
 
 /// What starting an agent in a container needs to know, from inspecting it and its image.
@@ -695,6 +705,28 @@ impl Engine {
             m.insert(c.id.clone(), (gen, root.clone()));
         }
         root
+    }
+
+    /// A running local container's overlay2 (or fuse-overlayfs) directories as the engine
+    /// names them, and its init's PID, for telling an image's unchanged files by the direct
+    /// path. None for any other storage driver or engine.
+    pub async fn overlay_dirs(&self, c: &ContainerInfo) -> Option<OverlayDirs> {
+        if c.state != State::Running || !self.spec.addr.starts_with("unix://") {
+            return None;
+        }
+        let i = self.inspect(&c.id).await?;
+        let g = i.graph_driver.as_ref()?;
+        // fuse-overlayfs keeps overlay2's layout (an upper, lower layers, a merged mount).
+        if g.name != "overlay2" && g.name != "fuse-overlayfs" {
+            return None;
+        }
+        let d = |k: &str| g.data.get(k).cloned();
+        Some(OverlayDirs {
+            upper: d("UpperDir")?,
+            lower: d("LowerDir")?,
+            merged: d("MergedDir")?,
+            pid: i.state.as_ref()?.pid?,
+        })
     }
 
     /// Inspects a container for starting an agent in it.

@@ -8,6 +8,7 @@ mod connect;
 mod engine;
 mod error;
 mod exec;
+mod helper;
 mod logs;
 mod objects;
 mod procroot;
@@ -19,9 +20,10 @@ pub use agent::{
     WriteStream,
 };
 pub use connect::reason;
-pub use engine::{ContainerEvent, ContainerInfo, Engine, EngineSummary, State};
+pub use engine::{ContainerEvent, ContainerInfo, Engine, EngineSummary, OverlayDirs, State};
 pub use error::{io_text, EngineError};
 pub use exec::{run as exec, ExecError, ExecRequest};
+pub use helper::{remote_direct_wanted, Helper};
 pub use objects::{
     session_marker, ImageInfo, Labelled, SwarmNode, SwarmTask, Verb, VolumeInfo, IMAGE_VIEW,
     VOLUME_AT, VOLUME_VIEW,

@@ -218,7 +218,10 @@ impl Engine {
         Ok(list
             .into_iter()
             // The empty image /volumes' views are made from is not the user's.
-            .filter(|i| !i.labels.contains_key(HELPER_IMAGE))
+            .filter(|i| {
+                !i.labels.contains_key(HELPER_IMAGE)
+                    && !i.labels.contains_key(super::helper::REMOTE_DIRECT_IMAGE)
+            })
             .map(|i| ImageInfo {
                 tags: i
                     .repo_tags
@@ -317,7 +320,9 @@ pub const VOLUME_AT: &str = "/volume";
 
 /// Whether a container is one of dockerbox's own never-started views (not the user's).
 pub fn is_view(labels: &std::collections::HashMap<String, String>) -> bool {
-    labels.contains_key(IMAGE_VIEW) || labels.contains_key(VOLUME_VIEW)
+    labels.contains_key(IMAGE_VIEW)
+        || labels.contains_key(VOLUME_VIEW)
+        || labels.contains_key(super::helper::REMOTE_DIRECT)
 }
 
 /// A volume as `/volumes` lists it.
@@ -535,12 +540,19 @@ impl Engine {
             .collect())
     }
 
-    /// The IDs of every container (running or not) whose mounts name the volume `volume`
-    /// (`docker ps -a --filter volume=NAME`): the volume driver's self-mount check. The
-    /// engine answers it from its own view, without the container locks a start holds.
-    pub async fn volume_users(&self, volume: &str) -> Result<Vec<String>, EngineError> {
+    /// Every container (running or not) whose mounts name the volume `volume`, by ID, and
+    /// whether it runs (`docker ps -a --filter volume=NAME`): the volume driver's self-mount
+    /// check. The engine answers it from its own view, without the container locks a start
+    /// holds.
+    pub async fn volume_users(&self, volume: &str) -> Result<Vec<(String, bool)>, EngineError> {
         let list = self.list_where("volume", volume).await?;
-        Ok(list.into_iter().filter_map(|c| c.id).collect())
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
+                c.id.map(|id| (id, running))
+            })
+            .collect())
     }
 
     /// Every container (running or not) that the list filter `filter=value` passes.

@@ -196,6 +196,17 @@ impl ProcRoot {
         Ok(file)
     }
 
+    /// Opens an existing regular file to read and write it (a mount's passthrough of a file
+    /// opened for writing); anything but a regular file is `EINVAL`, and nothing is made.
+    pub fn open_rw(&self, path: &Path) -> io::Result<File> {
+        let file =
+            File::from(self.open_in(path, libc::O_RDWR | libc::O_NONBLOCK | libc::O_NOCTTY)?);
+        if !file.metadata()?.is_file() {
+            return Err(einval());
+        }
+        Ok(file)
+    }
+
     /// Opens whatever is at `path` (a file or a directory) for `fsync`, never blocking.
     pub fn open_sync(&self, path: &Path) -> io::Result<File> {
         let fd = self.open_in(path, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;

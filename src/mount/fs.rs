@@ -17,24 +17,37 @@ use std::hash::{Hash, Hasher};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
-    KernelConfig, OpenFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
-    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
+    BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
+    InitFlags, KernelConfig, OpenFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request,
+    TimeOrNow,
 };
 
 use super::nodes::{Nodes, ROOT};
 use crate::vfs::stream::{Attrs, FileReader, CHUNK};
 use crate::vfs::{path, Entry, FsError, Kind, NewFile, VPath, Vfs};
 
-/// How long the kernel may keep an answer (attributes, a name's entry) before it asks again:
-/// short, since containers change under us; changes the engine reports are pushed sooner.
-const TTL: Duration = Duration::from_secs(1);
+/// How long the kernel may keep an answer (attributes, a name's entry, a directory's listing)
+/// before it asks again. Every change the namespace hears of drops it sooner (the mount's own
+/// writes, the engine's events: an exec that ended, `docker cp`, a restart); what a
+/// container's own processes change is seen within this time. Long enough that a walk of a
+/// tree just walked (`find`, `du`, a build's stat of every file) is answered by the kernel
+/// alone. `DOCKERBOX_MOUNT_TTL=SECS` sets another (0: ask every time).
+const TTL: Duration = Duration::from_secs(10);
+
+/// The largest read-ahead the kernel may ask for in one request (reads not passed through).
+const MAX_READAHEAD: u32 = 1 << 20;
+
+/// How many bytes of one handle's consecutive writes are gathered before they go to the
+/// container in one write (a writer of 8 KiB blocks would otherwise cost one container write
+/// each).
+const GATHER: usize = 1 << 20;
 
 /// The largest write the kernel sends in one request.
 const MAX_WRITE: u32 = 1 << 20;
@@ -59,12 +72,26 @@ pub struct Inner {
     /// The longest name each container's filesystem takes, as its statfs said.
     name_max: Mutex<HashMap<(Option<String>, String), usize>>,
     next_fh: AtomicU64,
+    /// Whether the kernel takes open files' reads and writes to a host file itself
+    /// (passthrough: a running local container's files on the direct path).
+    passthrough: AtomicBool,
+    /// Each node's host file while the kernel passes its readers through (every open of one
+    /// node must name the same one).
+    backings: tokio::sync::Mutex<HashMap<u64, Weak<BackingId>>>,
+    /// When each directory's listing was last read for the kernel: its cached listing is
+    /// kept at the next opendir while younger than the TTL and not changed since.
+    listed: Mutex<HashMap<u64, Instant>>,
     /// Who mounted: the owner of the root and of the trees' directories.
     owner: (u32, u32),
     /// Where the mount is, as the host's kernel names it (symlink targets are rewritten
     /// against it).
     at: PathBuf,
+    /// Symlink targets relative to the link (`links.rs`): the mount's users see sub-trees of
+    /// it at paths of their own (the volume driver).
+    relative_links: bool,
     started: SystemTime,
+    /// How long the kernel keeps answers ([`TTL`]).
+    ttl: Duration,
 }
 
 /// A new file under its temporary name, shared by its handle and the pending table: whoever
@@ -101,6 +128,27 @@ struct Handle {
     /// Reads of a backend that cannot read at an offset (the archive API): one stream, read
     /// on while the reads are sequential.
     cursor: tokio::sync::Mutex<Option<Cursor>>,
+    /// The host file the kernel reads and writes itself (passthrough), kept registered while
+    /// the handle is open.
+    backing: Mutex<Option<Arc<BackingId>>>,
+    /// Writes answered but not yet in the container (see [`Gathered`]).
+    gathered: tokio::sync::Mutex<Gathered>,
+    /// A writer's file opened on the host once (the direct path), so each write is one
+    /// `pwrite`; `Some(None)`: there is none, each write goes by path.
+    host: Mutex<Option<Option<Arc<File>>>>,
+}
+
+/// A writer's consecutive writes, gathered into one write to the container. They go out when
+/// full, at the next write elsewhere, and before anything that reads the node's bytes or
+/// attributes (a read, stat, a listing of its directory, truncate, rename, landing, fsync,
+/// close), so nobody through the mount sees them missing; a container's own processes see
+/// them at the latest when the writer closes. A write that failed when sent is reported at
+/// the next write, fsync or close of the handle.
+#[derive(Default)]
+struct Gathered {
+    at: u64,
+    bytes: Vec<u8>,
+    failed: Option<Errno>,
 }
 
 enum How {
@@ -149,10 +197,25 @@ impl Inner {
             pending: Mutex::new(HashMap::new()),
             name_max: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
+            passthrough: AtomicBool::new(false),
+            backings: tokio::sync::Mutex::new(HashMap::new()),
+            listed: Mutex::new(HashMap::new()),
             owner,
             at,
+            relative_links: false,
             started: SystemTime::now(),
+            ttl: std::env::var("DOCKERBOX_MOUNT_TTL")
+                .ok()
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+                .map_or(TTL, Duration::from_secs_f64),
         }
+    }
+
+    /// Shows symlinks relative to their own directory (see `relative_links`).
+    pub fn with_relative_links(mut self, on: bool) -> Inner {
+        self.relative_links = on;
+        self
     }
 
     /// A container's root as the host names it under the mount.
@@ -173,6 +236,9 @@ impl Inner {
         let VPath::Container { host, name, path } = vp else {
             return target;
         };
+        if self.relative_links {
+            return super::links::relative_target(path, &target);
+        }
         let root = self.container_root(host, name);
         if target.is_absolute() {
             let rel = target.strip_prefix("/").unwrap_or(&target);
@@ -339,8 +405,10 @@ impl Inner {
             (VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p), 0) if p == Path::new("/") => {
                 self.started
             }
-            (_, m) => time(m),
+            (_, m) => time_ns(m, e.mtime_nsec),
         };
+        // Backends with one time (the archive API) show it as all three.
+        let other = |x: Option<(i64, u32)>| x.map_or(t, |(s, ns)| time_ns(s, ns));
         let (uid, gid) = match vp {
             VPath::Containers | VPath::Engine(_) => self.owner,
             VPath::Meta(p) | VPath::Images(p) | VPath::Volumes(p) if p == Path::new("/") => {
@@ -352,16 +420,17 @@ impl Inner {
             ino: INodeNo(ino),
             size: e.size,
             blocks: e.blocks_k * 2,
-            atime: t,
+            atime: other(e.atime),
             mtime: t,
-            ctime: t,
+            ctime: other(e.ctime),
             crtime: t,
             kind: kind(e.kind),
             perm: (e.perm & 0o7777) as u16,
             nlink: e.nlink.clamp(1, u32::MAX as u64) as u32,
             uid,
             gid,
-            rdev: 0,
+            // The kernel's rdev is 32 bits (new_encode_dev); st_rdev's makedev is 64.
+            rdev: kernel_rdev(e.rdev),
             blksize: 4096,
             flags: 0,
         }
@@ -378,6 +447,9 @@ impl Inner {
 
     async fn stat_path(&self, ino: u64, p: &Path) -> Result<FileAttr, Errno> {
         let vp = Self::vpath_of(p)?;
+        if ino != 0 {
+            self.send_gathered(ino, None).await;
+        }
         match self.pending(ino) {
             Some(Pending::Temp(temp, mode, slot)) => {
                 let at = slot.read().await;
@@ -472,6 +544,7 @@ impl Inner {
     }
 
     async fn setattr(&self, ino: u64, set: SetAttr, fh: Option<u64>) -> Result<FileAttr, Errno> {
+        self.send_gathered(ino, None).await;
         let owner = match (set.uid, set.gid) {
             (None, None) => None,
             (Some(u), Some(g)) => Some((u, g)),
@@ -505,11 +578,18 @@ impl Inner {
                         p.insert(ino, Pending::Temp(t, mode, slot));
                     }
                 }
-                _ => self
-                    .vfs
-                    .chmod(&data, mode & 0o7777)
-                    .await
-                    .map_err(|e| errno(&e))?,
+                _ => match self.vfs.chmod(&data, mode & 0o7777).await {
+                    // A stopped container changes no mode, but one it has already is no
+                    // change (`mkfifo -m`, `install -m` set the mode they just made).
+                    Err(e)
+                        if e.errno() == libc::EROFS
+                            && self
+                                .vfs
+                                .lstat_with(&data, true)
+                                .await
+                                .is_ok_and(|e| e.perm == mode & 0o7777) => {}
+                    r => r.map_err(|e| errno(&e))?,
+                },
             }
         }
         if let Some((uid, gid)) = owner {
@@ -539,6 +619,8 @@ impl Inner {
         let Some(Pending::Temp(_, _, slot)) = self.pending(ino) else {
             return Ok(());
         };
+        // Every handle's gathered writes are in the temporary first.
+        self.send_gathered(ino, None).await;
         // Requests using the temporary finish first; later ones wait, then find the name.
         let mut f = slot.write().await;
         let Some(mut nf) = f.take() else {
@@ -572,6 +654,7 @@ impl Inner {
     }
 
     async fn read(&self, h: &Handle, offset: u64, size: usize) -> Result<Bytes, Errno> {
+        self.send_gathered(h.ino, None).await;
         if let How::Spool(s) = &h.how {
             let s = s.lock().await;
             let mut buf = vec![0u8; size];
@@ -651,20 +734,168 @@ impl Inner {
                 return Ok(len);
             }
             How::InPlace { append } | How::New { append, .. } => {
-                let (vp, _at) = self.data_at(h.ino).await?;
-                self.vfs
-                    .write_at(&vp, offset, data, *append)
-                    .await
-                    .map_err(|e| errno(&e))?;
+                // Another handle's gathered writes go first: the later write wins.
+                self.send_gathered(h.ino, Some(h)).await;
+                let mut g = h.gathered.lock().await;
+                if let Some(e) = g.failed.take() {
+                    return Err(e);
+                }
+                // Appends go to the end whatever the offset: always consecutive.
+                let next =
+                    !g.bytes.is_empty() && (*append || g.at + g.bytes.len() as u64 == offset);
+                if !g.bytes.is_empty() && (!next || g.bytes.len() + data.len() > GATHER) {
+                    self.send(h, &mut g).await?;
+                }
+                if g.bytes.is_empty() && data.len() >= GATHER {
+                    return self.put(h, offset, data).await.map(|()| len);
+                }
+                if g.bytes.is_empty() {
+                    g.at = offset;
+                    g.bytes.reserve(GATHER.min(data.len() * 16));
+                }
+                g.bytes.extend_from_slice(&data);
+                if g.bytes.len() >= GATHER {
+                    self.send(h, &mut g).await?;
+                }
             }
         }
         Ok(len)
     }
 
+    /// A write that only joins the handle's gathered bytes, answered on the session's own
+    /// thread (no task, no wait for a worker: a writer of small blocks costs one round trip to
+    /// the kernel each); `None` when it needs more (a write to send, another handle of the node
+    /// open, the gathered bytes busy), and the task does it all.
+    fn gather_now(&self, fh: u64, offset: u64, data: &[u8]) -> Option<u32> {
+        let h = self.handle(fh).ok()?;
+        let append = match h.how {
+            How::InPlace { append } | How::New { append, .. } => append,
+            _ => return None,
+        };
+        let alone = self
+            .handles
+            .lock()
+            .ok()?
+            .values()
+            .all(|o| o.ino != h.ino || Arc::ptr_eq(o, &h));
+        if !alone {
+            return None;
+        }
+        let mut g = h.gathered.try_lock().ok()?;
+        let next = g.bytes.is_empty() || append || g.at + g.bytes.len() as u64 == offset;
+        if g.failed.is_some() || !next || g.bytes.len() + data.len() >= GATHER {
+            return None;
+        }
+        if g.bytes.is_empty() {
+            g.at = offset;
+            g.bytes.reserve(GATHER.min(data.len() * 16));
+        }
+        g.bytes.extend_from_slice(data);
+        Some(data.len() as u32)
+    }
+
+    /// Writes a handle's gathered bytes to the container.
+    async fn send(&self, h: &Handle, g: &mut Gathered) -> Result<(), Errno> {
+        if g.bytes.is_empty() {
+            return Ok(());
+        }
+        let data = Bytes::from(std::mem::take(&mut g.bytes));
+        self.put(h, g.at, data).await
+    }
+
+    /// One write of a writer handle to the container: by the host file it keeps open where
+    /// the direct path serves (the file it opened follows the file, as a local one would),
+    /// else by path. Appends always go by path (at the file's end as it is then).
+    async fn put(&self, h: &Handle, offset: u64, data: Bytes) -> Result<(), Errno> {
+        let append = matches!(
+            h.how,
+            How::InPlace { append: true } | How::New { append: true, .. }
+        );
+        let (vp, _at) = self.data_at(h.ino).await?;
+        if !append {
+            let known = h.host.lock().ok().and_then(|k| k.clone());
+            let host = match known {
+                Some(f) => f,
+                None => {
+                    let f = self.vfs.open_direct(&vp, true).await.map(Arc::new);
+                    if let Ok(mut k) = h.host.lock() {
+                        *k = Some(f.clone());
+                    }
+                    f
+                }
+            };
+            if let Some(f) = host {
+                return f.write_all_at(&data, offset).map_err(Errno::from);
+            }
+        }
+        self.vfs
+            .write_at(&vp, offset, data, append)
+            .await
+            .map_err(|e| errno(&e))
+    }
+
+    /// Sends every handle's gathered writes to node `ino` (all nodes with `None`... see
+    /// [`Inner::send_all_gathered`]), but `except`'s; a failure is kept for its handle.
+    async fn send_gathered(&self, ino: u64, except: Option<&Handle>) {
+        let hs: Vec<Arc<Handle>> = self
+            .handles
+            .lock()
+            .map(|m| {
+                m.values()
+                    .filter(|o| o.ino == ino && !except.is_some_and(|e| std::ptr::eq(e, &***o)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for o in hs {
+            self.send_kept(&o).await;
+        }
+    }
+
+    /// Sends every handle's gathered writes (a listing is about to show sizes).
+    async fn send_all_gathered(&self) {
+        let hs: Vec<Arc<Handle>> = self
+            .handles
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        for o in hs {
+            self.send_kept(&o).await;
+        }
+    }
+
+    async fn send_kept(&self, h: &Handle) {
+        if !matches!(h.how, How::InPlace { .. } | How::New { .. }) {
+            return;
+        }
+        let mut g = h.gathered.lock().await;
+        if let Err(e) = self.send(h, &mut g).await {
+            g.failed.get_or_insert(e);
+        }
+    }
+
+    /// Sends this handle's gathered writes now and says whether any write of it failed.
+    async fn send_own(&self, h: &Handle) -> Result<(), Errno> {
+        if !matches!(h.how, How::InPlace { .. } | How::New { .. }) {
+            return Ok(());
+        }
+        let mut g = h.gathered.lock().await;
+        let r = self.send(h, &mut g).await;
+        match g.failed.take() {
+            Some(e) => Err(e),
+            None => r,
+        }
+    }
+
     /// At a close: a new file lands at its name, a spooled one is uploaded.
     async fn settle(&self, h: &Handle) -> Result<(), Errno> {
+        let sent = self.send_own(h).await;
         match &h.how {
-            How::New { .. } => self.land(h.ino, None).await,
+            How::New { .. } => {
+                let landed = self.land(h.ino, None).await;
+                sent.and(landed)
+            }
+            How::InPlace { .. } => sent,
             How::Spool(s) => {
                 let mut s = s.lock().await;
                 if !s.dirty {
@@ -709,8 +940,22 @@ impl Inner {
     }
 
     async fn open(&self, ino: u64, flags: i32) -> Result<(u64, FopenFlags), Errno> {
-        let (vp, at) = self.data_at(ino).await?;
         let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
+        // A writer is served here, never beside a reader the kernel passes through (it would
+        // refuse the open): refused before the open changes anything (`O_TRUNC`). The table
+        // stays taken until the handle is there, so no reader is passed through meanwhile.
+        let table = match write && self.passthrough.load(Ordering::Relaxed) {
+            true => Some(self.backings.lock().await),
+            false => None,
+        };
+        if table
+            .as_ref()
+            .is_some_and(|t| t.get(&ino).is_some_and(|b| b.strong_count() > 0))
+        {
+            return Err(Errno::ETXTBSY);
+        }
+        self.send_gathered(ino, None).await;
+        let (vp, at) = self.data_at(ino).await?;
         let append = flags & libc::O_APPEND != 0;
         let trunc = flags & libc::O_TRUNC != 0;
         let how = if !write {
@@ -744,7 +989,9 @@ impl Inner {
         if self.uncached(&vp).await {
             fopen |= FopenFlags::FOPEN_DIRECT_IO;
         }
-        Ok((self.add_handle(self.new_handle(ino, how)), fopen))
+        let fh = self.add_handle(self.new_handle(ino, how));
+        drop(table);
+        Ok((fh, fopen))
     }
 
     /// Files whose size says nothing of their contents (`/meta`, a container's `/proc` and
@@ -762,6 +1009,9 @@ impl Inner {
             ino,
             how,
             cursor: tokio::sync::Mutex::new(None),
+            backing: Mutex::new(None),
+            gathered: tokio::sync::Mutex::new(Gathered::default()),
+            host: Mutex::new(None),
         }
     }
 
@@ -856,6 +1106,8 @@ impl Inner {
             return Ok(items);
         }
         let vp = self.vpath(ino)?;
+        // Sizes shown must count every write answered.
+        self.send_all_gathered().await;
         let list = self
             .vfs
             .read_dir_with(&vp, true)
@@ -905,9 +1157,108 @@ impl Inner {
             let mut s = slot.lock().await;
             if s.is_none() {
                 *s = Some(self.list(ino).await?);
+                if let Ok(mut l) = self.listed.lock() {
+                    l.insert(ino, Instant::now());
+                }
             }
         }
         Ok(slot)
+    }
+}
+
+impl Inner {
+    /// Whether the kernel may keep its cached listing of directory `ino` at this opendir: read
+    /// for it less than a TTL ago and not changed since (the kernel itself drops it when it
+    /// changes the directory).
+    fn listing_fresh(&self, ino: u64) -> bool {
+        self.listed
+            .lock()
+            .ok()
+            .and_then(|l| l.get(&ino).copied())
+            .is_some_and(|t| t.elapsed() < self.ttl)
+    }
+
+    /// Something changed at node `ino` (an event, a host program): its listing is read again.
+    pub fn stale(&self, ino: u64) {
+        if let Ok(mut l) = self.listed.lock() {
+            l.remove(&ino);
+        }
+    }
+
+    /// Everything may have changed.
+    pub fn all_stale(&self) {
+        if let Ok(mut l) = self.listed.lock() {
+            l.clear();
+        }
+    }
+
+    /// The host file the kernel should read handle `fh` through itself, registered by
+    /// `register` (the reply's `open_backing`); `None`: the handle is served here. Only
+    /// readers are passed through, on a file opened read-only (opening a container's file for
+    /// writing copies it up into its layer and keeps the container from running it), and
+    /// writers are served here, where their small writes are gathered. The kernel takes one
+    /// host file per node while any handle of it is open, and no handle served here beside
+    /// it: a reader is served here while the node has another handle that is, and a writer is
+    /// refused (`ETXTBSY`, see [`Inner::open`]) while it is passed through.
+    async fn backing(
+        &self,
+        fh: u64,
+        register: impl FnOnce(&File) -> std::io::Result<BackingId>,
+    ) -> Result<Option<Arc<BackingId>>, Errno> {
+        if !self.passthrough.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let h = self.handle(fh)?;
+        if !matches!(h.how, How::Read) {
+            return Ok(None);
+        }
+        let mut table = self.backings.lock().await;
+        if let Some(b) = table.get(&h.ino).and_then(Weak::upgrade) {
+            return Ok(Some(self.keep_backing(&h, b)));
+        }
+        let others = self.handles.lock().is_ok_and(|m| {
+            m.iter().any(|(&o, oh)| {
+                o != fh && oh.ino == h.ino && oh.backing.lock().is_ok_and(|b| b.is_none())
+            })
+        });
+        if others {
+            return Ok(None);
+        }
+        let (vp, at) = self.data_at(h.ino).await?;
+        if self.uncached(&vp).await {
+            return Ok(None);
+        }
+        let Some(f) = self.vfs.open_direct(&vp, false).await else {
+            return Ok(None);
+        };
+        drop(at);
+        match register(&f) {
+            Ok(b) => {
+                let b = Arc::new(b);
+                table.retain(|_, w| w.strong_count() > 0);
+                table.insert(h.ino, Arc::downgrade(&b));
+                Ok(Some(self.keep_backing(&h, b)))
+            }
+            // Not allowed after all (not root, an older kernel): everything is served here.
+            Err(_) => {
+                self.passthrough.store(false, Ordering::Relaxed);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Forgets a handle the kernel was never given.
+    async fn drop_handle(&self, fh: u64) {
+        if let Ok(mut m) = self.handles.lock() {
+            m.remove(&fh);
+        }
+    }
+
+    fn keep_backing(&self, h: &Handle, b: Arc<BackingId>) -> Arc<BackingId> {
+        if let Ok(mut slot) = h.backing.lock() {
+            *slot = Some(b.clone());
+        }
+        b
     }
 }
 
@@ -940,6 +1291,29 @@ fn time(secs: i64) -> SystemTime {
     } else {
         UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
     }
+}
+
+/// A time with its nanoseconds, before the epoch too.
+fn time_ns(secs: i64, nsec: u32) -> SystemTime {
+    time(secs) + Duration::from_nanos(u64::from(nsec.min(999_999_999)))
+}
+
+/// `st_rdev` (glibc's 64-bit makedev) as FUSE carries it: the kernel's 32-bit encoding
+/// (minor's low byte, major's 12 bits, minor's upper bits).
+fn kernel_rdev(rdev: u64) -> u32 {
+    let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+    let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+    ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12)) as u32
+}
+
+/// The kernel's 32-bit device number (what FUSE's mknod carries) as `st_rdev`'s makedev.
+fn makedev(dev: u32) -> u64 {
+    let dev = u64::from(dev);
+    let (major, minor) = ((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+    ((major & 0xfffff000) << 32)
+        | ((major & 0xfff) << 8)
+        | ((minor & 0xffffff00) << 12)
+        | (minor & 0xff)
 }
 
 fn timespec(t: SystemTime) -> (i64, u32) {
@@ -984,9 +1358,25 @@ impl Filesystem for MountFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         let want = InitFlags::FUSE_ATOMIC_O_TRUNC
             | InitFlags::FUSE_DO_READDIRPLUS
-            | InitFlags::FUSE_READDIRPLUS_AUTO;
+            | InitFlags::FUSE_READDIRPLUS_AUTO
+            | InitFlags::FUSE_PARALLEL_DIROPS
+            | InitFlags::FUSE_CACHE_SYMLINKS;
         let _ = config.add_capabilities(want & config.capabilities());
+        // Open files on the direct path are read and written by the kernel itself (the host
+        // file is handed over at open), at the speed of the container's own filesystem; a
+        // container's root may be on overlayfs, itself stacked: depth 2. Needs root; the
+        // first refused registration turns it off.
+        // SAFETY: geteuid cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        if root
+            && config.capabilities().contains(InitFlags::FUSE_PASSTHROUGH)
+            && config.set_max_stack_depth(2).is_ok()
+            && config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
+        {
+            self.inner.passthrough.store(true, Ordering::Relaxed);
+        }
         let _ = config.set_max_write(MAX_WRITE);
+        let _ = config.set_max_readahead(MAX_READAHEAD);
         let _ = config.set_max_background(64);
         Ok(())
     }
@@ -995,7 +1385,7 @@ impl Filesystem for MountFs {
         let name = name.to_os_string();
         self.spawn(|i| async move {
             match i.lookup(parent.0, &name).await {
-                Ok((_, attr)) => reply.entry(&TTL, &attr, Generation(0)),
+                Ok((_, attr)) => reply.entry(&i.ttl, &attr, Generation(0)),
                 Err(e) => reply.error(e),
             }
         });
@@ -1010,7 +1400,7 @@ impl Filesystem for MountFs {
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         self.spawn(|i| async move {
             match i.stat_node(ino.0).await {
-                Ok(a) => reply.attr(&TTL, &a),
+                Ok(a) => reply.attr(&i.ttl, &a),
                 Err(e) => reply.error(e),
             }
         });
@@ -1044,7 +1434,7 @@ impl Filesystem for MountFs {
         };
         self.spawn(|i| async move {
             match i.setattr(ino.0, set, fh.map(|f| f.0)).await {
-                Ok(a) => reply.attr(&TTL, &a),
+                Ok(a) => reply.attr(&i.ttl, &a),
                 Err(e) => reply.error(e),
             }
         });
@@ -1073,16 +1463,35 @@ impl Filesystem for MountFs {
         name: &OsStr,
         mode: u32,
         _umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
         let (name, owner) = (name.to_os_string(), (req.uid(), req.gid()));
         self.spawn(|i| async move {
             let r = async {
-                i.child(parent.0, &name)?;
-                // Only regular files: a container's devices and fifos are not made from outside.
-                if mode & libc::S_IFMT != libc::S_IFREG {
-                    return Err(Errno::EPERM);
+                let (_, vp) = i.child(parent.0, &name)?;
+                // Fifos, sockets (bind(2) asks for one) and devices are made where they are
+                // served, as the container allows (its agent; a device without CAP_MKNOD is
+                // EPERM): a stopped container takes fifos and devices through the archive.
+                let special = match mode & libc::S_IFMT {
+                    0 | libc::S_IFREG => None,
+                    libc::S_IFIFO => Some(Kind::Fifo),
+                    libc::S_IFSOCK => Some(Kind::Socket),
+                    libc::S_IFCHR => Some(Kind::CharDevice),
+                    libc::S_IFBLK => Some(Kind::BlockDevice),
+                    _ => return Err(Errno::EINVAL),
+                };
+                if let Some(kind) = special {
+                    let attrs = Attrs {
+                        mode: mode & 0o7777,
+                        owner: (owner != (0, 0)).then_some(owner),
+                        mtime: None,
+                    };
+                    i.vfs
+                        .mknod(&vp, kind, &attrs, makedev(rdev))
+                        .await
+                        .map_err(|e| errno(&e))?;
+                    return Ok(i.lookup(parent.0, &name).await?.1);
                 }
                 let (ino, attr, fh) = i
                     .create(parent.0, &name, mode, libc::O_WRONLY, owner, 0)
@@ -1097,7 +1506,7 @@ impl Filesystem for MountFs {
             }
             .await;
             match r {
-                Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+                Ok(a) => reply.entry(&i.ttl, &a, Generation(0)),
                 Err(e) => reply.error(e),
             }
         });
@@ -1126,7 +1535,7 @@ impl Filesystem for MountFs {
             }
             .await;
             match r {
-                Ok((_, a)) => reply.entry(&TTL, &a, Generation(0)),
+                Ok((_, a)) => reply.entry(&i.ttl, &a, Generation(0)),
                 Err(e) => reply.error(e),
             }
         });
@@ -1170,7 +1579,7 @@ impl Filesystem for MountFs {
             }
             .await;
             match r {
-                Ok((_, a)) => reply.entry(&TTL, &a, Generation(0)),
+                Ok((_, a)) => reply.entry(&i.ttl, &a, Generation(0)),
                 Err(e) => reply.error(e),
             }
         });
@@ -1196,6 +1605,9 @@ impl Filesystem for MountFs {
                 let (_, from) = i.child(parent.0, &name)?;
                 let (_, to) = i.child(newparent.0, &newname)?;
                 let ino = i.nodes.lock().ok().and_then(|n| n.find(parent.0, &name));
+                if let Some(ino) = ino {
+                    i.send_gathered(ino, None).await;
+                }
                 // A new file still under its temporary lands later at whichever name it has
                 // then: only the node moves.
                 match ino.map(|ino| (ino, i.pending(ino))) {
@@ -1237,7 +1649,7 @@ impl Filesystem for MountFs {
             }
             .await;
             match r {
-                Ok((_, a)) => reply.entry(&TTL, &a, Generation(0)),
+                Ok((_, a)) => reply.entry(&i.ttl, &a, Generation(0)),
                 Err(e) => reply.error(e),
             }
         });
@@ -1245,9 +1657,17 @@ impl Filesystem for MountFs {
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         self.spawn(|i| async move {
-            match i.open(ino.0, flags.0).await {
-                Ok((fh, f)) => reply.opened(FileHandle(fh), f),
-                Err(e) => reply.error(e),
+            let (fh, f) = match i.open(ino.0, flags.0).await {
+                Ok(o) => o,
+                Err(e) => return reply.error(e),
+            };
+            match i.backing(fh, |f| reply.open_backing(f)).await {
+                Ok(Some(b)) => reply.opened_passthrough(FileHandle(fh), f, &b),
+                Ok(None) => reply.opened(FileHandle(fh), f),
+                Err(e) => {
+                    i.drop_handle(fh).await;
+                    reply.error(e)
+                }
             }
         });
     }
@@ -1287,6 +1707,9 @@ impl Filesystem for MountFs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyWrite,
     ) {
+        if let Some(n) = self.inner.gather_now(fh.0, offset, data) {
+            return reply.written(n);
+        }
         let data = Bytes::copy_from_slice(data);
         self.spawn(|i| async move {
             let r = match i.handle(fh.0) {
@@ -1316,7 +1739,8 @@ impl Filesystem for MountFs {
             let r = match i.handle(fh.0) {
                 Ok(h) => match &h.how {
                     How::New { creator, .. } if *creator == pid => i.settle(&h).await,
-                    _ => Ok(()),
+                    // close(2) returns once what was written is in the container.
+                    _ => i.send_own(&h).await,
                 },
                 Err(e) => Err(e),
             };
@@ -1360,6 +1784,7 @@ impl Filesystem for MountFs {
                 if let How::Spool(s) = &h.how {
                     return s.lock().await.file.sync_data().map_err(Errno::from);
                 }
+                i.send_own(&h).await?;
                 let (vp, _at) = i.data_at(ino.0).await?;
                 i.vfs.fsync(&vp, datasync).await.map_err(|e| errno(&e))
             }
@@ -1371,12 +1796,18 @@ impl Filesystem for MountFs {
         });
     }
 
-    fn opendir(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let fh = self.inner.next_fh.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut d) = self.inner.dirs.lock() {
             d.insert(fh, Arc::default());
         }
-        reply.opened(FileHandle(fh), FopenFlags::empty());
+        // The kernel keeps the listing it read (in the directory's page cache) and answers
+        // readdir from it while this says keep: a walk of a tree just walked never asks here.
+        let mut f = FopenFlags::FOPEN_CACHE_DIR;
+        if self.inner.listing_fresh(ino.0) {
+            f |= FopenFlags::FOPEN_KEEP_CACHE;
+        }
+        reply.opened(FileHandle(fh), f);
     }
 
     fn readdir(
@@ -1470,7 +1901,7 @@ impl Filesystem for MountFs {
                 };
                 // Named first: the kernel counts the entry once it is sent.
                 let node = i.remember(ino.0, &it.name, attr.ino.0);
-                if reply.add(INodeNo(node), next, &it.name, &TTL, &attr, Generation(0)) {
+                if reply.add(INodeNo(node), next, &it.name, &i.ttl, &attr, Generation(0)) {
                     // Not sent after all.
                     if let Ok(mut nd) = i.nodes.lock() {
                         nd.forget(node, 1);
@@ -1557,15 +1988,24 @@ impl Filesystem for MountFs {
     ) {
         let (name, owner, pid) = (name.to_os_string(), (req.uid(), req.gid()), req.pid());
         self.spawn(|i| async move {
-            match i.create(parent.0, &name, mode, flags, owner, pid).await {
-                Ok((_, attr, fh)) => reply.created(
-                    &TTL,
+            let (attr, fh) = match i.create(parent.0, &name, mode, flags, owner, pid).await {
+                Ok((_, attr, fh)) => (attr, fh),
+                Err(e) => return reply.error(e),
+            };
+            let none = FopenFlags::empty();
+            match i.backing(fh, |f| reply.open_backing(f)).await {
+                Ok(Some(b)) => reply.created_passthrough(
+                    &i.ttl,
                     &attr,
                     Generation(0),
                     FileHandle(fh),
-                    FopenFlags::empty(),
+                    none,
+                    &b,
                 ),
-                Err(e) => reply.error(e),
+                // A new file is the mount's alone: nothing else holds its node.
+                Ok(None) | Err(_) => {
+                    reply.created(&i.ttl, &attr, Generation(0), FileHandle(fh), none)
+                }
             }
         });
     }
@@ -1578,6 +2018,9 @@ impl MountFs {
             let r = async {
                 let (_, vp) = i.child(parent, &name)?;
                 let ino = i.nodes.lock().ok().and_then(|n| n.find(parent, &name));
+                if let Some(ino) = ino {
+                    i.send_gathered(ino, None).await;
+                }
                 let pending = ino.and_then(|ino| i.pending.lock().ok()?.remove(&ino));
                 match pending {
                     // Never landed: only its temporary goes.
@@ -1600,5 +2043,35 @@ impl MountFs {
                 Err(e) => reply.error(e),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod special_tests {
+    use super::*;
+
+    #[test]
+    fn device_numbers_cross_between_the_kernel_and_st_rdev() {
+        // /dev/null (1,3), a big minor (8, 300) and a big major (300, 1).
+        for (major, minor) in [(1u64, 3u64), (8, 300), (300, 1)] {
+            let st = ((major & 0xfffff000) << 32)
+                | ((major & 0xfff) << 8)
+                | ((minor & 0xffffff00) << 12)
+                | (minor & 0xff);
+            let kernel = kernel_rdev(st);
+            assert_eq!(
+                kernel as u64,
+                (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+            );
+            assert_eq!(makedev(kernel), st, "{major},{minor}");
+        }
+    }
+
+    #[test]
+    fn times_keep_nanoseconds_before_and_after_the_epoch() {
+        assert_eq!(timespec(time_ns(1_700_000_000, 123)), (1_700_000_000, 123));
+        assert_eq!(timespec(time_ns(-2, 500)), (-2, 500));
+        // Past 2038 too.
+        assert_eq!(timespec(time_ns(4_102_444_800, 1)), (4_102_444_800, 1));
     }
 }

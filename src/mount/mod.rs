@@ -12,6 +12,7 @@
 //! ready.
 
 mod fs;
+mod links;
 mod nodes;
 pub mod realpaths;
 
@@ -30,6 +31,9 @@ pub struct Options {
     pub dir: PathBuf,
     pub read_only: bool,
     pub allow_other: bool,
+    /// Symlinks shown relative to their own directory, for users that see sub-trees of the
+    /// mount at paths of their own (the volume driver's consumers).
+    pub relative_links: bool,
 }
 
 /// Why the mount could not be made (worded `mount: DIR: reason`).
@@ -85,7 +89,9 @@ fn start(
         Err(e) => return Err(opts.fail(crate::vfs::io_text(&e))),
     }
     let at = std::fs::canonicalize(&opts.dir).map_err(|e| opts.fail(crate::vfs::io_text(&e)))?;
-    let inner = Arc::new(fs::Inner::new(vfs.clone(), rt.clone(), at));
+    let inner = Arc::new(
+        fs::Inner::new(vfs.clone(), rt.clone(), at).with_relative_links(opts.relative_links),
+    );
     let mut options = vec![
         MountOption::FSName("dockerbox".into()),
         MountOption::Subtype("dockerbox".into()),
@@ -297,6 +303,9 @@ fn follow_changes(
         });
 }
 
+/// A container's whole tree (an exec ended, `docker cp` into it, a restart: events that name
+/// no file) drops every node below it, since the kernel keeps their attributes, entries and
+/// listings for a whole TTL; any other path drops its own node and its name.
 fn invalidate(inner: &fs::Inner, notifier: &Notifier, c: &Change) {
     let (inos, entry) = {
         let Ok(nodes) = inner.nodes.lock() else {
@@ -311,11 +320,22 @@ fn invalidate(inner: &fs::Inner, notifier: &Notifier, c: &Change) {
                     .parent()
                     .and_then(|d| nodes.at(d))
                     .zip(p.file_name().map(|n| n.to_os_string()));
-                (ino.into_iter().collect(), entry)
+                let tree = matches!(vp, crate::vfs::VPath::Container { path, .. } if path == Path::new("/"));
+                let inos = match ino {
+                    Some(ino) if tree => nodes.under(ino),
+                    ino => ino.into_iter().collect(),
+                };
+                (inos, entry)
             }
         }
     };
+    if matches!(c, Change::All) {
+        inner.all_stale();
+    }
     for ino in inos {
+        inner.stale(ino);
+        // Offset 0, length 0: the attributes and every cached page (a listing, a file's
+        // bytes) go.
         let _ = notifier.inval_inode(fuser::INodeNo(ino), 0, 0);
     }
     if let Some((parent, name)) = entry {

@@ -152,6 +152,28 @@ impl Nodes {
         }
     }
 
+    /// Node `ino` and every node below it (a container whose files changed in ways no event
+    /// names: all of them are asked again). One pass over the table.
+    pub fn under(&self, ino: u64) -> Vec<u64> {
+        let mut kids: HashMap<u64, Vec<u64>> = HashMap::new();
+        for (&(parent, _), &child) in &self.by_name {
+            kids.entry(parent).or_default().push(child);
+        }
+        let mut out = vec![ino];
+        let mut seen = std::collections::HashSet::from([ino]);
+        let mut i = 0;
+        while i < out.len() {
+            for &k in kids.get(&out[i]).map(Vec::as_slice).unwrap_or_default() {
+                // Hard links make it a graph; a node is named once.
+                if seen.insert(k) {
+                    out.push(k);
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
     /// Every node the kernel holds (for invalidating everything).
     pub fn all(&self) -> Vec<u64> {
         self.by_ino.keys().copied().collect()
@@ -234,6 +256,24 @@ mod tests {
         let before = n.len();
         n.forget(f, 1);
         assert_eq!(n.len(), before - 1);
+    }
+
+    #[test]
+    fn under_a_node_is_its_whole_subtree_once() {
+        let mut n = Nodes::default();
+        let c = n.lookup(ROOT, OsStr::new("containers"), 10);
+        let web = n.lookup(c, OsStr::new("web"), 11);
+        let db = n.lookup(c, OsStr::new("db"), 12);
+        let etc = n.lookup(web, OsStr::new("etc"), 13);
+        let f = n.lookup(etc, OsStr::new("f"), 14);
+        // A hard link of f elsewhere in web, and a file of db.
+        n.lookup(web, OsStr::new("g"), 14);
+        n.lookup(db, OsStr::new("h"), 15);
+        let mut got = n.under(web);
+        got.sort();
+        assert_eq!(got, [web, etc, f]);
+        assert_eq!(n.under(f), [f]);
+        assert_eq!(n.under(ROOT).len(), 7);
     }
 
     #[test]

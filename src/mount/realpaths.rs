@@ -9,9 +9,12 @@
 //! namespace's trees beside them, and serves the FUSE mount they are bound from. A program that
 //! names a tree enters that namespace and that root between fork and exec (`setns` + `chroot`);
 //! every other program runs exactly as before. The mount is served on a runtime of its own, so
-//! it answers while the shell's runtime waits on the program.
+//! it answers while the shell's runtime waits on the program. Before each such program the
+//! names at the host's `/` are compared with the root's (one `readdir`), and a name made or
+//! removed since is cloned in or taken out, so the root follows the host's.
 
-use std::ffi::{CString, OsStr};
+use std::collections::BTreeSet;
+use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -53,14 +56,38 @@ pub struct View {
     inner: Arc<fs::Inner>,
     rt: tokio::runtime::Runtime,
     _session: Mutex<fuser::BackgroundSession>,
+    /// Where the root's tmpfs is, inside the namespace.
+    stage: PathBuf,
+    /// The names of the host's `/` the root has now (not the trees').
+    tops: Mutex<BTreeSet<OsString>>,
 }
 
 /// The view, mounted at the first call; `Err` says why host programs get `/dev/fd` streams
 /// instead (not root, no FUSE, `DOCKERBOX_MOUNT=0`, a failed mount), the same every time.
 pub fn view(vfs: &Arc<Vfs>) -> Result<&'static View, &'static str> {
-    VIEW.get_or_init(|| build(vfs))
+    let mut fresh = false;
+    let v = VIEW
+        .get_or_init(|| {
+            fresh = true;
+            build(vfs)
+        })
         .as_ref()
-        .map_err(String::as_str)
+        .map_err(String::as_str)?;
+    if !fresh {
+        v.refresh();
+    }
+    Ok(v)
+}
+
+/// The names at the host's `/` a root shows (every one but the trees').
+fn top_names() -> BTreeSet<OsString> {
+    let Ok(rd) = std::fs::read_dir("/") else {
+        return BTreeSet::new();
+    };
+    rd.flatten()
+        .map(|e| e.file_name())
+        .filter(|n| !TREES.iter().any(|t| OsStr::new(&t[1..]) == n.as_os_str()))
+        .collect()
 }
 
 /// At the shell's exit: new files a program never closed leave no temporary behind.
@@ -89,6 +116,34 @@ fn is_name_byte(c: u8) -> bool {
 }
 
 impl View {
+    /// Makes the root show what the host's `/` has now: names made since are cloned in (with
+    /// their mounts), names gone are taken out. One `readdir` of `/` when nothing changed; a
+    /// failure leaves the root as it was (the program sees the old `/`, as before).
+    fn refresh(&self) {
+        let Ok(mut have) = self.tops.lock() else {
+            return;
+        };
+        let now = top_names();
+        if now.is_empty() || *have == now {
+            return;
+        }
+        let added: BTreeSet<OsString> = now.difference(&have).cloned().collect();
+        let gone: BTreeSet<OsString> = have.difference(&now).cloned().collect();
+        let (ns, stage) = (self.ns.as_raw_fd(), self.stage.clone());
+        let done = std::thread::Builder::new()
+            .name("dockerbox-mountns".into())
+            .spawn(move || follow_tops(ns, &stage, &added, &gone))
+            .ok()
+            .and_then(|t| t.join().ok());
+        // Tried once per change: a name that cannot be cloned stays missing (as before).
+        if let Some(Err(e)) = done {
+            if verbose() {
+                eprintln!("dockerbox: the programs' root does not follow /: {e}");
+            }
+        }
+        *have = now;
+    }
+
     /// What a child runs between fork and exec to see the view, starting in `cwd` (a host
     /// directory, or one inside a container when `inside`: then a failure to enter it fails
     /// the start; a host directory that went away leaves the program at `/`, as before).
@@ -165,13 +220,14 @@ fn build(vfs: &Arc<Vfs>) -> Result<View, String> {
         inner: inner.clone(),
     };
     let stage = PathBuf::from(stage);
+    let kept_stage = stage.clone();
     let made = std::thread::Builder::new()
         .name("dockerbox-mountns".into())
         .spawn(move || set_up(fs, &stage))
         .map_err(|e| format!("cannot start a thread: {e}"))?
         .join()
         .map_err(|_| "the mount's thread panicked".to_string())??;
-    let (ns, session, root) = made;
+    let (ns, session, root, tops) = made;
     super::follow_changes(rt.handle(), vfs, inner.clone(), session.notifier());
     Ok(View {
         ns,
@@ -179,6 +235,8 @@ fn build(vfs: &Arc<Vfs>) -> Result<View, String> {
         inner,
         rt,
         _session: Mutex::new(session),
+        stage: kept_stage,
+        tops: Mutex::new(tops),
     })
 }
 
@@ -189,7 +247,12 @@ enum Top {
     Link(CString, CString),
 }
 
-type Made = (OwnedFd, fuser::BackgroundSession, CString);
+type Made = (
+    OwnedFd,
+    fuser::BackgroundSession,
+    CString,
+    BTreeSet<OsString>,
+);
 
 /// On a thread of its own, which alone enters the new namespace.
 fn set_up(fs: fs::MountFs, stage: &Path) -> Result<Made, String> {
@@ -206,7 +269,8 @@ fn set_up(fs: fs::MountFs, stage: &Path) -> Result<Made, String> {
     // Nothing mounted here may reach the machine's mounts.
     sys_mount(None, "/", None, libc::MS_REC | libc::MS_SLAVE, None)
         .map_err(|e| format!("cannot make mounts private: {e}"))?;
-    let tops = tops()?;
+    let tops = tops(None)?;
+    let names: BTreeSet<OsString> = tops.iter().map(Top::name).collect();
     sys_mount(
         Some("dockerbox"),
         path_str(stage)?,
@@ -264,15 +328,76 @@ fn set_up(fs: fs::MountFs, stage: &Path) -> Result<Made, String> {
     let ns = std::fs::File::open("/proc/thread-self/ns/mnt")
         .map_err(|e| format!("/proc/thread-self/ns/mnt: {e}"))?;
     let root = CString::new(root.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
-    Ok((OwnedFd::from(ns), session, root))
+    Ok((OwnedFd::from(ns), session, root, names))
 }
 
-/// Every entry of `/` but the trees: directories and files cloned with all their mounts.
-fn tops() -> Result<Vec<Top>, String> {
+impl Top {
+    fn name(&self) -> OsString {
+        let (Top::Tree(n, _) | Top::File(n, _) | Top::Link(n, _)) = self;
+        OsStr::from_bytes(n.as_bytes()).to_os_string()
+    }
+}
+
+/// On a thread of its own: enters the view's namespace and brings its root in line with the
+/// host's `/` (`added` cloned in, `gone` taken out), the root read-only again after.
+fn follow_tops(
+    ns: RawFd,
+    stage: &Path,
+    added: &BTreeSet<OsString>,
+    gone: &BTreeSet<OsString>,
+) -> Result<(), String> {
+    let fail = |what: &str| {
+        format!(
+            "{what}: {}",
+            crate::vfs::io_text(&io::Error::last_os_error())
+        )
+    };
+    // SAFETY: this thread stops sharing its root and cwd with the others, then (alone) moves
+    // to the view's namespace; it ends when done.
+    unsafe {
+        if libc::unshare(libc::CLONE_FS) != 0 {
+            return Err(fail("unshare"));
+        }
+        if libc::setns(ns, libc::CLONE_NEWNS) != 0 {
+            return Err(fail("setns"));
+        }
+    }
+    let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_NOSUID | libc::MS_NODEV;
+    sys_mount(None, path_str(stage)?, None, flags, None)?;
+    let root = stage.join("root");
+    let mut r = Ok(());
+    for n in gone {
+        let at = root.join(n);
+        if let Ok(c) = CString::new(at.as_os_str().as_bytes()) {
+            // SAFETY: a valid C string; detaching what was cloned there, if anything.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+        let _ = std::fs::remove_dir(&at).or_else(|_| std::fs::remove_file(&at));
+    }
+    match tops(Some(added)) {
+        Ok(tops) => {
+            for t in tops {
+                if let Err(e) = place(&root, t) {
+                    r = Err(e);
+                }
+            }
+        }
+        Err(e) => r = Err(e),
+    }
+    sys_mount(None, path_str(stage)?, None, flags | libc::MS_RDONLY, None)?;
+    r
+}
+
+/// Every entry of `/` but the trees (or only those in `only`): directories and files cloned
+/// with all their mounts.
+fn tops(only: Option<&BTreeSet<OsString>>) -> Result<Vec<Top>, String> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/").map_err(|e| format!("/: {e}"))? {
         let e = e.map_err(|e| format!("/: {e}"))?;
         let name = e.file_name();
+        if only.is_some_and(|o| !o.contains(&name)) {
+            continue;
+        }
         let slashed = Path::new("/").join(&name);
         if TREES.iter().any(|t| Path::new(t) == slashed) {
             continue;

@@ -12,12 +12,25 @@
 //! programs inherit the ignored SIGTSTP): nothing stops half-way, nothing waits forever.
 //! Ctrl-C reaches only the foreground group; a stage killed by SIGINT interrupts dockerbox's
 //! own loop as a Ctrl-C would. Scripts and `-c` have no job control, as in sh.
+//!
+//! An `&` job that is one pipeline of host programs named plainly (`sleep 100 &`, `make >log
+//! 2>&1 &`, `a | b &`) is no thread: its processes start in a process group of their own, not
+//! given the terminal, and the job is that group, as a stopped one is: `fg` gives it the
+//! terminal (Ctrl-Z stops it again), `bg`, `kill %N` (its group), `wait`; `$!` is its last
+//! process's real PID. Any other `&` job runs on a thread, on a copy of the shell, with a
+//! [`interrupt::Cancel`] of its own: the terminal's Ctrl-C is not for it, `kill %N` (or `kill
+//! $!`) cancels it (status 128 + the signal, 143 for SIGTERM), `fg` waits for it (Ctrl-C
+//! cancels it then), and its `$!` is a number above any real PID (also its `$BASHPID`). Host
+//! programs it starts get a process group each, so the terminal's signals skip them too. A
+//! script or `-c` waits for its thread jobs before it ends (their output would die with
+//! dockerbox); host processes go on by themselves, as in sh.
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use super::fds;
 use super::pipeline::Stage;
@@ -25,8 +38,8 @@ use super::redirect::Pumps;
 use super::Shell;
 use crate::commands::Out;
 use crate::exit_codes;
-use crate::interrupt;
-use crate::syntax::AndOr;
+use crate::interrupt::{self, Cancel};
+use crate::syntax::{AndOr, Pipeline};
 
 /// A job: `&` work on a thread, or host processes under job control.
 pub struct Job {
@@ -39,6 +52,10 @@ pub struct Job {
     /// Its status once it ended.
     pub done: Option<i32>,
     pub thread: Option<std::thread::JoinHandle<i32>>,
+    /// A thread job's cancellation (`kill %N`).
+    cancel: Option<Arc<Cancel>>,
+    /// A host job's container file streams, finishing on their own.
+    pumps: Option<tokio::task::JoinHandle<bool>>,
     pub group: Option<Group>,
     /// When it was last started, stopped or continued: `%+` is the latest, `%-` the one before.
     seen: u64,
@@ -52,6 +69,20 @@ pub struct Group {
     pub stopped: bool,
     /// The terminal's modes when it stopped, put back when it is continued in the foreground.
     modes: Option<libc::termios>,
+    /// The signal that killed its last process, if one did.
+    killed_by: Option<i32>,
+}
+
+impl Job {
+    /// Whether `id` names it: its own ID (`$!` of a thread job, a process group), or one of
+    /// its processes (`$!` of a host job is its last one).
+    fn named(&self, id: u32) -> bool {
+        self.id == id
+            || self
+                .group
+                .as_ref()
+                .is_some_and(|g| g.procs.iter().any(|(p, _)| *p > 0 && *p as u32 == id))
+    }
 }
 
 /// The jobs, shared by the shell's copies (a copy never waits for them).
@@ -64,9 +95,6 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(FIRST_JOB_ID + 1);
 static CLOCK: AtomicU64 = AtomicU64::new(1);
 /// dockerbox's process group, once job control is on.
 static CONTROL: OnceLock<libc::pid_t> = OnceLock::new();
-/// Stopped jobs' process groups a host `kill` was given: continued once it ran (as bash's
-/// `kill` does), so the signal takes effect.
-static KILLED: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
 /// The line the REPL is running, for the text of `&` jobs started from it.
 static SOURCE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
@@ -88,6 +116,18 @@ pub fn enable_job_control() {
         }
         let _ = CONTROL.set(libc::getpgrp());
     }
+}
+
+/// Makes a host program of a background thread job a process group of its own: the
+/// terminal's Ctrl-C and Ctrl-Z are not for it (it keeps dockerbox's ignored SIGTSTP).
+pub(super) fn own_group(cmd: &mut std::process::Command) {
+    // SAFETY: setpgid is async-signal-safe and allocates nothing.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, || {
+            libc::setpgid(0, 0);
+            Ok(())
+        })
+    };
 }
 
 /// Remembers the line the REPL runs next, for the text `jobs` shows for its `&` jobs.
@@ -132,6 +172,7 @@ impl Group {
     /// the signal that stopped one, if one stopped.
     fn poll(&mut self) -> Option<libc::c_int> {
         let mut stopped = None;
+        let last = self.procs.last().map(|(p, _)| *p);
         for (pid, status) in self.procs.iter_mut().filter(|(p, s)| *p > 0 && s.is_none()) {
             let mut st = 0;
             // SAFETY: waitpid on our own child, which only we reap (it is no tokio Child).
@@ -149,6 +190,9 @@ impl Group {
                     self.stopped = false;
                 } else {
                     *status = Some(code(st));
+                    if libc::WIFSIGNALED(st) && last == Some(*pid) {
+                        self.killed_by = Some(libc::WTERMSIG(st));
+                    }
                 }
             } else if r < 0 {
                 *status = Some(exit_codes::FAILURE);
@@ -172,14 +216,16 @@ impl Group {
     }
 
     fn signal(&self, sig: libc::c_int) {
-        // SAFETY: kill(2) on our own job's process group.
-        unsafe { libc::kill(-self.pgid, sig) };
+        if self.pgid > 0 {
+            // SAFETY: kill(2) on our own job's process group.
+            unsafe { libc::kill(-self.pgid, sig) };
+        }
     }
 
     /// [`Group::wait`] for a group that has the terminal; then dockerbox takes it back with
     /// its modes `ours` (a stopped group's own are kept for `fg`).
     async fn wait_in_foreground(&mut self, ours: Option<libc::termios>, unstoppable: bool) -> bool {
-        let stopped = self.wait(unstoppable).await;
+        let stopped = self.wait(unstoppable, true).await;
         if let Some(&me) = CONTROL.get() {
             give_terminal(me);
         }
@@ -193,16 +239,16 @@ impl Group {
     }
 
     /// Waits until every process ended (false) or the group stopped (true). A stop that must
-    /// not happen is undone at once: one by SIGTTIN/SIGTTOU in the foreground (it touched the
-    /// terminal before it was given), or any while `unstoppable` (a container file streams
+    /// not happen is undone at once: one by SIGTTIN/SIGTTOU in the `foreground` (it touched
+    /// the terminal before it was given), or any while `unstoppable` (a container file streams
     /// through dockerbox for it). A SIGTERM or SIGHUP to dockerbox is passed on.
-    async fn wait(&mut self, unstoppable: bool) -> bool {
+    async fn wait(&mut self, unstoppable: bool, foreground: bool) -> bool {
         use tokio::signal::unix::{signal, SignalKind};
         let mut child = signal(SignalKind::child()).ok();
         let mut passed_on = false;
         loop {
             if let Some(sig) = self.poll() {
-                if unstoppable || matches!(sig, libc::SIGTTIN | libc::SIGTTOU) {
+                if unstoppable || (foreground && matches!(sig, libc::SIGTTIN | libc::SIGTTOU)) {
                     self.signal(libc::SIGCONT);
                 } else {
                     self.stopped = true;
@@ -267,9 +313,14 @@ impl Shell {
             })
     }
 
-    /// Runs a pipeline of host programs in a process group of its own that has the terminal
-    /// until it ends or stops (then it is a job, and the status is 128 + SIGTSTP).
-    pub(super) async fn run_as_job(&mut self, stages: Vec<Stage>) -> i32 {
+    /// Starts a pipeline of host programs in a process group of its own (the terminal given
+    /// to it when `foreground`), its children with SIGTSTP, SIGTTIN and SIGTTOU at their
+    /// defaults; returns the group, the container file streams and the pipeline's text.
+    async fn spawn_group(
+        &mut self,
+        stages: Vec<Stage>,
+        foreground: bool,
+    ) -> (Group, Pumps, String) {
         let n = stages.len();
         let mut pumps = Pumps::default();
         let mut group = Group {
@@ -277,9 +328,9 @@ impl Shell {
             procs: Vec::with_capacity(n),
             stopped: false,
             modes: None,
+            killed_by: None,
         };
         let mut text = Vec::new();
-        let ours = terminal_modes();
         let mut next_in = None;
         for (i, stage) in stages.into_iter().enumerate() {
             let Stage::Simple(e) = stage else {
@@ -337,7 +388,9 @@ impl Shell {
                 group.pgid = pid;
                 // SAFETY: setpgid on our own child (it did the same before exec).
                 unsafe { libc::setpgid(pid, pid) };
-                give_terminal(pid);
+                if foreground {
+                    give_terminal(pid);
+                }
             } else {
                 // SAFETY: as above.
                 unsafe { libc::setpgid(pid, group.pgid) };
@@ -345,6 +398,14 @@ impl Shell {
             group.procs.push((pid, None));
         }
         drop(next_in);
+        (group, pumps, String::from_utf8_lossy(&text).into_owned())
+    }
+
+    /// Runs a pipeline of host programs in a process group of its own that has the terminal
+    /// until it ends or stops (then it is a job, and the status is 128 + SIGTSTP).
+    pub(super) async fn run_as_job(&mut self, stages: Vec<Stage>) -> i32 {
+        let ours = terminal_modes();
+        let (mut group, pumps, text) = self.spawn_group(stages, true).await;
         let stopped = group.pgid != 0 && group.wait_in_foreground(ours, !pumps.is_empty()).await;
         self.pipestatus = group
             .procs
@@ -352,7 +413,6 @@ impl Shell {
             .map(|(_, s)| s.unwrap_or(128 + libc::SIGTSTP))
             .collect();
         if stopped {
-            let text = String::from_utf8_lossy(&text).into_owned();
             let number = self.add_job(text, None, Some(group));
             self.show_job(number);
             return 128 + libc::SIGTSTP;
@@ -377,29 +437,59 @@ impl Shell {
         thread: Option<std::thread::JoinHandle<i32>>,
         group: Option<Group>,
     ) -> usize {
+        let id = match &group {
+            Some(g) if g.pgid > 0 => g.pgid as u32,
+            _ => NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        };
+        self.add_job_as(id, text, thread, group)
+    }
+
+    fn add_job_as(
+        &mut self,
+        id: u32,
+        text: String,
+        thread: Option<std::thread::JoinHandle<i32>>,
+        group: Option<Group>,
+    ) -> usize {
         let mut jobs = match self.jobs.lock() {
             Ok(j) => j,
             Err(p) => p.into_inner(),
         };
         let number = jobs.iter().map(|j| j.number).max().unwrap_or(0) + 1;
-        let id = match &group {
-            Some(g) => g.pgid as u32,
-            None => NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        };
         jobs.push(Job {
             number,
             id,
             text,
             done: None,
             thread,
+            cancel: None,
+            pumps: None,
             group,
             seen: tick(),
         });
         number
     }
 
-    /// `list &`: runs on a copy of the shell on its own thread; `$!` names it.
-    pub(super) fn start_background(&mut self, item: &AndOr) {
+    /// The pipeline `item` is when it is one whose every command is a host program named
+    /// plainly (no builtin, function, `sh`/`bash`/`exec`, nor a name from an expansion): such a
+    /// job needs no thread.
+    fn host_pipeline<'a>(&self, item: &'a AndOr) -> Option<&'a Pipeline> {
+        let host = |c: &crate::syntax::Command| {
+            c.compound.is_none()
+                && c.words.first().and_then(|w| w.as_bare()).is_some_and(|n| {
+                    !n.iter().any(|b| b"*?[".contains(b))
+                        && !matches!(n, b"sh" | b"bash" | b"exec")
+                        && super::pipeline::builtin(std::ffi::OsStr::from_bytes(n)).is_none()
+                        && !self.functions.contains_key(n)
+                })
+        };
+        (item.rest.is_empty() && !item.first.negated && item.first.commands.iter().all(host))
+            .then_some(&item.first)
+    }
+
+    /// `list &`: a pipeline of host programs starts as a process group of its own, anything
+    /// else on a copy of the shell on its own thread; `$!` names it.
+    pub(super) async fn start_background(&mut self, item: &AndOr) {
         let mut sub = self.subshell_copy();
         sub.interactive = false;
         let mut item = item.clone();
@@ -413,33 +503,125 @@ impl Shell {
             }
         }
         let text = self.job_text(&item);
-        let handle = tokio::runtime::Handle::current();
-        let spawned = std::thread::Builder::new()
-            .name("dockerbox-job".into())
-            .spawn(move || {
-                handle.block_on(sub.run_and_or(&item));
-                sub.exit.unwrap_or(sub.status)
-            });
-        match spawned {
-            Ok(t) => {
-                let number = self.add_job(text, Some(t), None);
-                if let Ok(jobs) = self.jobs.lock() {
-                    self.last_bg = jobs.iter().find(|j| j.number == number).map(|j| j.id);
+        let (number, last) = if let Some(p) = self.host_pipeline(&item) {
+            match sub.start_host_job(p).await {
+                Ok((group, pumps)) => {
+                    let last = group
+                        .procs
+                        .iter()
+                        .rev()
+                        .find(|(p, _)| *p > 0)
+                        .map(|(p, _)| *p as u32);
+                    let number = self.add_job(text, None, Some(group));
+                    if let (Some(pumps), Ok(mut jobs)) = (pumps, self.jobs.lock()) {
+                        if let Some(j) = jobs.iter_mut().find(|j| j.number == number) {
+                            j.pumps = Some(pumps);
+                        }
+                    }
+                    (number, last)
                 }
-                if let (true, Some(id)) = (self.job_control(), self.last_bg) {
-                    // As bash's interactive `&`: the job's number and ID.
-                    let _ = writeln!(std::io::stderr(), "[{number}] {id}");
+                Err(st) => {
+                    let number = self.add_job(text, None, None);
+                    if let Ok(mut jobs) = self.jobs.lock() {
+                        if let Some(j) = jobs.iter_mut().find(|j| j.number == number) {
+                            j.done = Some(st);
+                        }
+                    }
+                    (number, None)
                 }
             }
-            Err(err) => {
-                self.shell_error(&format!(
-                    "cannot start a thread: {}",
-                    crate::vfs::io_text(&err)
-                ));
-                return;
+        } else {
+            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+            // `$BASHPID` inside is its `$!`, as a forked job's would be.
+            sub.bashpid = id;
+            let cancel = Arc::new(Cancel::default());
+            let job = cancel.clone();
+            let handle = tokio::runtime::Handle::current();
+            let spawned = std::thread::Builder::new()
+                .name("dockerbox-job".into())
+                .spawn(move || {
+                    interrupt::enter(Some(job.clone()));
+                    handle.block_on(sub.run_and_or(&item));
+                    match job.signal() {
+                        Some(sig) => 128 + sig,
+                        None => sub.exit.unwrap_or(sub.status),
+                    }
+                });
+            match spawned {
+                Ok(t) => {
+                    let number = self.add_job_as(id, text, Some(t), None);
+                    if let Ok(mut jobs) = self.jobs.lock() {
+                        if let Some(j) = jobs.iter_mut().find(|j| j.number == number) {
+                            j.cancel = Some(cancel);
+                        }
+                    }
+                    (number, Some(id))
+                }
+                Err(err) => {
+                    self.shell_error(&format!(
+                        "cannot start a thread: {}",
+                        crate::vfs::io_text(&err)
+                    ));
+                    return;
+                }
             }
+        };
+        // A job that could not start at all is one that ended.
+        let id = match last {
+            Some(id) => id,
+            None => {
+                let mut jobs = match self.jobs.lock() {
+                    Ok(j) => j,
+                    Err(p) => p.into_inner(),
+                };
+                let Some(j) = jobs.iter_mut().find(|j| j.number == number) else {
+                    return;
+                };
+                j.id
+            }
+        };
+        self.last_bg = Some(id);
+        if self.job_control() {
+            // As bash's interactive `&`: the job's number and `$!`.
+            let _ = writeln!(std::io::stderr(), "[{number}] {id}");
         }
         self.status = exit_codes::OK;
+    }
+
+    /// Expands and starts a background pipeline of host programs (on the job's copy of the
+    /// shell, so what its expansions set stays there); `Err` is the status when no process
+    /// started (said).
+    async fn start_host_job(
+        &mut self,
+        p: &Pipeline,
+    ) -> Result<(Group, Option<tokio::task::JoinHandle<bool>>), i32> {
+        let mut stages = Vec::with_capacity(p.commands.len());
+        for c in &p.commands {
+            match self.expand(c).await {
+                Ok(e) if !e.argv.is_empty() => {
+                    for msg in &e.unreachable {
+                        let cmd = e.argv[0].to_string_lossy();
+                        self.shell_error(&format!("{cmd}: {msg}"));
+                    }
+                    stages.push(Stage::Simple(e));
+                }
+                Ok(_) => stages.push(Stage::Failed(exit_codes::OK)),
+                Err(err) => {
+                    let st = self.expansion_failed(&err);
+                    stages.push(Stage::Failed(st));
+                }
+            }
+        }
+        let (group, pumps, _) = self.spawn_group(stages, false).await;
+        if group.pgid == 0 {
+            return Err(group.status(self.opts.pipefail));
+        }
+        // The streams finish when the processes close their ends; the job's end waits for them.
+        let pumps = (!pumps.is_empty()).then(|| {
+            let own = self.own.clone();
+            tokio::spawn(async move { pumps.finish(true, &own).await })
+        });
+        Ok((group, pumps))
     }
 
     /// The text of an `&` job as typed, when it was typed at the REPL's prompt.
@@ -457,28 +639,8 @@ impl Shell {
         }
     }
 
-    /// Continues the stopped jobs a `kill` since last asked signalled.
-    fn continue_killed(&self) {
-        let killed: Vec<libc::pid_t> = match KILLED.lock() {
-            Ok(mut k) => k.drain(..).collect(),
-            Err(_) => return,
-        };
-        if killed.is_empty() {
-            return;
-        }
-        if let Ok(mut jobs) = self.jobs.lock() {
-            for g in jobs.iter_mut().filter_map(|j| j.group.as_mut()) {
-                if killed.contains(&g.pgid) {
-                    g.stopped = false;
-                    g.signal(libc::SIGCONT);
-                }
-            }
-        }
-    }
-
     /// Notes what ended or stopped since last asked, without waiting.
     fn update_jobs(&self) {
-        self.continue_killed();
         let mut jobs = match self.jobs.lock() {
             Ok(j) => j,
             Err(p) => p.into_inner(),
@@ -499,6 +661,14 @@ impl Shell {
                 j.done = Some(st);
             }
         }
+    }
+
+    /// The jobs' numbers and texts, for Tab completion of `%N`.
+    pub fn job_list(&self) -> Vec<(usize, String)> {
+        self.jobs.lock().map_or_else(
+            |_| Vec::new(),
+            |jobs| jobs.iter().map(|j| (j.number, j.text.clone())).collect(),
+        )
     }
 
     /// Whether a job is stopped (leaving the REPL then asks to be confirmed, as bash does).
@@ -706,12 +876,19 @@ impl Shell {
             return st;
         }
         let Some(mut group) = job.group.take() else {
-            // A thread: waited for here (Ctrl-C stops waiting, as for `wait`).
+            // A thread: waited for here, and Ctrl-C cancels it (it cannot be stopped).
             let id = job.id;
+            let thread = job.thread.take();
             if let Ok(mut jobs) = self.jobs.lock() {
                 jobs.push(job);
             }
-            let st = self.wait_jobs(Some(id)).await;
+            let st = match thread {
+                Some(t) => self
+                    .wait_thread(id, t, true)
+                    .await
+                    .unwrap_or(exit_codes::INTERRUPTED),
+                None => self.wait_jobs(Some(id)).await,
+            };
             if let Ok(mut jobs) = self.jobs.lock() {
                 jobs.retain(|j| j.id != id);
             }
@@ -724,7 +901,7 @@ impl Shell {
         give_terminal(group.pgid);
         group.stopped = false;
         group.signal(libc::SIGCONT);
-        let stopped = group.wait_in_foreground(ours, false).await;
+        let stopped = group.wait_in_foreground(ours, job.pumps.is_some()).await;
         if stopped {
             job.group = Some(group);
             job.seen = tick();
@@ -742,7 +919,7 @@ impl Shell {
         {
             interrupt::raise();
         }
-        st
+        with_streams(job.pumps.take(), st).await
     }
 
     /// `bg [%JOB...]`: stopped host jobs go on in the background (SIGCONT to their group).
@@ -751,6 +928,8 @@ impl Shell {
             self.errors.error("no job control");
             return exit_codes::FAILURE;
         }
+        // A job may have stopped in the background since (SIGTTIN, `kill -STOP`).
+        self.update_jobs();
         let specs: Vec<Option<&OsString>> = if args.is_empty() {
             vec![None]
         } else {
@@ -795,8 +974,8 @@ impl Shell {
     }
 
     /// Waits for the job `id` (all running ones with `None`); its status, 127 if unknown.
+    /// Ctrl-C ends the wait (status 130) and leaves the jobs running.
     pub(super) async fn wait_jobs(&mut self, id: Option<u32>) -> i32 {
-        self.continue_killed();
         let mut status = exit_codes::OK;
         loop {
             enum Next {
@@ -820,7 +999,7 @@ impl Shell {
                     }
                 };
                 match id {
-                    Some(id) => match jobs.iter_mut().find(|j| j.id == id) {
+                    Some(id) => match jobs.iter_mut().find(|j| j.named(id)) {
                         Some(j) => match j.done {
                             Some(s) => return s,
                             None if j.group.as_ref().is_some_and(|g| g.stopped) => {
@@ -838,18 +1017,23 @@ impl Shell {
                     // `wait` for all of them is 0, whatever they returned.
                     return if id.is_none() { exit_codes::OK } else { status };
                 }
-                Some(Next::Thread(jid, thread)) => {
-                    let joined = tokio::task::spawn_blocking(move || thread.join()).await;
-                    let st = match joined {
-                        Ok(Ok(s)) => s,
-                        _ => exit_codes::FAILURE,
-                    };
-                    (jid, st)
-                }
+                Some(Next::Thread(jid, thread)) => match self.wait_thread(jid, thread, false).await
+                {
+                    Some(st) => {
+                        let cancelled = self.jobs.lock().ok().and_then(|jobs| {
+                            jobs.iter()
+                                .find(|j| j.id == jid)
+                                .and_then(|j| j.cancel.as_ref()?.signal())
+                        });
+                        self.report_killed(jid, cancelled);
+                        (jid, st)
+                    }
+                    None => return exit_codes::INTERRUPTED,
+                },
                 Some(Next::Group(jid, mut g)) => {
                     // A job in the background: Ctrl-C reaches dockerbox and ends the wait.
                     tokio::select! {
-                        _ = g.wait(false) => {}
+                        _ = g.wait(false, false) => {}
                         () = interrupt::wait() => {}
                     }
                     let st = if g.ended() {
@@ -859,11 +1043,22 @@ impl Shell {
                     } else {
                         exit_codes::INTERRUPTED
                     };
-                    if let Ok(mut jobs) = self.jobs.lock() {
-                        if let Some(j) = jobs.iter_mut().find(|j| j.id == jid) {
-                            j.group = Some(g);
-                        }
+                    let ended = g.ended();
+                    if ended {
+                        let last = g.procs.last().map_or(jid, |(p, _)| *p as u32);
+                        self.report_killed(last, g.killed_by);
                     }
+                    let pumps = self.jobs.lock().ok().and_then(|mut jobs| {
+                        let j = jobs.iter_mut().find(|j| j.id == jid)?;
+                        j.group = Some(g);
+                        if ended {
+                            j.pumps.take()
+                        } else {
+                            None
+                        }
+                    });
+                    // Its container file streams are part of it.
+                    let st = with_streams(pumps, st).await;
                     (jid, st)
                 }
             };
@@ -884,11 +1079,80 @@ impl Shell {
         }
     }
 
+    /// As sh says when `wait` finds a job a signal killed (not SIGINT nor SIGPIPE, which say
+    /// nothing): `PID Hangup`. The REPL's job notices say it there.
+    fn report_killed(&self, id: u32, sig: Option<i32>) {
+        let Some(sig) = sig.filter(|s| ![libc::SIGINT, libc::SIGPIPE].contains(s)) else {
+            return;
+        };
+        if self.interactive {
+            return;
+        }
+        // SAFETY: strsignal returns a string for any number, valid until the next call on
+        // this thread; it is copied at once.
+        let name = unsafe { std::ffi::CStr::from_ptr(libc::strsignal(sig)) };
+        let at = match &self.origin {
+            Some((file, line)) => format!("{file}: line {line}: "),
+            None => String::new(),
+        };
+        // To `wait`'s own stderr (`wait $! 2>err`), not as a failure of `wait`.
+        let text = format!("dockerbox: {at}{id} {}\n", name.to_string_lossy());
+        let _ = self.errors.writer().write_all(text.as_bytes());
+    }
+
+    /// Waits for thread job `jid`'s thread; its status. Ctrl-C cancels the job when it is in
+    /// the foreground (`fg`: it then ends as 130), else ends the wait (`None`: the thread is
+    /// the job's again).
+    async fn wait_thread(
+        &mut self,
+        jid: u32,
+        thread: std::thread::JoinHandle<i32>,
+        fg: bool,
+    ) -> Option<i32> {
+        let mut pause = Duration::from_millis(1);
+        while !thread.is_finished() {
+            if interrupt::is_set() {
+                let cancel = self.jobs.lock().ok().and_then(|jobs| {
+                    jobs.iter()
+                        .find(|j| j.id == jid)
+                        .and_then(|j| j.cancel.clone())
+                });
+                if !fg {
+                    if let Ok(mut jobs) = self.jobs.lock() {
+                        if let Some(j) = jobs.iter_mut().find(|j| j.id == jid) {
+                            j.thread = Some(thread);
+                            return None;
+                        }
+                    }
+                    return None;
+                }
+                if let Some(c) = cancel {
+                    c.cancel(libc::SIGINT);
+                }
+                // It ends within the grace a Ctrl-C gives any command.
+                let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+                return Some(match joined {
+                    Ok(Ok(s)) => s,
+                    _ => exit_codes::FAILURE,
+                });
+            }
+            // A thread says nothing when it ends: looked at often at first, then less.
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = interrupt::wait() => {}
+            }
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+        Some(thread.join().unwrap_or(exit_codes::FAILURE))
+    }
+
     /// Forgets the jobs that ended among `ids` (all with `None`): what `wait` waited for is
     /// not announced as done again.
     fn forget_waited(&self, ids: Option<&[u32]>) {
         if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.retain(|j| j.done.is_none() || ids.is_some_and(|ids| !ids.contains(&j.id)));
+            jobs.retain(|j| {
+                j.done.is_none() || ids.is_some_and(|ids| !ids.iter().any(|&i| j.named(i)))
+            });
         }
     }
 
@@ -937,31 +1201,41 @@ impl Shell {
     }
 
     /// `wait -n`: the status of the next of `ids` (any job when empty) to end; 127 if none is
-    /// running. Thread jobs are polled; when only host process groups are left, the first of
-    /// them is waited for.
+    /// running. Threads and process groups are looked at, often at first, then less.
     async fn wait_next(&mut self, ids: &[u32]) -> i32 {
+        let mut pause = Duration::from_millis(1);
         loop {
             let pick = {
-                let jobs = match self.jobs.lock() {
+                let mut jobs = match self.jobs.lock() {
                     Ok(j) => j,
                     Err(p) => p.into_inner(),
                 };
-                let running: Vec<&Job> = jobs
-                    .iter()
-                    .filter(|j| ids.is_empty() || ids.contains(&j.id))
-                    .filter(|j| j.thread.is_some() || (j.done.is_none() && j.group.is_some()))
-                    .collect();
-                if running.is_empty() {
+                let mut running = jobs
+                    .iter_mut()
+                    .filter(|j| ids.is_empty() || ids.iter().any(|&i| j.named(i)))
+                    .filter(|j| {
+                        j.thread.is_some()
+                            || (j.done.is_none() && j.group.as_ref().is_some_and(|g| !g.stopped))
+                    })
+                    .peekable();
+                if running.peek().is_none() {
                     return exit_codes::NOT_FOUND;
                 }
-                let finished = running
-                    .iter()
-                    .find(|j| j.thread.as_ref().is_some_and(|t| t.is_finished()));
-                match finished {
-                    Some(j) => Some(j.id),
-                    None if running.iter().all(|j| j.thread.is_none()) => Some(running[0].id),
-                    None => None,
-                }
+                // The first that ended: a thread that finished, a group whose processes all
+                // ended (looked at without waiting).
+                running.find_map(|j| {
+                    let ended = match (&j.thread, &mut j.group) {
+                        (Some(t), _) => t.is_finished(),
+                        (None, Some(g)) => {
+                            if g.poll().is_some() {
+                                g.stopped = true;
+                            }
+                            g.ended()
+                        }
+                        (None, None) => false,
+                    };
+                    ended.then_some(j.id)
+                })
             };
             if let Some(id) = pick {
                 let st = self.wait_jobs(Some(id)).await;
@@ -971,59 +1245,293 @@ impl Shell {
             if interrupt::is_set() {
                 return exit_codes::INTERRUPTED;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = interrupt::wait() => {}
+            }
+            pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
 
-    /// A host `kill` given job specs: `kill [OPTIONS] %1 123` becomes `kill [OPTIONS] --
-    /// -PGID 123` for jobs under job control (their process group; a stopped one is continued
-    /// after, so the signal acts). A spec naming a thread job (no process of its own) is left
-    /// as typed, for `kill` to refuse.
-    pub(super) fn kill_job_specs(&self, argv: &mut Vec<OsString>) {
-        if argv.first().is_none_or(|n| n != "kill")
-            || !argv.iter().skip(1).any(|a| a.as_bytes().starts_with(b"%"))
+    /// `kill [-s SIGNAL | -n NUM | -SIGNAL] PID|%JOB...` and `kill -l [SIGNAL|STATUS...]`, as
+    /// bash's builtin: a job spec or `$!` of a host job signals its process group (a stopped
+    /// one is continued after, so the signal acts); one of a thread job cancels it (it ends as
+    /// 128 + the signal; stop signals cannot stop a thread); other numbers are kill(2)'s.
+    pub(super) fn kill_builtin(&mut self, args: Vec<OsString>, out: &mut Out) -> i32 {
+        const USAGE: &str =
+            "usage: kill [-s SIGNAL | -n NUM | -SIGNAL] PID|%JOB... or kill -l [SIGNAL]";
+        let mut sig = libc::SIGTERM;
+        let mut rest = &args[..];
+        match rest.first().map(|a| a.as_bytes()) {
+            None => {
+                self.errors.error(USAGE);
+                return exit_codes::USAGE;
+            }
+            Some(b"-l" | b"-L") => return self.kill_list(&rest[1..], out),
+            Some(b"-s" | b"-n") => {
+                let Some(spec) = rest.get(1) else {
+                    self.errors.error(USAGE);
+                    return exit_codes::USAGE;
+                };
+                match signal_number(spec.as_bytes()) {
+                    Some(n) => sig = n,
+                    None => {
+                        let shown = spec.to_string_lossy();
+                        self.errors
+                            .error(format!("{shown}: invalid signal specification"));
+                        return exit_codes::FAILURE;
+                    }
+                }
+                rest = &rest[2..];
+            }
+            Some(b"--") => rest = &rest[1..],
+            Some([b'-', spec @ ..]) if !spec.is_empty() => {
+                match signal_number(spec) {
+                    Some(n) => sig = n,
+                    None => {
+                        let shown = String::from_utf8_lossy(spec);
+                        self.errors
+                            .error(format!("{shown}: invalid signal specification"));
+                        return exit_codes::FAILURE;
+                    }
+                }
+                rest = &rest[1..];
+            }
+            Some(_) => {}
+        }
+        if rest.first().is_some_and(|a| a == "--") {
+            rest = &rest[1..];
+        }
+        if rest.is_empty() {
+            self.errors.error(USAGE);
+            return exit_codes::USAGE;
+        }
+        self.update_jobs();
+        let mut status = exit_codes::OK;
+        for a in rest {
+            if let Err(msg) = self.kill_one(a.as_bytes(), sig) {
+                self.errors.error(&msg);
+                status = exit_codes::FAILURE;
+            }
+        }
+        status
+    }
+
+    /// Sends `sig` to what `arg` names (see [`Shell::kill_builtin`]).
+    fn kill_one(&self, arg: &[u8], sig: i32) -> Result<(), String> {
+        let shown = String::from_utf8_lossy(arg).into_owned();
+        let number = if arg.starts_with(b"%") {
+            Some(self.job_number(Some(&OsString::from(std::ffi::OsStr::from_bytes(arg))))?)
+        } else {
+            let id: i64 = std::str::from_utf8(arg)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| format!("{shown}: arguments must be process or job IDs"))?;
+            let job = u32::try_from(id).ok().and_then(|id| {
+                let jobs = self.jobs.lock().ok()?;
+                let j = jobs.iter().find(|j| j.id == id && j.group.is_none())?;
+                Some(j.number)
+            });
+            match job {
+                Some(n) => Some(n),
+                None => {
+                    let pid = libc::pid_t::try_from(id)
+                        .map_err(|_| format!("({shown}) - No such process"))?;
+                    // SAFETY: kill(2) with a number the user gave, as /bin/kill would.
+                    if unsafe { libc::kill(pid, sig) } != 0 {
+                        let err = std::io::Error::last_os_error();
+                        return Err(format!("({shown}) - {}", crate::vfs::io_text(&err)));
+                    }
+                    None
+                }
+            }
+        };
+        let Some(number) = number else {
+            return Ok(());
+        };
+        let mut jobs = self.jobs.lock().map_err(|_| "no job table".to_string())?;
+        let Some(j) = jobs.iter_mut().find(|j| j.number == number) else {
+            return Err(format!("{shown}: no such job"));
+        };
+        if j.done.is_some() {
+            return Err(format!("{shown}: no such job (it ended)"));
+        }
+        if let Some(g) = &mut j.group {
+            if g.pgid <= 0 {
+                return Err(format!("{shown}: no such job"));
+            }
+            // SAFETY: kill(2) on our own job's process group.
+            if unsafe { libc::kill(-g.pgid, sig) } != 0 {
+                let err = std::io::Error::last_os_error();
+                return Err(format!("{shown}: {}", crate::vfs::io_text(&err)));
+            }
+            let stops = matches!(
+                sig,
+                0 | libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU | libc::SIGCONT
+            );
+            if g.stopped && !stops {
+                g.stopped = false;
+                g.signal(libc::SIGCONT);
+            }
+            return Ok(());
+        }
+        match sig {
+            // What a process ignores unless it asked otherwise.
+            0 | libc::SIGCONT | libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH => Ok(()),
+            libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => Err(format!(
+                "{shown}: a job that runs in dockerbox itself cannot be stopped"
+            )),
+            _ => {
+                if let Some(c) = &j.cancel {
+                    c.cancel(sig);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// `kill -l`: the signals' names; `kill -l N...`: each one's name (a status above 128 names
+    /// the signal that ended it), or a name's number.
+    fn kill_list(&self, args: &[OsString], out: &mut Out) -> i32 {
+        let mut text = String::new();
+        let mut status = exit_codes::OK;
+        if args.is_empty() {
+            let names: Vec<&str> = SIGNALS.iter().map(|(n, _)| *n).collect();
+            text = format!("{}\n", names.join(" "));
+        }
+        for a in args {
+            let b = a.as_bytes();
+            let shown = a.to_string_lossy();
+            let named = match std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.parse::<i32>().ok())
+            {
+                Some(n) => {
+                    let n = if n > 128 { n - 128 } else { n };
+                    SIGNALS
+                        .iter()
+                        .find(|(_, s)| *s == n)
+                        .map(|(name, _)| (*name).to_string())
+                }
+                None => signal_number(b).map(|n| n.to_string()),
+            };
+            match named {
+                Some(t) => {
+                    text.push_str(&t);
+                    text.push('\n');
+                }
+                None => {
+                    self.errors
+                        .error(format!("{shown}: invalid signal specification"));
+                    status = exit_codes::FAILURE;
+                }
+            }
+        }
+        if out.write_all(text.as_bytes()).is_err() {
+            return exit_codes::FAILURE;
+        }
+        status
+    }
+
+    /// At the end of a script or `-c`: waits for the `&` jobs that run in dockerbox itself
+    /// (threads: loops, builtins, functions) and for host jobs' container file streams, which
+    /// would die with the process; host programs go on by themselves. Not after a Ctrl-C, a
+    /// SIGTERM or SIGHUP, nor in the REPL; a Ctrl-C during the wait ends it.
+    pub async fn wait_for_threads(&mut self) {
+        if self.interactive
+            || interrupt::terminating().is_some()
+            || interrupt::is_set()
+            || self.exit.unwrap_or(self.status) == exit_codes::INTERRUPTED
         {
             return;
         }
-        let mut out = vec![argv[0].clone()];
-        let mut i = 1;
-        while let Some(a) = argv.get(i).filter(|a| a.as_bytes().starts_with(b"-")) {
-            if a == "--" {
-                i += 1;
-                break;
-            }
-            out.push(a.clone());
-            if matches!(a.as_bytes(), b"-s" | b"-n" | b"--signal") {
-                if let Some(v) = argv.get(i + 1) {
-                    out.push(v.clone());
-                    i += 1;
-                }
-            }
-            i += 1;
-        }
-        out.push("--".into());
-        for a in &argv[i..] {
-            let pgid = a
-                .as_bytes()
-                .starts_with(b"%")
-                .then(|| self.job_number(Some(a)).ok())
-                .flatten()
-                .and_then(|n| {
-                    let jobs = self.jobs.lock().ok()?;
-                    let g = jobs.iter().find(|j| j.number == n)?.group.as_ref()?;
-                    if g.stopped {
-                        if let Ok(mut k) = KILLED.lock() {
-                            k.push(g.pgid);
-                        }
+        loop {
+            let next = self.jobs.lock().ok().and_then(|mut jobs| {
+                jobs.iter_mut().find_map(|j| {
+                    if let Some(t) = j.thread.take() {
+                        return Some((j.id, Some(t), None));
                     }
-                    Some(g.pgid)
-                });
-            match pgid {
-                Some(p) => out.push(format!("-{p}").into()),
-                None => out.push(a.clone()),
+                    j.pumps.take().map(|p| (j.id, None, Some(p)))
+                })
+            });
+            match next {
+                None => return,
+                Some((id, Some(t), _)) => {
+                    if self.wait_thread(id, t, false).await.is_none() {
+                        return;
+                    }
+                }
+                Some((_, None, Some(p))) => {
+                    tokio::select! {
+                        _ = p => {}
+                        () = interrupt::wait() => return,
+                    }
+                }
+                Some(_) => {}
             }
         }
-        *argv = out;
+    }
+}
+
+/// A host job's status `st` once its container file streams finished: 1 if one failed.
+async fn with_streams(pumps: Option<tokio::task::JoinHandle<bool>>, st: i32) -> i32 {
+    match pumps {
+        Some(p) => match p.await {
+            Ok(true) => st,
+            _ if st == exit_codes::OK => exit_codes::FAILURE,
+            _ => st,
+        },
+        None => st,
+    }
+}
+
+/// The signals `kill` knows by name, as `kill -l` lists them (Linux's numbers).
+const SIGNALS: &[(&str, i32)] = &[
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("ABRT", libc::SIGABRT),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("STKFLT", libc::SIGSTKFLT),
+    ("CHLD", libc::SIGCHLD),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("TTIN", libc::SIGTTIN),
+    ("TTOU", libc::SIGTTOU),
+    ("URG", libc::SIGURG),
+    ("XCPU", libc::SIGXCPU),
+    ("XFSZ", libc::SIGXFSZ),
+    ("VTALRM", libc::SIGVTALRM),
+    ("PROF", libc::SIGPROF),
+    ("WINCH", libc::SIGWINCH),
+    ("POLL", libc::SIGPOLL),
+    ("PWR", libc::SIGPWR),
+    ("SYS", libc::SIGSYS),
+];
+
+/// A signal by number (`9`), name (`KILL`, `kill`) or name with `SIG` (`SIGKILL`).
+fn signal_number(spec: &[u8]) -> Option<i32> {
+    let text = std::str::from_utf8(spec).ok()?;
+    if let Ok(n) = text.parse::<i32>() {
+        return (0..=64).contains(&n).then_some(n);
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    match name {
+        "IO" => Some(libc::SIGIO),
+        "CLD" => Some(libc::SIGCHLD),
+        _ => SIGNALS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s),
     }
 }
 
@@ -1079,11 +1587,14 @@ mod tests {
             text: text.into(),
             done,
             thread: None,
+            cancel: None,
+            pumps: None,
             group: stopped.map(|stopped| Group {
                 pgid: 100,
                 procs: Vec::new(),
                 stopped,
                 modes: None,
+                killed_by: None,
             }),
             seen,
         }
@@ -1117,5 +1628,40 @@ mod tests {
             line(&jobs[0], &m, true),
             "[1]- 4194301 Stopped                 sleep 100\n"
         );
+    }
+
+    /// `kill`'s signal names as bash takes them: a number, a name in any case, with or
+    /// without `SIG`; `kill -l` lists them in number order.
+    #[test]
+    fn signals_by_number_and_name() {
+        for (spec, n) in [
+            ("9", Some(libc::SIGKILL)),
+            ("KILL", Some(libc::SIGKILL)),
+            ("sigterm", Some(libc::SIGTERM)),
+            ("SIGINT", Some(libc::SIGINT)),
+            ("Hup", Some(libc::SIGHUP)),
+            ("0", Some(0)),
+            ("IO", Some(libc::SIGIO)),
+            ("65", None),
+            ("-1", None),
+            ("NOPE", None),
+            ("", None),
+        ] {
+            assert_eq!(signal_number(spec.as_bytes()), n, "{spec}");
+        }
+        assert!(SIGNALS.windows(2).all(|w| w[0].1 < w[1].1));
+        assert_eq!(SIGNALS.len(), 31);
+    }
+
+    /// `wait $!` and `kill $!` find a host job by any of its processes, not only its group.
+    #[test]
+    fn a_job_is_named_by_its_id_and_its_processes() {
+        let mut j = job(1, 1, None, Some(false), "a | b &");
+        if let Some(g) = &mut j.group {
+            g.procs = vec![(100, None), (101, None), (0, Some(127))];
+        }
+        j.id = 100;
+        assert!(j.named(100) && j.named(101));
+        assert!(!j.named(0) && !j.named(102));
     }
 }

@@ -1,6 +1,6 @@
 //! The builtins of the language itself, which need the interpreter: `set`, `shift`, `return`,
 //! `break`, `continue`, `local`, `readonly`, `eval`, `.`/`source`, `trap`, `read`, `wait`,
-//! `jobs`/`fg`/`bg` (in `jobs.rs`), `getopts`, `command -v`, `type`, `umask`, plus `echo`,
+//! `jobs`/`fg`/`bg`/`kill` (in `jobs.rs`), `getopts`, `command -v`, `type`, `umask`, plus `echo`,
 //! `test`/`[`, `true`, `false` and `:` (builtins so they see the namespace and cost no process).
 
 use std::ffi::{OsStr, OsString};
@@ -15,7 +15,7 @@ use crate::exit_codes;
 /// The names, for dispatch and `type`.
 const NAMES: &[&str] = &[
     ":", "true", "false", "echo", "test", "[", "set", "shift", "return", "break", "continue",
-    "local", "readonly", "eval", ".", "source", "trap", "read", "wait", "jobs", "fg", "bg",
+    "local", "readonly", "eval", ".", "source", "trap", "read", "wait", "jobs", "fg", "bg", "kill",
     "getopts", "command", "type", "umask", "let", "shopt", "builtin", "declare", "typeset",
     "unset", "hash",
 ];
@@ -212,6 +212,7 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
         "read" => read(sh, args),
         "wait" => sh.wait_builtin(args).await,
         "jobs" | "fg" | "bg" => sh.job_builtin(name, args, out).await,
+        "kill" => sh.kill_builtin(args, out),
         "getopts" => getopts(sh, args),
         "command" | "type" | "builtin" => {
             let verbose = name == "type" || args.first().is_some_and(|a| b(a) == b"-V");

@@ -193,7 +193,6 @@ impl Shell {
                         self.last_arg.clone_from(last);
                     }
                     e.host = host_forms(&self.cwd, &mut e.argv);
-                    self.kill_job_specs(&mut e.argv);
                     if name.is_empty() {
                         name = e.argv.first().cloned().unwrap_or_default();
                     }
@@ -580,9 +579,11 @@ impl Shell {
         sub.inherited = Some(table);
         let handle = tokio::runtime::Handle::current();
         let (tx, rx) = oneshot::channel();
+        let job = interrupt::scope();
         let spawned = std::thread::Builder::new()
             .name("dockerbox-stage".into())
             .spawn(move || {
+                interrupt::enter(job);
                 let status = handle.block_on(async {
                     match stage {
                         Stage::Simple(e) => sub.run_alone(e).await,
@@ -629,9 +630,11 @@ impl Shell {
         let mut out = io.out;
         let handle = tokio::runtime::Handle::current();
         let (tx, rx) = oneshot::channel();
+        let job = interrupt::scope();
         let spawned = std::thread::Builder::new()
             .name("dockerbox-builtin".into())
             .spawn(move || {
+                interrupt::enter(job);
                 let status = handle
                     .block_on(interrupt::or_abandon(b.run(&mut sub.ctx, args, &mut *out)))
                     .unwrap_or(exit_codes::INTERRUPTED);
@@ -661,7 +664,11 @@ impl Shell {
         table: FdTable,
         pumps: &mut Pumps,
     ) -> Result<tokio::process::Child, i32> {
-        let (cmd, name) = self.host_command(e, table, pumps).await?;
+        let (mut cmd, name) = self.host_command(e, table, pumps).await?;
+        if interrupt::scope().is_some() {
+            // In a background job: out of reach of the terminal's signals.
+            super::jobs::own_group(&mut cmd);
+        }
         // The command (and with it every descriptor the layout kept) is dropped right after.
         let spawned = tokio::process::Command::from(cmd).spawn();
         spawned.map_err(|err| self.spawn_failed(&name, &err))

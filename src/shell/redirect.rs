@@ -103,9 +103,11 @@ fn spawn_pump(
     work: impl FnOnce() -> Result<(), FsError> + Send + 'static,
 ) -> io::Result<Pump> {
     let (tx, rx) = oneshot::channel();
+    let job = crate::interrupt::scope();
     std::thread::Builder::new()
         .name("dockerbox-pump".into())
         .spawn(move || {
+            crate::interrupt::enter(job);
             let _ = tx.send(work());
         })?;
     Ok(Pump {

@@ -114,7 +114,7 @@ impl Shell {
     async fn run_items(&mut self, list: &List) -> i32 {
         for item in &list.items {
             if item.background {
-                self.start_background(item);
+                self.start_background(item).await;
             } else {
                 self.run_and_or(item).await;
             }
@@ -597,9 +597,11 @@ impl Shell {
         t.set(1, Arc::new(w));
         sub.inherited = Some(t);
         let list = list.clone();
+        let job = interrupt::scope();
         let spawned = std::thread::Builder::new()
             .name("dockerbox-subst".into())
             .spawn(move || {
+                interrupt::enter(job);
                 handle.block_on(async {
                     sub.run_list(&list).await;
                     sub.run_trap("EXIT").await;
@@ -643,9 +645,11 @@ impl Shell {
         t.set(if out { 0 } else { 1 }, Arc::new(theirs));
         sub.inherited = Some(t);
         let list = list.clone();
+        let job = interrupt::scope();
         std::thread::Builder::new()
             .name("dockerbox-procsub".into())
             .spawn(move || {
+                interrupt::enter(job);
                 handle.block_on(sub.run_list(&list));
             })
             .map_err(|e| crate::vfs::io_text(&e))?;

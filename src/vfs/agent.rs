@@ -61,6 +61,8 @@ pub struct Agents {
     wanted: Mutex<Vec<Launch>>,
     /// Launched starts; waited for before exit so no upload is cut short and leaves a file.
     starting: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The remote direct path's helper containers (`vfs/remote_direct.rs`).
+    pub helpers: Arc<super::remote_direct::Helpers>,
 }
 
 /// Which backend serves a container right now, and why.
@@ -77,6 +79,7 @@ impl Agents {
             slots: Mutex::new(HashMap::new()),
             wanted: Mutex::new(Vec::new()),
             starting: Mutex::new(Vec::new()),
+            helpers: Arc::default(),
         }
     }
 
@@ -170,9 +173,16 @@ impl Agents {
             return via(r);
         }
         let start = {
-            let (eng, c) = (eng.clone(), c.clone());
+            let (eng, c, helpers) = (eng.clone(), c.clone(), self.helpers.clone());
             let owners = owners();
-            move || async move { start(&eng, &c, owners).await.map(Arc::new) }
+            move || async move {
+                if super::remote_direct::applies(&eng) {
+                    if let Some(r) = start_in_helper(&eng, &c, &helpers).await {
+                        return r.map(Arc::new);
+                    }
+                }
+                start(&eng, &c, owners).await.map(Arc::new)
+            }
         };
         if self.mode == AgentMode::Always || wait {
             return via(attempt.get_or_init(start).await);
@@ -254,6 +264,35 @@ async fn start(eng: &Engine, c: &ContainerInfo, owners: OwnersFuture) -> Result<
     r.map_err(|(e, _)| e.to_string())
 }
 
+/// The remote direct path: an agent in the engine's helper container, chrooted into `c`'s
+/// root; `None` where it does not apply (a container whose processes are not root, or run in
+/// a user namespace of their own), so the agent goes into the container as usual.
+async fn start_in_helper(
+    eng: &Arc<Engine>,
+    c: &ContainerInfo,
+    helpers: &super::remote_direct::Helpers,
+) -> Option<Result<AgentConn, String>> {
+    let (pid, _) = eng.helper_target(&c.id).await?;
+    let binary = binary_for("")?;
+    let helper = match helpers.get(eng, binary).await {
+        Ok(h) => h,
+        Err(e) => return Some(Err(e)),
+    };
+    let place = Placement {
+        files: Vec::new(),
+        uid: 0,
+        gid: 0,
+        container: c.name.clone(),
+        engine: eng.addr().to_string(),
+        by_exec: false,
+    };
+    Some(
+        AgentConn::start_in_helper(eng, &helper, pid, &c.id, &place)
+            .await
+            .map_err(|e| e.to_string()),
+    )
+}
+
 /// `user[:group]` as the container configures it, into numeric ids.
 async fn user_ids(spec: &str, owners: OwnersFuture) -> Result<(u32, u32), String> {
     let (user, group) = match spec.split_once(':') {
@@ -322,6 +361,10 @@ pub fn entry(name: OsString, a: &Attr, link: Option<Vec<u8>>) -> Entry {
     e.gid = a.gid;
     e.size = a.size;
     e.mtime = a.mtime;
+    e.mtime_nsec = a.mtime_nsec;
+    e.atime = Some((a.atime, a.atime_nsec));
+    e.ctime = Some((a.ctime, a.ctime_nsec));
+    e.rdev = a.rdev;
     e.nlink = a.nlink;
     e.blocks_k = a.blocks / 2;
     e.dev = a.dev;
@@ -727,6 +770,38 @@ impl Backend for AgentFs<'_> {
             .await?;
             if let Some((uid, gid)) = attrs.owner {
                 self.chown(&at.path, uid, gid, false).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// An agent that predates `Mknod` answers `EPROTO`: that is `ENOSYS` here, not a request
+    /// for another way (the archive API would make the node as the engine, not as the
+    /// container may).
+    fn mknod<'a>(&'a self, path: &'a Path, kind: Kind, attrs: Attrs, rdev: u64) -> BoxFut<'a, ()> {
+        let fmt = match kind {
+            Kind::Fifo => libc::S_IFIFO,
+            Kind::Socket => libc::S_IFSOCK,
+            Kind::CharDevice => libc::S_IFCHR,
+            Kind::BlockDevice => libc::S_IFBLK,
+            Kind::File | Kind::Dir | Kind::Symlink => {
+                return Box::pin(async { Err(FsError::errno_error(libc::EINVAL)) })
+            }
+        };
+        let req = Request::Mknod {
+            path: bytes(path),
+            mode: fmt | (attrs.mode & 0o7777),
+            rdev,
+        };
+        Box::pin(async move {
+            match self.call(req).await {
+                Err(e) if e.errno() == libc::EPROTO => {
+                    return Err(FsError::errno_error(libc::ENOSYS))
+                }
+                r => r?,
+            }
+            if let Some((uid, gid)) = attrs.owner {
+                self.chown(path, uid, gid, false).await?;
             }
             Ok(())
         })

@@ -448,9 +448,41 @@ impl ArchiveFs {
         attrs: &Attrs,
         link: Option<&Path>,
     ) -> Result<(), FsError> {
-        let (dir, name) = split(path)?;
         let mut h = header(kind, attrs);
         h.set_size(0);
+        self.put_header(eng, c, path, h, link).await
+    }
+
+    /// Creates a fifo or device node in a (stopped) container with a one-entry tar (the
+    /// engine makes it as its own root: a container's own `CAP_MKNOD` is not asked).
+    pub async fn put_node(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+        kind: tar::EntryType,
+        attrs: &Attrs,
+        rdev: u64,
+    ) -> Result<(), FsError> {
+        let mut h = header(kind, attrs);
+        h.set_size(0);
+        // glibc's makedev encoding, as st_rdev carries it.
+        let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+        let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+        h.set_device_major(major as u32)?;
+        h.set_device_minor(minor as u32)?;
+        self.put_header(eng, c, path, h, None).await
+    }
+
+    async fn put_header(
+        &self,
+        eng: &Engine,
+        c: &ContainerInfo,
+        path: &Path,
+        mut h: tar::Header,
+        link: Option<&Path>,
+    ) -> Result<(), FsError> {
+        let (dir, name) = split(path)?;
         let mut b = tar::Builder::new(Vec::new());
         match link {
             Some(target) => b.append_link(&mut h, &name, target)?,
@@ -974,6 +1006,15 @@ fn entry_of<R: Read>(entry: &tar::Entry<'_, R>, name: OsString) -> io::Result<En
         h.size().unwrap_or(0)
     };
     e.mtime = h.mtime()? as i64;
+    if let (Kind::CharDevice | Kind::BlockDevice, Ok(Some(ma)), Ok(Some(mi))) =
+        (kind, h.device_major(), h.device_minor())
+    {
+        let (ma, mi) = (u64::from(ma), u64::from(mi));
+        e.rdev = ((ma & 0xfffff000) << 32)
+            | ((ma & 0xfff) << 8)
+            | ((mi & 0xffffff00) << 12)
+            | (mi & 0xff);
+    }
     e.blocks_k = match kind {
         Kind::Dir => 4,
         Kind::File => blocks_k(e.size),
@@ -1300,6 +1341,26 @@ impl Backend for ArchiveBackend<'_> {
         Box::pin(async move {
             self.fs
                 .put_hard_link(self.eng, &self.c, &at.path, &at.other)
+                .await
+                .map_err(read_only)
+        })
+    }
+
+    /// A fifo or device as a one-entry tar; a socket has no tar entry type, so only a running
+    /// container (its agent) makes one.
+    fn mknod<'a>(&'a self, path: &'a Path, kind: Kind, attrs: Attrs, rdev: u64) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            let t = match kind {
+                Kind::Fifo => tar::EntryType::Fifo,
+                Kind::CharDevice => tar::EntryType::Char,
+                Kind::BlockDevice => tar::EntryType::Block,
+                _ => return Err(self.not_running()),
+            };
+            if self.exists(path).await {
+                return Err(FsError::errno_error(libc::EEXIST));
+            }
+            self.fs
+                .put_node(self.eng, &self.c, path, t, &attrs, rdev)
                 .await
                 .map_err(read_only)
         })

@@ -149,6 +149,19 @@ pub trait Backend: Send + Sync {
         })
     }
 
+    /// `mknod(2)` of a special file: a fifo, socket, character or block device (`kind`; never
+    /// a regular file or directory, which `create` and `mkdir` make) with the attributes'
+    /// mode and owner (when it carries one), `rdev` its device number.
+    fn mknod<'a>(
+        &'a self,
+        _path: &'a Path,
+        _kind: super::Kind,
+        _attrs: Attrs,
+        _rdev: u64,
+    ) -> BoxFut<'a, ()> {
+        unsupported()
+    }
+
     /// A symlink at `at.path` whose target is `at.other`; `attrs` may carry its owner.
     fn symlink<'a>(&'a self, _at: &'a At, _attrs: Attrs) -> BoxFut<'a, ()> {
         unsupported()

@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::path::join_bytes;
-use super::stream::{Attrs, FileReader};
+use super::stream::{Attrs, FileReader, FileWriter};
 use super::{Entry, FsError, Kind, VPath, Vfs};
 
 /// When to follow symlinks in the source.
@@ -515,11 +515,17 @@ impl<'a> Copier<'a> {
             ));
             return false;
         }
-        let (_, mut reader) = match self.vfs.open_read_known(src, s).await {
-            Ok(r) => r,
-            Err(e) => {
-                self.fail(format!("cannot open {} for reading: {e}", self.q(src_text)));
-                return false;
+        // The remote direct path: the destination's agent reads the source on its machine.
+        let pair = self.vfs.helper_pair(src, dst).await;
+        let mut reader = if pair.is_some() {
+            None
+        } else {
+            match self.vfs.open_read_known(src, s).await {
+                Ok((_, r)) => Some(r),
+                Err(e) => {
+                    self.fail(format!("cannot open {} for reading: {e}", self.q(src_text)));
+                    return false;
+                }
             }
         };
         let mut existing = existing;
@@ -560,6 +566,40 @@ impl<'a> Copier<'a> {
                 ));
                 return false;
             }
+        };
+        let filled = match (&pair, &mut writer) {
+            (Some(p), FileWriter::Agent(w, _)) if w.helper() == p.conn.helper.as_deref() => {
+                Some(w.fill_from(p.pid, &p.id, p.path.clone()).await)
+            }
+            _ => None,
+        };
+        let mut reader = match (filled, reader.take()) {
+            (Some(Ok(n)), _) => {
+                self.report.bytes(n);
+                // Nothing left to read here: the loop below meets the end at once.
+                FileReader::Archive(tokio::sync::mpsc::channel(1).1)
+            }
+            (Some(Err(e)), _) => {
+                let partial = writer.abort().await;
+                self.fail(format!(
+                    "error copying {} to {}: {}",
+                    self.q(src_text),
+                    self.q(dst_text),
+                    super::agent::fs_error(e)
+                ));
+                self.partial(partial, dst_text);
+                return false;
+            }
+            (None, Some(r)) => r,
+            (None, None) => match self.vfs.open_read_known(src, s).await {
+                Ok((_, r)) => r,
+                Err(e) => {
+                    let partial = writer.abort().await;
+                    self.fail(format!("cannot open {} for reading: {e}", self.q(src_text)));
+                    self.partial(partial, dst_text);
+                    return false;
+                }
+            },
         };
         if let (FileReader::Local(from), Some(to)) = (&reader, writer.local_file()) {
             // Both ends are open here: the kernel copies, no byte passes through us. The loop

@@ -81,6 +81,10 @@ fn entry(name: OsString, st: &libc::stat, link: Option<Vec<u8>>) -> Entry {
         blocks: st.st_blocks as u64,
         dev: st.st_dev,
         ino: st.st_ino,
+        atime: st.st_atime,
+        atime_nsec: st.st_atime_nsec as u32,
+        ctime: st.st_ctime,
+        ctime_nsec: st.st_ctime_nsec as u32,
     };
     agent::entry(name, &a, link)
 }
@@ -222,5 +226,34 @@ impl Backend for DirectFs<'_> {
             return super::backend::unsupported();
         }
         self.run(move |r| r.rename_in(dir, from, to))
+    }
+}
+
+impl super::Vfs {
+    /// A running local container's regular file opened on the host through the direct path
+    /// (read-only, or read-write with `write`), for a frontend that hands the kernel the file
+    /// itself (a mount's passthrough). `None` wherever the direct path would not serve the
+    /// file as the container sees it: no direct path (a remote engine, `DOCKERBOX_DIRECT=0`,
+    /// a stopped container), the kernel's filesystems, anything but a regular file, a magic
+    /// link on the way.
+    pub async fn open_direct(&self, p: &super::VPath, write: bool) -> Option<std::fs::File> {
+        let super::VPath::Container { host, name, path } = p else {
+            return None;
+        };
+        if path.starts_with("/proc") || path.starts_with("/sys") || p.limits_error().is_some() {
+            return None;
+        }
+        let c = self.container(host.as_deref(), name).await.ok()?;
+        let root = self.eng(&c).proc_root(&c).await?;
+        let f = if write {
+            root.open_rw(path)
+        } else {
+            root.open_read(path)
+        }
+        .ok()?;
+        if on_kernel_fs(&f) || !root.alive() {
+            return None;
+        }
+        Some(f)
     }
 }

@@ -31,6 +31,14 @@ pub struct Entry {
     pub size: u64,
     /// Seconds since the epoch.
     pub mtime: i64,
+    /// Nanoseconds of `mtime`, where the backend knows them (the agent, the direct path).
+    pub mtime_nsec: u32,
+    /// Access and status-change times (seconds, nanoseconds), where the backend knows them;
+    /// `None` reads as the mtime (the archive API has one time).
+    pub atime: Option<(i64, u32)>,
+    pub ctime: Option<(i64, u32)>,
+    /// The device number of a character or block device.
+    pub rdev: u64,
     pub nlink: u64,
     /// Space used in 1 KiB blocks, for `ls -l`'s total line.
     pub blocks_k: u64,
@@ -63,6 +71,16 @@ pub enum Object {
 }
 
 impl Entry {
+    /// A tree's root entry (`rest` is `/`) under the name and object kind its parent lists it
+    /// with (`ls -ld /volumes/v` shows `v`, in a volume's colour); any other entry as it is.
+    pub fn at_root_as(mut self, rest: &std::path::Path, listed: Entry) -> Entry {
+        if rest == std::path::Path::new("/") {
+            self.name = listed.name;
+            self.object = listed.object;
+        }
+        self
+    }
+
     /// A bare entry; callers fill in what they know.
     pub fn new(name: impl Into<OsString>, kind: Kind) -> Entry {
         Entry {
@@ -73,6 +91,10 @@ impl Entry {
             gid: 0,
             size: 0,
             mtime: 0,
+            mtime_nsec: 0,
+            atime: None,
+            ctime: None,
+            rdev: 0,
             nlink: 1,
             blocks_k: 0,
             link_target: None,

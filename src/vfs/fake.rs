@@ -21,6 +21,8 @@ enum Data {
     Dir,
     File(Vec<u8>),
     Link(PathBuf),
+    /// A fifo, socket or device, with its device number.
+    Special(Kind, u64),
 }
 
 #[derive(Debug, Clone)]
@@ -31,7 +33,14 @@ struct Node {
     gid: u32,
     mtime: i64,
     ino: u64,
+    /// (seconds, nanoseconds); `mtime` above is the modification time's seconds.
+    mtime_nsec: u32,
+    atime: (i64, u32),
+    ctime: (i64, u32),
 }
+
+/// The fake's clock for `UTIME_NOW` and status changes: a fixed, recognisable time.
+pub const FAKE_NOW: (i64, u32) = (3_000_000, 5);
 
 pub struct Fake {
     me: Weak<Fake>,
@@ -75,6 +84,9 @@ impl Fake {
             gid: 0,
             mtime: 1_000_000,
             ino,
+            mtime_nsec: 0,
+            atime: (1_000_000, 0),
+            ctime: (1_000_000, 0),
         };
         self.nodes
             .lock()
@@ -124,6 +136,7 @@ impl Fake {
                     Data::Dir => "dir".to_string(),
                     Data::File(d) => format!("file {}", String::from_utf8_lossy(d)),
                     Data::Link(t) => format!("link {}", t.display()),
+                    Data::Special(k, rdev) => format!("{k:?} {rdev}"),
                 };
                 format!("{} {what}", p.display())
             })
@@ -148,12 +161,16 @@ impl Fake {
             Data::Dir => Kind::Dir,
             Data::File(_) => Kind::File,
             Data::Link(_) => Kind::Symlink,
+            Data::Special(k, _) => k,
         };
         let mut e = Entry::new(name, kind);
         e.perm = n.perm;
         e.uid = n.uid;
         e.gid = n.gid;
         e.mtime = n.mtime;
+        e.mtime_nsec = n.mtime_nsec;
+        e.atime = Some(n.atime);
+        e.ctime = Some(n.ctime);
         e.dev = 7;
         e.ino = n.ino;
         match &n.data {
@@ -166,6 +183,7 @@ impl Fake {
                 e.link_target = Some(t.clone());
             }
             Data::Dir => e.nlink = 2,
+            Data::Special(_, rdev) => e.rdev = *rdev,
         }
         Ok(e)
     }
@@ -319,6 +337,9 @@ impl Backend for Fake {
                     gid: 0,
                     mtime: 2_000_000,
                     ino,
+                    mtime_nsec: 0,
+                    atime: (2_000_000, 0),
+                    ctime: (2_000_000, 0),
                 };
                 me.nodes
                     .lock()
@@ -348,6 +369,9 @@ impl Backend for Fake {
                 gid: 0,
                 mtime: 2_000_000,
                 ino,
+                mtime_nsec: 0,
+                atime: (2_000_000, 0),
+                ctime: (2_000_000, 0),
             };
             self.nodes
                 .lock()
@@ -371,6 +395,9 @@ impl Backend for Fake {
                 gid: 0,
                 mtime: 2_000_000,
                 ino,
+                mtime_nsec: 0,
+                atime: (2_000_000, 0),
+                ctime: (2_000_000, 0),
             };
             self.nodes
                 .lock()
@@ -442,27 +469,75 @@ impl Backend for Fake {
     fn chmod<'a>(&'a self, path: &'a Path, mode: u32) -> BoxFut<'a, ()> {
         Box::pin(async move {
             let real = realpath(self, path).await?;
-            self.edit(&real, |n| n.perm = mode)
+            self.edit(&real, |n| (n.perm, n.ctime) = (mode, FAKE_NOW))
         })
     }
 
     fn chown<'a>(&'a self, path: &'a Path, uid: u32, gid: u32, _follow: bool) -> BoxFut<'a, ()> {
         Box::pin(async move {
             let real = self.real_parent(path).await?;
-            self.edit(&real, |n| (n.uid, n.gid) = (uid, gid))
+            self.edit(&real, |n| (n.uid, n.gid, n.ctime) = (uid, gid, FAKE_NOW))
         })
     }
 
+    /// As utimensat(2): `UTIME_OMIT` leaves a time, `UTIME_NOW` takes the clock; the ctime
+    /// moves unless both are omitted.
     fn set_times<'a>(
         &'a self,
         path: &'a Path,
-        _atime: (i64, u32),
+        atime: (i64, u32),
         mtime: (i64, u32),
         _follow: bool,
     ) -> BoxFut<'a, ()> {
         Box::pin(async move {
             let real = self.real_parent(path).await?;
-            self.edit(&real, |n| n.mtime = mtime.0)
+            let pick = |t: (i64, u32), old: (i64, u32)| match t.1 as libc::c_long {
+                libc::UTIME_OMIT => old,
+                libc::UTIME_NOW => FAKE_NOW,
+                _ => t,
+            };
+            self.edit(&real, |n| {
+                n.atime = pick(atime, n.atime);
+                (n.mtime, n.mtime_nsec) = pick(mtime, (n.mtime, n.mtime_nsec));
+                if (atime.1 as libc::c_long, mtime.1 as libc::c_long)
+                    != (libc::UTIME_OMIT, libc::UTIME_OMIT)
+                {
+                    n.ctime = FAKE_NOW;
+                }
+            })
+        })
+    }
+
+    fn mknod<'a>(&'a self, path: &'a Path, kind: Kind, attrs: Attrs, rdev: u64) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            if matches!(kind, Kind::File | Kind::Dir | Kind::Symlink) {
+                return err(libc::EINVAL);
+            }
+            let real = self.real_parent(path).await?;
+            if self.entry(&real, "".into()).is_ok() {
+                return err(libc::EEXIST);
+            }
+            let rdev = match kind {
+                Kind::CharDevice | Kind::BlockDevice => rdev,
+                _ => 0,
+            };
+            let ino = self.next_ino.fetch_add(1, Ordering::SeqCst) as u64;
+            let node = Node {
+                data: Data::Special(kind, rdev),
+                perm: attrs.mode & 0o7777,
+                uid: attrs.owner.map_or(0, |o| o.0),
+                gid: attrs.owner.map_or(0, |o| o.1),
+                mtime: FAKE_NOW.0,
+                ino,
+                mtime_nsec: FAKE_NOW.1,
+                atime: FAKE_NOW,
+                ctime: FAKE_NOW,
+            };
+            self.nodes
+                .lock()
+                .map_err(|_| FsError::Interrupted)?
+                .insert(real, node);
+            Ok(())
         })
     }
 }
@@ -711,5 +786,100 @@ mod tests {
         // Without -n it is replaced, whole.
         assert!(cp(&v, opts(false), "/d/f", "/other").await);
         assert_eq!(f.contents("/other"), Some(b"new".to_vec()));
+    }
+
+    fn mode(perm: u32) -> Attrs {
+        Attrs {
+            mode: perm,
+            owner: None,
+            mtime: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn special_files_are_made_through_the_route_and_keep_their_type() {
+        let f = tree();
+        // The first backend serves no mknod: the route asks the next.
+        let v = vfs(vec![Arc::new(Refuses), f.clone()]);
+        v.mknod(&host("/a/fifo"), Kind::Fifo, &mode(0o640), 0)
+            .await
+            .expect("fifo");
+        v.mknod(&host("/a/sock"), Kind::Socket, &mode(0o755), 0)
+            .await
+            .expect("socket");
+        let null = (1 << 8) | 3;
+        v.mknod(&host("/a/null"), Kind::CharDevice, &mode(0o666), null)
+            .await
+            .expect("char device");
+        let e = v.lstat(&host("/a/fifo")).await.expect("lstat");
+        assert_eq!((e.kind, e.perm, e.size), (Kind::Fifo, 0o640, 0));
+        let e = v.lstat(&host("/a/null")).await.expect("lstat");
+        assert_eq!((e.kind, e.rdev), (Kind::CharDevice, null));
+        let mut kinds: Vec<(OsString, Kind)> = v
+            .read_dir(&host("/a"))
+            .await
+            .expect("list")
+            .iter()
+            .filter(|e| !matches!(e.kind, Kind::Dir | Kind::Symlink))
+            .map(|e| (e.name.clone(), e.kind))
+            .collect();
+        kinds.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            kinds,
+            [
+                ("fifo".into(), Kind::Fifo),
+                ("null".into(), Kind::CharDevice),
+                ("sock".into(), Kind::Socket)
+            ]
+        );
+        // A name that is there is EEXIST; a regular file or directory is not mknod's.
+        let e = v
+            .mknod(&host("/a/fifo"), Kind::Fifo, &mode(0o644), 0)
+            .await
+            .expect_err("exists");
+        assert_eq!(e.errno(), libc::EEXIST);
+        for k in [Kind::File, Kind::Dir, Kind::Symlink] {
+            let e = v
+                .mknod(&host("/a/x"), k, &mode(0o644), 0)
+                .await
+                .expect_err("not special");
+            assert_eq!(e.errno(), libc::EINVAL, "{k:?}");
+        }
+        // Nothing on the route makes one: the write is refused, not faked.
+        let none = vfs(vec![Arc::new(Refuses)]);
+        let e = none
+            .mknod(&host("/a/f2"), Kind::Fifo, &mode(0o644), 0)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.errno(), libc::EOPNOTSUPP);
+    }
+
+    #[tokio::test]
+    async fn times_keep_nanoseconds_and_omit_and_now_do_what_utimensat_does() {
+        let f = tree();
+        let v = vfs(vec![f.clone()]);
+        let omit = (0, libc::UTIME_OMIT as u32);
+        let now = (0, libc::UTIME_NOW as u32);
+        v.set_times(&host("/etc/passwd"), omit, (1_234, 567_890_123), false)
+            .await
+            .expect("utimens");
+        let e = v.lstat(&host("/etc/passwd")).await.expect("lstat");
+        assert_eq!((e.mtime, e.mtime_nsec), (1_234, 567_890_123));
+        assert_eq!(e.atime, Some((1_000_000, 0)), "atime omitted");
+        assert_eq!(e.ctime, Some(FAKE_NOW), "ctime moves");
+        v.set_times(&host("/etc/passwd"), now, omit, false)
+            .await
+            .expect("utimens");
+        let e = v.lstat(&host("/etc/passwd")).await.expect("lstat");
+        assert_eq!(
+            (e.atime, e.mtime, e.mtime_nsec),
+            (Some(FAKE_NOW), 1_234, 567_890_123)
+        );
+        // chmod moves the ctime alone.
+        let f2 = tree();
+        let v = vfs(vec![f2.clone()]);
+        v.chmod(&host("/etc/passwd"), 0o600).await.expect("chmod");
+        let e = v.lstat(&host("/etc/passwd")).await.expect("lstat");
+        assert_eq!((e.mtime, e.ctime), (1_000_000, Some(FAKE_NOW)));
     }
 }

@@ -248,11 +248,9 @@ impl Backend for Images<'_> {
                 Place::Inside(c, rest, own) => {
                     let mut e = self.archive(&c).lstat(&rest).await?;
                     if rest == Path::new("/") {
-                        e.name = own.name;
-                        e.object = own.object;
                         e.perm = 0o555;
                     }
-                    Ok(e)
+                    Ok(e.at_root_as(&rest, own))
                 }
             }
         })
@@ -263,12 +261,7 @@ impl Backend for Images<'_> {
             match self.place(path).await? {
                 Place::Dir(e, _) => Ok(e),
                 Place::Inside(c, rest, own) => {
-                    let mut e = self.archive(&c).stat(&rest).await?;
-                    if rest == Path::new("/") {
-                        e.name = own.name;
-                        e.object = own.object;
-                    }
-                    Ok(e)
+                    Ok(self.archive(&c).stat(&rest).await?.at_root_as(&rest, own))
                 }
             }
         })

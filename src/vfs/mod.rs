@@ -22,6 +22,7 @@ mod objdoc;
 mod offset;
 pub mod owners;
 pub mod path;
+mod remote_direct;
 pub mod search;
 pub mod stream;
 mod synthetic;
@@ -220,6 +221,7 @@ impl Vfs {
     pub async fn settle(&self) {
         self.agents.settle().await;
         self.views.remove_all(&self.engines).await;
+        self.agents.helpers.remove_all().await;
     }
 
     /// Starts the agents the last command wanted (`auto` mode). Interactive sessions start them

@@ -3,9 +3,13 @@
 //! paths, stopped containers, containers the agent cannot run in), which dockerbox-search then
 //! walks here with the very same code.
 
+use std::collections::HashMap;
+use std::ffi::CString;
 use std::ffi::OsStr;
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,14 +19,217 @@ use dockerbox_search::walk::{self, Fs, Meta};
 use super::agent::Via;
 use super::stream::FileReader;
 use super::{Entry, FsError, Kind, Need, VPath, Vfs};
-use crate::host::{AgentConn, State};
+use crate::host::{on_kernel_fs, AgentConn, OverlayDirs, ProcRoot, State};
 
 /// Who searches an operand.
 pub enum Searcher {
     /// The agent in its running container, at this path inside it.
     Agent(Arc<AgentConn>, PathBuf),
+    /// dockerbox itself, on a running local container's files by the direct path, at this
+    /// path inside it: no agent to upload and start, and no byte through the engine.
+    Direct(Direct, PathBuf),
     /// dockerbox itself, walking the namespace.
     Here,
+}
+
+/// A running container reached by the direct path, for a walk here.
+#[derive(Clone)]
+pub struct Direct {
+    pub root: Arc<ProcRoot>,
+    /// The container's root in the namespace (`/containers/web`), where what only a process in
+    /// the container sees right is asked through the route (the agent).
+    pub prefix: Vec<u8>,
+    /// Its overlay2 layers, where the engine says and this machine shows them.
+    pub layers: Option<Arc<Layers>>,
+}
+
+/// An overlay2 (or fuse-overlayfs) container's layers as this machine shows them, to tell the files it has not
+/// changed from its image: such a file holds the same bytes in every container of the same
+/// image layers, so a search of many of them reads it once ([`Fs::content_key`]).
+///
+/// A file at a path (reached through directories only, none a symlink) is the image's when
+/// neither the container's upper layer nor its init layer (`/etc/hosts` and such) has an
+/// entry there, no directory on its way is opaque or redirected in those layers (overlayfs'
+/// `trusted.overlay.opaque`/`redirect`), and no mount point (a volume, a bind) lies on it:
+/// overlayfs then shows the topmost image layer's file, and image layers never change.
+pub struct Layers {
+    upper: Vec<u8>,
+    init: Option<Vec<u8>>,
+    /// The image's layers (the lower directories below the init layer, `:`-joined): the key's
+    /// first part.
+    image: Vec<u8>,
+    /// The same, one directory each, topmost first: where a key's bytes are read (never
+    /// through a container, which could change its copy meanwhile).
+    lowers: Vec<Vec<u8>>,
+    /// Mount points inside the container but `/`.
+    mounts: Vec<Vec<u8>>,
+}
+
+impl Layers {
+    /// The layers of the container at `root`, if the engine's directories are this machine's
+    /// (its merged directory is the container's root) and it can be read as it is.
+    fn new(d: &OverlayDirs, root: &ProcRoot) -> Option<Layers> {
+        let merged = std::fs::metadata(&d.merged).ok()?;
+        let top = root.stat(Path::new("/")).ok()?;
+        if merged.dev() != top.st_dev || merged.ino() != top.st_ino {
+            return None;
+        }
+        let mut lower = d.lower.split(':');
+        let first = lower.next()?;
+        let (init, image) = if first.ends_with("-init/diff") {
+            (
+                Some(first.as_bytes().to_vec()),
+                lower.collect::<Vec<_>>().join(":"),
+            )
+        } else {
+            (None, d.lower.clone())
+        };
+        let info = std::fs::read(format!("/proc/{}/mountinfo", d.pid)).ok()?;
+        let mounts: Vec<Vec<u8>> = info
+            .split(|&b| b == b'\n')
+            .filter_map(|l| l.split(|&b| b == b' ').nth(4))
+            .map(unescape)
+            .filter(|m| m != b"/")
+            .collect();
+        // The PID read was the container's while its process still lives.
+        if !root.alive() || image.is_empty() {
+            return None;
+        }
+        Some(Layers {
+            upper: d.upper.as_bytes().to_vec(),
+            init,
+            lowers: image.split(':').map(|l| l.as_bytes().to_vec()).collect(),
+            image: image.into_bytes(),
+            mounts,
+        })
+    }
+
+    /// The image's file at `p` as overlayfs shows it: the topmost image layer's entry, opened
+    /// with no symlink on the way and beneath that layer; a regular file or nothing.
+    fn open_image_file(&self, p: &[u8]) -> Result<std::fs::File, i32> {
+        for layer in &self.lowers {
+            match host_lstat(&joined(layer, p)) {
+                Err(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+                Ok(mode) if mode & libc::S_IFMT != libc::S_IFREG => return Err(libc::EINVAL),
+                Ok(_) => {}
+            }
+            let dir = CString::new(layer.as_slice()).map_err(|_| libc::EINVAL)?;
+            let rel = CString::new(p.strip_prefix(b"/").unwrap_or(p)).map_err(|_| libc::EINVAL)?;
+            // SAFETY: a valid C string; the descriptor returned is ours.
+            let d = unsafe {
+                libc::open(
+                    dir.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            if d < 0 {
+                return Err(last_errno());
+            }
+            // SAFETY: d is a new descriptor nobody else owns.
+            let d = unsafe { OwnedFd::from_raw_fd(d) };
+            // SAFETY: an all-zero open_how is valid; its fields are set below.
+            let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+            how.flags =
+                (libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC) as u64;
+            how.resolve =
+                libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+            // SAFETY: d is open, rel a valid C string, how a valid open_how of the size passed.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    d.as_raw_fd(),
+                    rel.as_ptr(),
+                    &how as *const libc::open_how,
+                    std::mem::size_of::<libc::open_how>(),
+                )
+            };
+            if fd < 0 {
+                return Err(last_errno());
+            }
+            // SAFETY: the kernel just gave us this descriptor.
+            let f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+            return match f.metadata() {
+                Ok(m) if m.is_file() => Ok(f),
+                Ok(_) => Err(libc::EINVAL),
+                Err(e) => Err(errno_of(&e)),
+            };
+        }
+        Err(libc::ENOENT)
+    }
+
+    fn on_mount(&self, p: &[u8]) -> bool {
+        self.mounts
+            .iter()
+            .any(|m| p.starts_with(m) && (p.len() == m.len() || p[m.len()] == b'/'))
+    }
+}
+
+/// mountinfo's `\040`-style escapes undone.
+fn unescape(b: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let n = b[i + 1..i + 4]
+                .iter()
+                .fold(0u32, |n, c| n * 8 + u32::from(c - b'0'));
+            v.push(n as u8);
+            i += 4;
+        } else {
+            v.push(b[i]);
+            i += 1;
+        }
+    }
+    v
+}
+
+/// `lstat` of a host path: its mode, or the errno.
+fn host_lstat(p: &[u8]) -> Result<u32, i32> {
+    let c = CString::new(p).map_err(|_| libc::EINVAL)?;
+    // SAFETY: an all-zero stat is a valid value for lstat to overwrite.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a writable stat.
+    if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
+        return Err(last_errno());
+    }
+    Ok(st.st_mode)
+}
+
+/// Whether a layer leaves the directory at `p` (a host path) to the layers beneath: it has
+/// none there, or a plain one (not opaque, not redirected).
+fn layer_dir_open(p: &[u8]) -> bool {
+    match host_lstat(p) {
+        Err(libc::ENOENT) => true,
+        Err(_) => false,
+        Ok(mode) if mode & libc::S_IFMT != libc::S_IFDIR => false,
+        Ok(_) => {
+            let Ok(c) = CString::new(p) else { return false };
+            [
+                c"trusted.overlay.opaque",
+                c"trusted.overlay.redirect",
+                c"user.overlay.opaque",
+                c"user.overlay.redirect",
+            ]
+            .iter()
+            .all(|name| {
+                // SAFETY: valid C strings; a size query writes nothing.
+                let r =
+                    unsafe { libc::lgetxattr(c.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
+                r < 0 && last_errno() == libc::ENODATA
+            })
+        }
+    }
+}
+
+fn joined(dir: &[u8], p: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(dir.len() + p.len());
+    v.extend_from_slice(dir);
+    v.extend_from_slice(p);
+    v
 }
 
 impl Vfs {
@@ -37,6 +244,29 @@ impl Vfs {
         if c.state != State::Running {
             return Searcher::Here;
         }
+        // The kernel's filesystems answer by who asks: only the agent sees them right.
+        if !kernel_path(path.as_os_str().as_bytes()) {
+            if let Some(root) = self.eng(&c).proc_root(&c).await {
+                let top = VPath::Container {
+                    host: host.clone(),
+                    name: name.clone(),
+                    path: PathBuf::from("/"),
+                };
+                let prefix = top.to_path().into_os_string().into_vec();
+                let layers = match self.eng(&c).overlay_dirs(&c).await {
+                    Some(d) => Layers::new(&d, &root).map(Arc::new),
+                    None => None,
+                };
+                return Searcher::Direct(
+                    Direct {
+                        root,
+                        prefix,
+                        layers,
+                    },
+                    path.clone(),
+                );
+            }
+        }
         match self.via_with(&c, true).await {
             Via::Agent(conn) => Searcher::Agent(conn, path.clone()),
             Via::Archive(_) => Searcher::Here,
@@ -46,13 +276,21 @@ impl Vfs {
     /// A path's modification time to the nanosecond (`lstat`), for `find -newer`: from the
     /// agent where it runs; elsewhere the namespace knows whole seconds.
     pub async fn mtime_exact(&self, p: &VPath) -> Result<(i64, u32), FsError> {
-        if let Searcher::Agent(conn, path) = self.searcher(p).await {
-            let req = dockerbox_proto::Request::Lstat {
-                path: path.as_os_str().as_bytes().to_vec(),
-            };
-            if let Ok(dockerbox_proto::Response::Attr(a)) = conn.call(req).await {
-                return Ok((a.mtime, a.mtime_nsec));
+        match self.searcher(p).await {
+            Searcher::Agent(conn, path) => {
+                let req = dockerbox_proto::Request::Lstat {
+                    path: path.as_os_str().as_bytes().to_vec(),
+                };
+                if let Ok(dockerbox_proto::Response::Attr(a)) = conn.call(req).await {
+                    return Ok((a.mtime, a.mtime_nsec));
+                }
             }
+            Searcher::Direct(d, path) => {
+                if let Ok(st) = d.root.lstat(&path) {
+                    return Ok((st.st_mtime, st.st_mtime_nsec as u32));
+                }
+            }
+            Searcher::Here => {}
         }
         self.lstat(p).await.map(|e| (e.mtime, 0))
     }
@@ -132,6 +370,365 @@ impl Fs for NamespaceFs {
             rt: &self.rt,
             cur: Bytes::new(),
         }))
+    }
+}
+
+/// Whether a path inside a container is on the kernel's filesystems (`/proc`, `/sys`), whose
+/// answers depend on who reads.
+fn kernel_path(p: &[u8]) -> bool {
+    [&b"/proc"[..], b"/sys"]
+        .iter()
+        .any(|k| p.starts_with(k) && (p.len() == k.len() || p[k.len()] == b'/'))
+}
+
+/// A running container's files by the direct path as a [`walk::Fs`] (paths inside the
+/// container), for a walk on a blocking thread: plain syscalls confined by
+/// `openat2(RESOLVE_IN_ROOT)`, nothing through the engine. What a process in the container
+/// would see otherwise (the kernel's filesystems, a magic link on the way, a fifo or device
+/// to read) goes through the route instead, as the agent answers it.
+pub struct DirectWalk {
+    pub direct: Direct,
+    pub ns: NamespaceFs,
+    /// Directories known to be the image's own or not (see [`Layers`]).
+    pub dirs: HashMap<Vec<u8>, bool>,
+}
+
+impl DirectWalk {
+    pub fn new(direct: Direct, ns: NamespaceFs) -> DirectWalk {
+        DirectWalk {
+            direct,
+            ns,
+            dirs: HashMap::new(),
+        }
+    }
+
+    /// Whether the directory `d` (absolute inside the container) is reached through
+    /// directories only and left to the image's layers by the container's own.
+    fn image_dir(&mut self, layers: &Layers, d: &[u8]) -> bool {
+        if d == b"/" {
+            return true;
+        }
+        if let Some(&ok) = self.dirs.get(d) {
+            return ok;
+        }
+        let parent = match d.iter().rposition(|&b| b == b'/') {
+            Some(0) => &b"/"[..],
+            Some(i) => &d[..i],
+            None => return false,
+        };
+        let ok = self.image_dir(layers, parent)
+            && self
+                .direct
+                .root
+                .lstat(Path::new(OsStr::from_bytes(d)))
+                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            && layer_dir_open(&joined(&layers.upper, d))
+            && layers
+                .init
+                .as_ref()
+                .is_none_or(|i| layer_dir_open(&joined(i, d)));
+        self.dirs.insert(d.to_vec(), ok);
+        ok
+    }
+
+    /// The namespace path of `p` for the route, its symlinks resolved inside the container
+    /// first: the route knows the kernel's filesystems by their paths (`/proc`), not by a
+    /// symlink to them.
+    fn outer(&self, p: &[u8]) -> Vec<u8> {
+        let p = self.real(p).unwrap_or_else(|| p.to_vec());
+        let p = &p[..];
+        let mut v = self.direct.prefix.clone();
+        if !v.ends_with(b"/") && !p.starts_with(b"/") {
+            v.push(b'/');
+        }
+        v.extend_from_slice(if v.ends_with(b"/") {
+            p.strip_prefix(b"/").unwrap_or(p)
+        } else {
+            p
+        });
+        v
+    }
+
+    /// `p` with every symlink on it resolved inside the container (as `realpath` there
+    /// would), if it resolves.
+    fn real(&self, p: &[u8]) -> Option<Vec<u8>> {
+        let parts = |p: &[u8]| -> Vec<Vec<u8>> {
+            p.split(|&b| b == b'/')
+                .filter(|c| !c.is_empty())
+                .rev()
+                .map(<[u8]>::to_vec)
+                .collect()
+        };
+        let joined = |done: &[Vec<u8>]| {
+            let mut v = Vec::new();
+            for c in done {
+                v.push(b'/');
+                v.extend_from_slice(c);
+            }
+            if v.is_empty() {
+                v.push(b'/');
+            }
+            v
+        };
+        let mut todo = parts(p);
+        let mut done: Vec<Vec<u8>> = Vec::new();
+        let mut hops = 0;
+        while let Some(c) = todo.pop() {
+            match &c[..] {
+                b"." => continue,
+                b".." => {
+                    done.pop();
+                    continue;
+                }
+                _ => done.push(c),
+            }
+            let here = joined(&done);
+            let path = Path::new(OsStr::from_bytes(&here));
+            let st = self.direct.root.lstat(path).ok()?;
+            if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+                continue;
+            }
+            hops += 1;
+            if hops > 40 {
+                return None;
+            }
+            let target = self.direct.root.readlink(path).ok()?;
+            done.pop();
+            if target.starts_with(b"/") {
+                done.clear();
+            }
+            todo.extend(parts(&target));
+        }
+        Some(joined(&done))
+    }
+
+    /// Lists the directory open at `dir` (as `lstat`s where `full`, or for directories and
+    /// names whose kind the directory does not say).
+    fn list(dir: &OwnedFd, full: bool) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
+        // SAFETY: duplicating a descriptor we own.
+        let dup = unsafe { libc::fcntl(dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return Err(last_errno());
+        }
+        // SAFETY: `dup` is ours; on success the stream owns it and closedir closes it.
+        let stream = unsafe { libc::fdopendir(dup) };
+        if stream.is_null() {
+            let e = last_errno();
+            // SAFETY: fdopendir failed, so `dup` is still ours to close.
+            unsafe { libc::close(dup) };
+            return Err(e);
+        }
+        let mut names: Vec<(CString, u8)> = Vec::new();
+        let failed = loop {
+            // readdir reports an error only through errno.
+            // SAFETY: errno is this thread's.
+            unsafe { *libc::__errno_location() = 0 };
+            // SAFETY: `stream` is an open directory stream.
+            let ent = unsafe { libc::readdir64(stream) };
+            if ent.is_null() {
+                let e = last_errno();
+                break (e != 0).then_some(e);
+            }
+            // SAFETY: readdir64 returned a valid entry whose name is NUL-terminated, copied
+            // before the next readdir.
+            let (name, t) = unsafe {
+                let e = &*ent;
+                (std::ffi::CStr::from_ptr(e.d_name.as_ptr()), e.d_type)
+            };
+            if name.to_bytes() != b"." && name.to_bytes() != b".." {
+                names.push((name.to_owned(), t));
+            }
+        };
+        // SAFETY: `stream` is open and closed once here.
+        unsafe { libc::closedir(stream) };
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let mut v = Vec::with_capacity(names.len());
+        for (name, t) in names {
+            let m = match entry_kind(t).filter(|_| !full) {
+                Some(kind) => Meta {
+                    kind,
+                    perm: 0,
+                    size: 0,
+                    blocks: 0,
+                    mtime: 0,
+                    mtime_nsec: 0,
+                    dev: 0,
+                    ino: 0,
+                    nlink: 0,
+                },
+                None => {
+                    // SAFETY: an all-zero stat is a valid value for fstatat to overwrite.
+                    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                    // SAFETY: `dir` is open, `name` a C string, `st` writable; the name is one
+                    // component, not followed, so it stays inside the container.
+                    let r = unsafe {
+                        libc::fstatat(
+                            dir.as_raw_fd(),
+                            name.as_ptr(),
+                            &mut st,
+                            libc::AT_SYMLINK_NOFOLLOW,
+                        )
+                    };
+                    // Gone meanwhile: skipped, as fts does.
+                    if r != 0 {
+                        continue;
+                    }
+                    stat_meta(&st)
+                }
+            };
+            v.push((name.into_bytes(), m));
+        }
+        Ok(v)
+    }
+
+    fn read_dir_as(&mut self, path: &[u8], full: bool) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
+        if kernel_path(path) {
+            return self.ns_read_dir(path);
+        }
+        let f = match self
+            .direct
+            .root
+            .open_sync(Path::new(OsStr::from_bytes(path)))
+        {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return self.ns_read_dir(path),
+            Err(e) => return Err(errno_of(&e)),
+        };
+        if on_kernel_fs(&f) {
+            return self.ns_read_dir(path);
+        }
+        Self::list(&OwnedFd::from(f), full)
+    }
+
+    fn ns_read_dir(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
+        let p = self.outer(path);
+        self.ns.read_dir(&p)
+    }
+}
+
+fn last_errno() -> i32 {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// The kind a directory entry says, for what is not a directory.
+fn entry_kind(d_type: u8) -> Option<walk::Kind> {
+    match d_type {
+        libc::DT_REG => Some(walk::Kind::File),
+        libc::DT_LNK => Some(walk::Kind::Symlink),
+        libc::DT_FIFO => Some(walk::Kind::Fifo),
+        libc::DT_SOCK => Some(walk::Kind::Socket),
+        libc::DT_CHR => Some(walk::Kind::CharDevice),
+        libc::DT_BLK => Some(walk::Kind::BlockDevice),
+        _ => None,
+    }
+}
+
+fn stat_meta(st: &libc::stat) -> Meta {
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => walk::Kind::Dir,
+        libc::S_IFLNK => walk::Kind::Symlink,
+        libc::S_IFREG => walk::Kind::File,
+        libc::S_IFIFO => walk::Kind::Fifo,
+        libc::S_IFSOCK => walk::Kind::Socket,
+        libc::S_IFCHR => walk::Kind::CharDevice,
+        _ => walk::Kind::BlockDevice,
+    };
+    Meta {
+        kind,
+        perm: st.st_mode & 0o7777,
+        size: st.st_size as u64,
+        blocks: st.st_blocks as u64,
+        mtime: st.st_mtime,
+        mtime_nsec: st.st_mtime_nsec as u32,
+        dev: st.st_dev,
+        ino: st.st_ino,
+        nlink: st.st_nlink,
+    }
+}
+
+impl Fs for DirectWalk {
+    fn stat(&mut self, path: &[u8], follow: bool) -> Result<Meta, i32> {
+        if !kernel_path(path) {
+            let p = Path::new(OsStr::from_bytes(path));
+            let r = if follow {
+                self.direct.root.stat(p)
+            } else {
+                self.direct.root.lstat(p)
+            };
+            match r {
+                Ok(st) => return Ok(stat_meta(&st)),
+                Err(e) if e.raw_os_error() != Some(libc::ELOOP) => return Err(errno_of(&e)),
+                Err(_) => {}
+            }
+        }
+        let p = self.outer(path);
+        self.ns.stat(&p, follow)
+    }
+
+    fn read_dir(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
+        self.read_dir_as(path, true)
+    }
+
+    fn read_dir_kinds(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
+        self.read_dir_as(path, false)
+    }
+
+    fn open(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32> {
+        if !kernel_path(path) {
+            match self
+                .direct
+                .root
+                .open_read(Path::new(OsStr::from_bytes(path)))
+            {
+                Ok(f) if !on_kernel_fs(&f) => return Ok(Box::new(f)),
+                // Read as the container's processes would.
+                Ok(_) => {}
+                // Not a regular file (a fifo, a device), or a magic link on the way: as the
+                // agent reads it.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ELOOP)) => {}
+                Err(e) => return Err(errno_of(&e)),
+            }
+        }
+        let p = self.outer(path);
+        self.ns.open(&p)
+    }
+
+    fn open_content(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32> {
+        let layers = self.direct.layers.clone().ok_or(libc::ENOENT)?;
+        Ok(Box::new(layers.open_image_file(path)?))
+    }
+
+    fn content_key(&mut self, path: &[u8]) -> Option<Vec<u8>> {
+        let layers = self.direct.layers.clone()?;
+        let plain = path.len() > 1
+            && path.starts_with(b"/")
+            && path[1..]
+                .split(|&b| b == b'/')
+                .all(|c| !c.is_empty() && c != b"." && c != b"..");
+        if !plain || kernel_path(path) || layers.on_mount(path) {
+            return None;
+        }
+        let i = path.iter().rposition(|&b| b == b'/')?;
+        let parent = if i == 0 { &b"/"[..] } else { &path[..i] };
+        let absent = |layer: &[u8]| host_lstat(&joined(layer, path)) == Err(libc::ENOENT);
+        if !self.image_dir(&layers, parent)
+            || !absent(&layers.upper)
+            || !layers.init.as_deref().is_none_or(absent)
+        {
+            return None;
+        }
+        let mut key = layers.image.clone();
+        key.push(0);
+        key.extend_from_slice(path);
+        Some(key)
     }
 }
 

@@ -259,15 +259,7 @@ impl Backend for Volumes<'_> {
         Box::pin(async move {
             match self.place(path).await? {
                 Place::Dir(e, _) => Ok(e),
-                Place::Inside(fs, rest, own) => {
-                    let mut e = fs.lstat(&rest).await?;
-                    if rest == Path::new("/") {
-                        // The volume's own name, and what it is (for `ls -ld`'s colour).
-                        e.name = own.name;
-                        e.object = own.object;
-                    }
-                    Ok(e)
-                }
+                Place::Inside(fs, rest, own) => Ok(fs.lstat(&rest).await?.at_root_as(&rest, own)),
             }
         })
     }
@@ -276,15 +268,7 @@ impl Backend for Volumes<'_> {
         Box::pin(async move {
             match self.place(path).await? {
                 Place::Dir(e, _) => Ok(e),
-                Place::Inside(fs, rest, own) => {
-                    let mut e = fs.stat(&rest).await?;
-                    if rest == Path::new("/") {
-                        // The volume's own name, and what it is (for `ls -ld`'s colour).
-                        e.name = own.name;
-                        e.object = own.object;
-                    }
-                    Ok(e)
-                }
+                Place::Inside(fs, rest, own) => Ok(fs.stat(&rest).await?.at_root_as(&rest, own)),
             }
         })
     }

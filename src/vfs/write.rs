@@ -10,7 +10,7 @@ use dockerbox_proto::{Request, Response};
 
 use super::agent::{self, Via};
 use super::stream::{Attrs, FileReader, FileWriter, Open, Temp};
-use super::{Entry, FsError, Need, VPath, Vfs};
+use super::{Entry, FsError, Kind, Need, VPath, Vfs};
 use crate::host::{AgentConn, ContainerInfo};
 
 /// No second path.
@@ -81,6 +81,10 @@ impl Vfs {
                     .put_tree(rx, (self.eng(&c2), &c2), parent, name)
                     .await,
             );
+        }
+        // The remote direct path: one request, copied on the engine's machine.
+        if let Some(pair) = self.helper_pair(src, dst).await {
+            return Some(self.tree_by_helper(&c2, pair, parent, name, p2).await);
         }
         // Renamed into place directly where we can, else by the agent.
         let lander = match self.eng(&c2).proc_root(&c2).await {
@@ -292,6 +296,24 @@ impl Vfs {
         let attrs = *attrs;
         self.serve(link, Need::Write, target, move |b, at| b.symlink(at, attrs))
             .await
+    }
+
+    /// `mknod` of a fifo, socket or device (see [`Backend::mknod`]).
+    pub async fn mknod(
+        &self,
+        p: &VPath,
+        kind: Kind,
+        attrs: &Attrs,
+        rdev: u64,
+    ) -> Result<(), FsError> {
+        if matches!(kind, Kind::File | Kind::Dir | Kind::Symlink) {
+            return Err(FsError::errno_error(libc::EINVAL));
+        }
+        let attrs = *attrs;
+        self.serve(p, Need::Write, Path::new(NONE), move |b, at| {
+            b.mknod(&at.path, kind, attrs, rdev)
+        })
+        .await
     }
 
     /// `unlink` (or `rmdir` with `dir`).

@@ -6,6 +6,7 @@
 //! order on the main thread; each `Read` streams from a thread of its own under a credit window,
 //! so it never holds up the requests behind it.
 
+mod helper;
 mod ops;
 mod search;
 mod tree;
@@ -129,9 +130,28 @@ impl Credit {
 pub type Reads = Arc<Mutex<HashMap<u32, Arc<Credit>>>>;
 
 fn main() {
-    // Our own file goes first: even if dockerbox is killed, nothing stays in the container.
-    if let Some(me) = std::env::args_os().next() {
-        let _ = std::fs::remove_file(me);
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        // dockerbox's helper container (the remote direct path): its main process, and an
+        // agent serving one container's root from there. The image keeps its file.
+        Some("--idle") => helper::idle(),
+        Some("--root") => {
+            let (pid, id) = (
+                args.get(2).map_or("", String::as_str),
+                args.get(3).map_or("", String::as_str),
+            );
+            if let Err(e) = helper::enter(pid, id) {
+                // Before the banner: dockerbox reports this line as why the start failed.
+                println!("{e}");
+                std::process::exit(1);
+            }
+        }
+        // Our own file goes first: even if dockerbox is killed, nothing stays in the container.
+        _ => {
+            if let Some(me) = std::env::args_os().next() {
+                let _ = std::fs::remove_file(me);
+            }
+        }
     }
     // SAFETY: fds 0 and 1 are the exec's stdin and stdout, owned by nobody else in this process.
     let (mut stdin, stdout) = unsafe { (File::from_raw_fd(0), File::from_raw_fd(1)) };
@@ -264,7 +284,43 @@ fn handle(id: u32, req: Request, out: &Out, reads: &Reads, writes: &mut ops::Wri
             out.send(id, &Response::Codecs { accept });
         }
         Request::WriteClose { commit } => out.send(id, &writes.close(id, commit)),
+        Request::FillFrom {
+            write,
+            pid,
+            container,
+            path,
+        } => match writes.file_of(write) {
+            Ok(file) => {
+                let out = out.clone();
+                std::thread::spawn(move || {
+                    let r = helper::fill(&file, pid, &container, &path);
+                    out.send(id, &filled(r));
+                });
+            }
+            Err(e) => out.send(id, &filled(Err(e))),
+        },
+        Request::TreeFrom {
+            pid,
+            container,
+            path,
+            dest,
+        } => {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                let r = helper::tree(pid, &container, &path, &dest);
+                out.send(id, &filled(r));
+            });
+        }
         Request::ReadDir { path } => ops::read_dir(id, &path, out),
         other => out.send(id, &ops::simple(other)),
+    }
+}
+
+fn filled(r: std::io::Result<u64>) -> Response {
+    match r {
+        Ok(bytes) => Response::Filled { bytes },
+        Err(e) => Response::Error {
+            errno: e.raw_os_error().unwrap_or(libc::EIO),
+        },
     }
 }

@@ -38,6 +38,10 @@ fn attr(md: &fs::Metadata) -> Attr {
         rdev: md.rdev(),
         dev: md.dev(),
         ino: md.ino(),
+        atime: md.atime(),
+        atime_nsec: md.atime_nsec() as u32,
+        ctime: md.ctime(),
+        ctime_nsec: md.ctime_nsec() as u32,
     }
 }
 
@@ -99,6 +103,7 @@ pub fn simple(req: Request) -> Response {
         Request::Access { path, mode } => done(access(&path, mode)),
         Request::RemoveTemp { path } => done(remove_temp(&path)),
         Request::Land { from, to } => done(land(&from, &to)),
+        Request::Mknod { path, mode, rdev } => done(mknod(&path, mode, rdev)),
         Request::ReadAt { path, offset, len } => match read_at(&path, offset, len) {
             Ok(b) => Response::Bytes(b),
             Err(e) => errno(&e),
@@ -211,7 +216,7 @@ fn land(from: &[u8], to: &[u8]) -> io::Result<()> {
 }
 
 /// A temporary's name: hidden, with dockerbox's marker.
-fn is_temp_name(name: &[u8]) -> bool {
+pub fn is_temp_name(name: &[u8]) -> bool {
     name.starts_with(b".") && name.windows(5).any(|w| w == b".dbx-")
 }
 
@@ -219,6 +224,23 @@ fn mkdir(path: &[u8], mode: u32) -> io::Result<()> {
     fs::DirBuilder::new().mode(mode).create(p(path))?;
     // The umask may have taken bits the caller asked for.
     fs::set_permissions(p(path), fs::Permissions::from_mode(mode))
+}
+
+/// A fifo, socket or device node; never a regular file or directory (those have their own
+/// requests, which write them safely).
+fn mknod(path: &[u8], mode: u32, rdev: u64) -> io::Result<()> {
+    let kind = mode & libc::S_IFMT;
+    if ![libc::S_IFIFO, libc::S_IFSOCK, libc::S_IFCHR, libc::S_IFBLK].contains(&kind) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let c = cstr(path)?;
+    // SAFETY: a valid C string.
+    if unsafe { libc::mknod(c.as_ptr(), mode as libc::mode_t, rdev as libc::dev_t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The umask may have taken bits the caller asked for (chmod(2) opens nothing: a fifo
+    // does not block it).
+    fs::set_permissions(p(path), fs::Permissions::from_mode(mode & 0o7777))
 }
 
 fn utimes(path: &[u8], atime: (i64, u32), mtime: (i64, u32), follow: bool) -> io::Result<()> {
@@ -676,6 +698,21 @@ impl Writes {
         };
         self.0.insert(id, w);
         answer
+    }
+
+    /// The open file of write `id` (for `FillFrom`), if its open succeeded.
+    pub fn file_of(&self, id: u32) -> io::Result<File> {
+        let w = self
+            .0
+            .get(&id)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+        if let Some(e) = w.failed {
+            return Err(io::Error::from_raw_os_error(e));
+        }
+        w.file
+            .as_ref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?
+            .try_clone()
     }
 
     /// Appends data; answers only the first failure.

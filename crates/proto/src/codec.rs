@@ -146,6 +146,29 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
         Request::Sample { path } => w.kind(52).bytes(path),
         Request::ReadTree { path } => w.kind(53).bytes(path),
         Request::Land { from, to } => w.kind(54).bytes(from).bytes(to),
+        Request::Mknod { path, mode, rdev } => w.kind(60).bytes(path).u32(*mode).u64(*rdev),
+        Request::FillFrom {
+            write,
+            pid,
+            container,
+            path,
+        } => w
+            .kind(65)
+            .u32(*write)
+            .u32(*pid)
+            .bytes(container)
+            .bytes(path),
+        Request::TreeFrom {
+            pid,
+            container,
+            path,
+            dest,
+        } => w
+            .kind(66)
+            .u32(*pid)
+            .bytes(container)
+            .bytes(path)
+            .bytes(dest),
     };
     w.finish();
 }
@@ -181,6 +204,7 @@ pub fn encode_response(id: u32, resp: &Response, out: &mut Vec<u8>) {
         Response::Codecs { accept } => w.kind(150).u32(*accept),
         Response::Packed { raw_len, data } => w.kind(151).u32(*raw_len).bytes(data),
         Response::Sampled { raw, packed } => w.kind(152).u64(*raw).u64(*packed),
+        Response::Filled { bytes } => w.kind(165).u64(*bytes),
         Response::StatFs(s) => w
             .kind(108)
             .u64(s.bsize)
@@ -303,6 +327,23 @@ impl Request {
                 from: r.bytes()?,
                 to: r.bytes()?,
             },
+            60 => Request::Mknod {
+                path: r.bytes()?,
+                mode: r.u32()?,
+                rdev: r.u64()?,
+            },
+            65 => Request::FillFrom {
+                write: r.u32()?,
+                pid: r.u32()?,
+                container: r.bytes()?,
+                path: r.bytes()?,
+            },
+            66 => Request::TreeFrom {
+                pid: r.u32()?,
+                container: r.bytes()?,
+                path: r.bytes()?,
+                dest: r.bytes()?,
+            },
             k => return Err(ProtoError::UnknownKind(k)),
         };
         r.end()?;
@@ -366,6 +407,7 @@ impl Response {
                 raw: r.u64()?,
                 packed: r.u64()?,
             },
+            165 => Response::Filled { bytes: r.u64()? },
             108 => Response::StatFs(StatFs {
                 bsize: r.u64()?,
                 blocks: r.u64()?,
@@ -444,6 +486,10 @@ impl<'a> W<'a> {
             .u64(a.rdev)
             .u64(a.dev)
             .u64(a.ino)
+            .i64(a.atime)
+            .u32(a.atime_nsec)
+            .i64(a.ctime)
+            .u32(a.ctime_nsec)
     }
 }
 
@@ -499,6 +545,10 @@ impl R<'_> {
             rdev: self.u64()?,
             dev: self.u64()?,
             ino: self.u64()?,
+            atime: self.i64()?,
+            atime_nsec: self.u32()?,
+            ctime: self.i64()?,
+            ctime_nsec: self.u32()?,
         })
     }
     fn end(&self) -> Result<(), ProtoError> {
@@ -527,6 +577,10 @@ mod tests {
             rdev: 0,
             dev: 2049,
             ino: 1234567,
+            atime: -2_147_483_649,
+            atime_nsec: 1,
+            ctime: 4_102_444_800,
+            ctime_nsec: 999_999_999,
         }
     }
 
@@ -627,7 +681,24 @@ mod tests {
             Request::ReadTree { path: p.clone() },
             Request::Land {
                 from: p.clone(),
-                to: p,
+                to: p.clone(),
+            },
+            Request::Mknod {
+                path: p.clone(),
+                mode: 0o020640,
+                rdev: (1 << 8) | 3,
+            },
+            Request::FillFrom {
+                write: 7,
+                pid: 4242,
+                container: b"0123abcd".to_vec(),
+                path: p.clone(),
+            },
+            Request::TreeFrom {
+                pid: 1,
+                container: b"ffee".to_vec(),
+                path: p.clone(),
+                dest: p,
             },
         ]
     }
@@ -692,6 +763,7 @@ mod tests {
                 raw: 1 << 20,
                 packed: 1 << 18,
             },
+            Response::Filled { bytes: 1 << 29 },
             Response::StatFs(StatFs {
                 bsize: 4096,
                 blocks: 1,
@@ -752,6 +824,29 @@ mod tests {
             &mut buf,
         );
         assert_eq!(buf, [11, 0, 0, 0, 3, 0, 0, 0, 1, 2, 0, 0, 0, b'/', b'a']);
+    }
+
+    #[test]
+    fn exact_bytes_of_a_mknod() {
+        let mut out = Vec::new();
+        let req = Request::Mknod {
+            path: b"/f".to_vec(),
+            mode: 0o010644,
+            rdev: 0x0103,
+        };
+        encode_request(9, &req, &mut out);
+        let mut want = vec![23, 0, 0, 0, 9, 0, 0, 0, 60, 2, 0, 0, 0, b'/', b'f'];
+        want.extend_from_slice(&0o010644u32.to_le_bytes());
+        want.extend_from_slice(&0x0103u64.to_le_bytes());
+        assert_eq!(out, want);
+        // Times after the old fields: atime and ctime, each seconds then nanoseconds.
+        let mut out = Vec::new();
+        encode_response(1, &Response::Attr(attr()), &mut out);
+        let tail = &out[out.len() - 24..];
+        assert_eq!(&tail[..8], &(-2_147_483_649i64).to_le_bytes());
+        assert_eq!(&tail[8..12], &1u32.to_le_bytes());
+        assert_eq!(&tail[12..20], &4_102_444_800i64.to_le_bytes());
+        assert_eq!(&tail[20..], &999_999_999u32.to_le_bytes());
     }
 
     #[test]

@@ -15,6 +15,14 @@ pub struct Attr {
     pub mtime: i64,
     /// Nanoseconds of `mtime`.
     pub mtime_nsec: u32,
+    /// Access time, seconds since the epoch.
+    pub atime: i64,
+    /// Nanoseconds of `atime`.
+    pub atime_nsec: u32,
+    /// Status change time, seconds since the epoch.
+    pub ctime: i64,
+    /// Nanoseconds of `ctime`.
+    pub ctime_nsec: u32,
     /// Link count.
     pub nlink: u64,
     /// 512-byte blocks allocated.
@@ -291,6 +299,18 @@ pub enum Request {
         /// Where it lands.
         to: Vec<u8>,
     },
+    /// `mknod(2)`: a fifo, socket, character or block device (`mode` carries the type and
+    /// permission bits, `rdev` the device number), as the agent's user may make it: a
+    /// container without `CAP_MKNOD` answers `EPERM`. Answered by `Ok` or `Error`; an agent
+    /// that predates it answers `Error` (`EPROTO`).
+    Mknod {
+        /// Where the node is made.
+        path: Vec<u8>,
+        /// `st_mode`: `S_IFIFO`, `S_IFSOCK`, `S_IFCHR` or `S_IFBLK` and the permission bits.
+        mode: u32,
+        /// The device number (`makedev`) of a device node.
+        rdev: u64,
+    },
     /// Runs grep, find or du over `roots` in the container (dockerbox-search, the same code
     /// dockerbox runs locally), streaming `Found`, `Problem` and `Notice` frames under a
     /// credit window as `Read` does, then one `SearchDone`.
@@ -301,6 +321,36 @@ pub enum Request {
         args: Vec<Vec<u8>>,
         /// Each operand: (path in the container, path as the user typed it).
         roots: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// The remote direct path (an agent in dockerbox's helper container, chrooted into one
+    /// container's root, with the host's PID namespace): fills the open write `write` (a
+    /// `WriteBegin` of this connection) with the regular file `path` of another container of
+    /// the same engine, whose init is `pid` and whose cgroup names `container`. The file is
+    /// opened with `openat2(RESOLVE_IN_ROOT)` from that container's root, so no byte crosses
+    /// the network. Answered by `Filled` (or `Error`); the write is then closed as usual.
+    FillFrom {
+        /// The open write's request id.
+        write: u32,
+        /// The source container's init, in the host's PID namespace.
+        pid: u32,
+        /// The source container's full ID (checked in its cgroup).
+        container: Vec<u8>,
+        /// The source file, absolute in that container.
+        path: Vec<u8>,
+    },
+    /// The remote direct path: copies the tree at `path` of another container (as
+    /// `FillFrom`) to the new name `dest` here (a temporary of dockerbox's, `.dbx-`), keeping
+    /// modes, owners, times, symlinks, hard links, devices and FIFOs, as `cp -a`; the caller
+    /// lands it with `Land` or removes it with `RemoveTemp`. Answered by `Filled`.
+    TreeFrom {
+        /// The source container's init, in the host's PID namespace.
+        pid: u32,
+        /// The source container's full ID.
+        container: Vec<u8>,
+        /// The top of the source tree.
+        path: Vec<u8>,
+        /// Where the copy is made (must not exist).
+        dest: Vec<u8>,
     },
 }
 
@@ -411,6 +461,11 @@ pub enum Response {
         path: Vec<u8>,
         /// Which note (dockerbox-search's `Note` as a number).
         what: u8,
+    },
+    /// The answer to `FillFrom` and `TreeFrom`: how many bytes of file data were copied.
+    Filled {
+        /// Bytes copied.
+        bytes: u64,
     },
     /// The end of a `Search`.
     SearchDone {

@@ -61,6 +61,8 @@ pub enum Expect {
     Codecs(u32),
     /// `Sample`: one `Sampled`.
     Sampled,
+    /// `FillFrom`, `TreeFrom`: one `Filled`.
+    Filled,
 }
 
 impl Expect {
@@ -74,6 +76,7 @@ impl Expect {
             Request::Read { .. } | Request::ReadTree { .. } => Expect::Data,
             Request::Codecs { offer } => Expect::Codecs(*offer),
             Request::Sample { .. } => Expect::Sampled,
+            Request::FillFrom { .. } | Request::TreeFrom { .. } => Expect::Filled,
             Request::WriteOpen { .. }
             | Request::WriteBegin { .. }
             | Request::WriteData { .. }
@@ -95,6 +98,7 @@ impl Expect {
             | Request::Access { .. }
             | Request::RemoveTemp { .. }
             | Request::Land { .. }
+            | Request::Mknod { .. }
             | Request::WriteAt { .. }
             | Request::Truncate { .. }
             | Request::Fsync { .. } => Expect::Done,
@@ -264,6 +268,7 @@ pub fn check_reply(expect: Expect, resp: &Response) -> Result<(), Invalid> {
         | (Expect::Search, Response::SearchDone { .. })
         | (Expect::Done, Response::Ok)
         | (Expect::Sampled, Response::Sampled { .. })
+        | (Expect::Filled, Response::Filled { .. })
         | (Expect::StatFs, Response::StatFs(_)) => Ok(()),
         (e, r) => invalid(format!("{} in answer to a request for {e:?}", kind_name(r))),
     }
@@ -289,6 +294,7 @@ fn kind_name(r: &Response) -> &'static str {
         Response::Codecs { .. } => "Codecs",
         Response::Packed { .. } => "Packed",
         Response::Sampled { .. } => "Sampled",
+        Response::Filled { .. } => "Filled",
     }
 }
 

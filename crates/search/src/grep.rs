@@ -6,7 +6,10 @@
 //! makes the rest of the file binary (NULs then end lines), output stops at the first
 //! selected line after that, and `FILE: binary file matches` is noted unless -c, -l or -q.
 
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::args::{self, ArgError, Spec};
 use crate::literal;
@@ -227,6 +230,53 @@ pub struct Grep {
     fold: Vec<u8>,
     /// The read buffer, kept from file to file: zeroed once when it grows, never per read.
     buf: Vec<u8>,
+    /// What searches of files with the same bytes found, shared between the searches of one
+    /// command ([`Walk`] asks [`Fs::content_key`]).
+    memos: Option<Arc<Memos>>,
+}
+
+/// What a file's search found, kept to be printed again under another name: the output of a
+/// search that showed no name, whether the file was noted binary, the lines selected.
+struct Memo {
+    out: Vec<u8>,
+    binary: bool,
+    selected: u64,
+}
+
+/// Memos by content key, shared by the threads of one command: the first to meet a key
+/// searches, the others wait for it and print what it found. Bounded in bytes: past
+/// [`MEMO_BYTES`], files are searched each time.
+#[derive(Default)]
+pub struct Memos {
+    map: Mutex<HashMap<Vec<u8>, MemoCell>>,
+    bytes: AtomicUsize,
+}
+
+/// One key's memo: made once, by the first search to meet the key (None: not kept).
+type MemoCell = Arc<OnceLock<Option<Memo>>>;
+
+/// The most output bytes all memos of a command hold.
+const MEMO_BYTES: usize = 64 << 20;
+
+/// Gathers a name-less search's output for a memo.
+#[derive(Default)]
+struct Capture {
+    out: Vec<u8>,
+    binary: bool,
+}
+
+impl Sink for Capture {
+    fn out(&mut self, bytes: &[u8], _whole: bool) -> bool {
+        self.out.extend_from_slice(bytes);
+        true
+    }
+    fn error(&mut self, _path: &[u8], _errno: i32, _dir: bool) -> bool {
+        true
+    }
+    fn note(&mut self, _path: &[u8], note: Note) -> bool {
+        self.binary |= note == Note::BinaryMatches;
+        true
+    }
 }
 
 /// How a file went.
@@ -328,7 +378,14 @@ impl Grep {
             folds,
             fold: Vec::new(),
             buf: Vec::new(),
+            memos: None,
         })
+    }
+
+    /// Shares what searches of files with the same bytes find with the other searches of
+    /// `memos` (see [`Fs::content_key`]).
+    pub fn share(&mut self, memos: Arc<Memos>) {
+        self.memos = Some(memos);
     }
 
     /// Searches one file, printing what GNU grep prints for it under `name`.
@@ -726,7 +783,7 @@ impl Walk<'_> {
             self.dir(&root.path, &root.display, show, p);
             self.ancestors.pop();
         } else {
-            self.file(&root.path, &root.display, show, p);
+            self.file(&root.path, &root.display, show, false, p);
         }
     }
 
@@ -742,6 +799,7 @@ impl Walk<'_> {
             }
             let child = join(path, &name);
             let shown = join(display, &name);
+            let plain = meta.kind == Kind::File;
             let meta = if meta.kind == Kind::Symlink {
                 if self.g.o.recurse != Recurse::Logical {
                     continue;
@@ -768,7 +826,7 @@ impl Walk<'_> {
                     self.dir(&child, &shown, show, p);
                     self.ancestors.pop();
                 }
-                Kind::File => self.file(&child, &shown, show, p),
+                Kind::File => self.file(&child, &shown, show, plain, p),
                 // Devices, FIFOs and sockets met while recursing are skipped (`-D read`
                 // applies to the command line only).
                 _ => {}
@@ -776,7 +834,16 @@ impl Walk<'_> {
         }
     }
 
-    fn file(&mut self, path: &[u8], display: &[u8], show: bool, p: &mut Printer) {
+    /// Searches one file; `plain` when its directory said it is a regular file (no symlink
+    /// followed to it), so its bytes may have a content key.
+    fn file(&mut self, path: &[u8], display: &[u8], show: bool, plain: bool, p: &mut Printer) {
+        if let Some(memos) = self.g.memos.clone().filter(|_| plain) {
+            if let Some(key) = self.fs.content_key(path) {
+                if let Some(m) = self.memo(&memos, key, path) {
+                    return self.replay(m, display, show, p);
+                }
+            }
+        }
         let mut r = match self.fs.open(path) {
             Ok(r) => r,
             Err(e) => return p.error(display, e),
@@ -793,6 +860,73 @@ impl Walk<'_> {
         if p.stopped() {
             self.out.stop = true;
         }
+    }
+}
+
+impl Walk<'_> {
+    /// The memo for `key`, made by searching `path` if no search made it yet (one that is
+    /// making it is waited for); None when none could be kept (the file could not be read:
+    /// the caller's own search says why; the memos are full).
+    fn memo(&mut self, memos: &Memos, key: Vec<u8>, path: &[u8]) -> Option<MemoCell> {
+        let cell = {
+            let mut map = memos.map.lock().ok()?;
+            let len = key.len();
+            let cell = map.entry(key).or_default().clone();
+            if cell.get().is_none() {
+                memos.bytes.fetch_add(len, Ordering::Relaxed);
+            }
+            cell
+        };
+        let made = cell.get_or_init(|| {
+            if memos.bytes.load(Ordering::Relaxed) > MEMO_BYTES {
+                return None;
+            }
+            let mut r = self.fs.open_content(path).ok()?;
+            let mut cap = Capture::default();
+            let scan = {
+                let mut p = Printer::new(&mut cap);
+                let s = self.g.file(&mut r, b"", false, &mut p);
+                p.flush();
+                s
+            };
+            let selected = scan.ok()?.selected;
+            memos.bytes.fetch_add(cap.out.len(), Ordering::Relaxed);
+            Some(Memo {
+                out: cap.out,
+                binary: cap.binary,
+                selected,
+            })
+        });
+        made.is_some().then_some(cell)
+    }
+
+    /// Prints what a memo says of a file, as its own search would have under `display`.
+    fn replay(&mut self, cell: MemoCell, display: &[u8], show: bool, p: &mut Printer) {
+        let Some(Some(m)) = cell.get() else { return };
+        let o = &self.g.o;
+        if o.list {
+            if !o.quiet && m.selected > 0 {
+                p.put(display);
+                p.put(b"\n");
+                p.end_record();
+            }
+        } else {
+            for line in m.out.split_inclusive(|&b| b == b'\n') {
+                if show {
+                    p.put(display);
+                    p.put(b":");
+                }
+                p.put(line);
+                if !p.end_record() {
+                    break;
+                }
+            }
+            if m.binary {
+                p.note(display, Note::BinaryMatches);
+            }
+        }
+        self.out.found |= m.selected > 0;
+        self.out.stop |= p.stopped() || (o.quiet && m.selected > 0);
     }
 }
 
@@ -886,5 +1020,122 @@ mod tests {
         assert_eq!((out.as_str(), n), ("1\n", 1));
         let (out, _, _) = grep(&["-n", "short"], &big);
         assert_eq!(out, "2:short\n");
+    }
+
+    /// Files under `/a` and `/b`; those under `/b` named `same*` have the content key of
+    /// their twin under `/a` (and the same bytes), the others none. Counts opens.
+    struct Twins {
+        files: Vec<(&'static str, &'static [u8])>,
+        opens: usize,
+    }
+
+    impl Fs for Twins {
+        fn stat(&mut self, path: &[u8], _follow: bool) -> Result<crate::walk::Meta, i32> {
+            let dir = path == b"/a" || path == b"/b";
+            let file = self.files.iter().any(|(p, _)| p.as_bytes() == path);
+            if !dir && !file {
+                return Err(libc::ENOENT);
+            }
+            Ok(meta(
+                if dir { Kind::Dir } else { Kind::File },
+                path.len() as u64,
+            ))
+        }
+        fn read_dir(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, crate::walk::Meta)>, i32> {
+            let mut pre = path.to_vec();
+            pre.push(b'/');
+            Ok(self
+                .files
+                .iter()
+                .filter_map(|(p, _)| p.as_bytes().strip_prefix(&pre[..]))
+                .map(|n| (n.to_vec(), meta(Kind::File, 0)))
+                .collect())
+        }
+        fn open(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32> {
+            self.opens += 1;
+            let (_, b) = self
+                .files
+                .iter()
+                .find(|(p, _)| p.as_bytes() == path)
+                .ok_or(libc::ENOENT)?;
+            Ok(Box::new(*b))
+        }
+        fn content_key(&mut self, path: &[u8]) -> Option<Vec<u8>> {
+            let name = path.get(3..)?;
+            name.starts_with(b"same").then(|| name.to_vec())
+        }
+    }
+
+    fn meta(kind: Kind, ino: u64) -> crate::walk::Meta {
+        crate::walk::Meta {
+            kind,
+            perm: 0o644,
+            size: 0,
+            blocks: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            dev: 1,
+            ino,
+            nlink: 1,
+        }
+    }
+
+    /// Each root searched by its own Grep (as dockerbox's jobs do), sharing memos or not.
+    fn twins(args: &[&str], share: bool) -> (String, Vec<String>, usize) {
+        let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let (o, _) = parse(&argv).unwrap();
+        let mut fs = Twins {
+            files: vec![
+                ("/a/same1", b"ERROR one\nok\nERROR two\n"),
+                ("/a/same2", b"x\0ERROR\n"),
+                ("/a/same3", b"nothing\n"),
+                ("/a/own", b"ERROR a\n"),
+                ("/b/same1", b"ERROR one\nok\nERROR two\n"),
+                ("/b/same2", b"x\0ERROR\n"),
+                ("/b/same3", b"nothing\n"),
+                ("/b/own", b"ERROR b\n"),
+            ],
+            opens: 0,
+        };
+        let memos = Arc::new(Memos::default());
+        let mut c = Collect(Vec::new(), Vec::new());
+        for root in ["/a", "/b"] {
+            let mut g = Grep::new(o.clone()).unwrap();
+            if share {
+                g.share(memos.clone());
+            }
+            let roots = [Root {
+                path: root.as_bytes().to_vec(),
+                display: format!("x{root}").into_bytes(),
+            }];
+            run(&mut g, &mut fs, &roots, Names::Always, &mut c);
+        }
+        (String::from_utf8(c.0).unwrap(), c.1, fs.opens)
+    }
+
+    #[test]
+    fn files_with_one_content_key_are_searched_once_and_printed_as_their_own() {
+        for args in [
+            &["-rn", "ERROR"][..],
+            &["-rc", "ERROR"],
+            &["-rl", "ERROR"],
+            &["-rv", "ERROR"],
+            &["-rq", "ERROR"],
+        ] {
+            let (want, want_notes, all) = twins(args, false);
+            let (got, notes, opens) = twins(args, true);
+            assert_eq!(got, want, "{args:?}");
+            assert_eq!(notes, want_notes, "{args:?}");
+            assert!(
+                opens < all || args == ["-rq", "ERROR"],
+                "{args:?}: {opens} opens"
+            );
+        }
+        let (out, notes, _) = twins(&["-rn", "ERROR"], true);
+        assert!(out.contains("x/b/same1:3:ERROR two\n"), "{out}");
+        assert!(
+            notes.contains(&"x/b/same2: BinaryMatches".to_string()),
+            "{notes:?}"
+        );
     }
 }

@@ -55,6 +55,19 @@ pub trait Fs {
     }
     /// Opens a file for reading (symlinks followed).
     fn open(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32>;
+    /// A name for the bytes of the regular file at `path` (reached through no symlink):
+    /// files with the same key hold the same bytes, so what a search found in one holds for
+    /// the others (dockerbox: an image's file that a container has not changed, met in many
+    /// containers of that image). None (the default): nothing known.
+    fn content_key(&mut self, _path: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    /// Opens the bytes a [`Fs::content_key`] named for `path`, from wherever they are kept
+    /// for every file of that key (dockerbox: the image's layer, which no container can
+    /// change, rather than one container's view of it). By default, [`Fs::open`].
+    fn open_content(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32> {
+        self.open(path)
+    }
 }
 
 /// One operand: where it is in the filesystem, and how it is shown.

@@ -12,7 +12,7 @@ use std::path::{Component, Path};
 use dockerbox_proto::{check_id, check_reply, Expect, Replies, Response, CHUNK};
 use libfuzzer_sys::fuzz_target;
 
-const EXPECTS: [Expect; 13] = [
+const EXPECTS: [Expect; 14] = [
     Expect::Attr,
     Expect::Entries,
     Expect::Link,
@@ -26,6 +26,7 @@ const EXPECTS: [Expect; 13] = [
     Expect::Bytes(7),
     Expect::Codecs(1),
     Expect::Sampled,
+    Expect::Filled,
 ];
 
 fuzz_target!(|data: &[u8]| {
