@@ -117,11 +117,14 @@ fn a_dead_engine_is_reported_once_and_the_others_still_list() {
         "--host",
         &format!("e2={}", e2.addr()),
     ]);
-    // One session: e2 answers, then dies (a host command kills it; the loop waits until it is
-    // a zombie or gone, so its socket is closed), then is asked again.
+    // One session: e2 answers, then dies (the first loop waits until it is a zombie or gone,
+    // so its socket is closed; the second, up to 30 s, until the session has seen its event
+    // stream end, which on a loaded machine can come after the next command), then is asked
+    // again.
     let script = format!(
         "ls /containers/e2\nkill -9 {pid}\n\
          while grep -Eq '^State:[[:space:]]+[^Z]' /proc/{pid}/status 2>/dev/null; do sleep 0.05; done\n\
+         n=0; while ls /containers/e2 >/dev/null 2>&1 && [ $n -lt 600 ]; do n=$((n+1)); sleep 0.05; done\n\
          ls /containers/e2 /containers/main\n"
     );
     let r = sh.stdin(script.as_bytes());
