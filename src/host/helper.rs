@@ -17,8 +17,6 @@
 use std::sync::Arc;
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bytes::Bytes;
-use futures_util::StreamExt;
 
 use super::agent::{AgentConn, AgentError, Placement};
 use super::engine::Engine;
@@ -82,41 +80,18 @@ pub struct Helper {
 impl Engine {
     /// The helper image for this build's agent: found by its label, else imported now.
     async fn helper_agent_image(&self, binary: &[u8]) -> Result<String, EngineError> {
-        let docker = self.client().await?;
         let build = super::agent::BUILD_ID;
-        let want = format!("{REMOTE_DIRECT_IMAGE}={build}");
-        let mut filters = std::collections::HashMap::new();
-        filters.insert("label".to_string(), vec![want]);
-        let opts = bollard::query_parameters::ListImagesOptions {
-            filters: Some(filters),
-            ..Default::default()
-        };
-        let found = docker
-            .list_images(Some(opts))
-            .await
-            .map_err(|e| self.error(e))?;
-        if let Some(i) = found.into_iter().next() {
-            return Ok(i.id);
-        }
-        let opts = bollard::query_parameters::CreateImageOptions {
-            from_src: Some("-".into()),
-            changes: vec![
+        self.labelled_image_or_import(
+            format!("{REMOTE_DIRECT_IMAGE}={build}"),
+            vec![
                 format!("LABEL {REMOTE_DIRECT_IMAGE}={build}"),
                 format!("CMD [\"{AGENT_AT}\", \"--idle\"]"),
             ],
-            message: Some("dockerbox: the remote direct path's helper (the agent only)".into()),
-            ..Default::default()
-        };
-        let body = bollard::body_full(Bytes::from(image_tar(binary)));
-        let mut progress = docker.create_image(Some(opts), Some(body), None);
-        let mut id = None;
-        while let Some(msg) = progress.next().await {
-            let msg = msg.map_err(|e| self.error(e))?;
-            if let Some(s) = msg.status.filter(|s| s.starts_with("sha256:")) {
-                id = Some(s);
-            }
-        }
-        id.ok_or_else(|| EngineError::Other("importing the helper image gave no ID".into()))
+            "dockerbox: the remote direct path's helper (the agent only)",
+            "the helper image",
+            || image_tar(binary),
+        )
+        .await
     }
 
     /// Makes and starts this session's helper container (sweeping those of dead sessions

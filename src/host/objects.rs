@@ -404,9 +404,31 @@ impl Engine {
     /// The empty image volume views are made from: one carrying [`HELPER_IMAGE`] if the engine
     /// has it, else imported now from an empty tar (nothing is pulled). Returns its ID.
     async fn helper_image(&self) -> Result<String, EngineError> {
+        self.labelled_image_or_import(
+            HELPER_IMAGE.to_string(),
+            vec![format!("LABEL {HELPER_IMAGE}=volume-view")],
+            "dockerbox: the empty image /volumes' views are made from",
+            "the empty helper image",
+            // An empty tar: two zero blocks, padded to a record.
+            || vec![0u8; 10240],
+        )
+        .await
+    }
+
+    /// The ID of an image carrying `label` (`KEY` or `KEY=VALUE`, as the engine's filter takes
+    /// it), else of one imported now from the tar `tar` makes, with `changes` (so nothing is
+    /// pulled). `what` names it in the error when the import gives no ID.
+    pub(super) async fn labelled_image_or_import(
+        &self,
+        label: String,
+        changes: Vec<String>,
+        message: &str,
+        what: &str,
+        tar: impl FnOnce() -> Vec<u8>,
+    ) -> Result<String, EngineError> {
         let docker = self.client().await?;
         let mut filters = std::collections::HashMap::new();
-        filters.insert("label".to_string(), vec![HELPER_IMAGE.to_string()]);
+        filters.insert("label".to_string(), vec![label]);
         let opts = bollard::query_parameters::ListImagesOptions {
             filters: Some(filters),
             ..Default::default()
@@ -420,12 +442,11 @@ impl Engine {
         }
         let opts = bollard::query_parameters::CreateImageOptions {
             from_src: Some("-".into()),
-            changes: vec![format!("LABEL {HELPER_IMAGE}=volume-view")],
-            message: Some("dockerbox: the empty image /volumes' views are made from".into()),
+            changes,
+            message: Some(message.into()),
             ..Default::default()
         };
-        // An empty tar: two zero blocks, padded to a record.
-        let body = bollard::body_full(Bytes::from(vec![0u8; 10240]));
+        let body = bollard::body_full(Bytes::from(tar()));
         let mut progress = docker.create_image(Some(opts), Some(body), None);
         let mut id = None;
         while let Some(msg) = progress.next().await {
@@ -434,7 +455,7 @@ impl Engine {
                 id = Some(s);
             }
         }
-        id.ok_or_else(|| EngineError::Other("importing the empty helper image gave no ID".into()))
+        id.ok_or_else(|| EngineError::Other(format!("importing {what} gave no ID")))
     }
 
     /// Creates (never starts) a container from the empty helper image that mounts `volume` at
