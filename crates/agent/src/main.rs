@@ -203,48 +203,38 @@ fn main() {
     writes.abandon_all();
 }
 
+/// Runs a stream of replies for request `id` on a thread of its own, under a credit window that
+/// `Credit` requests for `id` widen while it runs (reads, tree reads, searches).
+fn stream(id: u32, out: &Out, reads: &Reads, run: impl FnOnce(&Credit, &Out) + Send + 'static) {
+    let credit = Arc::new(Credit::default());
+    credit.grant(dockerbox_proto::READ_WINDOW);
+    if let Ok(mut m) = reads.lock() {
+        m.insert(id, credit.clone());
+    }
+    let (out, reads) = (out.clone(), reads.clone());
+    std::thread::spawn(move || {
+        run(&credit, &out);
+        if let Ok(mut m) = reads.lock() {
+            m.remove(&id);
+        }
+    });
+}
+
 fn handle(id: u32, req: Request, out: &Out, reads: &Reads, writes: &mut ops::Writes) {
     match req {
         Request::Read { path } => {
-            let credit = Arc::new(Credit::default());
-            credit.grant(dockerbox_proto::READ_WINDOW);
-            if let Ok(mut m) = reads.lock() {
-                m.insert(id, credit.clone());
-            }
-            let (out, reads) = (out.clone(), reads.clone());
-            std::thread::spawn(move || {
-                ops::stream_file(id, &path, &credit, &out);
-                if let Ok(mut m) = reads.lock() {
-                    m.remove(&id);
-                }
+            stream(id, out, reads, move |credit, out| {
+                ops::stream_file(id, &path, credit, out)
             });
         }
         Request::ReadTree { path } => {
-            let credit = Arc::new(Credit::default());
-            credit.grant(dockerbox_proto::READ_WINDOW);
-            if let Ok(mut m) = reads.lock() {
-                m.insert(id, credit.clone());
-            }
-            let (out, reads) = (out.clone(), reads.clone());
-            std::thread::spawn(move || {
-                tree::stream_tree(id, &path, &credit, &out);
-                if let Ok(mut m) = reads.lock() {
-                    m.remove(&id);
-                }
+            stream(id, out, reads, move |credit, out| {
+                tree::stream_tree(id, &path, credit, out)
             });
         }
         Request::Search { tool, args, roots } => {
-            let credit = Arc::new(Credit::default());
-            credit.grant(dockerbox_proto::READ_WINDOW);
-            if let Ok(mut m) = reads.lock() {
-                m.insert(id, credit.clone());
-            }
-            let (out, reads) = (out.clone(), reads.clone());
-            std::thread::spawn(move || {
-                search::run(id, tool, &args, roots, &credit, &out);
-                if let Ok(mut m) = reads.lock() {
-                    m.remove(&id);
-                }
+            stream(id, out, reads, move |credit, out| {
+                search::run(id, tool, &args, roots, credit, out)
             });
         }
         Request::Credit { n } => {
