@@ -335,10 +335,9 @@ fn copy_small(from: RawFd, to: RawFd, size: usize) -> io::Result<u64> {
     Ok(got as u64)
 }
 
-/// [`finish`] for a file this copy just made, owned by us (root) with mode `made`: only the
-/// calls that change something.
-fn finish_new(fd: RawFd, st: &libc::stat, made: u32) -> io::Result<()> {
-    let times = [
+/// `st`'s access and modification times, as `futimens` and `utimensat` take them.
+fn atime_mtime(st: &libc::stat) -> [libc::timespec; 2] {
+    [
         libc::timespec {
             tv_sec: st.st_atime,
             tv_nsec: st.st_atime_nsec,
@@ -347,7 +346,13 @@ fn finish_new(fd: RawFd, st: &libc::stat, made: u32) -> io::Result<()> {
             tv_sec: st.st_mtime,
             tv_nsec: st.st_mtime_nsec,
         },
-    ];
+    ]
+}
+
+/// [`finish`] for a file this copy just made, owned by us (root) with mode `made`: only the
+/// calls that change something.
+fn finish_new(fd: RawFd, st: &libc::stat, made: u32) -> io::Result<()> {
+    let times = atime_mtime(st);
     let chown = st.st_uid != 0 || st.st_gid != 0;
     // SAFETY (all): a valid descriptor and buffer. chown before chmod: chown clears set-id bits.
     unsafe {
@@ -378,16 +383,7 @@ fn mkdirat(dir: RawFd, name: &[u8]) -> io::Result<()> {
 /// Gives a copied entry its owner, mode and times: through its descriptor `fd`, or by `name`
 /// in `fd` (a symlink, a device) without following it.
 fn finish(fd: RawFd, name: Option<&[u8]>, st: &libc::stat) -> io::Result<()> {
-    let times = [
-        libc::timespec {
-            tv_sec: st.st_atime,
-            tv_nsec: st.st_atime_nsec,
-        },
-        libc::timespec {
-            tv_sec: st.st_mtime,
-            tv_nsec: st.st_mtime_nsec,
-        },
-    ];
+    let times = atime_mtime(st);
     let is_link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
     // SAFETY (all): valid descriptors, C strings and buffers. chown before chmod: chown clears
     // the set-id bits.
