@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::ffi::OsStr;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use dockerbox_search::local::{self, last_errno, stat_meta};
 use dockerbox_search::walk::{self, Fs, Meta};
 
 use super::agent::Via;
@@ -502,87 +503,6 @@ impl DirectWalk {
         Some(joined(&done))
     }
 
-    /// Lists the directory open at `dir` (as `lstat`s where `full`, or for directories and
-    /// names whose kind the directory does not say).
-    fn list(dir: &OwnedFd, full: bool) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
-        // SAFETY: duplicating a descriptor we own.
-        let dup = unsafe { libc::fcntl(dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
-        if dup < 0 {
-            return Err(last_errno());
-        }
-        // SAFETY: `dup` is ours; on success the stream owns it and closedir closes it.
-        let stream = unsafe { libc::fdopendir(dup) };
-        if stream.is_null() {
-            let e = last_errno();
-            // SAFETY: fdopendir failed, so `dup` is still ours to close.
-            unsafe { libc::close(dup) };
-            return Err(e);
-        }
-        let mut names: Vec<(CString, u8)> = Vec::new();
-        let failed = loop {
-            // readdir reports an error only through errno.
-            // SAFETY: errno is this thread's.
-            unsafe { *libc::__errno_location() = 0 };
-            // SAFETY: `stream` is an open directory stream.
-            let ent = unsafe { libc::readdir64(stream) };
-            if ent.is_null() {
-                let e = last_errno();
-                break (e != 0).then_some(e);
-            }
-            // SAFETY: readdir64 returned a valid entry whose name is NUL-terminated, copied
-            // before the next readdir.
-            let (name, t) = unsafe {
-                let e = &*ent;
-                (std::ffi::CStr::from_ptr(e.d_name.as_ptr()), e.d_type)
-            };
-            if name.to_bytes() != b"." && name.to_bytes() != b".." {
-                names.push((name.to_owned(), t));
-            }
-        };
-        // SAFETY: `stream` is open and closed once here.
-        unsafe { libc::closedir(stream) };
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        let mut v = Vec::with_capacity(names.len());
-        for (name, t) in names {
-            let m = match entry_kind(t).filter(|_| !full) {
-                Some(kind) => Meta {
-                    kind,
-                    perm: 0,
-                    size: 0,
-                    blocks: 0,
-                    mtime: 0,
-                    mtime_nsec: 0,
-                    dev: 0,
-                    ino: 0,
-                    nlink: 0,
-                },
-                None => {
-                    // SAFETY: an all-zero stat is a valid value for fstatat to overwrite.
-                    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-                    // SAFETY: `dir` is open, `name` a C string, `st` writable; the name is one
-                    // component, not followed, so it stays inside the container.
-                    let r = unsafe {
-                        libc::fstatat(
-                            dir.as_raw_fd(),
-                            name.as_ptr(),
-                            &mut st,
-                            libc::AT_SYMLINK_NOFOLLOW,
-                        )
-                    };
-                    // Gone meanwhile: skipped, as fts does.
-                    if r != 0 {
-                        continue;
-                    }
-                    stat_meta(&st)
-                }
-            };
-            v.push((name.into_bytes(), m));
-        }
-        Ok(v)
-    }
-
     fn read_dir_as(&mut self, path: &[u8], full: bool) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
         if kernel_path(path) {
             return self.ns_read_dir(path);
@@ -599,7 +519,7 @@ impl DirectWalk {
         if on_kernel_fs(&f) {
             return self.ns_read_dir(path);
         }
-        Self::list(&OwnedFd::from(f), full)
+        local::list_dir(f.as_fd(), full)
     }
 
     fn ns_read_dir(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
@@ -608,50 +528,8 @@ impl DirectWalk {
     }
 }
 
-fn last_errno() -> i32 {
-    io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
-}
-
 fn errno_of(e: &io::Error) -> i32 {
     e.raw_os_error().unwrap_or(libc::EIO)
-}
-
-/// The kind a directory entry says, for what is not a directory.
-fn entry_kind(d_type: u8) -> Option<walk::Kind> {
-    match d_type {
-        libc::DT_REG => Some(walk::Kind::File),
-        libc::DT_LNK => Some(walk::Kind::Symlink),
-        libc::DT_FIFO => Some(walk::Kind::Fifo),
-        libc::DT_SOCK => Some(walk::Kind::Socket),
-        libc::DT_CHR => Some(walk::Kind::CharDevice),
-        libc::DT_BLK => Some(walk::Kind::BlockDevice),
-        _ => None,
-    }
-}
-
-fn stat_meta(st: &libc::stat) -> Meta {
-    let kind = match st.st_mode & libc::S_IFMT {
-        libc::S_IFDIR => walk::Kind::Dir,
-        libc::S_IFLNK => walk::Kind::Symlink,
-        libc::S_IFREG => walk::Kind::File,
-        libc::S_IFIFO => walk::Kind::Fifo,
-        libc::S_IFSOCK => walk::Kind::Socket,
-        libc::S_IFCHR => walk::Kind::CharDevice,
-        _ => walk::Kind::BlockDevice,
-    };
-    Meta {
-        kind,
-        perm: st.st_mode & 0o7777,
-        size: st.st_size as u64,
-        blocks: st.st_blocks as u64,
-        mtime: st.st_mtime,
-        mtime_nsec: st.st_mtime_nsec as u32,
-        dev: st.st_dev,
-        ino: st.st_ino,
-        nlink: st.st_nlink,
-    }
 }
 
 impl Fs for DirectWalk {

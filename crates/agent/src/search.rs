@@ -5,58 +5,14 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use dockerbox_proto::{Response, Tool};
-use dockerbox_search::walk::{Fs, Kind, Meta, Root};
+use dockerbox_search::local::{self, last_errno, stat_meta};
+use dockerbox_search::walk::{Fs, Meta, Root};
 use dockerbox_search::{du, find, grep, Note, Sink};
 
 use crate::{Credit, Out};
-
-fn last_errno() -> i32 {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
-}
-
-fn kind_of(mode: u32) -> Kind {
-    match mode & libc::S_IFMT {
-        libc::S_IFDIR => Kind::Dir,
-        libc::S_IFLNK => Kind::Symlink,
-        libc::S_IFREG => Kind::File,
-        libc::S_IFIFO => Kind::Fifo,
-        libc::S_IFSOCK => Kind::Socket,
-        libc::S_IFCHR => Kind::CharDevice,
-        _ => Kind::BlockDevice,
-    }
-}
-
-fn meta(st: &libc::stat) -> Meta {
-    Meta {
-        kind: kind_of(st.st_mode),
-        perm: st.st_mode & 0o7777,
-        size: st.st_size as u64,
-        blocks: st.st_blocks as u64,
-        mtime: st.st_mtime,
-        mtime_nsec: st.st_mtime_nsec as u32,
-        dev: st.st_dev,
-        ino: st.st_ino,
-        nlink: st.st_nlink,
-    }
-}
-
-/// A kind the directory entry says, for what is not a directory.
-fn kind_of_entry(d_type: u8) -> Option<Kind> {
-    match d_type {
-        libc::DT_REG => Some(Kind::File),
-        libc::DT_LNK => Some(Kind::Symlink),
-        libc::DT_FIFO => Some(Kind::Fifo),
-        libc::DT_SOCK => Some(Kind::Socket),
-        libc::DT_CHR => Some(Kind::CharDevice),
-        libc::DT_BLK => Some(Kind::BlockDevice),
-        _ => None,
-    }
-}
 
 /// Directory descriptors held open along the walk's current path: at most this many.
 const HELD: usize = 64;
@@ -129,81 +85,7 @@ impl Local {
     /// directory does not say are `lstat`ed (grep needs nothing else of the others).
     fn list(&mut self, path: &[u8], full: bool) -> Result<Vec<(Vec<u8>, Meta)>, i32> {
         let dir = self.open_at(path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NONBLOCK)?;
-        // SAFETY: dup of a descriptor we hold; fdopendir takes the copy, closedir closes it.
-        let copy = unsafe { libc::dup(dir.as_raw_fd()) };
-        if copy < 0 {
-            return Err(last_errno());
-        }
-        // SAFETY: copy is a directory descriptor we own.
-        let stream = unsafe { libc::fdopendir(copy) };
-        if stream.is_null() {
-            let e = last_errno();
-            // SAFETY: fdopendir failed, so copy is still ours to close.
-            unsafe { libc::close(copy) };
-            return Err(e);
-        }
-        let mut names: Vec<(Vec<u8>, u8)> = Vec::new();
-        let failed = loop {
-            // readdir reports an error only through errno.
-            // SAFETY: errno is this thread's.
-            unsafe { *libc::__errno_location() = 0 };
-            // SAFETY: stream is an open directory stream.
-            let ent = unsafe { libc::readdir64(stream) };
-            if ent.is_null() {
-                let e = last_errno();
-                break (e != 0).then_some(e);
-            }
-            // SAFETY: readdir64 returned a valid entry whose name is NUL-terminated.
-            let (name, t) = unsafe {
-                let e = &*ent;
-                (
-                    std::ffi::CStr::from_ptr(e.d_name.as_ptr()).to_bytes(),
-                    e.d_type,
-                )
-            };
-            if name != b"." && name != b".." {
-                names.push((name.to_vec(), t));
-            }
-        };
-        // SAFETY: stream is open and closed once here.
-        unsafe { libc::closedir(stream) };
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        let fd = dir.as_raw_fd();
-        let mut v = Vec::with_capacity(names.len());
-        for (name, t) in names {
-            let m = match kind_of_entry(t).filter(|_| !full) {
-                Some(kind) => Meta {
-                    kind,
-                    perm: 0,
-                    size: 0,
-                    blocks: 0,
-                    mtime: 0,
-                    mtime_nsec: 0,
-                    dev: 0,
-                    ino: 0,
-                    nlink: 0,
-                },
-                None => {
-                    let Ok(cname) = CString::new(name.as_slice()) else {
-                        continue;
-                    };
-                    // SAFETY: as in stat_at, relative to the directory just opened.
-                    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-                    // SAFETY: fd is open, cname a valid C string, st writable.
-                    let r = unsafe {
-                        libc::fstatat(fd, cname.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW)
-                    };
-                    // Gone meanwhile: skipped, as fts does.
-                    if r != 0 {
-                        continue;
-                    }
-                    meta(&st)
-                }
-            };
-            v.push((name, m));
-        }
+        let v = local::list_dir(dir.as_fd(), full)?;
         if self.dirs.len() < HELD {
             self.dirs.push((path.to_vec(), dir));
         }
@@ -213,7 +95,7 @@ impl Local {
 
 impl Fs for Local {
     fn stat(&mut self, path: &[u8], follow: bool) -> Result<Meta, i32> {
-        self.stat_at(path, follow).map(|st| meta(&st))
+        self.stat_at(path, follow).map(|st| stat_meta(&st))
     }
 
     fn read_dir(&mut self, path: &[u8]) -> Result<Vec<(Vec<u8>, Meta)>, i32> {

@@ -12,6 +12,7 @@ pub mod du;
 pub mod find;
 pub mod grep;
 pub mod literal;
+pub mod local;
 pub mod regex;
 pub mod walk;
 
