@@ -112,6 +112,19 @@ pub struct Placement {
     pub by_exec: bool,
 }
 
+/// An exec of `cmd` with stdin, stdout and stderr attached and no TTY: how every agent (and
+/// the shell that lands one) is run, its protocol on the pipes.
+pub(super) fn piped_exec(cmd: Vec<String>) -> CreateExecOptions<String> {
+    CreateExecOptions {
+        cmd: Some(cmd),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(false),
+        ..Default::default()
+    }
+}
+
 /// Writes the agent to `path` through the container's own `sh` (exec with stdin): for a
 /// read-only root filesystem, whose writable mounts the archive API cannot reach. The file is
 /// made with mode 0700 before a byte is written and removed again if the write fails; a
@@ -124,14 +137,7 @@ async fn upload_by_exec(
 ) -> Result<(), String> {
     let script =
         "umask 077 && set -C && { cat > \"$0\" && chmod 700 \"$0\" || { rm -f \"$0\"; exit 1; }; }";
-    let opts = CreateExecOptions {
-        cmd: Some(["/bin/sh", "-c", script, path].map(String::from).to_vec()),
-        attach_stdin: Some(true),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        tty: Some(false),
-        ..Default::default()
-    };
+    let opts = piped_exec(["/bin/sh", "-c", script, path].map(String::from).to_vec());
     let exec = docker
         .create_exec(container, opts)
         .await
@@ -411,14 +417,7 @@ impl AgentConn {
         container: &str,
         path: &str,
     ) -> Result<String, AgentError> {
-        let opts = CreateExecOptions {
-            cmd: Some(vec![path.to_string()]),
-            attach_stdin: Some(true),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            tty: Some(false),
-            ..Default::default()
-        };
+        let opts = piped_exec(vec![path.to_string()]);
         let exec = docker
             .create_exec(container, opts)
             .await
@@ -458,20 +457,13 @@ impl AgentConn {
     ) -> Result<AgentConn, AgentError> {
         let script = "umask 077 && set -C && { head -c \"$1\" > \"$0\" && chmod 700 \"$0\" \
                       || { rm -f \"$0\"; exit 1; }; } && exec \"$0\"";
-        let opts = CreateExecOptions {
-            cmd: Some(vec![
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                script.to_string(),
-                path.to_string(),
-                binary.len().to_string(),
-            ]),
-            attach_stdin: Some(true),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            tty: Some(false),
-            ..Default::default()
-        };
+        let opts = piped_exec(vec![
+            "/bin/sh".to_string(),
+            "-c".to_string(),
+            script.to_string(),
+            path.to_string(),
+            binary.len().to_string(),
+        ]);
         let exec = docker
             .create_exec(container, opts)
             .await

@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::exec::StartExecResults;
 
 use super::agent::{AgentConn, AgentError, Placement};
 use super::engine::Engine;
@@ -171,19 +171,12 @@ impl AgentConn {
             .client()
             .await
             .map_err(|e| AgentError::Start(e.to_string()))?;
-        let opts = CreateExecOptions {
-            cmd: Some(vec![
-                AGENT_AT.to_string(),
-                "--root".to_string(),
-                pid.to_string(),
-                id.to_string(),
-            ]),
-            attach_stdin: Some(true),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            tty: Some(false),
-            ..Default::default()
-        };
+        let opts = super::agent::piped_exec(vec![
+            AGENT_AT.to_string(),
+            "--root".to_string(),
+            pid.to_string(),
+            id.to_string(),
+        ]);
         let exec = docker
             .create_exec(&helper.id, opts)
             .await
