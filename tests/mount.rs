@@ -881,3 +881,203 @@ fn times_set_through_the_mount_are_the_containers() {
         });
     }
 }
+
+#[test]
+fn a_reused_inode_is_never_the_node_of_a_file_still_held() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("reuse", DEBIAN, &[]);
+    sb.exec(&c, &["sh", "-c", "mkdir /srv/r && echo old > /srv/r/a"]);
+    let m = Mounted::new(&sh, &[]);
+    let dir = m.at(&c, "/srv/r");
+    // O_PATH: the kernel holds the node, but the server opens nothing, so the container's
+    // filesystem frees the inode as soon as the name goes (ext4 hands it out again next).
+    let hold = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(p)
+            .unwrap()
+    };
+    let reopened = |f: &std::fs::File| std::fs::read(format!("/proc/self/fd/{}", f.as_raw_fd()));
+    let held = hold(&dir.join("a"));
+    let held_ino = held.metadata().unwrap().ino();
+    let inode_a = sb.exec(&c, &["stat", "-c", "%i", "/srv/r/a"]);
+    // Removed and a new file made outside the mount.
+    sb.exec(&c, &["sh", "-c", "rm /srv/r/a && echo new > /srv/r/b"]);
+    if sb.exec(&c, &["stat", "-c", "%i", "/srv/r/b"]) != inode_a {
+        eprintln!("the container's filesystem did not reuse the inode (outside the mount)");
+    }
+    let b = std::fs::metadata(dir.join("b")).unwrap();
+    assert_ne!(b.ino(), 0);
+    assert_ne!(b.ino(), held_ino, "the new file is not the held node");
+    assert_eq!(std::fs::read(dir.join("b")).unwrap(), b"new\n");
+    let r = reopened(&held);
+    assert!(
+        r.as_deref().map_or(true, |d| d != b"new\n"),
+        "the held node reads another file's bytes: {r:?}"
+    );
+    // The same through the mount alone: unlinked while held, then a new file made there.
+    std::fs::write(dir.join("c"), b"one\n").unwrap();
+    landed(&c, "/srv/r");
+    let held2 = hold(&dir.join("c"));
+    let held2_ino = held2.metadata().unwrap().ino();
+    let inode_c = sb.exec(&c, &["stat", "-c", "%i", "/srv/r/c"]);
+    std::fs::remove_file(dir.join("c")).unwrap();
+    std::fs::write(dir.join("d"), b"two\n").unwrap();
+    landed(&c, "/srv/r");
+    if sb.exec(&c, &["stat", "-c", "%i", "/srv/r/d"]) != inode_c {
+        eprintln!("the container's filesystem did not reuse the inode (through the mount)");
+    }
+    let d = std::fs::metadata(dir.join("d")).unwrap();
+    assert_ne!(d.ino(), held2_ino, "the new file is not the held node");
+    assert_eq!(std::fs::read(dir.join("d")).unwrap(), b"two\n");
+    let r = reopened(&held2);
+    assert!(
+        r.as_deref().map_or(true, |d| d != b"two\n"),
+        "the held node reads another file's bytes: {r:?}"
+    );
+    // Writes to the new file reach it alone.
+    std::fs::write(dir.join("d"), b"three\n").unwrap();
+    assert_eq!(sb.exec(&c, &["cat", "/srv/r/d"]), "three");
+    drop((held, held2));
+    // `ls -i` (readdir's numbers): never 0. (A fresh id goes back to the file's identity's
+    // once the kernel forgot both nodes.)
+    let listed = host(&dir, "ls -i");
+    for name in ["b", "d"] {
+        let n: u64 = listed
+            .lines()
+            .find_map(|l| l.trim().strip_suffix(&format!(" {name}"))?.parse().ok())
+            .unwrap_or(0);
+        assert_ne!(n, 0, "{name} in {listed}");
+    }
+}
+
+#[test]
+fn rsync_checksum_and_make_on_container_files() {
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let have = |p: &str| Command::new(p).arg("--version").output().is_ok();
+    if !have("rsync") || !have("make") {
+        eprintln!("skipping: no rsync or make on this host");
+        return;
+    }
+    let c = sb.run("rsync", DEBIAN, &[]);
+    let m = Mounted::new(&sh, &[]);
+    let src = host_tree(&[
+        ("a.txt", b"alpha\n", 0o644),
+        ("sub/b.bin", &[0u8, 1, 2, 255, 10], 0o600),
+        ("sub/c", b"same size 1\n", 0o640),
+        ("with space/-dash", b"d\n", 0o755),
+    ]);
+    host(
+        src.path(),
+        "ln -s a.txt link && touch -h -d @1400000000 link && touch -d @1500000000 sub/c",
+    );
+    let dest = m.at(&c, "/srv/sync");
+    let d = dest.display();
+    host(src.path(), &format!("rsync -a --checksum ./ '{d}/'"));
+    landed(&c, "/srv/sync");
+    // As the container sees it (times to the second: the host's tmpfs has nanoseconds).
+    let tree = "find . -printf '%p %y %s %m %l %T@\\n' | sed -E 's/\\.[0-9]+$//' | sort && \
+                find . -type f | sort | xargs -d '\\n' sha256sum";
+    same(
+        &inside(&c, "/srv/sync", tree),
+        &host(src.path(), tree),
+        "rsync -a into the mount",
+    );
+    // Again: nothing to do.
+    let again = host(src.path(), &format!("rsync -a --checksum -i ./ '{d}/'"));
+    assert_eq!(again, "", "a second rsync found differences");
+    // Changed inside with its size and mtime kept: only the checksum sees it, and it comes
+    // back out.
+    sb.exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "printf 'same size 2\\n' > /srv/sync/sub/c && touch -d @1500000000 /srv/sync/sub/c",
+        ],
+    );
+    let back = tempfile::tempdir().unwrap();
+    host(
+        back.path(),
+        &format!("cp -a '{}/.' .", src.path().display()),
+    );
+    let moved = host(back.path(), &format!("rsync -a --checksum -i '{d}/' ./"));
+    let lines: Vec<&str> = moved.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with(">f") && lines[0].ends_with(" sub/c"),
+        "{moved}"
+    );
+    assert_eq!(
+        std::fs::read(back.path().join("sub/c")).unwrap(),
+        b"same size 2\n"
+    );
+    // make: a host target built from a container's file, rebuilt exactly when it changed.
+    sb.exec(&c, &["sh", "-c", "echo v1 > /etc/app.conf"]);
+    let conf = m.at(&c, "/etc/app.conf");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("Makefile"),
+        format!("out: {0}\n\tcp {0} out\n", conf.display()),
+    )
+    .unwrap();
+    let up_to_date = || {
+        Command::new("make")
+            .args(["-q", "out"])
+            .current_dir(work.path())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    host(work.path(), "make -s out");
+    assert_eq!(std::fs::read(work.path().join("out")).unwrap(), b"v1\n");
+    assert!(up_to_date());
+    host(work.path(), "make -s out");
+    sb.exec(&c, &["sh", "-c", "echo v2 > /etc/app.conf"]);
+    wait_until("make to see the container's file changed", || !up_to_date());
+    host(work.path(), "make -s out");
+    assert_eq!(std::fs::read(work.path().join("out")).unwrap(), b"v2\n");
+    assert!(up_to_date());
+}
+
+#[test]
+fn a_new_file_unlinked_while_open_lives_until_its_close() {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::FileExt;
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("orphan", DEBIAN, &[]);
+    sb.exec(&c, &["mkdir", "/srv/o"]);
+    let m = Mounted::new(&sh, &[]);
+    let dir = m.at(&c, "/srv/o");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(dir.join("scratch"))
+        .unwrap();
+    f.write_all(b"before ").unwrap();
+    std::fs::remove_file(dir.join("scratch")).unwrap();
+    // Gone from its directory, still a file with no link to whoever holds it.
+    assert!(std::fs::metadata(dir.join("scratch")).is_err());
+    assert_eq!(host(&dir, "ls -A"), "");
+    f.write_all(b"after").unwrap();
+    assert_eq!(f.metadata().unwrap().nlink(), 0);
+    let mut buf = [0u8; 12];
+    f.read_exact_at(&mut buf, 0).unwrap();
+    assert_eq!(&buf, b"before after");
+    f.rewind().unwrap();
+    let mut all = String::new();
+    f.read_to_string(&mut all).unwrap();
+    assert_eq!(all, "before after");
+    drop(f);
+    // Closed: nothing of it is left in the container.
+    landed(&c, "/srv/o");
+    assert_eq!(inside(&c, "/srv/o", "ls -A"), "");
+}

@@ -29,7 +29,7 @@ use fuser::{
     TimeOrNow,
 };
 
-use super::nodes::{Nodes, ROOT};
+use super::nodes::{Found, Nodes, ROOT};
 use crate::vfs::stream::{Attrs, FileReader, CHUNK};
 use crate::vfs::{path, Entry, FsError, Kind, NewFile, VPath, Vfs};
 
@@ -441,8 +441,36 @@ impl Inner {
         if ino == ROOT {
             return Ok(self.root_attr());
         }
-        let p = self.path_of(ino).ok_or(Errno::ENOENT)?;
-        self.stat_path(ino, &p).await
+        let mut a = match self.path_of(ino) {
+            Some(p) => self.stat_path(ino, &p).await?,
+            None => self.stat_unlinked(ino).await?,
+        };
+        a.ino = INodeNo(ino);
+        Ok(a)
+    }
+
+    /// A new file unlinked while open: its temporary, with no link.
+    async fn stat_unlinked(&self, ino: u64) -> Result<FileAttr, Errno> {
+        let Some(Pending::Temp(temp, mode, slot)) = self.pending(ino) else {
+            return Err(Errno::ENOENT);
+        };
+        self.send_gathered(ino, None).await;
+        let at = slot.read().await;
+        if at.is_none() {
+            return Err(Errno::ENOENT);
+        }
+        let VPath::Container { path, .. } = &temp else {
+            return Err(Errno::ENOENT);
+        };
+        let e = self
+            .vfs
+            .lstat_with(&temp, true)
+            .await
+            .map_err(|e| errno(&e))?;
+        let mut a = self.attr(path, &temp, &e);
+        a.perm = (mode & 0o7777) as u16;
+        a.nlink = 0;
+        Ok(a)
     }
 
     async fn stat_path(&self, ino: u64, p: &Path) -> Result<FileAttr, Errno> {
@@ -502,18 +530,24 @@ impl Inner {
         Ok((self.vpath(ino)?, None))
     }
 
-    /// The node `ino` for a name the kernel is told about.
-    fn remember(&self, parent: u64, name: &OsStr, ino: u64) -> u64 {
+    /// The node for a name the kernel is told about, found to be `attr` (its `ino` the
+    /// file's identity, see [`Nodes::lookup`]): `attr` is given the node's id.
+    fn remember(&self, parent: u64, name: &OsStr, attr: &mut FileAttr) -> u64 {
+        let found = Found {
+            key: attr.ino.0,
+            kind: attr.kind,
+            nlink: attr.nlink,
+        };
         if let Ok(mut n) = self.nodes.lock() {
-            n.lookup(parent, name, ino);
+            attr.ino = INodeNo(n.lookup(parent, name, found));
         }
-        ino
+        attr.ino.0
     }
 
     async fn lookup(&self, parent: u64, name: &OsStr) -> Result<(u64, FileAttr), Errno> {
         let (p, vp) = self.child(parent, name)?;
         let known = self.nodes.lock().ok().and_then(|n| n.find(parent, name));
-        let attr = match known {
+        let mut attr = match known {
             Some(ino) => self.stat_path(ino, &p).await?,
             // A tree's first lookup (the shell's binds of them) needs no engine: they are
             // always there, and their attributes are asked for again after the TTL.
@@ -532,7 +566,7 @@ impl Inner {
                 self.attr(&p, &vp, &e)
             }
         };
-        Ok((self.remember(parent, name, attr.ino.0), attr))
+        Ok((self.remember(parent, name, &mut attr), attr))
     }
 
     /// The owner a new entry should have: the caller's, when it is not the one the backend
@@ -1051,13 +1085,13 @@ impl Inner {
             // Nothing is there yet: the node is named after the path, as stat will.
             let mut e = Entry::new(name, Kind::File);
             e.perm = mode;
-            let ino = self.remember(parent, name, self.attr(&p, &vp, &e).ino.0);
+            let ino = self.remember(parent, name, &mut self.attr(&p, &vp, &e));
             let how = How::Spool(tokio::sync::Mutex::new(spool));
             let fh = self.add_handle(self.new_handle(ino, how));
             if let Ok(mut m) = self.pending.lock() {
                 m.insert(ino, Pending::Spool(fh));
             }
-            let attr = self.stat_path(ino, &p).await?;
+            let attr = self.stat_node(ino).await?;
             return Ok((ino, attr, fh));
         }
         let nf = self.vfs.begin_new(&vp, mode).await.map_err(|e| errno(&e))?;
@@ -1071,14 +1105,14 @@ impl Inner {
                 return Err(errno(&e));
             }
         };
-        let ino = self.remember(parent, name, self.attr(&p, &vp, &e).ino.0);
+        let ino = self.remember(parent, name, &mut self.attr(&p, &vp, &e));
         let slot: Slot = Arc::new(tokio::sync::RwLock::new(Some(Box::new(nf))));
         if let Ok(mut m) = self.pending.lock() {
             m.insert(ino, Pending::Temp(temp, mode, slot));
         }
         let how = How::New { append, creator };
         let fh = self.add_handle(self.new_handle(ino, how));
-        let attr = self.stat_path(ino, &p).await?;
+        let attr = self.stat_node(ino).await?;
         Ok((ino, attr, fh))
     }
 
@@ -1118,14 +1152,15 @@ impl Inner {
         let mut shown: Vec<OsString> = Vec::new();
         if let (Ok(pending), Ok(nodes)) = (self.pending.lock(), self.nodes.lock()) {
             for (&node, p) in pending.iter() {
+                // Temporaries never show (also one unlinked while open: it has no name).
+                if let Pending::Temp(VPath::Container { path: t, .. }, ..) = p {
+                    hidden.extend(t.file_name().map(OsStr::to_os_string));
+                }
                 let Some(path) = nodes.path(node) else {
                     continue;
                 };
                 if path.parent() != nodes.path(ino).as_deref() {
                     continue;
-                }
-                if let Pending::Temp(VPath::Container { path: t, .. }, ..) = p {
-                    hidden.extend(t.file_name().map(OsStr::to_os_string));
                 }
                 shown.extend(path.file_name().map(OsStr::to_os_string));
             }
@@ -1829,8 +1864,12 @@ impl Filesystem for MountFs {
             for (n, it) in items.iter().enumerate().skip(offset as usize) {
                 // The same st_ino stat gives, where the listing knows it.
                 let p = dir.join(&it.name);
+                let known = i.nodes.lock().ok().and_then(|nd| nd.find(ino.0, &it.name));
                 let (k, st_ino) = match (&it.entry, Inner::vpath_of(&p)) {
-                    (Some(e), Ok(vp)) => (kind(e.kind), i.attr(&p, &vp, e).ino),
+                    (Some(e), Ok(vp)) => (
+                        kind(e.kind),
+                        known.map_or_else(|| i.attr(&p, &vp, e).ino, INodeNo),
+                    ),
                     (Some(e), Err(_)) => (kind(e.kind), INodeNo(ino.0)),
                     (None, _) if it.name == "." || it.name == ".." => {
                         (FileType::Directory, INodeNo(ino.0))
@@ -1885,7 +1924,7 @@ impl Filesystem for MountFs {
                 };
                 let known = i.nodes.lock().ok().and_then(|nd| nd.find(ino.0, &it.name));
                 let root = matches!(&vp, VPath::Container { path, .. } if path == Path::new("/"));
-                let attr = match (&it.entry, known) {
+                let mut attr = match (&it.entry, known) {
                     // A container in /containers: its root's own attributes.
                     _ if root => match i.stat_path(0, &p).await {
                         Ok(a) => a,
@@ -1900,7 +1939,7 @@ impl Filesystem for MountFs {
                     (None, None) => continue,
                 };
                 // Named first: the kernel counts the entry once it is sent.
-                let node = i.remember(ino.0, &it.name, attr.ino.0);
+                let node = i.remember(ino.0, &it.name, &mut attr);
                 if reply.add(INodeNo(node), next, &it.name, &i.ttl, &attr, Generation(0)) {
                     // Not sent after all.
                     if let Ok(mut nd) = i.nodes.lock() {
@@ -2021,7 +2060,19 @@ impl MountFs {
                 if let Some(ino) = ino {
                     i.send_gathered(ino, None).await;
                 }
-                let pending = ino.and_then(|ino| i.pending.lock().ok()?.remove(&ino));
+                // A new file unlinked while open lives on at its temporary, nameless, until
+                // its close discards it (unlink(2) of an open file, as on any filesystem).
+                let open = ino.is_some_and(|ino| {
+                    i.handles
+                        .lock()
+                        .is_ok_and(|h| h.values().any(|h| h.ino == ino))
+                });
+                let orphan =
+                    open && matches!(ino.and_then(|ino| i.pending(ino)), Some(Pending::Temp(..)));
+                let pending = match orphan {
+                    true => None,
+                    false => ino.and_then(|ino| i.pending.lock().ok()?.remove(&ino)),
+                };
                 match pending {
                     // Never landed: only its temporary goes.
                     Some(Pending::Temp(_, _, slot)) => {
@@ -2030,6 +2081,7 @@ impl MountFs {
                         }
                     }
                     Some(Pending::Spool(_)) => {}
+                    None if orphan => {}
                     None => i.vfs.remove(&vp, dir).await.map_err(|e| errno(&e))?,
                 }
                 if let Ok(mut n) = i.nodes.lock() {

@@ -1,11 +1,17 @@
 //! The mount's inode table: which names in which directories lead to which kernel node.
 //!
-//! A node's id is what the kernel shows as `st_ino` (fuser gives the kernel one number for
-//! both), chosen by the caller from the file's own identity, so hard links are one node with
-//! two names. Names are kept as (parent, name), never as whole paths, so a rename moves one
-//! node and everything below it follows. The kernel counts its references to each node; a node
-//! is dropped when `forget` brings that count to zero. Pure: no I/O.
+//! fuser gives the kernel one number as both the node id and `st_ino`. A node's id is the
+//! file's identity (a hash of its container, dev and inode, chosen by the caller) whenever
+//! that id is free or is this very file, so `st_ino` stays the same per file across the
+//! kernel forgetting it, and hard links are one node with two names. But inode numbers are
+//! reused: a file unlinked while the kernel still holds its node, and a new file given the
+//! same inode, must not become that node (the old one's FORGETs and open files would reach
+//! the new one, and the kernel sees a node change type). Such a lookup gets a fresh id from
+//! a counter instead, bound to its node until FORGET brings the kernel's count to zero. Names
+//! are kept as (parent, name), never as whole paths, so a rename moves one node and
+//! everything below it follows. Pure: no I/O.
 
+use fuser::FileType;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
@@ -13,18 +19,32 @@ use std::path::PathBuf;
 /// The mount's root directory.
 pub const ROOT: u64 = 1;
 
+/// What a lookup found at a name: the file's identity and what the kernel must not see
+/// change under one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The identity hash (the preferred node id; never 0 or 1).
+    pub key: u64,
+    pub kind: FileType,
+    pub nlink: u32,
+}
+
 struct Node {
     /// The names leading to it, the latest last (more than one: hard links). None: it was
     /// removed or renamed over, and only open files still know it.
     names: Vec<(u64, OsString)>,
     /// The kernel's references (entries it was given, not yet forgotten).
     lookups: u64,
+    /// What it was found to be, last time.
+    found: Found,
 }
 
 /// Nodes by (parent, name), and back.
 pub struct Nodes {
     by_ino: HashMap<u64, Node>,
     by_name: HashMap<(u64, OsString), u64>,
+    /// Where the search for a fresh id starts.
+    next: u64,
 }
 
 impl Default for Nodes {
@@ -35,38 +55,79 @@ impl Default for Nodes {
             Node {
                 names: Vec::new(),
                 lookups: 1,
+                found: Found {
+                    key: ROOT,
+                    kind: FileType::Directory,
+                    nlink: 2,
+                },
             },
         );
         Nodes {
             by_ino,
             by_name: HashMap::new(),
+            next: 2,
         }
     }
 }
 
 impl Nodes {
-    /// `name` in `parent` leads to node `ino` (the kernel is given it: one more reference).
+    /// `name` in `parent` leads to the file `found` (the kernel is given it: one more
+    /// reference). Returns its node id: the one this name has if it is still that file, else
+    /// the identity's own if that is free or a hard link of this file, else a fresh one.
     /// A different node at that name before (the file was replaced) loses the name.
-    pub fn lookup(&mut self, parent: u64, name: &OsStr, ino: u64) -> u64 {
+    pub fn lookup(&mut self, parent: u64, name: &OsStr, found: Found) -> u64 {
         let key = (parent, name.to_os_string());
-        match self.by_name.get(&key) {
-            Some(&old) if old == ino => {}
-            Some(_) => {
-                self.detach(parent, name);
-                self.name(ino, key);
+        let same = |n: &Node| n.found.key == found.key && n.found.kind == found.kind;
+        let ino = match self.by_name.get(&key).copied() {
+            Some(old) if self.by_ino.get(&old).is_some_and(same) => old,
+            at => {
+                if at.is_some() {
+                    self.detach(parent, name);
+                }
+                let id = self.pick(found);
+                self.name(id, key, found);
+                id
             }
-            None => self.name(ino, key),
-        }
+        };
         if let Some(n) = self.by_ino.get_mut(&ino) {
             n.lookups += 1;
+            n.found = found;
         }
         ino
     }
 
-    fn name(&mut self, ino: u64, key: (u64, OsString)) {
+    /// The id for a file newly named: its identity's, unless a live node holds that id and
+    /// is not this file under another name.
+    fn pick(&mut self, found: Found) -> u64 {
+        let Some(held) = self.by_ino.get(&found.key) else {
+            return found.key;
+        };
+        // A hard link: the same file, not a directory, with more than one name now (or
+        // when last seen, if the mount unlinked the names it knew).
+        let link = held.found.key == found.key
+            && held.found.kind == found.kind
+            && found.kind != FileType::Directory
+            && if held.names.is_empty() {
+                held.found.nlink > 1
+            } else {
+                found.nlink > 1
+            };
+        if link {
+            return found.key;
+        }
+        while self.next < 2 || self.by_ino.contains_key(&self.next) {
+            self.next = self.next.wrapping_add(1);
+        }
+        let id = self.next;
+        self.next = self.next.wrapping_add(1);
+        id
+    }
+
+    fn name(&mut self, ino: u64, key: (u64, OsString), found: Found) {
         let n = self.by_ino.entry(ino).or_insert(Node {
             names: Vec::new(),
             lookups: 0,
+            found,
         });
         n.names.retain(|k| *k != key);
         n.names.push(key.clone());
@@ -148,7 +209,9 @@ impl Nodes {
         let moved = self.detach(parent, name);
         self.detach(to_parent, to_name);
         if let Some(ino) = moved {
-            self.name(ino, (to_parent, to_name.to_os_string()));
+            if let Some(found) = self.by_ino.get(&ino).map(|n| n.found) {
+                self.name(ino, (to_parent, to_name.to_os_string()), found);
+            }
         }
     }
 
@@ -191,13 +254,34 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    fn file(key: u64) -> Found {
+        Found {
+            key,
+            kind: FileType::RegularFile,
+            nlink: 1,
+        }
+    }
+
+    fn linked(key: u64, nlink: u32) -> Found {
+        Found { nlink, ..file(key) }
+    }
+
+    fn dir(key: u64) -> Found {
+        Found {
+            key,
+            kind: FileType::Directory,
+            nlink: 2,
+        }
+    }
+
     #[test]
     fn names_lead_to_nodes_and_back() {
         let mut n = Nodes::default();
-        let c = n.lookup(ROOT, OsStr::new("containers"), 10);
-        let web = n.lookup(c, OsStr::new("web"), 11);
-        let etc = n.lookup(web, OsStr::new("etc"), 12);
-        assert_eq!(n.lookup(web, OsStr::new("etc"), 12), etc);
+        let c = n.lookup(ROOT, OsStr::new("containers"), dir(10));
+        let web = n.lookup(c, OsStr::new("web"), dir(11));
+        let etc = n.lookup(web, OsStr::new("etc"), dir(12));
+        assert_eq!((c, web, etc), (10, 11, 12), "a free identity is the id");
+        assert_eq!(n.lookup(web, OsStr::new("etc"), dir(12)), etc);
         assert_eq!(n.path(etc).unwrap(), Path::new("/containers/web/etc"));
         assert_eq!(n.path(ROOT).unwrap(), Path::new("/"));
         assert_eq!(n.at(Path::new("/containers/web/etc")), Some(etc));
@@ -210,13 +294,15 @@ mod tests {
         assert_eq!(n.find(web, OsStr::new("etc")), None);
         n.forget(ROOT, 10);
         assert!(n.path(ROOT).is_some(), "the root is never forgotten");
+        // Forgotten and looked up again: the same id (st_ino stable per file).
+        assert_eq!(n.lookup(web, OsStr::new("etc"), dir(12)), etc);
     }
 
     #[test]
     fn hard_links_are_one_node_and_a_replaced_file_a_new_one() {
         let mut n = Nodes::default();
-        let a = n.lookup(ROOT, OsStr::new("a"), 20);
-        let b = n.lookup(ROOT, OsStr::new("b"), 20);
+        let a = n.lookup(ROOT, OsStr::new("a"), linked(20, 2));
+        let b = n.lookup(ROOT, OsStr::new("b"), linked(20, 2));
         assert_eq!(a, b);
         n.detach(ROOT, OsStr::new("b"));
         assert_eq!(
@@ -225,18 +311,94 @@ mod tests {
             "still reached by its other name"
         );
         // `a` replaced by another file: the old node keeps no name.
-        n.lookup(ROOT, OsStr::new("a"), 21);
+        n.lookup(ROOT, OsStr::new("a"), file(21));
         assert!(n.path(20).is_none());
         assert_eq!(n.find(ROOT, OsStr::new("a")), Some(21));
     }
 
     #[test]
+    fn a_link_whose_known_name_was_unlinked_is_still_its_node() {
+        let mut n = Nodes::default();
+        let a = n.lookup(ROOT, OsStr::new("a"), linked(22, 2));
+        n.detach(ROOT, OsStr::new("a"));
+        // Its other name, now its only one.
+        assert_eq!(n.lookup(ROOT, OsStr::new("b"), file(22)), a);
+        assert_eq!(n.path(a).unwrap(), Path::new("/b"));
+    }
+
+    #[test]
+    fn a_reused_inode_never_becomes_a_node_the_kernel_still_holds() {
+        let mut n = Nodes::default();
+        // `old` is open (the kernel holds its node) and unlinked; a new file gets its inode.
+        let old = n.lookup(ROOT, OsStr::new("old"), file(50));
+        n.detach(ROOT, OsStr::new("old"));
+        let new = n.lookup(ROOT, OsStr::new("new"), file(50));
+        assert_ne!(new, old);
+        assert!(new > 1);
+        assert_eq!(n.path(new).unwrap(), Path::new("/new"));
+        assert!(n.path(old).is_none());
+        // The name keeps its node on later lookups.
+        assert_eq!(n.lookup(ROOT, OsStr::new("new"), file(50)), new);
+        // Another reuse while both are held: a third id.
+        let again = n.lookup(ROOT, OsStr::new("again"), file(50));
+        assert!(again != old && again != new);
+        // The old node's FORGET does not touch the new one.
+        n.forget(old, 1);
+        assert_eq!(n.path(new).unwrap(), Path::new("/new"));
+        assert_eq!(n.find(ROOT, OsStr::new("new")), Some(new));
+        n.forget(new, 2);
+        assert!(n.path(new).is_none());
+        // The identity's own id is free again.
+        assert_eq!(n.lookup(ROOT, OsStr::new("new"), file(50)), 50);
+    }
+
+    #[test]
+    fn a_file_renamed_or_reused_outside_the_mount_with_one_link_is_a_new_node() {
+        let mut n = Nodes::default();
+        let a = n.lookup(ROOT, OsStr::new("a"), file(60));
+        // Found at another name while `a` still names it, and only one link: not a hard link.
+        let b = n.lookup(ROOT, OsStr::new("b"), file(60));
+        assert_ne!(a, b);
+        // A directory never shares a node with another name.
+        let d = n.lookup(ROOT, OsStr::new("d"), dir(61));
+        assert_ne!(n.lookup(ROOT, OsStr::new("e"), dir(61)), d);
+    }
+
+    #[test]
+    fn a_name_whose_file_changed_type_gets_a_new_node() {
+        let mut n = Nodes::default();
+        let f = n.lookup(ROOT, OsStr::new("x"), file(62));
+        let d = n.lookup(ROOT, OsStr::new("x"), dir(62));
+        assert_ne!(f, d);
+        assert_eq!(n.find(ROOT, OsStr::new("x")), Some(d));
+        assert!(n.path(f).is_none());
+        n.forget(f, 1);
+        assert_eq!(n.path(d).unwrap(), Path::new("/x"));
+    }
+
+    #[test]
+    fn fresh_ids_skip_the_live_ones() {
+        let mut n = Nodes::default();
+        // Identities that happen to be small numbers hold the first fresh candidates.
+        n.lookup(ROOT, OsStr::new("two"), file(2));
+        n.lookup(ROOT, OsStr::new("three"), file(3));
+        n.detach(ROOT, OsStr::new("two"));
+        let fresh = n.lookup(ROOT, OsStr::new("again"), file(2));
+        assert_eq!(fresh, 4);
+        // A fresh id that later equals a file's identity is no hard link of it.
+        n.detach(ROOT, OsStr::new("again"));
+        let other = n.lookup(ROOT, OsStr::new("other"), linked(4, 2));
+        assert_ne!(other, 4);
+        assert_eq!(n.path(other).unwrap(), Path::new("/other"));
+    }
+
+    #[test]
     fn a_rename_moves_a_whole_subtree_and_detaches_the_target() {
         let mut n = Nodes::default();
-        let d = n.lookup(ROOT, OsStr::new("d"), 30);
-        let f = n.lookup(d, OsStr::new("f"), 31);
-        let e = n.lookup(ROOT, OsStr::new("e"), 32);
-        let old = n.lookup(ROOT, OsStr::new("x"), 33);
+        let d = n.lookup(ROOT, OsStr::new("d"), dir(30));
+        let f = n.lookup(d, OsStr::new("f"), file(31));
+        let e = n.lookup(ROOT, OsStr::new("e"), dir(32));
+        let old = n.lookup(ROOT, OsStr::new("x"), dir(33));
         n.rename(ROOT, OsStr::new("d"), e, OsStr::new("x"));
         assert_eq!(n.path(f).unwrap(), Path::new("/e/x/f"));
         n.rename(e, OsStr::new("x"), ROOT, OsStr::new("x"));
@@ -246,6 +408,8 @@ mod tests {
             "the file renamed over is gone from its name"
         );
         assert_eq!(n.find(ROOT, OsStr::new("x")), Some(d));
+        // The moved node keeps its id at its new name.
+        assert_eq!(n.lookup(ROOT, OsStr::new("x"), dir(30)), d);
         n.forget(old, 1);
         assert_eq!(n.find(ROOT, OsStr::new("x")), Some(d));
         assert_eq!(n.detach(ROOT, OsStr::new("x")), Some(d));
@@ -261,14 +425,14 @@ mod tests {
     #[test]
     fn under_a_node_is_its_whole_subtree_once() {
         let mut n = Nodes::default();
-        let c = n.lookup(ROOT, OsStr::new("containers"), 10);
-        let web = n.lookup(c, OsStr::new("web"), 11);
-        let db = n.lookup(c, OsStr::new("db"), 12);
-        let etc = n.lookup(web, OsStr::new("etc"), 13);
-        let f = n.lookup(etc, OsStr::new("f"), 14);
+        let c = n.lookup(ROOT, OsStr::new("containers"), dir(10));
+        let web = n.lookup(c, OsStr::new("web"), dir(11));
+        let db = n.lookup(c, OsStr::new("db"), dir(12));
+        let etc = n.lookup(web, OsStr::new("etc"), dir(13));
+        let f = n.lookup(etc, OsStr::new("f"), linked(14, 2));
         // A hard link of f elsewhere in web, and a file of db.
-        n.lookup(web, OsStr::new("g"), 14);
-        n.lookup(db, OsStr::new("h"), 15);
+        assert_eq!(n.lookup(web, OsStr::new("g"), linked(14, 2)), f);
+        n.lookup(db, OsStr::new("h"), file(15));
         let mut got = n.under(web);
         got.sort();
         assert_eq!(got, [web, etc, f]);
@@ -281,7 +445,7 @@ mod tests {
         use std::os::unix::ffi::OsStrExt;
         let mut n = Nodes::default();
         let odd = OsStr::from_bytes(b"a\nb\xff$(x)");
-        let i = n.lookup(ROOT, odd, 40);
+        let i = n.lookup(ROOT, odd, file(40));
         assert_eq!(n.path(i).unwrap().as_os_str().as_bytes(), b"/a\nb\xff$(x)");
     }
 }
