@@ -42,7 +42,7 @@ complete -c dockerbox -n "__fish_dockerbox_needs_command" -s V -l version -d 'Pr
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -a "mount" -d 'Serve the namespace at DIR as a filesystem (FUSE) for every program: DIR/containers/NAME/... (with several engines DIR/containers/HOST/NAME/...), DIR/meta, DIR/images, DIR/volumes. Runs until unmounted (umount DIR, fusermount3 -u DIR) or interrupted'
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -a "volume-driver" -d 'Serve a Docker volume plugin on /run/docker/plugins/NAME.sock whose volumes are container directories: docker volume create -d NAME -o src=/containers/web/var/log weblogs'
 complete -c dockerbox -n "__fish_dockerbox_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -s o -d 'Mount options, comma-separated: ro, rw, allow_other' -r
+complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -s o -d 'Mount options, comma-separated: ro, rw, allow_other, writeback_cache' -r
 complete -c dockerbox -n "__fish_dockerbox_using_subcommand mount" -l agent -d 'Use the in-container agent: auto (start it in the background, answer from the archive API meanwhile), always (wait for it), never (upload nothing)' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -90,7 +90,7 @@ pub enum Cmd {
         /// Return once the mount is ready; it is served in the background
         #[arg(long)]
         background: bool,
-        /// Mount options, comma-separated: ro, rw, allow_other
+        /// Mount options, comma-separated: ro, rw, allow_other, writeback_cache
         #[arg(short = 'o', value_name = "OPTIONS")]
         options: Vec<String>,
         /// The directory to mount on

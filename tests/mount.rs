@@ -629,7 +629,7 @@ fn the_mount_ends_cleanly_and_says_why_it_cannot_start() {
     assert_ne!(r.status, 0);
     assert_eq!(
         r.stderr,
-        "dockerbox: mount: -o exec: unknown option (ro, rw, allow_other)\n"
+        "dockerbox: mount: -o exec: unknown option (ro, rw, allow_other, writeback_cache)\n"
     );
 }
 
@@ -727,6 +727,61 @@ fn kept_answers_follow_the_engines_events_and_small_writes_land_at_close() {
     );
     assert_eq!(std::fs::read_to_string(dir.join("g")).unwrap(), g + "\n");
     assert!(!inside(&c, "/srv/d", "ls -A").contains(".dbx-"));
+}
+
+#[test]
+fn writeback_cache_keeps_new_files_whole_and_writes_in_place_and_at_the_end() {
+    use std::io::{Seek, SeekFrom, Write};
+    let Some((mut sb, sh)) = mount_ready() else {
+        return;
+    };
+    let c = sb.run("wb", DEBIAN, &[]);
+    sb.exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "printf abcdefghij > /srv/old && echo log > /srv/log",
+        ],
+    );
+    let m = Mounted::new(&sh, &["-o", "writeback_cache"]);
+    // A new file of 4 KiB writes, as `head -c` writes: whole at its name when close(2)
+    // returns, no temporary left.
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    {
+        let mut w = std::fs::File::create(m.at(&c, "/srv/new")).unwrap();
+        for block in data.chunks(4096) {
+            w.write_all(block).unwrap();
+        }
+    }
+    let sum = sb.exec(&c, &["sha256sum", "/srv/new"]);
+    assert!(sum.starts_with(&crate::util::sha256(&data)), "{sum}");
+    assert_eq!(std::fs::read(m.at(&c, "/srv/new")).unwrap(), data);
+    assert!(!inside(&c, "/srv", "ls -A").contains(".dbx-"));
+    // In place, in the middle of an existing file.
+    {
+        let mut w = std::fs::OpenOptions::new()
+            .write(true)
+            .open(m.at(&c, "/srv/old"))
+            .unwrap();
+        w.seek(SeekFrom::Start(3)).unwrap();
+        w.write_all(b"XY").unwrap();
+    }
+    assert_eq!(sb.exec(&c, &["cat", "/srv/old"]), "abcXYfghij");
+    // O_APPEND: at the end (the kernel's, of a file nobody else writes meanwhile).
+    {
+        let mut a = std::fs::OpenOptions::new()
+            .append(true)
+            .open(m.at(&c, "/srv/log"))
+            .unwrap();
+        writeln!(a, "more").unwrap();
+        writeln!(a, "again").unwrap();
+    }
+    assert_eq!(sb.exec(&c, &["cat", "/srv/log"]), "log\nmore\nagain");
+    assert_eq!(
+        std::fs::read_to_string(m.at(&c, "/srv/log")).unwrap(),
+        "log\nmore\nagain\n"
+    );
 }
 
 /// `stat -c FORMAT` of a path under the mount, on the host.

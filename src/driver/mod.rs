@@ -539,6 +539,7 @@ impl Driver {
             allow_other: true,
             // Consumers see sub-trees at their own paths: links relative to themselves.
             relative_links: true,
+            ..Default::default()
         };
         let (rt, vfs) = (self.rt.clone(), self.vfs.clone());
         tokio::task::spawn_blocking(move || crate::mount::serve(&rt, vfs, &opts))

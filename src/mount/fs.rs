@@ -78,9 +78,26 @@ pub struct Inner {
     /// Each node's host file while the kernel passes its readers through (every open of one
     /// node must name the same one).
     backings: tokio::sync::Mutex<HashMap<u64, Weak<BackingId>>>,
-    /// When each directory's listing was last read for the kernel: its cached listing is
-    /// kept at the next opendir while younger than the TTL and not changed since.
+    /// When each directory's listing was last read for the kernel: with opendir asked, its
+    /// cached listing is kept at the next opendir while younger than the TTL and not changed
+    /// since; without (see [`Inner::no_opendir`]), a directory whose mtime says nothing of its
+    /// names is dropped from the kernel's cache once older (see [`Inner::sweep`]).
     listed: Mutex<HashMap<u64, Instant>>,
+    /// Listings read for the kernel's readdirs without a handle (no opendir), by directory:
+    /// the one read at offset 0 serves the later offsets, so they stay put.
+    lists: Mutex<HashMap<u64, Arc<Vec<Item>>>>,
+    /// Whether opendir is answered ENOSYS, so the kernel opens directories without asking
+    /// (no OPENDIR or RELEASEDIR request) and keeps each one's listing until the directory
+    /// changes: its mtime (seen again when its attributes are, after the TTL), a change made
+    /// through the mount, an invalidation from the engine's events or [`Inner::sweep`]. Off
+    /// with a TTL of 0 (every opendir asks and reads the listing again).
+    no_opendir: bool,
+    /// `-o writeback_cache` asked for: the kernel's writeback cache, if it grants it.
+    want_writeback: bool,
+    /// The kernel gathers writes in its page cache and owns the sizes and mtimes of regular
+    /// files (it then ignores ours for as long as it keeps the inode), and appends itself
+    /// at the end it knows: an `O_APPEND` handle's writes come at their offsets.
+    writeback: AtomicBool,
     /// Who mounted: the owner of the root and of the trees' directories.
     owner: (u32, u32),
     /// Where the mount is, as the host's kernel names it (symlink targets are rewritten
@@ -113,7 +130,7 @@ enum Pending {
 }
 
 /// An open directory's listing, read at its first readdir.
-type Listing = Arc<tokio::sync::Mutex<Option<Vec<Item>>>>;
+type Listing = Arc<tokio::sync::Mutex<Option<Arc<Vec<Item>>>>>;
 
 /// One name of a directory listing, as handed to the kernel.
 struct Item {
@@ -188,6 +205,11 @@ impl Inner {
     pub fn new(vfs: Arc<Vfs>, rt: tokio::runtime::Handle, at: PathBuf) -> Inner {
         // SAFETY: geteuid and getegid cannot fail.
         let owner = unsafe { (libc::geteuid(), libc::getegid()) };
+        let ttl = std::env::var("DOCKERBOX_MOUNT_TTL")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+            .map_or(TTL, Duration::from_secs_f64);
         Inner {
             vfs,
             rt,
@@ -200,16 +222,28 @@ impl Inner {
             passthrough: AtomicBool::new(false),
             backings: tokio::sync::Mutex::new(HashMap::new()),
             listed: Mutex::new(HashMap::new()),
+            lists: Mutex::new(HashMap::new()),
+            no_opendir: !ttl.is_zero(),
+            want_writeback: false,
+            writeback: AtomicBool::new(false),
             owner,
             at,
             relative_links: false,
             started: SystemTime::now(),
-            ttl: std::env::var("DOCKERBOX_MOUNT_TTL")
-                .ok()
-                .and_then(|v| v.parse::<f64>().ok())
-                .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
-                .map_or(TTL, Duration::from_secs_f64),
+            ttl,
         }
+    }
+
+    /// Asks the kernel for its writeback cache (see `writeback`).
+    pub fn with_writeback(mut self, on: bool) -> Inner {
+        self.want_writeback = on;
+        self
+    }
+
+    /// Whether an `O_APPEND` open appends here (at the container's end of the file), not
+    /// the kernel (with its writeback cache).
+    fn appends(&self, flags: i32) -> bool {
+        flags & libc::O_APPEND != 0 && !self.writeback.load(Ordering::Relaxed)
     }
 
     /// Shows symlinks relative to their own directory (see `relative_links`).
@@ -990,7 +1024,7 @@ impl Inner {
         }
         self.send_gathered(ino, None).await;
         let (vp, at) = self.data_at(ino).await?;
-        let append = flags & libc::O_APPEND != 0;
+        let append = self.appends(flags);
         let trunc = flags & libc::O_TRUNC != 0;
         let how = if !write {
             How::Read
@@ -1075,7 +1109,7 @@ impl Inner {
         creator: u32,
     ) -> Result<(u64, FileAttr, u64), Errno> {
         let (p, vp) = self.child(parent, name)?;
-        let append = flags & libc::O_APPEND != 0;
+        let append = self.appends(flags);
         let mode = mode & 0o7777;
         if self.vfs.create_needs_size(&vp).await.unwrap_or(false) {
             let spool = Spool {
@@ -1180,24 +1214,87 @@ impl Inner {
         Ok(items)
     }
 
-    /// The directory handle's listing, read once (at its first readdir), so offsets stay put.
-    async fn listing(&self, ino: u64, fh: u64) -> Result<Listing, Errno> {
-        let slot = self
-            .dirs
-            .lock()
-            .ok()
-            .and_then(|d| d.get(&fh).cloned())
-            .ok_or(Errno::EBADF)?;
-        {
-            let mut s = slot.lock().await;
-            if s.is_none() {
-                *s = Some(self.list(ino).await?);
-                if let Ok(mut l) = self.listed.lock() {
-                    l.insert(ino, Instant::now());
+    /// The listing a readdir at `offset` reads from: its directory handle's, read once (at
+    /// its first readdir) so offsets stay put; without a handle (no opendir) the one read at
+    /// offset 0, kept until the end was sent ([`Inner::listing_done`]).
+    async fn listing(&self, ino: u64, fh: u64, offset: u64) -> Result<Arc<Vec<Item>>, Errno> {
+        let slot = self.dirs.lock().ok().and_then(|d| d.get(&fh).cloned());
+        let Some(slot) = slot else {
+            if offset > 0 {
+                let kept = self.lists.lock().ok().and_then(|l| l.get(&ino).cloned());
+                if let Some(l) = kept {
+                    return Ok(l);
                 }
             }
+            let l = Arc::new(self.list(ino).await?);
+            if let Ok(mut m) = self.lists.lock() {
+                m.insert(ino, l.clone());
+            }
+            self.mark_listed(ino);
+            return Ok(l);
+        };
+        let mut s = slot.lock().await;
+        if let Some(l) = s.as_ref() {
+            return Ok(l.clone());
         }
-        Ok(slot)
+        let l = Arc::new(self.list(ino).await?);
+        *s = Some(l.clone());
+        self.mark_listed(ino);
+        Ok(l)
+    }
+
+    /// Whether a handle-less readdir at `offset` is past its listing's end: answered
+    /// (empty) on fuser's thread, without a task (every listing's last request).
+    fn past_end(&self, ino: u64, fh: u64, offset: u64) -> bool {
+        if fh != 0 || offset == 0 {
+            return false;
+        }
+        let Ok(mut m) = self.lists.lock() else {
+            return false;
+        };
+        let end = m.get(&ino).is_some_and(|l| offset >= l.len() as u64);
+        if end {
+            m.remove(&ino);
+        }
+        end
+    }
+
+    /// A handle-less listing's end was sent: the next readdir at 0 reads it again.
+    fn listing_done(&self, ino: u64, l: &Arc<Vec<Item>>) {
+        if let Ok(mut m) = self.lists.lock() {
+            if m.get(&ino).is_some_and(|k| Arc::ptr_eq(k, l)) {
+                m.remove(&ino);
+            }
+        }
+    }
+
+    fn mark_listed(&self, ino: u64) {
+        let follows = || {
+            self.path_of(ino)
+                .is_some_and(|p| names_follow_mtime(&VPath::parse(&p)))
+        };
+        if self.no_opendir && (ino == ROOT || follows()) {
+            return;
+        }
+        if let Ok(mut l) = self.listed.lock() {
+            l.insert(ino, Instant::now());
+        }
+    }
+
+    /// The directories whose cached listing the kernel should drop now: those whose mtime
+    /// does not follow their names, listed a TTL ago or more (without opendir the kernel
+    /// keeps a listing until told).
+    pub fn sweep(&self) -> Vec<u64> {
+        match self.listed.lock() {
+            Ok(mut l) if self.no_opendir => overdue(&mut l, self.ttl, Instant::now()),
+            _ => Vec::new(),
+        }
+    }
+
+    /// How often [`Inner::sweep`] is due.
+    pub fn sweep_every(&self) -> Option<Duration> {
+        self.no_opendir
+            .then(|| (self.ttl / 2).max(Duration::from_millis(100)))
     }
 }
 
@@ -1297,6 +1394,32 @@ impl Inner {
     }
 }
 
+/// Whether a directory's mtime changes whenever its names do, so the kernel may keep its
+/// listing until the mtime it sees differs: a container's own directories, but not its `/proc`
+/// and `/sys`, nor the mount's own trees (the containers, volumes and images there are now,
+/// `/meta`), whose times say nothing.
+fn names_follow_mtime(vp: &VPath) -> bool {
+    match vp {
+        VPath::Container { path, .. } => !(path.starts_with("/proc") || path.starts_with("/sys")),
+        // A volume's own directories; `/volumes` (and `/volumes/HOST`) are the list.
+        VPath::Volumes(p) => p.components().count() > 2,
+        _ => false,
+    }
+}
+
+/// Takes the entries listed `ttl` ago or more out of `listed`.
+fn overdue(listed: &mut HashMap<u64, Instant>, ttl: Duration, now: Instant) -> Vec<u64> {
+    let old: Vec<u64> = listed
+        .iter()
+        .filter(|(_, &t)| now.saturating_duration_since(t) >= ttl)
+        .map(|(&ino, _)| ino)
+        .collect();
+    for ino in &old {
+        listed.remove(ino);
+    }
+    old
+}
+
 /// `setattr`'s changes, gathered.
 struct SetAttr {
     mode: Option<u32>,
@@ -1391,9 +1514,11 @@ impl MountFs {
 
 impl Filesystem for MountFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // Every readdir is a readdirplus (no FUSE_READDIRPLUS_AUTO, which asks for plain
+        // names past a listing's first request): the listing has every entry's attributes
+        // anyway, and `du` or `ls -l` of a big directory then costs no LOOKUP per name.
         let want = InitFlags::FUSE_ATOMIC_O_TRUNC
             | InitFlags::FUSE_DO_READDIRPLUS
-            | InitFlags::FUSE_READDIRPLUS_AUTO
             | InitFlags::FUSE_PARALLEL_DIROPS
             | InitFlags::FUSE_CACHE_SYMLINKS;
         let _ = config.add_capabilities(want & config.capabilities());
@@ -1403,7 +1528,18 @@ impl Filesystem for MountFs {
         // first refused registration turns it off.
         // SAFETY: geteuid cannot fail.
         let root = unsafe { libc::geteuid() } == 0;
-        if root
+        // `-o writeback_cache`: small writes gathered by the kernel into writes of up to
+        // MAX_WRITE; the kernel takes it or passthrough, not both.
+        if self.inner.want_writeback
+            && config
+                .capabilities()
+                .contains(InitFlags::FUSE_WRITEBACK_CACHE)
+            && config
+                .add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE)
+                .is_ok()
+        {
+            self.inner.writeback.store(true, Ordering::Relaxed);
+        } else if root
             && config.capabilities().contains(InitFlags::FUSE_PASSTHROUGH)
             && config.set_max_stack_depth(2).is_ok()
             && config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
@@ -1832,6 +1968,11 @@ impl Filesystem for MountFs {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        // The kernel then opens every directory itself, with its listing kept (FOPEN_CACHE_DIR
+        // and FOPEN_KEEP_CACHE): a walk of a tree already listed costs no request at all.
+        if self.inner.no_opendir {
+            return reply.error(Errno::ENOSYS);
+        }
         let fh = self.inner.next_fh.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut d) = self.inner.dirs.lock() {
             d.insert(fh, Arc::default());
@@ -1853,13 +1994,17 @@ impl Filesystem for MountFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        if self.inner.past_end(ino.0, fh.0, offset) {
+            return reply.ok();
+        }
         self.spawn(|i| async move {
-            let slot = match i.listing(ino.0, fh.0).await {
+            let items = match i.listing(ino.0, fh.0, offset).await {
                 Ok(s) => s,
                 Err(e) => return reply.error(e),
             };
-            let list = slot.lock().await;
-            let items = list.as_deref().unwrap_or_default();
+            if offset >= items.len() as u64 {
+                i.listing_done(ino.0, &items);
+            }
             let dir = i.path_of(ino.0).unwrap_or_default();
             for (n, it) in items.iter().enumerate().skip(offset as usize) {
                 // The same st_ino stat gives, where the listing knows it.
@@ -1892,13 +2037,17 @@ impl Filesystem for MountFs {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
+        if self.inner.past_end(ino.0, fh.0, offset) {
+            return reply.ok();
+        }
         self.spawn(|i| async move {
-            let slot = match i.listing(ino.0, fh.0).await {
+            let items = match i.listing(ino.0, fh.0, offset).await {
                 Ok(s) => s,
                 Err(e) => return reply.error(e),
             };
-            let list = slot.lock().await;
-            let items = list.as_deref().unwrap_or_default();
+            if offset >= items.len() as u64 {
+                i.listing_done(ino.0, &items);
+            }
             let dir = i.path_of(ino.0).unwrap_or_default();
             for (n, it) in items.iter().enumerate().skip(offset as usize) {
                 let next = (n + 1) as u64;
@@ -2117,6 +2266,41 @@ mod special_tests {
             );
             assert_eq!(makedev(kernel), st, "{major},{minor}");
         }
+    }
+
+    #[test]
+    fn only_directories_whose_mtime_follows_their_names_keep_listings() {
+        let follows = |p: &str| names_follow_mtime(&VPath::parse(Path::new(p)));
+        assert!(follows("/containers/web/etc"));
+        assert!(follows("/containers/web"));
+        assert!(follows("/containers/web/usr/share/processes"));
+        assert!(!follows("/containers/web/proc"));
+        assert!(!follows("/containers/web/proc/1/fd"));
+        assert!(!follows("/containers/web/sys/class"));
+        assert!(!follows("/containers"));
+        assert!(!follows("/meta/containers"));
+        assert!(!follows("/images"));
+        assert!(!follows("/images/debian:12/etc"));
+        // `/volumes/NAME` or `/volumes/HOST` (several engines): kept only a TTL.
+        assert!(!follows("/volumes"));
+        assert!(!follows("/volumes/data"));
+        assert!(follows("/volumes/data/sub"));
+    }
+
+    #[test]
+    fn listings_a_ttl_old_are_due() {
+        let now = Instant::now();
+        let ttl = Duration::from_secs(10);
+        let mut listed = HashMap::new();
+        listed.insert(1, now - Duration::from_secs(11));
+        listed.insert(2, now - Duration::from_secs(10));
+        listed.insert(3, now - Duration::from_secs(9));
+        listed.insert(4, now);
+        let mut due = overdue(&mut listed, ttl, now);
+        due.sort();
+        assert_eq!(due, [1, 2]);
+        assert_eq!(listed.len(), 2);
+        assert!(overdue(&mut listed, ttl, now).is_empty());
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Options {
     /// Symlinks shown relative to their own directory, for users that see sub-trees of the
     /// mount at paths of their own (the volume driver's consumers).
     pub relative_links: bool,
+    /// `-o writeback_cache`: the kernel gathers small writes (see `fs::Inner::writeback`).
+    pub writeback: bool,
 }
 
 /// Why the mount could not be made (worded `mount: DIR: reason`).
@@ -41,7 +43,7 @@ pub struct Options {
 pub enum MountError {
     #[error("mount: {}: {reason}", dir.display())]
     At { dir: PathBuf, reason: String },
-    #[error("mount: -o {0}: unknown option (ro, rw, allow_other)")]
+    #[error("mount: -o {0}: unknown option (ro, rw, allow_other, writeback_cache)")]
     Option(String),
 }
 
@@ -61,6 +63,7 @@ impl Options {
                 "ro" => o.read_only = true,
                 "rw" => o.read_only = false,
                 "allow_other" => o.allow_other = true,
+                "writeback_cache" => o.writeback = true,
                 other => return Err(MountError::Option(other.to_string())),
             }
         }
@@ -90,7 +93,9 @@ fn start(
     }
     let at = std::fs::canonicalize(&opts.dir).map_err(|e| opts.fail(crate::vfs::io_text(&e)))?;
     let inner = Arc::new(
-        fs::Inner::new(vfs.clone(), rt.clone(), at).with_relative_links(opts.relative_links),
+        fs::Inner::new(vfs.clone(), rt.clone(), at)
+            .with_relative_links(opts.relative_links)
+            .with_writeback(opts.writeback),
     );
     let mut options = vec![
         MountOption::FSName("dockerbox".into()),
@@ -297,8 +302,31 @@ fn follow_changes(
     let _ = std::thread::Builder::new()
         .name("mount-inval".into())
         .spawn(move || {
-            while let Ok(c) = rx.recv() {
-                invalidate(&inner, &notifier, &c);
+            use std::sync::mpsc::RecvTimeoutError;
+            // Also, every so often, the listings the kernel keeps of directories whose
+            // mtime does not follow their names (see `Inner::sweep`).
+            let every = inner.sweep_every();
+            let mut due = every.map(|e| std::time::Instant::now() + e);
+            loop {
+                let got = match due {
+                    Some(at) => {
+                        rx.recv_timeout(at.saturating_duration_since(std::time::Instant::now()))
+                    }
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                };
+                match got {
+                    Ok(c) => invalidate(&inner, &notifier, &c),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                if let (Some(at), Some(e)) = (due, every) {
+                    if std::time::Instant::now() >= at {
+                        for ino in inner.sweep() {
+                            let _ = notifier.inval_inode(fuser::INodeNo(ino), 0, 0);
+                        }
+                        due = Some(std::time::Instant::now() + e);
+                    }
+                }
             }
         });
 }
@@ -422,11 +450,13 @@ mod tests {
         let o = Options::parse("/m".into(), &["ro,allow_other".into()]).unwrap();
         assert!(o.read_only && o.allow_other);
         let o = Options::parse("/m".into(), &["ro".into(), "rw".into()]).unwrap();
-        assert!(!o.read_only);
+        assert!(!o.read_only && !o.writeback);
+        let o = Options::parse("/m".into(), &["writeback_cache".into()]).unwrap();
+        assert!(o.writeback);
         let e = Options::parse("/m".into(), &["ro,exec".into()]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "mount: -o exec: unknown option (ro, rw, allow_other)"
+            "mount: -o exec: unknown option (ro, rw, allow_other, writeback_cache)"
         );
         let e = Options::parse("/m".into(), &[])
             .unwrap()
