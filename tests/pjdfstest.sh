@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # pjdfstest (the Rust port, `cargo install pjdfstest`) against `dockerbox mount` on a running
-# Debian test container's /tmp/pjd, by hand (not in CI: about 5 minutes, and a few cases depend on
+# Debian test container's /p, by hand (not in CI: about 5 minutes, and a few cases depend on
 # timing). Prints pjdfstest's summary; the full log is left in $PJD_LOG (default
 # /tmp/pjdfstest.log). TESTING.md lists the counts and the cases that cannot apply.
-# (Short paths: a socket's path must fit in 108 bytes.)
+# The path lengths are chosen: pjdfstest binds sockets at absolute paths two temporary
+# directories and two names below the container's /p (a socket's path must fit in 108 bytes),
+# and its `*::enametoolong_path` cases create a file whose path under the mount is PATH_MAX - 1
+# long, which the server reaches as /proc/PID/root plus the container's path plus a temporary's
+# suffix: the mount's own prefix must be at least that overhead. So the prefix is 45 bytes,
+# and -p is absolute (with `-p .` pjdfstest's paths hold a `/./`).
 # Usage: tests/pjdfstest.sh [TEST_PATTERN...]     (root, a Docker engine, /dev/fuse)
 # PJD_TMPFS=1 runs on a tmpfs in the container instead of its root filesystem (fuse-overlayfs or
 # overlayfs, where a 0:0 character device is a whiteout: the container itself cannot make one).
@@ -14,16 +19,16 @@ bash tests/images/build.sh debian >/dev/null
 db=${DOCKERBOX:-$PWD/target/debug/dockerbox}
 [ -x "$db" ] || cargo build -q
 log=${PJD_LOG:-/tmp/pjdfstest.log}
-c=dbx-pjd-$$
+c=dbx-pjd-$(printf %011d $$)
 tmpfs=()
-if [ "${PJD_TMPFS:-0}" = 1 ]; then tmpfs=(--tmpfs /tmp/pjd:rw,exec,mode=0755); fi
+if [ "${PJD_TMPFS:-0}" = 1 ]; then tmpfs=(--tmpfs /p:rw,exec,mode=0755); fi
 docker run -d --network none --label dockerbox.test=1 "${tmpfs[@]}" \
     --label "dockerbox.test.owner=$$:$(awk '{print $22}' /proc/$$/stat)" \
     --name "$c" dockerbox-test/debian:1 sleep 1000000 >/dev/null
-docker exec "$c" mkdir -p /tmp/pjd
-work=$(mktemp -d /tmp/pjd.XXXX)
+docker exec "$c" mkdir -p /p
+work=$(mktemp -d /tmp/pjdXXXX)
 chmod 755 "$work"   # pjdfstest's other users must reach the mount
-mkdir "$work/mnt"
+mkdir "$work/m"
 # Two users and groups that exist on the host (pjdfstest switches to them); the container
 # needs only their numbers.
 users=()
@@ -53,18 +58,18 @@ pid=
 cleanup() {
     cd /
     if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-    if grep -q " $work/mnt " /proc/self/mountinfo; then umount -l "$work/mnt"; fi
+    if grep -q " $work/m " /proc/self/mountinfo; then umount -l "$work/m"; fi
     docker rm -f "$c" >/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 # allow_other: pjdfstest runs some cases as the users above.
-"$db" mount -o allow_other "$work/mnt" &
+"$db" mount -o allow_other "$work/m" &
 pid=$!
-for _ in $(seq 600); do grep -q " $work/mnt " /proc/self/mountinfo && break; sleep 0.05; done
-cd "$work/mnt/containers/$c/tmp/pjd"
+for _ in $(seq 600); do grep -q " $work/m " /proc/self/mountinfo && break; sleep 0.05; done
+cd "$work/m/containers/$c/p"
 set +e
-pjdfstest -c "$work/pjdfstest.toml" -p . "$@" > "$log" 2>&1
+pjdfstest -c "$work/pjdfstest.toml" -p "$PWD" "$@" > "$log" 2>&1
 cd /
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep '^Summary' "$log"
