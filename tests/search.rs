@@ -118,7 +118,10 @@ fn grep_matches_gnu_grep_inside_a_container() {
     sb.exec(&c, &["ln", "-s", "/proc/1", "/u"]);
     // By the direct path (dockerbox reads the files itself) and by the agent.
     for direct in ["1", "0"] {
-        let sh = TestShell::new().env("DOCKERBOX_DIRECT", direct);
+        let trace = tempfile::NamedTempFile::new().unwrap();
+        let sh = TestShell::new()
+            .env("DOCKERBOX_DIRECT", direct)
+            .env("DOCKERBOX_TRACE_SHARE", trace.path().to_str().unwrap());
         for args in GREP_CASES {
             // `-Rl ERROR` with no operand searches the current directory.
             let dir = if args.len() == 2 { "/t" } else { "/" };
@@ -195,7 +198,10 @@ fn find_and_du_match_gnu_inside_a_container() {
     let c = sb.run("deb", DEBIAN, &[]);
     sb.exec(&c, &["sh", "-c", TREE]);
     for direct in ["1", "0"] {
-        let sh = TestShell::new().env("DOCKERBOX_DIRECT", direct);
+        let trace = tempfile::NamedTempFile::new().unwrap();
+        let sh = TestShell::new()
+            .env("DOCKERBOX_DIRECT", direct)
+            .env("DOCKERBOX_TRACE_SHARE", trace.path().to_str().unwrap());
         for (tool, cases) in [("find", FIND_CASES), ("du", DU_CASES)] {
             for args in cases {
                 // Without a path, the current directory.
@@ -295,15 +301,48 @@ fn grep_of_containers_of_one_image_reads_each_as_its_own() {
     let mounted = sb.run("mounted", DEBIAN, &["--tmpfs", "/usr/lib/apt"]);
     sb.exec(
         &mounted,
-        &["sh", "-c", "echo 'Debian on tmpfs' > /usr/lib/apt/g"],
+        &[
+            "sh",
+            "-c",
+            "echo 'Debian on tmpfs' > /usr/lib/apt/g && echo 'Debian appended' >> /usr/lib/os-release",
+        ],
     );
-    let all = [&same, &changed, &opaque, &mounted];
-    let sh = TestShell::new();
-    for args in [
+    // A file the others have, gone from this one; one only this one has.
+    let gone = sb.run("gone", DEBIAN, &[]);
+    sb.exec(
+        &gone,
+        &[
+            "sh",
+            "-c",
+            "rm /usr/lib/os-release && echo 'Debian only here' > /usr/lib/only",
+        ],
+    );
+    // By the direct path, then by the agents, which share the work (the first container of
+    // an image searches, the others print what it found in the files they have not
+    // changed): each order puts another container first.
+    let orders = [
+        [&same, &changed, &opaque, &mounted, &gone],
+        [&gone, &changed, &same, &mounted, &opaque],
+        [&changed, &mounted, &gone, &opaque, &same],
+    ];
+    let cases = [
         &["-rn", "Debian"][..],
         &["-rl", "Debian"],
         &["-rc", "Debian"],
-    ] {
+        &["-rwi", "debian"],
+    ];
+    for (direct, all, args) in ["1", "0"]
+        .into_iter()
+        .flat_map(|d| orders.iter().map(move |o| (d, o)))
+        .flat_map(|(d, o)| cases.iter().map(move |a| (d, o, a)))
+    {
+        if direct == "1" && all[0] != &same {
+            continue;
+        }
+        let trace = tempfile::NamedTempFile::new().unwrap();
+        let sh = TestShell::new()
+            .env("DOCKERBOX_DIRECT", direct)
+            .env("DOCKERBOX_TRACE_SHARE", trace.path().to_str().unwrap());
         let mut want = String::new();
         let mut want_err = String::new();
         for c in all {
@@ -322,10 +361,24 @@ fn grep_of_containers_of_one_image_reads_each_as_its_own() {
             .iter()
             .map(|c| format!("/containers/{c}/usr/lib"))
             .collect();
-        let r = sh.c(&format!("grep {} Debian {}", args[0], words.join(" ")));
-        assert_eq!(r.out(), want, "grep {args:?}: {}", r.stderr);
-        assert_eq!(gnu_messages(&r.stderr), want_err, "grep {args:?}");
-        assert_eq!(r.status, 0, "grep {args:?}");
+        let r = sh.c(&format!("grep {} {} {}", args[0], args[1], words.join(" ")));
+        let what = format!("DIRECT={direct} grep {args:?} first {}", all[0]);
+        assert_eq!(r.out(), want, "{what}: {}", r.stderr);
+        assert_eq!(gnu_messages(&r.stderr), want_err, "{what}");
+        assert_eq!(r.status, 0, "{what}");
+        // By the agents, the first container led and the others printed its memos.
+        if direct == "0" {
+            let t = std::fs::read_to_string(trace.path()).unwrap();
+            let used: usize = t
+                .lines()
+                .filter_map(|l| l.rsplit_once(" used ").map(|(_, n)| n.parse().unwrap_or(0)))
+                .sum();
+            assert!(
+                t.starts_with(&format!("lead /containers/{}/", all[0])),
+                "{what}: {t}"
+            );
+            assert!(used > 0, "{what}: {t}");
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! with GNU's output, messages and statuses (0 a line selected, 1 none, 2 an error).
 //! Options we do not implement run the host's grep when every operand is a host path.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
@@ -20,7 +21,7 @@ use super::searching::{self, Batch, Job};
 use super::{Builtin, Out};
 use crate::context::{read_interruptibly, Context, Fd};
 use crate::exit_codes;
-use crate::vfs::search::Event;
+use crate::vfs::search::{in_agent_shared, Event, Share};
 use crate::vfs::FsError;
 
 pub struct Cmd;
@@ -116,7 +117,47 @@ async fn grep(ctx: &mut Context, args: Vec<OsString>, out: &mut Out) -> i32 {
             .iter()
             .any(|b| matches!(b, Batch::Direct(..)))
             .then(|| Arc::new(g::Memos::default()));
+        // Agents of containers of one image share the work ([`dockerbox_search::share`]):
+        // the first of a group searches, the others print its memos for the files they
+        // have not changed.
+        let mut groups: HashMap<String, (usize, Arc<Share>)> = HashMap::new();
+        // DOCKERBOX_SEARCH_SHARE=0: each agent searches alone (to compare).
+        let sharing = std::env::var_os("DOCKERBOX_SEARCH_SHARE").is_none_or(|v| v != "0");
+        for b in batches.iter().filter(|_| sharing) {
+            if let Batch::Agent(_, _, Some(basis)) = b {
+                groups
+                    .entry(basis.group.clone())
+                    .or_insert_with(|| (0, Share::new(told.clone())))
+                    .0 += 1;
+            }
+        }
+        let mut led: Vec<String> = Vec::new();
         for batch in batches {
+            let batch = match batch {
+                Batch::Agent(conn, roots, Some(basis))
+                    if groups.get(&basis.group).is_some_and(|g| g.0 > 1) =>
+                {
+                    let share = groups[&basis.group].1.clone();
+                    let lead = !led.contains(&basis.group);
+                    if lead {
+                        led.push(basis.group.clone());
+                    }
+                    let args = args.clone();
+                    jobs.push(Job::Task(Box::new(move |tx| {
+                        Box::pin(in_agent_shared(
+                            conn,
+                            args,
+                            roots,
+                            basis.before,
+                            share,
+                            lead,
+                            tx,
+                        ))
+                    })));
+                    continue;
+                }
+                b => b,
+            };
             let (o, memos) = (o.clone(), memos.clone());
             jobs.push(searching::job(ctx, batch, move |fs, roots, sink| {
                 let Ok(mut grep) = g::Grep::new(o) else {

@@ -19,7 +19,8 @@ use crate::context::Context;
 use crate::host::AgentConn;
 use crate::interrupt;
 use crate::vfs::search::{
-    events, in_agent, Direct, DirectWalk, Event, EventSink, EventsRx, NamespaceFs, Searcher,
+    events, in_agent, Direct, DirectWalk, Event, EventSink, Events, EventsRx, NamespaceFs,
+    Searcher, ShareBasis,
 };
 use crate::vfs::{FsError, VPath};
 
@@ -32,7 +33,12 @@ pub enum Job {
     Agent(Arc<AgentConn>, Vec<Root>),
     /// Here, on a blocking thread.
     Here(Walk),
+    /// A task of its own giving its events (a grep shared between agents).
+    Task(Task),
 }
+
+/// A job's own task, given where its events go.
+pub type Task = Box<dyn FnOnce(Events) -> futures_util::future::BoxFuture<'static, ()> + Send>;
 
 /// A walk here: gives whether anything was found and (du) the bytes counted.
 pub type Walk = Box<dyn FnOnce(&mut EventSink) -> (bool, u64) + Send>;
@@ -41,7 +47,8 @@ pub type Walk = Box<dyn FnOnce(&mut EventSink) -> (bool, u64) + Send>;
 /// filesystem, shown as typed). One request per run: du counts a file met twice once, as GNU
 /// du does across its operands.
 pub enum Batch {
-    Agent(Arc<AgentConn>, Vec<Root>),
+    /// In the agent of their container, with what sharing a grep needs where it may.
+    Agent(Arc<AgentConn>, Vec<Root>, Option<ShareBasis>),
     /// Here, on a running local container's files by the direct path (no agent started).
     Direct(Direct, Vec<Root>),
     Here(Vec<Root>),
@@ -54,7 +61,7 @@ where
     W: FnOnce(&mut dyn Fs, &[Root], &mut EventSink) -> (bool, u64) + Send + 'static,
 {
     match batch {
-        Batch::Agent(conn, roots) => Job::Agent(conn, roots),
+        Batch::Agent(conn, roots, _) => Job::Agent(conn, roots),
         Batch::Direct(direct, roots) => {
             let mut fs = DirectWalk::new(direct, namespace(ctx));
             Job::Here(Box::new(move |sink| walk(&mut fs, &roots, sink)))
@@ -88,7 +95,7 @@ pub async fn batches(ctx: &Context, operands: &[Vec<u8>]) -> Vec<Batch> {
     for ((vp, who), op) in searchers(ctx, operands).await.into_iter().zip(operands) {
         let display = op.clone();
         match (who, out.last_mut()) {
-            (Searcher::Agent(conn, path), Some(Batch::Agent(c, roots)))
+            (Searcher::Agent(conn, path, _), Some(Batch::Agent(c, roots, _)))
                 if Arc::ptr_eq(&conn, c) =>
             {
                 roots.push(Root {
@@ -96,12 +103,13 @@ pub async fn batches(ctx: &Context, operands: &[Vec<u8>]) -> Vec<Batch> {
                     display,
                 })
             }
-            (Searcher::Agent(conn, path), _) => out.push(Batch::Agent(
+            (Searcher::Agent(conn, path, basis), _) => out.push(Batch::Agent(
                 conn,
                 vec![Root {
                     path: bytes(&path),
                     display,
                 }],
+                basis,
             )),
             (Searcher::Direct(d, path), Some(Batch::Direct(d2, roots)))
                 if Arc::ptr_eq(&d.root, &d2.root) =>
@@ -193,6 +201,9 @@ pub async fn run(
                     let (found, total) = f(&mut sink);
                     sink.send(Event::Done(found, total));
                 });
+            }
+            Job::Task(t) => {
+                tokio::spawn(t(tx));
             }
         }
         rx

@@ -20,12 +20,13 @@ use dockerbox_search::walk::{self, Fs, Meta};
 use super::agent::Via;
 use super::stream::FileReader;
 use super::{Entry, FsError, Kind, Need, VPath, Vfs};
-use crate::host::{on_kernel_fs, AgentConn, OverlayDirs, ProcRoot, State};
+use crate::host::{on_kernel_fs, AgentConn, ContainerInfo, OverlayDirs, ProcRoot, State};
 
 /// Who searches an operand.
 pub enum Searcher {
-    /// The agent in its running container, at this path inside it.
-    Agent(Arc<AgentConn>, PathBuf),
+    /// The agent in its running container, at this path inside it, and what sharing a grep
+    /// with other containers' agents needs, where it may.
+    Agent(Arc<AgentConn>, PathBuf, Option<ShareBasis>),
     /// dockerbox itself, on a running local container's files by the direct path, at this
     /// path inside it: no agent to upload and start, and no byte through the engine.
     Direct(Direct, PathBuf),
@@ -269,16 +270,49 @@ impl Vfs {
             }
         }
         match self.via_with(&c, true).await {
-            Via::Agent(conn) => Searcher::Agent(conn, path.clone()),
+            Via::Agent(conn) => {
+                let basis = self.share_basis(&c).await;
+                Searcher::Agent(conn, path.clone(), basis)
+            }
             Via::Archive(_) => Searcher::Here,
         }
+    }
+
+    /// What sharing a grep between agents needs of `c` (dockerbox-search's `share`): its
+    /// engine keeps containers on overlayfs (or fuse-overlayfs), where an image's file shows
+    /// with the same inode and times in every container of that image. Containers share
+    /// only with those of the same engine, image, user, capabilities and security options.
+    async fn share_basis(&self, c: &ContainerInfo) -> Option<ShareBasis> {
+        let i = self.eng(c).inspect_now(&c.id).await.ok()?;
+        let g = i.graph_driver.as_ref()?;
+        if g.name != "overlay2" && g.name != "fuse-overlayfs" {
+            return None;
+        }
+        let h = i.host_config.clone().unwrap_or_default();
+        let group = format!(
+            "{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
+            c.engine,
+            i.image.clone().unwrap_or_default(),
+            i.config.as_ref().and_then(|c| c.user.clone()),
+            h.privileged,
+            h.cap_add,
+            h.cap_drop,
+            h.security_opt,
+            h.userns_mode,
+        );
+        // ctime is read from a coarse clock: a file changed just after the container was
+        // made may carry a time a little before it.
+        Some(ShareBasis {
+            group,
+            before: c.created - 2,
+        })
     }
 
     /// A path's modification time to the nanosecond (`lstat`), for `find -newer`: from the
     /// agent where it runs; elsewhere the namespace knows whole seconds.
     pub async fn mtime_exact(&self, p: &VPath) -> Result<(i64, u32), FsError> {
         match self.searcher(p).await {
-            Searcher::Agent(conn, path) => {
+            Searcher::Agent(conn, path, _) => {
                 let req = dockerbox_proto::Request::Lstat {
                     path: path.as_os_str().as_bytes().to_vec(),
                 };
@@ -781,4 +815,352 @@ impl dockerbox_search::Sink for EventSink {
     fn note(&mut self, path: &[u8], note: dockerbox_search::Note) -> bool {
         self.send(Event::Note(path.to_vec(), note))
     }
+}
+
+/// Where a container's agent may share a grep ([`Vfs::share_basis`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareBasis {
+    /// Containers share with those of the same group only.
+    pub group: String,
+    /// Its files older than this (seconds) are still its image's.
+    pub before: i64,
+}
+
+/// One grep's sharing between the agents of a group: the leader's memos, kept for the
+/// followers (bounded in bytes), and their keys once the leader is done.
+pub struct Share {
+    pub seed: u64,
+    pub o: GrepOpts,
+    memos: std::sync::Mutex<HashMap<u64, Arc<Memo>>>,
+    keys: tokio::sync::watch::Sender<Option<Arc<Keys>>>,
+}
+
+/// The leader's memo keys: with output, and without (each sorted).
+#[derive(Default)]
+struct Keys {
+    loud: Vec<u64>,
+    quiet: Vec<u64>,
+}
+
+/// A file's results as the leader's search found them, with no name shown.
+struct Memo {
+    out: Vec<u8>,
+    binary: bool,
+    selected: u64,
+}
+
+use dockerbox_search::grep::{Opts as GrepOpts, Render};
+use dockerbox_search::share::Record;
+
+/// The most memo bytes one grep keeps for its followers (past it, they search themselves).
+const SHARE_BYTES: usize = 64 << 20;
+
+/// The most keys a follower is sent (its request must fit in one frame).
+const SHARE_KEYS: usize = (dockerbox_proto::MAX_FRAME - 64 * 1024) / 8;
+
+impl Share {
+    pub fn new(o: GrepOpts) -> Arc<Share> {
+        Arc::new(Share {
+            seed: random_seed(),
+            o,
+            memos: std::sync::Mutex::default(),
+            keys: tokio::sync::watch::Sender::new(None),
+        })
+    }
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most b.len() bytes into b.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n == b.len() as isize {
+        u64::from_le_bytes(b)
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id())
+    }
+}
+
+/// Prints through a [`dockerbox_search::Printer`] into events.
+#[derive(Default)]
+struct Collect(Vec<Event>);
+
+impl dockerbox_search::Sink for Collect {
+    fn out(&mut self, bytes: &[u8], _whole: bool) -> bool {
+        self.0.push(Event::Out(bytes.to_vec()));
+        true
+    }
+    fn error(&mut self, path: &[u8], errno: i32, dir: bool) -> bool {
+        self.0.push(Event::Problem(path.to_vec(), errno, dir));
+        true
+    }
+    fn note(&mut self, path: &[u8], note: dockerbox_search::Note) -> bool {
+        self.0.push(Event::Note(path.to_vec(), note));
+        true
+    }
+}
+
+/// What one role of a shared grep does with a record.
+enum Part<'a> {
+    Lead {
+        share: &'a Share,
+        /// The memo being received: where it is printed, its printer, and its bytes while
+        /// they may still be kept.
+        cur: Option<Cur>,
+        kept: usize,
+        keys: Keys,
+    },
+    Follow(&'a HashMap<u64, Arc<Memo>>),
+}
+
+/// The memo a leader is sending.
+struct Cur {
+    key: u64,
+    display: Vec<u8>,
+    show: bool,
+    render: Render,
+    keep: Option<Vec<u8>>,
+}
+
+/// Publishes the leader's keys however its job ends (none: the followers search alone).
+struct Publish<'a>(&'a Share, Keys);
+
+impl Drop for Publish<'_> {
+    fn drop(&mut self) {
+        let k = std::mem::take(&mut self.1);
+        self.0.keys.send_replace(Some(Arc::new(k)));
+    }
+}
+
+/// Runs a grep shared between agents (the leader when `lead`), passing its records on as
+/// events. The leader prints its memos itself and keeps them (within [`SHARE_BYTES`]) for
+/// the followers, each of which waits for the leader's keys before it starts.
+pub async fn in_agent_shared(
+    conn: Arc<AgentConn>,
+    args: Vec<Vec<u8>>,
+    roots: Vec<walk::Root>,
+    before: i64,
+    share: Arc<Share>,
+    lead: bool,
+    tx: Events,
+) {
+    use dockerbox_proto::{Request, Response};
+    let display = roots.first().map(|r| r.display.clone()).unwrap_or_default();
+    let mut publish = lead.then(|| Publish(&share, Keys::default()));
+    let (mut loud, mut quiet, memos) = (Vec::new(), Vec::new(), HashMap::new());
+    let memos = if lead {
+        memos
+    } else {
+        let mut rx = share.keys.subscribe();
+        if let Ok(k) = rx.wait_for(Option::is_some).await {
+            if let Some(k) = k.as_ref() {
+                loud = k.loud.clone();
+                quiet = k.quiet.clone();
+            }
+        }
+        loud.truncate(SHARE_KEYS);
+        quiet.truncate(SHARE_KEYS - loud.len());
+        share.memos.lock().map(|m| m.clone()).unwrap_or(memos)
+    };
+    let req = Request::SearchShared {
+        args,
+        roots: roots.into_iter().map(|r| (r.path, r.display)).collect(),
+        lead,
+        before,
+        seed: share.seed,
+        loud,
+        quiet,
+    };
+    let mut part = if lead {
+        Part::Lead {
+            share: &share,
+            cur: None,
+            kept: 0,
+            keys: Keys::default(),
+        }
+    } else {
+        Part::Follow(&memos)
+    };
+    let mut s = match conn.search(req).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tx.send(Event::Failed(display, e.into())).await;
+            return;
+        }
+    };
+    let o = &share.o;
+    let mut found = false;
+    let mut used = 0usize;
+    loop {
+        let evs = match s.next().await {
+            Ok(Some(Response::Events { data })) => {
+                let mut c = Collect::default();
+                let ok = {
+                    let mut p = dockerbox_search::Printer::new(&mut c);
+                    let ok = Record::decode_all(&data).is_ok_and(|recs| {
+                        recs.into_iter().all(|r| {
+                            used += usize::from(matches!(r, Record::Use { .. }));
+                            record(o, r, &mut part, &mut found, &mut p)
+                        })
+                    });
+                    p.flush();
+                    ok
+                };
+                if !ok {
+                    c.0.push(Event::Failed(display.clone(), invalid(&display)));
+                }
+                c.0
+            }
+            Ok(Some(Response::SearchDone { found: f, total })) => {
+                if let (Part::Lead { keys, .. }, Some(p)) = (&mut part, publish.as_mut()) {
+                    keys.loud.sort_unstable();
+                    keys.quiet.sort_unstable();
+                    p.1 = std::mem::take(keys);
+                }
+                vec![Event::Done(f || found, total)]
+            }
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(e) => vec![Event::Failed(display.clone(), e.into())],
+        };
+        let mut last = false;
+        for ev in evs {
+            last |= matches!(ev, Event::Done(..) | Event::Failed(..));
+            if tx.send(ev).await.is_err() {
+                last = true;
+                break;
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    // The leader's keys go out now (with the guard), its memos already kept.
+    if let Some(p) = &publish {
+        trace_share(&format!(
+            "lead {} keys {}",
+            show(&display),
+            p.1.loud.len() + p.1.quiet.len()
+        ));
+    } else {
+        trace_share(&format!("follow {} used {used}", show(&display)));
+    }
+    drop(publish);
+}
+
+fn show(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `DOCKERBOX_TRACE_SHARE=FILE`: a line per shared grep job (the tests check that followers
+/// printed memos).
+fn trace_share(line: &str) {
+    use std::io::Write;
+    let Some(f) = std::env::var_os("DOCKERBOX_TRACE_SHARE") else {
+        return;
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(f)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// A record no honest agent sends, named by the operand it came for.
+fn invalid(display: &[u8]) -> FsError {
+    crate::host::AgentError::Invalid {
+        container: String::from_utf8_lossy(display).into_owned(),
+        why: "a search record out of place".into(),
+    }
+    .into()
+}
+
+/// Prints one record of a shared grep; false when it makes no sense where it came.
+fn record(
+    o: &GrepOpts,
+    r: Record,
+    part: &mut Part<'_>,
+    found: &mut bool,
+    p: &mut dockerbox_search::Printer,
+) -> bool {
+    match (r, part) {
+        (Record::Out(d), _) => {
+            p.put(&d);
+            p.end_record();
+        }
+        (Record::Problem(path, e, dir), _) => {
+            if dir {
+                p.dir_error(&path, e)
+            } else {
+                p.error(&path, e)
+            }
+        }
+        (Record::Note(path, n), _) => p.note(&path, n),
+        (Record::MemoStart { key, display, show }, Part::Lead { cur, kept, .. }) => {
+            if cur.is_some() {
+                return false;
+            }
+            *cur = Some(Cur {
+                key,
+                display,
+                show,
+                render: Render::default(),
+                keep: (*kept < SHARE_BYTES).then(Vec::new),
+            });
+        }
+        (Record::MemoPart(d), Part::Lead { cur, kept, .. }) => {
+            let Some(c) = cur else { return false };
+            c.render.part(o, &c.display, c.show, &d, p);
+            if let Some(k) = &mut c.keep {
+                *kept += d.len();
+                if *kept > SHARE_BYTES {
+                    c.keep = None;
+                } else {
+                    k.extend_from_slice(&d);
+                }
+            }
+        }
+        (
+            Record::MemoEnd(e),
+            Part::Lead {
+                share, cur, keys, ..
+            },
+        ) => {
+            let Some(mut c) = cur.take() else {
+                return false;
+            };
+            c.render.end(o, &c.display, e.binary, e.selected, p);
+            *found |= e.selected > 0;
+            if let Some(out) = c.keep.filter(|_| e.whole) {
+                if out.is_empty() && !e.binary && e.selected == 0 {
+                    keys.quiet.push(c.key);
+                } else {
+                    keys.loud.push(c.key);
+                    if let Ok(mut m) = share.memos.lock() {
+                        let memo = Memo {
+                            out,
+                            binary: e.binary,
+                            selected: e.selected,
+                        };
+                        m.insert(c.key, Arc::new(memo));
+                    }
+                }
+            }
+        }
+        (Record::Use { key, display, show }, Part::Follow(memos)) => {
+            let Some(m) = memos.get(&key) else {
+                return false;
+            };
+            let mut render = Render::default();
+            render.part(o, &display, show, &m.out, p);
+            render.end(o, &display, m.binary, m.selected, p);
+            *found |= m.selected > 0;
+        }
+        _ => return false,
+    }
+    true
 }

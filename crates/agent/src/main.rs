@@ -237,6 +237,28 @@ fn handle(id: u32, req: Request, out: &Out, reads: &Reads, writes: &mut ops::Wri
                 search::run(id, tool, &args, roots, credit, out)
             });
         }
+        Request::SearchShared {
+            args,
+            roots,
+            lead,
+            before,
+            seed,
+            loud,
+            quiet,
+        } => {
+            let req = search::Shared {
+                args,
+                roots,
+                lead,
+                before,
+                seed,
+                loud,
+                quiet,
+            };
+            stream(id, out, reads, move |credit, out| {
+                search::run_shared(id, req, credit, out)
+            });
+        }
         Request::Credit { n } => {
             let credit = reads.lock().ok().and_then(|m| m.get(&id).cloned());
             if let Some(c) = credit {

@@ -127,6 +127,32 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
             }
             &mut w
         }
+        Request::SearchShared {
+            args,
+            roots,
+            lead,
+            before,
+            seed,
+            loud,
+            quiet,
+        } => {
+            w.kind(75).u32(args.len() as u32);
+            for a in args {
+                w.bytes(a);
+            }
+            w.u32(roots.len() as u32);
+            for (p, d) in roots {
+                w.bytes(p).bytes(d);
+            }
+            w.bool(*lead).u64(*before as u64).u64(*seed);
+            for keys in [loud, quiet] {
+                w.u32(keys.len() as u32);
+                for k in keys {
+                    w.u64(*k);
+                }
+            }
+            &mut w
+        }
         Request::ReadAt { path, offset, len } => w.kind(24).bytes(path).u64(*offset).u32(*len),
         Request::WriteAt {
             path,
@@ -199,6 +225,7 @@ pub fn encode_response(id: u32, resp: &Response, out: &mut Vec<u8>) {
         Response::Found { data, whole } => w.kind(140).bool(*whole).bytes(data),
         Response::Problem { path, errno, dir } => w.kind(141).bytes(path).i32(*errno).bool(*dir),
         Response::Notice { path, what } => w.kind(142).bytes(path).u8(*what),
+        Response::Events { data } => w.kind(175).bytes(data),
         Response::SearchDone { found, total } => w.kind(143).bool(*found).u64(*total),
         Response::Bytes(d) => w.kind(110).bytes(d),
         Response::Codecs { accept } => w.kind(150).u32(*accept),
@@ -297,6 +324,37 @@ impl Request {
                 }
                 Request::Search { tool, args, roots }
             }
+            75 => {
+                let n = r.u32()? as usize;
+                let mut args = Vec::with_capacity(n.min(body.len() / 4));
+                for _ in 0..n {
+                    args.push(r.bytes()?);
+                }
+                let n = r.u32()? as usize;
+                let mut roots = Vec::with_capacity(n.min(body.len() / 8));
+                for _ in 0..n {
+                    roots.push((r.bytes()?, r.bytes()?));
+                }
+                let (lead, before, seed) = (r.bool()?, r.u64()? as i64, r.u64()?);
+                let mut keys = [Vec::new(), Vec::new()];
+                for k in &mut keys {
+                    let n = r.u32()? as usize;
+                    k.reserve(n.min(body.len() / 8));
+                    for _ in 0..n {
+                        k.push(r.u64()?);
+                    }
+                }
+                let [loud, quiet] = keys;
+                Request::SearchShared {
+                    args,
+                    roots,
+                    lead,
+                    before,
+                    seed,
+                    loud,
+                    quiet,
+                }
+            }
             24 => Request::ReadAt {
                 path: r.bytes()?,
                 offset: r.u64()?,
@@ -393,6 +451,7 @@ impl Response {
                 path: r.bytes()?,
                 what: r.u8()?,
             },
+            175 => Response::Events { data: r.bytes()? },
             143 => Response::SearchDone {
                 found: r.bool()?,
                 total: r.u64()?,
@@ -648,6 +707,15 @@ mod tests {
                 path: p.clone(),
                 mode: 4,
             },
+            Request::SearchShared {
+                args: vec![b"-rn".to_vec(), b"-e".to_vec(), b"x\0".to_vec()],
+                roots: vec![(b"/usr".to_vec(), b"/containers/a/usr".to_vec())],
+                lead: false,
+                before: -5,
+                seed: u64::MAX,
+                loud: vec![1, 7],
+                quiet: vec![3],
+            },
             Request::Search {
                 tool: 1,
                 args: vec![b"-rn".to_vec(), b"-e".to_vec(), b"\\(x\\)".to_vec()],
@@ -708,6 +776,9 @@ mod tests {
             Response::Hello {
                 version: 1,
                 build_id: b"abc".to_vec(),
+            },
+            Response::Events {
+                data: vec![1, 0, 0, 0, 0],
             },
             Response::Ok,
             Response::Error { errno: 2 },

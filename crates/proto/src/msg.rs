@@ -322,6 +322,29 @@ pub enum Request {
         /// Each operand: (path in the container, path as the user typed it).
         roots: Vec<(Vec<u8>, Vec<u8>)>,
     },
+    /// A grep that shares its work with the other agents searching containers of the same
+    /// image (dockerbox-search's `share`): as `Search`, but its frames are `Events` (records
+    /// packed many to a frame), then one `SearchDone`. The leader (`lead`) sends what it
+    /// found in each file that may be shared as a memo; a follower prints the memos of
+    /// `loud` (sorted keys) where its own copies are met, skips those of `quiet` (found
+    /// nothing) and searches everything else itself. A file may be shared when its `ctime`
+    /// is older than `before` (seconds): it is still its image's.
+    SearchShared {
+        /// Its options, as grep's own arguments.
+        args: Vec<Vec<u8>>,
+        /// Each operand: (path in the container, path as the user typed it).
+        roots: Vec<(Vec<u8>, Vec<u8>)>,
+        /// Leads (sends memos) or follows.
+        lead: bool,
+        /// The container's creation, less a margin.
+        before: i64,
+        /// The keys' hash seed, the same for every agent of one command.
+        seed: u64,
+        /// A follower's memo keys with output, sorted.
+        loud: Vec<u64>,
+        /// A follower's memo keys without output, sorted.
+        quiet: Vec<u64>,
+    },
     /// The remote direct path (an agent in dockerbox's helper container, chrooted into one
     /// container's root, with the host's PID namespace): fills the open write `write` (a
     /// `WriteBegin` of this connection) with the regular file `path` of another container of
@@ -466,6 +489,12 @@ pub enum Response {
     Filled {
         /// Bytes copied.
         bytes: u64,
+    },
+    /// Records of a `SearchShared` (dockerbox-search's `share::Record`), at most
+    /// [`crate::CHUNK`] bytes.
+    Events {
+        /// The records, encoded one after another.
+        data: Vec<u8>,
     },
     /// The end of a `Search`.
     SearchDone {

@@ -85,7 +85,7 @@ impl Expect {
             Request::StatFs { .. } => Expect::StatFs,
             Request::ReadAt { len, .. } => Expect::Bytes((*len).min(CHUNK as u32)),
             Request::Credit { .. } => Expect::Nothing,
-            Request::Search { .. } => Expect::Search,
+            Request::Search { .. } | Request::SearchShared { .. } => Expect::Search,
             Request::Mkdir { .. }
             | Request::Unlink { .. }
             | Request::Rmdir { .. }
@@ -113,7 +113,10 @@ impl Expect {
             (Expect::Entries, Response::Entries { done, .. }) => *done,
             (
                 Expect::Search,
-                Response::Found { .. } | Response::Problem { .. } | Response::Notice { .. },
+                Response::Found { .. }
+                | Response::Problem { .. }
+                | Response::Notice { .. }
+                | Response::Events { .. },
             ) => false,
             _ => true,
         }
@@ -245,6 +248,10 @@ pub fn check_reply(expect: Expect, resp: &Response) -> Result<(), Invalid> {
         (Expect::Search, Response::Found { data, .. }) => {
             invalid(format!("a chunk of {} bytes (at most {CHUNK})", data.len()))
         }
+        (Expect::Search, Response::Events { data }) if data.len() <= CHUNK => Ok(()),
+        (Expect::Search, Response::Events { data }) => {
+            invalid(format!("records of {} bytes (at most {CHUNK})", data.len()))
+        }
         (Expect::Search, Response::Problem { path, errno, .. }) => {
             check_shown(path)?;
             match *errno {
@@ -289,6 +296,7 @@ fn kind_name(r: &Response) -> &'static str {
         Response::Found { .. } => "Found",
         Response::Problem { .. } => "Problem",
         Response::Notice { .. } => "Notice",
+        Response::Events { .. } => "Events",
         Response::SearchDone { .. } => "SearchDone",
         Response::Bytes(_) => "Bytes",
         Response::Codecs { .. } => "Codecs",

@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::args::{self, ArgError, Spec};
 use crate::literal;
 use crate::regex::{Regex, SYNTAX_EGREP, SYNTAX_GREP};
+use crate::share::Role;
 use crate::walk::{Fs, Kind, Root};
-use crate::{join, Note, Printer, Sink};
+use crate::{join, MemoEnd, Note, Printer, Sink};
 
 /// How patterns are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,6 +234,8 @@ pub struct Grep {
     /// What searches of files with the same bytes found, shared between the searches of one
     /// command ([`Walk`] asks [`Fs::content_key`]).
     memos: Option<Arc<Memos>>,
+    /// This search's part in sharing work between agents ([`crate::share`]).
+    pub role: Role,
 }
 
 /// What a file's search found, kept to be printed again under another name: the output of a
@@ -379,6 +382,7 @@ impl Grep {
             fold: Vec::new(),
             buf: Vec::new(),
             memos: None,
+            role: Role::Alone,
         })
     }
 
@@ -837,6 +841,23 @@ impl Walk<'_> {
     /// Searches one file; `plain` when its directory said it is a regular file (no symlink
     /// followed to it), so its bytes may have a content key.
     fn file(&mut self, path: &[u8], display: &[u8], show: bool, plain: bool, p: &mut Printer) {
+        match &self.g.role {
+            Role::Alone => {}
+            Role::Lead if plain => return self.lead_file(path, display, show, p),
+            Role::Lead => {}
+            Role::Follow { loud, quiet } => {
+                if let Some(k) = self.fs.share_key(path).filter(|_| plain) {
+                    if loud.binary_search(&k).is_ok() {
+                        p.use_memo(k, display, show);
+                        self.out.stop |= p.stopped();
+                        return;
+                    }
+                    if quiet.binary_search(&k).is_ok() {
+                        return;
+                    }
+                }
+            }
+        }
         if let Some(memos) = self.g.memos.clone().filter(|_| plain) {
             if let Some(key) = self.fs.content_key(path) {
                 if let Some(m) = self.memo(&memos, key, path) {
@@ -850,6 +871,62 @@ impl Walk<'_> {
         };
         let scanned = self.g.file(&mut r, display, show, p);
         drop(r);
+        self.scanned(scanned, display, p);
+    }
+}
+
+/// A memo's output on its way to the leader's stream.
+struct ToMemo<'p, 's> {
+    p: &'p mut Printer<'s>,
+    binary: bool,
+}
+
+impl Sink for ToMemo<'_, '_> {
+    fn out(&mut self, bytes: &[u8], _whole: bool) -> bool {
+        self.p.memo_part(bytes);
+        !self.p.stopped()
+    }
+    fn error(&mut self, _path: &[u8], _errno: i32, _dir: bool) -> bool {
+        true
+    }
+    fn note(&mut self, _path: &[u8], note: Note) -> bool {
+        self.binary |= note == Note::BinaryMatches;
+        true
+    }
+}
+
+impl Walk<'_> {
+    /// A shared search's leader: a file that may be shared is searched with no name shown
+    /// and sent as a memo (which dockerbox prints here, and where followers meet it).
+    fn lead_file(&mut self, path: &[u8], display: &[u8], show: bool, p: &mut Printer) {
+        let (mut r, key) = match self.fs.open_keyed(path) {
+            Ok(x) => x,
+            Err(e) => return p.error(display, e),
+        };
+        let Some(key) = key else {
+            let scanned = self.g.file(&mut r, display, show, p);
+            drop(r);
+            return self.scanned(scanned, display, p);
+        };
+        p.memo_start(key, display, show);
+        let mut to = ToMemo { p, binary: false };
+        let scanned = {
+            let mut inner = Printer::new(&mut to);
+            let s = self.g.file(&mut r, b"", false, &mut inner);
+            inner.flush();
+            s
+        };
+        drop(r);
+        let end = MemoEnd {
+            binary: to.binary,
+            selected: scanned.map_or(0, |s| s.selected),
+            whole: scanned.is_ok(),
+        };
+        p.memo_end(&end);
+        self.scanned(scanned, display, p);
+    }
+
+    fn scanned(&mut self, scanned: Result<Scan, i32>, display: &[u8], p: &mut Printer) {
         match scanned {
             Ok(s) => {
                 self.out.found |= s.selected > 0;
@@ -903,30 +980,57 @@ impl Walk<'_> {
     /// Prints what a memo says of a file, as its own search would have under `display`.
     fn replay(&mut self, cell: MemoCell, display: &[u8], show: bool, p: &mut Printer) {
         let Some(Some(m)) = cell.get() else { return };
-        let o = &self.g.o;
+        let mut r = Render::default();
+        r.part(&self.g.o, display, show, &m.out, p);
+        r.end(&self.g.o, display, m.binary, m.selected, p);
+        self.out.found |= m.selected > 0;
+        self.out.stop |= p.stopped() || (self.g.o.quiet && m.selected > 0);
+    }
+}
+
+/// Prints a memo (a file's output searched with no name shown, as it arrives) as GNU grep
+/// prints that file's results under `display`.
+pub struct Render {
+    /// The next byte starts a line.
+    at_start: bool,
+}
+
+impl Default for Render {
+    fn default() -> Render {
+        Render { at_start: true }
+    }
+}
+
+impl Render {
+    /// The memo's next bytes.
+    pub fn part(&mut self, o: &Opts, display: &[u8], show: bool, bytes: &[u8], p: &mut Printer) {
         if o.list {
-            if !o.quiet && m.selected > 0 {
+            return;
+        }
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            if self.at_start && show {
+                p.put(display);
+                p.put(b":");
+            }
+            p.put(line);
+            self.at_start = line.ends_with(b"\n");
+            if self.at_start && !p.end_record() {
+                return;
+            }
+        }
+    }
+
+    /// The memo's end: `-l`'s name, the binary note.
+    pub fn end(&mut self, o: &Opts, display: &[u8], binary: bool, selected: u64, p: &mut Printer) {
+        if o.list {
+            if !o.quiet && selected > 0 {
                 p.put(display);
                 p.put(b"\n");
                 p.end_record();
             }
-        } else {
-            for line in m.out.split_inclusive(|&b| b == b'\n') {
-                if show {
-                    p.put(display);
-                    p.put(b":");
-                }
-                p.put(line);
-                if !p.end_record() {
-                    break;
-                }
-            }
-            if m.binary {
-                p.note(display, Note::BinaryMatches);
-            }
+        } else if binary {
+            p.note(display, Note::BinaryMatches);
         }
-        self.out.found |= m.selected > 0;
-        self.out.stop |= p.stopped() || (o.quiet && m.selected > 0);
     }
 }
 
@@ -1137,5 +1241,203 @@ mod tests {
             notes.contains(&"x/b/same2: BinaryMatches".to_string()),
             "{notes:?}"
         );
+    }
+
+    /// A directory of files in memory; each file's share key is its index, but the files
+    /// named `mine*` cannot be shared (changed in that container).
+    struct Mem(Vec<(&'static str, &'static [u8])>);
+
+    impl Fs for Mem {
+        fn stat(&mut self, path: &[u8], _follow: bool) -> Result<crate::walk::Meta, i32> {
+            let kind = if path == b"/d" { Kind::Dir } else { Kind::File };
+            Ok(crate::walk::Meta {
+                kind,
+                perm: 0o755,
+                size: 0,
+                blocks: 0,
+                mtime: 0,
+                mtime_nsec: 0,
+                dev: 1,
+                ino: 1,
+                nlink: 1,
+            })
+        }
+        fn read_dir(&mut self, _path: &[u8]) -> Result<Vec<(Vec<u8>, crate::walk::Meta)>, i32> {
+            let m = self.stat(b"/d/x", false)?;
+            Ok(self
+                .0
+                .iter()
+                .map(|(n, _)| (n.as_bytes().to_vec(), m))
+                .collect())
+        }
+        fn open(&mut self, path: &[u8]) -> Result<Box<dyn Read + '_>, i32> {
+            let name = &path[3..];
+            let f = self.0.iter().find(|(n, _)| n.as_bytes() == name).ok_or(2)?;
+            Ok(Box::new(f.1))
+        }
+        fn open_keyed(&mut self, path: &[u8]) -> Result<(Box<dyn Read + '_>, Option<u64>), i32> {
+            let k = self.share_key(path);
+            Ok((self.open(path)?, k))
+        }
+        fn share_key(&mut self, path: &[u8]) -> Option<u64> {
+            let name = &path[3..];
+            if name.starts_with(b"mine") {
+                return None;
+            }
+            self.0
+                .iter()
+                .position(|(n, _)| n.as_bytes() == name)
+                .map(|i| i as u64)
+        }
+    }
+
+    /// What dockerbox does with a shared search's records: prints memos as they come (and
+    /// keeps them), and prints kept memos where a follower uses them.
+    #[derive(Default)]
+    struct Shared {
+        out: Vec<u8>,
+        notes: Vec<String>,
+        memos: HashMap<u64, (Vec<u8>, bool, u64)>,
+        cur: Option<(u64, Vec<u8>, bool, Vec<u8>)>,
+        loud: Vec<u64>,
+        quiet: Vec<u64>,
+        o: Option<Opts>,
+    }
+
+    impl Shared {
+        fn print(&mut self, f: impl FnOnce(&Opts, &mut Printer)) {
+            let o = self.o.clone().unwrap();
+            let mut c = Collect(Vec::new(), Vec::new());
+            {
+                let mut p = Printer::new(&mut c);
+                f(&o, &mut p);
+                p.flush();
+            }
+            self.out.extend_from_slice(&c.0);
+            self.notes.extend(c.1);
+        }
+    }
+
+    impl Sink for Shared {
+        fn out(&mut self, b: &[u8], _whole: bool) -> bool {
+            self.out.extend_from_slice(b);
+            true
+        }
+        fn error(&mut self, path: &[u8], errno: i32, _dir: bool) -> bool {
+            self.notes
+                .push(format!("{}: {errno}", String::from_utf8_lossy(path)));
+            true
+        }
+        fn note(&mut self, path: &[u8], note: Note) -> bool {
+            self.notes
+                .push(format!("{}: {note:?}", String::from_utf8_lossy(path)));
+            true
+        }
+        fn memo_start(&mut self, key: u64, display: &[u8], show: bool) -> bool {
+            self.cur = Some((key, display.to_vec(), show, Vec::new()));
+            true
+        }
+        fn memo_part(&mut self, b: &[u8]) -> bool {
+            self.cur.as_mut().unwrap().3.extend_from_slice(b);
+            true
+        }
+        fn memo_end(&mut self, e: &MemoEnd) -> bool {
+            let (key, display, show, out) = self.cur.take().unwrap();
+            self.print(|o, p| {
+                let mut r = Render::default();
+                // In two pieces, cut inside a line, as frames may cut it.
+                let cut = out.len() / 2;
+                r.part(o, &display, show, &out[..cut], p);
+                r.part(o, &display, show, &out[cut..], p);
+                r.end(o, &display, e.binary, e.selected, p);
+            });
+            if out.is_empty() && !e.binary && e.selected == 0 {
+                self.quiet.push(key);
+            } else {
+                self.loud.push(key);
+            }
+            self.memos.insert(key, (out, e.binary, e.selected));
+            true
+        }
+        fn use_memo(&mut self, key: u64, display: &[u8], show: bool) -> bool {
+            let (out, binary, selected) = self.memos[&key].clone();
+            self.print(|o, p| {
+                let mut r = Render::default();
+                r.part(o, display, show, &out, p);
+                r.end(o, display, binary, selected, p);
+            });
+            true
+        }
+    }
+
+    #[test]
+    fn a_shared_search_prints_what_each_alone_would() {
+        let files = |mine: &'static [u8]| {
+            Mem(vec![
+                ("a.log", &b"ERROR one\nok\nERROR two\n"[..]),
+                ("b.bin", b"x\0ERROR\n"),
+                ("empty", b"nothing\n"),
+                ("mine", mine),
+            ])
+        };
+        for args in [
+            &["-rn", "ERROR"][..],
+            &["-rc", "ERROR"],
+            &["-rl", "ERROR"],
+            &["-rv", "o"],
+        ] {
+            let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            let (o, _) = parse(&argv).unwrap();
+            let roots = [Root {
+                path: b"/d".to_vec(),
+                display: b"/c/d".to_vec(),
+            }];
+            let alone = |fs: &mut Mem| {
+                let mut g = Grep::new(o.clone()).unwrap();
+                let mut c = Collect(Vec::new(), Vec::new());
+                run(&mut g, fs, &roots, Names::IfDir, &mut c);
+                (c.0, c.1)
+            };
+            let mut sh = Shared {
+                o: Some(o.clone()),
+                ..Shared::default()
+            };
+            let mut g = Grep::new(o.clone()).unwrap();
+            g.role = Role::Lead;
+            run(
+                &mut g,
+                &mut files(b"ERROR lead\n"),
+                &roots,
+                Names::IfDir,
+                &mut sh,
+            );
+            assert_eq!(
+                (sh.out.clone(), sh.notes.clone()),
+                alone(&mut files(b"ERROR lead\n")),
+                "lead {args:?}"
+            );
+            assert_eq!(sh.loud.len() + sh.quiet.len(), 3, "{args:?}");
+            sh.loud.sort_unstable();
+            sh.quiet.sort_unstable();
+            sh.out.clear();
+            sh.notes.clear();
+            let mut g = Grep::new(o.clone()).unwrap();
+            g.role = Role::Follow {
+                loud: sh.loud.clone(),
+                quiet: sh.quiet.clone(),
+            };
+            run(
+                &mut g,
+                &mut files(b"ERROR follow\n"),
+                &roots,
+                Names::IfDir,
+                &mut sh,
+            );
+            assert_eq!(
+                (sh.out, sh.notes),
+                alone(&mut files(b"ERROR follow\n")),
+                "follow {args:?}"
+            );
+        }
     }
 }

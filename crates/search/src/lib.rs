@@ -14,6 +14,7 @@ pub mod grep;
 pub mod literal;
 pub mod local;
 pub mod regex;
+pub mod share;
 pub mod walk;
 
 /// A note that is not an error (GNU prints these on stderr without failing).
@@ -45,6 +46,33 @@ pub trait Sink {
     fn error(&mut self, path: &[u8], errno: i32, dir: bool) -> bool;
     /// A note about a path. False: stop.
     fn note(&mut self, path: &[u8], note: Note) -> bool;
+    /// A shared search's leader ([`share`]) begins memo `key`: the search of a file printed
+    /// here as `display`. False: stop.
+    fn memo_start(&mut self, _key: u64, _display: &[u8], _show: bool) -> bool {
+        true
+    }
+    /// Part of the memo's output (the file's lines with no name shown). False: stop.
+    fn memo_part(&mut self, _bytes: &[u8]) -> bool {
+        true
+    }
+    /// The memo is done (`whole`: the file was read to its end, so it may be shared).
+    /// False: stop.
+    fn memo_end(&mut self, _end: &MemoEnd) -> bool {
+        true
+    }
+    /// Print the leader's memo `key` here as `display` (a shared search's follower). False:
+    /// stop.
+    fn use_memo(&mut self, _key: u64, _display: &[u8], _show: bool) -> bool {
+        true
+    }
+}
+
+/// How a file's memo ends: what its search found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoEnd {
+    pub binary: bool,
+    pub selected: u64,
+    pub whole: bool,
 }
 
 /// Output gathered into pieces of bounded size, cut at record ends where it can.
@@ -122,6 +150,30 @@ impl<'s> Printer<'s> {
 
     pub fn note(&mut self, path: &[u8], note: Note) {
         if self.flush() && !self.sink.note(path, note) {
+            self.stopped = true;
+        }
+    }
+
+    pub fn memo_start(&mut self, key: u64, display: &[u8], show: bool) {
+        if self.flush() && !self.sink.memo_start(key, display, show) {
+            self.stopped = true;
+        }
+    }
+
+    pub fn memo_part(&mut self, bytes: &[u8]) {
+        if self.flush() && !self.sink.memo_part(bytes) {
+            self.stopped = true;
+        }
+    }
+
+    pub fn memo_end(&mut self, end: &MemoEnd) {
+        if self.flush() && !self.sink.memo_end(end) {
+            self.stopped = true;
+        }
+    }
+
+    pub fn use_memo(&mut self, key: u64, display: &[u8], show: bool) {
+        if self.flush() && !self.sink.use_memo(key, display, show) {
             self.stopped = true;
         }
     }

@@ -62,6 +62,16 @@ pub trait Fs {
     fn content_key(&mut self, _path: &[u8]) -> Option<Vec<u8>> {
         None
     }
+    /// Opens a file as [`Fs::open`], with its share key ([`crate::share`]) when it may be
+    /// shared, taken from the open file itself. By default, no key.
+    fn open_keyed(&mut self, path: &[u8]) -> Result<(Box<dyn Read + '_>, Option<u64>), i32> {
+        Ok((self.open(path)?, None))
+    }
+    /// The share key of the file at `path` (not followed) when it may be shared. By default,
+    /// none.
+    fn share_key(&mut self, _path: &[u8]) -> Option<u64> {
+        None
+    }
     /// Opens the bytes a [`Fs::content_key`] named for `path`, from wherever they are kept
     /// for every file of that key (dockerbox: the image's layer, which no container can
     /// change, rather than one container's view of it). By default, [`Fs::open`].
