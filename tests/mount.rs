@@ -1135,4 +1135,19 @@ fn a_new_file_unlinked_while_open_lives_until_its_close() {
     // Closed: nothing of it is left in the container.
     landed(&c, "/srv/o");
     assert_eq!(inside(&c, "/srv/o", "ls -A"), "");
+    // An existing file written, then unlinked: its writer still writes and fstats it (the
+    // direct path holds the host file from the first write on; the rest goes by path). Its
+    // link count is the container filesystem's word: fuse-overlayfs says 1.
+    sb.exec(&c, &["sh", "-c", "echo kept > /srv/o/old"]);
+    let w = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("old"))
+        .unwrap();
+    w.write_all_at(b"K", 0).unwrap();
+    assert_eq!(w.metadata().unwrap().nlink(), 1);
+    std::fs::remove_file(dir.join("old")).unwrap();
+    w.write_all_at(b"L", 1).unwrap();
+    assert_eq!(w.metadata().unwrap().len(), 5);
+    drop(w);
+    assert_eq!(inside(&c, "/srv/o", "ls -A"), "");
 }

@@ -483,12 +483,19 @@ impl Inner {
         Ok(a)
     }
 
-    /// A new file unlinked while open: its temporary, with no link.
+    /// A node no name leads to that is still open: a new file's temporary, with no link, or
+    /// the host file a writer holds (the direct path, opened at its first write).
     async fn stat_unlinked(&self, ino: u64) -> Result<FileAttr, Errno> {
-        let Some(Pending::Temp(temp, mode, slot)) = self.pending(ino) else {
-            return Err(Errno::ENOENT);
-        };
         self.send_gathered(ino, None).await;
+        let Some(Pending::Temp(temp, mode, slot)) = self.pending(ino) else {
+            let held = self.handles.lock().ok().and_then(|m| {
+                m.values()
+                    .filter(|h| h.ino == ino)
+                    .find_map(|h| h.host.lock().ok()?.clone().flatten())
+            });
+            let md = held.ok_or(Errno::ENOENT)?.metadata().map_err(Errno::from)?;
+            return Ok(held_attr(ino, &md));
+        };
         let at = slot.read().await;
         if at.is_none() {
             return Err(Errno::ENOENT);
@@ -1440,6 +1447,39 @@ impl TmpFile for std::fs::OpenOptions {
     fn custom_flags_tmpfile(&mut self) -> &mut Self {
         use std::os::unix::fs::OpenOptionsExt;
         self.custom_flags(libc::O_TMPFILE).mode(0o600)
+    }
+}
+
+/// The attributes of a host file held open (an unlinked node's, which no path reaches).
+fn held_attr(ino: u64, md: &std::fs::Metadata) -> FileAttr {
+    use std::os::unix::fs::FileTypeExt;
+    let ft = md.file_type();
+    let kind = match () {
+        _ if ft.is_dir() => FileType::Directory,
+        _ if ft.is_symlink() => FileType::Symlink,
+        _ if ft.is_fifo() => FileType::NamedPipe,
+        _ if ft.is_socket() => FileType::Socket,
+        _ if ft.is_char_device() => FileType::CharDevice,
+        _ if ft.is_block_device() => FileType::BlockDevice,
+        _ => FileType::RegularFile,
+    };
+    let t = |s: i64, ns: i64| time_ns(s, ns.clamp(0, 999_999_999) as u32);
+    FileAttr {
+        ino: INodeNo(ino),
+        size: md.size(),
+        blocks: md.blocks(),
+        atime: t(md.atime(), md.atime_nsec()),
+        mtime: t(md.mtime(), md.mtime_nsec()),
+        ctime: t(md.ctime(), md.ctime_nsec()),
+        crtime: t(md.mtime(), md.mtime_nsec()),
+        kind,
+        perm: (md.mode() & 0o7777) as u16,
+        nlink: md.nlink().min(u32::MAX as u64) as u32,
+        uid: md.uid(),
+        gid: md.gid(),
+        rdev: kernel_rdev(md.rdev()),
+        blksize: 4096,
+        flags: 0,
     }
 }
 
