@@ -181,3 +181,49 @@ fn kernel_files_read_as_the_container_sees_them() {
     let status = sh.c(&format!("cat /containers/{c}/proc/self/status")).ok();
     assert!(status.contains("Name:"), "{status}");
 }
+
+/// A symlink leading onto `/proc` or a tmpfs (`/u -> /proc/1`) is read as the container reads
+/// it, by the direct path and by the agent alike, from a session's first command on (when the
+/// archive API, which sees the layer beneath, would answer ENOENT); `ls -l` and `test -f`
+/// agree.
+#[test]
+fn links_onto_proc_and_tmpfs_read_as_inside() {
+    let Some(mut sb) = Sandbox::new("catlink") else {
+        return;
+    };
+    let c = sb.run("l", BUSYBOX, &["--tmpfs", "/scratch"]);
+    sb.exec(
+        &c,
+        &[
+            "sh",
+            "-c",
+            "ln -s /proc/1 /u && ln -s /proc/1/status /s && ln -s ../scratch /tmp/t \
+             && echo on-tmpfs > /scratch/f",
+        ],
+    );
+    let theirs = sb.exec(&c, &["head", "-n", "1", "/u/status"]);
+    assert!(theirs.starts_with("Name:"), "{theirs}");
+    for direct in ["1", "0"] {
+        // Each `-c` is a new session: its first command on the container.
+        let sh = TestShell::new().env("DOCKERBOX_DIRECT", direct);
+        for path in ["u/status", "s"] {
+            let r = sh.c(&format!("cat /containers/{c}/{path} | head -n 1"));
+            assert_eq!(
+                r.ok(),
+                format!("{theirs}\n"),
+                "DIRECT={direct} {path}: {}",
+                r.stderr
+            );
+        }
+        let r = sh.c(&format!(
+            "cat /containers/{c}/tmp/t/f; [ -f /containers/{c}/u/status ] && echo file; \
+             ls /containers/{c}/u/ | grep -cx status"
+        ));
+        assert_eq!(
+            r.ok(),
+            "on-tmpfs\nfile\n1\n",
+            "DIRECT={direct}: {}",
+            r.stderr
+        );
+    }
+}

@@ -370,3 +370,154 @@ fn arithmetic_for_loops_and_errors_in_arithmetic() {
     );
     assert_eq!(r.status, 0);
 }
+
+/// Whether process `pid` is gone (or a zombie nobody reaped yet).
+fn dead(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn a_cancelled_thread_job_ends_its_host_programs_whole_groups() {
+    let sh = TestShell::new();
+    // The job is a thread (a group); its `sh` leads a process group of its own, whose `sleep`
+    // must go with it when the job is killed, as with sh's `kill %1`.
+    let r = sh.c(
+        "{ sh -c 'sleep 1000 & echo $! > inner.pid; wait' >/dev/null 2>&1; } & \
+         n=0; until [ -s inner.pid ] || [ $n = 6000 ]; do sleep 0.01; n=$((n+1)); done; kill %1; wait %1; echo st=$?; cat inner.pid",
+    );
+    let out = r.ok();
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("st=143"), "{out}");
+    let pid = lines.next().unwrap_or_default().to_string();
+    assert!(pid.parse::<u32>().is_ok(), "{out}");
+    // Whatever happens, the sleep does not outlive the test.
+    struct Reap(String);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if !dead(&self.0) {
+                let _ = std::process::Command::new("kill").arg(&self.0).status();
+            }
+        }
+    }
+    let _reap = Reap(pid.clone());
+    crate::util::wait_until(&format!("the job's sleep {pid} to end with it"), || {
+        dead(&pid)
+    });
+}
+
+/// The bash idioms of issue 15, each over container files: `[[ ]]` with patterns, `=~` (its
+/// groups in BASH_REMATCH) and `&&`/`||`, `(( ))`, brace expansion, `${x/a/b}`, `${x//a/b}`,
+/// `${x:off:len}`, `<(...)` and `>(...)`, `|&`, `&>`, `set -o pipefail`, `$RANDOM`,
+/// `$LINENO`, `$'...'`.
+#[test]
+fn bash_idioms_over_the_namespace() {
+    let Some(mut sb) = Sandbox::new("langidioms") else {
+        return;
+    };
+    let a = sb.run("a", BUSYBOX, &["--hostname", "alpha"]);
+    let b = sb.run("b", BUSYBOX, &["--hostname", "beta"]);
+    let sh = TestShell::new();
+    let script = r#"A=/containers/{a} B=/containers/{b}
+h=$(cat $A/etc/hostname)
+[[ $h == al* && $h =~ ^(a)(l) ]] && echo "match ${BASH_REMATCH[2]} ${#BASH_REMATCH[@]}"
+[[ $h != b* || -z $h ]] && echo not-b
+(( ${#h} * 2 == 10 )) && echo len
+echo $A/etc/{hostname,passwd} | sed "s|$A||g"
+echo {1..3} {01..03} {a..c}
+echo ${h/a/A} ${h//a/A} ${h:1:3} ${h: -2}
+diff <(cat $A/etc/hostname) <(cat $B/etc/hostname) >/dev/null || echo differ
+cat $A/nope |& grep -c 'No such file'
+{ echo out; echo err >&2; } &> $A/tmp/both; cat $A/tmp/both
+set -o pipefail; false | true; echo pipefail=$?; set +o pipefail; false | true; echo plain=$?
+echo $RANDOM $RANDOM $RANDOM
+echo $'tab\there' | grep -c $'\t'
+echo line=$LINENO
+echo $h > >(tr a-z A-Z)"#
+        .replace("{a}", &a)
+        .replace("{b}", &b);
+    let r = sh.c(&script);
+    let out = r.ok();
+    let (head, tail) = out.split_at(out.find("pipefail=").unwrap_or(0));
+    assert_eq!(
+        head,
+        "match l 3\nnot-b\nlen\n/etc/hostname /etc/passwd\n1 2 3 01 02 03 a b c\n\
+         Alpha AlphA lph ha\ndiffer\n1\nout\nerr\n",
+        "{}",
+        r.stderr
+    );
+    let lines: Vec<&str> = tail.lines().collect();
+    assert_eq!(lines[..2], ["pipefail=1", "plain=0"], "{out}");
+    let random: Vec<u32> = lines[2].split(' ').filter_map(|n| n.parse().ok()).collect();
+    assert!(
+        random.len() == 3
+            && random.iter().all(|&n| n <= 32767)
+            && random.windows(2).any(|w| w[0] != w[1]),
+        "{out}"
+    );
+    assert_eq!(lines[3..], ["1", "line=15", "ALPHA"], "{out}");
+    assert_eq!(sb.exec(&a, &["cat", "/tmp/both"]), "out\nerr");
+}
+
+/// POSIX pieces over container files: `set -x`/`-f`/`-C` (and `>|`), `umask` (a subshell's
+/// own), `<>` refused there (only host files are opened both ways), `exec N>` into a container
+/// file landing when closed, `<<-` and two here-documents on a line, `elif`, `break 2` and
+/// `continue 2`, `${10}` and `shift`, `trap ERR`, `.` and `source` of a container file, `type
+/// -t`, nested backquotes, trailing newlines of `$(...)`, `until`, `!`, `eval`.
+#[test]
+fn posix_pieces_over_the_namespace() {
+    let Some(mut sb) = Sandbox::new("langposix") else {
+        return;
+    };
+    let a = sb.run("a", BUSYBOX, &[]);
+    let sh = TestShell::new();
+    let script = r#"A=/containers/{a}
+set -x; echo traced; set +x
+set -f; echo /containers/*; set +f
+set -C; echo a > $A/tmp/f; echo b > $A/tmp/f || echo refused; echo c >| $A/tmp/f; cat $A/tmp/f; set +C
+umask 027; umask; (umask 0; umask); umask; umask -S
+echo data > $A/tmp/rw; exec 3<> $A/tmp/rw || echo rw-refused
+exec 4> $A/tmp/held; echo one >&4; echo two >&4; exec 4>&-; cat $A/tmp/held
+l=x
+	cat <<-EOT; cat <<'X'
+	tabbed $l
+	EOT
+literal $l
+X
+if false; then :; elif true; then echo elif; else :; fi
+for i in 1 2 3; do for j in 1 2; do [ $j = 2 ] && continue 2; [ $i = 3 ] && break 2; echo $i$j; done; done
+f() { echo ${10} $#; shift 9; echo $1; }; f 1 2 3 4 5 6 7 8 9 ten
+trap 'echo err-trapped' ERR; false; trap - ERR; false
+echo 'echo sourced $1' > $A/tmp/s.sh; . $A/tmp/s.sh one; source $A/tmp/s.sh two
+type -t f cd if
+echo `echo \`echo nested\``; x=$(printf 'a\n\n\n'); echo "[$x]"
+until [ "${n:=0}" -ge 2 ]; do n=$((n+1)); done; echo until=$n
+! false && echo negated
+eval 'echo evaled $#'"#
+        .replace("{a}", &a);
+    let r = sh.c(&script);
+    assert_eq!(
+        r.out(),
+        "traced\n/containers/*\nrefused\nc\n0027\n0000\n0027\nu=rwx,g=rx,o=\nrw-refused\n\
+         one\ntwo\ntabbed x\nliteral $l\nelif\n11\n21\nten 10\nten\nerr-trapped\n\
+         sourced one\nsourced two\nfunction\nbuiltin\nkeyword\nnested\n[a]\nuntil=2\n\
+         negated\nevaled 0\n",
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr,
+        format!(
+            "+ echo traced\n+ set +x\n\
+             dockerbox: /containers/{a}/tmp/f: cannot overwrite existing file\n\
+             dockerbox: /containers/{a}/tmp/rw: <> opens host files only (a container file \
+             is read with < and written with > or >>)\n"
+        )
+    );
+    assert_eq!(sb.exec(&a, &["cat", "/tmp/held"]), "one\ntwo");
+}

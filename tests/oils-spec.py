@@ -16,6 +16,7 @@ and asked again for a case dockerbox does not match.
 """
 
 import concurrent.futures
+import glob
 import hashlib
 import json
 import os
@@ -88,10 +89,31 @@ def expected(case):
     return e.get("stdout"), int(e.get("status", 0))
 
 
+def python2_dir():
+    """A directory holding `python2`, which spec/bin's helpers (argv.py...) name in their `#!`
+    line: $PYTHON2, a python2 on PATH that runs, or pyenv's 2.7. Without one, bash fails every
+    case that uses them and they are not counted."""
+    found = [os.environ.get("PYTHON2", "")]
+    found += [os.path.join(d, "python2") for d in os.environ.get("PATH", "").split(":") if d]
+    found += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/2.*/bin/python2")))
+    for exe in found:
+        if exe and os.access(exe, os.X_OK) and subprocess.run(
+                [exe, "-c", "pass"], capture_output=True).returncode == 0:
+            link_dir = tempfile.mkdtemp(prefix="oils-spec-python2-")
+            os.symlink(os.path.realpath(exe), os.path.join(link_dir, "python2"))
+            return link_dir
+    print("no python2: cases using spec/bin's helpers are not counted", file=sys.stderr)
+    return None
+
+
+PYTHON2_DIR = None
+
+
 def run(shell, code, spec_dir):
     with tempfile.TemporaryDirectory(prefix="oils-spec-") as tmp:
+        path = [os.path.join(spec_dir, "bin")] + ([PYTHON2_DIR] if PYTHON2_DIR else [])
         env = {
-            "PATH": os.path.join(spec_dir, "bin") + ":/usr/local/bin:/usr/bin:/bin",
+            "PATH": ":".join(path) + ":/usr/local/bin:/usr/bin:/bin",
             "HOME": tmp, "TMP": tmp, "SH": shell, "LC_ALL": "C.UTF-8", "TZ": "UTC",
             "REPO_ROOT": os.path.dirname(spec_dir),
         }
@@ -128,6 +150,8 @@ def main(argv):
     files = args[2:] or FILES
     spec_dir = os.path.join(checkout, "spec")
     cache_path, cache = bash_cache()
+    global PYTHON2_DIR
+    PYTHON2_DIR = python2_dir()
 
     def judge(case):
         """None when bash itself fails the case, else (passed, report)."""
@@ -172,8 +196,13 @@ def main(argv):
             total_pass += npass
             total_fail += nfail
             print(f"{f}: {npass} passed, {nfail} failed")
-    with open(cache_path, "w") as out:
+    with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(cache_path), delete=False,
+                                     prefix=".oils-spec-bash-cache.") as out:
         json.dump(cache, out)
+    os.replace(out.name, cache_path)
+    if PYTHON2_DIR:
+        os.unlink(os.path.join(PYTHON2_DIR, "python2"))
+        os.rmdir(PYTHON2_DIR)
     n = total_pass + total_fail
     pct = 100 * total_pass // n if n else 0
     print(f"{total_pass} passed, {total_fail} failed ({pct}%) over the {n} cases bash passes"

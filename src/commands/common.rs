@@ -3,18 +3,35 @@
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use crate::commands::UsageError;
 pub use crate::output::quote::{quote, quote_c, quote_if_needed};
 use crate::vfs::FsError;
 
-/// The process's umask, read once: from /proc (no window in which it is 0 for the other
-/// threads), else by setting and restoring it.
+/// The process's umask as last set through [`set_umask`]; read first from /proc (no window in
+/// which it is 0 for the other threads), else by setting and restoring it.
 pub fn umask() -> u32 {
-    static UMASK: OnceLock<u32> = OnceLock::new();
-    *UMASK.get_or_init(|| umask_from_proc().unwrap_or_else(umask_by_swap))
+    static START: OnceLock<()> = OnceLock::new();
+    START.get_or_init(|| {
+        let m = umask_from_proc().unwrap_or_else(umask_by_swap);
+        let _ = UMASK.compare_exchange(UNREAD, m, Ordering::SeqCst, Ordering::SeqCst);
+    });
+    UMASK.load(Ordering::SeqCst)
 }
+
+/// Sets the process's umask (the `umask` builtin): what files made from now on and host
+/// programs started get.
+pub fn set_umask(mask: u32) {
+    let _ = umask();
+    // SAFETY: umask(2) cannot fail and only sets the process's mask.
+    unsafe { libc::umask((mask & 0o777) as libc::mode_t) };
+    UMASK.store(mask & 0o777, Ordering::SeqCst);
+}
+
+const UNREAD: u32 = u32::MAX;
+static UMASK: AtomicU32 = AtomicU32::new(UNREAD);
 
 fn umask_from_proc() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -41,7 +41,7 @@ use std::io::Write;
 use futures_util::future::LocalBoxFuture;
 
 pub use args::{Args, UsageError};
-pub use common::umask;
+pub use common::{set_umask, umask};
 pub use help::every_name;
 #[cfg(test)]
 pub use help::LANGUAGE;

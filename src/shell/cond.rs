@@ -181,8 +181,48 @@ fn regex_text(sh: &mut Shell, w: &Word) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// `regexec` of `re` on `s`; sets BASH_REMATCH to the whole match.
+/// How many groups an extended regex has: its `(`s outside brackets and not escaped (libc's
+/// `regex_t` keeps its own count private).
+fn groups_in(re: &[u8]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < re.len() {
+        match re[i] {
+            b'\\' => i += 1,
+            b'(' => n += 1,
+            b'[' => {
+                // `[]...]` and `[^]...]` hold a literal `]` first.
+                i += 1;
+                if re.get(i) == Some(&b'^') {
+                    i += 1;
+                }
+                if re.get(i) == Some(&b']') {
+                    i += 1;
+                }
+                while i < re.len() && re[i] != b']' {
+                    // `[:alpha:]` and its kin end with `:]`.
+                    if re[i] == b'[' && matches!(re.get(i + 1), Some(b':' | b'.' | b'=')) {
+                        let close = re.get(i + 1).copied().unwrap_or(b':');
+                        i += 2;
+                        while i + 1 < re.len() && !(re[i] == close && re[i + 1] == b']') {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    n
+}
+
+/// `regexec` of `re` on `s`; sets BASH_REMATCH to the match and its groups (an unmatched
+/// group is empty), or to no elements when it does not match, as bash does.
 fn regex_match(s: &[u8], re: &[u8], sh: &mut Shell) -> Result<bool, String> {
+    /// Groups past this many are not kept (POSIX regexes rarely have so many).
+    const MAX_GROUPS: usize = 64;
     let (Ok(cre), Ok(cs)) = (CString::new(re), CString::new(s)) else {
         return Ok(false);
     };
@@ -192,18 +232,29 @@ fn regex_match(s: &[u8], re: &[u8], sh: &mut Shell) -> Result<bool, String> {
     if unsafe { libc::regcomp(&mut r, cre.as_ptr(), libc::REG_EXTENDED) } != 0 {
         return Err(format!("{}: invalid regular expression", lossy(re)));
     }
-    let mut m = [libc::regmatch_t {
-        rm_so: -1,
-        rm_eo: -1,
-    }; 1];
-    // SAFETY: `r` was compiled; `m` has room for one match.
-    let hit = unsafe { libc::regexec(&r, cs.as_ptr(), 1, m.as_mut_ptr(), 0) } == 0;
+    let n = (groups_in(re) + 1).min(MAX_GROUPS);
+    let mut m = vec![
+        libc::regmatch_t {
+            rm_so: -1,
+            rm_eo: -1,
+        };
+        n
+    ];
+    // SAFETY: `r` was compiled; `m` has room for `n` matches.
+    let hit = unsafe { libc::regexec(&r, cs.as_ptr(), n, m.as_mut_ptr(), 0) } == 0;
     // SAFETY: frees what regcomp allocated.
     unsafe { libc::regfree(&mut r) };
-    if hit && m[0].rm_so >= 0 {
-        let (a, b) = (m[0].rm_so as usize, m[0].rm_eo as usize);
-        sh.vars
-            .set(b"BASH_REMATCH", s.get(a..b).unwrap_or_default().to_vec());
+    let mut groups = std::collections::BTreeMap::new();
+    if hit {
+        for (i, g) in m.iter().enumerate() {
+            let text = match (usize::try_from(g.rm_so), usize::try_from(g.rm_eo)) {
+                (Ok(a), Ok(b)) => s.get(a..b).unwrap_or_default().to_vec(),
+                _ => Vec::new(),
+            };
+            groups.insert(i as i64, text);
+        }
     }
+    sh.vars
+        .set_value(b"BASH_REMATCH", crate::context::Value::Indexed(groups));
     Ok(hit)
 }

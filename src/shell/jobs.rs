@@ -1435,7 +1435,8 @@ impl Shell {
 
     /// At the end of a script or `-c`: waits for the `&` jobs that run in dockerbox itself
     /// (threads: loops, builtins, functions) and for host jobs' container file streams, which
-    /// would die with the process; host programs go on by themselves. Not after a Ctrl-C, a
+    /// would die with the process, and for `<(...)`/`>(...)`; host programs go on by themselves.
+    /// Not after a Ctrl-C, a
     /// SIGTERM or SIGHUP, nor in the REPL; a Ctrl-C during the wait ends it.
     pub async fn wait_for_threads(&mut self) {
         if self.interactive
@@ -1455,7 +1456,7 @@ impl Shell {
                 })
             });
             match next {
-                None => return,
+                None => break,
                 Some((id, Some(t), _)) => {
                     if self.wait_thread(id, t, false).await.is_none() {
                         return;
@@ -1468,6 +1469,16 @@ impl Shell {
                     }
                 }
                 Some(_) => {}
+            }
+        }
+        // `>(tr a-z A-Z)`'s output lands too.
+        for t in super::run::take_process_subs() {
+            let join = tokio::task::spawn_blocking(move || {
+                let _ = t.join();
+            });
+            tokio::select! {
+                _ = join => {}
+                () = interrupt::wait() => return,
             }
         }
     }

@@ -183,15 +183,24 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                 sh.errors.error("filename argument required");
                 return exit_codes::USAGE;
             };
-            let path = find_script(sh, file);
-            let text = match std::fs::read(&path) {
+            let text = match find_script(sh, file) {
+                Some(path) => std::fs::read(&path).map_err(|e| crate::vfs::io_text(&e)),
+                // A file inside a container (`. /containers/c/etc/profile`), read through the
+                // namespace: whole, as sh reads a sourced file before running it.
+                None => {
+                    let mut text = Vec::new();
+                    let p = sh.resolve(file);
+                    sh.vfs
+                        .read(&p, &mut text)
+                        .await
+                        .map(|_| text)
+                        .map_err(|e| e.to_string())
+                }
+            };
+            let text = match text {
                 Ok(t) => t,
                 Err(e) => {
-                    sh.errors.error(format!(
-                        "{}: {}",
-                        file.to_string_lossy(),
-                        crate::vfs::io_text(&e)
-                    ));
+                    sh.errors.error(format!("{}: {e}", sh.own.name(file)));
                     return exit_codes::FAILURE;
                 }
             };
@@ -221,6 +230,17 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
                 // `command` alone or with only options: nothing to run.
                 return exit_codes::OK;
             }
+            if name == "type" {
+                let flags: Vec<u8> = args
+                    .iter()
+                    .map(b)
+                    .take_while(|a| a.starts_with(b"-") && a.len() > 1)
+                    .flat_map(|a| a[1..].to_vec())
+                    .collect();
+                if let Some(st) = type_with_flags(sh, &flags, &names, out) {
+                    return st;
+                }
+            }
             let mut st = exit_codes::OK;
             for n in names {
                 match describe(sh, n, verbose) {
@@ -242,15 +262,28 @@ pub async fn run(sh: &mut Shell, name: &str, args: Vec<OsString>, out: &mut Out)
         "hash" => hash(sh, &args, out),
         "umask" => {
             let m = crate::commands::umask();
-            match args.first() {
+            let symbolic = args.first().is_some_and(|a| a == "-S");
+            let mode = args.iter().find(|a| *a != "-S" && *a != "-p");
+            match mode {
+                None if symbolic => {
+                    let who = |shift: u32| {
+                        let allowed = !(m >> shift) & 7;
+                        [(4, 'r'), (2, 'w'), (1, 'x')]
+                            .iter()
+                            .filter(|(bit, _)| allowed & bit != 0)
+                            .map(|(_, c)| *c)
+                            .collect::<String>()
+                    };
+                    let _ = writeln!(out, "u={},g={},o={}", who(6), who(3), who(0));
+                    exit_codes::OK
+                }
                 None => {
                     let _ = writeln!(out, "{m:04o}");
                     exit_codes::OK
                 }
                 Some(a) => match u32::from_str_radix(&a.to_string_lossy(), 8) {
                     Ok(v) if v <= 0o777 => {
-                        // SAFETY: umask only sets the process's mask.
-                        unsafe { libc::umask(v as libc::mode_t) };
+                        crate::commands::set_umask(v);
                         exit_codes::OK
                     }
                     _ => {
@@ -1025,6 +1058,63 @@ fn getopts(sh: &mut Shell, args: Vec<OsString>) -> i32 {
 }
 
 /// What `type`/`command -v` say about `name`.
+/// `type -t` (the kind of each name: `alias`, `keyword`, `function`, `builtin`, `file`),
+/// `type -p` (the file a name would run, if that is what it runs) and `type -P` (the file in
+/// `$PATH` whatever it runs), as bash; `None` without those flags. Status 1 if any name gave
+/// nothing.
+fn type_with_flags(sh: &Shell, flags: &[u8], names: &[&OsString], out: &mut Out) -> Option<i32> {
+    let (kind, path, force) = (
+        flags.contains(&b't'),
+        flags.contains(&b'p'),
+        flags.contains(&b'P'),
+    );
+    if !(kind || path || force) {
+        return None;
+    }
+    let mut st = exit_codes::OK;
+    for n in names {
+        let what = describe(sh, n, true);
+        let word = what.as_deref().and_then(|d| {
+            let rest = d.strip_prefix(n.as_bytes())?;
+            Some(if rest.starts_with(b" is a shell keyword") {
+                "keyword"
+            } else if rest.starts_with(b" is aliased") {
+                "alias"
+            } else if rest.starts_with(b" is a function") {
+                "function"
+            } else if rest.starts_with(b" is a shell builtin") {
+                "builtin"
+            } else {
+                "file"
+            })
+        });
+        let line = if force || (path && word == Some("file")) {
+            let p = if force {
+                program_path(sh, n)
+            } else {
+                describe(sh, n, false)
+            };
+            p.filter(|_| force || word == Some("file"))
+        } else if path {
+            // A builtin or function: nothing to print, and not a failure.
+            if word.is_some() {
+                continue;
+            }
+            None
+        } else {
+            word.map(|w| w.as_bytes().to_vec())
+        };
+        match line {
+            Some(l) => {
+                let _ = out.write_all(&l);
+                let _ = out.write_all(b"\n");
+            }
+            None => st = exit_codes::FAILURE,
+        }
+    }
+    Some(st)
+}
+
 fn describe(sh: &Shell, name: &OsStr, verbose: bool) -> Option<Vec<u8>> {
     let n = name.as_bytes();
     let shown = lossy(n);
@@ -1069,19 +1159,7 @@ fn describe(sh: &Shell, name: &OsStr, verbose: bool) -> Option<Vec<u8>> {
             .into_bytes(),
         );
     }
-    let path = if n.contains(&b'/') {
-        std::path::Path::new(name)
-            .is_file()
-            .then(|| name.to_os_string())
-    } else {
-        let dirs = sh.vars.get(b"PATH").unwrap_or(b"/usr/bin:/bin").to_vec();
-        dirs.split(|&c| c == b':').find_map(|d| {
-            let p = std::path::Path::new(OsStr::from_bytes(d)).join(name);
-            let meta = std::fs::metadata(&p).ok()?;
-            use std::os::unix::fs::PermissionsExt;
-            (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then(|| p.into_os_string())
-        })
-    }?;
+    let path = OsString::from_vec(program_path(sh, name)?);
     Some(if verbose {
         format!("{shown} is {}", path.to_string_lossy()).into_bytes()
     } else {
@@ -1089,22 +1167,43 @@ fn describe(sh: &Shell, name: &OsStr, verbose: bool) -> Option<Vec<u8>> {
     })
 }
 
+/// The executable file `name` names: itself with a slash, else the first in `$PATH`.
+fn program_path(sh: &Shell, name: &OsStr) -> Option<Vec<u8>> {
+    if name.as_bytes().contains(&b'/') {
+        return std::path::Path::new(name)
+            .is_file()
+            .then(|| name.as_bytes().to_vec());
+    }
+    let dirs = sh.vars.get(b"PATH").unwrap_or(b"/usr/bin:/bin").to_vec();
+    dirs.split(|&c| c == b':').find_map(|d| {
+        let p = std::path::Path::new(OsStr::from_bytes(d)).join(name);
+        let meta = std::fs::metadata(&p).ok()?;
+        use std::os::unix::fs::PermissionsExt;
+        (meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+            .then(|| p.into_os_string().into_vec())
+    })
+}
+
 /// The file `.` reads: a name with a slash as is, else the first match in PATH, else the
 /// current directory.
-fn find_script(sh: &Shell, file: &OsStr) -> std::path::PathBuf {
+/// The host file `.` reads: a name without a slash is looked for in `$PATH`, then, as any
+/// path, where the shell is. `None`: it names a file in the namespace (a container's).
+fn find_script(sh: &Shell, file: &OsStr) -> Option<std::path::PathBuf> {
     let p = std::path::Path::new(file);
-    if file.as_bytes().contains(&b'/') {
-        return sh.host_cwd.join(p);
-    }
-    if let Some(dirs) = sh.vars.get(b"PATH") {
-        for d in dirs.split(|&c| c == b':') {
-            let c = std::path::Path::new(OsStr::from_bytes(d)).join(p);
-            if c.is_file() {
-                return c;
+    if !file.as_bytes().contains(&b'/') {
+        if let Some(dirs) = sh.vars.get(b"PATH") {
+            for d in dirs.split(|&c| c == b':') {
+                let c = std::path::Path::new(OsStr::from_bytes(d)).join(p);
+                if c.is_file() {
+                    return Some(c);
+                }
             }
         }
     }
-    sh.host_cwd.join(p)
+    match sh.resolve(file) {
+        crate::vfs::VPath::Host(h) => Some(h),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

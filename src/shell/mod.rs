@@ -106,6 +106,8 @@ pub struct Shell {
     random: std::cell::Cell<u32>,
     /// `$LINENO`: the script line the command started on.
     pub lineno: usize,
+    /// Container file streams of `exec`'s redirects, until their descriptors close.
+    held: Arc<redirect::Held>,
 }
 
 impl Deref for Shell {
@@ -122,7 +124,8 @@ impl DerefMut for Shell {
 }
 
 impl Shell {
-    /// Runs the `EXIT` trap, once, as the shell ends.
+    /// Runs the `EXIT` trap, once, as the shell ends; then closes what `exec` redirected, so
+    /// its container files land.
     pub async fn finish(&mut self) {
         let status = self.status;
         self.exit.get_or_insert(status);
@@ -133,6 +136,8 @@ impl Shell {
         if self.exit.is_none() {
             self.exit = code;
         }
+        self.inherited = None;
+        self.held.settle(&self.own).await;
     }
 
     pub fn new(vfs: Arc<Vfs>, theme: Arc<Theme>, stdout_tty: bool) -> Shell {
@@ -171,6 +176,7 @@ impl Shell {
             hashed: Default::default(),
             random: std::cell::Cell::new(std::process::id().wrapping_mul(2654435761)),
             lineno: 1,
+            held: Default::default(),
         };
         // `$PWD` is a variable like any (assignable, unsettable); `cd` sets it.
         let cwd = std::os::unix::ffi::OsStrExt::as_bytes(sh.cwd.as_os_str()).to_vec();

@@ -30,7 +30,9 @@ use crate::vfs::VPath;
 
 /// A started command.
 enum Running {
-    Child(tokio::process::Child),
+    /// A host program; `true` when it leads a process group of its own (in a background
+    /// thread job), which a signal passed on reaches whole, its own children included.
+    Child(tokio::process::Child, bool),
     Thread(oneshot::Receiver<i32>),
     Done(i32),
 }
@@ -38,15 +40,18 @@ enum Running {
 impl Running {
     async fn wait(self) -> i32 {
         match self {
-            Running::Child(mut c) => {
+            Running::Child(mut c, group) => {
                 let st = tokio::select! {
                     st = c.wait() => st,
                     () = interrupt::wait() => {
                         // Ctrl-C reached the child from the terminal; a SIGTERM or SIGHUP was
-                        // sent to dockerbox alone, so it is passed on.
+                        // sent to dockerbox alone, and a cancelled job's signal to nobody, so
+                        // it is passed on (to the job's whole group, as sh's kill %N would).
                         if let (Some(sig), Some(pid)) = (interrupt::terminating(), c.id()) {
-                            // SAFETY: kill(2) on our own child, which is not reaped yet.
-                            unsafe { libc::kill(pid as libc::pid_t, sig) };
+                            let target = if group { -(pid as libc::pid_t) } else { pid as libc::pid_t };
+                            // SAFETY: kill(2) on our own child (or the group it leads), which
+                            // is not reaped yet.
+                            unsafe { libc::kill(target, sig) };
                         }
                         c.wait().await
                     }
@@ -339,9 +344,15 @@ impl Shell {
             drop(table);
             self.assign_alone(e)
         } else if e.argv.len() == 1 && e.argv[0] == "exec" && !e.redirects.is_empty() {
-            // `exec 3>f`, `exec >log`: the redirects stay for the rest of the shell.
+            // `exec 3>f`, `exec >log`: the redirects stay for the rest of the shell, and so do
+            // their container streams; those of descriptors it closed or replaced end now.
             self.inherited = Some(table);
-            exit_codes::OK
+            self.held.hold(std::mem::take(&mut pumps));
+            if self.held.settle(&self.own).await {
+                exit_codes::OK
+            } else {
+                exit_codes::FAILURE
+            }
         } else if let Some(body) = function {
             let saved: Vec<(Vec<u8>, Option<Vec<u8>>)> = e
                 .assignments
@@ -366,7 +377,7 @@ impl Shell {
         } else {
             Box::pin(async {
                 match self.start_host(e, table, &mut pumps).await {
-                    Ok(child) => Running::Child(child).wait().await,
+                    Ok((child, group)) => Running::Child(child, group).wait().await,
                     Err(status) => status,
                 }
             })
@@ -418,7 +429,7 @@ impl Shell {
                 self.start_copy(Stage::Simple(e), table)
             } else {
                 match self.start_host(e, table, &mut pumps).await {
-                    Ok(child) => Running::Child(child),
+                    Ok((child, group)) => Running::Child(child, group),
                     Err(status) => Running::Done(status),
                 }
             };
@@ -656,22 +667,25 @@ impl Shell {
         }
     }
 
-    /// Spawns a host program (see [`Shell::host_command`]). `Err` is the status when it could
-    /// not start.
+    /// Spawns a host program (see [`Shell::host_command`]), and says whether it leads a
+    /// process group of its own. `Err` is the status when it could not start.
     async fn start_host(
         &self,
         e: Expanded,
         table: FdTable,
         pumps: &mut Pumps,
-    ) -> Result<tokio::process::Child, i32> {
+    ) -> Result<(tokio::process::Child, bool), i32> {
         let (mut cmd, name) = self.host_command(e, table, pumps).await?;
-        if interrupt::scope().is_some() {
+        let group = interrupt::scope().is_some();
+        if group {
             // In a background job: out of reach of the terminal's signals.
             super::jobs::own_group(&mut cmd);
         }
         // The command (and with it every descriptor the layout kept) is dropped right after.
         let spawned = tokio::process::Command::from(cmd).spawn();
-        spawned.map_err(|err| self.spawn_failed(&name, &err))
+        spawned
+            .map(|child| (child, group))
+            .map_err(|err| self.spawn_failed(&name, &err))
     }
 
     /// A host program to spawn in the last host directory, with the exported variables plus

@@ -53,6 +53,44 @@ pub struct Pump {
     done: oneshot::Receiver<Result<(), FsError>>,
     /// A drain's go-ahead: land the file (true) or throw it away.
     land: Option<oneshot::Sender<bool>>,
+    /// The shell's end of its pipe: once nothing here holds it, the pump sees its end.
+    end: std::sync::Weak<OwnedFd>,
+}
+
+/// Pumps of `exec`'s redirects (`exec 3>/containers/c/log`): they stay with the shell's
+/// descriptors and each ends when its descriptor is closed (`exec 3>&-`) or the shell ends,
+/// rather than with the `exec` command (whose wait would never see the pipe's end).
+#[derive(Default)]
+pub struct Held(std::sync::Mutex<Vec<Pump>>);
+
+impl Held {
+    /// Keeps `pumps`, their drains told to land their files when their input ends.
+    pub fn hold(&self, mut pumps: Pumps) {
+        for p in &mut pumps.0 {
+            if let Some(tx) = p.land.take() {
+                let _ = tx.send(true);
+            }
+        }
+        if let Ok(mut held) = self.0.lock() {
+            held.extend(pumps.0);
+        }
+    }
+
+    /// Waits for the pumps whose descriptor nothing in this process holds any more and reports
+    /// their failures. False if any failed.
+    pub async fn settle(&self, errors: &Reporter) -> bool {
+        let closed = match self.0.lock() {
+            Ok(mut held) => {
+                let (closed, open) = std::mem::take(&mut *held)
+                    .into_iter()
+                    .partition(|p| p.end.strong_count() == 0);
+                *held = open;
+                closed
+            }
+            Err(_) => Vec::new(),
+        };
+        closed.is_empty() || Pumps(closed).finish(true, errors).await
+    }
 }
 
 impl Pumps {
@@ -114,6 +152,7 @@ fn spawn_pump(
         label,
         done: rx,
         land,
+        end: std::sync::Weak::new(),
     })
 }
 
@@ -184,7 +223,20 @@ impl Shell {
                 pumps.push(pump);
                 fd
             }
+            _ if r.op == RedirOp::ReadWrite => {
+                // A container file is streamed one way through a pipe: there is no descriptor
+                // to both read and write.
+                return Err(format!(
+                    "{shown}: <> opens host files only (a container file is read with < and written with > or >>)"
+                ));
+            }
             p => {
+                if self.opts.noclobber
+                    && r.op == RedirOp::Out
+                    && self.vfs.stat(&p).await.is_ok_and(|e| e.kind == Kind::File)
+                {
+                    return Err(format!("{shown}: cannot overwrite existing file"));
+                }
                 let append = r.op == RedirOp::Append;
                 let (fd, pump) = self.drain(p, append, shown.clone()).await.map_err(fail)?;
                 pumps.push(pump);
@@ -208,7 +260,14 @@ impl Shell {
                 _ => Ok(()),
             }
         })?;
-        Ok((Arc::new(r), pump))
+        let r = Arc::new(r);
+        Ok((
+            r.clone(),
+            Pump {
+                end: Arc::downgrade(&r),
+                ..pump
+            },
+        ))
     }
 
     /// The write end of a pipe that a pump lands at `p` when the command is done.
@@ -270,7 +329,14 @@ impl Shell {
             let keep = filled.is_ok() && land_rx.blocking_recv().unwrap_or(false);
             handle.block_on(land(&vfs, &p, &attrs, sink, filled, keep))
         })?;
-        Ok((Arc::new(w), pump))
+        let w = Arc::new(w);
+        Ok((
+            w.clone(),
+            Pump {
+                end: Arc::downgrade(&w),
+                ..pump
+            },
+        ))
     }
 
     /// Whether a host program names the namespace (a path into it among its arguments, also

@@ -271,10 +271,19 @@ impl Shell {
             Compound::Group(l) => self.run_items(l).await,
             Compound::Subshell(l) => {
                 let mut sub = self.subshell_copy();
+                // The mask is the process's: what `( umask 0; ... )` set ends with it.
+                let mask = crate::commands::umask();
                 sub.run_items(l).await;
+                if crate::commands::umask() != mask {
+                    crate::commands::set_umask(mask);
+                }
                 sub.run_trap("EXIT").await;
                 self.interrupted |= sub.interrupted;
-                sub.exit.unwrap_or(sub.status)
+                let st = sub.exit.unwrap_or(sub.status);
+                // What it redirected with `exec` is closed with it: its container files land.
+                drop(sub);
+                self.held.settle(&self.own).await;
+                st
             }
             Compound::If { arms, otherwise } => {
                 for (cond, body) in arms {
@@ -634,7 +643,8 @@ impl Shell {
         out
     }
 
-    /// `<(list)` / `>(list)`: a pipe to or from a copy of the shell on its own thread, named
+    /// `<(list)` / `>(list)`: a pipe to or from a copy of the shell on its own thread (which a
+    /// script waits for at its end, as a process substitution's output outlives sh), named
     /// `/dev/fd/N` for the command it is an argument of.
     pub(super) fn process_sub(&mut self, list: &List, out: bool) -> Result<Vec<u8>, String> {
         let handle = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
@@ -646,16 +656,32 @@ impl Shell {
         sub.inherited = Some(t);
         let list = list.clone();
         let job = interrupt::scope();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("dockerbox-procsub".into())
             .spawn(move || {
                 interrupt::enter(job);
                 handle.block_on(sub.run_list(&list));
             })
             .map_err(|e| crate::vfs::io_text(&e))?;
+        if let Ok(mut subs) = PROCESS_SUBS.lock() {
+            subs.retain(|t| !t.is_finished());
+            subs.push(thread);
+        }
         let mine = Arc::new(mine);
         let name = format!("/dev/fd/{}", mine.as_raw_fd());
         self.proc_fds.push(mine);
         Ok(name.into_bytes())
     }
+}
+
+/// The threads of `<(...)` and `>(...)` that may still run.
+static PROCESS_SUBS: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Takes the process substitutions' threads, for the end of a script to wait for.
+pub(super) fn take_process_subs() -> Vec<std::thread::JoinHandle<()>> {
+    PROCESS_SUBS
+        .lock()
+        .map(|mut subs| std::mem::take(&mut *subs))
+        .unwrap_or_default()
 }

@@ -1015,14 +1015,40 @@ fn tilde(user: &[u8], env: &dyn Env) -> Vec<u8> {
         .unwrap_or_else(|| [b"~", user].concat())
 }
 
+/// The field as a pattern where a backslash that came unquoted out of an expansion escapes
+/// the next character, as in bash 5.2 (`v='*\*.txt'; ls $v` matches names ending in `*.txt`);
+/// `None` when it has none. Typed backslashes were taken by the lexer (quoted), so an unquoted
+/// one here always came from an expansion. It only shapes the pattern: a field that matches
+/// nothing stays as it was, backslashes and all.
+fn escapes_taken(field: &Field) -> Option<Field> {
+    let unquoted = |i: usize| !field.quoted.get(i).copied().unwrap_or(true);
+    if !(0..field.bytes.len()).any(|i| field.bytes[i] == b'\\' && unquoted(i)) {
+        return None;
+    }
+    let mut out = Field::default();
+    let mut i = 0;
+    while i < field.bytes.len() {
+        if field.bytes[i] == b'\\' && unquoted(i) && i + 1 < field.bytes.len() {
+            out.push(&field.bytes[i + 1..i + 2], true);
+            i += 2;
+        } else {
+            out.push(&field.bytes[i..i + 1], !unquoted(i));
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 /// Pathname expansion of one field: the sorted matches, or the field itself if it has no
 /// wildcard or nothing matches (bash without nullglob).
 fn pathnames(field: Field, lister: &dyn Lister) -> Vec<Vec<u8>> {
+    let escaped = escapes_taken(&field);
+    let pat = escaped.as_ref().unwrap_or(&field);
     // Most words have no wildcard: no pattern to compile (a long word would cost memory).
-    let wild = field
+    let wild = pat
         .bytes
         .iter()
-        .zip(&field.quoted)
+        .zip(&pat.quoted)
         .any(|(b, q)| !q && matches!(b, b'*' | b'?' | b'['));
     if !wild {
         return vec![field.bytes];
@@ -1030,10 +1056,10 @@ fn pathnames(field: Field, lister: &dyn Lister) -> Vec<Vec<u8>> {
     // Components split at every `/`, quoted or not: a slash never matches a wildcard.
     let mut comps: Vec<(Pattern, &[u8])> = Vec::new();
     let mut from = 0;
-    for i in 0..=field.bytes.len() {
-        if i == field.bytes.len() || field.bytes[i] == b'/' {
-            let bytes = &field.bytes[from..i];
-            comps.push((Pattern::new(bytes, &field.quoted[from..i]), bytes));
+    for i in 0..=pat.bytes.len() {
+        if i == pat.bytes.len() || pat.bytes[i] == b'/' {
+            let bytes = &pat.bytes[from..i];
+            comps.push((Pattern::new(bytes, &pat.quoted[from..i]), bytes));
             from = i + 1;
         }
     }
@@ -1188,6 +1214,11 @@ pub(super) mod tests {
             ("X", "x"),
             ("SPACED", "  a  b  "),
             ("STAR", "*.conf"),
+            // Backslashes in values: glob escapes where the word is globbed (bash 5.2).
+            ("ESTAR", "/g/a\\*b"),
+            ("EB", "/g/a\\b*"),
+            ("EBS", "/g/a\\b"),
+            ("ETAIL", "/g/*\\"),
             ("EMPTY", ""),
             ("SUB", "$(rm -rf ~)"),
             ("PATHS", "/containers/*/etc/os-release"),
@@ -1213,6 +1244,9 @@ pub(super) mod tests {
             b".env",
             b"dir/x",
             b"[x].txt",
+            b"/g/a*b",
+            b"/g/ab",
+            b"/g/a\\b",
             // Hostile names.
             b"/h/-rf",
             b"/h/new\nline",
@@ -1268,6 +1302,8 @@ pub(super) mod tests {
             ("echo $NOPE \"$NOPE\" a$NOPE", "<echo> <> <a>"),
             ("echo $EMPTY", "<echo>"),
             ("echo $X/$?", "<echo> <x/3>"),
+            // A line continuation right after `$`.
+            ("echo $\\\n? \"$\\\n?\" $\\\nX $\\\n", "<echo> <3> <3> <x> <$>"),
             ("echo $ a$ \"$\" $/", "<echo> <$> <a$> <$> <$/>"),
             // Field splitting only when unquoted.
             ("echo $SPACED", "<echo> <a> <b>"),
@@ -1298,6 +1334,10 @@ pub(super) mod tests {
             ("ls [x", "<ls> <[x>"),
             // Unquoted values are globbed, quoted ones not.
             ("ls $STAR \"$STAR\"", "<ls> <a.conf> <b.conf> <*.conf>"),
+            // A backslash from a value escapes the next character when the word is globbed,
+            // and stays when it is not (no wildcard left, or no match).
+            ("ls $ESTAR $EB $EBS $ETAIL", "<ls> </g/a\\*b> </g/ab> </g/a\\b> </g/*\\>"),
+            ("ls $EBS* \"$EB\"", "<ls> </g/ab> </g/a\\b*>"),
             ("ls $PATHS", "<ls> </containers/db/etc/os-release> </containers/web/etc/os-release>"),
             // A tilde's value is never globbed or split.
             ("echo ~/*", "<echo> </home/u/*>"),

@@ -944,7 +944,17 @@ impl<'a> Lexer<'a> {
 
     /// A `$` at `self.pos`, bare or inside `"..."`.
     fn dollar(&mut self, w: &mut WordBuf, quoted: bool) -> Result<(), SyntaxError> {
-        let d = self.pos;
+        let mut d = self.pos;
+        // Line continuations right after `$` join it to what follows (`$\<newline>?` is `$?`):
+        // read on as if the `$` stood just before it.
+        let mut j = d + 1;
+        while self.at(j) == Some(b'\\') && self.at(j + 1) == Some(b'\n') {
+            j += 2;
+        }
+        if j > d + 1 {
+            d = j - 1;
+            self.pos = d;
+        }
         let param = |name: &[u8]| PartKind::Param {
             name: name.to_vec(),
             quoted,
@@ -1251,6 +1261,27 @@ fn tilde_after_equals(parts: &mut Vec<Part>) {
     tilde_prefix_assign(&mut value);
     tilde_after_colons(&mut value);
     *parts = std::iter::once(head).chain(value).collect();
+}
+
+/// An assignment's value: `~` at its start and after each unquoted `:`, also inside the words
+/// of unquoted `${x-w}`, `${x=w}`, `${x?w}`, `${x+w}` (`x=~:${undef-~:~}`), as in bash.
+pub(super) fn tilde_in_assignment(parts: &mut Vec<Part>) {
+    tilde_prefix_assign(parts);
+    tilde_after_colons(parts);
+    for p in parts.iter_mut() {
+        if let PartKind::ParamOp {
+            op, quoted: false, ..
+        } = &mut p.kind
+        {
+            if let ParamOp::Default { word, .. }
+            | ParamOp::Assign { word, .. }
+            | ParamOp::Error { word, .. }
+            | ParamOp::Alt { word, .. } = &mut **op
+            {
+                tilde_in_assignment(&mut word.parts);
+            }
+        }
+    }
 }
 
 /// In an assignment's value, a `~` after an unquoted `:` expands too (`PATH=~/bin:~/x`).

@@ -1121,8 +1121,7 @@ pub fn assignment(word: &Word) -> Option<Assignment> {
         });
     }
     parts.extend(word.parts[rest_part + 1..].iter().cloned());
-    lex::tilde_prefix_assign(&mut parts);
-    lex::tilde_after_colons(&mut parts);
+    lex::tilde_in_assignment(&mut parts);
     Some(Assignment {
         name: b[..name_len].to_vec(),
         value: Word {

@@ -1207,6 +1207,65 @@ impl ArchiveBackend<'_> {
     async fn exists(&self, path: &Path) -> bool {
         self.fs.lstat(self.eng, &self.c, path).await.is_ok()
     }
+
+    /// `r`, unless it is `NotFound` for a path of a running container that a symlink on the
+    /// way leads onto a mount the archive API cannot see (`/u -> /proc/1` makes `/u/status`
+    /// procfs's): then `OnMount`, so the route asks the agent. Looked at only after a miss, so
+    /// a file found costs nothing more.
+    async fn or_on_mount<T>(&self, path: &Path, r: Result<T, FsError>) -> Result<T, FsError> {
+        match r {
+            Err(FsError::NotFound)
+                if self.c.state == State::Running && self.link_onto_mount(path).await =>
+            {
+                Err(FsError::OnMount)
+            }
+            r => r,
+        }
+    }
+
+    /// Whether resolving `path` component by component goes through a symlink whose target is
+    /// on `/proc`, `/sys` or a mount point of the container (a tmpfs, `/dev`).
+    async fn link_onto_mount(&self, path: &Path) -> bool {
+        let mut rest: Vec<OsString> = names_of(path);
+        rest.reverse();
+        let mut cur = PathBuf::from("/");
+        let mut links = 0;
+        while let Some(name) = rest.pop() {
+            let next = cur.join(&name);
+            let Ok(e) = self.fs.lstat(self.eng, &self.c, &next).await else {
+                return false;
+            };
+            let (Kind::Symlink, Some(t)) = (&e.kind, &e.link_target) else {
+                cur = next;
+                continue;
+            };
+            links += 1;
+            let target = super::path::link_target_in_container(&next, t);
+            if links > super::MAX_LINKS {
+                return false;
+            }
+            if target.starts_with("/proc")
+                || target.starts_with("/sys")
+                || self.eng.under_mount(&self.c.id, &target).await
+            {
+                return true;
+            }
+            rest.extend(names_of(&target).into_iter().rev());
+            cur = PathBuf::from("/");
+        }
+        false
+    }
+}
+
+/// The plain names of a path's components (`/`, `.` and `..` left out: paths here are
+/// normalized).
+fn names_of(path: &Path) -> Vec<OsString> {
+    path.components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_os_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 impl Backend for ArchiveBackend<'_> {
@@ -1230,18 +1289,27 @@ impl Backend for ArchiveBackend<'_> {
                         .cloned()
                         .ok_or(FsError::Loop)
                 }
-                r => r,
+                // A parent through a link onto `/proc` or a tmpfs (the name itself is not
+                // followed).
+                r => match path.parent() {
+                    Some(parent) => self.or_on_mount(parent, r).await,
+                    None => r,
+                },
             }
         })
     }
 
     fn stat<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Entry> {
-        Box::pin(async move { Ok(self.resolve(path).await?.1) })
+        Box::pin(async move {
+            let r = self.resolve(path).await;
+            Ok(self.or_on_mount(path, r).await?.1)
+        })
     }
 
     fn read_dir<'a>(&'a self, path: &'a Path) -> BoxFut<'a, Arc<Vec<Entry>>> {
         Box::pin(async move {
-            let (real, e) = self.resolve(path).await?;
+            let r = self.resolve(path).await;
+            let (real, e) = self.or_on_mount(path, r).await?;
             if !e.is_dir() {
                 return Err(FsError::NotADirectory);
             }
@@ -1265,9 +1333,8 @@ impl Backend for ArchiveBackend<'_> {
 
     fn open_read<'a>(&'a self, path: &'a Path, _size_hint: u64) -> BoxFut<'a, FileReader> {
         Box::pin(async move {
-            Ok(FileReader::Archive(
-                self.fs.open_read(self.eng, &self.c, path).await?,
-            ))
+            let r = self.fs.open_read(self.eng, &self.c, path).await;
+            Ok(FileReader::Archive(self.or_on_mount(path, r).await?))
         })
     }
 

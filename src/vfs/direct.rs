@@ -60,8 +60,9 @@ impl DirectFs<'_> {
             Err(e) => return Err(e.into()),
         };
         if on_kernel_fs(&f) {
-            // Read as the container's processes would: by the agent, not as the host's root.
-            return Err(FsError::Unsupported);
+            // Read as the container's processes would: by the agent, not as the host's root
+            // (and never the archive API's layer beneath, when a link led here).
+            return Err(FsError::OnMount);
         }
         Ok(f)
     }

@@ -38,6 +38,11 @@ pub enum FsError {
     /// picks again, once.
     #[error("the agent went away")]
     Gone,
+    /// Only a process in the running container sees this path as the container does: it is on
+    /// a kernel filesystem, or a symlink on the way leads onto `/proc`, `/sys` or a tmpfs
+    /// (`/u -> /proc/1`). The route then waits for the agent (once); else it is `Unsupported`.
+    #[error("Operation not supported")]
+    OnMount,
     #[error("cannot connect to {addr}: {reason}")]
     Unreachable { addr: String, reason: String },
     #[error("engine error: {0}")]
@@ -132,7 +137,7 @@ impl FsError {
             FsError::Interrupted => libc::EINTR,
             // A stopped container can only be added to: to a frontend it is read-only.
             FsError::NotRunning(_) => libc::EROFS,
-            FsError::Unsupported => libc::EOPNOTSUPP,
+            FsError::Unsupported | FsError::OnMount => libc::EOPNOTSUPP,
             FsError::Gone => libc::ESTALE,
             FsError::Unreachable { .. } => libc::EHOSTUNREACH,
             FsError::Engine(_) => libc::EIO,

@@ -515,6 +515,8 @@ impl Vfs {
         F: for<'b> Fn(&'b dyn Backend, &'b At) -> BoxFut<'b, T>,
     {
         let mut picked_again = false;
+        // Whether a backend said only the agent sees the path (`OnMount`) and it was waited for.
+        let mut waited = false;
         // What the last backend that declined a write says of it (a read-only tree: EROFS).
         let mut refused = FsError::Unsupported;
         'pick: loop {
@@ -528,7 +530,20 @@ impl Vfs {
                     break;
                 };
                 match op(&*b, &at).await {
-                    Err(FsError::Unsupported) => {
+                    Err(FsError::OnMount)
+                        if !waited && c.as_ref().is_some_and(|c| c.state == State::Running) =>
+                    {
+                        // A process in the container sees it differently (a link onto `/proc`
+                        // or a tmpfs): its agent answers, started and waited for if need be.
+                        waited = true;
+                        hops = [Hop::Served {
+                            wait: true,
+                            blind: true,
+                        }]
+                        .into();
+                        continue;
+                    }
+                    Err(FsError::Unsupported | FsError::OnMount) => {
                         if need.writes() {
                             refused = b.refuse_write();
                         }
