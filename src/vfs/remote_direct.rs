@@ -127,8 +127,11 @@ impl Vfs {
         if c1.state != running || c2.state != running {
             return None;
         }
-        let (pid, _) = eng.helper_target(&c1.id).await?;
-        let super::agent::Via::Agent(conn) = self.via_with(&c2, true).await else {
+        // The source's inspect and the destination's agent (the helper's start, on first use)
+        // at once: each is round trips to the engine.
+        let (target, via) = tokio::join!(eng.helper_target(&c1.id), self.via_with(&c2, true));
+        let (pid, _) = target?;
+        let super::agent::Via::Agent(conn) = via else {
             return None;
         };
         conn.helper.as_ref()?;

@@ -8,7 +8,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{mpsc, Arc};
 
 use dockerbox_proto::pack::Sampler;
 use dockerbox_proto::{Attr, DirEntry, Request, Response, StatFs, CHUNK};
@@ -550,6 +551,105 @@ struct OpenWrite {
     dest: PathBuf,
     mode: u32,
     failed: Option<i32>,
+    /// A new file, invisible until its rename: its data is gathered into big writes. Written in
+    /// place (a log appended to, a device), each chunk goes at once, seen as it comes.
+    gather: bool,
+    /// Data not yet written.
+    pending: Vec<u8>,
+    /// The thread writing a big file's full buffers, once there was one.
+    writer: Option<Writer>,
+}
+
+/// Bytes gathered before one `write(2)` into a new file. On fuse-overlayfs storage each
+/// write is a round trip to the container's one-threaded daemon: measured there (load 17),
+/// 256 MiB took 10 s in 32 KiB writes (what the engine's own untar does), 3.3 s in 128 KiB and
+/// 2.3 s in 1 MiB ones.
+const WRITE_BUF: usize = 1 << 20;
+
+/// Full buffers in flight to a [`Writer`] (each [`WRITE_BUF`]): bounded, so memory stays flat.
+const WRITE_QUEUE: usize = 3;
+
+/// A thread writing one file's full buffers in order, so the main thread goes on taking stdin
+/// while the filesystem is busy (the stream into the agent never stalls on it). Buffers come
+/// back for reuse; the first failure stops it and is kept for the next `data` or the close.
+struct Writer {
+    tx: Option<mpsc::SyncSender<Vec<u8>>>,
+    back: mpsc::Receiver<Vec<u8>>,
+    failed: Arc<AtomicI32>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(file: File) -> Writer {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(WRITE_QUEUE);
+        let (back_tx, back) = mpsc::channel();
+        let failed = Arc::new(AtomicI32::new(0));
+        let seen = failed.clone();
+        let thread = std::thread::spawn(move || {
+            let mut file = file;
+            for mut buf in rx {
+                if seen.load(Ordering::Relaxed) == 0 {
+                    if let Err(e) = file.write_all(&buf) {
+                        seen.store(e.raw_os_error().unwrap_or(libc::EIO), Ordering::Relaxed);
+                    }
+                }
+                buf.clear();
+                let _ = back_tx.send(buf);
+            }
+        });
+        Writer {
+            tx: Some(tx),
+            back,
+            failed,
+            thread: Some(thread),
+        }
+    }
+
+    fn failed(&self) -> Option<i32> {
+        Some(self.failed.load(Ordering::Relaxed)).filter(|&e| e != 0)
+    }
+
+    /// Queues a full buffer; gives an empty one back (reused when the thread returned one).
+    fn send(&mut self, buf: Vec<u8>) -> Vec<u8> {
+        if let Some(tx) = &self.tx {
+            if tx.send(buf).is_err() {
+                self.failed.store(libc::EIO, Ordering::Relaxed);
+            }
+        }
+        self.back
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(WRITE_BUF + CHUNK))
+    }
+
+    /// Waits until every queued buffer is written; the first failure, if any.
+    fn finish(&mut self) -> Option<i32> {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                self.failed.store(libc::EIO, Ordering::Relaxed);
+            }
+        }
+        self.failed()
+    }
+}
+
+impl OpenWrite {
+    /// Writes what is pending and waits for the writer thread: afterwards the file holds every
+    /// byte taken, or `failed` says why not.
+    fn flush(&mut self) {
+        if let Some(w) = &mut self.writer {
+            if let Some(e) = w.finish() {
+                self.failed.get_or_insert(e);
+            }
+        }
+        self.writer = None;
+        let pending = std::mem::take(&mut self.pending);
+        if let (None, Some(f), false) = (self.failed, self.file.as_mut(), pending.is_empty()) {
+            if let Err(e) = f.write_all(&pending) {
+                self.failed = Some(e.raw_os_error().unwrap_or(libc::EIO));
+            }
+        }
+    }
 }
 
 /// The open writes by request id, and a buffer to unpack packed chunks into.
@@ -684,10 +784,14 @@ impl Writes {
             dest: p(path).to_path_buf(),
             mode,
             failed: None,
+            gather: false,
+            pending: Vec::new(),
+            writer: None,
         };
         let opened = w.open(id, tmp, append);
         let answer = match opened {
             Ok(f) => {
+                w.gather = w.tmp.is_some();
                 w.file = Some(f);
                 None
             }
@@ -701,11 +805,12 @@ impl Writes {
     }
 
     /// The open file of write `id` (for `FillFrom`), if its open succeeded.
-    pub fn file_of(&self, id: u32) -> io::Result<File> {
+    pub fn file_of(&mut self, id: u32) -> io::Result<File> {
         let w = self
             .0
-            .get(&id)
+            .get_mut(&id)
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+        w.flush();
         if let Some(e) = w.failed {
             return Err(io::Error::from_raw_os_error(e));
         }
@@ -721,14 +826,36 @@ impl Writes {
         if w.failed.is_some() {
             return None;
         }
-        let file = w.file.as_mut()?;
-        match file.write_all(data) {
-            Ok(()) => None,
-            Err(e) => {
-                w.failed = Some(e.raw_os_error().unwrap_or(libc::EIO));
-                Some(errno(&e))
-            }
+        if let Some(e) = w.writer.as_ref().and_then(Writer::failed) {
+            w.failed = Some(e);
+            return Some(Response::Error { errno: e });
         }
+        let file = w.file.as_mut()?;
+        if !w.gather {
+            return match file.write_all(data) {
+                Ok(()) => None,
+                Err(e) => {
+                    w.failed = Some(e.raw_os_error().unwrap_or(libc::EIO));
+                    Some(errno(&e))
+                }
+            };
+        }
+        w.pending.extend_from_slice(data);
+        if w.pending.len() >= WRITE_BUF {
+            let writer = match &mut w.writer {
+                Some(t) => t,
+                None => match file.try_clone() {
+                    Ok(f) => w.writer.insert(Writer::start(f)),
+                    Err(e) => {
+                        w.failed = Some(e.raw_os_error().unwrap_or(libc::EIO));
+                        return Some(errno(&e));
+                    }
+                },
+            };
+            let full = std::mem::take(&mut w.pending);
+            w.pending = writer.send(full);
+        }
+        None
     }
 
     /// Appends a packed chunk, unpacked; a chunk that does not unpack fails the write (EPROTO).
@@ -755,9 +882,13 @@ impl Writes {
     /// Lands the file (mode, fsync, rename) or removes it; always answers `Closed`. A file
     /// written in place only gets its mode (when that changes), and nothing is removed.
     pub fn close(&mut self, id: u32, commit: bool) -> Response {
-        let Some(w) = self.0.remove(&id) else {
+        let Some(mut w) = self.0.remove(&id) else {
             return Response::Closed { errno: libc::EBADF };
         };
+        if !commit {
+            w.pending.clear(); // thrown away: nothing more need be written
+        }
+        w.flush();
         let Some(file) = w.file else {
             return Response::Closed {
                 errno: w.failed.unwrap_or(libc::EBADF),
@@ -799,7 +930,9 @@ impl Writes {
 
     /// Removes every temporary file: dockerbox went away mid-write.
     pub fn abandon_all(&mut self) {
-        for (_, w) in self.0.drain() {
+        for (_, mut w) in self.0.drain() {
+            w.pending.clear();
+            w.flush();
             if let (Some(_), Some(tmp)) = (w.file, w.tmp) {
                 let _ = fs::remove_file(&tmp);
             }
@@ -839,6 +972,43 @@ mod tests {
         assert!(w.data(2, b"partial").is_none());
         assert_eq!(w.close(2, false), Response::Closed { errno: 0 });
         assert!(!other.exists(), "an abandoned new file leaves nothing");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary left");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_big_file_lands_byte_for_byte_through_the_writer_thread() {
+        let dir = tempfile_dir("big");
+        let dest = dir.join("f");
+        let data: Vec<u8> = (0..(5 * WRITE_BUF + 12_345) as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut w = Writes::default();
+        assert_eq!(w.open(1, dest.as_os_str().as_bytes(), 0o600), None);
+        // Chunks as they come off the wire, of uneven sizes.
+        for piece in data.chunks(CHUNK - 7) {
+            assert!(w.data(1, piece).is_none());
+        }
+        assert!(w.0[&1].writer.is_some(), "full buffers go to the thread");
+        assert!(!dest.exists(), "nothing at the name before commit");
+        assert_eq!(w.close(1, true), Response::Closed { errno: 0 });
+        assert!(fs::read(&dest).unwrap() == data, "the bytes, in order");
+
+        // In place, each chunk at once (an appended log is seen as it grows); thrown away
+        // midway, a new file's temporary goes.
+        assert_eq!(w.open(2, dest.as_os_str().as_bytes(), 0o600), None);
+        for piece in data[..3 * WRITE_BUF].chunks(CHUNK) {
+            assert!(w.data(2, piece).is_none());
+            assert!(w.0[&2].pending.is_empty());
+        }
+        assert_eq!(w.close(2, true), Response::Closed { errno: 0 });
+        assert!(fs::read(&dest).unwrap() == data[..3 * WRITE_BUF]);
+        let g = dir.join("g");
+        assert_eq!(w.open(3, g.as_os_str().as_bytes(), 0o600), None);
+        for piece in data.chunks(CHUNK) {
+            assert!(w.data(3, piece).is_none());
+        }
+        assert_eq!(w.close(3, false), Response::Closed { errno: 0 });
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary left");
         fs::remove_dir_all(&dir).unwrap();
     }
