@@ -120,7 +120,9 @@ def run(shell, code, spec_dir):
         try:
             p = subprocess.run([shell, "-c", code], cwd=tmp, env=env, capture_output=True,
                                timeout=10, stdin=subprocess.DEVNULL)
-            return p.stdout.decode("utf-8", "surrogateescape"), p.returncode, p.stderr
+            # Each run has a directory of its own: its name is not the shell's doing.
+            out = p.stdout.decode("utf-8", "surrogateescape").replace(tmp, "$TMP")
+            return out, p.returncode, p.stderr
         except subprocess.TimeoutExpired:
             return None, "timeout", b""
 
