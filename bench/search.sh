@@ -92,8 +92,13 @@ row() { python3 -c "import sys; o, t = float(sys.argv[2]), float(sys.argv[3]); p
 
 sequential() { for c in "${names[@]}"; do over docker exec "$c" grep -rn "$pattern" /usr || true; done; }
 parallel() {
-    for c in "${names[@]}"; do over docker exec "$c" grep -rn "$pattern" /usr >"$work/par-$c" 2>/dev/null & done
-    wait
+    local pids=()
+    for c in "${names[@]}"; do
+        over docker exec "$c" grep -rn "$pattern" /usr >"$work/par-$c" 2>/dev/null &
+        pids+=("$!")
+    done
+    # Not a bare `wait`: the remote engine is a background job of this script too.
+    wait "${pids[@]}" || true
     cat "$work"/par-* && rm -f "$work"/par-*
 }
 ours() { over "$db" -c "grep -rn '$pattern' /containers/$pre-*/usr" || true; }
