@@ -8,7 +8,9 @@ RTT/2 later. Each direction of a connection keeps at most WINDOW bytes in flight
 so bulk transfers over a long round trip are limited as they are on a real link. Half-closes are
 passed on (docker's exec and attach streams rely on them).
 
-Usage: relay.py PORT UNIX_SOCKET RATE_BITS_PER_S RTT_MS [WINDOW_BYTES]
+Usage: relay.py PORT UNIX_SOCKET RATE_BITS_PER_S RTT_MS [WINDOW_BYTES] [HANDSHAKE]
+With HANDSHAKE 1, a new connection's bytes wait one round trip first, as for TCP's handshake on
+a real link (so a client that opens connections side by side pays for each).
 Prints "ready" on stdout once listening; runs until killed.
 """
 import asyncio
@@ -84,9 +86,12 @@ async def pump(reader, writer, link, window):
 async def main():
     port, sock, rate, rtt = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
     window = int(sys.argv[5]) if len(sys.argv) > 5 else 4 << 20
+    handshake = len(sys.argv) > 6 and sys.argv[6] == "1"
     up, down = Link(rate, rtt / 2000), Link(rate, rtt / 2000)
 
     async def serve(c_reader, c_writer):
+        if handshake:
+            await asyncio.sleep(rtt / 1000)
         try:
             e_reader, e_writer = await asyncio.open_unix_connection(sock)
         except OSError:

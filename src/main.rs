@@ -95,11 +95,15 @@ fn run(cli: Cli, ready: Option<mount::Ready>) -> anyhow::Result<i32> {
     let specs = host::resolve(&req, &|k| std::env::var_os(k), home.as_deref())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let timeout = std::time::Duration::from_secs_f64(cli.timeout);
-    let engines = specs
+    let engines: Vec<Arc<Engine>> = specs
         .into_iter()
         .enumerate()
         .map(|(i, spec)| Arc::new(Engine::new(spec, i, timeout)))
         .collect();
+    if mode != AgentMode::Never {
+        // Ready before a first agent's exec across a network.
+        host::gzip_agent_for(engines.iter().map(|e| e.addr()));
+    }
     let reporter = context::Reporter::stderr();
     let notes: Option<vfs::Sink> = cli
         .verbose

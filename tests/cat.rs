@@ -227,3 +227,59 @@ fn links_onto_proc_and_tmpfs_read_as_inside() {
         );
     }
 }
+
+/// A session's first command a `cat` of a stopped container's file: its download goes beside
+/// the container's lookup where the direct path cannot serve (`DOCKERBOX_DIRECT=0`), and
+/// everything a user sees is as it is after a lookup: the bytes, a symlink followed, the
+/// one-line errors, a container named by an ID prefix, and a running container's file.
+#[test]
+fn a_first_cat_answers_alike_with_its_download_sent_beside_the_lookup() {
+    let Some(mut sb) = Sandbox::new("catfirst") else {
+        return;
+    };
+    let stopped = sb.run("stopped", BUSYBOX, &[]);
+    sb.exec(&stopped, &["ln", "-s", "/etc/os-release", "/tmp/abs"]);
+    sb.exec(&stopped, &["ln", "-s", "../etc", "/tmp/rel"]);
+    docker(&["kill", &stopped]);
+    let run = sb.run("run", BUSYBOX, &[]);
+    let id = docker(&["inspect", "-f", "{{.Id}}", &stopped]);
+    let os = "NAME=\"BusyBox\"\nID=busybox\n";
+    for direct in ["0", "1"] {
+        // Each a fresh process, so each is its session's first request.
+        let sh = TestShell::new().env("DOCKERBOX_DIRECT", direct);
+        for (c, path) in [
+            (&stopped, "/etc/os-release"),
+            (&stopped, "/tmp/abs"),
+            (&stopped, "/tmp/rel/os-release"),
+            (&run, "/etc/os-release"),
+        ] {
+            let r = sh.c(&format!("cat /containers/{c}{path}"));
+            assert_eq!(r.ok(), os, "{c}{path}, DOCKERBOX_DIRECT={direct}");
+        }
+        let r = sh.c(&format!(
+            "cat /containers/{}/etc/os-release",
+            &id.trim()[..12]
+        ));
+        assert_eq!(r.ok(), os, "by ID prefix, DOCKERBOX_DIRECT={direct}");
+        for (path, why) in [
+            ("/etc/nope", "No such file or directory"),
+            ("/etc", "Is a directory"),
+        ] {
+            let r = sh.c(&format!("cat /containers/{stopped}{path}"));
+            assert_eq!(
+                (r.status, r.stderr.as_str(), r.stdout.is_empty()),
+                (
+                    1,
+                    format!("dockerbox: cat: /containers/{stopped}{path}: {why}\n").as_str(),
+                    true
+                ),
+                "DOCKERBOX_DIRECT={direct}"
+            );
+        }
+        let r = sh.c("cat /containers/dbx-catfirst-ghost/etc/os-release");
+        assert_eq!(
+            (r.status, r.stderr.as_str()),
+            (1, "dockerbox: cat: /containers/dbx-catfirst-ghost/etc/os-release: No such container\n"),
+        );
+    }
+}

@@ -130,6 +130,9 @@ pub struct Engine {
     listed_gens: Mutex<HashMap<String, Option<u64>>>,
     /// One inspect per container and generation, for the direct path and its tmpfs mounts.
     inspected: Mutex<HashMap<String, Inspected>>,
+    /// Names as the user typed them, inspected beside the first list: the ID the engine
+    /// resolved each to, and that container's generation then (see [`Engine::named`]).
+    by_name: Mutex<HashMap<String, (String, Option<u64>)>>,
     /// Bumped by [`Engine::invalidate`]: part of every container's generation.
     epoch: AtomicU64,
     /// Mount points per container id (fixed for a container's life), see `Engine::mounts`.
@@ -170,6 +173,7 @@ impl Engine {
             table: Mutex::new(None),
             listed_gens: Mutex::new(HashMap::new()),
             inspected: Mutex::new(HashMap::new()),
+            by_name: Mutex::new(HashMap::new()),
             tmpfs: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
             container_gen: Arc::new(Mutex::new(HashMap::new())),
@@ -189,6 +193,11 @@ impl Engine {
     /// `--timeout`: how long connecting and listing may take.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Its place in the engine list.
+    pub fn index(&self) -> usize {
+        self.index
     }
 
     pub fn addr(&self) -> &str {
@@ -470,11 +479,42 @@ impl Engine {
         t.iter().find(|c| c.name == name || c.id == name).cloned()
     }
 
-    /// Whether a connection costs next to nothing (a local socket), so first requests may go
-    /// side by side. Over ssh each one is an ssh process and its handshake, over TCP a TLS
-    /// handshake: there the negotiation goes first and the list reuses its connection.
+    /// Whether first requests may go side by side, each on a connection of its own. On a local
+    /// socket a connection costs nothing; over TCP it costs a handshake (TLS: a few round
+    /// trips), which side by side they pay once together, where one after another each pays
+    /// its own turn too. Over ssh each connection is an ssh process and its login: there the
+    /// negotiation goes first and the list reuses its connection.
     fn cheap_connections(&self) -> bool {
+        !self.spec.addr.starts_with("ssh://")
+    }
+
+    /// The client for a request sent beside the first lookup of the container the user named
+    /// `name`, before its answer (see [`Engine::named`]): while no table was listed, on an
+    /// engine whose first requests go side by side, and for a name the engine resolves as the
+    /// table would.
+    pub fn beside_first_lookup(&self, name: &str) -> Option<Docker> {
+        if !self.table_is_cold() || !self.cheap_connections() || !plain_name(name) {
+            return None;
+        }
+        self.still_down().ok()?;
+        self.raw().ok()
+    }
+
+    /// The ID the engine resolved `name` to when it was inspected by that name beside the first
+    /// lookup, while that container has not changed since: a request made by that name at the
+    /// same time (`beside_first_lookup`) reached this container.
+    pub fn named(&self, name: &str) -> Option<String> {
+        let (id, gen) = self.by_name.lock().ok()?.get(name).cloned()?;
+        (gen.is_some() && gen == self.generation(&id)).then_some(id)
+    }
+
+    /// Whether the direct path may serve this engine's running containers (`proc_root`): a
+    /// local socket, dockerbox root, not `DOCKERBOX_DIRECT=0`.
+    pub fn may_go_direct(&self) -> bool {
         self.spec.addr.starts_with("unix://")
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            && unsafe { libc::geteuid() } == 0
+            && std::env::var_os("DOCKERBOX_DIRECT").is_none_or(|v| v != "0")
     }
 
     /// Whether no table was listed yet.
@@ -492,6 +532,9 @@ impl Engine {
             return;
         };
         let Some(id) = i.id.clone() else { return };
+        if let Ok(mut m) = self.by_name.lock() {
+            m.insert(name.to_string(), (id.clone(), before(&id)));
+        }
         if let Ok(mut m) = self.inspected.lock() {
             m.insert(id.clone(), (before(&id), Arc::new(i)));
         }
@@ -612,8 +655,8 @@ pub struct AgentTarget {
     pub user: String,
     /// Where an uploaded file is visible and may run, in order of preference.
     pub dirs: Vec<String>,
-    /// The image's architecture (`amd64`, `arm64`...).
-    pub arch: String,
+    /// The image it runs, for [`Engine::image_arch`].
+    pub image: Option<String>,
     /// Nothing can be uploaded: the root filesystem is read-only.
     pub read_only: bool,
 }
@@ -770,21 +813,25 @@ impl Engine {
                 dirs.push(d);
             }
         }
-        let arch = match &c.image {
-            Some(img) => docker
-                .inspect_image(img)
-                .await
-                .ok()
-                .and_then(|i| i.architecture)
-                .unwrap_or_default(),
-            None => String::new(),
-        };
         Ok(AgentTarget {
             user: config.user.unwrap_or_default(),
             dirs,
-            arch,
+            image: c.image.clone(),
             read_only: host.readonly_rootfs.unwrap_or(false),
         })
+    }
+
+    /// An image's architecture (`amd64`, `arm64`...), `""` when unknown.
+    pub async fn image_arch(&self, image: Option<&str>) -> String {
+        let (Some(img), Ok(docker)) = (image, self.client().await) else {
+            return String::new();
+        };
+        docker
+            .inspect_image(img)
+            .await
+            .ok()
+            .and_then(|i| i.architecture)
+            .unwrap_or_default()
     }
 }
 

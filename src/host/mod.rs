@@ -16,8 +16,8 @@ mod sources;
 mod ssh;
 
 pub use agent::{
-    binary_for, random, stall_limit, AgentConn, AgentError, Chunk, Placement, ReadStream,
-    WriteStream,
+    binary_for, gzip_agent_for, random, stall_limit, AgentConn, AgentError, Chunk, Placement,
+    ReadStream, WriteStream,
 };
 pub use connect::reason;
 pub use engine::{ContainerEvent, ContainerInfo, Engine, EngineSummary, OverlayDirs, State};

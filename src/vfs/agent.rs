@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use dockerbox_proto::{Attr, Request, Response};
@@ -61,6 +62,9 @@ pub struct Agents {
     wanted: Mutex<Vec<Launch>>,
     /// Launched starts; waited for before exit so no upload is cut short and leaves a file.
     starting: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Whether `wanted` or `starting` may hold anything: every command of a script launches
+    /// and settles, and nearly always there is nothing to do, which this says without a lock.
+    busy: AtomicBool,
     /// The remote direct path's helper containers (`vfs/remote_direct.rs`).
     pub helpers: Arc<super::remote_direct::Helpers>,
 }
@@ -79,23 +83,38 @@ impl Agents {
             slots: Mutex::new(HashMap::new()),
             wanted: Mutex::new(Vec::new()),
             starting: Mutex::new(Vec::new()),
+            busy: AtomicBool::new(false),
             helpers: Arc::default(),
         }
     }
 
+    /// When agents are used.
+    pub fn mode(&self) -> AgentMode {
+        self.mode
+    }
+
     /// Launches the starts the last command asked for; with `wait`, until they are done.
     pub async fn launch(&self, wait: bool) {
+        // Cleared before `wanted` is drained: a start asked for meanwhile sets it again.
+        if !self.busy.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let jobs: Vec<Launch> = self
             .wanted
             .lock()
             .map(|mut v| v.drain(..).collect())
             .unwrap_or_default();
+        let mut still = false;
         if let Ok(mut v) = self.starting.lock() {
             v.retain(|h| !h.is_finished());
             v.extend(jobs.into_iter().map(|j| j()));
+            still = !v.is_empty();
         }
         if wait {
             self.settle().await;
+        } else if still {
+            // The next launch looks at them again (the last settle waits for them).
+            self.busy.store(true, Ordering::Release);
         }
     }
 
@@ -196,6 +215,7 @@ impl Agents {
             if let Ok(mut w) = self.wanted.lock() {
                 w.push(launch);
             }
+            self.busy.store(true, Ordering::Release);
         }
         Via::Archive("agent not started yet".into())
     }
@@ -221,9 +241,31 @@ async fn start(eng: &Engine, c: &ContainerInfo, owners: OwnersFuture) -> Result<
     } else {
         (target.dirs, false)
     };
-    let binary = binary_for(&target.arch)
-        .ok_or_else(|| format!("no agent for architecture {}", target.arch))?;
-    let (uid, gid) = user_ids(&target.user, owners).await?;
+    // The image's architecture is asked beside the start (a round trip less before the
+    // agent answers): an image no embedded agent is built for drops the agent it started.
+    let arch = eng.image_arch(target.image.as_deref());
+    let started = async {
+        let binary = binary_for("").ok_or("no agent in this build")?;
+        let (uid, gid) = user_ids(&target.user, owners).await?;
+        launch(eng, c, dirs, by_exec, binary, uid, gid).await
+    };
+    let (arch, started) = tokio::join!(arch, started);
+    if binary_for(&arch).is_none() {
+        return Err(format!("no agent for architecture {arch}"));
+    }
+    started
+}
+
+/// Starts `binary` from the first of `dirs` where it runs, as `uid:gid`.
+async fn launch(
+    eng: &Engine,
+    c: &ContainerInfo,
+    dirs: Vec<String>,
+    by_exec: bool,
+    binary: &[u8],
+    uid: u32,
+    gid: u32,
+) -> Result<AgentConn, String> {
     // Each candidate file is journaled before it can be made (`vfs::temps`): one a start
     // leaves behind (its exec failed, dockerbox was killed during the upload) is removed when
     // the container is reached again, in this session or a later one.

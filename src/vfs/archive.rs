@@ -53,12 +53,44 @@ enum Opened {
 /// `FollowSymlinkInScope` takes at most 255 steps, one per component or link followed.
 const ENGINE_DEPTH: usize = 200;
 
+/// A download's channel, or why the engine refused it (what [`ArchiveFs::download`] returns).
+type Download = Result<mpsc::Receiver<io::Result<Bytes>>, FsError>;
+
+/// A download sent by name beside the first lookup ([`ArchiveFs::early`]): the name as typed and
+/// the task, aborted when dropped unclaimed.
+struct Early {
+    name: String,
+    task: tokio::task::JoinHandle<Download>,
+}
+
+impl Drop for Early {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Listings learnt per container id, with the generation they were learnt at.
 #[derive(Default)]
 pub struct ArchiveFs {
     cache: Mutex<HashMap<String, (u64, Dirs, Small)>>,
     /// Bytes of small files kept so far (never more than [`SMALL_TOTAL`]).
     small_kept: std::sync::atomic::AtomicUsize,
+    /// Downloads started before their container was known, by engine and path.
+    early: Mutex<HashMap<(usize, PathBuf), Early>>,
+}
+
+/// Drops a download started by [`ArchiveFs::early`] that nothing claimed.
+pub struct EarlyGuard<'a> {
+    fs: &'a ArchiveFs,
+    key: (usize, PathBuf),
+}
+
+impl Drop for EarlyGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.fs.early.lock() {
+            m.remove(&self.key);
+        }
+    }
 }
 
 impl ArchiveFs {
@@ -314,6 +346,39 @@ impl ArchiveFs {
         Err(FsError::Loop)
     }
 
+    /// A session's first request to an engine, `cat /containers/NAME/PATH`, need not wait for
+    /// the container list and inspect (a round trip, more while the version is negotiated)
+    /// before its download: this sends `GET archive` by the name as typed beside them. The
+    /// download is used if the lookup finds the container that name was inspected as at the
+    /// same time (its ID, unchanged since: [`Engine::named`]) and the route reaches the archive
+    /// API for that very path; otherwise it is dropped with the guard, unread.
+    pub fn early(&self, eng: &Arc<Engine>, name: &str, path: &Path) -> Option<EarlyGuard<'_>> {
+        if path.to_str().is_none() || path.components().count() > ENGINE_DEPTH {
+            return None;
+        }
+        let docker = eng.beside_first_lookup(name)?;
+        let key = (eng.index(), path.to_path_buf());
+        let mut m = self.early.lock().ok()?;
+        if m.contains_key(&key) {
+            return None;
+        }
+        let (e, target, p) = (eng.clone(), name.to_string(), path.to_path_buf());
+        let task = tokio::spawn(async move { fetch(&e, &docker, &target, &p).await });
+        let name = name.to_string();
+        m.insert(key.clone(), Early { name, task });
+        Some(EarlyGuard { fs: self, key })
+    }
+
+    /// The early download of `path` in `c`, if one was sent for it ([`ArchiveFs::early`]).
+    async fn claim_early(&self, eng: &Engine, c: &ContainerInfo, path: &Path) -> Option<Download> {
+        let key = (eng.index(), path.to_path_buf());
+        let mut early = self.early.lock().ok()?.remove(&key)?;
+        if eng.named(&early.name).as_deref() != Some(c.id.as_str()) {
+            return None;
+        }
+        (&mut early.task).await.ok()
+    }
+
     /// Downloads `path` and reads its first header: a file streams on (through a blocking tar
     /// reader), a symlink gives its target, a directory is `EISDIR`.
     async fn open_entry(
@@ -323,7 +388,12 @@ impl ArchiveFs {
         path: &Path,
     ) -> Result<Opened, FsError> {
         let (root, rel) = utf8_ancestor(path);
-        let rx = match self.download(eng, c, &root).await {
+        let early = self.claim_early(eng, c, &root).await;
+        let got = match early {
+            Some(d) => d,
+            None => self.download(eng, c, &root).await,
+        };
+        let rx = match got {
             Ok(rx) => rx,
             // The engine's own words (a symlink loop names the host's data root): its `HEAD`
             // says what went wrong as an errno does, if it fails too.
@@ -632,55 +702,10 @@ impl ArchiveFs {
         }
     }
 
-    /// Starts `GET archive` for `path` and feeds its body into a bounded channel, so that a
-    /// blocking tar reader can consume it while memory stays flat.
-    pub async fn download(
-        &self,
-        eng: &Engine,
-        c: &ContainerInfo,
-        path: &Path,
-    ) -> Result<mpsc::Receiver<io::Result<Bytes>>, FsError> {
+    /// Starts `GET archive` of `path` in `c` (see [`fetch`]).
+    pub async fn download(&self, eng: &Engine, c: &ContainerInfo, path: &Path) -> Download {
         let docker = eng.client().await?;
-        let opts = DownloadFromContainerOptions {
-            path: path_str(path)?,
-        };
-        let mut stream = Box::pin(docker.download_from_container(&c.id, Some(opts)));
-        let addr = eng.addr().to_string();
-        // The first chunk tells us whether the path exists; report that as a plain FsError.
-        let first = interrupt::guard(async {
-            match tokio::time::timeout(stall_limit(), stream.next()).await {
-                Err(_) => Err(FsError::Io(stalled(&addr))),
-                Ok(Some(Ok(b))) => Ok(Some(b)),
-                Ok(Some(Err(e))) => Err(FsError::from(eng.error(e))),
-                Ok(None) => Ok(None),
-            }
-        })
-        .await?;
-        let (tx, rx) = mpsc::channel(8);
-        tokio::spawn(async move {
-            if let Some(b) = first {
-                if tx.send(Ok(b)).await.is_err() {
-                    return;
-                }
-            }
-            loop {
-                // Only the engine's side is timed: a slow reader holds `send` below instead.
-                let next = tokio::time::timeout(stall_limit(), stream.next());
-                let item: Option<io::Result<Bytes>> = tokio::select! {
-                    item = next => match item {
-                        Err(_) => Some(Err(stalled(&addr))),
-                        Ok(item) => item.map(|r| r.map_err(|e| lost(&addr, &e))),
-                    },
-                    _ = interrupt::wait() => Some(Err(io::Error::new(io::ErrorKind::Interrupted, "Interrupted"))),
-                };
-                let Some(item) = item else { return };
-                let stop = item.is_err();
-                if tx.send(item).await.is_err() || stop {
-                    return;
-                }
-            }
-        });
-        Ok(rx)
+        fetch(eng, docker, &c.id, path).await
     }
 
     /// Drops what is cached of a container (it changed through us).
@@ -689,7 +714,55 @@ impl ArchiveFs {
             cache.remove(id);
         }
     }
+}
 
+/// `GET archive` of `path` in the container `target` (an ID, or a name as the engine resolves
+/// it), its body fed into a bounded channel, so that a blocking tar reader can consume it while
+/// memory stays flat.
+async fn fetch(eng: &Engine, docker: &bollard::Docker, target: &str, path: &Path) -> Download {
+    let opts = DownloadFromContainerOptions {
+        path: path_str(path)?,
+    };
+    let mut stream = Box::pin(docker.download_from_container(target, Some(opts)));
+    let addr = eng.addr().to_string();
+    // The first chunk tells us whether the path exists; report that as a plain FsError.
+    let first = interrupt::guard(async {
+        match tokio::time::timeout(stall_limit(), stream.next()).await {
+            Err(_) => Err(FsError::Io(stalled(&addr))),
+            Ok(Some(Ok(b))) => Ok(Some(b)),
+            Ok(Some(Err(e))) => Err(FsError::from(eng.error(e))),
+            Ok(None) => Ok(None),
+        }
+    })
+    .await?;
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        if let Some(b) = first {
+            if tx.send(Ok(b)).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            // Only the engine's side is timed: a slow reader holds `send` below instead.
+            let next = tokio::time::timeout(stall_limit(), stream.next());
+            let item: Option<io::Result<Bytes>> = tokio::select! {
+                item = next => match item {
+                    Err(_) => Some(Err(stalled(&addr))),
+                    Ok(item) => item.map(|r| r.map_err(|e| lost(&addr, &e))),
+                },
+                _ = interrupt::wait() => Some(Err(io::Error::new(io::ErrorKind::Interrupted, "Interrupted"))),
+            };
+            let Some(item) = item else { return };
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    Ok(rx)
+}
+
+impl ArchiveFs {
     fn cached_dir(&self, id: &str, gen: u64, dir: &Path) -> Option<Arc<Vec<Entry>>> {
         let cache = self.cache.lock().ok()?;
         let (g, dirs, _) = cache.get(id)?;

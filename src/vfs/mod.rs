@@ -641,17 +641,33 @@ impl Vfs {
     /// Streams a file's bytes into `out`. Opening is routed (and retried on a dead backend);
     /// a stream cannot be retried once bytes went out.
     pub async fn read(&self, p: &VPath, out: &mut (dyn Write + Send)) -> Result<u64, FsError> {
+        let early = self.early_download(p);
         let mut r = self
             .serve(p, Need::Read, Path::new(""), |b, at| {
                 b.open_read(&at.path, u64::MAX)
             })
             .await?;
+        drop(early);
         let mut total = 0u64;
         while let Some(chunk) = r.next().await? {
             out.write_all(&chunk).map_err(FsError::Io)?;
             total += chunk.len() as u64;
         }
         Ok(total)
+    }
+
+    /// A session's first read of a container file sends its archive download beside the
+    /// container's lookup (`ArchiveFs::early`), where the archive API is what will answer it:
+    /// not for an agent waited for (`--agent always`) nor where the direct path may serve.
+    fn early_download(&self, p: &VPath) -> Option<archive::EarlyGuard<'_>> {
+        let VPath::Container { host, name, path } = p else {
+            return None;
+        };
+        let eng = self.engine(host.as_deref()).ok()?;
+        if self.agents.mode() == AgentMode::Always || eng.may_go_direct() {
+            return None;
+        }
+        self.archive.early(eng, name, path)
     }
 
     /// User and group names for the filesystem `p` is on: the container's own /etc/passwd and
