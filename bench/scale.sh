@@ -21,8 +21,10 @@
 # Prints medians and the ratio docker/dockerbox (above 1: dockerbox is faster), and the load.
 # Usage: bench/scale.sh [N] [ENGINES] [RUNS]   (defaults 1000, 1, 5; root, dockerd, a Docker
 #   engine with the test images). ENGINES=10 N=200 is the many-engines form.
-#   DOCKERBOX=path uses that binary instead of building a release one. RATE=50 SECS=10 RUNNING=10
-#   LINKS="none fast slow"; ROWS=list measures the listings and memory only (no globs, no churn).
+#   DOCKERBOX=path uses that binary instead of building a release one; BEFORE=path measures the
+#   churn with that build too, in the same run. RATE=50 SECS=10 RUNNING=10
+#   LINKS="none fast slow"; ROWS=list measures the listings and memory only, ROWS=churn those
+#   and the churn (no globs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
@@ -194,6 +196,7 @@ fi
 script=$(mktemp)
 trace=$(mktemp)
 k=30
+churns=0
 
 # measure LINK: every row over that link.
 measure() {
@@ -213,7 +216,7 @@ measure() {
         row "warm $l, per command, $what" "$warm" "$theirs"
     done
     row "peak memory, cold $lsl (KiB)" "$(peak_kb "$db" "${db_hosts[@]}" -c "$lsl")" "$(peak_kb docker -H "${hosts[0]}" ps -a)" KiB
-    if [ "${ROWS:-all}" != list ]; then
+    if [ "${ROWS:-all}" = all ]; then
         # Every container's /etc/hostname, beside one docker cp each, 16 at once.
         for i in "${!hosts[@]}"; do
             docker -H "${hosts[$i]}" ps -aq | sed "s|^|${hosts[$i]} |"
@@ -222,27 +225,32 @@ measure() {
         row "ls $glob, all $((n * engines))" "$(median_ms 1 "$db" "${db_hosts[@]}" -c "ls $glob")" "$theirs"
         row "cat $glob, all $((n * engines))" "$(median_ms 1 "$db" "${db_hosts[@]}" -c "cat $glob")" "$theirs"
         rm -f "$script.ids"
-        [ "$engines" = 1 ] && churn "$1"
+    fi
+    if [ "$engines" = 1 ] && [ "${ROWS:-all}" != list ]; then
+        churn "$1" "$db"
+        # BEFORE=path: the same churn with another build, in the same run (before and after).
+        [ -z "${BEFORE:-}" ] || churn "$1" "$BEFORE"
     fi
     unlink
 }
 
-# churn LINK: beside one session, containers created and removed at RATE a second (straight to
+# churn LINK BINARY: beside one session of BINARY, containers created and removed at RATE a second (straight to
 # the engine's socket), then how long until that session's table equals docker ps -a.
 churn() {
     local h=${hosts[0]} sock=${dirs[0]}/docker.sock fifo total began maker remover churned want got caught during took i
     fifo=$(mktemp -u)
     mkfifo "$fifo"
-    DOCKERBOX_TRACE_TIMES=$trace.churn "$db" "${db_hosts[@]}" <"$fifo" >"$trace.out" 2>&1 &
+    DOCKERBOX_TRACE_TIMES=$trace.churn "$2" "${db_hosts[@]}" <"$fifo" >"$trace.out" 2>&1 &
     local session=$!
     exec 7>"$fifo"
     echo 'ls /containers >/dev/null' >&7
     total=$((rate * secs))
     began=$(now)
-    api "$sock" create "c$1-" 0 "$total" "$rate" &
+    churns=$((churns + 1))
+    api "$sock" create "c$1$churns-" 0 "$total" "$rate" &
     maker=$!
     sleep 1
-    api "$sock" remove "c$1-" 0 "$total" "$rate" &
+    api "$sock" remove "c$1$churns-" 0 "$total" "$rate" &
     remover=$!
     # Listings while the churn goes on, one every 100 ms.
     while kill -0 "$remover" 2>/dev/null; do
@@ -269,7 +277,7 @@ churn() {
     # Median, mean and slowest: commands queue behind a slow one, so the median alone hides it.
     during=$(awk '$1 == "ls" {print $2 / 1000}' "$trace.churn" | sort -n | awk '{a[NR]=$1; s+=$1} END {printf "median %.1f ms, mean %.1f ms, slowest %.1f ms over %d commands", a[int((NR+1)/2)], s/NR, a[NR], NR}')
     took=$(python3 -c "print(f'{($churned - $began) / 1e9:.1f}')")
-    echo "churn: $total created and $total removed at $rate/s (asked; all done in $took s); the session's ls /containers equals docker ps -a ${caught:-NEVER (after 600 tries)} ms after the churn ended; warm ls /containers during it: $during"
+    echo "churn ($2): $total created and $total removed at $rate/s (asked; all done in $took s); the session's ls /containers equals docker ps -a ${caught:-NEVER (after 600 tries)} ms after the churn ended; warm ls /containers during it: $during"
     rm -f "$fifo" "$trace.churn" "$trace.out"
 }
 
