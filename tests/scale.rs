@@ -1,13 +1,16 @@
 //! Many containers: the container table that `ls /containers` answers from is kept by the
 //! engine's event stream, so after containers are created, renamed, started and removed in
 //! bursts by someone else (the docker CLI here), one session's `ls /containers` comes to list
-//! exactly what `docker ps -a` lists. Modest in size; bench/scale.sh measures 1,000.
+//! exactly what `docker ps -a` lists; the same on two extra engines at once (the table is per
+//! engine, each brought up to date from its own events). Modest in size; bench/scale.sh
+//! measures 1,000 containers and ten engines of 200.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::engines::{engines_available, ExtraEngine};
 use crate::util::{docker, owner, wait_until, Sandbox, TestShell, BUSYBOX, LABEL, OWNER};
 
 /// How many containers the churn makes (and removes a part of again).
@@ -200,4 +203,92 @@ fn the_container_table_converges_after_churn() {
         "{{.Names}}",
     ]);
     assert_eq!(long, vec![running.lines().count().to_string()]);
+}
+
+/// The names `docker ps -a` lists on an extra engine, sorted as `ls` sorts them (bytes).
+fn names_on(e: &ExtraEngine) -> Vec<String> {
+    let mut v: Vec<String> = e
+        .docker(&["ps", "-a", "--format", "{{.Names}}"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn each_engine_s_table_converges_after_churn_on_two_engines() {
+    if !engines_available("each_engine_s_table_converges_after_churn_on_two_engines") {
+        return;
+    }
+    let (Some(a), Some(b)) = (ExtraEngine::unix("sca"), ExtraEngine::unix("scb")) else {
+        return;
+    };
+    let sh = TestShell::new().opts(&[
+        "--host",
+        &format!("a={}", a.addr()),
+        "--host",
+        &format!("b={}", b.addr()),
+    ]);
+    let mut s = Session::start(&sh);
+    // Both engines answer (empty) and are followed from here on.
+    assert_eq!(
+        s.run("ls /containers/*"),
+        ["/containers/a:", "", "/containers/b:"]
+    );
+    // Containers made, started, renamed and removed on both engines at once by the docker CLI.
+    let made = 24;
+    std::thread::scope(|scope| {
+        for e in [&a, &b] {
+            scope.spawn(move || {
+                let name = |i: usize| format!("{}-{i:02}", e.tag);
+                for i in 0..made {
+                    e.create_container(&name(i));
+                }
+                for i in (0..made).step_by(3) {
+                    match i % 9 {
+                        0 => drop(e.docker(&["rm", "-f", &name(i)])),
+                        3 => drop(e.docker(&["rename", &name(i), &format!("{}-renamed", name(i))])),
+                        _ => drop(e.docker(&["start", &name(i)])),
+                    }
+                }
+            });
+        }
+    });
+    // The engines' events arrive after the CLI returns: wait for both tables to catch up.
+    let mut last = Vec::new();
+    wait_until(
+        "ls /containers/* to list what each engine's docker ps -a lists",
+        || {
+            let want: Vec<String> = [("a", &a), ("b", &b)]
+                .iter()
+                .flat_map(|(h, e)| {
+                    let mut v = vec![format!("/containers/{h}:")];
+                    v.extend(names_on(e));
+                    v.push(String::new());
+                    v
+                })
+                .collect();
+            last = s.run("ls /containers/*");
+            last == want[..want.len() - 1]
+        },
+    );
+    // Of 24 on each, 3 were removed.
+    assert_eq!(last.len(), 2 * 21 + 3, "{last:?}");
+    // The engines' own lines count what their tables hold: `true` has exited by now (the
+    // started ones), none runs.
+    wait_until("ls -l /containers to count every container stopped", || {
+        let long = s.run("ls -l /containers");
+        let counts = |l: &String| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let n = |what: &str| {
+                w.windows(2)
+                    .find(|p| p[1] == what)
+                    .map(|p| p[0].to_string())
+            };
+            (n("running"), n("stopped"))
+        };
+        let want = (Some("0".to_string()), Some("21".to_string()));
+        long.len() == 2 && long.iter().all(|l| counts(l) == want)
+    });
 }

@@ -1,10 +1,13 @@
 //! One Docker engine: a lazily negotiated bollard client plus the container table.
 //!
 //! The table is listed once and then kept current by following `GET /events`: a warm
-//! `ls /containers` costs no round trip. Every container event also bumps that container's
-//! generation, which is how the archive backend knows its cached listings went stale.
+//! `ls /containers` costs no round trip, and after events only the containers they name are
+//! asked for again (one list request filtered by ID, which the engine answers from its index),
+//! so a busy engine with a thousand containers is never listed whole twice. Every container
+//! event also bumps that container's generation, which is how the archive backend knows its
+//! cached listings went stale.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -120,8 +123,13 @@ pub struct Engine {
     down: Mutex<Option<(std::time::Instant, String)>>,
     /// The engine's version, asked once (for `ls -l /containers` with several engines).
     version: OnceCell<String>,
-    /// Bumped by every container event; the cached table is valid while this is unchanged.
+    /// Bumped by [`Engine::invalidate`]: the cached table is valid while this is unchanged.
     table_gen: Arc<AtomicU64>,
+    /// Containers whose events arrived since they were listed (see [`Pending`]).
+    pending: Arc<Mutex<Pending>>,
+    /// Held while the table is listed or brought up to date, so two lookups never race to
+    /// store their answers (the later one would undo the earlier one's news).
+    refreshing: tokio::sync::Mutex<()>,
     /// False until the event stream answers, and again once it breaks: then nothing is cached.
     following: Arc<AtomicBool>,
     table: Mutex<Option<(u64, Table)>>,
@@ -150,6 +158,36 @@ pub struct Engine {
     archive_slots: tokio::sync::Semaphore,
 }
 
+/// The most containers a lookup asks for again by ID after their events (the request's URL
+/// holds each ID); beyond that the table is listed whole.
+const REFRESH_MAX: usize = 200;
+
+/// What arrived from the event stream since the table was listed: the containers it named, or
+/// that the table must be listed whole (an event named no ID to filter by, a request failed).
+#[derive(Debug, Default)]
+struct Pending {
+    ids: HashSet<String>,
+    all: bool,
+}
+
+impl Pending {
+    /// Notes that container `id` changed: a full ID is asked for by itself, anything else
+    /// makes the next lookup list every container.
+    fn note(&mut self, id: &str) {
+        if is_full_id(id) {
+            self.ids.insert(id.to_string());
+        } else {
+            self.all = true;
+        }
+    }
+}
+
+/// A container ID as the engine gives them: 64 lowercase hex digits, so it is safe in a list
+/// filter (which the engine matches as a regular expression) and names one container.
+fn is_full_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// How many archive listings one engine is asked for at once: a glob over a thousand
 /// containers (`/containers/*/etc/hostname`) lists each one's directory, and the engine builds
 /// every tar at once otherwise.
@@ -169,6 +207,8 @@ impl Engine {
             down: Mutex::new(None),
             version: OnceCell::new(),
             table_gen: Arc::new(AtomicU64::new(0)),
+            pending: Arc::default(),
+            refreshing: tokio::sync::Mutex::new(()),
             following: Arc::new(AtomicBool::new(false)),
             table: Mutex::new(None),
             listed_gens: Mutex::new(HashMap::new()),
@@ -317,17 +357,130 @@ impl Engine {
             }
         }
         let docker = self.client().await?;
-        let gen = self.table_gen.load(Ordering::SeqCst);
-        if self.following.load(Ordering::SeqCst) {
-            if let Ok(guard) = self.table.lock() {
-                if let Some((g, t)) = guard.as_ref() {
-                    if *g == gen {
-                        return Ok(t.clone());
-                    }
-                }
+        if let Some(t) = self.current() {
+            return Ok(t);
+        }
+        let _turn = self.refreshing.lock().await;
+        // Another lookup may have brought the table up to date while this one waited.
+        if let Some(t) = self.current() {
+            return Ok(t);
+        }
+        if let Some((table, ids)) = self.kept().zip(self.take_pending()) {
+            match self.refresh(docker, &table, ids).await {
+                Ok(t) => return Ok(t),
+                // Asked again by the full list below, which says why if the engine is gone.
+                Err(_) => self.pending_all(),
             }
         }
-        self.list(docker).await
+        self.list_locked(docker).await
+    }
+
+    /// The table, if it is known to be current: events are followed and none arrived since.
+    fn current(&self) -> Option<Table> {
+        let t = self.kept()?;
+        let quiet = self
+            .pending
+            .lock()
+            .is_ok_and(|p| !p.all && p.ids.is_empty());
+        quiet.then_some(t)
+    }
+
+    /// The table listed last, if events are followed and nothing asked for it to be forgotten.
+    fn kept(&self) -> Option<Table> {
+        if !self.following.load(Ordering::SeqCst) {
+            return None;
+        }
+        let gen = self.table_gen.load(Ordering::SeqCst);
+        let guard = self.table.lock().ok()?;
+        let (g, t) = guard.as_ref()?;
+        (*g == gen).then(|| t.clone())
+    }
+
+    /// The containers to ask for again, taken out of [`Pending`]; `None` when they are too
+    /// many (or one was not an ID to filter by): then the table is listed whole.
+    fn take_pending(&self) -> Option<Vec<String>> {
+        let mut p = self.pending.lock().ok()?;
+        if p.all || p.ids.len() > REFRESH_MAX {
+            return None;
+        }
+        Some(p.ids.drain().collect())
+    }
+
+    fn pending_all(&self) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.all = true;
+        }
+    }
+
+    /// Asks for just the containers `ids` (a list filtered by ID: the engine looks each one up
+    /// in its index instead of summarizing every container) and updates `table` with them:
+    /// one that is not answered for is gone.
+    async fn refresh(
+        &self,
+        docker: &Docker,
+        table: &Table,
+        ids: Vec<String>,
+    ) -> Result<Table, EngineError> {
+        let gen = self.table_gen.load(Ordering::SeqCst);
+        let before = self.generations_now();
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("id".to_string(), ids.clone())])),
+            ..Default::default()
+        };
+        let fresh = self.ask(docker, opts).await;
+        let fresh = match fresh {
+            Ok(f) => f,
+            Err(e) => {
+                // Whatever the failure, these containers are still to be asked for.
+                if let Ok(mut p) = self.pending.lock() {
+                    p.ids.extend(ids);
+                }
+                return Err(e);
+            }
+        };
+        let gens: Vec<(String, Option<u64>)> =
+            ids.iter().map(|id| (id.clone(), before(id))).collect();
+        let next = Arc::new(merged(table, &ids.into_iter().collect(), fresh));
+        self.keep(gen, &next, gens.into_iter(), false);
+        Ok(next)
+    }
+
+    /// The engine's list with `opts`, as table entries (views left out).
+    async fn ask(
+        &self,
+        docker: &Docker,
+        opts: ListContainersOptions,
+    ) -> Result<Vec<ContainerInfo>, EngineError> {
+        let list = tokio::time::timeout(self.timeout, docker.list_containers(Some(opts)))
+            .await
+            .map_err(|_| self.unreachable("timed out".into()))
+            .and_then(|r| r.map_err(|e| self.error(e)))
+            .inspect_err(|e| self.mark_down(e))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| info_of(self.index, c))
+            .collect())
+    }
+
+    /// Stores `table` as listed in this table generation, with the generations its entries
+    /// were asked in (all of them, or just those refreshed).
+    fn keep(
+        &self,
+        gen: u64,
+        table: &Table,
+        gens: impl Iterator<Item = (String, Option<u64>)>,
+        whole: bool,
+    ) {
+        if let Ok(mut guard) = self.table.lock() {
+            *guard = Some((gen, table.clone()));
+        }
+        if let Ok(mut g) = self.listed_gens.lock() {
+            if whole {
+                g.clear();
+            }
+            g.extend(gens);
+        }
     }
 
     /// What this engine's generations are now: a lookup of container `id` made after this
@@ -347,49 +500,39 @@ impl Engine {
 
     /// Lists the containers and keeps the table.
     async fn list(&self, docker: &Docker) -> Result<Table, EngineError> {
+        let _turn = self.refreshing.lock().await;
+        self.list_locked(docker).await
+    }
+
+    /// [`Engine::list`] for a caller holding `refreshing`.
+    async fn list_locked(&self, docker: &Docker) -> Result<Table, EngineError> {
         let gen = self.table_gen.load(Ordering::SeqCst);
+        // Events from here on name what the next lookup asks for again; those before are in
+        // this answer.
+        if let Ok(mut p) = self.pending.lock() {
+            *p = Pending::default();
+        }
+        // Generations from before the request: an event that races the answer makes the next
+        // lookup ask again rather than trust a stale entry.
+        let before = self.generations_now();
         let opts = ListContainersOptions {
             all: true,
             ..Default::default()
         };
-        // Generations from before the request: an event that races the answer makes the next
-        // lookup list again rather than trust a stale entry.
-        let before = self.generations_now();
-        let list = tokio::time::timeout(self.timeout, docker.list_containers(Some(opts)))
-            .await
-            .map_err(|_| self.unreachable("timed out".into()))
-            .and_then(|r| r.map_err(|e| self.error(e)))
-            .inspect_err(|e| self.mark_down(e))?;
-        let mut table: Vec<Arc<ContainerInfo>> = list
-            .into_iter()
-            .filter_map(|c| {
-                // /images' and /volumes' never-started helpers are not the user's containers.
-                if c.labels.as_ref().is_some_and(super::objects::is_view) {
-                    return None;
-                }
-                let id = c.id?;
-                let name = c.names?.first()?.trim_start_matches('/').to_string();
-                Some(Arc::new(ContainerInfo {
-                    engine: self.index,
-                    name,
-                    image: c.image.unwrap_or_default(),
-                    state: state_of(c.state),
-                    created: c.created.unwrap_or(0),
-                    id,
-                }))
-            })
-            .collect();
+        let listed = self.ask(docker, opts).await;
+        let mut table: Vec<Arc<ContainerInfo>> = match listed {
+            Ok(t) => t.into_iter().map(Arc::new).collect(),
+            Err(e) => {
+                self.pending_all();
+                return Err(e);
+            }
+        };
         table.sort_by(|a, b| a.name.cmp(&b.name));
         let table = Arc::new(table);
-        if let Ok(mut guard) = self.table.lock() {
-            *guard = Some((gen, table.clone()));
-        }
-        if let Ok(mut g) = self.listed_gens.lock() {
-            *g = table
-                .iter()
-                .map(|c| (c.id.clone(), before(&c.id)))
-                .collect();
-        }
+        let gens = table.iter().map(|c| (c.id.clone(), before(&c.id)));
+        // Kept under the generation from before the request: an invalidation while it was
+        // asked for makes the next lookup list again.
+        self.keep(gen, &table, gens.collect::<Vec<_>>().into_iter(), true);
         Ok(table)
     }
 
@@ -582,7 +725,7 @@ impl Engine {
 
     fn follow_events(&self, docker: Docker) {
         let sink = self.sink.clone();
-        let table_gen = self.table_gen.clone();
+        let pending = self.pending.clone();
         let following = self.following.clone();
         let container_gen = self.container_gen.clone();
         let mut filters = HashMap::new();
@@ -609,7 +752,9 @@ impl Engine {
                     "archive-path" | "attach" | "top" | "resize" | "export" => false,
                     "extract-to-dir" => true,
                     _ => {
-                        table_gen.fetch_add(1, Ordering::SeqCst);
+                        if let Ok(mut p) = pending.lock() {
+                            p.note(&id);
+                        }
                         true
                     }
                 };
@@ -843,6 +988,46 @@ fn plain_name(name: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
+/// `table` with the containers `asked` for replaced by what the engine answered for them
+/// (`fresh`): those it did not answer for are gone. Sorted by name, as the table is.
+fn merged(
+    table: &[Arc<ContainerInfo>],
+    asked: &HashSet<String>,
+    fresh: Vec<ContainerInfo>,
+) -> Vec<Arc<ContainerInfo>> {
+    let mut next: Vec<Arc<ContainerInfo>> = table
+        .iter()
+        .filter(|c| !asked.contains(&c.id))
+        .cloned()
+        .collect();
+    next.extend(
+        fresh
+            .into_iter()
+            .filter(|c| asked.contains(&c.id))
+            .map(Arc::new),
+    );
+    next.sort_by(|a, b| a.name.cmp(&b.name));
+    next
+}
+
+/// A listed container as the table keeps it; `None` for /images' and /volumes' never-started
+/// helpers, which are not the user's containers, and for an entry without ID or name.
+fn info_of(engine: usize, c: bollard::models::ContainerSummary) -> Option<ContainerInfo> {
+    if c.labels.as_ref().is_some_and(super::objects::is_view) {
+        return None;
+    }
+    let id = c.id?;
+    let name = c.names?.first()?.trim_start_matches('/').to_string();
+    Some(ContainerInfo {
+        engine,
+        name,
+        image: c.image.unwrap_or_default(),
+        state: state_of(c.state),
+        created: c.created.unwrap_or(0),
+        id,
+    })
+}
+
 fn state_of(s: Option<ContainerSummaryStateEnum>) -> State {
     use ContainerSummaryStateEnum as S;
     match s {
@@ -857,3 +1042,65 @@ fn state_of(s: Option<ContainerSummaryStateEnum>) -> State {
 }
 
 use super::connect::reason;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: char, name: &str, state: State) -> ContainerInfo {
+        ContainerInfo {
+            engine: 0,
+            id: id.to_string().repeat(64),
+            name: name.into(),
+            image: "busybox".into(),
+            state,
+            created: 0,
+        }
+    }
+
+    #[test]
+    fn only_full_ids_are_asked_for_by_themselves() {
+        let mut p = Pending::default();
+        p.note(&"a".repeat(64));
+        p.note(&"a".repeat(64));
+        assert_eq!(p.ids.len(), 1);
+        assert!(!p.all);
+        // A short ID, upper case, a regular expression or an empty one: the whole list.
+        for odd in ["abc", &"A".repeat(64), &format!("{}.*", "a".repeat(62)), ""] {
+            let mut p = Pending::default();
+            p.note(odd);
+            assert!(p.all && p.ids.is_empty(), "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn a_refresh_replaces_what_it_asked_for_and_drops_what_is_gone() {
+        let table: Vec<Arc<ContainerInfo>> = vec![
+            Arc::new(info('a', "alpha", State::Created)),
+            Arc::new(info('b', "beta", State::Running)),
+            Arc::new(info('c', "gamma", State::Running)),
+        ];
+        let ids = |cs: &[char]| cs.iter().map(|c| c.to_string().repeat(64)).collect();
+        // a renamed and started, b removed (not answered), d created; c not asked for, and an
+        // answer for c (not asked for) is ignored.
+        let fresh = vec![
+            info('a', "zulu", State::Running),
+            info('d', "delta", State::Created),
+            info('c', "stale", State::Exited),
+        ];
+        let next = merged(&table, &ids(&['a', 'b', 'd']), fresh);
+        let got: Vec<(&str, State)> = next.iter().map(|c| (c.name.as_str(), c.state)).collect();
+        assert_eq!(
+            got,
+            [
+                ("delta", State::Created),
+                ("gamma", State::Running),
+                ("zulu", State::Running)
+            ]
+        );
+        // Nothing asked for: the same table.
+        let same = merged(&table, &HashSet::new(), Vec::new());
+        assert_eq!(same.len(), 3);
+        assert!(same.iter().zip(&table).all(|(a, b)| Arc::ptr_eq(a, b)));
+    }
+}
