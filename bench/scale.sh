@@ -54,6 +54,8 @@ secs_since() { python3 -c "print(f'{($(now) - $1) / 1e9:.1f}')"; }
 . bench/lib/engines.sh
 relays=()
 cleanup() {
+    # A kill of a relay or dockerd that already ended fails: that must not end the cleanup.
+    set +e
     local r
     for r in "${relays[@]}"; do kill "$r" 2>/dev/null; done
     stop_engines
