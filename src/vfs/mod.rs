@@ -664,6 +664,11 @@ impl Vfs {
             return None;
         };
         let eng = self.engine(host.as_deref()).ok()?;
+        // Off unless asked for: under load a dropped early download was seen to leave the
+        // engine's `docker-tar` holding the container, and the next request hung.
+        if std::env::var_os("DOCKERBOX_EARLY_GET").is_none_or(|v| v != "1") {
+            return None;
+        }
         if self.agents.mode() == AgentMode::Always || eng.may_go_direct() {
             return None;
         }
