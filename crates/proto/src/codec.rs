@@ -116,17 +116,7 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
             append,
         } => w.kind(22).bytes(path).bytes(tmp).u32(*mode).bool(*append),
         Request::RemoveTemp { path } => w.kind(23).bytes(path),
-        Request::Search { tool, args, roots } => {
-            w.kind(40).u8(*tool).u32(args.len() as u32);
-            for a in args {
-                w.bytes(a);
-            }
-            w.u32(roots.len() as u32);
-            for (p, d) in roots {
-                w.bytes(p).bytes(d);
-            }
-            &mut w
-        }
+        Request::Search { tool, args, roots } => w.kind(40).u8(*tool).search_operands(args, roots),
         Request::SearchShared {
             args,
             roots,
@@ -136,14 +126,7 @@ pub fn encode_request(id: u32, req: &Request, out: &mut Vec<u8>) {
             loud,
             quiet,
         } => {
-            w.kind(75).u32(args.len() as u32);
-            for a in args {
-                w.bytes(a);
-            }
-            w.u32(roots.len() as u32);
-            for (p, d) in roots {
-                w.bytes(p).bytes(d);
-            }
+            w.kind(75).search_operands(args, roots);
             w.bool(*lead).u64(*before as u64).u64(*seed);
             for keys in [loud, quiet] {
                 w.u32(keys.len() as u32);
@@ -311,30 +294,11 @@ impl Request {
             23 => Request::RemoveTemp { path: r.bytes()? },
             40 => {
                 let tool = r.u8()?;
-                let n = r.u32()? as usize;
-                // Every string takes at least 4 bytes: never trust a count for the allocation.
-                let mut args = Vec::with_capacity(n.min(body.len() / 4));
-                for _ in 0..n {
-                    args.push(r.bytes()?);
-                }
-                let n = r.u32()? as usize;
-                let mut roots = Vec::with_capacity(n.min(body.len() / 8));
-                for _ in 0..n {
-                    roots.push((r.bytes()?, r.bytes()?));
-                }
+                let (args, roots) = r.search_operands(body.len())?;
                 Request::Search { tool, args, roots }
             }
             75 => {
-                let n = r.u32()? as usize;
-                let mut args = Vec::with_capacity(n.min(body.len() / 4));
-                for _ in 0..n {
-                    args.push(r.bytes()?);
-                }
-                let n = r.u32()? as usize;
-                let mut roots = Vec::with_capacity(n.min(body.len() / 8));
-                for _ in 0..n {
-                    roots.push((r.bytes()?, r.bytes()?));
-                }
+                let (args, roots) = r.search_operands(body.len())?;
                 let (lead, before, seed) = (r.bool()?, r.u64()? as i64, r.u64()?);
                 let mut keys = [Vec::new(), Vec::new()];
                 for k in &mut keys {
@@ -533,6 +497,19 @@ impl<'a> W<'a> {
         self.out.extend_from_slice(b);
         self
     }
+    /// A search's arguments and its roots (path, display name), as Search and SearchShared send
+    /// them.
+    fn search_operands(&mut self, args: &[Vec<u8>], roots: &[(Vec<u8>, Vec<u8>)]) -> &mut Self {
+        self.u32(args.len() as u32);
+        for a in args {
+            self.bytes(a);
+        }
+        self.u32(roots.len() as u32);
+        for (p, d) in roots {
+            self.bytes(p).bytes(d);
+        }
+        self
+    }
     fn attr(&mut self, a: &Attr) -> &mut Self {
         self.u32(a.mode)
             .u32(a.uid)
@@ -590,6 +567,25 @@ impl R<'_> {
     fn bytes(&mut self) -> Result<Vec<u8>, ProtoError> {
         let n = self.u32()? as usize;
         Ok(self.take(n)?.to_vec())
+    }
+    /// [`W::search_operands`]'s counterpart; `body_len` bounds the allocations.
+    #[allow(clippy::type_complexity)]
+    fn search_operands(
+        &mut self,
+        body_len: usize,
+    ) -> Result<(Vec<Vec<u8>>, Vec<(Vec<u8>, Vec<u8>)>), ProtoError> {
+        let n = self.u32()? as usize;
+        // Every string takes at least 4 bytes: never trust a count for the allocation.
+        let mut args = Vec::with_capacity(n.min(body_len / 4));
+        for _ in 0..n {
+            args.push(self.bytes()?);
+        }
+        let n = self.u32()? as usize;
+        let mut roots = Vec::with_capacity(n.min(body_len / 8));
+        for _ in 0..n {
+            roots.push((self.bytes()?, self.bytes()?));
+        }
+        Ok((args, roots))
     }
     fn attr(&mut self) -> Result<Attr, ProtoError> {
         Ok(Attr {
